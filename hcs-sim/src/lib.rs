@@ -1,0 +1,1 @@
+//! HCS simulator. (Being written: issue 5.)

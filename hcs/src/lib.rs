@@ -1,0 +1,1 @@
+//! HCS adapter. (Being written: issue 5.)

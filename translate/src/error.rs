@@ -1,0 +1,13 @@
+//! The one error type of the `translate` crate.
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The request asks for something dockbridge does not implement (yet); the API answers 400.
+    #[error("{0}")]
+    Unsupported(String),
+    /// The request is malformed or contradicts itself; the API answers 400.
+    #[error("{0}")]
+    InvalidParameter(String),
+    #[error(transparent)]
+    Spec(#[from] spec::Error),
+}

@@ -1,0 +1,10 @@
+//! Pure mapping from Docker API requests to OCI runtime specs, and from runtime events to
+//! Docker events. No sockets, no files: the proxy reads whatever a translation needs (the
+//! image's `/etc/passwd`, the host's limits) and passes it in.
+#![forbid(unsafe_code)]
+
+pub mod error;
+pub mod linux;
+pub mod windows;
+
+pub use error::Error;

@@ -1,0 +1,1 @@
+//! Docker create request → OCI Linux runtime spec. (Being written.)

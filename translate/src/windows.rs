@@ -1,0 +1,1 @@
+//! Docker create request → OCI Windows runtime spec. (Being written: issue 3.)
