@@ -1,1 +1,101 @@
-fn main() {}
+#![forbid(unsafe_code)]
+
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+
+use compat::runner::{self, RunOptions};
+use compat::{cases, report};
+
+/// Docker Engine API compatibility suite: runs every case against an
+/// endpoint and reports pass / fail / skip.
+#[derive(Parser, Debug)]
+#[command(name = "dockbridge-compat", version)]
+struct Args {
+    /// Endpoint under test: unix:///path/docker.sock or tcp://host:port
+    /// (default: $DOCKER_HOST, else unix:///var/run/docker.sock).
+    #[arg(long, short = 'H')]
+    host: Option<String>,
+    /// Write a machine-readable JSON report to this file ("-" for stdout).
+    #[arg(long, value_name = "PATH")]
+    json: Option<String>,
+    /// Only run cases whose "area/case" contains this text (repeatable).
+    #[arg(long, short = 'f')]
+    filter: Vec<String>,
+    /// Run against two endpoints and show the cases where they differ.
+    #[arg(long, num_args = 2, value_names = ["HOST_A", "HOST_B"])]
+    compare: Option<Vec<String>>,
+    /// Use this API version instead of negotiating it from /_ping.
+    #[arg(long, value_name = "X.Y")]
+    api_version: Option<String>,
+    /// List the cases (area, case, minimum API) and exit.
+    #[arg(long)]
+    list: bool,
+    /// Don't print per-case progress on stderr.
+    #[arg(long, short = 'q')]
+    quiet: bool,
+}
+
+fn main() -> ExitCode {
+    match real_main() {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("dockbridge-compat: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn real_main() -> Result<ExitCode> {
+    let args = Args::parse();
+    let all = cases::all();
+    let opts = RunOptions {
+        filters: args.filter.clone(),
+        api_version: args.api_version.as_deref().map(str::parse).transpose()?,
+    };
+    if args.list {
+        for c in all.iter().filter(|c| runner::selected(c, &opts.filters)) {
+            println!("{:<12} {:<48} {}", c.area, c.name, c.min_api);
+        }
+        for (area, n) in report::area_counts(all.iter().map(|c| c.area)) {
+            println!("# {area}: {n}");
+        }
+        println!("# total: {}", all.len());
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !compat::image::busybox_available() {
+        bail!("{} is missing: install Debian's busybox-static", compat::image::BUSYBOX_PATH);
+    }
+    if let Some(hosts) = &args.compare {
+        let [a, b] = hosts.as_slice() else { bail!("--compare needs two hosts") };
+        let ra = runner::run(a, &all, &opts, !args.quiet)?;
+        let rb = runner::run(b, &all, &opts, !args.quiet)?;
+        if let Some(path) = &args.json {
+            write_json(path, &serde_json::json!({ "a": ra, "b": rb }))?;
+        }
+        let (text, differing) = report::compare(&ra, &rb);
+        print!("{text}");
+        return Ok(if differing > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS });
+    }
+    let host = args
+        .host
+        .or_else(|| std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty()))
+        .unwrap_or_else(|| "unix:///var/run/docker.sock".to_string());
+    let r = runner::run(&host, &all, &opts, !args.quiet)?;
+    if let Some(path) = &args.json {
+        write_json(path, &r)?;
+    }
+    print!("{}", report::table(&r));
+    Ok(if report::failed(&r) { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+fn write_json<T: serde::Serialize>(path: &str, v: &T) -> Result<()> {
+    let text = serde_json::to_string_pretty(v)?;
+    if path == "-" {
+        println!("{text}");
+    } else {
+        std::fs::write(path, text).with_context(|| format!("writing {path}"))?;
+    }
+    Ok(())
+}

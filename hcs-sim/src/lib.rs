@@ -1,1 +1,25 @@
-//! HCS simulator. (Being written: issue 5.)
+//! HCS simulator: a `cdylib` exporting computecore.dll's functions with the same signatures,
+//! so the adapter's tests load it through the very path that loads computecore.dll on
+//! Windows (`--hcs-library PATH`).
+//!
+//! It models compute systems (created → running ⇄ paused → stopped, torn down on the last
+//! handle close when `ShouldTerminateOnLastHandleClosed`), processes (scripted output, exit
+//! code and run mode; real OS pipes for stdio), operations (completed, failed or hanging),
+//! event callbacks (delivered on their own threads, never under the simulator's lock) and
+//! returned documents (freed with the exported `LocalFree`). It counts every open handle and
+//! fails any call on request, by function name and occurrence.
+//!
+//! Test controls, exported next to the HCS functions:
+//! - `HcsSimConfigure(json, len)`: the script and fault plan, e.g.
+//!   `{"processes":[{"command_line_contains":"ping","stdout":"hi\n","exit_code":3,
+//!   "run":"until_signalled"}],"faults":[{"function":"HcsStartComputeSystem","occurrence":1,
+//!   "hresult":2147942405,"mode":"async"}]}` (modes: `fail` = the call returns the HRESULT,
+//!   `async` = its operation completes with it, `hang` = its operation never completes);
+//! - `HcsSimReset()`, `HcsSimOpenHandles() -> u32`, `HcsSimReport(buf, cap) -> len` (JSON).
+//!
+//! The simulator is global to the process: tests that use it run one at a time.
+#![deny(unsafe_code)]
+
+mod exports;
+pub mod model;
+mod rawio;

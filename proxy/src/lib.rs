@@ -3,5 +3,142 @@
 #![forbid(unsafe_code)]
 
 pub mod backend;
+pub mod config;
 pub mod containerd;
+pub mod containers;
+pub mod daemon;
+pub mod events;
+pub mod host;
 pub mod images;
+pub mod listen;
+pub mod server;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use anyhow::Context;
+
+/// The engine version reported by `/version` and the `Server` header.
+pub const ENGINE_VERSION: &str = env!("CARGO_PKG_VERSION");
+pub const GIT_COMMIT: &str = "dockbridge";
+
+/// Runs the daemon until SIGTERM or SIGINT.
+pub async fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
+    let addrs = args
+        .hosts
+        .iter()
+        .map(|h| config::ListenAddr::parse(h))
+        .collect::<Result<Vec<_>, _>>()?;
+    for dir in [&args.data_root, &args.exec_root] {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    if let Some(p) = &args.pidfile {
+        std::fs::write(p, format!("{}\n", std::process::id()))
+            .with_context(|| format!("writing pidfile {}", p.display()))?;
+    }
+    let (supervisor, cd) = match &args.containerd {
+        Some(addr) => (None, containerd::Containerd::connect_lazy(addr, &args.containerd_namespace)?),
+        None => {
+            let layout = containerd::supervisor::Layout::new(&args.data_root, &args.exec_root);
+            let (sup, _) = containerd::supervisor::Supervisor::start(layout.clone())
+                .await
+                .context("starting containerd")?;
+            let cd = containerd::Containerd::connect_lazy(
+                &layout.socket.display().to_string(),
+                &args.containerd_namespace,
+            )?;
+            (Some(sup), cd)
+        }
+    };
+    let images = Arc::new(
+        images::ImageStore::new(cd.clone(), "overlayfs", args.data_root.join("tmp"))
+            .await
+            .context("opening the image store")?,
+    );
+    let mut backends: HashMap<&'static str, Arc<dyn backend::Backend>> = HashMap::new();
+    backends.insert(
+        "containerd",
+        Arc::new(containerd::ContainerdBackend::new(cd.clone(), args.exec_root.join("fifo"))),
+    );
+    let default_backend: &'static str = match args.backend.as_str() {
+        "hcs" => anyhow::bail!("the hcs backend is not wired into this build yet"),
+        _ => "containerd",
+    };
+    let host = Arc::new(host::HostInfo::read());
+    let events = Arc::new(events::EventBus::new());
+    let containers = containers::Manager::new(
+        args.data_root.clone(),
+        args.exec_root.clone(),
+        images.clone(),
+        backends,
+        default_backend,
+        events.clone(),
+        host.clone(),
+    )?;
+    containers.restore().await?;
+    let daemon = Arc::new(daemon::Daemon {
+        data_root: args.data_root.clone(),
+        exec_root: args.exec_root.clone(),
+        containerd: cd,
+        images,
+        containers,
+        events,
+        host,
+        id: daemon_id(&args.data_root)?,
+    });
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut servers = tokio::task::JoinSet::new();
+    for addr in &addrs {
+        let listener = listen::bind(addr).await?;
+        tracing::info!("API listening on {}", listen::describe(addr));
+        let mut rx = stop_rx.clone();
+        let shutdown = async move {
+            let _ = rx.wait_for(|s| *s).await;
+        };
+        servers.spawn(listen::serve(listener, daemon.clone(), shutdown));
+    }
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    let _ = stop_tx.send(true);
+    // Hijacked streams would keep the servers alive; give them a moment, then go.
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        while servers.join_next().await.is_some() {}
+    })
+    .await;
+    for addr in &addrs {
+        if let config::ListenAddr::Unix(p) = addr {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+    if let Some(s) = supervisor {
+        s.shutdown().await;
+    }
+    if let Some(p) = &args.pidfile {
+        let _ = std::fs::remove_file(p);
+    }
+    Ok(())
+}
+
+fn daemon_id(data_root: &std::path::Path) -> anyhow::Result<String> {
+    let p = data_root.join("engine-id");
+    if let Ok(id) = std::fs::read_to_string(&p) {
+        return Ok(id.trim().to_string());
+    }
+    let id = containers::names::new_id();
+    std::fs::write(&p, &id).with_context(|| format!("writing {}", p.display()))?;
+    Ok(id)
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        // Without signal handlers the daemon can only be killed; run forever.
+        std::future::pending::<()>().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}

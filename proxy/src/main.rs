@@ -1,1 +1,52 @@
-fn main() {}
+//! The `dockbridge` binary: `serve` runs the daemon; `cmdline` and `translate` are the
+//! offline tools for debugging Windows quoting and auditing the specs dockbridge would send.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "dockbridge", version, about = "Docker Engine API on containerd and HCS")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the Docker Engine API.
+    Serve(dockbridge::config::ServeArgs),
+    // TOOLS-SUBCOMMANDS
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => serve(args),
+        // TOOLS-DISPATCH
+    }
+}
+
+fn serve(args: dockbridge::config::ServeArgs) -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("DOCKBRIDGE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(args.log_level.as_str())),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("dockbridge: starting the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(dockbridge::serve(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("dockbridge: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

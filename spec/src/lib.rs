@@ -15,5 +15,6 @@ pub mod cmdline;
 pub mod error;
 pub mod image;
 pub mod oci;
+pub mod reference;
 
 pub use error::Error;

@@ -4,7 +4,10 @@
 //! Generated protocol types come from `containerd-client`; this module keeps the logic apart
 //! from them.
 
+pub mod backend;
 pub mod client;
+pub mod fifo;
 pub mod supervisor;
 
+pub use backend::ContainerdBackend;
 pub use client::Containerd;

@@ -1,0 +1,5 @@
+use crate::runner::Case;
+
+pub fn cases() -> Vec<Case> {
+    vec![]
+}

@@ -1,0 +1,96 @@
+//! `dockbridge serve` flags, named as dockerd names them.
+
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Daemon socket(s) to listen on: unix:///path or tcp://127.0.0.1:PORT (repeatable).
+    #[arg(short = 'H', long = "host", default_value = "unix:///run/dockbridge.sock")]
+    pub hosts: Vec<String>,
+    /// Root of persistent state (containers, logs, containerd's root).
+    #[arg(long, default_value = "/var/lib/dockbridge")]
+    pub data_root: PathBuf,
+    /// Root of runtime state (FIFOs, containerd's state and socket).
+    #[arg(long, default_value = "/run/dockbridge")]
+    pub exec_root: PathBuf,
+    /// Use an existing containerd at this socket instead of starting a private one.
+    #[arg(long)]
+    pub containerd: Option<String>,
+    /// containerd namespace for dockbridge's objects.
+    #[arg(long, default_value = "dockbridge")]
+    pub containerd_namespace: String,
+    /// Backend for new containers.
+    #[arg(long, default_value = "containerd", value_parser = ["containerd", "hcs"])]
+    pub backend: String,
+    /// computecore.dll (or the HCS simulator) for the hcs backend.
+    #[arg(long)]
+    pub hcs_library: Option<PathBuf>,
+    /// Log level (also DOCKBRIDGE_LOG, in tracing's filter syntax).
+    #[arg(long, default_value = "info")]
+    pub log_level: String,
+    /// Path of a pidfile to write.
+    #[arg(short = 'p', long)]
+    pub pidfile: Option<PathBuf>,
+}
+
+/// A parsed `-H` address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListenAddr {
+    Unix(PathBuf),
+    Tcp(std::net::SocketAddr),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AddrError {
+    #[error("invalid host {0:?}: expected unix:///path or tcp://127.0.0.1:PORT")]
+    Invalid(String),
+    #[error("refusing to listen on {0}: a non-loopback TCP address needs TLS, which dockbridge does not implement yet; use a loopback address or a unix socket")]
+    NonLoopback(String),
+}
+
+impl ListenAddr {
+    pub fn parse(s: &str) -> Result<Self, AddrError> {
+        if let Some(path) = s.strip_prefix("unix://") {
+            if path.is_empty() {
+                return Ok(Self::Unix(PathBuf::from("/run/dockbridge.sock")));
+            }
+            return Ok(Self::Unix(PathBuf::from(path)));
+        }
+        if let Some(addr) = s.strip_prefix("tcp://") {
+            let addr: std::net::SocketAddr = addr
+                .parse()
+                .map_err(|_| AddrError::Invalid(s.to_string()))?;
+            if !addr.ip().is_loopback() {
+                return Err(AddrError::NonLoopback(s.to_string()));
+            }
+            return Ok(Self::Tcp(addr));
+        }
+        if s.starts_with('/') {
+            return Ok(Self::Unix(PathBuf::from(s)));
+        }
+        Err(AddrError::Invalid(s.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_hosts() {
+        assert_eq!(
+            ListenAddr::parse("unix:///tmp/x.sock").unwrap(),
+            ListenAddr::Unix("/tmp/x.sock".into())
+        );
+        assert_eq!(
+            ListenAddr::parse("tcp://127.0.0.1:2375").unwrap(),
+            ListenAddr::Tcp("127.0.0.1:2375".parse().unwrap())
+        );
+        assert!(matches!(
+            ListenAddr::parse("tcp://0.0.0.0:2375"),
+            Err(AddrError::NonLoopback(_))
+        ));
+        assert!(ListenAddr::parse("ftp://x").is_err());
+        assert!(ListenAddr::parse("tcp://localhost").is_err());
+    }
+}

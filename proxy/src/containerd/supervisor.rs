@@ -1,0 +1,191 @@
+//! Runs and supervises a private containerd, as dockerd does when it is not given one.
+//!
+//! Everything containerd owns lives under dockbridge's roots, so several daemons (and the
+//! tests, which each start their own) never share state with a system containerd:
+//! `<data-root>/containerd` (root), `<exec-root>/containerd` (state, socket, config).
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::process::{Child, Command};
+use tokio::sync::watch;
+use tokio::time::{sleep, Instant};
+
+use super::Containerd;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SupervisorError {
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
+    #[error("containerd did not become ready within {0:?} (see {1})")]
+    NotReady(Duration, String),
+    #[error(transparent)]
+    Client(#[from] super::client::ClientError),
+}
+
+fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> SupervisorError {
+    let context = context.into();
+    move |source| SupervisorError::Io { context, source }
+}
+
+/// Paths of one private containerd.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    pub binary: PathBuf,
+    pub root: PathBuf,
+    pub state: PathBuf,
+    pub socket: PathBuf,
+    pub config: PathBuf,
+    pub log: PathBuf,
+}
+
+impl Layout {
+    pub fn new(data_root: &Path, exec_root: &Path) -> Self {
+        let state = exec_root.join("containerd");
+        Self {
+            binary: PathBuf::from("containerd"),
+            root: data_root.join("containerd"),
+            socket: state.join("containerd.sock"),
+            config: state.join("config.toml"),
+            log: data_root.join("containerd.log"),
+            state,
+        }
+    }
+
+    /// containerd 1.6's config (version 2). The CRI plugin is disabled: dockbridge is the
+    /// only client, and CRI would otherwise want CNI set up. `opt` would default to
+    /// /opt/containerd, outside our roots.
+    fn config_toml(&self) -> String {
+        format!(
+            r#"version = 2
+root = "{root}"
+state = "{state}"
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+
+[grpc]
+  address = "{socket}"
+
+[ttrpc]
+  address = "{socket}.ttrpc"
+
+[debug]
+  address = ""
+
+[metrics]
+  address = ""
+
+[plugins."io.containerd.internal.v1.opt"]
+  path = "{root}/opt"
+"#,
+            root = self.root.display(),
+            state = self.state.display(),
+            socket = self.socket.display(),
+        )
+    }
+}
+
+/// A running, supervised containerd. Dropping the handle does not stop it; call
+/// [`Supervisor::shutdown`].
+pub struct Supervisor {
+    layout: Layout,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Supervisor {
+    /// Writes the config, starts containerd, waits until it answers, and keeps restarting it
+    /// if it dies.
+    pub async fn start(layout: Layout) -> Result<(Self, Containerd), SupervisorError> {
+        for dir in [&layout.root, &layout.state] {
+            std::fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
+        }
+        std::fs::write(&layout.config, layout.config_toml())
+            .map_err(io(format!("writing {}", layout.config.display())))?;
+        let child = spawn(&layout)?;
+        let client = Containerd::connect_lazy(&layout.socket.display().to_string(), "dockbridge")?;
+        wait_ready(&client, &layout, Duration::from_secs(30)).await?;
+        let (stop, stop_rx) = watch::channel(false);
+        let task = tokio::spawn(supervise(layout.clone(), child, stop_rx));
+        Ok((Self { layout, stop, task }, client))
+    }
+
+    pub fn socket(&self) -> &Path {
+        &self.layout.socket
+    }
+
+    /// Stops containerd (SIGTERM, then SIGKILL after 10 s). Running shims and their
+    /// containers survive, as with dockerd's live-restore: the next start finds them.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
+fn spawn(layout: &Layout) -> Result<Child, SupervisorError> {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&layout.log)
+        .map_err(io(format!("opening {}", layout.log.display())))?;
+    let log2 = log.try_clone().map_err(io("duplicating log handle"))?;
+    Command::new(&layout.binary)
+        .arg("--config")
+        .arg(&layout.config)
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(log2)
+        // containerd must not die with us on SIGINT from a terminal: we stop it ourselves.
+        .process_group(0)
+        .kill_on_drop(false)
+        .spawn()
+        .map_err(io(format!("starting {}", layout.binary.display())))
+}
+
+async fn wait_ready(client: &Containerd, layout: &Layout, limit: Duration) -> Result<(), SupervisorError> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if layout.socket.exists() && client.version().version(()).await.is_ok() {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(SupervisorError::NotReady(limit, layout.log.display().to_string()));
+        }
+        sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn supervise(layout: Layout, mut child: Child, mut stop: watch::Receiver<bool>) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        tokio::select! {
+            status = child.wait() => {
+                tracing::warn!(?status, "containerd exited; restarting in {backoff:?}");
+                sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+                match spawn(&layout) {
+                    Ok(c) => child = c,
+                    Err(e) => tracing::error!("restarting containerd: {e}"),
+                }
+            }
+            _ = stop.changed() => {
+                terminate(&mut child).await;
+                return;
+            }
+        }
+    }
+}
+
+async fn terminate(child: &mut Child) {
+    if let Some(pid) = child.id() {
+        let pid = nix::unistd::Pid::from_raw(pid as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        if tokio::time::timeout(Duration::from_secs(10), child.wait()).await.is_ok() {
+            return;
+        }
+    }
+    let _ = child.kill().await;
+}

@@ -1,0 +1,277 @@
+//! Container logs in Docker's json-file format: one JSON object per line,
+//! `{"log":"hi\n","stream":"stdout","time":"2026-11-28T17:40:05.123456789Z"}`.
+//!
+//! Writing splits output at newlines as Docker does (a line longer than 16 KiB is cut into
+//! partial entries); reading applies `since`/`until`/`tail`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use bytes::Bytes;
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
+
+/// Docker's maximum log message size before a line is split.
+const MAX_LINE: usize = 16 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StreamKind {
+    Stdout,
+    Stderr,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub stream: StreamKind,
+    pub time: DateTime<Utc>,
+    pub line: Bytes,
+}
+
+#[derive(Serialize, Deserialize)]
+struct JsonLine {
+    log: String,
+    stream: StreamKind,
+    time: String,
+}
+
+impl Entry {
+    pub fn to_json_line(&self) -> Vec<u8> {
+        let mut v = serde_json::to_vec(&JsonLine {
+            log: String::from_utf8_lossy(&self.line).into_owned(),
+            stream: self.stream,
+            time: self.time.to_rfc3339_opts(SecondsFormat::Nanos, true),
+        })
+        .unwrap_or_default();
+        v.push(b'\n');
+        v
+    }
+
+    pub fn parse(line: &[u8]) -> Option<Self> {
+        let j: JsonLine = serde_json::from_slice(line).ok()?;
+        Some(Self {
+            stream: j.stream,
+            time: DateTime::parse_from_rfc3339(&j.time).ok()?.with_timezone(&Utc),
+            line: Bytes::from(j.log.into_bytes()),
+        })
+    }
+}
+
+/// What a log follower receives.
+#[derive(Debug, Clone)]
+pub enum LogEvent {
+    Entry(Entry),
+    /// The process ended: followers stop.
+    End,
+}
+
+/// Splits a byte stream into lines, per stream.
+#[derive(Default)]
+pub struct LineSplitter {
+    partial: Vec<u8>,
+}
+
+impl LineSplitter {
+    /// Returns the complete lines (with their `\n`) in `chunk`, and lines cut at MAX_LINE.
+    pub fn push(&mut self, chunk: &[u8]) -> Vec<Bytes> {
+        let mut out = Vec::new();
+        for &b in chunk {
+            self.partial.push(b);
+            if b == b'\n' || self.partial.len() >= MAX_LINE {
+                out.push(Bytes::from(std::mem::take(&mut self.partial)));
+            }
+        }
+        out
+    }
+
+    pub fn flush(&mut self) -> Option<Bytes> {
+        (!self.partial.is_empty()).then(|| Bytes::from(std::mem::take(&mut self.partial)))
+    }
+}
+
+/// Appends entries to a container's log file and tells followers. The lock covers both,
+/// so a follower that records the file length under it misses no entry and sees none twice.
+pub struct LogWriter {
+    path: PathBuf,
+    inner: Mutex<Inner>,
+    tx: broadcast::Sender<LogEvent>,
+}
+
+struct Inner {
+    file: Option<std::fs::File>,
+}
+
+impl LogWriter {
+    pub fn new(path: PathBuf) -> Self {
+        Self {
+            path,
+            inner: Mutex::new(Inner { file: None }),
+            tx: broadcast::channel(4096).0,
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn write(&self, entry: Entry) {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if inner.file.is_none() {
+            match std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.path)
+            {
+                Ok(f) => inner.file = Some(f),
+                Err(e) => tracing::warn!("opening log {}: {e}", self.path.display()),
+            }
+        }
+        if let Some(f) = inner.file.as_mut() {
+            if let Err(e) = f.write_all(&entry.to_json_line()) {
+                tracing::warn!("writing log {}: {e}", self.path.display());
+            }
+        }
+        let _ = self.tx.send(LogEvent::Entry(entry));
+    }
+
+    pub fn end(&self) {
+        let _guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = self.tx.send(LogEvent::End);
+    }
+
+    /// The number of bytes written so far and a receiver for every later entry.
+    pub fn follow(&self) -> (u64, broadcast::Receiver<LogEvent>) {
+        let _guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let len = std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0);
+        (len, self.tx.subscribe())
+    }
+}
+
+/// `since`/`until`/`tail` of `GET /containers/{id}/logs`.
+#[derive(Debug, Clone, Default)]
+pub struct ReadOptions {
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    /// `None` = all.
+    pub tail: Option<usize>,
+    pub stdout: bool,
+    pub stderr: bool,
+}
+
+impl ReadOptions {
+    pub fn wants(&self, e: &Entry) -> bool {
+        let stream_ok = match e.stream {
+            StreamKind::Stdout => self.stdout,
+            StreamKind::Stderr => self.stderr,
+        };
+        stream_ok
+            && self.since.is_none_or(|s| e.time >= s)
+            && self.until.is_none_or(|u| e.time <= u)
+    }
+}
+
+/// Parses Docker's timestamp parameters: unix seconds with optional fraction
+/// (`1700000000.123456789`), or RFC 3339.
+pub fn parse_timestamp(s: &str) -> Option<DateTime<Utc>> {
+    if s.is_empty() {
+        return None;
+    }
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t.with_timezone(&Utc));
+    }
+    let (secs, frac) = s.split_once('.').unwrap_or((s, ""));
+    let secs: i64 = secs.parse().ok()?;
+    let nanos = if frac.is_empty() {
+        0
+    } else {
+        let digits: String = frac.chars().take(9).collect();
+        if !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        format!("{digits:0<9}").parse::<u32>().ok()?
+    };
+    DateTime::from_timestamp(secs, nanos)
+}
+
+/// Reads the entries of `data` (a json-file log, up to some length) that `opts` wants.
+pub fn select(data: &[u8], opts: &ReadOptions) -> Vec<Entry> {
+    let mut entries: Vec<Entry> = data
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .filter_map(Entry::parse)
+        .filter(|e| opts.wants(e))
+        .collect();
+    if let Some(n) = opts.tail {
+        let skip = entries.len().saturating_sub(n);
+        entries.drain(..skip);
+    }
+    entries
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(s: &str, stream: StreamKind, secs: i64) -> Entry {
+        Entry {
+            stream,
+            time: DateTime::from_timestamp(secs, 5).unwrap(),
+            line: Bytes::from(s.to_string()),
+        }
+    }
+
+    #[test]
+    fn json_line_matches_docker_format() {
+        let e = entry("hi\n", StreamKind::Stdout, 1_700_000_000);
+        assert_eq!(
+            String::from_utf8(e.to_json_line()).unwrap(),
+            "{\"log\":\"hi\\n\",\"stream\":\"stdout\",\"time\":\"2023-11-14T22:13:20.000000005Z\"}\n"
+        );
+        assert_eq!(Entry::parse(&e.to_json_line()[..]).unwrap(), e);
+    }
+
+    #[test]
+    fn splits_lines_and_keeps_partials() {
+        let mut s = LineSplitter::default();
+        assert_eq!(s.push(b"a\nb"), vec![Bytes::from_static(b"a\n")]);
+        assert_eq!(s.push(b"c\n\n"), vec![Bytes::from_static(b"bc\n"), Bytes::from_static(b"\n")]);
+        assert_eq!(s.push(b"tail"), Vec::<Bytes>::new());
+        assert_eq!(s.flush(), Some(Bytes::from_static(b"tail")));
+        assert_eq!(s.flush(), None);
+        let long = vec![b'x'; MAX_LINE + 1];
+        assert_eq!(s.push(&long).len(), 1);
+    }
+
+    #[test]
+    fn selects_by_time_stream_and_tail() {
+        let mut data = Vec::new();
+        for (i, stream) in [StreamKind::Stdout, StreamKind::Stderr, StreamKind::Stdout, StreamKind::Stdout]
+            .into_iter()
+            .enumerate()
+        {
+            data.extend(entry(&format!("{i}\n"), stream, 100 + i as i64).to_json_line());
+        }
+        let all = ReadOptions { stdout: true, stderr: true, ..Default::default() };
+        assert_eq!(select(&data, &all).len(), 4);
+        let out_only = ReadOptions { stdout: true, ..Default::default() };
+        assert_eq!(select(&data, &out_only).len(), 3);
+        let tail = ReadOptions { tail: Some(2), ..all.clone() };
+        let got: Vec<_> = select(&data, &tail).into_iter().map(|e| e.line).collect();
+        assert_eq!(got, vec![Bytes::from_static(b"2\n"), Bytes::from_static(b"3\n")]);
+        let since = ReadOptions { since: parse_timestamp("102"), ..all.clone() };
+        assert_eq!(select(&data, &since).len(), 2);
+        let until = ReadOptions { until: parse_timestamp("101.5"), ..all };
+        assert_eq!(select(&data, &until).len(), 2);
+    }
+
+    #[test]
+    fn parses_docker_timestamps() {
+        assert_eq!(parse_timestamp("1700000000").unwrap().timestamp(), 1_700_000_000);
+        assert_eq!(parse_timestamp("1.5").unwrap().timestamp_subsec_nanos(), 500_000_000);
+        assert!(parse_timestamp("abc").is_none());
+        assert!(parse_timestamp("").is_none());
+        assert!(parse_timestamp("2023-11-14T22:13:20Z").is_some());
+    }
+}

@@ -1,0 +1,912 @@
+//! The container manager: every container's record, state machine and stdio, independent of
+//! which backend runs it and of HTTP.
+
+pub mod inspect;
+pub mod logs;
+pub mod names;
+pub mod record;
+pub mod rootfs;
+pub mod store;
+pub mod stream;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use chrono::Utc;
+use spec::api::models::{ContainerCreateBody, EventMessageTypeEnum};
+use tokio::sync::watch;
+
+use crate::backend::{Backend, BackendError, CreateRequest, Rootfs, RuntimeEvent, StdioConfig, TaskStatus};
+use crate::events::EventBus;
+use crate::images::ImageStore;
+use record::{Record, State, Status};
+use store::Store;
+use stream::Hub;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ContainerError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    InvalidParameter(String),
+    #[error("container already {0}")]
+    NotModified(&'static str),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Internal(String),
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+    #[error(transparent)]
+    Translate(#[from] translate::Error),
+    #[error(transparent)]
+    Image(#[from] crate::images::ImagesError),
+}
+
+impl ContainerError {
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Self::Io {
+            context: context.into(),
+            source,
+        }
+    }
+}
+
+pub type Result<T, E = ContainerError> = std::result::Result<T, E>;
+
+/// What waiters watch: bumped on every exit and on removal.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Lifecycle {
+    pub running: bool,
+    pub exits: u64,
+    pub removed: bool,
+    pub exit_code: i64,
+}
+
+/// `condition` of `POST /containers/{id}/wait`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitCondition {
+    NotRunning,
+    NextExit,
+    Removed,
+}
+
+pub struct Container {
+    pub id: String,
+    rec: Mutex<Record>,
+    pub hub: Arc<Hub>,
+    pub log: Arc<logs::LogWriter>,
+    lifecycle: watch::Sender<Lifecycle>,
+    /// Serialises start/stop/remove of this container.
+    op: tokio::sync::Mutex<()>,
+    pump: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl Container {
+    pub fn record(&self) -> Record {
+        self.rec.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+    fn update<R>(&self, f: impl FnOnce(&mut Record) -> R) -> R {
+        f(&mut self.rec.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+    pub fn lifecycle(&self) -> watch::Receiver<Lifecycle> {
+        self.lifecycle.subscribe()
+    }
+    pub fn name(&self) -> String {
+        self.record().name
+    }
+}
+
+#[derive(Default)]
+struct Index {
+    by_id: HashMap<String, Arc<Container>>,
+    /// `/name` → id
+    names: HashMap<String, String>,
+}
+
+pub struct Manager {
+    index: RwLock<Index>,
+    store: Store,
+    mount_root: PathBuf,
+    images: Arc<ImageStore>,
+    backends: HashMap<&'static str, Arc<dyn Backend>>,
+    default_backend: &'static str,
+    events: Arc<EventBus>,
+    host: Arc<crate::host::HostInfo>,
+}
+
+impl Manager {
+    pub fn new(
+        data_root: PathBuf,
+        exec_root: PathBuf,
+        images: Arc<ImageStore>,
+        backends: HashMap<&'static str, Arc<dyn Backend>>,
+        default_backend: &'static str,
+        events: Arc<EventBus>,
+        host: Arc<crate::host::HostInfo>,
+    ) -> Result<Arc<Self>> {
+        let store = Store::new(data_root.join("containers"))?;
+        let m = Arc::new(Self {
+            index: RwLock::new(Index::default()),
+            store,
+            mount_root: exec_root.join("mnt"),
+            images,
+            backends,
+            default_backend,
+            events,
+            host,
+        });
+        Ok(m)
+    }
+
+    pub fn backend_names(&self) -> Vec<&'static str> {
+        let mut v: Vec<_> = self.backends.keys().copied().collect();
+        v.sort();
+        v
+    }
+
+    fn backend(&self, name: &str) -> Result<Arc<dyn Backend>> {
+        self.backends.get(name).cloned().ok_or_else(|| {
+            ContainerError::Internal(format!("backend {name:?} is not available in this daemon"))
+        })
+    }
+
+    fn new_container(&self, rec: Record) -> Arc<Container> {
+        let log = Arc::new(logs::LogWriter::new(self.store.log_path(&rec.id)));
+        let running = rec.state.status.is_live();
+        let exit_code = rec.state.exit_code;
+        Arc::new(Container {
+            id: rec.id.clone(),
+            rec: Mutex::new(rec),
+            hub: Arc::new(Hub::new()),
+            log,
+            lifecycle: watch::channel(Lifecycle {
+                running,
+                exits: 0,
+                removed: false,
+                exit_code,
+            })
+            .0,
+            op: tokio::sync::Mutex::new(()),
+            pump: Mutex::new(None),
+        })
+    }
+
+    /// Loads the records on disk, re-attaches to tasks that are still running, records the
+    /// exits that happened while dockbridge was down, and starts following runtime events.
+    pub async fn restore(self: &Arc<Self>) -> Result<()> {
+        for rec in self.store.load_all()? {
+            let c = self.new_container(rec.clone());
+            {
+                let mut idx = self.index.write().unwrap_or_else(|p| p.into_inner());
+                idx.names.insert(rec.name.clone(), rec.id.clone());
+                idx.by_id.insert(rec.id.clone(), c.clone());
+            }
+            if rec.state.status.is_live() {
+                self.reconcile(&c).await;
+            }
+        }
+        for (name, backend) in &self.backends {
+            let mut rx = backend.subscribe();
+            let me = Arc::downgrade(self);
+            let name = *name;
+            tokio::spawn(async move {
+                loop {
+                    let ev = match rx.recv().await {
+                        Ok(ev) => ev,
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                            tracing::warn!(backend = name, "missed {n} runtime events; reconciling");
+                            RuntimeEvent::Reconnected
+                        }
+                        Err(_) => return,
+                    };
+                    let Some(me) = me.upgrade() else { return };
+                    me.on_runtime_event(name, ev).await;
+                }
+            });
+        }
+        Ok(())
+    }
+
+    /// Brings a container that we believe live in line with its task.
+    async fn reconcile(self: &Arc<Self>, c: &Arc<Container>) {
+        let rec = c.record();
+        let Ok(backend) = self.backend(&rec.backend) else { return };
+        match backend.state(&c.id).await {
+            Ok(Some(t)) if matches!(t.status, TaskStatus::Running | TaskStatus::Paused) => {
+                let already_pumping = c.pump.lock().unwrap_or_else(|p| p.into_inner()).is_some();
+                if !already_pumping {
+                    match backend.reattach(&c.id, stdio_of(&rec)).await {
+                        Ok(io) => self.start_pump(c, io, &rec.backend),
+                        Err(e) => tracing::warn!(container = %c.id, "re-attaching stdio: {e}"),
+                    }
+                }
+                let paused = t.status == TaskStatus::Paused;
+                c.update(|r| r.state.status = if paused { Status::Paused } else { Status::Running });
+                let _ = self.store.save(&c.record());
+            }
+            Ok(Some(t)) => {
+                let code = t.exit_code.map(i64::from).unwrap_or(255);
+                self.handle_exit(c, code).await;
+            }
+            Ok(None) => self.handle_exit(c, 255).await,
+            Err(e) => tracing::warn!(container = %c.id, "reconciling: {e}"),
+        }
+    }
+
+    async fn on_runtime_event(self: &Arc<Self>, backend: &str, ev: RuntimeEvent) {
+        match ev {
+            RuntimeEvent::Exit {
+                container_id,
+                exec_id: None,
+                exit_code,
+                ..
+            } => {
+                if let Ok(c) = self.get(&container_id) {
+                    if c.record().backend == backend {
+                        self.handle_exit(&c, i64::from(exit_code)).await;
+                    }
+                }
+            }
+            RuntimeEvent::Exit { .. } => {}
+            RuntimeEvent::Oom { container_id } => {
+                if let Ok(c) = self.get(&container_id) {
+                    c.update(|r| r.state.oom_killed = true);
+                    self.emit(&c, "oom", HashMap::new());
+                }
+            }
+            RuntimeEvent::Paused { container_id } | RuntimeEvent::Resumed { container_id } => {
+                if let Ok(c) = self.get(&container_id) {
+                    let _ = self.sync_pause(&c).await;
+                }
+            }
+            RuntimeEvent::Reconnected => {
+                let live: Vec<_> = {
+                    let idx = self.index.read().unwrap_or_else(|p| p.into_inner());
+                    idx.by_id.values().filter(|c| c.record().state.status.is_live()).cloned().collect()
+                };
+                for c in live {
+                    self.reconcile(&c).await;
+                }
+            }
+        }
+    }
+
+    async fn sync_pause(self: &Arc<Self>, c: &Arc<Container>) -> Result<()> {
+        let rec = c.record();
+        let backend = self.backend(&rec.backend)?;
+        if let Some(t) = backend.state(&c.id).await? {
+            let (status, action) = match t.status {
+                TaskStatus::Paused => (Status::Paused, "pause"),
+                TaskStatus::Running => (Status::Running, "unpause"),
+                _ => return Ok(()),
+            };
+            if rec.state.status != status && rec.state.status.is_live() {
+                c.update(|r| r.state.status = status);
+                self.store.save(&c.record())?;
+                self.emit(c, action, HashMap::new());
+            }
+        }
+        Ok(())
+    }
+
+    /// Records an exit of the init process (once per run), then auto-removes if asked.
+    async fn handle_exit(self: &Arc<Self>, c: &Arc<Container>, code: i64) {
+        if !c.record().state.status.is_live() {
+            return;
+        }
+        // Let the output pump deliver everything before waiters are told: `docker run`
+        // prints output, then exits with the code.
+        let pump = c.pump.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(p) = pump {
+            let _ = tokio::time::timeout(Duration::from_secs(2), p).await;
+        }
+        let rec = c.record();
+        if let Ok(backend) = self.backend(&rec.backend) {
+            if let Err(e) = backend.delete(&c.id).await {
+                tracing::warn!(container = %c.id, "deleting exited task: {e}");
+            }
+        }
+        let started = rec.state.started_at;
+        let now = Utc::now();
+        let changed = c.update(|r| {
+            if !r.state.status.is_live() {
+                return false;
+            }
+            r.state.status = Status::Exited;
+            r.state.exit_code = code;
+            r.state.pid = 0;
+            r.state.finished_at = Some(now);
+            true
+        });
+        if !changed {
+            return;
+        }
+        if let Err(e) = self.store.save(&c.record()) {
+            tracing::warn!(container = %c.id, "saving state: {e}");
+        }
+        let mut attrs = HashMap::from([("exitCode".to_string(), code.to_string())]);
+        if let Some(s) = started {
+            let secs = (now - s).num_seconds().max(0);
+            attrs.insert("execDuration".into(), secs.to_string());
+        }
+        self.emit(c, "die", attrs);
+        c.lifecycle.send_modify(|l| {
+            l.running = false;
+            l.exits += 1;
+            l.exit_code = code;
+        });
+        if rec.host_config.auto_remove.unwrap_or(false) {
+            if let Err(e) = self.remove(&c.id, true).await {
+                tracing::warn!(container = %c.id, "auto-removing: {e}");
+            }
+        }
+    }
+
+    pub fn emit(&self, c: &Container, action: &str, mut attrs: HashMap<String, String>) {
+        let rec = c.record();
+        for (k, v) in rec.config.labels.clone().unwrap_or_default() {
+            attrs.entry(k).or_insert(v);
+        }
+        attrs.insert("image".into(), rec.image_ref.clone());
+        attrs.insert("name".into(), rec.name.trim_start_matches('/').to_string());
+        self.events.emit(EventMessageTypeEnum::CONTAINER, action, &c.id, attrs);
+    }
+
+    /// Finds a container by full ID, name (with or without `/`), or unique ID prefix.
+    pub fn get(&self, key: &str) -> Result<Arc<Container>> {
+        let idx = self.index.read().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = idx.by_id.get(key) {
+            return Ok(c.clone());
+        }
+        let name = if key.starts_with('/') { key.to_string() } else { format!("/{key}") };
+        if let Some(id) = idx.names.get(&name) {
+            if let Some(c) = idx.by_id.get(id) {
+                return Ok(c.clone());
+            }
+        }
+        if !key.is_empty() && key.bytes().all(|b| b.is_ascii_hexdigit()) {
+            let mut found = idx.by_id.iter().filter(|(id, _)| id.starts_with(key));
+            if let Some((_, c)) = found.next() {
+                if found.next().is_some() {
+                    return Err(ContainerError::InvalidParameter(format!(
+                        "multiple IDs found with provided prefix: {key}"
+                    )));
+                }
+                return Ok(c.clone());
+            }
+        }
+        Err(ContainerError::NotFound(format!("No such container: {key}")))
+    }
+
+    pub fn all(&self) -> Vec<Arc<Container>> {
+        let idx = self.index.read().unwrap_or_else(|p| p.into_inner());
+        idx.by_id.values().cloned().collect()
+    }
+
+    /// Is any container using this image (by image ID)?
+    pub fn image_in_use(&self, image_id: &str) -> Option<String> {
+        self.all()
+            .into_iter()
+            .find(|c| c.record().image_id == image_id)
+            .map(|c| c.id.clone())
+    }
+
+    pub async fn create(
+        self: &Arc<Self>,
+        name: Option<&str>,
+        body: ContainerCreateBody,
+    ) -> Result<(String, Vec<String>)> {
+        let image_ref = body.image.clone().unwrap_or_default();
+        if image_ref.is_empty() {
+            return Err(ContainerError::InvalidParameter("config cannot be empty in order to create a container".into()));
+        }
+        let mut warnings = translate::linux::check_create(&body)?;
+        let image = self.images.resolve(&image_ref).await.map_err(|e| match e {
+            crate::images::ImagesError::NotFound(_) => {
+                ContainerError::NotFound(format!("No such image: {image_ref}"))
+            }
+            other => other.into(),
+        })?;
+        if image.config.is_windows() && self.default_backend != "hcs" {
+            return Err(ContainerError::InvalidParameter(
+                "image operating system \"windows\" cannot be used on this platform".into(),
+            ));
+        }
+        let id = names::new_id();
+        let name = match name.filter(|n| !n.is_empty()) {
+            Some(n) => names::validate(n).map_err(ContainerError::InvalidParameter)?,
+            None => loop {
+                let n = format!("/{}", names::random_name());
+                let idx = self.index.read().unwrap_or_else(|p| p.into_inner());
+                if !idx.names.contains_key(&n) {
+                    break n;
+                }
+            },
+        };
+        let config = translate::linux::merge_config(&body, &image.config.container_config());
+        let mut host_config = body.host_config.clone().unwrap_or_default();
+        if host_config.network_mode.as_deref().unwrap_or("").is_empty() {
+            host_config.network_mode = Some("default".into());
+        }
+        let (path, args) = {
+            let mut argv = config.entrypoint.clone().unwrap_or_default();
+            argv.extend(config.cmd.clone().unwrap_or_default());
+            let mut it = argv.into_iter();
+            (it.next().unwrap_or_default(), it.collect())
+        };
+        let rec = Record {
+            id: id.clone(),
+            name: name.clone(),
+            created: Utc::now(),
+            image_ref: image_ref.clone(),
+            image_id: image.id.clone(),
+            config,
+            host_config,
+            state: State::default(),
+            backend: self.default_backend.to_string(),
+            platform: if image.config.os.is_empty() { "linux".into() } else { image.config.os.clone() },
+            restart_count: 0,
+            rootfs_key: id.clone(),
+            snapshotter: self.images.snapshotter().to_string(),
+            path,
+            args,
+            has_been_manually_stopped: false,
+            warnings: warnings.clone(),
+        };
+        // Reserve the name first: two concurrent creates with one name must not both win.
+        {
+            let mut idx = self.index.write().unwrap_or_else(|p| p.into_inner());
+            if let Some(other) = idx.names.get(&name) {
+                return Err(ContainerError::Conflict(format!(
+                    "Conflict. The container name \"{name}\" is already in use by container \"{other}\". You have to remove (or rename) that container to be able to reuse that name."
+                )));
+            }
+            idx.names.insert(name.clone(), id.clone());
+        }
+        let undo_name = |me: &Self| {
+            let mut idx = me.index.write().unwrap_or_else(|p| p.into_inner());
+            idx.names.remove(&name);
+        };
+        if let Err(e) = self.images.prepare_rootfs(&image.id, &id).await {
+            undo_name(self);
+            return Err(e.into());
+        }
+        if let Err(e) = self.store.save(&rec) {
+            undo_name(self);
+            let _ = self.images.remove_rootfs(&id).await;
+            return Err(e);
+        }
+        let c = self.new_container(rec);
+        {
+            let mut idx = self.index.write().unwrap_or_else(|p| p.into_inner());
+            idx.by_id.insert(id.clone(), c.clone());
+        }
+        self.emit(&c, "create", HashMap::new());
+        warnings.retain(|w| !w.is_empty());
+        Ok((id, warnings))
+    }
+
+    fn start_pump(&self, c: &Arc<Container>, io: crate::backend::ProcessIo, backend_name: &str) {
+        let backend = self.backend(backend_name).ok();
+        let id = c.id.clone();
+        let handle = c.hub.pump(io, Some(c.log.clone()), move || {
+            if let Some(b) = backend {
+                tokio::spawn(async move {
+                    if let Err(e) = b.close_stdin(&id, None).await {
+                        tracing::debug!(container = %id, "closing stdin: {e}");
+                    }
+                });
+            }
+        });
+        *c.pump.lock().unwrap_or_else(|p| p.into_inner()) = Some(handle);
+    }
+
+    pub async fn start(self: &Arc<Self>, key: &str) -> Result<()> {
+        let c = self.get(key)?;
+        let _op = c.op.lock().await;
+        let rec = c.record();
+        match rec.state.status {
+            Status::Running | Status::Paused | Status::Restarting => {
+                return Err(ContainerError::NotModified("started"))
+            }
+            Status::Removing | Status::Dead => {
+                return Err(ContainerError::Conflict(format!(
+                    "container {} is marked for removal and cannot be started",
+                    c.id
+                )))
+            }
+            _ => {}
+        }
+        let backend = self.backend(&rec.backend)?;
+        let spec = match self.build_spec(&c, &rec).await {
+            Ok(s) => s,
+            Err(e) => {
+                self.record_start_failure(&c, &e.to_string(), 128);
+                return Err(e);
+            }
+        };
+        let io = match backend
+            .create(CreateRequest {
+                id: c.id.clone(),
+                spec,
+                rootfs: Rootfs::Snapshot {
+                    snapshotter: rec.snapshotter.clone(),
+                    key: rec.rootfs_key.clone(),
+                },
+                stdio: stdio_of(&rec),
+                labels: HashMap::new(),
+            })
+            .await
+        {
+            Ok(io) => io,
+            Err(e) => {
+                self.record_start_failure(&c, &e.to_string(), exit_code_for(&e.to_string()));
+                return Err(ContainerError::InvalidParameter(e.to_string()));
+            }
+        };
+        // Pump before starting so not a byte of early output is lost.
+        self.start_pump(&c, io, &rec.backend);
+        c.update(|r| r.state.status = Status::Running);
+        c.lifecycle.send_modify(|l| l.running = true);
+        match backend.start(&c.id).await {
+            Ok(pid) => {
+                c.update(|r| {
+                    r.state.pid = pid;
+                    r.state.started_at = Some(Utc::now());
+                    r.state.error.clear();
+                    r.state.exit_code = 0;
+                    r.state.oom_killed = false;
+                    r.has_been_manually_stopped = false;
+                });
+                self.store.save(&c.record())?;
+                self.emit(&c, "start", HashMap::new());
+                Ok(())
+            }
+            Err(e) => {
+                // Every handle the create made goes: task, runtime container, FIFOs.
+                if let Err(de) = backend.delete(&c.id).await {
+                    tracing::warn!(container = %c.id, "cleaning up after failed start: {de}");
+                }
+                let msg = e.to_string();
+                self.record_start_failure(&c, &msg, exit_code_for(&msg));
+                c.lifecycle.send_modify(|l| l.running = false);
+                Err(ContainerError::InvalidParameter(msg))
+            }
+        }
+    }
+
+    fn record_start_failure(&self, c: &Container, msg: &str, code: i64) {
+        c.update(|r| {
+            r.state.status = if r.state.started_at.is_some() { Status::Exited } else { Status::Created };
+            r.state.error = msg.to_string();
+            r.state.exit_code = code;
+            r.state.pid = 0;
+        });
+        let _ = self.store.save(&c.record());
+    }
+
+    async fn build_spec(&self, c: &Container, rec: &Record) -> Result<oci_spec::runtime::Spec> {
+        let image = self.images.resolve(&rec.image_id).await?;
+        let dir = self.store.dir(&c.id);
+        let hostname = rec
+            .config
+            .hostname
+            .clone()
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| c.id[..12].to_string());
+        let network_mode = rec.host_config.network_mode.clone().unwrap_or_default();
+        let write = |name: &str, data: String| -> Result<String> {
+            let p = dir.join(name);
+            std::fs::write(&p, data).map_err(|e| ContainerError::io(format!("writing {}", p.display()), e))?;
+            Ok(p.display().to_string())
+        };
+        let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+        let etc_hostname = write("hostname", format!("{hostname}\n"))?;
+        let etc_hosts = write(
+            "hosts",
+            translate::linux::etc_hosts(&hostname, rec.host_config.extra_hosts.as_deref().unwrap_or_default(), &network_mode),
+        )?;
+        let resolv = write(
+            "resolv.conf",
+            translate::linux::resolv_conf(
+                &host_resolv,
+                rec.host_config.dns.as_deref().unwrap_or_default(),
+                rec.host_config.dns_search.as_deref().unwrap_or_default(),
+                rec.host_config.dns_options.as_deref().unwrap_or_default(),
+                &network_mode,
+            ),
+        )?;
+        let mounts = self.images.rootfs_mounts(&rec.rootfs_key).await?;
+        let target = self.mount_root.join(&c.id);
+        let fs = rootfs::MountedRootfs::mount(&mounts, &target)?;
+        let mut ctx = translate::linux::LinuxContext::for_audit(&c.id);
+        ctx.hostname = hostname;
+        ctx.passwd = fs.read_to_string("/etc/passwd");
+        ctx.group = fs.read_to_string("/etc/group");
+        ctx.etc_hosts = Some(etc_hosts);
+        ctx.etc_hostname = Some(etc_hostname);
+        ctx.resolv_conf = Some(resolv);
+        ctx.host_hard_rlimits = self.host.hard_rlimits.clone();
+        ctx.cgroups_path = format!("/dockbridge/{}", c.id);
+        let body = create_body(rec);
+        let spec = translate::linux::linux_spec(&body, &image.config, &ctx)?;
+        if let Some(p) = spec.process() {
+            let cwd = p.cwd().display().to_string();
+            if cwd != "/" {
+                fs.create_dir_all(&cwd, p.user().uid(), p.user().gid())?;
+            }
+        }
+        drop(fs);
+        Ok(spec)
+    }
+
+    /// Sends `signal` to the init process (`docker kill`).
+    pub async fn kill(self: &Arc<Self>, key: &str, signal: Option<&str>) -> Result<()> {
+        let c = self.get(key)?;
+        let rec = c.record();
+        let sig = match signal.filter(|s| !s.is_empty()) {
+            Some(s) => parse_signal(s)?,
+            None => 9,
+        };
+        if !rec.state.status.is_live() {
+            return Err(ContainerError::Conflict(format!("Container {} is not running", c.id)));
+        }
+        let backend = self.backend(&rec.backend)?;
+        backend.signal(&c.id, None, sig).await?;
+        self.emit(&c, "kill", HashMap::from([("signal".into(), sig.to_string())]));
+        Ok(())
+    }
+
+    /// `docker stop`: the stop signal, then SIGKILL after `timeout` seconds (-1 = forever).
+    pub async fn stop(self: &Arc<Self>, key: &str, signal: Option<&str>, timeout: Option<i64>) -> Result<()> {
+        let c = self.get(key)?;
+        let rec = c.record();
+        if !rec.state.status.is_live() {
+            return Err(ContainerError::NotModified("stopped"));
+        }
+        c.update(|r| r.has_been_manually_stopped = true);
+        let stop_signal = signal
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .or_else(|| rec.config.stop_signal.clone())
+            .unwrap_or_else(|| "SIGTERM".into());
+        let sig = parse_signal(&stop_signal)?;
+        let timeout = timeout.or(rec.config.stop_timeout).unwrap_or(10);
+        self.stop_container(&c, sig, timeout).await?;
+        self.emit(&c, "stop", HashMap::new());
+        Ok(())
+    }
+
+    async fn stop_container(self: &Arc<Self>, c: &Arc<Container>, sig: u32, timeout: i64) -> Result<()> {
+        let backend = self.backend(&c.record().backend)?;
+        let mut life = c.lifecycle();
+        if !life.borrow().running {
+            return Ok(());
+        }
+        if c.record().state.status == Status::Paused {
+            let _ = backend.resume(&c.id).await;
+        }
+        match backend.signal(&c.id, None, sig).await {
+            Ok(()) => self.emit(c, "kill", HashMap::from([("signal".into(), sig.to_string())])),
+            Err(BackendError::NotFound(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let wait = life.wait_for(|l| !l.running);
+        let exited = if timeout < 0 {
+            wait.await.is_ok()
+        } else {
+            tokio::time::timeout(Duration::from_secs(timeout as u64), wait).await.is_ok()
+        };
+        if !exited {
+            match backend.signal(&c.id, None, 9).await {
+                Ok(()) => self.emit(c, "kill", HashMap::from([("signal".into(), "9".into())])),
+                Err(BackendError::NotFound(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+            let mut life = c.lifecycle();
+            let _ = tokio::time::timeout(Duration::from_secs(30), life.wait_for(|l| !l.running)).await;
+        }
+        Ok(())
+    }
+
+    pub async fn restart(self: &Arc<Self>, key: &str, signal: Option<&str>, timeout: Option<i64>) -> Result<()> {
+        let c = self.get(key)?;
+        if c.record().state.status.is_live() {
+            self.stop(key, signal, timeout).await?;
+        }
+        self.start(&c.id).await?;
+        c.update(|r| r.restart_count = r.restart_count.saturating_add(0));
+        self.emit(&c, "restart", HashMap::new());
+        Ok(())
+    }
+
+    pub async fn pause(self: &Arc<Self>, key: &str) -> Result<()> {
+        let c = self.get(key)?;
+        let rec = c.record();
+        match rec.state.status {
+            Status::Running => {}
+            Status::Paused => return Err(ContainerError::Conflict(format!("Container {} is already paused", c.id))),
+            _ => return Err(ContainerError::Conflict(format!("Container {} is not running", c.id))),
+        }
+        self.backend(&rec.backend)?.pause(&c.id).await?;
+        c.update(|r| r.state.status = Status::Paused);
+        self.store.save(&c.record())?;
+        self.emit(&c, "pause", HashMap::new());
+        Ok(())
+    }
+
+    pub async fn unpause(self: &Arc<Self>, key: &str) -> Result<()> {
+        let c = self.get(key)?;
+        let rec = c.record();
+        if rec.state.status != Status::Paused {
+            return Err(ContainerError::Conflict(format!("Container {} is not paused", c.id)));
+        }
+        self.backend(&rec.backend)?.resume(&c.id).await?;
+        c.update(|r| r.state.status = Status::Running);
+        self.store.save(&c.record())?;
+        self.emit(&c, "unpause", HashMap::new());
+        Ok(())
+    }
+
+    pub async fn remove(self: &Arc<Self>, key: &str, force: bool) -> Result<()> {
+        let c = self.get(key)?;
+        let rec = c.record();
+        if rec.state.status.is_live() {
+            if !force {
+                let what = if rec.state.status == Status::Paused { "paused" } else { "running" };
+                return Err(ContainerError::Conflict(format!(
+                    "cannot remove container \"{}\": container is {what}: stop the container before removing or force remove",
+                    rec.name
+                )));
+            }
+            self.stop_container(&c, 9, 10).await?;
+        }
+        let _op = c.op.lock().await;
+        if c.lifecycle.borrow().removed {
+            return Ok(());
+        }
+        let backend = self.backend(&rec.backend)?;
+        backend.delete(&c.id).await?;
+        self.images.remove_rootfs(&rec.rootfs_key).await?;
+        self.store.remove(&c.id)?;
+        {
+            let mut idx = self.index.write().unwrap_or_else(|p| p.into_inner());
+            idx.by_id.remove(&c.id);
+            let name = c.record().name;
+            if idx.names.get(&name) == Some(&c.id) {
+                idx.names.remove(&name);
+            }
+        }
+        c.lifecycle.send_modify(|l| l.removed = true);
+        self.emit(&c, "destroy", HashMap::new());
+        Ok(())
+    }
+
+    pub fn rename(&self, key: &str, new_name: &str) -> Result<()> {
+        let c = self.get(key)?;
+        let new_name = names::validate(new_name).map_err(ContainerError::InvalidParameter)?;
+        let old = c.record().name;
+        if old == new_name {
+            return Err(ContainerError::InvalidParameter(
+                "Renaming a container with the same name as its current name".into(),
+            ));
+        }
+        {
+            let mut idx = self.index.write().unwrap_or_else(|p| p.into_inner());
+            if let Some(other) = idx.names.get(&new_name) {
+                return Err(ContainerError::Conflict(format!(
+                    "Conflict. The container name \"{new_name}\" is already in use by container \"{other}\". You have to remove (or rename) that container to be able to reuse that name."
+                )));
+            }
+            idx.names.remove(&old);
+            idx.names.insert(new_name.clone(), c.id.clone());
+        }
+        c.update(|r| r.name = new_name);
+        self.store.save(&c.record())?;
+        self.emit(&c, "rename", HashMap::from([("oldName".into(), old)]));
+        Ok(())
+    }
+
+    /// Resolves when `cond` is met; returns the exit code.
+    pub fn wait(&self, key: &str, cond: WaitCondition) -> Result<impl std::future::Future<Output = i64>> {
+        let c = self.get(key)?;
+        let mut rx = c.lifecycle();
+        let start = rx.borrow().clone();
+        Ok(async move {
+            let done = |l: &Lifecycle| match cond {
+                WaitCondition::NotRunning => !l.running || l.removed,
+                WaitCondition::NextExit => l.exits > start.exits || l.removed,
+                WaitCondition::Removed => l.removed,
+            };
+            match rx.wait_for(done).await {
+                Ok(l) => l.exit_code,
+                // The container object went away without a final update.
+                Err(_) => start.exit_code,
+            }
+        })
+    }
+
+    pub fn resize(&self, _key: &str) {}
+
+    pub async fn resize_tty(&self, key: &str, w: u32, h: u32) -> Result<()> {
+        let c = self.get(key)?;
+        let rec = c.record();
+        if !rec.state.status.is_live() {
+            return Err(ContainerError::Conflict(format!("Container {} is not running", c.id)));
+        }
+        self.backend(&rec.backend)?.resize(&c.id, None, w, h).await?;
+        Ok(())
+    }
+}
+
+fn stdio_of(rec: &Record) -> StdioConfig {
+    StdioConfig {
+        stdin: rec.config.open_stdin.unwrap_or(false),
+        terminal: rec.config.tty.unwrap_or(false),
+    }
+}
+
+/// Rebuilds the create body from the effective config, for the spec translation.
+fn create_body(rec: &Record) -> ContainerCreateBody {
+    let v = serde_json::to_value(&rec.config).unwrap_or_default();
+    let mut body: ContainerCreateBody = serde_json::from_value(v).unwrap_or_default();
+    body.host_config = Some(rec.host_config.clone());
+    body
+}
+
+/// The exit code Docker records when a process could not even start.
+fn exit_code_for(msg: &str) -> i64 {
+    if msg.contains("executable file not found") || msg.contains("no such file or directory") {
+        127
+    } else if msg.contains("permission denied") || msg.contains("exec format error") {
+        126
+    } else {
+        128
+    }
+}
+
+/// `SIGTERM`, `TERM`, `15`.
+pub fn parse_signal(s: &str) -> Result<u32> {
+    if let Ok(n) = s.parse::<u32>() {
+        if n == 0 || n > 64 {
+            return Err(ContainerError::InvalidParameter(format!("Invalid signal: {s}")));
+        }
+        return Ok(n);
+    }
+    let upper = s.to_ascii_uppercase();
+    let name = if upper.starts_with("SIG") { upper } else { format!("SIG{upper}") };
+    name.parse::<nix::sys::signal::Signal>()
+        .map(|sig| sig as u32)
+        .map_err(|_| ContainerError::InvalidParameter(format!("Invalid signal: {s}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_signals_like_docker() {
+        assert_eq!(parse_signal("SIGTERM").unwrap(), 15);
+        assert_eq!(parse_signal("term").unwrap(), 15);
+        assert_eq!(parse_signal("9").unwrap(), 9);
+        assert_eq!(parse_signal("KILL").unwrap(), 9);
+        assert!(parse_signal("SIGNOPE").is_err());
+        assert!(parse_signal("0").is_err());
+        assert!(parse_signal("65").is_err());
+    }
+
+    #[test]
+    fn start_failures_map_to_docker_exit_codes() {
+        assert_eq!(exit_code_for("exec: \"nope\": executable file not found in $PATH"), 127);
+        assert_eq!(exit_code_for("permission denied"), 126);
+        assert_eq!(exit_code_for("something else"), 128);
+    }
+}

@@ -1,0 +1,92 @@
+//! The persisted record of one container: what `docker inspect` shows and what a restart of
+//! dockbridge needs to pick the container up again.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use spec::api::models::{ContainerConfig, HostConfig};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Created,
+    Running,
+    Paused,
+    Restarting,
+    Removing,
+    Exited,
+    Dead,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Paused => "paused",
+            Status::Restarting => "restarting",
+            Status::Removing => "removing",
+            Status::Exited => "exited",
+            Status::Dead => "dead",
+        }
+    }
+    /// Running or paused: a live task exists.
+    pub fn is_live(self) -> bool {
+        matches!(self, Status::Running | Status::Paused | Status::Restarting)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct State {
+    pub status: Status,
+    pub pid: u32,
+    pub exit_code: i64,
+    pub error: String,
+    pub oom_killed: bool,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        Self {
+            status: Status::Created,
+            pid: 0,
+            exit_code: 0,
+            error: String::new(),
+            oom_killed: false,
+            started_at: None,
+            finished_at: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Record {
+    pub id: String,
+    /// With the leading slash, as Docker stores it.
+    pub name: String,
+    pub created: DateTime<Utc>,
+    /// The image reference as the client gave it (`Config.Image`).
+    pub image_ref: String,
+    /// `sha256:…` of the image config.
+    pub image_id: String,
+    /// The effective config (request merged with the image config).
+    pub config: ContainerConfig,
+    pub host_config: HostConfig,
+    pub state: State,
+    /// Which backend owns the container (`containerd`, `hcs`).
+    pub backend: String,
+    pub platform: String,
+    pub restart_count: i64,
+    /// Snapshot key of the rootfs (the container id for the containerd backend).
+    pub rootfs_key: String,
+    pub snapshotter: String,
+    /// Path and args of the init process as `docker inspect` shows them.
+    pub path: String,
+    pub args: Vec<String>,
+    /// Set once a user asked to stop it, so an exit is not treated as a crash.
+    #[serde(default)]
+    pub has_been_manually_stopped: bool,
+    #[serde(default)]
+    pub warnings: Vec<String>,
+}

@@ -1,0 +1,149 @@
+//! Temporarily mounting a container's rootfs on the host, to read what the spec depends on
+//! (`/etc/passwd`, `/etc/group`) and to create the working directory, as dockerd does.
+
+use std::path::{Component, Path, PathBuf};
+
+use containerd_client::types::Mount;
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+
+use super::ContainerError;
+
+/// A rootfs mounted at `target`; unmounted when dropped.
+pub struct MountedRootfs {
+    target: PathBuf,
+}
+
+impl MountedRootfs {
+    pub fn mount(mounts: &[Mount], target: &Path) -> Result<Self, ContainerError> {
+        std::fs::create_dir_all(target)
+            .map_err(|e| ContainerError::io(format!("creating {}", target.display()), e))?;
+        let [m] = mounts else {
+            return Err(ContainerError::Internal(format!(
+                "expected one rootfs mount, got {}",
+                mounts.len()
+            )));
+        };
+        let mut flags = MsFlags::empty();
+        let mut data = Vec::new();
+        for opt in &m.options {
+            match opt.as_str() {
+                "ro" => flags |= MsFlags::MS_RDONLY,
+                "rbind" => flags |= MsFlags::MS_BIND | MsFlags::MS_REC,
+                "bind" => flags |= MsFlags::MS_BIND,
+                "rw" => {}
+                other => data.push(other.to_string()),
+            }
+        }
+        let data = data.join(",");
+        let fstype = if m.r#type == "bind" { None } else { Some(m.r#type.as_str()) };
+        mount(
+            Some(m.source.as_str()),
+            target,
+            fstype,
+            flags,
+            (!data.is_empty()).then_some(data.as_str()),
+        )
+        .map_err(|e| ContainerError::io(format!("mounting rootfs at {}", target.display()), e.into()))?;
+        Ok(Self {
+            target: target.to_path_buf(),
+        })
+    }
+
+    /// Reads a file inside the rootfs, `None` if it does not exist.
+    pub fn read_to_string(&self, path: &str) -> Option<String> {
+        let p = resolve_in_root(&self.target, path).ok()?;
+        std::fs::read_to_string(p).ok()
+    }
+
+    /// `mkdir -p` inside the rootfs, owned by uid:gid for the new directories.
+    pub fn create_dir_all(&self, path: &str, uid: u32, gid: u32) -> Result<(), ContainerError> {
+        let p = resolve_in_root(&self.target, path)?;
+        let mut missing = Vec::new();
+        let mut cur = p.as_path();
+        while !cur.exists() && cur != self.target {
+            missing.push(cur.to_path_buf());
+            match cur.parent() {
+                Some(parent) => cur = parent,
+                None => break,
+            }
+        }
+        std::fs::create_dir_all(&p)
+            .map_err(|e| ContainerError::io(format!("creating working directory {path}"), e))?;
+        for dir in missing {
+            let _ = nix::unistd::chown(&dir, Some(uid.into()), Some(gid.into()));
+        }
+        Ok(())
+    }
+}
+
+impl Drop for MountedRootfs {
+    fn drop(&mut self) {
+        if let Err(e) = umount2(&self.target, MntFlags::MNT_DETACH) {
+            tracing::warn!("unmounting {}: {e}", self.target.display());
+        }
+        let _ = std::fs::remove_dir(&self.target);
+    }
+}
+
+/// Resolves `path` inside `root` the way the container will see it: symlinks (absolute
+/// ones re-rooted) are followed but can never lead outside `root`.
+pub fn resolve_in_root(root: &Path, path: &str) -> Result<PathBuf, ContainerError> {
+    let mut todo: Vec<String> = path.split('/').rev().map(str::to_string).collect();
+    let mut cur = PathBuf::new();
+    let mut links = 0;
+    while let Some(part) = todo.pop() {
+        match part.as_str() {
+            "" | "." => continue,
+            ".." => {
+                cur.pop();
+                continue;
+            }
+            _ => {}
+        }
+        let next = cur.join(&part);
+        let full = root.join(&next);
+        match std::fs::symlink_metadata(&full) {
+            Ok(m) if m.file_type().is_symlink() => {
+                links += 1;
+                if links > 40 {
+                    return Err(ContainerError::InvalidParameter(format!(
+                        "too many levels of symbolic links in {path}"
+                    )));
+                }
+                let target = std::fs::read_link(&full)
+                    .map_err(|e| ContainerError::io(format!("reading link {}", full.display()), e))?;
+                if target.is_absolute() {
+                    cur = PathBuf::new();
+                }
+                for c in target.components().rev() {
+                    match c {
+                        Component::Normal(s) => todo.push(s.to_string_lossy().into_owned()),
+                        Component::ParentDir => todo.push("..".into()),
+                        _ => {}
+                    }
+                }
+            }
+            _ => cur = next,
+        }
+    }
+    Ok(root.join(cur))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn symlinks_never_escape_the_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("real/sub")).unwrap();
+        std::os::unix::fs::symlink("/real", root.join("abs")).unwrap();
+        std::os::unix::fs::symlink("../../../../..", root.join("real/up")).unwrap();
+        assert_eq!(resolve_in_root(root, "/abs/sub").unwrap(), root.join("real/sub"));
+        assert_eq!(resolve_in_root(root, "/real/up/etc").unwrap(), root.join("etc"));
+        assert_eq!(resolve_in_root(root, "/../../etc/passwd").unwrap(), root.join("etc/passwd"));
+        std::os::unix::fs::symlink("loop", root.join("loop")).unwrap();
+        assert!(resolve_in_root(root, "/loop").is_err());
+    }
+}

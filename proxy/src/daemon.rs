@@ -1,0 +1,22 @@
+//! The daemon's shared state: what every handler reaches through `State<AppState>`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::containerd::Containerd;
+use crate::containers::Manager;
+use crate::events::EventBus;
+use crate::host::HostInfo;
+use crate::images::ImageStore;
+
+pub struct Daemon {
+    pub data_root: PathBuf,
+    pub exec_root: PathBuf,
+    pub containerd: Containerd,
+    pub images: Arc<ImageStore>,
+    pub containers: Arc<Manager>,
+    pub events: Arc<EventBus>,
+    pub host: Arc<HostInfo>,
+    /// A stable ID for `/info`, kept under the data root.
+    pub id: String,
+}

@@ -1,0 +1,96 @@
+//! Errors of the image store, each with the HTTP status dockerd gives the same failure.
+
+use spec::reference::ReferenceError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImagesError {
+    /// `No such image: busybox:latest` (404). The text is the familiar reference with its
+    /// default tag, or the ID as given, as dockerd's `ErrImageDoesNotExist` prints it.
+    #[error("No such image: {0}")]
+    NotFound(String),
+    /// A malformed name (400), with the distribution library's message.
+    #[error(transparent)]
+    Reference(#[from] ReferenceError),
+    /// A bad request parameter (400): filters, tags, …; the message is complete.
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// A conflict (409): the message is dockerd's `conflict: unable to …`.
+    #[error("{0}")]
+    Conflict(String),
+    /// The uploaded archive is not a loadable image (400); nothing was changed.
+    #[error("invalid image archive: {0}")]
+    InvalidArchive(String),
+    /// A blob in the archive does not hash to the digest that names it (400).
+    #[error("invalid image archive: {what}: digest mismatch: expected {expected}, got {actual}")]
+    DigestMismatch {
+        what: String,
+        expected: String,
+        actual: String,
+    },
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A call to containerd failed; `op` says which and on what.
+    #[error("containerd: {op}: {}", .status.message())]
+    Containerd {
+        op: String,
+        #[source]
+        status: tonic::Status,
+    },
+    /// Stored metadata (a manifest or config read back from containerd) does not parse.
+    #[error("{what}: {source}")]
+    Corrupt {
+        what: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A background task (tar spooling) panicked or was cancelled.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl ImagesError {
+    /// The HTTP status dockerd answers this error with.
+    pub fn status_code(&self) -> u16 {
+        match self {
+            Self::NotFound(_) => 404,
+            Self::Reference(_)
+            | Self::InvalidArgument(_)
+            | Self::InvalidArchive(_)
+            | Self::DigestMismatch { .. } => 400,
+            Self::Conflict(_) => 409,
+            Self::Containerd { status, .. } => match status.code() {
+                tonic::Code::NotFound => 404,
+                tonic::Code::AlreadyExists | tonic::Code::FailedPrecondition => 409,
+                tonic::Code::InvalidArgument => 400,
+                _ => 500,
+            },
+            Self::Io { .. } | Self::Corrupt { .. } | Self::Internal(_) => 500,
+        }
+    }
+
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Self::NotFound(_))
+    }
+
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, Self::Conflict(_))
+    }
+}
+
+pub type Result<T, E = ImagesError> = std::result::Result<T, E>;
+
+/// `map_err(io("reading x"))`: an I/O error that says what it was doing.
+pub(crate) fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> ImagesError {
+    let context = context.into();
+    move |source| ImagesError::Io { context, source }
+}
+
+/// `map_err(grpc("Images.Get docker.io/library/busybox:latest"))`.
+pub(crate) fn grpc(op: impl Into<String>) -> impl FnOnce(tonic::Status) -> ImagesError {
+    let op = op.into();
+    move |status| ImagesError::Containerd { op, status }
+}

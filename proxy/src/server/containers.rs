@@ -1,0 +1,409 @@
+//! `/containers/…` routes.
+
+use std::collections::HashMap;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Extension, Json, Router};
+use futures::StreamExt;
+use spec::api::models::{ContainerCreateBody, ContainerCreateResponse};
+use spec::api::ApiVersion;
+
+use super::error::{ApiError, ApiResult};
+use super::params::{self, bool_param, int_param};
+use super::{attach, stdcopy, upgrade, AppState};
+use crate::containers::logs::{self, LogEvent, ReadOptions};
+use crate::containers::{ContainerError, WaitCondition};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/containers/create", post(create))
+        .route("/containers/json", get(list))
+        .route("/containers/prune", post(prune))
+        .route("/containers/{id}/json", get(inspect))
+        .route("/containers/{id}/start", post(start))
+        .route("/containers/{id}/stop", post(stop))
+        .route("/containers/{id}/kill", post(kill))
+        .route("/containers/{id}/restart", post(restart))
+        .route("/containers/{id}/pause", post(pause))
+        .route("/containers/{id}/unpause", post(unpause))
+        .route("/containers/{id}/rename", post(rename))
+        .route("/containers/{id}/resize", post(resize))
+        .route("/containers/{id}/wait", post(wait))
+        .route("/containers/{id}/logs", get(logs))
+        .route("/containers/{id}/attach", post(attach_handler))
+        .route("/containers/{id}", delete(remove))
+}
+
+impl From<ContainerError> for ApiError {
+    fn from(e: ContainerError) -> Self {
+        match e {
+            ContainerError::NotFound(m) => ApiError::not_found(m),
+            ContainerError::Conflict(m) => ApiError::conflict(m),
+            ContainerError::InvalidParameter(m) => ApiError::bad_request(m),
+            ContainerError::NotModified(_) => ApiError::not_modified(),
+            ContainerError::Translate(t) => t.into(),
+            ContainerError::Backend(b) => b.into(),
+            ContainerError::Image(i) => i.into(),
+            other => ApiError::internal(other.to_string()),
+        }
+    }
+}
+
+/// Parses a JSON body the way dockerd reports problems with it (400, not axum's 422).
+fn json_body<T: serde::de::DeserializeOwned + Default>(body: &Bytes) -> ApiResult<T> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))
+}
+
+async fn create(
+    State(d): State<AppState>,
+    Query(q): Query<params::Query>,
+    body: Bytes,
+) -> ApiResult<impl IntoResponse> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad_request("config cannot be empty in order to create a container"));
+    }
+    let body: ContainerCreateBody = json_body(&body)?;
+    if let Some(p) = q.get("platform").filter(|p| !p.is_empty()) {
+        let os = p.split('/').next().unwrap_or_default();
+        if os != "linux" && !(os == "windows" && d.containers.backend_names().contains(&"hcs")) {
+            return Err(ApiError::bad_request(format!("platform {p:?} is not supported by this daemon")));
+        }
+    }
+    let (id, warnings) = d.containers.create(q.get("name").map(String::as_str), body).await?;
+    Ok((StatusCode::CREATED, Json(ContainerCreateResponse { id, warnings })))
+}
+
+async fn list(State(d): State<AppState>, Query(q): Query<params::Query>) -> ApiResult<impl IntoResponse> {
+    let all = bool_param(&q, "all")?;
+    let limit = int_param(&q, "limit")?.filter(|&n| n > 0);
+    let f = params::filters(&q)?;
+    params::check_filter_keys(
+        &f,
+        &["status", "name", "id", "label", "ancestor", "exited", "before", "since", "network", "volume", "health", "isolation", "is-task", "publish", "expose"],
+    )?;
+    for s in f.get("status").into_iter().flatten() {
+        if !["created", "restarting", "running", "removing", "paused", "exited", "dead"].contains(&s.as_str()) {
+            return Err(ApiError::bad_request(format!("invalid filter 'status={s}'")));
+        }
+    }
+    let mut recs: Vec<_> = d.containers.all().into_iter().map(|c| c.record()).collect();
+    recs.sort_by(|a, b| b.created.cmp(&a.created));
+    let before = match f.get("before").and_then(|v| v.first()) {
+        Some(k) => Some(d.containers.get(k)?.record().created),
+        None => None,
+    };
+    let since = match f.get("since").and_then(|v| v.first()) {
+        Some(k) => Some(d.containers.get(k)?.record().created),
+        None => None,
+    };
+    let mut ancestors = Vec::new();
+    for a in f.get("ancestor").into_iter().flatten() {
+        if let Ok(img) = d.images.resolve(a).await {
+            ancestors.push(img.id.clone());
+        }
+    }
+    let now = chrono::Utc::now();
+    let mut out = Vec::new();
+    for r in recs {
+        let status = r.state.status.as_str();
+        let default_visible = all || r.state.status.is_live() || !f.is_empty() && f.contains_key("status");
+        if !default_visible && !(all || f.contains_key("exited")) {
+            continue;
+        }
+        if let Some(v) = f.get("status") {
+            if !v.iter().any(|s| s == status) {
+                continue;
+            }
+        }
+        if let Some(v) = f.get("name") {
+            let bare = r.name.trim_start_matches('/');
+            if !v.iter().any(|n| bare.contains(n.trim_start_matches('/'))) {
+                continue;
+            }
+        }
+        if let Some(v) = f.get("id") {
+            if !v.iter().any(|p| r.id.starts_with(p.as_str())) {
+                continue;
+            }
+        }
+        if let Some(v) = f.get("label") {
+            if !params::labels_match(v, &r.config.labels.clone().unwrap_or_default()) {
+                continue;
+            }
+        }
+        if f.contains_key("ancestor") && !ancestors.contains(&r.image_id) {
+            continue;
+        }
+        if let Some(v) = f.get("exited") {
+            let ok = r.state.status == crate::containers::record::Status::Exited
+                && v.iter().any(|c| c.parse::<i64>().ok() == Some(r.state.exit_code));
+            if !ok {
+                continue;
+            }
+        }
+        if before.is_some_and(|b| r.created >= b) || since.is_some_and(|s| r.created <= s) {
+            continue;
+        }
+        out.push(crate::containers::inspect::summary(&r, r.image_ref.clone(), now));
+    }
+    if let Some(n) = limit {
+        out.truncate(n as usize);
+    }
+    Ok(Json(out))
+}
+
+fn paths(d: &AppState, id: &str) -> crate::containers::inspect::Paths {
+    let dir = d.data_root.join("containers").join(id);
+    crate::containers::inspect::Paths {
+        log: dir.join(format!("{id}-json.log")).display().to_string(),
+        hostname: dir.join("hostname").display().to_string(),
+        hosts: dir.join("hosts").display().to_string(),
+        resolv_conf: dir.join("resolv.conf").display().to_string(),
+    }
+}
+
+async fn inspect(State(d): State<AppState>, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
+    let c = d.containers.get(&id)?;
+    let rec = c.record();
+    Ok(Json(crate::containers::inspect::inspect(&rec, &paths(&d, &rec.id))))
+}
+
+async fn start(State(d): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    d.containers.start(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn stop(State(d): State<AppState>, Path(id): Path<String>, Query(q): Query<params::Query>) -> ApiResult<StatusCode> {
+    let t = int_param(&q, "t")?;
+    d.containers.stop(&id, q.get("signal").map(String::as_str), t).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn kill(State(d): State<AppState>, Path(id): Path<String>, Query(q): Query<params::Query>) -> ApiResult<StatusCode> {
+    d.containers.kill(&id, q.get("signal").map(String::as_str)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn restart(State(d): State<AppState>, Path(id): Path<String>, Query(q): Query<params::Query>) -> ApiResult<StatusCode> {
+    let t = int_param(&q, "t")?;
+    d.containers.restart(&id, q.get("signal").map(String::as_str), t).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn pause(State(d): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    d.containers.pause(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn unpause(State(d): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    d.containers.unpause(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn rename(State(d): State<AppState>, Path(id): Path<String>, Query(q): Query<params::Query>) -> ApiResult<StatusCode> {
+    let name = q.get("name").map(String::as_str).unwrap_or_default();
+    if name.is_empty() {
+        return Err(ApiError::bad_request("Neither old nor new names may be empty"));
+    }
+    d.containers.rename(&id, name)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn resize(State(d): State<AppState>, Path(id): Path<String>, Query(q): Query<params::Query>) -> ApiResult<StatusCode> {
+    let h = int_param(&q, "h")?.unwrap_or(0);
+    let w = int_param(&q, "w")?.unwrap_or(0);
+    let (Ok(h), Ok(w)) = (u32::try_from(h), u32::try_from(w)) else {
+        return Err(ApiError::bad_request("invalid tty size"));
+    };
+    d.containers.resize_tty(&id, w, h).await?;
+    Ok(StatusCode::OK)
+}
+
+async fn remove(State(d): State<AppState>, Path(id): Path<String>, Query(q): Query<params::Query>) -> ApiResult<StatusCode> {
+    let force = bool_param(&q, "force")?;
+    if bool_param(&q, "link")? {
+        return Err(ApiError::bad_request("links are not supported by dockbridge"));
+    }
+    // `v` (anonymous volumes): dockbridge creates no volumes, so there is nothing to remove.
+    d.containers.remove(&id, force).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn prune(State(d): State<AppState>, Query(q): Query<params::Query>) -> ApiResult<impl IntoResponse> {
+    let f = params::filters(&q)?;
+    params::check_filter_keys(&f, &["until", "label", "label!"])?;
+    let until = match f.get("until").and_then(|v| v.first()) {
+        Some(u) => Some(logs::parse_timestamp(u).ok_or_else(|| ApiError::bad_request(format!("invalid filter 'until={u}'")))?),
+        None => None,
+    };
+    let mut deleted = Vec::new();
+    for c in d.containers.all() {
+        let r = c.record();
+        if r.state.status.is_live() {
+            continue;
+        }
+        if until.is_some_and(|u| r.created >= u) {
+            continue;
+        }
+        let labels = r.config.labels.clone().unwrap_or_default();
+        if f.get("label").is_some_and(|v| !params::labels_match(v, &labels)) {
+            continue;
+        }
+        if f.get("label!").is_some_and(|v| v.iter().any(|l| params::labels_match(std::slice::from_ref(l), &labels))) {
+            continue;
+        }
+        if d.containers.remove(&r.id, false).await.is_ok() {
+            deleted.push(r.id);
+        }
+    }
+    d.events.emit(spec::api::models::EventMessageTypeEnum::CONTAINER, "prune", "", HashMap::from([("reclaimed".to_string(), "0".to_string())]));
+    Ok(Json(serde_json::json!({ "ContainersDeleted": deleted, "SpaceReclaimed": 0 })))
+}
+
+async fn wait(State(d): State<AppState>, Path(id): Path<String>, Query(q): Query<params::Query>) -> ApiResult<Response> {
+    let cond = match q.get("condition").map(String::as_str).unwrap_or("") {
+        "" | "not-running" => WaitCondition::NotRunning,
+        "next-exit" => WaitCondition::NextExit,
+        "removed" => WaitCondition::Removed,
+        other => return Err(ApiError::bad_request(format!("invalid condition: {other:?}"))),
+    };
+    let fut = d.containers.wait(&id, cond)?;
+    // The headers go out at once: the CLI waits for them before it starts the container.
+    // The body (one JSON object) follows when the condition is met.
+    let stream = futures::stream::once(async move {
+        let code = fut.await;
+        Ok::<_, std::convert::Infallible>(Bytes::from(format!("{{\"Error\":null,\"StatusCode\":{code}}}\n")))
+    });
+    Ok(Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from_stream(stream))
+        .map_err(|e| ApiError::internal(e.to_string()))?)
+}
+
+async fn logs(
+    State(d): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<params::Query>,
+    Extension(version): Extension<ApiVersion>,
+) -> ApiResult<Response> {
+    let c = d.containers.get(&id)?;
+    let rec = c.record();
+    let opts = ReadOptions {
+        since: match q.get("since").filter(|s| !s.is_empty() && *s != "0") {
+            Some(s) => Some(logs::parse_timestamp(s).ok_or_else(|| ApiError::bad_request(format!("invalid value for since: {s}")))?),
+            None => None,
+        },
+        until: match q.get("until").filter(|s| !s.is_empty() && *s != "0") {
+            Some(s) => Some(logs::parse_timestamp(s).ok_or_else(|| ApiError::bad_request(format!("invalid value for until: {s}")))?),
+            None => None,
+        },
+        tail: match q.get("tail").map(String::as_str) {
+            None | Some("") | Some("all") => None,
+            Some(n) => Some(n.parse::<i64>().map_err(|_| ApiError::bad_request(format!("invalid value for tail: {n}")))?.max(0) as usize),
+        },
+        stdout: bool_param(&q, "stdout")?,
+        stderr: bool_param(&q, "stderr")?,
+    };
+    if !opts.stdout && !opts.stderr {
+        return Err(ApiError::bad_request("Bad parameters: you must choose at least one stream"));
+    }
+    let follow = bool_param(&q, "follow")? && rec.state.status.is_live();
+    let timestamps = bool_param(&q, "timestamps")?;
+    let tty = rec.config.tty.unwrap_or(false);
+    let (len, rx) = c.log.follow();
+    let data = match tokio::fs::read(c.log.path()).await {
+        Ok(mut v) => {
+            v.truncate(len as usize);
+            v
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(ApiError::internal(format!("reading logs: {e}"))),
+    };
+    let encode = move |e: &logs::Entry| -> Bytes {
+        let mut payload = Vec::new();
+        if timestamps {
+            payload.extend_from_slice(e.time.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true).as_bytes());
+            payload.push(b' ');
+        }
+        payload.extend_from_slice(&e.line);
+        stdcopy::encode(tty, e.stream, Bytes::from(payload))
+    };
+    let first: Vec<Result<Bytes, std::convert::Infallible>> =
+        logs::select(&data, &opts).iter().map(|e| Ok(encode(e))).collect();
+    let head = futures::stream::iter(first);
+    let body = if follow {
+        let live = tokio_stream::wrappers::BroadcastStream::new(rx)
+            .take_while(|ev| futures::future::ready(!matches!(ev, Ok(LogEvent::End))))
+            .filter_map(move |ev| {
+                let out = match ev {
+                    Ok(LogEvent::Entry(e)) if opts.wants(&e) => Some(Ok(encode(&e))),
+                    _ => None,
+                };
+                futures::future::ready(out)
+            });
+        Body::from_stream(head.chain(live))
+    } else {
+        Body::from_stream(head)
+    };
+    Ok(Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, stdcopy::content_type(tty, version))
+        .body(body)
+        .map_err(|e| ApiError::internal(e.to_string()))?)
+}
+
+async fn attach_handler(
+    State(d): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<params::Query>,
+    Extension(version): Extension<ApiVersion>,
+    mut req: Request,
+) -> ApiResult<Response> {
+    let c = d.containers.get(&id)?;
+    let rec = c.record();
+    let tty = rec.config.tty.unwrap_or(false);
+    let opts = attach::Options {
+        stdin: bool_param(&q, "stdin")?,
+        stdout: bool_param(&q, "stdout")?,
+        stderr: bool_param(&q, "stderr")?,
+        tty,
+        stdin_once: rec.config.stdin_once.unwrap_or(false),
+    };
+    let stream = bool_param(&q, "stream")?;
+    let with_logs = bool_param(&q, "logs")?;
+    if q.get("detachKeys").is_some_and(|k| !k.is_empty()) {
+        // Accepted for compatibility; detaching is done by the client closing the connection.
+    }
+    // Subscribe before answering so nothing the process prints after this is lost.
+    let output = stream.then(|| c.hub.subscribe());
+    let backlog = if with_logs {
+        let data = tokio::fs::read(c.log.path()).await.unwrap_or_default();
+        let all = ReadOptions { stdout: true, stderr: true, ..Default::default() };
+        logs::select(&data, &all).into_iter().map(|e| (e.stream, e.line)).collect()
+    } else {
+        Vec::new()
+    };
+    // Exited containers have no more output: the session ends after the backlog.
+    let output = if rec.state.status == crate::containers::record::Status::Exited { None } else { output };
+    let stdin = opts.stdin.then(|| c.hub.stdin());
+    let content_type = stdcopy::content_type(tty, version);
+    if !upgrade::wants_upgrade(&req) {
+        return Err(ApiError::bad_request("attach needs a connection upgrade (Upgrade: tcp)"));
+    }
+    let (on_upgrade, resp) = upgrade::accept(&mut req, content_type);
+    d.containers.emit(&c, "attach", HashMap::new());
+    tokio::spawn(async move {
+        if let Some(conn) = upgrade::take(on_upgrade).await {
+            attach::run(conn, opts, backlog, output, stdin).await;
+        }
+    });
+    Ok(resp)
+}

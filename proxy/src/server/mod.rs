@@ -1,0 +1,55 @@
+//! The HTTP side: the Docker Engine API router and the accept loop.
+//!
+//! As in mini-redis, [`run`] takes its listener and a shutdown future, so tests drive it
+//! with a listener of their own and stop it when they want.
+
+pub mod attach;
+pub mod containers;
+pub mod error;
+pub mod params;
+pub mod stdcopy;
+pub mod system;
+pub mod upgrade;
+pub mod version;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::Router;
+
+use crate::daemon::Daemon;
+pub use error::{ApiError, ApiResult};
+
+pub type AppState = Arc<Daemon>;
+
+/// The whole API, unversioned; [`version::layer`] strips `/v1.NN` in front of it.
+pub fn router(daemon: AppState) -> Router {
+    Router::new()
+        .merge(system::routes())
+        .merge(containers::routes())
+        .fallback(not_found)
+        .with_state(daemon)
+}
+
+async fn not_found(uri: axum::http::Uri) -> impl IntoResponse {
+    // dockerd answers unknown routes with a JSON 404 too.
+    ApiError::new(StatusCode::NOT_FOUND, format!("page not found: {}", uri.path()))
+}
+
+/// Serves the API on `listener` until `shutdown` resolves. In-flight hijacked streams
+/// (attach, exec) are not waited for: they end when their processes do.
+pub async fn run<L>(listener: L, daemon: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()>
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
+    let app = router(daemon);
+    let svc = tower::ServiceBuilder::new()
+        .layer(axum::middleware::from_fn(version::layer))
+        .service(app);
+    axum::serve(listener, axum::ServiceExt::<axum::extract::Request>::into_make_service(svc))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

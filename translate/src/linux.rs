@@ -1,1 +1,0 @@
-//! Docker create request → OCI Linux runtime spec. (Being written.)
