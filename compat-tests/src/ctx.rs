@@ -164,6 +164,15 @@ impl Ctx {
         resp.message().ok_or_else(|| anyhow!("error body has no \"message\": {}", http::snippet(&resp.body)))
     }
 
+    /// Like [`Ctx::expect_error`] where Docker versions differ in the status
+    /// (old daemons answered some client errors with 500).
+    pub fn expect_error_in(&self, resp: &Response, statuses: &[u16]) -> Result<String> {
+        if !statuses.contains(&resp.status()) {
+            bail!("expected status in {statuses:?}, got {}: {}", resp.status(), http::snippet(&resp.body));
+        }
+        self.expect_error(resp, resp.status())
+    }
+
     /// Validates a JSON body against the response schema of `method path`.
     pub fn validate(&self, method: &str, path_template: &str, resp: &Response) -> Result<Value> {
         let v = resp.json()?;

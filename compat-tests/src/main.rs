@@ -32,6 +32,15 @@ struct Args {
     /// List the cases (area, case, minimum API) and exit.
     #[arg(long)]
     list: bool,
+    /// Write the suite's busybox test image archive to PATH and exit.
+    #[arg(long, value_name = "PATH")]
+    save_image: Option<String>,
+    /// Tag for --save-image.
+    #[arg(long, default_value = "compat-busybox:latest")]
+    tag: String,
+    /// With --save-image: write an OCI layout instead of a docker archive.
+    #[arg(long)]
+    oci: bool,
     /// Don't print per-case progress on stderr.
     #[arg(long, short = 'q')]
     quiet: bool,
@@ -62,6 +71,15 @@ fn real_main() -> Result<ExitCode> {
             println!("# {area}: {n}");
         }
         println!("# total: {}", all.len());
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(path) = &args.save_image {
+        let tar = if args.oci {
+            compat::image::busybox_oci_archive(&[args.tag.as_str()])?
+        } else {
+            compat::image::busybox_archive(&[args.tag.as_str()])?
+        };
+        std::fs::write(path, tar).with_context(|| format!("writing {path}"))?;
         return Ok(ExitCode::SUCCESS);
     }
     if !compat::image::busybox_available() {

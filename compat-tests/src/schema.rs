@@ -93,7 +93,7 @@ impl Schema {
     /// Validates `value` against `schema`, reporting every violation found.
     pub fn check(&self, schema: &Value, value: &Value) -> Result<()> {
         let mut errs = Vec::new();
-        self.walk(schema, value, "$", &mut errs, 0);
+        self.walk(schema, value, "$", true, &mut errs, 0);
         if errs.is_empty() {
             return Ok(());
         }
@@ -130,7 +130,9 @@ impl Schema {
         None
     }
 
-    fn walk(&self, schema: &Value, value: &Value, at: &str, errs: &mut Vec<String>, depth: usize) {
+    /// `required`: whether the value sits in a required property (or is an
+    /// array item / the root), which decides how a null decodes.
+    fn walk(&self, schema: &Value, value: &Value, at: &str, required: bool, errs: &mut Vec<String>, depth: usize) {
         if depth > 64 {
             errs.push(format!("{at}: schema nesting too deep"));
             return;
@@ -146,7 +148,7 @@ impl Schema {
                 return;
             }
             for sub in all {
-                self.walk(sub, value, at, errs, depth + 1);
+                self.walk(sub, value, at, required, errs, depth + 1);
             }
         }
 
@@ -162,10 +164,13 @@ impl Schema {
             // Go servers emit nil slices and maps as null, and every client
             // (Go, bollard's Option fields, docker-py dicts) decodes that; a
             // null scalar only decodes where the spec says x-nullable.
-            // dockerd itself sends null for nil slices/maps even where the
-            // spec says `x-nullable: false` (e.g. ImageSummary.Labels in
-            // /system/df), so containers are always allowed to be null.
-            let ok = nullable == Some(true) || matches!(ty, Some("array") | Some("object") | None);
+            // Generated clients (bollard, the Go types) make optional
+            // properties Option / pointers, so null there decodes as absent;
+            // dockerd relies on that (HostConfig.MemorySwappiness). Required
+            // properties need x-nullable, except for slices and maps, which
+            // dockerd sends as null even where the spec says
+            // `x-nullable: false` (ImageSummary.Labels in /system/df).
+            let ok = !required || nullable == Some(true) || matches!(ty, Some("array") | Some("object") | None);
             if !ok {
                 errs.push(format!("{at}: null where {} is expected", ty.unwrap_or("a value")));
             }
@@ -200,12 +205,16 @@ impl Schema {
                 }
                 for (k, v) in obj {
                     let child = format!("{at}.{k}");
+                    let is_required = s
+                        .get("required")
+                        .and_then(Value::as_array)
+                        .is_some_and(|r| r.iter().any(|x| x.as_str() == Some(k.as_str())));
                     if let Some(ps) = props.and_then(|p| p.get(k)) {
-                        self.walk(ps, v, &child, errs, depth + 1);
+                        self.walk(ps, v, &child, is_required, errs, depth + 1);
                     } else {
                         match s.get("additionalProperties") {
                             Some(Value::Bool(false)) => errs.push(format!("{at}: unexpected field {k:?}")),
-                            Some(ap @ Value::Object(_)) => self.walk(ap, v, &child, errs, depth + 1),
+                            Some(ap @ Value::Object(_)) => self.walk(ap, v, &child, true, errs, depth + 1),
                             _ => {}
                         }
                     }
@@ -214,7 +223,7 @@ impl Schema {
             "array" => {
                 if let (Some(items), Some(arr)) = (s.get("items"), value.as_array()) {
                     for (i, v) in arr.iter().enumerate() {
-                        self.walk(items, v, &format!("{at}[{i}]"), errs, depth + 1);
+                        self.walk(items, v, &format!("{at}[{i}]"), true, errs, depth + 1);
                     }
                 }
             }
@@ -297,6 +306,10 @@ mod tests {
             s.validate_response("get", "/images/json", 200, &ok));
         let bad = json!([{"Id": "x"}]);
         assert!(s.validate_response("get", "/images/json", 200, &bad).is_err());
+        // A null required scalar does not decode.
+        let null_id = json!([{"Id": null, "ParentId": "", "RepoTags": [], "RepoDigests": [], "Created": 1,
+            "Size": 1, "SharedSize": -1, "VirtualSize": 1, "Labels": {}, "Containers": -1}]);
+        assert!(s.validate_response("get", "/images/json", 200, &null_id).is_err());
         // Nil maps encoded as null decode fine.
         let null_labels = json!([{"Id": "x", "ParentId": "", "RepoTags": null, "RepoDigests": null, "Created": 1,
             "Size": 1, "SharedSize": -1, "VirtualSize": 1, "Labels": null, "Containers": -1}]);

@@ -17,6 +17,8 @@ pub struct HostInfo {
     /// The hard limits of this process, which a container can never exceed (no
     /// CAP_SYS_RESOURCE here).
     pub hard_rlimits: BTreeMap<String, u64>,
+    /// The capabilities this process holds (from `CapEff`): a container cannot get more.
+    pub capabilities: Option<Vec<String>>,
 }
 
 impl HostInfo {
@@ -63,6 +65,7 @@ impl HostInfo {
             runc_version,
             runc_commit,
             hard_rlimits: hard_rlimits(),
+            capabilities: effective_capabilities(),
         }
     }
 }
@@ -110,4 +113,11 @@ fn hard_rlimits() -> BTreeMap<String, u64> {
         }
     }
     out
+}
+
+fn effective_capabilities() -> Option<Vec<String>> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let hex = status.lines().find_map(|l| l.strip_prefix("CapEff:"))?.trim();
+    let mask = u64::from_str_radix(hex, 16).ok()?;
+    Some(translate::linux::caps::capabilities_from_mask(mask))
 }

@@ -239,14 +239,15 @@ fn list_filter_dangling(ctx: &mut Ctx) -> Result<Outcome> {
 
 fn list_filter_invalid_json(ctx: &mut Ctx) -> Result<Outcome> {
     let r = ctx.get("/images/json?filters=%7Bnot-json")?;
-    ctx.expect_error(&r, 400)?;
+    // 400 since Docker 23; 20.10 answered 500.
+    ctx.expect_error_in(&r, &[400, 500])?;
     Ok(Outcome::Pass)
 }
 
 fn list_filter_unknown_key(ctx: &mut Ctx) -> Result<Outcome> {
     let r = ctx.get(&format!("/images/json?filters={}", filters(&json!({"compat-bogus": ["x"]}))))?;
     let m = ctx.expect_error(&r, 400)?;
-    contains("message", &m, "invalid filter 'compat-bogus'")?;
+    contains("message", &m.to_lowercase(), "invalid filter 'compat-bogus'")?;
     Ok(Outcome::Pass)
 }
 
@@ -292,7 +293,7 @@ fn inspect_missing(ctx: &mut Ctx) -> Result<Outcome> {
     let name = format!("compat-missing:{}", ctx.run_id);
     let r = ctx.get(&format!("/images/{name}/json"))?;
     let m = ctx.expect_error(&r, 404)?;
-    eq("message", m, format!("No such image: {name}"))?;
+    contains("message", &m, &format!("No such image: {name}"))?;
     Ok(Outcome::Pass)
 }
 
@@ -352,7 +353,9 @@ fn tag_missing(ctx: &mut Ctx) -> Result<Outcome> {
 fn tag_invalid(ctx: &mut Ctx) -> Result<Outcome> {
     let img = ctx.image.clone();
     let r = ctx.post(&format!("/images/{img}/tag?repo=Compat-Upper&tag=x"))?;
-    ctx.expect_error(&r, 400)?;
+    // 400 since Docker 23; 20.10 answered 500.
+    let m = ctx.expect_error_in(&r, &[400, 500])?;
+    contains("message", &m, "invalid reference format")?;
     Ok(Outcome::Pass)
 }
 

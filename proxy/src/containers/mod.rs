@@ -431,6 +431,7 @@ impl Manager {
                 }
             },
         };
+        warnings.extend(translate::linux::image_warnings(&image.config.container_config()));
         let config = translate::linux::merge_config(&body, &image.config.container_config());
         let mut host_config = body.host_config.clone().unwrap_or_default();
         if host_config.network_mode.as_deref().unwrap_or("").is_empty() {
@@ -596,12 +597,8 @@ impl Manager {
     async fn build_spec(&self, c: &Container, rec: &Record) -> Result<oci_spec::runtime::Spec> {
         let image = self.images.resolve(&rec.image_id).await?;
         let dir = self.store.dir(&c.id);
-        let hostname = rec
-            .config
-            .hostname
-            .clone()
-            .filter(|h| !h.is_empty())
-            .unwrap_or_else(|| c.id[..12].to_string());
+        let body = create_body(rec);
+        let hostname = translate::linux::container_hostname(&body, &c.id, &self.host.hostname);
         let network_mode = rec.host_config.network_mode.clone().unwrap_or_default();
         let write = |name: &str, data: String| -> Result<String> {
             let p = dir.join(name);
@@ -609,10 +606,16 @@ impl Manager {
             Ok(p.display().to_string())
         };
         let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+        let host_hosts = std::fs::read_to_string("/etc/hosts").ok();
         let etc_hostname = write("hostname", format!("{hostname}\n"))?;
         let etc_hosts = write(
             "hosts",
-            translate::linux::etc_hosts(&hostname, rec.host_config.extra_hosts.as_deref().unwrap_or_default(), &network_mode),
+            translate::linux::etc_hosts(
+                &hostname,
+                rec.host_config.extra_hosts.as_deref().unwrap_or_default(),
+                &network_mode,
+                host_hosts.as_deref(),
+            )?,
         )?;
         let resolv = write(
             "resolv.conf",
@@ -622,8 +625,23 @@ impl Manager {
                 rec.host_config.dns_search.as_deref().unwrap_or_default(),
                 rec.host_config.dns_options.as_deref().unwrap_or_default(),
                 &network_mode,
-            ),
+            )?,
         )?;
+        // `-v` sources are created when missing, as dockerd does; `--mount` sources must exist.
+        for b in translate::linux::bind_sources(&body)? {
+            let p = std::path::Path::new(&b.path);
+            if !p.exists() {
+                if b.create_if_missing {
+                    std::fs::create_dir_all(p)
+                        .map_err(|e| ContainerError::io(format!("creating bind source {}", b.path), e))?;
+                } else {
+                    return Err(ContainerError::InvalidParameter(format!(
+                        "invalid mount config for type \"bind\": bind source path does not exist: {}",
+                        b.path
+                    )));
+                }
+            }
+        }
         let mounts = self.images.rootfs_mounts(&rec.rootfs_key).await?;
         let target = self.mount_root.join(&c.id);
         let fs = rootfs::MountedRootfs::mount(&mounts, &target)?;
@@ -635,13 +653,16 @@ impl Manager {
         ctx.etc_hostname = Some(etc_hostname);
         ctx.resolv_conf = Some(resolv);
         ctx.host_hard_rlimits = self.host.hard_rlimits.clone();
+        ctx.host_capabilities = self.host.capabilities.clone();
+        ctx.cgroup_v2 = self.host.cgroup_version == 2;
+        ctx.online_cpus = u32::try_from(self.host.ncpu).ok();
         ctx.cgroups_path = format!("/dockbridge/{}", c.id);
-        let body = create_body(rec);
         let spec = translate::linux::linux_spec(&body, &image.config, &ctx)?;
         if let Some(p) = spec.process() {
             let cwd = p.cwd().display().to_string();
             if cwd != "/" {
-                fs.create_dir_all(&cwd, p.user().uid(), p.user().gid())?;
+                // dockerd creates a missing working directory owned by root.
+                fs.create_dir_all(&cwd, 0, 0)?;
             }
         }
         drop(fs);
@@ -723,7 +744,6 @@ impl Manager {
             self.stop(key, signal, timeout).await?;
         }
         self.start(&c.id).await?;
-        c.update(|r| r.restart_count = r.restart_count.saturating_add(0));
         self.emit(&c, "restart", HashMap::new());
         Ok(())
     }

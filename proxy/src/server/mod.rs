@@ -6,6 +6,7 @@
 pub mod attach;
 pub mod containers;
 pub mod error;
+pub mod events;
 pub mod params;
 pub mod stdcopy;
 pub mod system;
@@ -29,6 +30,7 @@ pub fn router(daemon: AppState) -> Router {
     Router::new()
         .merge(system::routes())
         .merge(containers::routes())
+        .merge(events::routes())
         .fallback(not_found)
         .with_state(daemon)
 }

@@ -173,15 +173,12 @@ async fn info(State(d): State<AppState>) -> impl IntoResponse {
         live_restore_enabled: Some(true),
         containerd_commit: Some(Commit {
             id: Some(cd_rev),
-            expected: None,
         }),
         runc_commit: Some(Commit {
             id: Some(d.host.runc_commit.clone()),
-            expected: None,
         }),
         init_commit: Some(Commit {
             id: Some(String::new()),
-            expected: None,
         }),
         security_options: Some(vec!["name=seccomp,profile=unconfined".into()]),
         warnings: Some(vec![format!(

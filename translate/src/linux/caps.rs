@@ -124,7 +124,10 @@ pub fn effective_set(
             .filter(|k| a.iter().any(|h| h.eq_ignore_ascii_case(k)))
             .map(|k| (*k).to_string())
             .collect(),
-        None => KNOWN_CAPABILITIES.iter().map(|k| (*k).to_string()).collect(),
+        None => KNOWN_CAPABILITIES
+            .iter()
+            .map(|k| (*k).to_string())
+            .collect(),
     };
     if privileged {
         return Ok(all);
@@ -200,7 +203,8 @@ mod tests {
     fn tweak_like_moby() {
         let d = effective_set(&[], &[], false, None).unwrap();
         assert_eq!(d.len(), 14);
-        let v = effective_set(&s(&["net_admin"]), &s(&["CAP_CHOWN", "mknod"]), false, None).unwrap();
+        let v =
+            effective_set(&s(&["net_admin"]), &s(&["CAP_CHOWN", "mknod"]), false, None).unwrap();
         assert!(v.contains(&"CAP_NET_ADMIN".into()));
         assert!(!v.contains(&"CAP_CHOWN".into()) && !v.contains(&"CAP_MKNOD".into()));
         let v = effective_set(&s(&["kill"]), &s(&["all"]), false, None).unwrap();
@@ -208,11 +212,21 @@ mod tests {
         let v = effective_set(&s(&["ALL"]), &s(&["SYS_ADMIN"]), false, None).unwrap();
         assert_eq!(v.len(), 40);
         let host = capabilities_from_mask(0x1fffeffffff);
-        assert_eq!(effective_set(&[], &[], true, Some(&host)).unwrap().len(), 40);
+        assert_eq!(
+            effective_set(&[], &[], true, Some(&host)).unwrap().len(),
+            40
+        );
         let e = effective_set(&s(&["SYS_RESOURCE"]), &[], false, Some(&host)).unwrap_err();
-        assert!(e.to_string().contains("not available in the current environment"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("not available in the current environment"),
+            "{e}"
+        );
         let e = validate(&s(&["FOO"]), &[]).unwrap_err();
-        assert_eq!(e.to_string(), "invalid CapAdd: unknown capability: \"CAP_FOO\"");
+        assert_eq!(
+            e.to_string(),
+            "invalid CapAdd: unknown capability: \"CAP_FOO\""
+        );
     }
 
     #[test]

@@ -8,7 +8,9 @@ use spec::api::models::{ContainerConfig, ContainerCreateBody, HealthConfig, Host
 use spec::image::ContainerConfig as ImageContainerConfig;
 
 use super::validate::SecurityOptions;
-use super::{blank, caps, clean_path, invalid, nonempty, resources, user, LinuxContext, DEFAULT_PATH_ENV};
+use super::{
+    blank, caps, clean_path, invalid, nonempty, resources, user, LinuxContext, DEFAULT_PATH_ENV,
+};
 use crate::Error;
 
 /// The container's `Config` as `docker inspect` shows it: the request merged over the
@@ -30,11 +32,19 @@ pub fn merge_config(create: &ContainerCreateBody, image: &ImageContainerConfig) 
 
     let exposed_ports = union_keys(
         create.exposed_ports.as_deref(),
-        image.exposed_ports.as_ref().map(|m| m.keys().cloned().collect::<Vec<_>>()).as_deref(),
+        image
+            .exposed_ports
+            .as_ref()
+            .map(|m| m.keys().cloned().collect::<Vec<_>>())
+            .as_deref(),
     );
     let volumes = union_keys(
         create.volumes.as_deref(),
-        image.volumes.as_ref().map(|m| m.keys().cloned().collect::<Vec<_>>()).as_deref(),
+        image
+            .volumes
+            .as_ref()
+            .map(|m| m.keys().cloned().collect::<Vec<_>>())
+            .as_deref(),
     );
 
     let env = match create.env.as_deref().filter(|e| !e.is_empty()) {
@@ -72,7 +82,10 @@ pub fn merge_config(create: &ContainerCreateBody, image: &ImageContainerConfig) 
 
     let healthcheck = merge_healthcheck(
         create.healthcheck.clone(),
-        image.healthcheck.as_ref().and_then(|v| serde_json::from_value::<HealthConfig>(v.clone()).ok()),
+        image
+            .healthcheck
+            .as_ref()
+            .and_then(|v| serde_json::from_value::<HealthConfig>(v.clone()).ok()),
     );
 
     let working_dir = match nonempty(&create.working_dir) {
@@ -121,13 +134,23 @@ fn union_keys(user: Option<&[String]>, image: Option<&[String]>) -> Option<Vec<S
     if user.is_none() && image.is_none() {
         return None;
     }
-    let set: BTreeSet<String> = user.into_iter().flatten().chain(image.into_iter().flatten()).cloned().collect();
+    let set: BTreeSet<String> = user
+        .into_iter()
+        .flatten()
+        .chain(image.into_iter().flatten())
+        .cloned()
+        .collect();
     Some(set.into_iter().collect())
 }
 
-fn merge_healthcheck(user: Option<HealthConfig>, image: Option<HealthConfig>) -> Option<HealthConfig> {
+fn merge_healthcheck(
+    user: Option<HealthConfig>,
+    image: Option<HealthConfig>,
+) -> Option<HealthConfig> {
     let Some(image) = image else { return user };
-    let Some(mut user) = user else { return Some(image) };
+    let Some(mut user) = user else {
+        return Some(image);
+    };
     if user.test.as_ref().is_none_or(|t| t.is_empty()) {
         user.test = image.test;
     }
@@ -149,7 +172,11 @@ fn merge_healthcheck(user: Option<HealthConfig>, image: Option<HealthConfig>) ->
 /// repeated overrides of a new key are all kept, as in dockerd.
 pub fn replace_or_append_env(defaults: &[String], overrides: &[String]) -> Vec<String> {
     let mut env: Vec<Option<String>> = defaults.iter().cloned().map(Some).collect();
-    let index: BTreeMap<&str, usize> = defaults.iter().enumerate().map(|(i, e)| (env_key(e), i)).collect();
+    let index: BTreeMap<&str, usize> = defaults
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (env_key(e), i))
+        .collect();
     for o in overrides {
         match o.split_once('=') {
             None => {
@@ -163,7 +190,10 @@ pub fn replace_or_append_env(defaults: &[String], overrides: &[String]) -> Vec<S
             },
         }
     }
-    env.into_iter().flatten().filter(|e| !e.is_empty()).collect()
+    env.into_iter()
+        .flatten()
+        .filter(|e| !e.is_empty())
+        .collect()
 }
 
 /// The environment dockerd gives the container's processes: `PATH`, `HOSTNAME`, `TERM=xterm`
@@ -178,8 +208,13 @@ pub fn daemon_environment(hostname: &str, tty: bool, config_env: &[String]) -> V
 
 /// `Entrypoint + Cmd`, or dockerd's "no command specified".
 pub fn args(merged: &ContainerConfig) -> Result<Vec<String>, Error> {
-    let args: Vec<String> =
-        merged.entrypoint.iter().flatten().chain(merged.cmd.iter().flatten()).cloned().collect();
+    let args: Vec<String> = merged
+        .entrypoint
+        .iter()
+        .flatten()
+        .chain(merged.cmd.iter().flatten())
+        .cloned()
+        .collect();
     if args.is_empty() {
         return Err(invalid("no command specified"));
     }
@@ -220,7 +255,8 @@ pub(super) fn process(
         )));
     }
 
-    let mut p = blank::<Process>(serde_json::json!({ "user": { "uid": 0, "gid": 0 }, "cwd": cwd }))?;
+    let mut p =
+        blank::<Process>(serde_json::json!({ "user": { "uid": 0, "gid": 0 }, "cwd": cwd }))?;
     p.set_terminal(Some(tty));
     if tty {
         if let Some([h, w]) = hc.console_size.as_deref() {
@@ -231,9 +267,14 @@ pub(super) fn process(
     }
     p.set_user(user);
     p.set_args(Some(args(merged)?));
-    p.set_env(Some(daemon_environment(&ctx.hostname, tty, merged.env.as_deref().unwrap_or(&[]))));
+    p.set_env(Some(daemon_environment(
+        &ctx.hostname,
+        tty,
+        merged.env.as_deref().unwrap_or(&[]),
+    )));
     p.set_capabilities(Some(caps::linux_capabilities(&cap_names)?));
-    let rlimits: Vec<PosixRlimit> = resources::rlimits(hc.ulimits.as_deref().unwrap_or(&[]), &ctx.host_hard_rlimits)?;
+    let rlimits: Vec<PosixRlimit> =
+        resources::rlimits(hc.ulimits.as_deref().unwrap_or(&[]), &ctx.host_hard_rlimits)?;
     if !rlimits.is_empty() {
         p.set_rlimits(Some(rlimits));
     }
@@ -242,7 +283,9 @@ pub(super) fn process(
     }
     // dockerd always writes the score (0 by default), so the container does not inherit the
     // shim's, which is usually negative.
-    p.set_oom_score_adj(Some(i32::try_from(oom).map_err(|_| invalid(oom_range_msg(oom)))?));
+    p.set_oom_score_adj(Some(
+        i32::try_from(oom).map_err(|_| invalid(oom_range_msg(oom)))?,
+    ));
     Ok(p)
 }
 
@@ -251,7 +294,9 @@ pub(super) fn oom_range_msg(v: i64) -> String {
 }
 
 fn holds(ctx: &LinuxContext, cap: &str) -> bool {
-    ctx.host_capabilities.as_ref().is_none_or(|c| c.iter().any(|h| h.eq_ignore_ascii_case(cap)))
+    ctx.host_capabilities
+        .as_ref()
+        .is_none_or(|c| c.iter().any(|h| h.eq_ignore_ascii_case(cap)))
 }
 
 #[cfg(test)]
@@ -282,22 +327,39 @@ mod tests {
         };
         let mut create = ContainerCreateBody::default();
         let m = merge_config(&create, &image);
-        assert_eq!((m.entrypoint.clone(), m.cmd.clone()), (Some(v(&["/ep"])), Some(v(&["c1"]))));
+        assert_eq!(
+            (m.entrypoint.clone(), m.cmd.clone()),
+            (Some(v(&["/ep"])), Some(v(&["c1"])))
+        );
         create.cmd = Some(v(&["c2"]));
         let m = merge_config(&create, &image);
         assert_eq!(args(&m).unwrap(), v(&["/ep", "c2"]));
         create.cmd = None;
         create.entrypoint = Some(v(&["/other"]));
-        assert_eq!(args(&merge_config(&create, &image)).unwrap(), v(&["/other"]));
+        assert_eq!(
+            args(&merge_config(&create, &image)).unwrap(),
+            v(&["/other"])
+        );
         create.entrypoint = Some(v(&[""]));
         create.cmd = Some(v(&["sh"]));
         let m = merge_config(&create, &image);
-        assert_eq!((m.entrypoint.clone(), args(&m).unwrap()), (None, v(&["sh"])));
+        assert_eq!(
+            (m.entrypoint.clone(), args(&m).unwrap()),
+            (None, v(&["sh"]))
+        );
         create.cmd = None;
-        assert_eq!(args(&merge_config(&create, &image)).unwrap_err().to_string(), "no command specified");
+        assert_eq!(
+            args(&merge_config(&create, &image))
+                .unwrap_err()
+                .to_string(),
+            "no command specified"
+        );
         create.entrypoint = Some(vec![]);
         assert_eq!(args(&merge_config(&create, &image)).unwrap(), v(&["c1"]));
         create.env = Some(v(&["A=user", "B=1"]));
-        assert_eq!(merge_config(&create, &image).env.unwrap(), v(&["A=user", "B=1", "PATH=/img"]));
+        assert_eq!(
+            merge_config(&create, &image).env.unwrap(),
+            v(&["A=user", "B=1", "PATH=/img"])
+        );
     }
 }

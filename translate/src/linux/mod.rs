@@ -49,7 +49,8 @@ pub use validate::{check_create, image_warnings};
 pub const OCI_VERSION: &str = "1.2.0";
 
 /// Docker's default `PATH` for Linux containers (`oci.DefaultPathEnv`).
-pub const DEFAULT_PATH_ENV: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+pub const DEFAULT_PATH_ENV: &str =
+    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// Everything about the host and the image's files that the translation needs, gathered by
 /// the proxy (which may do I/O) so that the translation itself stays pure.
@@ -137,13 +138,12 @@ pub fn linux_spec(
     let default_hc = HostConfig::default();
     let hc = create.host_config.as_ref().unwrap_or(&default_hc);
     let net = NetworkMode::of(hc)?;
-    let privileged = hc.privileged == Some(true);
     let security = validate::SecurityOptions::parse(hc.security_opt.as_deref().unwrap_or(&[]))?;
 
     let process = config::process(&merged, hc, ctx, &security)?;
     let readonly_rootfs = hc.readonly_rootfs == Some(true);
-    let spec_mounts = mounts::spec_mounts(hc, ctx, &security)?;
-    let linux = namespaces::linux(&merged, hc, ctx, net, &security)?;
+    let (spec_mounts, rootfs_propagation) = mounts::spec_mounts(hc, ctx, &security)?;
+    let linux = namespaces::linux(&merged, hc, ctx, net, &security, rootfs_propagation)?;
 
     let mut root = blank::<oci_spec::runtime::Root>(serde_json::json!({ "path": "rootfs" }))?;
     if readonly_rootfs {
@@ -164,11 +164,37 @@ pub fn linux_spec(
     }
     // dockerd passes HostConfig.Annotations to the runtime verbatim.
     if let Some(a) = hc.annotations.as_ref().filter(|a| !a.is_empty()) {
-        spec.set_annotations(Some(a.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<HashMap<_, _>>()));
+        spec.set_annotations(Some(
+            a.iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect::<HashMap<_, _>>(),
+        ));
     }
     spec.set_linux(Some(linux));
-    let _ = privileged;
     Ok(spec)
+}
+
+/// The container's hostname as dockerd picks it at create time: `Config.Hostname` when
+/// given, else the host's hostname for `--network host`, else the first 12 characters of
+/// the id. It goes into [`LinuxContext::hostname`] and `Config.Hostname`.
+pub fn container_hostname(
+    create: &ContainerCreateBody,
+    container_id: &str,
+    host_hostname: &str,
+) -> String {
+    if let Some(h) = nonempty(&create.hostname) {
+        return h.to_string();
+    }
+    let host_mode = create
+        .host_config
+        .as_ref()
+        .and_then(|hc| hc.network_mode.as_deref())
+        == Some("host");
+    if host_mode {
+        host_hostname.to_string()
+    } else {
+        container_id.chars().take(12).collect()
+    }
 }
 
 /// An oci-spec value deserialised from explicit JSON. oci-spec's `Default`s are youki's
@@ -257,5 +283,21 @@ mod tests {
         assert_eq!(c.hostname, "0123456789ab");
         assert_eq!(c.cgroups_path, "/dockbridge/0123456789abcdef0123");
         assert!(c.passwd.is_none() && c.host_capabilities.is_none());
+    }
+
+    #[test]
+    fn hostname_like_dockerd() {
+        let mut c = ContainerCreateBody::default();
+        assert_eq!(
+            container_hostname(&c, "0123456789abcdef", "box"),
+            "0123456789ab"
+        );
+        c.host_config = Some(HostConfig {
+            network_mode: Some("host".into()),
+            ..Default::default()
+        });
+        assert_eq!(container_hostname(&c, "0123456789abcdef", "box"), "box");
+        c.hostname = Some("web".into());
+        assert_eq!(container_hostname(&c, "0123456789abcdef", "box"), "web");
     }
 }

@@ -20,8 +20,22 @@ const NANO_CPU_PERIOD: u64 = 100_000;
 
 /// `--ulimit` names dockerd understands (go-units), plus `as`, which the OCI spec also knows.
 const ULIMIT_NAMES: [&str; 16] = [
-    "as", "core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nice", "nofile", "nproc", "rss", "rtprio",
-    "rttime", "sigpending", "stack",
+    "as",
+    "core",
+    "cpu",
+    "data",
+    "fsize",
+    "locks",
+    "memlock",
+    "msgqueue",
+    "nice",
+    "nofile",
+    "nproc",
+    "rss",
+    "rtprio",
+    "rttime",
+    "sigpending",
+    "stack",
 ];
 
 /// Create-time checks of the resource fields, with dockerd's messages (`verifyPlatformContainerResources`).
@@ -33,21 +47,29 @@ pub fn validate(hc: &HostConfig, warnings: &mut Vec<String>) -> Result<(), Error
         return Err(invalid("Minimum memory limit allowed is 6MB"));
     }
     if memory > 0 && swap > 0 && swap < memory {
-        return Err(invalid("Minimum memoryswap limit should be larger than memory limit, see usage"));
+        return Err(invalid(
+            "Minimum memoryswap limit should be larger than memory limit, see usage",
+        ));
     }
     if memory == 0 && swap > 0 {
-        return Err(invalid("You should always set the Memory limit when using Memoryswap limit, see usage"));
+        return Err(invalid(
+            "You should always set the Memory limit when using Memoryswap limit, see usage",
+        ));
     }
     if let Some(s) = hc.memory_swappiness.filter(|s| *s != -1) {
         if !(0..=100).contains(&s) {
-            return Err(invalid(format!("Invalid value: {s}, valid memory swappiness range is 0-100")));
+            return Err(invalid(format!(
+                "Invalid value: {s}, valid memory swappiness range is 0-100"
+            )));
         }
     }
     if reservation > 0 && reservation < MIN_MEMORY {
         return Err(invalid("Minimum memory reservation allowed is 6MB"));
     }
     if memory > 0 && reservation > 0 && memory < reservation {
-        return Err(invalid("Minimum memory limit can not be less than memory reservation limit, see usage"));
+        return Err(invalid(
+            "Minimum memory limit can not be less than memory reservation limit, see usage",
+        ));
     }
     if hc.oom_kill_disable == Some(true) && memory == 0 {
         warnings.push(
@@ -60,22 +82,34 @@ pub fn validate(hc: &HostConfig, warnings: &mut Vec<String>) -> Result<(), Error
     let period = hc.cpu_period.unwrap_or(0);
     let quota = hc.cpu_quota.unwrap_or(0);
     if nano > 0 && period > 0 {
-        return Err(invalid("Conflicting options: Nano CPUs and CPU Period cannot both be set"));
+        return Err(invalid(
+            "Conflicting options: Nano CPUs and CPU Period cannot both be set",
+        ));
     }
     if nano > 0 && quota > 0 {
-        return Err(invalid("Conflicting options: Nano CPUs and CPU Quota cannot both be set"));
+        return Err(invalid(
+            "Conflicting options: Nano CPUs and CPU Quota cannot both be set",
+        ));
     }
     if nano < 0 {
-        return Err(invalid("range of CPUs is from 0.01 to the number of CPUs available"));
+        return Err(invalid(
+            "range of CPUs is from 0.01 to the number of CPUs available",
+        ));
     }
     if let Some(shares) = hc.cpu_shares.filter(|s| *s < 0) {
-        return Err(invalid(format!("invalid CPU shares ({shares}): value must be a positive integer")));
+        return Err(invalid(format!(
+            "invalid CPU shares ({shares}): value must be a positive integer"
+        )));
     }
     if period != 0 && !(1000..=1_000_000).contains(&period) {
-        return Err(invalid("CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)"));
+        return Err(invalid(
+            "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)",
+        ));
     }
     if quota > 0 && quota < 1000 {
-        return Err(invalid("CPU cfs quota can not be less than 1ms (i.e. 1000)"));
+        return Err(invalid(
+            "CPU cfs quota can not be less than 1ms (i.e. 1000)",
+        ));
     }
     if nonzero(hc.cpu_realtime_period).is_some() {
         return Err(unsupported("--cpu-rt-period"));
@@ -96,7 +130,9 @@ pub fn validate(hc: &HostConfig, warnings: &mut Vec<String>) -> Result<(), Error
         }
     }
     if nonzero(hc.io_maximum_bandwidth).is_some() || nonzero(hc.io_maximum_iops).is_some() {
-        return Err(invalid("Invalid QoS settings: linux does not support Maximum IO Bandwidth or Maximum IO IOps"));
+        return Err(invalid(
+            "Invalid QoS settings: linux does not support Maximum IO Bandwidth or Maximum IO IOps",
+        ));
     }
     if hc.cpu_percent.unwrap_or(0) > 0 {
         warnings.push("linux does not support CPU percent. Percent discarded.".to_string());
@@ -132,7 +168,9 @@ fn ulimit(u: &ResourcesUlimits) -> Result<(String, u64, u64), Error> {
     let as_u64 = |v: i64| u64::try_from(v).unwrap_or(u64::MAX);
     let (s, h) = (as_u64(soft), as_u64(hard));
     if s > h {
-        return Err(invalid(format!("ulimit soft limit must be less than or equal to hard limit: {soft} > {hard}")));
+        return Err(invalid(format!(
+            "ulimit soft limit must be less than or equal to hard limit: {soft} > {hard}"
+        )));
     }
     Ok((name.to_string(), s, h))
 }
@@ -140,7 +178,10 @@ fn ulimit(u: &ResourcesUlimits) -> Result<(String, u64, u64), Error> {
 /// `--ulimit`s as rlimits. Without CAP_SYS_RESOURCE the runtime cannot raise a hard limit
 /// above its own, so such a request is refused here with a message naming the ulimit
 /// instead of failing obscurely at start.
-pub fn rlimits(ulimits: &[ResourcesUlimits], host_hard: &BTreeMap<String, u64>) -> Result<Vec<PosixRlimit>, Error> {
+pub fn rlimits(
+    ulimits: &[ResourcesUlimits],
+    host_hard: &BTreeMap<String, u64>,
+) -> Result<Vec<PosixRlimit>, Error> {
     let mut out = Vec::with_capacity(ulimits.len());
     for u in ulimits {
         let (name, soft, hard) = ulimit(u)?;
@@ -154,7 +195,9 @@ pub fn rlimits(ulimits: &[ResourcesUlimits], host_hard: &BTreeMap<String, u64>) 
                 )));
             }
         }
-        out.push(blank(serde_json::json!({ "type": typ, "soft": soft, "hard": hard }))?);
+        out.push(blank(
+            serde_json::json!({ "type": typ, "soft": soft, "hard": hard }),
+        )?);
     }
     Ok(out)
 }
@@ -168,7 +211,7 @@ fn fmt_limit(v: u64) -> String {
 }
 
 /// Docker's default device cgroup rules: deny all, then allow null, zero, full, random,
-/// urandom, tty, console, ptmx, and explicitly deny `/dev/lp0`-era `10:229` (fuse).
+/// urandom, tty, console and ptmx, and explicitly deny `/dev/fuse` (10:229).
 fn default_device_rules() -> serde_json::Value {
     let allow = |major: i64, minor: i64| serde_json::json!({ "allow": true, "type": "c", "major": major, "minor": minor, "access": "rwm" });
     serde_json::json!([
@@ -184,7 +227,10 @@ fn default_device_rules() -> serde_json::Value {
 }
 
 /// The `linux.resources` section.
-pub(super) fn linux_resources(hc: &HostConfig, ctx: &LinuxContext) -> Result<LinuxResources, Error> {
+pub(super) fn linux_resources(
+    hc: &HostConfig,
+    ctx: &LinuxContext,
+) -> Result<LinuxResources, Error> {
     let privileged = hc.privileged == Some(true);
     let devices: Vec<LinuxDeviceCgroup> = if privileged {
         blank(serde_json::json!([{ "allow": true, "access": "rwm" }]))?
@@ -227,7 +273,10 @@ pub(super) fn linux_resources(hc: &HostConfig, ctx: &LinuxContext) -> Result<Lin
         }
     } else {
         // On cgroup v1 dockerd always writes the switch (false unless asked).
-        mem.insert("disableOOMKiller".into(), hc.oom_kill_disable.unwrap_or(false).into());
+        mem.insert(
+            "disableOOMKiller".into(),
+            hc.oom_kill_disable.unwrap_or(false).into(),
+        );
     }
     if !mem.is_empty() {
         r.set_memory(Some(blank(serde_json::Value::Object(mem))?));
@@ -254,7 +303,10 @@ pub(super) fn linux_resources(hc: &HostConfig, ctx: &LinuxContext) -> Result<Lin
         }
         cpu.insert("period".into(), NANO_CPU_PERIOD.into());
         let quota = i128::from(nano) * i128::from(NANO_CPU_PERIOD) / 1_000_000_000;
-        cpu.insert("quota".into(), i64::try_from(quota).unwrap_or(i64::MAX).into());
+        cpu.insert(
+            "quota".into(),
+            i64::try_from(quota).unwrap_or(i64::MAX).into(),
+        );
     }
     if let Some(p) = nonzero(hc.cpu_period) {
         cpu.insert("period".into(), p.into());
@@ -283,7 +335,11 @@ mod tests {
     use super::*;
 
     fn ul(name: &str, soft: i64, hard: i64) -> ResourcesUlimits {
-        ResourcesUlimits { name: Some(name.into()), soft: Some(soft), hard: Some(hard) }
+        ResourcesUlimits {
+            name: Some(name.into()),
+            soft: Some(soft),
+            hard: Some(hard),
+        }
     }
 
     #[test]
@@ -291,7 +347,9 @@ mod tests {
         let host: BTreeMap<String, u64> = [("RLIMIT_NOFILE".to_string(), 4096u64)].into();
         let ok = rlimits(&[ul("nofile", 1024, 4096), ul("core", -1, -1)], &host).unwrap();
         assert_eq!(ok.len(), 2);
-        let e = rlimits(&[ul("nofile", 1024, 8192)], &host).unwrap_err().to_string();
+        let e = rlimits(&[ul("nofile", 1024, 8192)], &host)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("--ulimit nofile") && e.contains("4096"), "{e}");
         assert!(rlimits(&[ul("bogus", 1, 1)], &host).is_err());
         assert!(rlimits(&[ul("nofile", 10, 1)], &host).is_err());

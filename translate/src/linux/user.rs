@@ -39,20 +39,41 @@ fn atoi_lenient(s: &str) -> i64 {
 }
 
 fn passwd_entries(passwd: &str) -> impl Iterator<Item = PasswdEntry<'_>> {
-    passwd.lines().map(str::trim).filter(|l| !l.is_empty()).map(|line| {
-        let f: Vec<&str> = line.split(':').collect();
-        let field = |i: usize| f.get(i).copied().unwrap_or("");
-        PasswdEntry { name: field(0), uid: atoi_lenient(field(2)), gid: atoi_lenient(field(3)), home: field(5) }
-    })
+    passwd
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|line| {
+            let f: Vec<&str> = line.split(':').collect();
+            let field = |i: usize| f.get(i).copied().unwrap_or("");
+            PasswdEntry {
+                name: field(0),
+                uid: atoi_lenient(field(2)),
+                gid: atoi_lenient(field(3)),
+                home: field(5),
+            }
+        })
 }
 
 fn group_entries(group: &str) -> impl Iterator<Item = GroupEntry<'_>> {
-    group.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(|line| {
-        let f: Vec<&str> = line.split(':').collect();
-        let field = |i: usize| f.get(i).copied().unwrap_or("");
-        let members = if field(3).is_empty() { Vec::new() } else { field(3).split(',').collect() };
-        GroupEntry { name: field(0), gid: atoi_lenient(field(2)), members }
-    })
+    group
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|line| {
+            let f: Vec<&str> = line.split(':').collect();
+            let field = |i: usize| f.get(i).copied().unwrap_or("");
+            let members = if field(3).is_empty() {
+                Vec::new()
+            } else {
+                field(3).split(',').collect()
+            };
+            GroupEntry {
+                name: field(0),
+                gid: atoi_lenient(field(2)),
+                members,
+            }
+        })
 }
 
 /// `Some(id)` if `s` is numeric (then it is always an id, never a name); out-of-range ids
@@ -65,7 +86,9 @@ fn parse_numeric(s: &str) -> Result<Option<i64>, Error> {
         Ok(id) if (0..=MAX_ID).contains(&id) => Ok(Some(id)),
         Ok(_) => Err(invalid(ERR_RANGE)),
         Err(e) => match e.kind() {
-            std::num::IntErrorKind::PosOverflow | std::num::IntErrorKind::NegOverflow => Err(invalid(ERR_RANGE)),
+            std::num::IntErrorKind::PosOverflow | std::num::IntErrorKind::NegOverflow => {
+                Err(invalid(ERR_RANGE))
+            }
             _ => Ok(None),
         },
     }
@@ -77,7 +100,11 @@ fn id32(v: i64) -> u32 {
 }
 
 /// Resolves `user`, `uid`, `user:group`, `uid:gid` … (`""` is uid 0) against the files.
-pub fn get_exec_user(user_spec: &str, passwd: Option<&str>, group: Option<&str>) -> Result<ExecUser, Error> {
+pub fn get_exec_user(
+    user_spec: &str,
+    passwd: Option<&str>,
+    group: Option<&str>,
+) -> Result<ExecUser, Error> {
     let mut parts = user_spec.split(':');
     let user_arg = parts.next().unwrap_or("");
     let group_arg = parts.next().unwrap_or("");
@@ -102,7 +129,9 @@ pub fn get_exec_user(user_spec: &str, passwd: Option<&str>, group: Option<&str>)
         match uid_arg {
             Some(uid) => user.uid = id32(uid),
             None => {
-                return Err(invalid(format!("unable to find user {user_arg}: no matching entries in passwd file")));
+                return Err(invalid(format!(
+                    "unable to find user {user_arg}: no matching entries in passwd file"
+                )));
             }
         }
     }
@@ -126,7 +155,9 @@ pub fn get_exec_user(user_spec: &str, passwd: Option<&str>, group: Option<&str>)
             (Some(g), _) => user.gid = id32(g.gid),
             (None, Some(gid)) => user.gid = id32(gid),
             (None, None) => {
-                return Err(invalid(format!("unable to find group {group_arg}: no matching entries in group file")));
+                return Err(invalid(format!(
+                    "unable to find group {group_arg}: no matching entries in group file"
+                )));
             }
         }
     } else {
@@ -155,7 +186,11 @@ pub fn additional_groups(names: &[String], group: Option<&str>) -> Result<Vec<u3
                 id32(g.gid)
             }
             (None, Some(id)) => id32(id),
-            (None, None) => return Err(invalid(format!("unable to find group {ag}: no matching entries in group file"))),
+            (None, None) => {
+                return Err(invalid(format!(
+                    "unable to find group {ag}: no matching entries in group file"
+                )))
+            }
         };
         if !out.contains(&gid) {
             out.push(gid);
@@ -219,22 +254,41 @@ mod tests {
 
     #[test]
     fn errors_match_moby() {
-        assert_eq!(get("nobody").unwrap_err().to_string(), "unable to find user nobody: no matching entries in passwd file");
+        assert_eq!(
+            get("nobody").unwrap_err().to_string(),
+            "unable to find user nobody: no matching entries in passwd file"
+        );
         assert_eq!(
             get_exec_user("nobody", None, None).unwrap_err().to_string(),
             "unable to find user nobody: no matching entries in passwd file"
         );
-        assert_eq!(get("app:nogroup").unwrap_err().to_string(), "unable to find group nogroup: no matching entries in group file");
+        assert_eq!(
+            get("app:nogroup").unwrap_err().to_string(),
+            "unable to find group nogroup: no matching entries in group file"
+        );
         assert_eq!(get("-1").unwrap_err().to_string(), ERR_RANGE);
-        assert_eq!(get("99999999999999999999").unwrap_err().to_string(), ERR_RANGE);
+        assert_eq!(
+            get("99999999999999999999").unwrap_err().to_string(),
+            ERR_RANGE
+        );
     }
 
     #[test]
     fn group_add() {
-        let g = additional_groups(&["staff".into(), "77".into(), "50".into()], Some(GROUP)).unwrap();
+        let g =
+            additional_groups(&["staff".into(), "77".into(), "50".into()], Some(GROUP)).unwrap();
         assert_eq!(g, vec![50, 77]);
         assert!(additional_groups(&["nope".into()], None).is_err());
-        let u = resolve_user("app", &["wheel".into(), "7".into()], Some(PASSWD), Some(GROUP)).unwrap();
-        assert_eq!(u.additional_gids().as_deref(), Some(&[1000, 10, 50, 10, 7][..]));
+        let u = resolve_user(
+            "app",
+            &["wheel".into(), "7".into()],
+            Some(PASSWD),
+            Some(GROUP),
+        )
+        .unwrap();
+        assert_eq!(
+            u.additional_gids().as_deref(),
+            Some(&[1000, 10, 50, 10, 7][..])
+        );
     }
 }

@@ -1,0 +1,165 @@
+//! Harness for end-to-end tests: a real dockbridge (which starts its own private
+//! containerd) in a temp dir, driven by the real docker CLI.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// The docker CLI under test (28.x in this workplace).
+pub const DOCKER: &str = "/usr/local/bin/docker";
+pub const IMAGE: &str = "busybox:latest";
+
+/// One daemon at a time: two cores do not run several containerds and their tests well.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+pub struct Daemon {
+    pub dir: tempfile::TempDir,
+    pub sock: PathBuf,
+    child: Option<Child>,
+    _serial: MutexGuard<'static, ()>,
+}
+
+impl Daemon {
+    pub fn start() -> Self {
+        let serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+        // Unix socket paths must stay under 108 bytes.
+        let dir = tempfile::Builder::new().prefix("dbe2e").tempdir_in("/tmp").unwrap();
+        let sock = dir.path().join("d.sock");
+        let mut d = Self { dir, sock, child: None, _serial: serial };
+        d.spawn();
+        d
+    }
+
+    fn spawn(&mut self) {
+        let log = std::fs::File::create(self.dir.path().join("dockbridge.log")).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_dockbridge"))
+            .arg("serve")
+            .arg("-H")
+            .arg(format!("unix://{}", self.sock.display()))
+            .arg("--data-root")
+            .arg(self.dir.path().join("data"))
+            .arg("--exec-root")
+            .arg(self.dir.path().join("exec"))
+            .env("DOCKBRIDGE_LOG", "info,dockbridge=debug")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("starting dockbridge");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if self.sock.exists() && self.docker(&["version"]).status.success() {
+                return;
+            }
+            if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {
+                panic!("dockbridge exited early ({status}):\n{}", self.log());
+            }
+            assert!(Instant::now() < deadline, "dockbridge did not come up:\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Stops dockbridge with SIGTERM (as a user would) and starts it again on the same roots.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.spawn();
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = c.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("dockbridge.log")).unwrap_or_default()
+    }
+
+    pub fn host(&self) -> String {
+        format!("unix://{}", self.sock.display())
+    }
+
+    pub fn docker_cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(DOCKER);
+        c.args(args)
+            .env("DOCKER_HOST", self.host())
+            .env("DOCKER_CONFIG", self.dir.path().join("cli-config"))
+            .env_remove("DOCKER_CONTEXT");
+        c
+    }
+
+    pub fn docker(&self, args: &[&str]) -> Output {
+        self.docker_cmd(args).stdin(Stdio::null()).output().expect("running docker")
+    }
+
+    /// Runs docker and asserts success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.docker(args);
+        assert!(
+            out.status.success(),
+            "docker {args:?} failed ({}):\nstdout: {}\nstderr: {}\ndaemon log:\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            tail(&self.log(), 40)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Builds the offline busybox image and `docker load`s it.
+    pub fn load_busybox(&self) {
+        let tar = compat::image::busybox_archive(&[IMAGE]).expect("building the busybox image");
+        let path = self.dir.path().join("busybox.tar");
+        std::fs::write(&path, tar).unwrap();
+        let out = self.ok(&["load", "-i", path.to_str().unwrap()]);
+        assert!(out.contains("Loaded image: busybox:latest"), "{out}");
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+}
+
+pub fn tail(s: &str, n: usize) -> String {
+    let lines: Vec<&str> = s.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        // Remove what the test left, so no shim outlives it.
+        let ids = self.docker(&["ps", "-aq"]);
+        for id in String::from_utf8_lossy(&ids.stdout).lines() {
+            let _ = self.docker(&["rm", "-f", id]);
+        }
+        self.stop();
+        // Anything still referring to our temp dir (a shim of a container we lost track of).
+        let _ = Command::new("pkill").arg("-9").arg("-f").arg(self.dir.path()).status();
+        unmount_under(self.dir.path());
+    }
+}
+
+fn unmount_under(dir: &Path) {
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+    let prefix = dir.display().to_string();
+    let mut targets: Vec<&str> = mounts
+        .lines()
+        .filter_map(|l| l.split(' ').nth(1))
+        .filter(|t| t.starts_with(&prefix))
+        .collect();
+    targets.sort_by_key(|t| std::cmp::Reverse(t.len()));
+    for t in targets {
+        let _ = Command::new("umount").arg("-l").arg(t).status();
+    }
+}

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs the compat suite against the reference dockerd (Debian docker.io, API 1.41) and
+# against dockbridge, each on its own private containerd under a temp dir, and stops both.
+#   scripts/compat.sh [dockbridge-compat flags, e.g. --filter images]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build -q -p dockbridge -p dockbridge-compat
+work=$(mktemp -d /tmp/dbc.XXXXXX)
+db_pid=
+cleanup() {
+  set +e
+  compat-tests/scripts/reference-dockerd.sh stop "$work/ref" >/dev/null 2>&1
+  if [ -n "$db_pid" ]; then
+    kill -TERM "$db_pid" 2>/dev/null
+    for _ in $(seq 1 100); do kill -0 "$db_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$db_pid" 2>/dev/null
+  fi
+  pkill -9 -f "$work/db" 2>/dev/null
+  awk -v d="$work/" 'index($5, d) == 1 {print $5}' /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+status=0
+echo "== compat suite against the reference dockerd"
+compat-tests/scripts/reference-dockerd.sh start "$work/ref" >/dev/null
+target/debug/dockbridge-compat --host "unix://$work/ref/docker.sock" "$@" || status=1
+compat-tests/scripts/reference-dockerd.sh stop "$work/ref" >/dev/null
+
+echo "== compat suite against dockbridge"
+mkdir -p "$work/db"
+target/debug/dockbridge serve -H "unix://$work/db/d.sock" --data-root "$work/db/data" \
+  --exec-root "$work/db/exec" 2>"$work/db/log" &
+db_pid=$!
+for _ in $(seq 1 300); do [ -S "$work/db/d.sock" ] && break; sleep 0.1; done
+target/debug/dockbridge-compat --host "unix://$work/db/d.sock" "$@" || status=1
+exit $status

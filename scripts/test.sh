@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Set-up command 2: the whole test suite. Installs what is missing, checks formatting and
+# lints, type-checks the workspace for Windows, runs every unit, golden and end-to-end test
+# (each end-to-end test starts its own private containerd and dockbridge), then runs the
+# compat suite against the reference dockerd and against dockbridge.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+
+cargo fmt --all --check
+cargo clippy --workspace --all-targets -- -D warnings
+cargo check --target x86_64-pc-windows-gnu -p dockbridge-spec -p dockbridge-translate \
+  -p dockbridge-hcs -p dockbridge-hcs-sim
+cargo test --workspace --no-fail-fast
+
+scripts/compat.sh

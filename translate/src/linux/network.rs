@@ -1,0 +1,372 @@
+//! Network modes and the `/etc/hosts` and `/etc/resolv.conf` contents the proxy writes.
+//!
+//! dockbridge has no bridge networking yet: `none` and `host` behave exactly as in Docker;
+//! the default/bridge mode gives the container its own network namespace with loopback
+//! only, and the create response carries a warning saying so.
+
+use std::net::IpAddr;
+
+use spec::api::models::{ContainerCreateBody, HostConfig};
+
+use super::{invalid, nonempty, nonempty_vec, unsupported};
+use crate::Error;
+
+/// The warning `POST /containers/create` returns for the default/bridge mode.
+pub const BRIDGE_WARNING: &str = "dockbridge has no bridge networking yet: the container gets its own network namespace with loopback only (no external connectivity, no published ports)";
+
+/// The network modes dockbridge implements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NetworkMode {
+    /// `""`, `default` or `bridge`: a private network namespace with loopback only.
+    Bridge,
+    /// `none`: a private network namespace with loopback only, exactly as Docker.
+    None,
+    /// `host`: the host's network namespace.
+    Host,
+}
+
+impl NetworkMode {
+    /// Parses `HostConfig.NetworkMode`; `container:…` and user-defined networks are refused.
+    pub fn parse(mode: &str) -> Result<Self, Error> {
+        match mode {
+            "" | "default" | "bridge" => Ok(Self::Bridge),
+            "none" => Ok(Self::None),
+            "host" => Ok(Self::Host),
+            "container" => Err(invalid("invalid network mode: invalid container format container:<name|id>")),
+            m if m.starts_with("container:") => {
+                if m.len() == "container:".len() {
+                    return Err(invalid("invalid network mode: invalid container format container:<name|id>"));
+                }
+                Err(unsupported(format!("--network {m} (sharing another container's network namespace)")))
+            }
+            m => Err(unsupported(format!("--network {m} (user-defined networks; only none, host and the default bridge mode are)"))),
+        }
+    }
+
+    pub fn of(hc: &HostConfig) -> Result<Self, Error> {
+        Self::parse(hc.network_mode.as_deref().unwrap_or(""))
+    }
+
+    /// The container gets a network namespace of its own.
+    pub fn is_private(self) -> bool {
+        self != Self::Host
+    }
+
+    fn accepts_endpoint(self, name: &str, mode: &str) -> bool {
+        name == mode
+            || match self {
+                Self::Bridge => matches!(name, "" | "default" | "bridge"),
+                Self::None => name == "none",
+                Self::Host => name == "host",
+            }
+    }
+}
+
+/// Create-time checks of the network fields; returns the mode and pushes warnings.
+pub(super) fn validate(
+    create: &ContainerCreateBody,
+    hc: &HostConfig,
+    warnings: &mut Vec<String>,
+) -> Result<NetworkMode, Error> {
+    let mode_str = hc.network_mode.as_deref().unwrap_or("");
+    let mode = NetworkMode::parse(mode_str).map_err(|e| {
+        // dockerd's conflict checks for container mode come first; keep their messages.
+        if mode_str.starts_with("container:") {
+            if nonempty(&create.hostname).is_some() {
+                return invalid("conflicting options: hostname and the network mode");
+            }
+            if nonempty_vec(&hc.dns).is_some() {
+                return invalid("conflicting options: dns and the network mode");
+            }
+            if nonempty_vec(&hc.extra_hosts).is_some() {
+                return invalid(
+                    "conflicting options: custom host-to-IP mapping and the network mode",
+                );
+            }
+        }
+        e
+    })?;
+    if mode == NetworkMode::Host && nonempty_vec(&hc.links).is_some() {
+        return Err(invalid(
+            "conflicting options: host type networking can't be used with links. This would result in undefined behavior",
+        ));
+    }
+    if nonempty_vec(&hc.links).is_some() {
+        return Err(unsupported("--link"));
+    }
+    let published = hc
+        .port_bindings
+        .iter()
+        .flatten()
+        .any(|(_, b)| b.as_ref().is_some_and(|b| !b.is_empty()));
+    if published || hc.publish_all_ports == Some(true) {
+        if mode == NetworkMode::Host {
+            warnings.push("Published ports are discarded when using host network mode".into());
+        } else if published {
+            return Err(unsupported(
+                "-p/--publish (port publishing; there is no bridge network yet)",
+            ));
+        } else {
+            return Err(unsupported(
+                "-P/--publish-all (port publishing; there is no bridge network yet)",
+            ));
+        }
+    }
+    for h in hc.extra_hosts.iter().flatten() {
+        parse_extra_host(h)?;
+    }
+    for d in hc.dns.iter().flatten() {
+        if d.parse::<IpAddr>().is_err() {
+            return Err(invalid(format!("{d} is not an ip address")));
+        }
+    }
+
+    let endpoints = create
+        .networking_config
+        .as_ref()
+        .and_then(|n| n.endpoints_config.as_ref());
+    for (name, ep) in endpoints.into_iter().flatten() {
+        if !mode.accepts_endpoint(name, mode_str) {
+            return Err(unsupported(format!(
+                "--network {name} (connecting to more than one network)"
+            )));
+        }
+        let ipam = ep.ipam_config.as_ref();
+        if ipam.is_some_and(|i| {
+            nonempty(&i.ipv4_address).is_some() || nonempty(&i.ipv6_address).is_some()
+        }) {
+            return Err(unsupported("--ip/--ip6"));
+        }
+        if ipam.is_some_and(|i| nonempty_vec(&i.link_local_ips).is_some()) {
+            return Err(unsupported("--link-local-ip"));
+        }
+        if nonempty_vec(&ep.links).is_some() {
+            return Err(unsupported("--link"));
+        }
+        if nonempty_vec(&ep.aliases).is_some() {
+            return Err(unsupported("--network-alias"));
+        }
+        if nonempty(&ep.mac_address).is_some() {
+            return Err(unsupported("--mac-address"));
+        }
+        if ep.driver_opts.as_ref().is_some_and(|d| !d.is_empty()) {
+            return Err(unsupported("--network …,driver-opt="));
+        }
+        if ep.gw_priority.unwrap_or(0) != 0 {
+            return Err(unsupported("--network …,gw-priority="));
+        }
+    }
+    // NetworkDisabled gives the same loopback-only namespace as Docker does: nothing to warn.
+    if mode == NetworkMode::Bridge && create.network_disabled != Some(true) {
+        warnings.push(BRIDGE_WARNING.into());
+    }
+    Ok(mode)
+}
+
+/// `--add-host name:ip` (split at the first `:`, so IPv6 addresses work).
+fn parse_extra_host(h: &str) -> Result<(&str, IpAddr), Error> {
+    let (name, ip) = h
+        .split_once(':')
+        .filter(|(n, _)| !n.is_empty())
+        .ok_or_else(|| invalid(format!("bad format for add-host: {h:?}")))?;
+    if ip == "host-gateway" {
+        return Err(unsupported(format!(
+            "--add-host {name}:host-gateway (there is no bridge gateway yet)"
+        )));
+    }
+    let ip: IpAddr = ip
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .map_err(|_| invalid(format!("invalid IP address in add-host: {ip:?}")))?;
+    Ok((name, ip))
+}
+
+/// The container's `/etc/hosts`.
+///
+/// For private namespaces: Docker's default entries (localhost and the IPv6 names), the
+/// `--add-host` entries, and for the bridge mode the container's hostname on 127.0.0.1 —
+/// Docker maps it to the container's bridge address, and loopback is the only address the
+/// container has. `none` gets no hostname entry, as in Docker. For `host`, the host's own
+/// file (`host_etc_hosts`) plus the `--add-host` entries.
+pub fn etc_hosts(
+    hostname: &str,
+    extra_hosts: &[String],
+    network_mode: &str,
+    host_etc_hosts: Option<&str>,
+) -> Result<String, Error> {
+    let mode = NetworkMode::parse(network_mode)?;
+    let mut out = String::new();
+    if mode == NetworkMode::Host {
+        if let Some(h) = host_etc_hosts {
+            out.push_str(h);
+            if !out.is_empty() && !out.ends_with('\n') {
+                out.push('\n');
+            }
+        }
+    } else {
+        out.push_str(
+            "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::\tip6-localnet\nff00::\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n",
+        );
+    }
+    for h in extra_hosts {
+        let (name, ip) = parse_extra_host(h)?;
+        out.push_str(&format!("{ip}\t{name}\n"));
+    }
+    if mode == NetworkMode::Bridge && !hostname.is_empty() {
+        out.push_str(&format!("127.0.0.1\t{hostname}\n"));
+    }
+    Ok(out)
+}
+
+/// The container's `/etc/resolv.conf`, built from the host's as dockerd builds it for a
+/// network without an internal resolver: `--dns`, `--dns-search` and `--dns-option` replace
+/// the host's nameservers, search domains and options; for private namespaces, loopback
+/// nameservers (unreachable from the container) are dropped and Google's public servers
+/// used if none remain. `host` keeps the host's nameservers.
+pub fn resolv_conf(
+    host_resolv: &str,
+    dns: &[String],
+    dns_search: &[String],
+    dns_options: &[String],
+    network_mode: &str,
+) -> Result<String, Error> {
+    let mode = NetworkMode::parse(network_mode)?;
+    let mut nameservers: Vec<IpAddr> = Vec::new();
+    let mut search: Vec<String> = Vec::new();
+    let mut options: Vec<String> = Vec::new();
+    let mut other: Vec<String> = Vec::new();
+    for line in host_resolv.lines() {
+        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
+            continue;
+        }
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        match fields.as_slice() {
+            [] => {}
+            ["nameserver", ns, ..] => {
+                // Unparsable nameservers are dropped, as dockerd does.
+                if let Ok(ip) = ns.parse() {
+                    nameservers.push(ip);
+                }
+            }
+            ["search" | "domain", rest @ ..] if !rest.is_empty() => {
+                search = rest.iter().map(|s| s.to_string()).collect();
+            }
+            ["options", rest @ ..] => options.extend(rest.iter().map(|s| s.to_string())),
+            ["nameserver" | "search" | "domain"] => {}
+            _ => other.push(line.to_string()),
+        }
+    }
+    let mut overrides: Vec<&str> = Vec::new();
+    if !dns.is_empty() {
+        nameservers = dns
+            .iter()
+            .map(|d| {
+                d.parse::<IpAddr>()
+                    .map_err(|_| invalid(format!("{d} is not an ip address")))
+            })
+            .collect::<Result<_, _>>()?;
+        overrides.push("nameservers");
+    } else if mode.is_private() {
+        nameservers.retain(|ip| !ip.is_loopback() && ip.is_ipv4());
+        if nameservers.is_empty() {
+            nameservers = vec![[8, 8, 8, 8].into(), [8, 8, 4, 4].into()];
+        }
+    }
+    if !dns_search.is_empty() {
+        search = dns_search.iter().filter(|s| *s != ".").cloned().collect();
+        overrides.push("search");
+    }
+    if !dns_options.is_empty() {
+        options = dns_options.to_vec();
+        overrides.push("options");
+    }
+
+    let mut out = String::from("# Generated by dockbridge.\n\n");
+    for ns in &nameservers {
+        out.push_str(&format!("nameserver {ns}\n"));
+    }
+    if !search.is_empty() {
+        out.push_str(&format!("search {}\n", search.join(" ")));
+    }
+    if !options.is_empty() {
+        out.push_str(&format!("options {}\n", options.join(" ")));
+    }
+    for o in &other {
+        out.push_str(o);
+        out.push('\n');
+    }
+    out.push_str(&format!("\n# Overrides: [{}]\n", overrides.join(" ")));
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn modes() {
+        assert_eq!(NetworkMode::parse("default").unwrap(), NetworkMode::Bridge);
+        assert_eq!(NetworkMode::parse("none").unwrap(), NetworkMode::None);
+        assert!(matches!(
+            NetworkMode::parse("mynet").unwrap_err(),
+            Error::Unsupported(_)
+        ));
+        assert!(matches!(
+            NetworkMode::parse("container:abc").unwrap_err(),
+            Error::Unsupported(_)
+        ));
+        assert!(matches!(
+            NetworkMode::parse("container:").unwrap_err(),
+            Error::InvalidParameter(_)
+        ));
+    }
+
+    #[test]
+    fn hosts_file() {
+        let h = etc_hosts("abc", &s(&["db:10.0.0.5", "v6:::1"]), "bridge", None).unwrap();
+        assert!(h.starts_with("127.0.0.1\tlocalhost\n"));
+        assert!(h.contains("10.0.0.5\tdb\n") && h.contains("::1\tv6\n"));
+        assert!(h.ends_with("127.0.0.1\tabc\n"));
+        let h = etc_hosts("abc", &[], "none", None).unwrap();
+        assert!(!h.contains("abc"));
+        let h = etc_hosts(
+            "abc",
+            &s(&["x:1.2.3.4"]),
+            "host",
+            Some("127.0.0.1 localhost"),
+        )
+        .unwrap();
+        assert_eq!(h, "127.0.0.1 localhost\n1.2.3.4\tx\n");
+        assert!(matches!(
+            etc_hosts("a", &s(&["gw:host-gateway"]), "", None).unwrap_err(),
+            Error::Unsupported(_)
+        ));
+        assert!(etc_hosts("a", &s(&["nocolon"]), "", None).is_err());
+    }
+
+    #[test]
+    fn resolv() {
+        let host = "# hi\nnameserver 127.0.0.53\noptions edns0 trust-ad\nsearch lan\n";
+        let r = resolv_conf(host, &[], &[], &[], "bridge").unwrap();
+        assert!(
+            r.contains(
+                "nameserver 8.8.8.8\nnameserver 8.8.4.4\nsearch lan\noptions edns0 trust-ad\n"
+            ),
+            "{r}"
+        );
+        let r = resolv_conf(host, &[], &[], &[], "host").unwrap();
+        assert!(r.contains("nameserver 127.0.0.53\n"));
+        let r = resolv_conf(host, &s(&["1.1.1.1"]), &s(&["a.b"]), &s(&["ndots:2"]), "").unwrap();
+        assert!(
+            r.contains("nameserver 1.1.1.1\nsearch a.b\noptions ndots:2\n")
+                && r.contains("[nameservers search options]"),
+            "{r}"
+        );
+        assert!(resolv_conf(host, &s(&["nope"]), &[], &[], "").is_err());
+    }
+}

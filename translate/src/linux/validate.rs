@@ -1,0 +1,837 @@
+//! `POST /containers/create` validation: every field of the request is either implemented by
+//! [`super::linux_spec`], handled by the proxy, or refused with a 4xx naming the Docker
+//! option. The structs are destructured without `..`, so a field added to the API models
+//! does not compile until it is classified here.
+
+use spec::api::models::{
+    ContainerCreateBody, HealthConfig, HostConfig, HostConfigIsolationEnum, HostConfigLogConfig,
+    RestartPolicy, RestartPolicyNameEnum,
+};
+use spec::image::ContainerConfig as ImageContainerConfig;
+
+use super::network::NetworkMode;
+use super::{
+    caps, config, invalid, mounts, namespaces, network, nonempty, nonempty_vec, nonzero, resources,
+    unsupported,
+};
+use crate::Error;
+
+/// Healthcheck durations below this are refused (dockerd's `MinimumDuration`, 1ms).
+const MIN_HEALTH_DURATION_NS: i64 = 1_000_000;
+const MAX_HOSTNAME_LEN: usize = 64;
+
+/// What `--security-opt` asked for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SecurityOptions {
+    pub no_new_privileges: bool,
+    /// `None`: the default (writable iff privileged).
+    pub writable_cgroups: Option<bool>,
+    pub seccomp: Seccomp,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Seccomp {
+    /// The daemon's default profile (see `LinuxContext::seccomp`).
+    #[default]
+    Default,
+    /// `seccomp=unconfined`.
+    Unconfined,
+}
+
+fn parse_bool(v: &str) -> Option<bool> {
+    // Go's strconv.ParseBool.
+    match v {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Some(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+impl SecurityOptions {
+    /// dockerd's `parseSecurityOpt`, refusing what dockbridge cannot honour.
+    pub fn parse(opts: &[String]) -> Result<Self, Error> {
+        let mut s = Self::default();
+        for opt in opts {
+            match opt.as_str() {
+                "no-new-privileges" => {
+                    s.no_new_privileges = true;
+                    continue;
+                }
+                "writable-cgroups" => {
+                    s.writable_cgroups = Some(true);
+                    continue;
+                }
+                // SELinux labelling off: dockbridge never labels, so this is what it does anyway.
+                "disable" => continue,
+                _ => {}
+            }
+            let (k, v) = opt
+                .split_once('=')
+                .or_else(|| opt.split_once(':'))
+                .ok_or_else(|| invalid(format!("invalid --security-opt 1: {opt:?}")))?;
+            match (k, v) {
+                ("label", "disable") => {}
+                ("label", _) => {
+                    return Err(unsupported(format!(
+                        "--security-opt {opt} (SELinux labels)"
+                    )))
+                }
+                // dockbridge loads no AppArmor profile, so unconfined is what it does anyway.
+                ("apparmor", "unconfined") => {}
+                ("apparmor", _) => {
+                    return Err(unsupported(format!(
+                        "--security-opt {opt} (AppArmor profiles)"
+                    )))
+                }
+                ("seccomp", "unconfined") => s.seccomp = Seccomp::Unconfined,
+                ("seccomp", _) => {
+                    return Err(unsupported(
+                        "--security-opt seccomp=<profile> (custom seccomp profiles)",
+                    ))
+                }
+                ("no-new-privileges", v) => {
+                    s.no_new_privileges = parse_bool(v)
+                        .ok_or_else(|| invalid(format!("invalid --security-opt 2: {opt:?}")))?
+                }
+                ("writable-cgroups", v) => {
+                    s.writable_cgroups = Some(
+                        parse_bool(v)
+                            .ok_or_else(|| invalid(format!("invalid --security-opt 2: {opt:?}")))?,
+                    )
+                }
+                _ => return Err(invalid(format!("invalid --security-opt 2: {opt:?}"))),
+            }
+        }
+        Ok(s)
+    }
+}
+
+/// Validates a create request and returns the warnings for the create response. Refuses
+/// every option dockbridge does not implement with `Error::Unsupported` naming the Docker
+/// option, and invalid values with dockerd's messages (`Error::InvalidParameter`).
+///
+/// Fields the proxy handles (and this function only validates): `AttachStd*`, `OpenStdin`,
+/// `StdinOnce`, `Tty` (streams), `Image`, `StopSignal`, `StopTimeout`, `Labels`,
+/// `ExposedPorts`, `OnBuild`, `Shell` (metadata), `AutoRemove`, `RestartPolicy` (`no`
+/// only), `LogConfig` (`json-file` without options), `ContainerIDFile` (CLI-side),
+/// `Dns`, `DnsSearch`, `DnsOptions` and `ExtraHosts` (the proxy writes the files with
+/// [`network::resolv_conf`] and [`network::etc_hosts`]), `NetworkMode`.
+pub fn check_create(create: &ContainerCreateBody) -> Result<Vec<String>, Error> {
+    let mut warnings = Vec::new();
+    let ContainerCreateBody {
+        hostname,
+        domainname: _,
+        user: _,
+        attach_stdin: _,
+        attach_stdout: _,
+        attach_stderr: _,
+        exposed_ports: _,
+        tty: _,
+        open_stdin: _,
+        stdin_once: _,
+        env,
+        cmd: _,
+        healthcheck,
+        args_escaped: _, // Windows-only; dockerd ignores it on Linux.
+        image: _,
+        volumes,
+        working_dir,
+        entrypoint: _,
+        network_disabled: _,
+        on_build: _,
+        labels: _,
+        stop_signal,
+        stop_timeout: _,
+        shell: _,
+        host_config,
+        networking_config: _, // checked by network::validate
+    } = create;
+
+    if let Some(h) = hostname.as_deref() {
+        if h.len() > MAX_HOSTNAME_LEN {
+            return Err(invalid(format!(
+                "hostname {h:?} is too long (maximum {MAX_HOSTNAME_LEN} bytes)"
+            )));
+        }
+    }
+    if let Some(w) = nonempty(working_dir) {
+        if !w.replace('\\', "/").starts_with('/') {
+            return Err(invalid(format!(
+                "the working directory '{w}' is invalid, it needs to be an absolute path"
+            )));
+        }
+    }
+    if let Some(sig) = nonempty(stop_signal) {
+        validate_signal(sig)?;
+    }
+    for e in env.iter().flatten() {
+        if e.split_once('=').map_or(e.as_str(), |(k, _)| k).is_empty() {
+            return Err(invalid(format!("invalid environment variable: {e}")));
+        }
+    }
+    if let Some(hc) = healthcheck {
+        check_healthcheck(hc)?;
+    }
+    if let Some(v) = nonempty_vec(volumes) {
+        return Err(unsupported(format!("-v {} (anonymous volume)", v[0])));
+    }
+
+    let default_hc = HostConfig::default();
+    let hc = host_config.as_ref().unwrap_or(&default_hc);
+    check_host_config(create, hc, &mut warnings)?;
+    Ok(warnings)
+}
+
+fn check_healthcheck(h: &HealthConfig) -> Result<(), Error> {
+    for (name, v) in [
+        ("Interval", h.interval),
+        ("Timeout", h.timeout),
+        ("StartPeriod", h.start_period),
+        ("StartInterval", h.start_interval),
+    ] {
+        if let Some(v) = nonzero(v) {
+            if v < MIN_HEALTH_DURATION_NS {
+                return Err(invalid(format!(
+                    "{name} in Healthcheck cannot be less than 1ms"
+                )));
+            }
+        }
+    }
+    if h.retries.unwrap_or(0) < 0 {
+        return Err(invalid("Retries in Healthcheck cannot be negative"));
+    }
+    let disabled = h.test.as_deref() == Some(&["NONE".to_string()][..]);
+    let set = nonempty_vec(&h.test).is_some()
+        || [
+            h.interval,
+            h.timeout,
+            h.start_period,
+            h.start_interval,
+            h.retries,
+        ]
+        .iter()
+        .any(|v| nonzero(*v).is_some());
+    if set && !disabled {
+        return Err(unsupported("--health-cmd/--health-* (healthchecks)"));
+    }
+    Ok(())
+}
+
+/// Signal names dockerd accepts for `--stop-signal` (with or without `SIG`), or a number.
+fn validate_signal(sig: &str) -> Result<(), Error> {
+    const NAMES: [&str; 33] = [
+        "ABRT", "ALRM", "BUS", "CHLD", "CLD", "CONT", "FPE", "HUP", "ILL", "INT", "IO", "IOT",
+        "KILL", "PIPE", "POLL", "PROF", "PWR", "QUIT", "SEGV", "STKFLT", "STOP", "SYS", "TERM",
+        "TRAP", "TSTP", "TTIN", "TTOU", "URG", "USR1", "USR2", "VTALRM", "WINCH", "XCPU",
+    ];
+    let bad = || invalid(format!("Invalid signal: {sig}"));
+    if let Ok(n) = sig.parse::<i64>() {
+        return if (1..=64).contains(&n) {
+            Ok(())
+        } else {
+            Err(bad())
+        };
+    }
+    let name = sig.to_uppercase();
+    let name = name.strip_prefix("SIG").unwrap_or(&name);
+    let rt_ok =
+        |rest: &str, max: u32| rest.is_empty() || rest.parse::<u32>().is_ok_and(|n| n <= max);
+    let ok = NAMES.contains(&name)
+        || name == "XFSZ"
+        || name.strip_prefix("RTMIN+").is_some_and(|r| rt_ok(r, 15))
+        || name.strip_prefix("RTMAX-").is_some_and(|r| rt_ok(r, 14))
+        || name == "RTMIN"
+        || name == "RTMAX";
+    if ok {
+        Ok(())
+    } else {
+        Err(bad())
+    }
+}
+
+fn check_restart_policy(p: &RestartPolicy) -> Result<(), Error> {
+    let count = p.maximum_retry_count.unwrap_or(0);
+    let name = p.name.unwrap_or(RestartPolicyNameEnum::EMPTY);
+    match name {
+        RestartPolicyNameEnum::ALWAYS
+        | RestartPolicyNameEnum::UNLESS_STOPPED
+        | RestartPolicyNameEnum::NO
+            if count != 0 =>
+        {
+            let mut msg =
+                "invalid restart policy: maximum retry count can only be used with 'on-failure'"
+                    .to_string();
+            if count < 0 {
+                msg.push_str(" and cannot be negative");
+            }
+            return Err(invalid(msg));
+        }
+        RestartPolicyNameEnum::ON_FAILURE if count < 0 => {
+            return Err(invalid(
+                "invalid restart policy: maximum retry count cannot be negative",
+            ));
+        }
+        _ => {}
+    }
+    match name {
+        RestartPolicyNameEnum::EMPTY | RestartPolicyNameEnum::NO => Ok(()),
+        other => Err(unsupported(format!(
+            "--restart {other} (restart policies other than \"no\")"
+        ))),
+    }
+}
+
+fn check_log_config(l: &HostConfigLogConfig) -> Result<(), Error> {
+    match l.typ.as_deref().unwrap_or("") {
+        "" | "json-file" => {}
+        other => {
+            return Err(unsupported(format!(
+                "--log-driver {other} (only json-file is)"
+            )))
+        }
+    }
+    if let Some(k) = l.config.iter().flatten().map(|(k, _)| k).min() {
+        return Err(unsupported(format!("--log-opt {k}")));
+    }
+    Ok(())
+}
+
+fn check_mode(what: &str, flag: &str, v: &Option<String>, allowed: &[&str]) -> Result<(), Error> {
+    let v = v.as_deref().unwrap_or("");
+    if allowed.contains(&v) {
+        return Ok(());
+    }
+    if let Some(rest) = v.strip_prefix("container:") {
+        if rest.is_empty() {
+            return Err(invalid(format!("invalid {what} mode: {v}")));
+        }
+        return Err(unsupported(format!(
+            "{flag} {v} (joining another container's namespace)"
+        )));
+    }
+    Err(invalid(format!("invalid {what} mode: {v}")))
+}
+
+fn check_host_config(
+    create: &ContainerCreateBody,
+    hc: &HostConfig,
+    warnings: &mut Vec<String>,
+) -> Result<(), Error> {
+    let HostConfig {
+        // Resources (implemented; validated by resources::validate).
+        cpu_shares: _,
+        memory: _,
+        cgroup_parent,
+        blkio_weight: _,
+        blkio_weight_device,
+        blkio_device_read_bps,
+        blkio_device_write_bps,
+        blkio_device_read_iops,
+        blkio_device_write_iops,
+        cpu_period: _,
+        cpu_quota: _,
+        cpu_realtime_period: _,
+        cpu_realtime_runtime: _,
+        cpuset_cpus: _,
+        cpuset_mems: _,
+        devices,
+        device_cgroup_rules,
+        device_requests,
+        memory_reservation: _,
+        memory_swap: _,
+        memory_swappiness: _,
+        nano_cpus: _,
+        oom_kill_disable: _,
+        init,
+        pids_limit: _,
+        ulimits: _,
+        cpu_count: _,
+        cpu_percent: _,
+        io_maximum_iops: _,
+        io_maximum_bandwidth: _,
+        // Mounts (implemented; validated by mounts::validate).
+        binds: _,
+        container_id_file: _, // CLI-side only; dockerd ignores it too.
+        log_config,
+        network_mode: _, // network::validate
+        port_bindings: _,
+        restart_policy,
+        auto_remove,
+        volume_driver,
+        volumes_from,
+        mounts: _,
+        console_size,
+        annotations,
+        cap_add,
+        cap_drop,
+        cgroupns_mode: _, // private / host / default: all implemented
+        dns: _,
+        dns_options: _,
+        dns_search: _,
+        extra_hosts: _,
+        group_add: _, // resolved against /etc/group in linux_spec
+        ipc_mode,
+        cgroup,
+        links: _,
+        oom_score_adj,
+        pid_mode,
+        privileged: _,
+        publish_all_ports: _,
+        readonly_rootfs: _,
+        security_opt,
+        storage_opt,
+        tmpfs: _,
+        uts_mode,
+        userns_mode,
+        shm_size,
+        sysctls: _,
+        runtime,
+        isolation,
+        masked_paths: _,
+        readonly_paths: _,
+    } = hc;
+
+    if let Some(p) = restart_policy {
+        check_restart_policy(p)?;
+        let none = matches!(
+            p.name,
+            None | Some(RestartPolicyNameEnum::EMPTY | RestartPolicyNameEnum::NO)
+        );
+        if *auto_remove == Some(true) && !none {
+            return Err(invalid(
+                "can't create 'AutoRemove' container with restart policy",
+            ));
+        }
+    }
+    if let Some(l) = log_config {
+        check_log_config(l)?;
+    }
+    if nonempty(cgroup_parent).is_some() {
+        return Err(unsupported("--cgroup-parent"));
+    }
+    for (flag, set) in [
+        (
+            "--blkio-weight-device",
+            nonempty_vec(blkio_weight_device).is_some(),
+        ),
+        (
+            "--device-read-bps",
+            nonempty_vec(blkio_device_read_bps).is_some(),
+        ),
+        (
+            "--device-write-bps",
+            nonempty_vec(blkio_device_write_bps).is_some(),
+        ),
+        (
+            "--device-read-iops",
+            nonempty_vec(blkio_device_read_iops).is_some(),
+        ),
+        (
+            "--device-write-iops",
+            nonempty_vec(blkio_device_write_iops).is_some(),
+        ),
+        ("--device", nonempty_vec(devices).is_some()),
+        (
+            "--device-cgroup-rule",
+            nonempty_vec(device_cgroup_rules).is_some(),
+        ),
+        (
+            "--gpus/DeviceRequests",
+            nonempty_vec(device_requests).is_some(),
+        ),
+        ("--init", *init == Some(true)),
+        ("--volume-driver", nonempty(volume_driver).is_some()),
+        ("--volumes-from", nonempty_vec(volumes_from).is_some()),
+        (
+            "--storage-opt",
+            storage_opt.as_ref().is_some_and(|s| !s.is_empty()),
+        ),
+        ("--cgroup (HostConfig.Cgroup)", nonempty(cgroup).is_some()),
+    ] {
+        if set {
+            return Err(unsupported(flag));
+        }
+    }
+    resources::validate(hc, warnings)?;
+    mounts::validate(hc)?;
+
+    if let Some(cs) = console_size {
+        if cs.len() != 2 {
+            return Err(invalid("invalid ConsoleSize: expected [height, width]"));
+        }
+    }
+    if annotations.iter().flatten().any(|(k, _)| k.is_empty()) {
+        return Err(invalid(
+            "invalid Annotations: the empty string is not permitted as an annotation key",
+        ));
+    }
+    caps::validate(
+        cap_add.as_deref().unwrap_or(&[]),
+        cap_drop.as_deref().unwrap_or(&[]),
+    )?;
+
+    check_mode(
+        "IPC",
+        "--ipc",
+        ipc_mode,
+        &["", "private", "shareable", "none", "host"],
+    )?;
+    check_mode("PID", "--pid", pid_mode, &["", "host"])?;
+    match uts_mode.as_deref().unwrap_or("") {
+        "" => {}
+        "host" => {
+            if nonempty(&create.hostname).is_some() {
+                return Err(invalid("conflicting options: hostname and the UTS mode"));
+            }
+        }
+        other => return Err(invalid(format!("invalid UTS mode: {other}"))),
+    }
+    // Without user-namespace remapping in the daemon, "host" is what every container gets.
+    match userns_mode.as_deref().unwrap_or("") {
+        "" | "host" => {}
+        other => return Err(unsupported(format!("--userns {other}"))),
+    }
+    let oom = oom_score_adj.unwrap_or(0);
+    if !(-1000..=1000).contains(&oom) {
+        return Err(invalid(config::oom_range_msg(oom)));
+    }
+    if shm_size.unwrap_or(0) < 0 {
+        return Err(invalid("SHM size can not be less than 0"));
+    }
+    SecurityOptions::parse(security_opt.as_deref().unwrap_or(&[]))?;
+    match runtime.as_deref().unwrap_or("") {
+        "" | "runc" | "io.containerd.runc.v2" => {}
+        other => return Err(unsupported(format!("--runtime {other} (only runc is)"))),
+    }
+    match isolation {
+        None | Some(HostConfigIsolationEnum::EMPTY | HostConfigIsolationEnum::DEFAULT) => {}
+        Some(other) => return Err(invalid(format!("invalid isolation '{other}' on linux"))),
+    }
+
+    let net = network::validate(create, hc, warnings)?;
+    namespaces::validate_sysctls(hc, net)?;
+    let _: NetworkMode = net;
+    Ok(())
+}
+
+/// Warnings about the image itself, for the create response: what the image declares that
+/// dockbridge does not do yet. (Refusing such images would refuse most databases.)
+pub fn image_warnings(image: &ImageContainerConfig) -> Vec<String> {
+    let mut w = Vec::new();
+    for v in image.volumes.iter().flatten().map(|(k, _)| k) {
+        w.push(format!(
+            "the image declares volume {v}; dockbridge has no volumes yet: its contents stay in the container's writable layer and are removed with the container"
+        ));
+    }
+    let healthcheck: Option<HealthConfig> = image
+        .healthcheck
+        .as_ref()
+        .and_then(|h| serde_json::from_value(h.clone()).ok());
+    if healthcheck.is_some_and(|h| nonempty_vec(&h.test).is_some_and(|t| t[0] != "NONE")) {
+        w.push("the image declares a HEALTHCHECK; dockbridge does not run healthchecks yet: the container will have no health status".into());
+    }
+    w
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use spec::api::models::{DeviceMapping, PortBinding};
+
+    fn with_hc(hc: HostConfig) -> ContainerCreateBody {
+        ContainerCreateBody {
+            host_config: Some(hc),
+            ..Default::default()
+        }
+    }
+
+    fn unsupported_naming(create: ContainerCreateBody, needle: &str) {
+        match check_create(&create) {
+            Err(Error::Unsupported(m)) => assert!(
+                m.contains(needle) && m.contains("not supported by dockbridge"),
+                "{m}"
+            ),
+            other => panic!("expected Unsupported naming {needle}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn cli_defaults_are_accepted_with_the_bridge_warning() {
+        // What `docker create busybox` sends: zero values everywhere.
+        let create: ContainerCreateBody = serde_json::from_str(
+            r#"{"Image":"busybox","Cmd":["true"],"Env":[],"Volumes":{},"Labels":{},"OnBuild":null,
+            "HostConfig":{"Binds":null,"ContainerIDFile":"","LogConfig":{"Type":"","Config":{}},
+            "NetworkMode":"default","PortBindings":{},"RestartPolicy":{"Name":"no","MaximumRetryCount":0},
+            "AutoRemove":false,"VolumeDriver":"","VolumesFrom":null,"ConsoleSize":[24,80],"CapAdd":null,
+            "CapDrop":null,"CgroupnsMode":"","Dns":[],"DnsOptions":[],"DnsSearch":[],"ExtraHosts":null,
+            "GroupAdd":null,"IpcMode":"","Cgroup":"","Links":null,"OomScoreAdj":0,"PidMode":"",
+            "Privileged":false,"PublishAllPorts":false,"ReadonlyRootfs":false,"SecurityOpt":null,
+            "UTSMode":"","UsernsMode":"","ShmSize":0,"Isolation":"","CpuShares":0,"Memory":0,"NanoCpus":0,
+            "CgroupParent":"","BlkioWeight":0,"BlkioWeightDevice":[],"BlkioDeviceReadBps":[],
+            "BlkioDeviceWriteBps":[],"BlkioDeviceReadIOps":[],"BlkioDeviceWriteIOps":[],"CpuPeriod":0,
+            "CpuQuota":0,"CpuRealtimePeriod":0,"CpuRealtimeRuntime":0,"CpusetCpus":"","CpusetMems":"",
+            "Devices":[],"DeviceCgroupRules":null,"DeviceRequests":null,"MemoryReservation":0,
+            "MemorySwap":0,"MemorySwappiness":null,"OomKillDisable":null,"PidsLimit":null,"Ulimits":[],
+            "CpuCount":0,"CpuPercent":0,"IOMaximumIOps":0,"IOMaximumBandwidth":0,"MaskedPaths":null,
+            "ReadonlyPaths":null},"NetworkingConfig":{"EndpointsConfig":{"default":{}}}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            check_create(&create).unwrap(),
+            vec![network::BRIDGE_WARNING.to_string()]
+        );
+    }
+
+    #[test]
+    fn none_and_host_have_no_warning() {
+        for mode in ["none", "host"] {
+            let c = with_hc(HostConfig {
+                network_mode: Some(mode.into()),
+                ..Default::default()
+            });
+            assert!(check_create(&c).unwrap().is_empty(), "{mode}");
+        }
+    }
+
+    #[test]
+    fn rejections_name_the_option() {
+        let dev = DeviceMapping {
+            path_on_host: Some("/dev/fuse".into()),
+            ..Default::default()
+        };
+        unsupported_naming(
+            with_hc(HostConfig {
+                devices: Some(vec![dev]),
+                ..Default::default()
+            }),
+            "--device",
+        );
+        let pb = [(
+            "80/tcp".to_string(),
+            Some(vec![PortBinding {
+                host_ip: None,
+                host_port: Some("8080".into()),
+            }]),
+        )];
+        unsupported_naming(
+            with_hc(HostConfig {
+                port_bindings: Some(pb.into()),
+                ..Default::default()
+            }),
+            "-p/--publish",
+        );
+        unsupported_naming(
+            with_hc(HostConfig {
+                cgroup_parent: Some("/x".into()),
+                ..Default::default()
+            }),
+            "--cgroup-parent",
+        );
+        unsupported_naming(
+            with_hc(HostConfig {
+                binds: Some(vec!["data:/data".into()]),
+                ..Default::default()
+            }),
+            "-v data:/data (named volume \"data\")",
+        );
+        let always = RestartPolicy {
+            name: Some(RestartPolicyNameEnum::ALWAYS),
+            maximum_retry_count: Some(0),
+        };
+        unsupported_naming(
+            with_hc(HostConfig {
+                restart_policy: Some(always),
+                ..Default::default()
+            }),
+            "--restart always",
+        );
+        let hc = HealthConfig {
+            test: Some(vec!["CMD".into(), "true".into()]),
+            ..Default::default()
+        };
+        unsupported_naming(
+            ContainerCreateBody {
+                healthcheck: Some(hc),
+                ..Default::default()
+            },
+            "--health-cmd",
+        );
+        let log = HostConfigLogConfig {
+            typ: Some("syslog".into()),
+            config: None,
+        };
+        unsupported_naming(
+            with_hc(HostConfig {
+                log_config: Some(log),
+                ..Default::default()
+            }),
+            "--log-driver syslog",
+        );
+        unsupported_naming(
+            with_hc(HostConfig {
+                network_mode: Some("mynet".into()),
+                ..Default::default()
+            }),
+            "--network mynet",
+        );
+        unsupported_naming(
+            with_hc(HostConfig {
+                init: Some(true),
+                ..Default::default()
+            }),
+            "--init",
+        );
+        unsupported_naming(
+            with_hc(HostConfig {
+                links: Some(vec!["db:db".into()]),
+                ..Default::default()
+            }),
+            "--link",
+        );
+        unsupported_naming(
+            ContainerCreateBody {
+                volumes: Some(vec!["/data".into()]),
+                ..Default::default()
+            },
+            "-v /data (anonymous volume)",
+        );
+        unsupported_naming(
+            with_hc(HostConfig {
+                pid_mode: Some("container:abc".into()),
+                ..Default::default()
+            }),
+            "--pid container:abc",
+        );
+        unsupported_naming(
+            with_hc(HostConfig {
+                security_opt: Some(vec!["apparmor=myprofile".into()]),
+                ..Default::default()
+            }),
+            "AppArmor",
+        );
+    }
+
+    #[test]
+    fn healthcheck_none_is_fine() {
+        let hc = HealthConfig {
+            test: Some(vec!["NONE".into()]),
+            ..Default::default()
+        };
+        assert!(check_create(&ContainerCreateBody {
+            healthcheck: Some(hc),
+            ..Default::default()
+        })
+        .is_ok());
+    }
+
+    #[test]
+    fn dockerd_validation_messages() {
+        let err = |hc: HostConfig| check_create(&with_hc(hc)).unwrap_err().to_string();
+        assert_eq!(
+            err(HostConfig {
+                memory: Some(1024),
+                ..Default::default()
+            }),
+            "Minimum memory limit allowed is 6MB"
+        );
+        let p = RestartPolicy {
+            name: Some(RestartPolicyNameEnum::NO),
+            maximum_retry_count: Some(3),
+        };
+        assert_eq!(
+            err(HostConfig {
+                restart_policy: Some(p),
+                ..Default::default()
+            }),
+            "invalid restart policy: maximum retry count can only be used with 'on-failure'"
+        );
+        assert_eq!(
+            err(HostConfig {
+                nano_cpus: Some(1_000_000_000),
+                cpu_period: Some(50_000),
+                ..Default::default()
+            }),
+            "Conflicting options: Nano CPUs and CPU Period cannot both be set"
+        );
+        assert_eq!(
+            err(HostConfig {
+                oom_score_adj: Some(1001),
+                ..Default::default()
+            }),
+            "Invalid value 1001, range for oom score adj is [-1000, 1000]"
+        );
+        assert_eq!(
+            err(HostConfig {
+                cap_add: Some(vec!["BOGUS".into()]),
+                ..Default::default()
+            }),
+            "invalid CapAdd: unknown capability: \"CAP_BOGUS\""
+        );
+        assert_eq!(
+            err(HostConfig { network_mode: Some("host".into()), links: Some(vec!["a:b".into()]), ..Default::default() }),
+            "conflicting options: host type networking can't be used with links. This would result in undefined behavior"
+        );
+        assert_eq!(
+            err(HostConfig {
+                security_opt: Some(vec!["bogus".into()]),
+                ..Default::default()
+            }),
+            "invalid --security-opt 1: \"bogus\""
+        );
+        let e = check_create(&ContainerCreateBody {
+            env: Some(vec!["=x".into()]),
+            ..Default::default()
+        });
+        assert_eq!(
+            e.unwrap_err().to_string(),
+            "invalid environment variable: =x"
+        );
+        let e = check_create(&ContainerCreateBody {
+            working_dir: Some("rel".into()),
+            ..Default::default()
+        });
+        assert!(e
+            .unwrap_err()
+            .to_string()
+            .contains("needs to be an absolute path"));
+        let e = check_create(&ContainerCreateBody {
+            stop_signal: Some("SIGFOO".into()),
+            ..Default::default()
+        });
+        assert_eq!(e.unwrap_err().to_string(), "Invalid signal: SIGFOO");
+        assert!(
+            validate_signal("SIGRTMIN+3").is_ok()
+                && validate_signal("9").is_ok()
+                && validate_signal("term").is_ok()
+        );
+    }
+
+    #[test]
+    fn host_mode_discards_ports_with_a_warning() {
+        let pb = [(
+            "80/tcp".to_string(),
+            Some(vec![PortBinding {
+                host_ip: None,
+                host_port: Some("80".into()),
+            }]),
+        )];
+        let c = with_hc(HostConfig {
+            network_mode: Some("host".into()),
+            port_bindings: Some(pb.into()),
+            ..Default::default()
+        });
+        assert_eq!(
+            check_create(&c).unwrap(),
+            vec!["Published ports are discarded when using host network mode".to_string()]
+        );
+    }
+
+    #[test]
+    fn image_warnings_cover_volumes_and_healthchecks() {
+        let img: ImageContainerConfig = serde_json::from_str(
+            r#"{"Volumes":{"/var/lib/db":{}},"Healthcheck":{"Test":["CMD","true"]}}"#,
+        )
+        .unwrap();
+        assert_eq!(image_warnings(&img).len(), 2);
+    }
+}

@@ -1,1 +1,0 @@
-//! Docker create request → OCI Windows runtime spec. (Being written: issue 3.)
