@@ -59,11 +59,24 @@ unmount_all() {
   done
 }
 
+# dockerd creates its socket before the API is served: probe /_ping when
+# curl is there, else give it a moment after the socket appears.
+ping_ok() {
+  if command -v curl >/dev/null 2>&1; then
+    curl -fsS --unix-socket "$docker_sock" http://localhost/_ping >/dev/null 2>&1
+  else
+    sleep 1
+  fi
+}
+
 start() {
   if [[ -S "$docker_sock" ]] && [[ -f "$dir/dockerd.pid" ]] && kill -0 "$(cat "$dir/dockerd.pid")" 2>/dev/null; then
     echo "unix://$docker_sock"
     return 0
   fi
+  # Leftovers of a run that was killed: stale sockets would look "ready".
+  stop
+  rm -f "$ctrd_sock" "$docker_sock"
   mkdir -p "$dir/containerd/root" "$dir/containerd/state" "$dir/data" "$dir/exec"
   cat >"$dir/containerd/config.toml" <<TOML
 version = 2
@@ -103,7 +116,7 @@ TOML
     >"$dir/dockerd.log" 2>&1 &
   local launcher=$!
   for _ in $(seq 1 300); do
-    if [[ -S "$docker_sock" ]] && curl -fsS --unix-socket "$docker_sock" http://localhost/_ping >/dev/null 2>&1; then
+    if [[ -S "$docker_sock" ]] && ping_ok; then
       echo "unix://$docker_sock"
       return 0
     fi

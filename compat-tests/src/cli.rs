@@ -7,9 +7,19 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
-/// The CLI the suite drives; `DOCKER_CLI` overrides it.
+/// The CLI the suite drives: `$DOCKER_CLI`, else /usr/local/bin/docker
+/// (the 28.x CLI), else the first `docker` on PATH.
 pub fn docker_path() -> PathBuf {
-    std::env::var_os("DOCKER_CLI").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/usr/local/bin/docker"))
+    if let Some(p) = std::env::var_os("DOCKER_CLI") {
+        return PathBuf::from(p);
+    }
+    let default = PathBuf::from("/usr/local/bin/docker");
+    if default.is_file() {
+        return default;
+    }
+    std::env::var_os("PATH")
+        .and_then(|paths| std::env::split_paths(&paths).map(|d| d.join("docker")).find(|p| p.is_file()))
+        .unwrap_or(default)
 }
 
 #[derive(Debug, Clone)]
@@ -21,13 +31,24 @@ pub struct CliOutput {
 
 impl CliOutput {
     pub fn describe(&self) -> String {
-        format!("exit {} stdout {:?} stderr {:?}", self.code, self.stdout.trim(), self.stderr.trim())
+        format!(
+            "exit {} stdout {:?} stderr {:?}",
+            self.code,
+            self.stdout.trim(),
+            self.stderr.trim()
+        )
     }
 }
 
 /// Runs `docker ARGS` with DOCKER_HOST set to `host` and an empty config
 /// directory, so the user's contexts and credentials never leak in.
-pub fn run(host: &str, config_dir: &Path, args: &[&str], stdin: Option<&[u8]>, timeout: Duration) -> Result<CliOutput> {
+pub fn run(
+    host: &str,
+    config_dir: &Path,
+    args: &[&str],
+    stdin: Option<&[u8]>,
+    timeout: Duration,
+) -> Result<CliOutput> {
     let bin = docker_path();
     let mut cmd = Command::new(&bin);
     cmd.args(args)
@@ -37,10 +58,16 @@ pub fn run(host: &str, config_dir: &Path, args: &[&str], stdin: Option<&[u8]>, t
         .env_remove("DOCKER_API_VERSION")
         .env_remove("DOCKER_TLS_VERIFY")
         .env_remove("DOCKER_CERT_PATH")
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let mut child = cmd.spawn().with_context(|| format!("running {}", bin.display()))?;
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("running {}", bin.display()))?;
     if let (Some(data), Some(mut w)) = (stdin, child.stdin.take()) {
         let data = data.to_vec();
         // A separate thread so a CLI that does not read stdin cannot block us.
@@ -78,5 +105,9 @@ pub fn run(host: &str, config_dir: &Path, args: &[&str], stdin: Option<&[u8]>, t
     };
     let stdout = out_t.join().unwrap_or_default();
     let stderr = err_t.join().unwrap_or_default();
-    Ok(CliOutput { code: status.code().unwrap_or(-1), stdout, stderr })
+    Ok(CliOutput {
+        code: status.code().unwrap_or(-1),
+        stdout,
+        stderr,
+    })
 }

@@ -51,7 +51,12 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    pub fn new(ep: Endpoint, api: ApiVersion, server_api: ApiVersion, run_id: String) -> Result<Ctx> {
+    pub fn new(
+        ep: Endpoint,
+        api: ApiVersion,
+        server_api: ApiVersion,
+        run_id: String,
+    ) -> Result<Ctx> {
         let schema = Schema::for_version(api)?;
         let cli_config = std::env::temp_dir().join(format!("dockbridge-compat-cli-{run_id}"));
         std::fs::create_dir_all(&cli_config)?;
@@ -90,7 +95,9 @@ impl Ctx {
 
     pub fn record(&mut self, req: &Request, resp: &Response) {
         let shape = if resp.head.content_type().contains("json") {
-            serde_json::from_slice::<Value>(&resp.body).map(|v| shape(&v)).unwrap_or_default()
+            serde_json::from_slice::<Value>(&resp.body)
+                .map(|v| shape(&v))
+                .unwrap_or_default()
         } else {
             Vec::new()
         };
@@ -148,7 +155,11 @@ impl Ctx {
     /// Asserts the status; the error carries the body for diagnosis.
     pub fn expect(&self, resp: &Response, status: u16) -> Result<()> {
         if resp.status() != status {
-            bail!("expected status {status}, got {}: {}", resp.status(), http::snippet(&resp.body));
+            bail!(
+                "expected status {status}, got {}: {}",
+                resp.status(),
+                http::snippet(&resp.body)
+            );
         }
         Ok(())
     }
@@ -161,14 +172,23 @@ impl Ctx {
         if !ct.starts_with("application/json") {
             bail!("error body Content-Type {ct:?}, want application/json");
         }
-        resp.message().ok_or_else(|| anyhow!("error body has no \"message\": {}", http::snippet(&resp.body)))
+        resp.message().ok_or_else(|| {
+            anyhow!(
+                "error body has no \"message\": {}",
+                http::snippet(&resp.body)
+            )
+        })
     }
 
     /// Like [`Ctx::expect_error`] where Docker versions differ in the status
     /// (old daemons answered some client errors with 500).
     pub fn expect_error_in(&self, resp: &Response, statuses: &[u16]) -> Result<String> {
         if !statuses.contains(&resp.status()) {
-            bail!("expected status in {statuses:?}, got {}: {}", resp.status(), http::snippet(&resp.body));
+            bail!(
+                "expected status in {statuses:?}, got {}: {}",
+                resp.status(),
+                http::snippet(&resp.body)
+            );
         }
         self.expect_error(resp, resp.status())
     }
@@ -176,7 +196,8 @@ impl Ctx {
     /// Validates a JSON body against the response schema of `method path`.
     pub fn validate(&self, method: &str, path_template: &str, resp: &Response) -> Result<Value> {
         let v = resp.json()?;
-        self.schema.validate_response(method, path_template, resp.status(), &v)?;
+        self.schema
+            .validate_response(method, path_template, resp.status(), &v)?;
         Ok(v)
     }
 
@@ -198,10 +219,17 @@ impl Ctx {
         let resp = self.post_json(&format!("/containers/create?name={name}"), &body)?;
         self.containers.push(name.to_string());
         if resp.status() != 201 {
-            bail!("create failed: {} {}", resp.status(), http::snippet(&resp.body));
+            bail!(
+                "create failed: {} {}",
+                resp.status(),
+                http::snippet(&resp.body)
+            );
         }
         let v = resp.json()?;
-        let id = v["Id"].as_str().ok_or_else(|| anyhow!("create response has no Id: {v}"))?.to_string();
+        let id = v["Id"]
+            .as_str()
+            .ok_or_else(|| anyhow!("create response has no Id: {v}"))?
+            .to_string();
         self.containers.push(id.clone());
         Ok(id)
     }
@@ -254,11 +282,15 @@ impl Ctx {
 
     /// POST /wait (default condition) and the exit code.
     pub fn wait(&mut self, id: &str) -> Result<i64> {
-        let r = self.req("POST", &format!("/containers/{id}/wait")).timeout(Duration::from_secs(60));
+        let r = self
+            .req("POST", &format!("/containers/{id}/wait"))
+            .timeout(Duration::from_secs(60));
         let resp = self.send(r)?;
         self.expect(&resp, 200).context("wait")?;
         let v = resp.json()?;
-        v["StatusCode"].as_i64().ok_or_else(|| anyhow!("wait response without StatusCode: {v}"))
+        v["StatusCode"]
+            .as_i64()
+            .ok_or_else(|| anyhow!("wait response without StatusCode: {v}"))
     }
 
     /// GET /containers/{id}/json as JSON.
@@ -279,11 +311,23 @@ impl Ctx {
 
     /// Runs the docker CLI against the endpoint.
     pub fn docker(&self, args: &[&str]) -> Result<CliOutput> {
-        cli::run(&self.ep.docker_host(), &self.cli_config, args, None, Duration::from_secs(90))
+        cli::run(
+            &self.ep.docker_host(),
+            &self.cli_config,
+            args,
+            None,
+            Duration::from_secs(90),
+        )
     }
 
     pub fn docker_stdin(&self, args: &[&str], stdin: &[u8]) -> Result<CliOutput> {
-        cli::run(&self.ep.docker_host(), &self.cli_config, args, Some(stdin), Duration::from_secs(90))
+        cli::run(
+            &self.ep.docker_host(),
+            &self.cli_config,
+            args,
+            Some(stdin),
+            Duration::from_secs(90),
+        )
     }
 
     /// Removes everything the run created; best effort, never fails.
@@ -292,7 +336,10 @@ impl Ctx {
         let containers: Vec<String> = self.containers.drain(..).rev().collect();
         for c in containers {
             if seen.insert(c.clone()) {
-                let _ = http::send(&self.ep, &self.req("DELETE", &format!("/containers/{c}?force=1&v=1")));
+                let _ = http::send(
+                    &self.ep,
+                    &self.req("DELETE", &format!("/containers/{c}?force=1&v=1")),
+                );
             }
         }
         // Anything else carrying our label (created by the CLI, renamed…).
@@ -302,7 +349,10 @@ impl Ctx {
             if let Ok(Value::Array(list)) = r.json() {
                 for c in list {
                     if let Some(id) = c["Id"].as_str() {
-                        let _ = http::send(&self.ep, &self.req("DELETE", &format!("/containers/{id}?force=1&v=1")));
+                        let _ = http::send(
+                            &self.ep,
+                            &self.req("DELETE", &format!("/containers/{id}?force=1&v=1")),
+                        );
                     }
                 }
             }
@@ -310,7 +360,10 @@ impl Ctx {
         let mut images: Vec<String> = self.images.drain(..).rev().collect();
         images.push(self.image.clone());
         for i in images {
-            let _ = http::send(&self.ep, &self.req("DELETE", &format!("/images/{i}?force=1")));
+            let _ = http::send(
+                &self.ep,
+                &self.req("DELETE", &format!("/images/{i}?force=1")),
+            );
         }
         let _ = std::fs::remove_dir_all(&self.cli_config);
     }
@@ -347,7 +400,9 @@ pub fn urlencode(s: &str) -> String {
     let mut out = String::new();
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }
@@ -390,7 +445,11 @@ fn walk_shape(v: &Value, at: &str, out: &mut std::collections::BTreeSet<String>,
             for (k, e) in o {
                 // Map keys that are data (labels, env-like maps, IDs) would
                 // make every run differ; keep the structure only.
-                let key = if k.len() >= 12 && k.chars().all(|c| c.is_ascii_hexdigit()) { "ID" } else { k };
+                let key = if k.len() >= 12 && k.chars().all(|c| c.is_ascii_hexdigit()) {
+                    "ID"
+                } else {
+                    k
+                };
                 walk_shape(e, &format!("{at}.{key}"), out, depth + 1);
             }
         }
@@ -411,6 +470,9 @@ mod tests {
 
     #[test]
     fn urlencode_json() {
-        assert_eq!(urlencode("{\"a\":[\"b=c\"]}"), "%7B%22a%22%3A%5B%22b%3Dc%22%5D%7D");
+        assert_eq!(
+            urlencode("{\"a\":[\"b=c\"]}"),
+            "%7B%22a%22%3A%5B%22b%3Dc%22%5D%7D"
+        );
     }
 }

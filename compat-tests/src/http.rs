@@ -158,7 +158,8 @@ impl Request {
         self.body_with_type(body, "application/json")
     }
     pub fn body_with_type(mut self, body: Vec<u8>, content_type: &str) -> Request {
-        self.headers.push(("Content-Type".into(), content_type.into()));
+        self.headers
+            .push(("Content-Type".into(), content_type.into()));
         self.body = Some(body);
         self
     }
@@ -172,11 +173,15 @@ impl Request {
     }
     /// Adds the hijack headers the docker CLI sends for attach / exec start.
     pub fn upgrade(self) -> Request {
-        self.header("Connection", "Upgrade").header("Upgrade", "tcp")
+        self.header("Connection", "Upgrade")
+            .header("Upgrade", "tcp")
     }
 
     fn encode(&self) -> Vec<u8> {
-        let mut out = format!("{} {} HTTP/1.1\r\nHost: api.moby.localhost\r\n", self.method, self.path);
+        let mut out = format!(
+            "{} {} HTTP/1.1\r\nHost: api.moby.localhost\r\n",
+            self.method, self.path
+        );
         out.push_str("User-Agent: dockbridge-compat/0.1\r\n");
         for (k, v) in &self.headers {
             out.push_str(&format!("{k}: {v}\r\n"));
@@ -209,7 +214,10 @@ pub struct Head {
 
 impl Head {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
     pub fn has_header(&self, name: &str) -> bool {
         self.header(name).is_some()
@@ -218,7 +226,9 @@ impl Head {
         self.header("Content-Type").unwrap_or("")
     }
     fn is_chunked(&self) -> bool {
-        self.header("Transfer-Encoding").map(|v| v.eq_ignore_ascii_case("chunked")).unwrap_or(false)
+        self.header("Transfer-Encoding")
+            .map(|v| v.eq_ignore_ascii_case("chunked"))
+            .unwrap_or(false)
     }
 }
 
@@ -243,7 +253,11 @@ impl Response {
     }
     pub fn json(&self) -> Result<Value> {
         serde_json::from_slice(&self.body).with_context(|| {
-            format!("response body is not JSON (status {}): {}", self.head.status, snippet(&self.body))
+            format!(
+                "response body is not JSON (status {}): {}",
+                self.head.status,
+                snippet(&self.body)
+            )
         })
     }
     /// The `message` of a JSON error body, if there is one.
@@ -282,8 +296,13 @@ pub fn send(ep: &Endpoint, req: &Request) -> Result<Response> {
     let (head, mut body) = open(ep, req)?;
     let chunked = head.is_chunked();
     let mut buf = Vec::new();
-    body.read_to_end(&mut buf).with_context(|| format!("reading body of {} {}", req.method, req.path))?;
-    Ok(Response { head, body: buf, chunked })
+    body.read_to_end(&mut buf)
+        .with_context(|| format!("reading body of {} {}", req.method, req.path))?;
+    Ok(Response {
+        head,
+        body: buf,
+        chunked,
+    })
 }
 
 /// Sends raw bytes (for malformed-request cases) and reads the response.
@@ -296,15 +315,21 @@ pub fn send_raw(ep: &Endpoint, raw: &[u8], timeout: Duration) -> Result<Response
     let mut body = Body::for_head(&head, r, false);
     let mut buf = Vec::new();
     body.read_to_end(&mut buf)?;
-    Ok(Response { head, body: buf, chunked })
+    Ok(Response {
+        head,
+        body: buf,
+        chunked,
+    })
 }
 
 /// Sends a request and returns the head plus a streaming body reader.
 pub fn open(ep: &Endpoint, req: &Request) -> Result<(Head, Body)> {
     let mut s = ep.connect(req.timeout)?;
-    s.write_all(&req.encode()).with_context(|| format!("sending {} {}", req.method, req.path))?;
+    s.write_all(&req.encode())
+        .with_context(|| format!("sending {} {}", req.method, req.path))?;
     let mut r = BufReader::new(s);
-    let head = read_head(&mut r).with_context(|| format!("reading response to {} {}", req.method, req.path))?;
+    let head = read_head(&mut r)
+        .with_context(|| format!("reading response to {} {}", req.method, req.path))?;
     let body = Body::for_head(&head, r, req.method == "HEAD");
     Ok((head, body))
 }
@@ -328,7 +353,9 @@ impl Hijacked {
     /// Reads until EOF (or the read timeout, which is an error).
     pub fn read_to_end(&mut self) -> Result<Vec<u8>> {
         let mut buf = Vec::new();
-        self.reader.read_to_end(&mut buf).context("reading hijacked stream")?;
+        self.reader
+            .read_to_end(&mut buf)
+            .context("reading hijacked stream")?;
         Ok(buf)
     }
     pub fn set_read_timeout(&self, t: Duration) -> Result<()> {
@@ -370,10 +397,18 @@ fn read_head<R: BufRead>(r: &mut R) -> Result<Head> {
         if l.is_empty() {
             break;
         }
-        let (k, v) = l.split_once(':').ok_or_else(|| anyhow!("bad header line {l:?}"))?;
+        let (k, v) = l
+            .split_once(':')
+            .ok_or_else(|| anyhow!("bad header line {l:?}"))?;
         headers.push((k.to_string(), v.trim().to_string()));
     }
-    Ok(Head { status_line, version, status, reason, headers })
+    Ok(Head {
+        status_line,
+        version,
+        status,
+        reason,
+        headers,
+    })
 }
 
 /// A response body reader honouring the message framing.
@@ -391,10 +426,14 @@ enum Mode {
 
 impl Body {
     fn for_head(head: &Head, r: BufReader<Stream>, is_head: bool) -> Body {
-        let mode = if is_head || head.status == 204 || head.status == 304 || head.status / 100 == 1 {
+        let mode = if is_head || head.status == 204 || head.status == 304 || head.status / 100 == 1
+        {
             Mode::Empty
         } else if head.is_chunked() {
-            Mode::Chunked { left: 0, done: false }
+            Mode::Chunked {
+                left: 0,
+                done: false,
+            }
         } else if let Some(n) = head.header("Content-Length").and_then(|v| v.parse().ok()) {
             Mode::Fixed(n)
         } else {
@@ -429,7 +468,9 @@ impl Body {
             }
             buf.push(byte[0]);
         }
-        Ok(Some(serde_json::from_slice(&buf).with_context(|| format!("bad JSON line {}", snippet(&buf)))?))
+        Ok(Some(serde_json::from_slice(&buf).with_context(|| {
+            format!("bad JSON line {}", snippet(&buf))
+        })?))
     }
 }
 
@@ -483,7 +524,10 @@ impl Read for Body {
                 let max = (*left).min(buf.len() as u64) as usize;
                 let n = self.r.read(&mut buf[..max])?;
                 if n == 0 {
-                    return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "truncated chunk"));
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "truncated chunk",
+                    ));
                 }
                 *left -= n as u64;
                 if *left == 0 {
@@ -525,7 +569,10 @@ pub fn demux(mut b: &[u8]) -> Result<Vec<Frame>> {
         if b.len() < 8 + len {
             bail!("frame claims {len} bytes, {} left", b.len() - 8);
         }
-        out.push(Frame { stream: b[0], data: b[8..8 + len].to_vec() });
+        out.push(Frame {
+            stream: b[0],
+            data: b[8..8 + len].to_vec(),
+        });
         b = &b[8 + len..];
     }
     Ok(out)
@@ -561,7 +608,10 @@ mod tests {
             Endpoint::parse("unix:///tmp/x.sock").expect("unix"),
             Endpoint::Unix("/tmp/x.sock".into())
         );
-        assert_eq!(Endpoint::parse("tcp://127.0.0.1:2375").expect("tcp"), Endpoint::Tcp("127.0.0.1:2375".into()));
+        assert_eq!(
+            Endpoint::parse("tcp://127.0.0.1:2375").expect("tcp"),
+            Endpoint::Tcp("127.0.0.1:2375".into())
+        );
         assert!(Endpoint::parse("http://x").is_err());
     }
 

@@ -21,12 +21,69 @@ const PATH_ENV: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/
 
 /// Applets linked into /bin; enough for every case and for common scripts.
 const APPLETS: &[&str] = &[
-    "[", "awk", "base64", "basename", "cat", "chmod", "chown", "cp", "cut", "date", "dd", "df",
-    "dirname", "du", "echo", "env", "expr", "false", "find", "grep", "head", "hostname", "id",
-    "kill", "ln", "ls", "md5sum", "mkdir", "mkfifo", "mktemp", "mv", "nproc", "od", "printf", "ps",
-    "pwd", "readlink", "rm", "rmdir", "sed", "seq", "sh", "sha256sum", "sleep", "sort", "stat",
-    "stty", "tail", "tar", "tee", "test", "timeout", "top", "touch", "tr", "true", "tty", "uname",
-    "uniq", "wc", "whoami", "xargs", "yes",
+    "[",
+    "awk",
+    "base64",
+    "basename",
+    "cat",
+    "chmod",
+    "chown",
+    "cp",
+    "cut",
+    "date",
+    "dd",
+    "df",
+    "dirname",
+    "du",
+    "echo",
+    "env",
+    "expr",
+    "false",
+    "find",
+    "grep",
+    "head",
+    "hostname",
+    "id",
+    "kill",
+    "ln",
+    "ls",
+    "md5sum",
+    "mkdir",
+    "mkfifo",
+    "mktemp",
+    "mv",
+    "nproc",
+    "od",
+    "printf",
+    "ps",
+    "pwd",
+    "readlink",
+    "rm",
+    "rmdir",
+    "sed",
+    "seq",
+    "sh",
+    "sha256sum",
+    "sleep",
+    "sort",
+    "stat",
+    "stty",
+    "tail",
+    "tar",
+    "tee",
+    "test",
+    "timeout",
+    "top",
+    "touch",
+    "tr",
+    "true",
+    "tty",
+    "uname",
+    "uniq",
+    "wc",
+    "whoami",
+    "xargs",
+    "yes",
 ];
 
 const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\n\
@@ -57,9 +114,8 @@ struct Built {
 
 /// The uncompressed root filesystem layer (a tar), deterministic.
 pub fn busybox_layer(spec: &ImageSpec) -> Result<Vec<u8>> {
-    let busybox = std::fs::read(BUSYBOX_PATH).with_context(|| {
-        format!("reading {BUSYBOX_PATH} (install Debian's busybox-static)")
-    })?;
+    let busybox = std::fs::read(BUSYBOX_PATH)
+        .with_context(|| format!("reading {BUSYBOX_PATH} (install Debian's busybox-static)"))?;
     let mut entries: Vec<Entry> = vec![
         Entry::dir("bin", 0o755),
         Entry::dir("etc", 0o755),
@@ -130,13 +186,25 @@ struct Entry {
 
 impl Entry {
     fn dir(path: &str, mode: u32) -> Self {
-        Entry { path: path.to_string(), mode, kind: Kind::Dir }
+        Entry {
+            path: path.to_string(),
+            mode,
+            kind: Kind::Dir,
+        }
     }
     fn file(path: &str, mode: u32, data: Vec<u8>) -> Self {
-        Entry { path: path.to_string(), mode, kind: Kind::File(data) }
+        Entry {
+            path: path.to_string(),
+            mode,
+            kind: Kind::File(data),
+        }
     }
     fn symlink(path: &str, target: &str) -> Self {
-        Entry { path: path.to_string(), mode: 0o777, kind: Kind::Symlink(target.to_string()) }
+        Entry {
+            path: path.to_string(),
+            mode: 0o777,
+            kind: Kind::Symlink(target.to_string()),
+        }
     }
 }
 
@@ -147,8 +215,11 @@ pub fn sha256_hex(data: &[u8]) -> String {
 fn build(spec: &ImageSpec) -> Result<Built> {
     let layer = busybox_layer(spec)?;
     let diff_id = format!("sha256:{}", sha256_hex(&layer));
-    let labels: serde_json::Map<String, Value> =
-        spec.labels.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
+    let labels: serde_json::Map<String, Value> = spec
+        .labels
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
     let mut config = json!({
         "Env": [PATH_ENV],
         "Cmd": ["sh"],
@@ -168,7 +239,12 @@ fn build(spec: &ImageSpec) -> Result<Built> {
     // serde_json's Map is a BTreeMap here, so key order (and the digest) is stable.
     let config = serde_json::to_vec(&cfg)?;
     let config_hex = sha256_hex(&config);
-    Ok(Built { layer, diff_id, config, config_hex })
+    Ok(Built {
+        layer,
+        diff_id,
+        config,
+        config_hex,
+    })
 }
 
 /// The image ID (`sha256:<config digest>`) an engine must report for the
@@ -202,7 +278,9 @@ pub fn busybox_archive_with(repo_tags: &[&str], spec: &ImageSpec) -> Result<Vec<
     let mut repositories = serde_json::Map::new();
     for tag in repo_tags {
         let (repo, t) = split_tag(tag);
-        let entry = repositories.entry(repo.to_string()).or_insert_with(|| json!({}));
+        let entry = repositories
+            .entry(repo.to_string())
+            .or_insert_with(|| json!({}));
         if let Value::Object(m) = entry {
             m.insert(t.to_string(), Value::String(layer_dir.clone()));
         }
@@ -214,7 +292,10 @@ pub fn busybox_archive_with(repo_tags: &[&str], spec: &ImageSpec) -> Result<Vec<
         ("manifest.json".into(), serde_json::to_vec(&manifest)?),
     ];
     if !repo_tags.is_empty() {
-        files.push(("repositories".into(), serde_json::to_vec(&Value::Object(repositories))?));
+        files.push((
+            "repositories".into(),
+            serde_json::to_vec(&Value::Object(repositories))?,
+        ));
     }
     pack(files, &[layer_dir])
 }
@@ -288,8 +369,14 @@ pub fn busybox_oci_archive_with(repo_tags: &[&str], spec: &ImageSpec) -> Result<
         (format!("blobs/sha256/{layer_hex}"), gz_layer),
         (format!("blobs/sha256/{manifest_hex}"), manifest_bytes),
         ("index.json".into(), serde_json::to_vec(&index)?),
-        ("manifest.json".into(), serde_json::to_vec(&docker_manifest)?),
-        ("oci-layout".into(), br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec()),
+        (
+            "manifest.json".into(),
+            serde_json::to_vec(&docker_manifest)?,
+        ),
+        (
+            "oci-layout".into(),
+            br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec(),
+        ),
     ];
     pack(files, &["blobs".into(), "blobs/sha256".into()])
 }
@@ -379,18 +466,32 @@ mod tests {
         let b = busybox_archive(&["compat-busybox:t"]).expect("archive");
         assert_eq!(a, b);
         let entries = tar_entries(&a).expect("entries");
-        let manifest = entries.iter().find(|(n, _)| n == "manifest.json").expect("manifest");
+        let manifest = entries
+            .iter()
+            .find(|(n, _)| n == "manifest.json")
+            .expect("manifest");
         let m: Value = serde_json::from_slice(&manifest.1).expect("json");
         let cfg_name = m[0]["Config"].as_str().expect("config");
-        let cfg = entries.iter().find(|(n, _)| n == cfg_name).expect("config file");
+        let cfg = entries
+            .iter()
+            .find(|(n, _)| n == cfg_name)
+            .expect("config file");
         assert_eq!(format!("{}.json", sha256_hex(&cfg.1)), cfg_name);
         let c: Value = serde_json::from_slice(&cfg.1).expect("config json");
         let layer_name = m[0]["Layers"][0].as_str().expect("layer");
-        let layer = entries.iter().find(|(n, _)| n == layer_name).expect("layer file");
-        assert_eq!(c["rootfs"]["diff_ids"][0], format!("sha256:{}", sha256_hex(&layer.1)));
+        let layer = entries
+            .iter()
+            .find(|(n, _)| n == layer_name)
+            .expect("layer file");
+        assert_eq!(
+            c["rootfs"]["diff_ids"][0],
+            format!("sha256:{}", sha256_hex(&layer.1))
+        );
         let files = tar_entries(&layer.1).expect("layer entries");
         assert!(files.iter().any(|(n, _)| n == "bin/sh"));
-        assert!(files.iter().any(|(n, d)| n == "etc/passwd" && d.starts_with(b"root:")));
+        assert!(files
+            .iter()
+            .any(|(n, d)| n == "etc/passwd" && d.starts_with(b"root:")));
     }
 
     #[test]
@@ -399,7 +500,10 @@ mod tests {
             return;
         }
         let a = busybox_oci_archive(&["compat-busybox:t"]).expect("archive");
-        assert_eq!(a, busybox_oci_archive(&["compat-busybox:t"]).expect("archive"));
+        assert_eq!(
+            a,
+            busybox_oci_archive(&["compat-busybox:t"]).expect("archive")
+        );
         let entries = tar_entries(&a).expect("entries");
         for name in ["oci-layout", "index.json", "manifest.json"] {
             assert!(entries.iter().any(|(n, _)| n == name), "{name}");
@@ -416,7 +520,10 @@ mod tests {
     #[test]
     fn split_tag_handles_ports() {
         assert_eq!(split_tag("a:b"), ("a", "b"));
-        assert_eq!(split_tag("localhost:5000/a"), ("localhost:5000/a", "latest"));
+        assert_eq!(
+            split_tag("localhost:5000/a"),
+            ("localhost:5000/a", "latest")
+        );
         assert_eq!(split_tag("localhost:5000/a:x"), ("localhost:5000/a", "x"));
         assert_eq!(normalize_name("busybox:1"), "docker.io/library/busybox:1");
     }

@@ -83,10 +83,15 @@ fn real_main() -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     if !compat::image::busybox_available() {
-        bail!("{} is missing: install Debian's busybox-static", compat::image::BUSYBOX_PATH);
+        bail!(
+            "{} is missing: install Debian's busybox-static",
+            compat::image::BUSYBOX_PATH
+        );
     }
     if let Some(hosts) = &args.compare {
-        let [a, b] = hosts.as_slice() else { bail!("--compare needs two hosts") };
+        let [a, b] = hosts.as_slice() else {
+            bail!("--compare needs two hosts")
+        };
         let ra = runner::run(a, &all, &opts, !args.quiet)?;
         let rb = runner::run(b, &all, &opts, !args.quiet)?;
         if let Some(path) = &args.json {
@@ -94,7 +99,11 @@ fn real_main() -> Result<ExitCode> {
         }
         let (text, differing) = report::compare(&ra, &rb);
         print!("{text}");
-        return Ok(if differing > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS });
+        return Ok(if differing > 0 {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
+        });
     }
     let host = args
         .host
@@ -105,7 +114,11 @@ fn real_main() -> Result<ExitCode> {
         write_json(path, &r)?;
     }
     print!("{}", report::table(&r));
-    Ok(if report::failed(&r) { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(if report::failed(&r) {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn write_json<T: serde::Serialize>(path: &str, v: &T) -> Result<()> {

@@ -8,7 +8,10 @@ use crate::runner::{CaseResult, RunReport, Status};
 
 /// `N passed, N failed, N skipped`: the last line of a run.
 pub fn summary_line(r: &RunReport) -> String {
-    format!("{} passed, {} failed, {} skipped", r.passed, r.failed, r.skipped)
+    format!(
+        "{} passed, {} failed, {} skipped",
+        r.passed, r.failed, r.skipped
+    )
 }
 
 fn one_line(s: &str, max: usize) -> String {
@@ -25,7 +28,14 @@ pub fn table(r: &RunReport) -> String {
     let rows: Vec<[String; 4]> = r
         .results
         .iter()
-        .map(|c| [c.area.clone(), c.case.clone(), c.result.as_str().to_string(), one_line(&c.detail, 160)])
+        .map(|c| {
+            [
+                c.area.clone(),
+                c.case.clone(),
+                c.result.as_str().to_string(),
+                one_line(&c.detail, 160),
+            ]
+        })
         .collect();
     let mut out = String::new();
     let _ = writeln!(
@@ -53,7 +63,16 @@ fn render(header: &[&str; 4], rows: &[[String; 4]]) -> String {
     }
     let mut out = String::new();
     let line = |cells: [&str; 4]| {
-        format!("{:<w0$}  {:<w1$}  {:<w2$}  {}\n", cells[0], cells[1], cells[2], cells[3], w0 = w[0], w1 = w[1], w2 = w[2])
+        format!(
+            "{:<w0$}  {:<w1$}  {:<w2$}  {}\n",
+            cells[0],
+            cells[1],
+            cells[2],
+            cells[3],
+            w0 = w[0],
+            w1 = w[1],
+            w2 = w[2]
+        )
     };
     out.push_str(&line([header[0], header[1], header[2], header[3]]));
     for row in rows {
@@ -67,7 +86,11 @@ fn render(header: &[&str; 4], rows: &[[String; 4]]) -> String {
 pub fn case_diff(a: &CaseResult, b: &CaseResult) -> Vec<String> {
     let mut d = Vec::new();
     if a.result != b.result {
-        d.push(format!("result: {} | {}", a.result.as_str(), b.result.as_str()));
+        d.push(format!(
+            "result: {} | {}",
+            a.result.as_str(),
+            b.result.as_str()
+        ));
     }
     // Skipped / failed cases stop at different points: only compare the
     // exchanges both runs made.
@@ -75,7 +98,11 @@ pub fn case_diff(a: &CaseResult, b: &CaseResult) -> Vec<String> {
         d.extend(exchange_diff(i, x, y));
     }
     if a.exchanges.len() != b.exchanges.len() && a.result == b.result {
-        d.push(format!("requests: {} | {}", a.exchanges.len(), b.exchanges.len()));
+        d.push(format!(
+            "requests: {} | {}",
+            a.exchanges.len(),
+            b.exchanges.len()
+        ));
     }
     d
 }
@@ -84,14 +111,20 @@ fn exchange_diff(i: usize, x: &Exchange, y: &Exchange) -> Vec<String> {
     let mut d = Vec::new();
     let what = format!("#{} {} {}", i + 1, x.method, x.path);
     if x.method != y.method || x.path != y.path {
-        d.push(format!("{what}: request {} {} | {} {}", x.method, x.path, y.method, y.path));
+        d.push(format!(
+            "{what}: request {} {} | {} {}",
+            x.method, x.path, y.method, y.path
+        ));
         return d;
     }
     if x.status != y.status {
         d.push(format!("{what}: status {} | {}", x.status, y.status));
     }
     if x.content_type != y.content_type {
-        d.push(format!("{what}: Content-Type {:?} | {:?}", x.content_type, y.content_type));
+        d.push(format!(
+            "{what}: Content-Type {:?} | {:?}",
+            x.content_type, y.content_type
+        ));
     }
     if x.shape != y.shape && !x.shape.is_empty() && !y.shape.is_empty() {
         let only_a: Vec<&String> = x.shape.iter().filter(|s| !y.shape.contains(s)).collect();
@@ -115,17 +148,26 @@ fn fmt_list(v: &[&String]) -> String {
 
 /// Side-by-side table of the cases whose outcome or traffic differ.
 pub fn compare(a: &RunReport, b: &RunReport) -> (String, usize) {
-    let bmap: BTreeMap<(String, String), &CaseResult> =
-        b.results.iter().map(|c| ((c.area.clone(), c.case.clone()), c)).collect();
+    let bmap: BTreeMap<(String, String), &CaseResult> = b
+        .results
+        .iter()
+        .map(|c| ((c.area.clone(), c.case.clone()), c))
+        .collect();
     let mut rows = Vec::new();
     for ca in &a.results {
-        let Some(cb) = bmap.get(&(ca.area.clone(), ca.case.clone())) else { continue };
+        let Some(cb) = bmap.get(&(ca.area.clone(), ca.case.clone())) else {
+            continue;
+        };
         let diffs = case_diff(ca, cb);
         if diffs.is_empty() {
             continue;
         }
         for (i, d) in diffs.iter().enumerate() {
-            let (area, case) = if i == 0 { (ca.area.clone(), ca.case.clone()) } else { (String::new(), String::new()) };
+            let (area, case) = if i == 0 {
+                (ca.area.clone(), ca.case.clone())
+            } else {
+                (String::new(), String::new())
+            };
             let res = if i == 0 {
                 format!("{} | {}", ca.result.as_str(), cb.result.as_str())
             } else {
@@ -137,20 +179,41 @@ pub fn compare(a: &RunReport, b: &RunReport) -> (String, usize) {
     let differing = a
         .results
         .iter()
-        .filter(|ca| bmap.get(&(ca.area.clone(), ca.case.clone())).is_some_and(|cb| !case_diff(ca, cb).is_empty()))
+        .filter(|ca| {
+            bmap.get(&(ca.area.clone(), ca.case.clone()))
+                .is_some_and(|cb| !case_diff(ca, cb).is_empty())
+        })
         .count();
     let mut out = String::new();
-    let _ = writeln!(out, "# A = {} (server {}, API {})", a.host, a.server_version, a.server_api);
-    let _ = writeln!(out, "# B = {} (server {}, API {})", b.host, b.server_version, b.server_api);
-    out.push_str(&render(&["AREA", "CASE", "A | B", "DIFFERENCE (A | B)"], &rows));
+    let _ = writeln!(
+        out,
+        "# A = {} (server {}, API {})",
+        a.host, a.server_version, a.server_api
+    );
+    let _ = writeln!(
+        out,
+        "# B = {} (server {}, API {})",
+        b.host, b.server_version, b.server_api
+    );
+    out.push_str(&render(
+        &["AREA", "CASE", "A | B", "DIFFERENCE (A | B)"],
+        &rows,
+    ));
     let _ = writeln!(out, "A: {}", summary_line(a));
     let _ = writeln!(out, "B: {}", summary_line(b));
     let same_result = a
         .results
         .iter()
-        .filter(|ca| bmap.get(&(ca.area.clone(), ca.case.clone())).is_some_and(|cb| cb.result == ca.result))
+        .filter(|ca| {
+            bmap.get(&(ca.area.clone(), ca.case.clone()))
+                .is_some_and(|cb| cb.result == ca.result)
+        })
         .count();
-    let _ = writeln!(out, "{differing} cases differ, {} same", a.results.len().saturating_sub(differing).min(same_result));
+    let _ = writeln!(
+        out,
+        "{differing} cases differ, {} same",
+        a.results.len().saturating_sub(differing).min(same_result)
+    );
     (out, differing)
 }
 

@@ -32,8 +32,18 @@ pub struct Case {
 }
 
 impl Case {
-    pub const fn new(area: &'static str, name: &'static str, min_api: (u32, u32), run: CaseFn) -> Case {
-        Case { area, name, min_api: ApiVersion(min_api.0, min_api.1), run }
+    pub const fn new(
+        area: &'static str,
+        name: &'static str,
+        min_api: (u32, u32),
+        run: CaseFn,
+    ) -> Case {
+        Case {
+            area,
+            name,
+            min_api: ApiVersion(min_api.0, min_api.1),
+            run,
+        }
     }
     pub fn id(&self) -> String {
         format!("{}/{}", self.area, self.name)
@@ -97,7 +107,10 @@ pub fn selected(case: &Case, filters: &[String]) -> bool {
 
 /// A short, lowercase, per-run token for unique names.
 pub fn new_run_id() -> String {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
     let mut n = (nanos as u64) ^ ((std::process::id() as u64) << 40);
     let alphabet = b"0123456789abcdefghijklmnopqrstuvwxyz";
     let mut s = String::new();
@@ -111,8 +124,11 @@ pub fn new_run_id() -> String {
 /// `GET /_ping` and the version the client side should use, like the CLI:
 /// min(server Api-Version, suite maximum).
 pub fn negotiate(ep: &Endpoint) -> Result<(ApiVersion, ApiVersion)> {
-    let r = http::send(ep, &Request::new("GET", "/_ping").timeout(Duration::from_secs(10)))
-        .context("GET /_ping (is the endpoint up?)")?;
+    let r = http::send(
+        ep,
+        &Request::new("GET", "/_ping").timeout(Duration::from_secs(10)),
+    )
+    .context("GET /_ping (is the endpoint up?)")?;
     if r.status() != 200 {
         bail!("GET /_ping: status {}", r.status());
     }
@@ -135,11 +151,15 @@ fn setup(ctx: &mut Ctx) -> Result<()> {
     let r = ctx.send(req)?;
     ctx.expect(&r, 200).context("POST /images/load")?;
     let msgs = r.json_lines()?;
-    if let Some(e) = msgs.iter().find(|m| m.get("error").is_some() || m.get("errorDetail").is_some()) {
+    if let Some(e) = msgs
+        .iter()
+        .find(|m| m.get("error").is_some() || m.get("errorDetail").is_some())
+    {
         bail!("load reported an error: {e}");
     }
     let r = ctx.get(&format!("/images/{tag}/json"))?;
-    ctx.expect(&r, 200).context("inspecting the loaded test image")?;
+    ctx.expect(&r, 200)
+        .context("inspecting the loaded test image")?;
     let v = r.json()?;
     let id = v["Id"].as_str().unwrap_or_default().to_string();
     if id != expected {
@@ -163,9 +183,7 @@ pub fn run(host: &str, cases: &[Case], opts: &RunOptions, progress: bool) -> Res
         .and_then(|v| v["Version"].as_str().map(str::to_string))
         .unwrap_or_default();
     if progress {
-        eprintln!(
-            "# {host}: server {server_version}, API {server_api}, using {api}, run {run_id}"
-        );
+        eprintln!("# {host}: server {server_version}, API {server_api}, using {api}, run {run_id}");
     }
 
     let mut results = Vec::new();
@@ -180,7 +198,11 @@ pub fn run(host: &str, cases: &[Case], opts: &RunOptions, progress: bool) -> Res
         area: "setup".into(),
         case: "load_test_image".into(),
         min_api: "1.24".into(),
-        result: if setup_err.is_some() { Status::Fail } else { Status::Pass },
+        result: if setup_err.is_some() {
+            Status::Fail
+        } else {
+            Status::Pass
+        },
         detail: setup_err.clone().unwrap_or_default(),
         duration_ms: t.elapsed().as_millis(),
         exchanges: std::mem::take(&mut ctx.trace),
@@ -189,7 +211,10 @@ pub fn run(host: &str, cases: &[Case], opts: &RunOptions, progress: bool) -> Res
     for case in cases.iter().filter(|c| selected(c, &opts.filters)) {
         let t = Instant::now();
         let (status, detail) = if case.min_api > api {
-            (Status::Skip, format!("needs API {}, using {api}", case.min_api))
+            (
+                Status::Skip,
+                format!("needs API {}, using {api}", case.min_api),
+            )
         } else {
             match catch_unwind(AssertUnwindSafe(|| (case.run)(&mut ctx))) {
                 Ok(Ok(Outcome::Pass)) => (Status::Pass, String::new()),
@@ -206,8 +231,17 @@ pub fn run(host: &str, cases: &[Case], opts: &RunOptions, progress: bool) -> Res
             }
         };
         if progress {
-            eprintln!("{:<4} {} ({} ms){}", status.as_str(), case.id(), t.elapsed().as_millis(),
-                if status == Status::Fail { format!(": {detail}") } else { String::new() });
+            eprintln!(
+                "{:<4} {} ({} ms){}",
+                status.as_str(),
+                case.id(),
+                t.elapsed().as_millis(),
+                if status == Status::Fail {
+                    format!(": {detail}")
+                } else {
+                    String::new()
+                }
+            );
         }
         results.push(CaseResult {
             area: case.area.into(),

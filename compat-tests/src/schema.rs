@@ -46,8 +46,12 @@ impl Schema {
     }
 
     pub fn parse(version: ApiVersion, text: &str) -> Result<Schema> {
-        let y: serde_norway::Value = serde_norway::from_str(text).context("parsing embedded API schema")?;
-        Ok(Schema { version, doc: yaml_to_json(y) })
+        let y: serde_norway::Value =
+            serde_norway::from_str(text).context("parsing embedded API schema")?;
+        Ok(Schema {
+            version,
+            doc: yaml_to_json(y),
+        })
     }
 
     pub fn definition(&self, name: &str) -> Option<&Value> {
@@ -57,9 +61,15 @@ impl Schema {
     /// The response schema of `method path` for `status` (falling back to
     /// `default`), if the spec declares one.
     pub fn response_schema(&self, method: &str, path: &str, status: u16) -> Option<&Value> {
-        let op = self.doc.get("paths")?.get(path)?.get(method.to_ascii_lowercase())?;
+        let op = self
+            .doc
+            .get("paths")?
+            .get(path)?
+            .get(method.to_ascii_lowercase())?;
         let responses = op.get("responses")?;
-        let r = responses.get(status.to_string()).or_else(|| responses.get("default"))?;
+        let r = responses
+            .get(status.to_string())
+            .or_else(|| responses.get("default"))?;
         r.get("schema")
     }
 
@@ -74,20 +84,33 @@ impl Schema {
     }
 
     /// Validates a decoded response body against the declared schema.
-    pub fn validate_response(&self, method: &str, path: &str, status: u16, body: &Value) -> Result<()> {
+    pub fn validate_response(
+        &self,
+        method: &str,
+        path: &str,
+        status: u16,
+        body: &Value,
+    ) -> Result<()> {
         if !self.has_operation(method, path) {
             bail!("schema v{} has no operation {method} {path}", self.version);
         }
         let Some(s) = self.response_schema(method, path, status) else {
-            bail!("schema v{} declares no body for {method} {path} {status}", self.version);
+            bail!(
+                "schema v{} declares no body for {method} {path} {status}",
+                self.version
+            );
         };
-        self.check(s, body).with_context(|| format!("{method} {path} {status} vs schema v{}", self.version))
+        self.check(s, body)
+            .with_context(|| format!("{method} {path} {status} vs schema v{}", self.version))
     }
 
     /// Validates a value against `#/definitions/<name>`.
     pub fn validate_definition(&self, name: &str, body: &Value) -> Result<()> {
-        let s = self.definition(name).ok_or_else(|| anyhow!("no definition {name}"))?;
-        self.check(s, body).with_context(|| format!("definition {name} (schema v{})", self.version))
+        let s = self
+            .definition(name)
+            .ok_or_else(|| anyhow!("no definition {name}"))?;
+        self.check(s, body)
+            .with_context(|| format!("definition {name} (schema v{})", self.version))
     }
 
     /// Validates `value` against `schema`, reporting every violation found.
@@ -116,7 +139,10 @@ impl Schema {
         // Refs may chain (a definition that is just another $ref).
         for _ in 0..16 {
             match s.get("$ref").and_then(Value::as_str) {
-                Some(r) => match r.strip_prefix("#/definitions/").and_then(|n| self.definition(n)) {
+                Some(r) => match r
+                    .strip_prefix("#/definitions/")
+                    .and_then(|n| self.definition(n))
+                {
                     Some(d) => s = d,
                     None => {
                         errs.push(format!("unresolvable $ref {r}"));
@@ -132,7 +158,15 @@ impl Schema {
 
     /// `required`: whether the value sits in a required property (or is an
     /// array item / the root), which decides how a null decodes.
-    fn walk(&self, schema: &Value, value: &Value, at: &str, required: bool, errs: &mut Vec<String>, depth: usize) {
+    fn walk(
+        &self,
+        schema: &Value,
+        value: &Value,
+        at: &str,
+        required: bool,
+        errs: &mut Vec<String>,
+        depth: usize,
+    ) {
         if depth > 64 {
             errs.push(format!("{at}: schema nesting too deep"));
             return;
@@ -140,7 +174,9 @@ impl Schema {
         // x-nullable on the referring property applies even when the target
         // definition does not say it.
         let nullable_here = schema.get("x-nullable").and_then(Value::as_bool);
-        let Some(s) = self.resolve(schema, errs) else { return };
+        let Some(s) = self.resolve(schema, errs) else {
+            return;
+        };
         let nullable = nullable_here.or_else(|| s.get("x-nullable").and_then(Value::as_bool));
 
         if let Some(all) = s.get("allOf").and_then(Value::as_array) {
@@ -170,9 +206,14 @@ impl Schema {
             // properties need x-nullable, except for slices and maps, which
             // dockerd sends as null even where the spec says
             // `x-nullable: false` (ImageSummary.Labels in /system/df).
-            let ok = !required || nullable == Some(true) || matches!(ty, Some("array") | Some("object") | None);
+            let ok = !required
+                || nullable == Some(true)
+                || matches!(ty, Some("array") | Some("object") | None);
             if !ok {
-                errs.push(format!("{at}: null where {} is expected", ty.unwrap_or("a value")));
+                errs.push(format!(
+                    "{at}: null where {} is expected",
+                    ty.unwrap_or("a value")
+                ));
             }
             return;
         }
@@ -213,8 +254,12 @@ impl Schema {
                         self.walk(ps, v, &child, is_required, errs, depth + 1);
                     } else {
                         match s.get("additionalProperties") {
-                            Some(Value::Bool(false)) => errs.push(format!("{at}: unexpected field {k:?}")),
-                            Some(ap @ Value::Object(_)) => self.walk(ap, v, &child, true, errs, depth + 1),
+                            Some(Value::Bool(false)) => {
+                                errs.push(format!("{at}: unexpected field {k:?}"))
+                            }
+                            Some(ap @ Value::Object(_)) => {
+                                self.walk(ap, v, &child, true, errs, depth + 1)
+                            }
                             _ => {}
                         }
                     }
@@ -296,31 +341,56 @@ mod tests {
     fn validator_basics() {
         let s = Schema::for_version(ApiVersion(1, 41)).expect("parse");
         // IdResponse requires Id (string).
-        assert!(s.validate_definition("IdResponse", &json!({"Id": "abc"})).is_ok());
+        assert!(s
+            .validate_definition("IdResponse", &json!({"Id": "abc"}))
+            .is_ok());
         assert!(s.validate_definition("IdResponse", &json!({})).is_err());
-        assert!(s.validate_definition("IdResponse", &json!({"Id": 5})).is_err());
+        assert!(s
+            .validate_definition("IdResponse", &json!({"Id": 5}))
+            .is_err());
         // Arrays of refs.
         let ok = json!([{"Id": "x", "ParentId": "", "RepoTags": ["a:b"], "RepoDigests": [], "Created": 1,
             "Size": 1, "SharedSize": -1, "VirtualSize": 1, "Labels": {}, "Containers": -1}]);
-        assert!(s.validate_response("get", "/images/json", 200, &ok).is_ok(), "{:?}",
-            s.validate_response("get", "/images/json", 200, &ok));
+        assert!(
+            s.validate_response("get", "/images/json", 200, &ok).is_ok(),
+            "{:?}",
+            s.validate_response("get", "/images/json", 200, &ok)
+        );
         let bad = json!([{"Id": "x"}]);
-        assert!(s.validate_response("get", "/images/json", 200, &bad).is_err());
+        assert!(s
+            .validate_response("get", "/images/json", 200, &bad)
+            .is_err());
         // A null required scalar does not decode.
         let null_id = json!([{"Id": null, "ParentId": "", "RepoTags": [], "RepoDigests": [], "Created": 1,
             "Size": 1, "SharedSize": -1, "VirtualSize": 1, "Labels": {}, "Containers": -1}]);
-        assert!(s.validate_response("get", "/images/json", 200, &null_id).is_err());
+        assert!(s
+            .validate_response("get", "/images/json", 200, &null_id)
+            .is_err());
         // Nil maps encoded as null decode fine.
         let null_labels = json!([{"Id": "x", "ParentId": "", "RepoTags": null, "RepoDigests": null, "Created": 1,
             "Size": 1, "SharedSize": -1, "VirtualSize": 1, "Labels": null, "Containers": -1}]);
-        assert!(s.validate_response("get", "/images/json", 200, &null_labels).is_ok());
+        assert!(s
+            .validate_response("get", "/images/json", 200, &null_labels)
+            .is_ok());
     }
 
     #[test]
     fn picks_closest_version() {
-        assert_eq!(Schema::for_version(ApiVersion(1, 43)).expect("s").version, ApiVersion(1, 41));
-        assert_eq!(Schema::for_version(ApiVersion(1, 45)).expect("s").version, ApiVersion(1, 44));
-        assert_eq!(Schema::for_version(ApiVersion(1, 30)).expect("s").version, ApiVersion(1, 41));
-        assert_eq!(Schema::for_version(ApiVersion(1, 60)).expect("s").version, ApiVersion(1, 56));
+        assert_eq!(
+            Schema::for_version(ApiVersion(1, 43)).expect("s").version,
+            ApiVersion(1, 41)
+        );
+        assert_eq!(
+            Schema::for_version(ApiVersion(1, 45)).expect("s").version,
+            ApiVersion(1, 44)
+        );
+        assert_eq!(
+            Schema::for_version(ApiVersion(1, 30)).expect("s").version,
+            ApiVersion(1, 41)
+        );
+        assert_eq!(
+            Schema::for_version(ApiVersion(1, 60)).expect("s").version,
+            ApiVersion(1, 56)
+        );
     }
 }

@@ -19,7 +19,10 @@ pub const FALLBACK: ApiVersion = ApiVersion(1, 24);
 impl FromStr for ApiVersion {
     type Err = anyhow::Error;
     fn from_str(s: &str) -> Result<Self> {
-        let (a, b) = s.trim().split_once('.').ok_or_else(|| anyhow!("bad API version {s:?}"))?;
+        let (a, b) = s
+            .trim()
+            .split_once('.')
+            .ok_or_else(|| anyhow!("bad API version {s:?}"))?;
         Ok(ApiVersion(
             a.parse().map_err(|_| anyhow!("bad API version {s:?}"))?,
             b.parse().map_err(|_| anyhow!("bad API version {s:?}"))?,

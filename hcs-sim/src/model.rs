@@ -265,6 +265,8 @@ pub struct Sim {
     documents: HashMap<usize, Vec<u16>>,
     stdio: Vec<StdioRecord>,
     received: Vec<Value>,
+    /// What each process read from stdin, kept after the process is gone.
+    stdin_log: BTreeMap<String, String>,
     cancelled: u32,
 }
 
@@ -310,6 +312,7 @@ impl Sim {
             documents: HashMap::new(),
             stdio: Vec::new(),
             received: Vec::new(),
+            stdin_log: BTreeMap::new(),
             cancelled: 0,
         }
     }
@@ -413,16 +416,13 @@ impl Sim {
     }
 
     pub fn report(&self) -> String {
-        let stdin: BTreeMap<String, String> = self
-            .processes
-            .values()
-            .map(|p| {
-                (
-                    p.pid.to_string(),
-                    String::from_utf8_lossy(&p.lock().stdin_data).into_owned(),
-                )
-            })
-            .collect();
+        let mut stdin = self.stdin_log.clone();
+        for p in self.processes.values() {
+            stdin.insert(
+                p.pid.to_string(),
+                String::from_utf8_lossy(&p.lock().stdin_data).into_owned(),
+            );
+        }
         let running = self.processes.values().filter(|p| !p.lock().exited).count();
         json!({
             "open_handles": self.open_handles(),
@@ -1054,14 +1054,15 @@ fn run_process(
     // Closing our ends gives the reader EOF, as the container's process exiting would.
     drop(stdout);
     drop(stderr);
-    let code = {
+    let (code, stdin_data) = {
         let mut st = proc.lock();
         st.exit_code = st.kill.unwrap_or(script.exit_code);
         st.exited = true;
-        st.exit_code
+        (st.exit_code, String::from_utf8_lossy(&st.stdin_data).into_owned())
     };
     let callbacks = {
         let mut s = sim();
+        s.stdin_log.insert(proc.pid.to_string(), stdin_data);
         let cbs = s.exit_callbacks(proc.pid);
         s.forget_if_done(proc.pid);
         cbs

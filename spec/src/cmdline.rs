@@ -40,8 +40,8 @@ pub enum CmdlineError {
     /// The program-name parsers have no escape for `"`: `CommandLineToArgvW` keeps quotes in
     /// an unquoted name while the CRT drops them, so no spelling is read back by both.
     #[error(
-        "argv[0] {0:?} contains a double quote: a Windows program name cannot contain '\"' \
-         (no program-name parser has an escape for it)"
+        "argv[0] contains a double quote, which a Windows program name cannot contain \
+         (no program-name parser has an escape for it): {0}"
     )]
     QuoteInProgramName(String),
     /// The command line is a NUL-terminated string: a NUL would silently cut it short.

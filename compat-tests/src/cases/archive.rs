@@ -22,7 +22,12 @@ pub fn cases() -> Vec<Case> {
         Case::new(A, "stat_symlink", (1, 24), stat_symlink),
         Case::new(A, "get_missing_path_404", (1, 24), get_missing_path),
         Case::new(A, "head_missing_path_404", (1, 24), head_missing_path),
-        Case::new(A, "get_missing_container_404", (1, 24), get_missing_container),
+        Case::new(
+            A,
+            "get_missing_container_404",
+            (1, 24),
+            get_missing_container,
+        ),
         Case::new(A, "put_file_roundtrip", (1, 24), put_roundtrip),
         Case::new(A, "put_into_created_container", (1, 24), put_created),
         Case::new(A, "put_chunked_body", (1, 24), put_chunked),
@@ -34,12 +39,22 @@ pub fn cases() -> Vec<Case> {
 }
 
 fn get(ctx: &mut Ctx, id: &str, path: &str) -> Result<Response> {
-    let req = ctx.req("GET", &format!("/containers/{id}/archive?path={}", crate::ctx::urlencode(path))).timeout(Duration::from_secs(30));
+    let req = ctx
+        .req(
+            "GET",
+            &format!(
+                "/containers/{id}/archive?path={}",
+                crate::ctx::urlencode(path)
+            ),
+        )
+        .timeout(Duration::from_secs(30));
     ctx.send(req)
 }
 
 fn stat(r: &Response) -> Result<Value> {
-    let h = r.header("X-Docker-Container-Path-Stat").ok_or_else(|| anyhow!("no X-Docker-Container-Path-Stat header"))?;
+    let h = r
+        .header("X-Docker-Container-Path-Stat")
+        .ok_or_else(|| anyhow!("no X-Docker-Container-Path-Stat header"))?;
     let raw = base64_decode(h)?;
     Ok(serde_json::from_slice(&raw)?)
 }
@@ -84,7 +99,13 @@ fn one_file_tar(name: &str, data: &[u8]) -> Result<Vec<u8>> {
 
 fn put(ctx: &mut Ctx, id: &str, path: &str, tar: Vec<u8>) -> Result<Response> {
     let req = ctx
-        .req("PUT", &format!("/containers/{id}/archive?path={}", crate::ctx::urlencode(path)))
+        .req(
+            "PUT",
+            &format!(
+                "/containers/{id}/archive?path={}",
+                crate::ctx::urlencode(path)
+            ),
+        )
         .body_with_type(tar, "application/x-tar");
     ctx.send(req)
 }
@@ -93,7 +114,11 @@ fn read_back(ctx: &mut Ctx, id: &str, path: &str) -> Result<Vec<u8>> {
     let r = get(ctx, id, path)?;
     ctx.expect(&r, 200)?;
     let entries = image::tar_entries(&r.body)?;
-    entries.into_iter().next().map(|(_, d)| d).ok_or_else(|| anyhow!("empty archive for {path}"))
+    entries
+        .into_iter()
+        .next()
+        .map(|(_, d)| d)
+        .ok_or_else(|| anyhow!("empty archive for {path}"))
 }
 
 fn get_file(ctx: &mut Ctx) -> Result<Outcome> {
@@ -104,7 +129,11 @@ fn get_file(ctx: &mut Ctx) -> Result<Outcome> {
     let entries = image::tar_entries(&r.body)?;
     let names: Vec<&str> = entries.iter().map(|(n, _)| n.as_str()).collect();
     eq("entries", names, vec!["passwd"])?;
-    ensure!(entries[0].1.starts_with(b"root:x:0:0:"), "content {:?}", String::from_utf8_lossy(&entries[0].1));
+    ensure!(
+        entries[0].1.starts_with(b"root:x:0:0:"),
+        "content {:?}",
+        String::from_utf8_lossy(&entries[0].1)
+    );
     Ok(Outcome::Pass)
 }
 
@@ -115,7 +144,11 @@ fn get_stat_header(ctx: &mut Ctx) -> Result<Outcome> {
     let st = stat(&r)?;
     eq("name", s(&st, "/name"), "passwd")?;
     eq("mode", i(&st, "/mode"), Some(0o644))?;
-    ensure!(i(&st, "/size").unwrap_or(0) > 0, "size {:?}", st.get("size"));
+    ensure!(
+        i(&st, "/size").unwrap_or(0) > 0,
+        "size {:?}",
+        st.get("size")
+    );
     eq("mtime", s(&st, "/mtime"), "2000-01-01T00:00:00Z")?;
     eq("linkTarget", s(&st, "/linkTarget"), "")?;
     Ok(Outcome::Pass)
@@ -138,7 +171,10 @@ fn get_dir(ctx: &mut Ctx) -> Result<Outcome> {
     let r = get(ctx, &id, "/etc")?;
     ctx.expect(&r, 200)?;
     let entries = image::tar_entries(&r.body)?;
-    let names: Vec<String> = entries.iter().map(|(n, _)| n.trim_end_matches('/').to_string()).collect();
+    let names: Vec<String> = entries
+        .iter()
+        .map(|(n, _)| n.trim_end_matches('/').to_string())
+        .collect();
     for want in ["etc", "etc/passwd", "etc/group"] {
         ensure!(names.iter().any(|n| n == want), "{want} not in {names:?}");
     }
@@ -153,7 +189,11 @@ fn stat_symlink(ctx: &mut Ctx) -> Result<Outcome> {
     eq("name", s(&st, "/name"), "sh")?;
     eq("linkTarget", s(&st, "/linkTarget"), "/bin/busybox")?;
     // Go's os.ModeSymlink bit.
-    ensure!(i(&st, "/mode").unwrap_or(0) & (1 << 27) != 0, "mode {:?} lacks the symlink bit", st.get("mode"));
+    ensure!(
+        i(&st, "/mode").unwrap_or(0) & (1 << 27) != 0,
+        "mode {:?} lacks the symlink bit",
+        st.get("mode")
+    );
     Ok(Outcome::Pass)
 }
 
@@ -161,7 +201,11 @@ fn get_missing_path(ctx: &mut Ctx) -> Result<Outcome> {
     let id = ctx.run_bg(json!({}))?;
     let r = get(ctx, &id, "/compat-nope")?;
     let m = ctx.expect_error(&r, 404)?;
-    contains("message", &m, "Could not find the file /compat-nope in container")?;
+    contains(
+        "message",
+        &m,
+        "Could not find the file /compat-nope in container",
+    )?;
     Ok(Outcome::Pass)
 }
 
@@ -184,17 +228,30 @@ fn put_roundtrip(ctx: &mut Ctx) -> Result<Outcome> {
     let id = ctx.run_bg(json!({}))?;
     let r = put(ctx, &id, "/tmp", one_file_tar("compat.txt", b"uploaded\n")?)?;
     ctx.expect(&r, 200)?;
-    eq("content", read_back(ctx, &id, "/tmp/compat.txt")?, b"uploaded\n".to_vec())?;
+    eq(
+        "content",
+        read_back(ctx, &id, "/tmp/compat.txt")?,
+        b"uploaded\n".to_vec(),
+    )?;
     Ok(Outcome::Pass)
 }
 
 fn put_created(ctx: &mut Ctx) -> Result<Outcome> {
     let id = ctx.create(json!({"Cmd": ["cat", "/root/in.txt"]}))?;
-    let r = put(ctx, &id, "/root", one_file_tar("in.txt", b"before start\n")?)?;
+    let r = put(
+        ctx,
+        &id,
+        "/root",
+        one_file_tar("in.txt", b"before start\n")?,
+    )?;
     ctx.expect(&r, 200)?;
     ctx.start(&id)?;
     eq("exit", ctx.wait(&id)?, 0)?;
-    eq("output", super::containers::output(ctx, &id)?, "before start\n".to_string())?;
+    eq(
+        "output",
+        super::containers::output(ctx, &id)?,
+        "before start\n".to_string(),
+    )?;
     Ok(Outcome::Pass)
 }
 
@@ -217,7 +274,11 @@ fn put_chunked(ctx: &mut Ctx) -> Result<Outcome> {
     raw.extend_from_slice(&body);
     let r = crate::http::send_raw(&ctx.ep, &raw, Duration::from_secs(30))?;
     ctx.expect(&r, 200)?;
-    eq("content", read_back(ctx, &id, "/tmp/chunked.txt")?, b"in chunks\n".to_vec())?;
+    eq(
+        "content",
+        read_back(ctx, &id, "/tmp/chunked.txt")?,
+        b"in chunks\n".to_vec(),
+    )?;
     Ok(Outcome::Pass)
 }
 
@@ -249,6 +310,10 @@ fn put_readonly(ctx: &mut Ctx) -> Result<Outcome> {
 
 fn get_stopped(ctx: &mut Ctx) -> Result<Outcome> {
     let (id, _) = ctx.run_to_exit(&["sh", "-c", "echo kept > /root/out"], json!({}))?;
-    eq("content", read_back(ctx, &id, "/root/out")?, b"kept\n".to_vec())?;
+    eq(
+        "content",
+        read_back(ctx, &id, "/root/out")?,
+        b"kept\n".to_vec(),
+    )?;
     Ok(Outcome::Pass)
 }

@@ -17,33 +17,88 @@ pub fn cases() -> Vec<Case> {
     vec![
         Case::new(A, "create_201_schema", (1, 24), create_schema),
         Case::new(A, "create_with_name", (1, 24), create_with_name),
-        Case::new(A, "create_duplicate_name_409", (1, 24), create_duplicate_name),
+        Case::new(
+            A,
+            "create_duplicate_name_409",
+            (1, 24),
+            create_duplicate_name,
+        ),
         Case::new(A, "create_invalid_name_400", (1, 24), create_invalid_name),
         Case::new(A, "create_missing_image_404", (1, 24), create_missing_image),
         Case::new(A, "create_malformed_json", (1, 24), create_malformed_json),
         Case::new(A, "create_wrong_field_type", (1, 24), create_wrong_type),
-        Case::new(A, "create_wrong_content_type_400", (1, 24), create_wrong_content_type),
+        Case::new(
+            A,
+            "create_wrong_content_type_400",
+            (1, 24),
+            create_wrong_content_type,
+        ),
         Case::new(A, "create_empty_body_400", (1, 24), create_empty_body),
-        Case::new(A, "create_config_roundtrip", (1, 24), create_config_roundtrip),
-        Case::new(A, "create_defaults_from_image", (1, 24), create_defaults_from_image),
+        Case::new(
+            A,
+            "create_config_roundtrip",
+            (1, 24),
+            create_config_roundtrip,
+        ),
+        Case::new(
+            A,
+            "create_defaults_from_image",
+            (1, 24),
+            create_defaults_from_image,
+        ),
         Case::new(A, "create_entrypoint_path_args", (1, 24), create_entrypoint),
-        Case::new(A, "create_hostconfig_roundtrip", (1, 24), create_hostconfig_roundtrip),
-        Case::new(A, "create_autoremove_with_restart_400", (1, 25), create_autoremove_restart),
-        Case::new(A, "create_invalid_restart_policy_400", (1, 24), create_invalid_restart),
+        Case::new(
+            A,
+            "create_hostconfig_roundtrip",
+            (1, 24),
+            create_hostconfig_roundtrip,
+        ),
+        Case::new(
+            A,
+            "create_autoremove_with_restart_400",
+            (1, 25),
+            create_autoremove_restart,
+        ),
+        Case::new(
+            A,
+            "create_invalid_restart_policy_400",
+            (1, 24),
+            create_invalid_restart,
+        ),
         Case::new(A, "create_by_image_id", (1, 24), create_by_image_id),
         Case::new(A, "inspect_schema", (1, 24), inspect_schema),
         Case::new(A, "inspect_created_state", (1, 24), inspect_created_state),
         Case::new(A, "inspect_running_state", (1, 24), inspect_running_state),
         Case::new(A, "inspect_exited_state", (1, 24), inspect_exited_state),
-        Case::new(A, "inspect_by_name_and_prefix", (1, 24), inspect_by_name_and_prefix),
+        Case::new(
+            A,
+            "inspect_by_name_and_prefix",
+            (1, 24),
+            inspect_by_name_and_prefix,
+        ),
         Case::new(A, "inspect_missing_404", (1, 24), inspect_missing),
         Case::new(A, "inspect_size", (1, 24), inspect_size),
         Case::new(A, "inspect_image_fields", (1, 24), inspect_image_fields),
         Case::new(A, "inspect_network_none", (1, 24), inspect_network_none),
-        Case::new(A, "inspect_default_hostname", (1, 24), inspect_default_hostname),
-        Case::new(A, "inspect_created_timestamp", (1, 24), inspect_created_timestamp),
+        Case::new(
+            A,
+            "inspect_default_hostname",
+            (1, 24),
+            inspect_default_hostname,
+        ),
+        Case::new(
+            A,
+            "inspect_created_timestamp",
+            (1, 24),
+            inspect_created_timestamp,
+        ),
         Case::new(A, "list_schema", (1, 24), list_schema),
-        Case::new(A, "list_default_running_only", (1, 24), list_default_running_only),
+        Case::new(
+            A,
+            "list_default_running_only",
+            (1, 24),
+            list_default_running_only,
+        ),
         Case::new(A, "list_fields", (1, 24), list_fields),
         Case::new(A, "list_filter_name", (1, 24), list_filter_name),
         Case::new(A, "list_filter_label", (1, 24), list_filter_label),
@@ -54,7 +109,12 @@ pub fn cases() -> Vec<Case> {
         Case::new(A, "list_limit", (1, 24), list_limit),
         Case::new(A, "list_size", (1, 24), list_size),
         Case::new(A, "list_filter_invalid_400", (1, 24), list_filter_invalid),
-        Case::new(A, "list_filter_bad_status_400", (1, 24), list_filter_bad_status),
+        Case::new(
+            A,
+            "list_filter_bad_status_400",
+            (1, 24),
+            list_filter_bad_status,
+        ),
         Case::new(A, "top_running", (1, 24), top_running),
         Case::new(A, "top_not_running_409", (1, 24), top_not_running),
         Case::new(A, "stats_one_shot", (1, 24), stats_one_shot),
@@ -70,14 +130,23 @@ pub fn cases() -> Vec<Case> {
         Case::new(A, "run_workdir_created", (1, 24), run_workdir),
         Case::new(A, "run_hostname", (1, 24), run_hostname),
         Case::new(A, "run_readonly_rootfs", (1, 24), run_readonly_rootfs),
-        Case::new(A, "run_missing_binary_fails_start", (1, 24), run_missing_binary),
+        Case::new(
+            A,
+            "run_missing_binary_fails_start",
+            (1, 24),
+            run_missing_binary,
+        ),
     ]
 }
 
 fn list(ctx: &mut Ctx, query: &str) -> Result<Vec<Value>> {
     let r = ctx.get(&format!("/containers/json{query}"))?;
     ctx.expect(&r, 200)?;
-    Ok(ctx.validate("get", "/containers/json", &r)?.as_array().cloned().unwrap_or_default())
+    Ok(ctx
+        .validate("get", "/containers/json", &r)?
+        .as_array()
+        .cloned()
+        .unwrap_or_default())
 }
 
 fn listed(ctx: &mut Ctx, f: Value) -> Result<Vec<String>> {
@@ -90,7 +159,10 @@ pub fn output(ctx: &mut Ctx, id: &str) -> Result<String> {
     let r = ctx.get(&format!("/containers/{id}/logs?stdout=1&stderr=1"))?;
     ctx.expect(&r, 200)?;
     let frames = crate::http::demux(&r.body)?;
-    Ok(frames.iter().map(|f| String::from_utf8_lossy(&f.data).into_owned()).collect())
+    Ok(frames
+        .iter()
+        .map(|f| String::from_utf8_lossy(&f.data).into_owned())
+        .collect())
 }
 
 fn create_schema(ctx: &mut Ctx) -> Result<Outcome> {
@@ -100,7 +172,11 @@ fn create_schema(ctx: &mut Ctx) -> Result<Outcome> {
     ctx.track_container(&name);
     ctx.expect(&r, 201)?;
     let v = ctx.validate("post", "/containers/create", &r)?;
-    ensure!(s(&v, "/Id").len() == 64, "Id {:?} is not 64 hex chars", s(&v, "/Id"));
+    ensure!(
+        s(&v, "/Id").len() == 64,
+        "Id {:?} is not 64 hex chars",
+        s(&v, "/Id")
+    );
     Ok(Outcome::Pass)
 }
 
@@ -119,7 +195,11 @@ fn create_duplicate_name(ctx: &mut Ctx) -> Result<Outcome> {
     let body = ctx.container_config(json!({"Cmd": ["true"]}));
     let r = ctx.post_json(&format!("/containers/create?name={name}"), &body)?;
     let m = ctx.expect_error(&r, 409)?;
-    contains("message", &m, &format!("The container name \"/{name}\" is already in use by container \"{id}\""))?;
+    contains(
+        "message",
+        &m,
+        &format!("The container name \"/{name}\" is already in use by container \"{id}\""),
+    )?;
     Ok(Outcome::Pass)
 }
 
@@ -142,7 +222,9 @@ fn create_missing_image(ctx: &mut Ctx) -> Result<Outcome> {
 }
 
 fn create_malformed_json(ctx: &mut Ctx) -> Result<Outcome> {
-    let req = ctx.req("POST", "/containers/create").body_with_type(b"{\"Image\": ".to_vec(), "application/json");
+    let req = ctx
+        .req("POST", "/containers/create")
+        .body_with_type(b"{\"Image\": ".to_vec(), "application/json");
     let r = ctx.send(req)?;
     // 400 since Docker 23; 20.10 answered 500.
     ctx.expect_error_in(&r, &[400, 500])?;
@@ -153,14 +235,19 @@ fn create_wrong_type(ctx: &mut Ctx) -> Result<Outcome> {
     let img = ctx.image.clone();
     let r = ctx.post_json("/containers/create", &json!({"Image": img, "Cmd": 5}))?;
     ctx.expect_error_in(&r, &[400, 500])?;
-    let r = ctx.post_json("/containers/create", &json!({"Image": img, "HostConfig": {"Memory": "lots"}}))?;
+    let r = ctx.post_json(
+        "/containers/create",
+        &json!({"Image": img, "HostConfig": {"Memory": "lots"}}),
+    )?;
     ctx.expect_error_in(&r, &[400, 500])?;
     Ok(Outcome::Pass)
 }
 
 fn create_wrong_content_type(ctx: &mut Ctx) -> Result<Outcome> {
     let body = ctx.container_config(json!({"Cmd": ["true"]}));
-    let req = ctx.req("POST", "/containers/create").body_with_type(body.to_string().into_bytes(), "text/plain");
+    let req = ctx
+        .req("POST", "/containers/create")
+        .body_with_type(body.to_string().into_bytes(), "text/plain");
     let r = ctx.send(req)?;
     let m = ctx.expect_error(&r, 400)?;
     contains("message", &m, "application/json")?;
@@ -190,10 +277,17 @@ fn create_config_roundtrip(ctx: &mut Ctx) -> Result<Outcome> {
         "Labels": {"compat.x": "y"},
     }))?;
     let v = ctx.inspect(&id)?;
-    eq("Cmd", v.pointer("/Config/Cmd").cloned(), Some(json!(["sh", "-c", "echo hi"])))?;
+    eq(
+        "Cmd",
+        v.pointer("/Config/Cmd").cloned(),
+        Some(json!(["sh", "-c", "echo hi"])),
+    )?;
     let env = v.pointer("/Config/Env").cloned().unwrap_or_default();
     for e in ["COMPAT_A=1", "COMPAT_B=two words"] {
-        ensure!(env.as_array().is_some_and(|a| a.contains(&json!(e))), "Env {env} lacks {e}");
+        ensure!(
+            env.as_array().is_some_and(|a| a.contains(&json!(e))),
+            "Env {env} lacks {e}"
+        );
     }
     eq("WorkingDir", s(&v, "/Config/WorkingDir"), "/tmp")?;
     eq("User", s(&v, "/Config/User"), "daemon")?;
@@ -205,19 +299,31 @@ fn create_config_roundtrip(ctx: &mut Ctx) -> Result<Outcome> {
     eq("StopSignal", s(&v, "/Config/StopSignal"), "SIGUSR1")?;
     eq("StopTimeout", i(&v, "/Config/StopTimeout"), Some(3))?;
     eq("Labels.compat.x", s(&v, "/Config/Labels/compat.x"), "y")?;
-    eq("run label", v.pointer("/Config/Labels").and_then(|l| l.get(RUN_LABEL)).cloned(), Some(json!(ctx.run_id)))?;
+    eq(
+        "run label",
+        v.pointer("/Config/Labels")
+            .and_then(|l| l.get(RUN_LABEL))
+            .cloned(),
+        Some(json!(ctx.run_id)),
+    )?;
     Ok(Outcome::Pass)
 }
 
 fn create_defaults_from_image(ctx: &mut Ctx) -> Result<Outcome> {
     let id = ctx.create(json!({}))?;
     let v = ctx.inspect(&id)?;
-    eq("Config.Cmd", v.pointer("/Config/Cmd").cloned(), Some(json!(["sh"])))?;
+    eq(
+        "Config.Cmd",
+        v.pointer("/Config/Cmd").cloned(),
+        Some(json!(["sh"])),
+    )?;
     eq("Path", s(&v, "/Path"), "sh")?;
     eq("Args", v.pointer("/Args").cloned(), Some(json!([])))?;
     let env = v.pointer("/Config/Env").cloned().unwrap_or_default();
     ensure!(
-        env.as_array().is_some_and(|a| a.iter().any(|e| e.as_str().is_some_and(|e| e.starts_with("PATH=")))),
+        env.as_array().is_some_and(|a| a
+            .iter()
+            .any(|e| e.as_str().is_some_and(|e| e.starts_with("PATH=")))),
         "Config.Env {env} lacks the image's PATH"
     );
     eq("WorkingDir", s(&v, "/Config/WorkingDir"), "/")?;
@@ -228,11 +334,23 @@ fn create_entrypoint(ctx: &mut Ctx) -> Result<Outcome> {
     let id = ctx.create(json!({"Entrypoint": ["echo", "-n"], "Cmd": ["a", "b"]}))?;
     let v = ctx.inspect(&id)?;
     eq("Path", s(&v, "/Path"), "echo")?;
-    eq("Args", v.pointer("/Args").cloned(), Some(json!(["-n", "a", "b"])))?;
-    eq("Entrypoint", v.pointer("/Config/Entrypoint").cloned(), Some(json!(["echo", "-n"])))?;
+    eq(
+        "Args",
+        v.pointer("/Args").cloned(),
+        Some(json!(["-n", "a", "b"])),
+    )?;
+    eq(
+        "Entrypoint",
+        v.pointer("/Config/Entrypoint").cloned(),
+        Some(json!(["echo", "-n"])),
+    )?;
     ctx.start(&id)?;
     ctx.wait(&id)?;
-    eq("output", super::containers::output(ctx, &id)?, "a b".to_string())?;
+    eq(
+        "output",
+        super::containers::output(ctx, &id)?,
+        "a b".to_string(),
+    )?;
     Ok(Outcome::Pass)
 }
 
@@ -257,15 +375,35 @@ fn create_hostconfig_roundtrip(ctx: &mut Ctx) -> Result<Outcome> {
     let h = v.get("HostConfig").cloned().unwrap_or_default();
     eq("Memory", i(&h, "/Memory"), Some(67_108_864))?;
     eq("CpuShares", i(&h, "/CpuShares"), Some(512))?;
-    eq("RestartPolicy.Name", s(&h, "/RestartPolicy/Name"), "on-failure")?;
-    eq("RestartPolicy.MaximumRetryCount", i(&h, "/RestartPolicy/MaximumRetryCount"), Some(2))?;
+    eq(
+        "RestartPolicy.Name",
+        s(&h, "/RestartPolicy/Name"),
+        "on-failure",
+    )?;
+    eq(
+        "RestartPolicy.MaximumRetryCount",
+        i(&h, "/RestartPolicy/MaximumRetryCount"),
+        Some(2),
+    )?;
     eq("ReadonlyRootfs", b(&h, "/ReadonlyRootfs"), Some(true))?;
-    eq("CapAdd", h.get("CapAdd").cloned(), Some(json!(["NET_ADMIN"])))?;
+    eq(
+        "CapAdd",
+        h.get("CapAdd").cloned(),
+        Some(json!(["NET_ADMIN"])),
+    )?;
     eq("CapDrop", h.get("CapDrop").cloned(), Some(json!(["MKNOD"])))?;
-    eq("ExtraHosts", h.get("ExtraHosts").cloned(), Some(json!(["compat.test:127.0.0.1"])))?;
+    eq(
+        "ExtraHosts",
+        h.get("ExtraHosts").cloned(),
+        Some(json!(["compat.test:127.0.0.1"])),
+    )?;
     eq("ShmSize", i(&h, "/ShmSize"), Some(16_777_216))?;
     eq("LogConfig.Type", s(&h, "/LogConfig/Type"), "json-file")?;
-    eq("LogConfig.Config.max-size", s(&h, "/LogConfig/Config/max-size"), "1m")?;
+    eq(
+        "LogConfig.Config.max-size",
+        s(&h, "/LogConfig/Config/max-size"),
+        "1m",
+    )?;
     Ok(Outcome::Pass)
 }
 
@@ -283,7 +421,9 @@ fn create_autoremove_restart(ctx: &mut Ctx) -> Result<Outcome> {
 }
 
 fn create_invalid_restart(ctx: &mut Ctx) -> Result<Outcome> {
-    let body = ctx.container_config(json!({"Cmd": ["true"], "HostConfig": {"RestartPolicy": {"Name": "compat-bogus"}}}));
+    let body = ctx.container_config(
+        json!({"Cmd": ["true"], "HostConfig": {"RestartPolicy": {"Name": "compat-bogus"}}}),
+    );
     let name = ctx.name();
     let r = ctx.post_json(&format!("/containers/create?name={name}"), &body)?;
     ctx.track_container(&name);
@@ -319,8 +459,16 @@ fn inspect_created_state(ctx: &mut Ctx) -> Result<Outcome> {
     eq("State.Running", b(&v, "/State/Running"), Some(false))?;
     eq("State.Pid", i(&v, "/State/Pid"), Some(0))?;
     eq("State.ExitCode", i(&v, "/State/ExitCode"), Some(0))?;
-    eq("State.StartedAt", s(&v, "/State/StartedAt"), "0001-01-01T00:00:00Z")?;
-    eq("State.FinishedAt", s(&v, "/State/FinishedAt"), "0001-01-01T00:00:00Z")?;
+    eq(
+        "State.StartedAt",
+        s(&v, "/State/StartedAt"),
+        "0001-01-01T00:00:00Z",
+    )?;
+    eq(
+        "State.FinishedAt",
+        s(&v, "/State/FinishedAt"),
+        "0001-01-01T00:00:00Z",
+    )?;
     eq("RestartCount", i(&v, "/RestartCount"), Some(0))?;
     Ok(Outcome::Pass)
 }
@@ -331,8 +479,16 @@ fn inspect_running_state(ctx: &mut Ctx) -> Result<Outcome> {
     eq("State.Status", s(&v, "/State/Status"), "running")?;
     eq("State.Running", b(&v, "/State/Running"), Some(true))?;
     eq("State.Paused", b(&v, "/State/Paused"), Some(false))?;
-    ensure!(i(&v, "/State/Pid").unwrap_or(0) > 0, "Pid {:?}", v.pointer("/State/Pid"));
-    ensure!(!s(&v, "/State/StartedAt").starts_with("0001"), "StartedAt {}", s(&v, "/State/StartedAt"));
+    ensure!(
+        i(&v, "/State/Pid").unwrap_or(0) > 0,
+        "Pid {:?}",
+        v.pointer("/State/Pid")
+    );
+    ensure!(
+        !s(&v, "/State/StartedAt").starts_with("0001"),
+        "StartedAt {}",
+        s(&v, "/State/StartedAt")
+    );
     Ok(Outcome::Pass)
 }
 
@@ -372,8 +528,16 @@ fn inspect_missing(ctx: &mut Ctx) -> Result<Outcome> {
 fn inspect_size(ctx: &mut Ctx) -> Result<Outcome> {
     let (id, _) = ctx.run_to_exit(&["sh", "-c", "echo x > /tmp/f"], json!({}))?;
     let v = ctx.get(&format!("/containers/{id}/json?size=1"))?.json()?;
-    ensure!(i(&v, "/SizeRw").unwrap_or(0) > 0, "SizeRw {:?}", v.get("SizeRw"));
-    ensure!(i(&v, "/SizeRootFs").unwrap_or(0) > 1_000_000, "SizeRootFs {:?}", v.get("SizeRootFs"));
+    ensure!(
+        i(&v, "/SizeRw").unwrap_or(0) > 0,
+        "SizeRw {:?}",
+        v.get("SizeRw")
+    );
+    ensure!(
+        i(&v, "/SizeRootFs").unwrap_or(0) > 1_000_000,
+        "SizeRootFs {:?}",
+        v.get("SizeRootFs")
+    );
     let v = ctx.get(&format!("/containers/{id}/json"))?.json()?;
     ensure!(v.get("SizeRw").is_none(), "SizeRw without size=1");
     Ok(Outcome::Pass)
@@ -392,8 +556,18 @@ fn inspect_image_fields(ctx: &mut Ctx) -> Result<Outcome> {
 fn inspect_network_none(ctx: &mut Ctx) -> Result<Outcome> {
     let id = ctx.create(json!({"Cmd": ["true"]}))?;
     let v = ctx.inspect(&id)?;
-    eq("HostConfig.NetworkMode", s(&v, "/HostConfig/NetworkMode"), "none")?;
-    ensure!(v.pointer("/NetworkSettings/Networks/none").is_some(), "NetworkSettings.Networks {}", v.pointer("/NetworkSettings/Networks").cloned().unwrap_or_default());
+    eq(
+        "HostConfig.NetworkMode",
+        s(&v, "/HostConfig/NetworkMode"),
+        "none",
+    )?;
+    ensure!(
+        v.pointer("/NetworkSettings/Networks/none").is_some(),
+        "NetworkSettings.Networks {}",
+        v.pointer("/NetworkSettings/Networks")
+            .cloned()
+            .unwrap_or_default()
+    );
     Ok(Outcome::Pass)
 }
 
@@ -409,7 +583,10 @@ fn inspect_created_timestamp(ctx: &mut Ctx) -> Result<Outcome> {
     let v = ctx.inspect(&id)?;
     let c = s(&v, "/Created");
     // RFC 3339 with nanoseconds in UTC, as Go's time.Time marshals it.
-    ensure!(c.len() >= 20 && c.ends_with('Z') && c.as_bytes().get(10) == Some(&b'T'), "Created {c:?}");
+    ensure!(
+        c.len() >= 20 && c.ends_with('Z') && c.as_bytes().get(10) == Some(&b'T'),
+        "Created {c:?}"
+    );
     ensure!(!c.starts_with("0001"), "Created is zero: {c}");
     Ok(Outcome::Pass)
 }
@@ -426,35 +603,66 @@ fn list_default_running_only(ctx: &mut Ctx) -> Result<Outcome> {
     let created = ctx.create(json!({"Cmd": ["true"]}))?;
     let running = ctx.run_bg(json!({}))?;
     let got = ids(&Value::Array(list(ctx, "")?));
-    ensure!(got.contains(&running), "running container not listed by default");
-    ensure!(!got.contains(&created), "created container listed without all=1");
+    ensure!(
+        got.contains(&running),
+        "running container not listed by default"
+    );
+    ensure!(
+        !got.contains(&created),
+        "created container listed without all=1"
+    );
     let got = ids(&Value::Array(list(ctx, "?all=1")?));
-    ensure!(got.contains(&created), "created container not listed with all=1");
+    ensure!(
+        got.contains(&created),
+        "created container not listed with all=1"
+    );
     Ok(Outcome::Pass)
 }
 
 fn list_fields(ctx: &mut Ctx) -> Result<Outcome> {
     let name = ctx.name();
-    let id = ctx.create_named(&name, json!({"Cmd": ["echo", "hello world"], "Labels": {"compat.k": "v"}}))?;
-    let v = list(ctx, &format!("?all=1&filters={}", filters(&json!({"id": [id]}))))?;
+    let id = ctx.create_named(
+        &name,
+        json!({"Cmd": ["echo", "hello world"], "Labels": {"compat.k": "v"}}),
+    )?;
+    let v = list(
+        ctx,
+        &format!("?all=1&filters={}", filters(&json!({"id": [id]}))),
+    )?;
     let c = v.first().ok_or_else(|| anyhow!("container not listed"))?;
-    eq("Names", c.get("Names").cloned(), Some(json!([format!("/{name}")])))?;
+    eq(
+        "Names",
+        c.get("Names").cloned(),
+        Some(json!([format!("/{name}")])),
+    )?;
     eq("Image", s(c, "/Image"), ctx.image.as_str())?;
     eq("ImageID", s(c, "/ImageID"), ctx.image_id.as_str())?;
     eq("Command", s(c, "/Command"), "echo 'hello world'")?;
     eq("State", s(c, "/State"), "created")?;
     eq("Status", s(c, "/Status"), "Created")?;
     eq("Labels.compat.k", s(c, "/Labels/compat.k"), "v")?;
-    ensure!(i(c, "/Created").unwrap_or(0) > 1_500_000_000, "Created {:?}", c.get("Created"));
+    ensure!(
+        i(c, "/Created").unwrap_or(0) > 1_500_000_000,
+        "Created {:?}",
+        c.get("Created")
+    );
     Ok(Outcome::Pass)
 }
 
 fn list_filter_name(ctx: &mut Ctx) -> Result<Outcome> {
     let name = ctx.name();
     let id = ctx.create_named(&name, json!({"Cmd": ["true"]}))?;
-    eq("name=", listed(ctx, json!({"name": [name]}))?, vec![id.clone()])?;
+    eq(
+        "name=",
+        listed(ctx, json!({"name": [name]}))?,
+        vec![id.clone()],
+    )?;
     // Names match as regexps against "/name".
-    eq("name=^/…$", listed(ctx, json!({"name": [format!("^/{name}$")]}))?, vec![id])?;
+    eq(
+        "name=^/…$",
+        listed(ctx, json!({"name": [format!("^/{name}$")]}))?,
+        vec![id],
+    )?;
     Ok(Outcome::Pass)
 }
 
@@ -462,9 +670,19 @@ fn list_filter_label(ctx: &mut Ctx) -> Result<Outcome> {
     let tag = format!("lbl-{}", ctx.run_id);
     let a = ctx.create(json!({"Cmd": ["true"], "Labels": {"compat.filter": tag}}))?;
     let b_ = ctx.create(json!({"Cmd": ["true"], "Labels": {"compat.filter": "other"}}))?;
-    eq("label=k=v", listed(ctx, json!({"label": [format!("compat.filter={tag}")]}))?, vec![a.clone()])?;
-    let got = listed(ctx, json!({"label": ["compat.filter", format!("{RUN_LABEL}={}", ctx.run_id)]}))?;
-    ensure!(got.contains(&a) && got.contains(&b_), "label=key missed containers: {got:?}");
+    eq(
+        "label=k=v",
+        listed(ctx, json!({"label": [format!("compat.filter={tag}")]}))?,
+        vec![a.clone()],
+    )?;
+    let got = listed(
+        ctx,
+        json!({"label": ["compat.filter", format!("{RUN_LABEL}={}", ctx.run_id)]}),
+    )?;
+    ensure!(
+        got.contains(&a) && got.contains(&b_),
+        "label=key missed containers: {got:?}"
+    );
     Ok(Outcome::Pass)
 }
 
@@ -473,9 +691,11 @@ fn list_filter_status(ctx: &mut Ctx) -> Result<Outcome> {
     let running = ctx.run_bg(json!({}))?;
     let (exited, _) = ctx.run_to_exit(&["true"], json!({}))?;
     let run_label = format!("{RUN_LABEL}={}", ctx.run_id);
-    for (st, want, not) in
-        [("created", &created, &running), ("running", &running, &exited), ("exited", &exited, &created)]
-    {
+    for (st, want, not) in [
+        ("created", &created, &running),
+        ("running", &running, &exited),
+        ("exited", &exited, &created),
+    ] {
         let got = listed(ctx, json!({"status": [st], "label": [run_label]}))?;
         ensure!(got.contains(want), "status={st} lacks {want}");
         ensure!(!got.contains(not), "status={st} includes {not}");
@@ -485,8 +705,16 @@ fn list_filter_status(ctx: &mut Ctx) -> Result<Outcome> {
 
 fn list_filter_id(ctx: &mut Ctx) -> Result<Outcome> {
     let id = ctx.create(json!({"Cmd": ["true"]}))?;
-    eq("id=full", listed(ctx, json!({"id": [id]}))?, vec![id.clone()])?;
-    eq("id=prefix", listed(ctx, json!({"id": [&id[..16]]}))?, vec![id.clone()])?;
+    eq(
+        "id=full",
+        listed(ctx, json!({"id": [id]}))?,
+        vec![id.clone()],
+    )?;
+    eq(
+        "id=prefix",
+        listed(ctx, json!({"id": [&id[..16]]}))?,
+        vec![id.clone()],
+    )?;
     Ok(Outcome::Pass)
 }
 
@@ -506,7 +734,10 @@ fn list_filter_exited(ctx: &mut Ctx) -> Result<Outcome> {
     let (zero, _) = ctx.run_to_exit(&["true"], json!({}))?;
     let run_label = format!("{RUN_LABEL}={}", ctx.run_id);
     let got = listed(ctx, json!({"exited": ["3"], "label": [run_label]}))?;
-    ensure!(got.contains(&three) && !got.contains(&zero), "exited=3 gave {got:?}");
+    ensure!(
+        got.contains(&three) && !got.contains(&zero),
+        "exited=3 gave {got:?}"
+    );
     Ok(Outcome::Pass)
 }
 
@@ -522,22 +753,39 @@ fn list_limit(ctx: &mut Ctx) -> Result<Outcome> {
 
 fn list_size(ctx: &mut Ctx) -> Result<Outcome> {
     let (id, _) = ctx.run_to_exit(&["sh", "-c", "echo x > /tmp/f"], json!({}))?;
-    let v = list(ctx, &format!("?all=1&size=1&filters={}", filters(&json!({"id": [id]}))))?;
+    let v = list(
+        ctx,
+        &format!("?all=1&size=1&filters={}", filters(&json!({"id": [id]}))),
+    )?;
     let c = v.first().ok_or_else(|| anyhow!("not listed"))?;
-    ensure!(i(c, "/SizeRw").unwrap_or(0) > 0, "SizeRw {:?}", c.get("SizeRw"));
-    ensure!(i(c, "/SizeRootFs").unwrap_or(0) > 1_000_000, "SizeRootFs {:?}", c.get("SizeRootFs"));
+    ensure!(
+        i(c, "/SizeRw").unwrap_or(0) > 0,
+        "SizeRw {:?}",
+        c.get("SizeRw")
+    );
+    ensure!(
+        i(c, "/SizeRootFs").unwrap_or(0) > 1_000_000,
+        "SizeRootFs {:?}",
+        c.get("SizeRootFs")
+    );
     Ok(Outcome::Pass)
 }
 
 fn list_filter_invalid(ctx: &mut Ctx) -> Result<Outcome> {
-    let r = ctx.get(&format!("/containers/json?filters={}", filters(&json!({"compat-bogus": ["x"]}))))?;
+    let r = ctx.get(&format!(
+        "/containers/json?filters={}",
+        filters(&json!({"compat-bogus": ["x"]}))
+    ))?;
     let m = ctx.expect_error(&r, 400)?;
     contains("message", &m.to_lowercase(), "invalid filter")?;
     Ok(Outcome::Pass)
 }
 
 fn list_filter_bad_status(ctx: &mut Ctx) -> Result<Outcome> {
-    let r = ctx.get(&format!("/containers/json?filters={}", filters(&json!({"status": ["compat-bogus"]}))))?;
+    let r = ctx.get(&format!(
+        "/containers/json?filters={}",
+        filters(&json!({"status": ["compat-bogus"]}))
+    ))?;
     let m = ctx.expect_error(&r, 400)?;
     contains("message", &m.to_lowercase(), "invalid filter")?;
     Ok(Outcome::Pass)
@@ -549,9 +797,15 @@ fn top_running(ctx: &mut Ctx) -> Result<Outcome> {
     ctx.expect(&r, 200)?;
     let v = ctx.validate("get", "/containers/{id}/top", &r)?;
     let titles = v["Titles"].as_array().cloned().unwrap_or_default();
-    ensure!(titles.contains(&json!("PID")) && titles.contains(&json!("CMD")), "Titles {titles:?}");
+    ensure!(
+        titles.contains(&json!("PID")) && titles.contains(&json!("CMD")),
+        "Titles {titles:?}"
+    );
     let procs = v["Processes"].as_array().cloned().unwrap_or_default();
-    ensure!(procs.iter().any(|p| p.to_string().contains("sleep 1000")), "no sleep in {procs:?}");
+    ensure!(
+        procs.iter().any(|p| p.to_string().contains("sleep 1000")),
+        "no sleep in {procs:?}"
+    );
     Ok(Outcome::Pass)
 }
 
@@ -565,26 +819,48 @@ fn top_not_running(ctx: &mut Ctx) -> Result<Outcome> {
 
 fn stats_one_shot(ctx: &mut Ctx) -> Result<Outcome> {
     let id = ctx.run_bg(json!({}))?;
-    let req = ctx.req("GET", &format!("/containers/{id}/stats?stream=false")).timeout(Duration::from_secs(30));
+    let req = ctx
+        .req("GET", &format!("/containers/{id}/stats?stream=false"))
+        .timeout(Duration::from_secs(30));
     let r = ctx.send(req)?;
     ctx.expect(&r, 200)?;
     let v = r.json()?;
-    for k in ["read", "preread", "cpu_stats", "precpu_stats", "memory_stats", "pids_stats"] {
+    for k in [
+        "read",
+        "preread",
+        "cpu_stats",
+        "precpu_stats",
+        "memory_stats",
+        "pids_stats",
+    ] {
         ensure!(v.get(k).is_some(), "stats lack {k}: {v}");
     }
     eq("id", s(&v, "/id"), id.as_str())?;
     ensure!(s(&v, "/name").starts_with('/'), "name {:?}", s(&v, "/name"));
-    ensure!(i(&v, "/pids_stats/current").unwrap_or(0) >= 1, "pids_stats {}", v["pids_stats"]);
+    ensure!(
+        i(&v, "/pids_stats/current").unwrap_or(0) >= 1,
+        "pids_stats {}",
+        v["pids_stats"]
+    );
     Ok(Outcome::Pass)
 }
 
 fn changes(ctx: &mut Ctx) -> Result<Outcome> {
-    let (id, _) = ctx.run_to_exit(&["sh", "-c", "echo x > /tmp/compat-added; rm /etc/group"], json!({}))?;
+    let (id, _) = ctx.run_to_exit(
+        &["sh", "-c", "echo x > /tmp/compat-added; rm /etc/group"],
+        json!({}),
+    )?;
     let r = ctx.get(&format!("/containers/{id}/changes"))?;
     ctx.expect(&r, 200)?;
     let v = ctx.validate("get", "/containers/{id}/changes", &r)?;
-    let has = |p: &str, k: i64| v.as_array().is_some_and(|a| a.iter().any(|c| c["Path"] == p && c["Kind"] == k));
-    ensure!(has("/tmp/compat-added", 1), "no Added /tmp/compat-added in {v}");
+    let has = |p: &str, k: i64| {
+        v.as_array()
+            .is_some_and(|a| a.iter().any(|c| c["Path"] == p && c["Kind"] == k))
+    };
+    ensure!(
+        has("/tmp/compat-added", 1),
+        "no Added /tmp/compat-added in {v}"
+    );
     ensure!(has("/tmp", 0), "no Modified /tmp in {v}");
     ensure!(has("/etc/group", 2), "no Deleted /etc/group in {v}");
     Ok(Outcome::Pass)
@@ -592,14 +868,27 @@ fn changes(ctx: &mut Ctx) -> Result<Outcome> {
 
 fn export(ctx: &mut Ctx) -> Result<Outcome> {
     let (id, _) = ctx.run_to_exit(&["sh", "-c", "echo exported > /root/compat"], json!({}))?;
-    let req = ctx.req("GET", &format!("/containers/{id}/export")).timeout(Duration::from_secs(60));
+    let req = ctx
+        .req("GET", &format!("/containers/{id}/export"))
+        .timeout(Duration::from_secs(60));
     let r = ctx.send(req)?;
     ctx.expect(&r, 200)?;
-    eq("Content-Type", r.head.content_type(), "application/octet-stream")?;
+    eq(
+        "Content-Type",
+        r.head.content_type(),
+        "application/octet-stream",
+    )?;
     let entries = image::tar_entries(&r.body)?;
-    ensure!(entries.iter().any(|(n, _)| n.trim_start_matches("./") == "bin/busybox"), "no bin/busybox in export");
     ensure!(
-        entries.iter().any(|(n, d)| n.trim_start_matches("./") == "root/compat" && d == b"exported\n"),
+        entries
+            .iter()
+            .any(|(n, _)| n.trim_start_matches("./") == "bin/busybox"),
+        "no bin/busybox in export"
+    );
+    ensure!(
+        entries
+            .iter()
+            .any(|(n, d)| n.trim_start_matches("./") == "root/compat" && d == b"exported\n"),
         "no root/compat in export"
     );
     Ok(Outcome::Pass)
@@ -614,13 +903,24 @@ fn update_restart_policy(ctx: &mut Ctx) -> Result<Outcome> {
     ctx.expect(&r, 200)?;
     ctx.validate("post", "/containers/{id}/update", &r)?;
     let v = ctx.inspect(&id)?;
-    eq("RestartPolicy.Name", s(&v, "/HostConfig/RestartPolicy/Name"), "on-failure")?;
-    eq("MaximumRetryCount", i(&v, "/HostConfig/RestartPolicy/MaximumRetryCount"), Some(3))?;
+    eq(
+        "RestartPolicy.Name",
+        s(&v, "/HostConfig/RestartPolicy/Name"),
+        "on-failure",
+    )?;
+    eq(
+        "MaximumRetryCount",
+        i(&v, "/HostConfig/RestartPolicy/MaximumRetryCount"),
+        Some(3),
+    )?;
     Ok(Outcome::Pass)
 }
 
 fn update_missing(ctx: &mut Ctx) -> Result<Outcome> {
-    let r = ctx.post_json(&format!("/containers/compat-missing-{}/update", ctx.run_id), &json!({"CpuShares": 512}))?;
+    let r = ctx.post_json(
+        &format!("/containers/compat-missing-{}/update", ctx.run_id),
+        &json!({"CpuShares": 512}),
+    )?;
     let m = ctx.expect_error(&r, 404)?;
     contains("message", &m, "No such container")?;
     Ok(Outcome::Pass)
@@ -636,11 +936,17 @@ fn prune_by_label(ctx: &mut Ctx) -> Result<Outcome> {
     let r = ctx.post(&format!("/containers/prune?filters={f}"))?;
     ctx.expect(&r, 200)?;
     let v = ctx.validate("post", "/containers/prune", &r)?;
-    eq("ContainersDeleted", v.get("ContainersDeleted").cloned(), Some(json!([exited])))?;
+    eq(
+        "ContainersDeleted",
+        v.get("ContainersDeleted").cloned(),
+        Some(json!([exited])),
+    )?;
     let r = ctx.get(&format!("/containers/{running}/json"))?;
-    ctx.expect(&r, 200).map_err(|e| anyhow!("running container pruned: {e}"))?;
+    ctx.expect(&r, 200)
+        .map_err(|e| anyhow!("running container pruned: {e}"))?;
     let r = ctx.get(&format!("/containers/{keep}/json"))?;
-    ctx.expect(&r, 200).map_err(|e| anyhow!("unlabelled container pruned: {e}"))?;
+    ctx.expect(&r, 200)
+        .map_err(|e| anyhow!("unlabelled container pruned: {e}"))?;
     Ok(Outcome::Pass)
 }
 
@@ -652,14 +958,22 @@ fn run_output(ctx: &mut Ctx, cmd: &[&str], extra: Value) -> Result<(i64, String)
 fn run_as_named_user(ctx: &mut Ctx) -> Result<Outcome> {
     let (code, out) = run_output(ctx, &["id"], json!({"User": "daemon"}))?;
     eq("exit", code, 0)?;
-    eq("id", out.trim(), "uid=1(daemon) gid=1(daemon) groups=1(daemon)")?;
+    eq(
+        "id",
+        out.trim(),
+        "uid=1(daemon) gid=1(daemon) groups=1(daemon)",
+    )?;
     let (_, out) = run_output(ctx, &["id", "-u"], json!({"User": "nobody"}))?;
     eq("nobody uid", out.trim(), "65534")?;
     Ok(Outcome::Pass)
 }
 
 fn run_as_uid_gid(ctx: &mut Ctx) -> Result<Outcome> {
-    let (code, out) = run_output(ctx, &["sh", "-c", "id -u; id -g"], json!({"User": "1234:5678"}))?;
+    let (code, out) = run_output(
+        ctx,
+        &["sh", "-c", "id -u; id -g"],
+        json!({"User": "1234:5678"}),
+    )?;
     eq("exit", code, 0)?;
     eq("uid/gid", out.trim(), "1234\n5678")?;
     let (_, out) = run_output(ctx, &["id", "-g"], json!({"User": "daemon:0"}))?;
@@ -670,7 +984,9 @@ fn run_as_uid_gid(ctx: &mut Ctx) -> Result<Outcome> {
 fn run_as_unknown_user(ctx: &mut Ctx) -> Result<Outcome> {
     let id = ctx.create(json!({"Cmd": ["true"], "User": "compat-nouser"}))?;
     let r = ctx.post(&format!("/containers/{id}/start"))?;
-    let m = ctx.expect_error(&r, 400).or_else(|_| ctx.expect_error(&r, 500))?;
+    let m = ctx
+        .expect_error(&r, 400)
+        .or_else(|_| ctx.expect_error(&r, 500))?;
     contains("message", &m, "compat-nouser")?;
     Ok(Outcome::Pass)
 }
@@ -681,7 +997,10 @@ fn run_env(ctx: &mut Ctx) -> Result<Outcome> {
     for want in ["COMPAT_X=1", "PATH=/bin", "HOME=/root"] {
         ensure!(lines.contains(&want), "env lacks {want}: {lines:?}");
     }
-    ensure!(lines.iter().any(|l| l.starts_with("HOSTNAME=")), "env lacks HOSTNAME: {lines:?}");
+    ensure!(
+        lines.iter().any(|l| l.starts_with("HOSTNAME=")),
+        "env lacks HOSTNAME: {lines:?}"
+    );
     Ok(Outcome::Pass)
 }
 
@@ -699,7 +1018,10 @@ fn run_hostname(ctx: &mut Ctx) -> Result<Outcome> {
 }
 
 fn run_readonly_rootfs(ctx: &mut Ctx) -> Result<Outcome> {
-    let (_, code) = ctx.run_to_exit(&["touch", "/compat-ro"], json!({"HostConfig": {"ReadonlyRootfs": true}}))?;
+    let (_, code) = ctx.run_to_exit(
+        &["touch", "/compat-ro"],
+        json!({"HostConfig": {"ReadonlyRootfs": true}}),
+    )?;
     ensure!(code != 0, "write to a read-only rootfs succeeded");
     Ok(Outcome::Pass)
 }

@@ -14,7 +14,12 @@ const A: &str = "events";
 
 pub fn cases() -> Vec<Case> {
     vec![
-        Case::new(A, "container_lifecycle_sequence", (1, 24), lifecycle_sequence),
+        Case::new(
+            A,
+            "container_lifecycle_sequence",
+            (1, 24),
+            lifecycle_sequence,
+        ),
         Case::new(A, "schema", (1, 24), schema),
         Case::new(A, "actor_attributes", (1, 24), actor_attributes),
         Case::new(A, "die_exit_code_attribute", (1, 24), die_exit_code),
@@ -35,7 +40,9 @@ pub fn cases() -> Vec<Case> {
 }
 
 fn now() -> Duration {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
 }
 
 /// `secs.nanos`, the fractional form `since` / `until` accept.
@@ -49,7 +56,12 @@ fn events(ctx: &mut Ctx, since: Duration, f: Value) -> Result<Vec<Value>> {
     // a short pause keeps the last ones inside `until`.
     std::thread::sleep(Duration::from_millis(100));
     let until = now();
-    let q = format!("/events?since={}&until={}&filters={}", ts(since), ts(until), filters(&f));
+    let q = format!(
+        "/events?since={}&until={}&filters={}",
+        ts(since),
+        ts(until),
+        filters(&f)
+    );
     let req = ctx.req("GET", &q).timeout(Duration::from_secs(20));
     let r = ctx.send(req)?;
     ctx.expect(&r, 200)?;
@@ -68,9 +80,16 @@ fn lifecycle_sequence(ctx: &mut Ctx) -> Result<Outcome> {
     let evs = events(ctx, since, json!({"container": [id]}))?;
     let got = actions(&evs);
     let want = ["create", "start", "die", "destroy"];
-    let filtered: Vec<&str> = got.iter().map(String::as_str).filter(|a| want.contains(a)).collect();
+    let filtered: Vec<&str> = got
+        .iter()
+        .map(String::as_str)
+        .filter(|a| want.contains(a))
+        .collect();
     eq("actions", filtered, want.to_vec())?;
-    ensure!(evs.iter().all(|e| e["Type"] == "container"), "non-container events: {evs:?}");
+    ensure!(
+        evs.iter().all(|e| e["Type"] == "container"),
+        "non-container events: {evs:?}"
+    );
     Ok(Outcome::Pass)
 }
 
@@ -86,19 +105,28 @@ fn schema(ctx: &mut Ctx) -> Result<Outcome> {
 }
 
 fn find<'a>(evs: &'a [Value], action: &str) -> Result<&'a Value> {
-    evs.iter().find(|e| e["Action"] == action).ok_or_else(|| anyhow!("no {action} event in {:?}", actions(evs)))
+    evs.iter()
+        .find(|e| e["Action"] == action)
+        .ok_or_else(|| anyhow!("no {action} event in {:?}", actions(evs)))
 }
 
 fn actor_attributes(ctx: &mut Ctx) -> Result<Outcome> {
     let since = now();
     let name = ctx.name();
-    let id = ctx.create_named(&name, json!({"Cmd": ["true"], "Labels": {"compat.ev": "yes"}}))?;
+    let id = ctx.create_named(
+        &name,
+        json!({"Cmd": ["true"], "Labels": {"compat.ev": "yes"}}),
+    )?;
     let evs = events(ctx, since, json!({"container": [id]}))?;
     let e = find(&evs, "create")?;
     eq("Actor.ID", s(e, "/Actor/ID"), id.as_str())?;
     eq("name", s(e, "/Actor/Attributes/name"), name.as_str())?;
     eq("image", s(e, "/Actor/Attributes/image"), ctx.image.as_str())?;
-    eq("label attribute", s(e, "/Actor/Attributes/compat.ev"), "yes")?;
+    eq(
+        "label attribute",
+        s(e, "/Actor/Attributes/compat.ev"),
+        "yes",
+    )?;
     eq("scope", s(e, "/scope"), "local")?;
     Ok(Outcome::Pass)
 }
@@ -119,7 +147,11 @@ fn kill_signal(ctx: &mut Ctx) -> Result<Outcome> {
     ctx.expect(&r, 204)?;
     ctx.wait(&id)?;
     let evs = events(ctx, since, json!({"container": [id], "event": ["kill"]}))?;
-    eq("signal", s(find(&evs, "kill")?, "/Actor/Attributes/signal"), "9")?;
+    eq(
+        "signal",
+        s(find(&evs, "kill")?, "/Actor/Attributes/signal"),
+        "9",
+    )?;
     Ok(Outcome::Pass)
 }
 
@@ -132,7 +164,11 @@ fn rename(ctx: &mut Ctx) -> Result<Outcome> {
     ctx.expect(&r, 204)?;
     let evs = events(ctx, since, json!({"container": [id], "event": ["rename"]}))?;
     let e = find(&evs, "rename")?;
-    eq("oldName", s(e, "/Actor/Attributes/oldName").to_string(), format!("/{old}"))?;
+    eq(
+        "oldName",
+        s(e, "/Actor/Attributes/oldName").to_string(),
+        format!("/{old}"),
+    )?;
     eq("name", s(e, "/Actor/Attributes/name"), new.as_str())?;
     Ok(Outcome::Pass)
 }
@@ -154,11 +190,22 @@ fn filter_type_image(ctx: &mut Ctx) -> Result<Outcome> {
     ctx.expect(&r, 201)?;
     let r = ctx.delete(&format!("/images/{repo}:x"))?;
     ctx.expect(&r, 200)?;
-    let evs = events(ctx, since, json!({"type": ["image"], "image": [ctx.image_id]}))?;
-    ensure!(evs.iter().all(|e| e["Type"] == "image"), "non-image events: {evs:?}");
+    let evs = events(
+        ctx,
+        since,
+        json!({"type": ["image"], "image": [ctx.image_id]}),
+    )?;
+    ensure!(
+        evs.iter().all(|e| e["Type"] == "image"),
+        "non-image events: {evs:?}"
+    );
     let tag = find(&evs, "tag")?;
     eq("tag Actor.ID", s(tag, "/Actor/ID"), ctx.image_id.as_str())?;
-    eq("tag name", s(tag, "/Actor/Attributes/name").to_string(), format!("{repo}:x"))?;
+    eq(
+        "tag name",
+        s(tag, "/Actor/Attributes/name").to_string(),
+        format!("{repo}:x"),
+    )?;
     find(&evs, "untag")?;
     Ok(Outcome::Pass)
 }
@@ -168,9 +215,19 @@ fn filter_label(ctx: &mut Ctx) -> Result<Outcome> {
     let mark = format!("lbl-{}", ctx.run_id);
     let a = ctx.create(json!({"Cmd": ["true"], "Labels": {"compat.evlabel": mark}}))?;
     let b = ctx.create(json!({"Cmd": ["true"]}))?;
-    let evs = events(ctx, since, json!({"label": [format!("compat.evlabel={mark}")]}))?;
-    ensure!(evs.iter().any(|e| e["Actor"]["ID"] == a.as_str()), "labelled container's events missing");
-    ensure!(!evs.iter().any(|e| e["Actor"]["ID"] == b.as_str()), "unlabelled container's events included");
+    let evs = events(
+        ctx,
+        since,
+        json!({"label": [format!("compat.evlabel={mark}")]}),
+    )?;
+    ensure!(
+        evs.iter().any(|e| e["Actor"]["ID"] == a.as_str()),
+        "labelled container's events missing"
+    );
+    ensure!(
+        !evs.iter().any(|e| e["Actor"]["ID"] == b.as_str()),
+        "unlabelled container's events included"
+    );
     Ok(Outcome::Pass)
 }
 
@@ -181,8 +238,16 @@ fn pause_unpause(ctx: &mut Ctx) -> Result<Outcome> {
         let r = ctx.post(&format!("/containers/{id}/{op}"))?;
         ctx.expect(&r, 204)?;
     }
-    let evs = events(ctx, since, json!({"container": [id], "event": ["pause", "unpause"]}))?;
-    eq("actions", actions(&evs), vec!["pause".to_string(), "unpause".to_string()])?;
+    let evs = events(
+        ctx,
+        since,
+        json!({"container": [id], "event": ["pause", "unpause"]}),
+    )?;
+    eq(
+        "actions",
+        actions(&evs),
+        vec!["pause".to_string(), "unpause".to_string()],
+    )?;
     Ok(Outcome::Pass)
 }
 
@@ -198,11 +263,17 @@ fn exec_events(ctx: &mut Ctx) -> Result<Outcome> {
     let evs = events(ctx, since, json!({"container": [id]}))?;
     // The action carries the command ("exec_create: true") up to API 1.45.
     ensure!(
-        evs.iter().any(|e| s(e, "/Action").starts_with("exec_create")),
+        evs.iter()
+            .any(|e| s(e, "/Action").starts_with("exec_create")),
         "no exec_create in {:?}",
         actions(&evs)
     );
-    ensure!(evs.iter().any(|e| s(e, "/Action").starts_with("exec_start")), "no exec_start in {:?}", actions(&evs));
+    ensure!(
+        evs.iter()
+            .any(|e| s(e, "/Action").starts_with("exec_start")),
+        "no exec_start in {:?}",
+        actions(&evs)
+    );
     Ok(Outcome::Pass)
 }
 
@@ -210,16 +281,27 @@ fn until_past(ctx: &mut Ctx) -> Result<Outcome> {
     let t = Instant::now();
     let until = now().saturating_sub(Duration::from_secs(3600));
     let since = until.saturating_sub(Duration::from_secs(60));
-    let req = ctx.req("GET", &format!("/events?since={}&until={}", ts(since), ts(until))).timeout(Duration::from_secs(10));
+    let req = ctx
+        .req(
+            "GET",
+            &format!("/events?since={}&until={}", ts(since), ts(until)),
+        )
+        .timeout(Duration::from_secs(10));
     let r = ctx.send(req)?;
     ctx.expect(&r, 200)?;
-    ensure!(t.elapsed() < Duration::from_secs(5), "took {:?}", t.elapsed());
+    ensure!(
+        t.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        t.elapsed()
+    );
     Ok(Outcome::Pass)
 }
 
 fn stream_live(ctx: &mut Ctx) -> Result<Outcome> {
     let f = json!({"label": [format!("{RUN_LABEL}={}", ctx.run_id)], "event": ["create"]});
-    let req = ctx.req("GET", &format!("/events?filters={}", filters(&f))).timeout(Duration::from_secs(10));
+    let req = ctx
+        .req("GET", &format!("/events?filters={}", filters(&f)))
+        .timeout(Duration::from_secs(10));
     // The head must arrive before any event: clients block on it.
     let (head, mut body) = http::open(&ctx.ep, &req)?;
     eq("status", head.status, 200)?;
@@ -231,11 +313,17 @@ fn stream_live(ctx: &mut Ctx) -> Result<Outcome> {
 }
 
 fn stream_chunked(ctx: &mut Ctx) -> Result<Outcome> {
-    let req = ctx.req("GET", &format!("/events?since={}", ts(now()))).timeout(Duration::from_secs(5));
+    let req = ctx
+        .req("GET", &format!("/events?since={}", ts(now())))
+        .timeout(Duration::from_secs(5));
     let (head, _body) = http::open(&ctx.ep, &req)?;
     eq("status", head.status, 200)?;
     eq("Content-Type", head.content_type(), "application/json")?;
-    eq("Transfer-Encoding", head.header("Transfer-Encoding"), Some("chunked"))?;
+    eq(
+        "Transfer-Encoding",
+        head.header("Transfer-Encoding"),
+        Some("chunked"),
+    )?;
     Ok(Outcome::Pass)
 }
 
@@ -249,7 +337,11 @@ fn invalid_filter(ctx: &mut Ctx) -> Result<Outcome> {
 
 fn since_after_until(ctx: &mut Ctx) -> Result<Outcome> {
     let n = now();
-    let q = format!("/events?since={}&until={}", ts(n), ts(n.saturating_sub(Duration::from_secs(100))));
+    let q = format!(
+        "/events?since={}&until={}",
+        ts(n),
+        ts(n.saturating_sub(Duration::from_secs(100)))
+    );
     let r = ctx.get(&q)?;
     let m = ctx.expect_error(&r, 400)?;
     contains("message", &m, "cannot be after")?;
@@ -261,10 +353,17 @@ fn time_fields(ctx: &mut Ctx) -> Result<Outcome> {
     let id = ctx.create(json!({"Cmd": ["true"]}))?;
     let evs = events(ctx, since, json!({"container": [id]}))?;
     let e = find(&evs, "create")?;
-    let secs = e["time"].as_i64().ok_or_else(|| anyhow!("time not an integer: {e}"))?;
-    let nanos = e["timeNano"].as_i64().ok_or_else(|| anyhow!("timeNano not an integer: {e}"))?;
+    let secs = e["time"]
+        .as_i64()
+        .ok_or_else(|| anyhow!("time not an integer: {e}"))?;
+    let nanos = e["timeNano"]
+        .as_i64()
+        .ok_or_else(|| anyhow!("timeNano not an integer: {e}"))?;
     eq("time == timeNano / 1e9", secs, nanos / 1_000_000_000)?;
     let lo = since.as_secs() as i64 - 1;
-    ensure!(secs >= lo && secs <= now().as_secs() as i64 + 1, "time {secs} outside the case's window");
+    ensure!(
+        secs >= lo && secs <= now().as_secs() as i64 + 1,
+        "time {secs} outside the case's window"
+    );
     Ok(Outcome::Pass)
 }

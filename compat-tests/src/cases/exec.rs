@@ -22,7 +22,12 @@ pub fn cases() -> Vec<Case> {
         Case::new(A, "start_detached", (1, 24), start_detached),
         Case::new(A, "start_upgrade_101", (1, 24), start_upgrade),
         Case::new(A, "start_multiplexed_output", (1, 24), start_multiplexed),
-        Case::new(A, "start_without_upgrade_hijacks", (1, 24), start_no_upgrade),
+        Case::new(
+            A,
+            "start_without_upgrade_hijacks",
+            (1, 24),
+            start_no_upgrade,
+        ),
         Case::new(A, "start_tty_raw", (1, 24), start_tty),
         Case::new(A, "start_stdin_roundtrip", (1, 24), start_stdin),
         Case::new(A, "exit_code_in_inspect", (1, 24), exit_code),
@@ -57,7 +62,14 @@ fn run_attached(ctx: &mut Ctx, exec: &str, tty: bool, stdin: Option<&[u8]>) -> R
         .upgrade()
         .timeout(Duration::from_secs(30));
     let (head, mut c) = http::hijack(&ctx.ep, &req)?;
-    ctx.record(&req, &http::Response { head: head.clone(), body: Vec::new(), chunked: false });
+    ctx.record(
+        &req,
+        &http::Response {
+            head: head.clone(),
+            body: Vec::new(),
+            chunked: false,
+        },
+    );
     eq("status", head.status, 101)?;
     if let Some(data) = stdin {
         c.write_all(data)?;
@@ -80,7 +92,10 @@ fn exec_done(ctx: &mut Ctx, exec: &str) -> Result<Value> {
         if b(&v, "/Running") == Some(false) && v.get("ExitCode").is_some_and(|c| !c.is_null()) {
             return Ok(v);
         }
-        ensure!(Instant::now() < deadline, "exec still running after 15s: {v}");
+        ensure!(
+            Instant::now() < deadline,
+            "exec still running after 15s: {v}"
+        );
         thread::sleep(Duration::from_millis(100));
     }
 }
@@ -114,7 +129,10 @@ fn create_not_running(ctx: &mut Ctx) -> Result<Outcome> {
 
 fn create_missing(ctx: &mut Ctx) -> Result<Outcome> {
     let name = format!("compat-missing-{}", ctx.run_id);
-    let r = ctx.post_json(&format!("/containers/{name}/exec"), &json!({"Cmd": ["true"]}))?;
+    let r = ctx.post_json(
+        &format!("/containers/{name}/exec"),
+        &json!({"Cmd": ["true"]}),
+    )?;
     let m = ctx.expect_error(&r, 404)?;
     contains("message", &m, &format!("No such container: {name}"))?;
     Ok(Outcome::Pass)
@@ -130,7 +148,11 @@ fn create_no_cmd(ctx: &mut Ctx) -> Result<Outcome> {
 
 fn start_detached(ctx: &mut Ctx) -> Result<Outcome> {
     let id = ctx.run_bg(json!({}))?;
-    let e = create_exec(ctx, &id, json!({"Cmd": ["sh", "-c", "echo hi > /tmp/detached"]}))?;
+    let e = create_exec(
+        ctx,
+        &id,
+        json!({"Cmd": ["sh", "-c", "echo hi > /tmp/detached"]}),
+    )?;
     let r = ctx.post_json(&format!("/exec/{e}/start"), &json!({"Detach": true}))?;
     ctx.expect(&r, 200)?;
     let v = exec_done(ctx, &e)?;
@@ -142,22 +164,41 @@ fn start_detached(ctx: &mut Ctx) -> Result<Outcome> {
 
 fn start_upgrade(ctx: &mut Ctx) -> Result<Outcome> {
     let id = ctx.run_bg(json!({}))?;
-    let e = create_exec(ctx, &id, json!({"Cmd": ["echo", "x"], "AttachStdout": true}))?;
-    let req = ctx.req("POST", &format!("/exec/{e}/start")).json(&json!({"Detach": false, "Tty": false})).upgrade();
+    let e = create_exec(
+        ctx,
+        &id,
+        json!({"Cmd": ["echo", "x"], "AttachStdout": true}),
+    )?;
+    let req = ctx
+        .req("POST", &format!("/exec/{e}/start"))
+        .json(&json!({"Detach": false, "Tty": false}))
+        .upgrade();
     let (head, mut c) = http::hijack(&ctx.ep, &req)?;
-    eq("status line", head.status_line.as_str(), "HTTP/1.1 101 UPGRADED")?;
+    eq(
+        "status line",
+        head.status_line.as_str(),
+        "HTTP/1.1 101 UPGRADED",
+    )?;
     eq("Connection", head.header("Connection"), Some("Upgrade"))?;
     eq("Upgrade", head.header("Upgrade"), Some("tcp"))?;
-    contains("Content-Type", head.content_type(), "application/vnd.docker.")?;
+    contains(
+        "Content-Type",
+        head.content_type(),
+        "application/vnd.docker.",
+    )?;
     c.read_to_end()?;
     Ok(Outcome::Pass)
 }
 
 fn start_multiplexed(ctx: &mut Ctx) -> Result<Outcome> {
     let id = ctx.run_bg(json!({}))?;
-    let e = create_exec(ctx, &id, json!({
-        "Cmd": ["sh", "-c", "echo out; echo err >&2"], "AttachStdout": true, "AttachStderr": true,
-    }))?;
+    let e = create_exec(
+        ctx,
+        &id,
+        json!({
+            "Cmd": ["sh", "-c", "echo out; echo err >&2"], "AttachStdout": true, "AttachStderr": true,
+        }),
+    )?;
     let frames = demux(&run_attached(ctx, &e, false, None)?)?;
     eq("stdout", stream_text(&frames, 1), "out\n".to_string())?;
     eq("stderr", stream_text(&frames, 2), "err\n".to_string())?;
@@ -166,11 +207,21 @@ fn start_multiplexed(ctx: &mut Ctx) -> Result<Outcome> {
 
 fn start_no_upgrade(ctx: &mut Ctx) -> Result<Outcome> {
     let id = ctx.run_bg(json!({}))?;
-    let e = create_exec(ctx, &id, json!({"Cmd": ["echo", "plain"], "AttachStdout": true}))?;
-    let req = ctx.req("POST", &format!("/exec/{e}/start")).json(&json!({"Detach": false}));
+    let e = create_exec(
+        ctx,
+        &id,
+        json!({"Cmd": ["echo", "plain"], "AttachStdout": true}),
+    )?;
+    let req = ctx
+        .req("POST", &format!("/exec/{e}/start"))
+        .json(&json!({"Detach": false}));
     let (head, mut c) = http::hijack(&ctx.ep, &req)?;
     eq("status line", head.status_line.as_str(), "HTTP/1.1 200 OK")?;
-    contains("Content-Type", head.content_type(), "application/vnd.docker.")?;
+    contains(
+        "Content-Type",
+        head.content_type(),
+        "application/vnd.docker.",
+    )?;
     let frames = demux(&c.read_to_end()?)?;
     eq("stdout", stream_text(&frames, 1), "plain\n".to_string())?;
     Ok(Outcome::Pass)
@@ -178,17 +229,29 @@ fn start_no_upgrade(ctx: &mut Ctx) -> Result<Outcome> {
 
 fn start_tty(ctx: &mut Ctx) -> Result<Outcome> {
     let id = ctx.run_bg(json!({}))?;
-    let e = create_exec(ctx, &id, json!({"Cmd": ["echo", "hi"], "AttachStdout": true, "Tty": true}))?;
+    let e = create_exec(
+        ctx,
+        &id,
+        json!({"Cmd": ["echo", "hi"], "AttachStdout": true, "Tty": true}),
+    )?;
     let raw = run_attached(ctx, &e, true, None)?;
-    eq("raw", String::from_utf8_lossy(&raw).into_owned(), "hi\r\n".to_string())?;
+    eq(
+        "raw",
+        String::from_utf8_lossy(&raw).into_owned(),
+        "hi\r\n".to_string(),
+    )?;
     Ok(Outcome::Pass)
 }
 
 fn start_stdin(ctx: &mut Ctx) -> Result<Outcome> {
     let id = ctx.run_bg(json!({}))?;
-    let e = create_exec(ctx, &id, json!({
-        "Cmd": ["cat"], "AttachStdin": true, "AttachStdout": true, "AttachStderr": true,
-    }))?;
+    let e = create_exec(
+        ctx,
+        &id,
+        json!({
+            "Cmd": ["cat"], "AttachStdin": true, "AttachStdout": true, "AttachStderr": true,
+        }),
+    )?;
     let frames = demux(&run_attached(ctx, &e, false, Some(b"via exec\n"))?)?;
     eq("stdout", stream_text(&frames, 1), "via exec\n".to_string())?;
     eq("ExitCode", i(&exec_done(ctx, &e)?, "/ExitCode"), Some(0))?;
@@ -213,13 +276,21 @@ fn inspect_schema(ctx: &mut Ctx) -> Result<Outcome> {
 
 fn inspect_fields(ctx: &mut Ctx) -> Result<Outcome> {
     let id = ctx.run_bg(json!({}))?;
-    let e = create_exec(ctx, &id, json!({"Cmd": ["echo", "a", "b"], "AttachStdout": true}))?;
+    let e = create_exec(
+        ctx,
+        &id,
+        json!({"Cmd": ["echo", "a", "b"], "AttachStdout": true}),
+    )?;
     let v = inspect_exec(ctx, &e)?;
     eq("ID", s(&v, "/ID"), e.as_str())?;
     eq("ContainerID", s(&v, "/ContainerID"), id.as_str())?;
     eq("Running", b(&v, "/Running"), Some(false))?;
     eq("entrypoint", s(&v, "/ProcessConfig/entrypoint"), "echo")?;
-    eq("arguments", v.pointer("/ProcessConfig/arguments").cloned(), Some(json!(["a", "b"])))?;
+    eq(
+        "arguments",
+        v.pointer("/ProcessConfig/arguments").cloned(),
+        Some(json!(["a", "b"])),
+    )?;
     eq("tty", b(&v, "/ProcessConfig/tty"), Some(false))?;
     eq("OpenStdout", b(&v, "/OpenStdout"), Some(true))?;
     eq("OpenStdin", b(&v, "/OpenStdin"), Some(false))?;
@@ -281,7 +352,11 @@ fn user(ctx: &mut Ctx) -> Result<Outcome> {
 
 fn missing_binary(ctx: &mut Ctx) -> Result<Outcome> {
     let id = ctx.run_bg(json!({}))?;
-    let e = create_exec(ctx, &id, json!({"Cmd": ["/compat-nope"], "AttachStdout": true, "AttachStderr": true}))?;
+    let e = create_exec(
+        ctx,
+        &id,
+        json!({"Cmd": ["/compat-nope"], "AttachStdout": true, "AttachStderr": true}),
+    )?;
     let raw = run_attached(ctx, &e, false, None)?;
     let text = String::from_utf8_lossy(&raw).into_owned();
     contains("output", &text, "/compat-nope")?;
@@ -303,10 +378,18 @@ fn start_twice(ctx: &mut Ctx) -> Result<Outcome> {
 fn resize(ctx: &mut Ctx) -> Result<Outcome> {
     let id = ctx.run_bg(json!({}))?;
     let e = create_exec(ctx, &id, json!({"Cmd": ["sleep", "5"], "Tty": true}))?;
-    let r = ctx.post_json(&format!("/exec/{e}/start"), &json!({"Detach": true, "Tty": true}))?;
+    let r = ctx.post_json(
+        &format!("/exec/{e}/start"),
+        &json!({"Detach": true, "Tty": true}),
+    )?;
     ctx.expect(&r, 200)?;
     let r = ctx.post(&format!("/exec/{e}/resize?h=40&w=100"))?;
-    ensure!(r.status() == 200 || r.status() == 201, "resize status {}: {}", r.status(), r.text());
+    ensure!(
+        r.status() == 200 || r.status() == 201,
+        "resize status {}: {}",
+        r.status(),
+        r.text()
+    );
     Ok(Outcome::Pass)
 }
 
@@ -315,7 +398,10 @@ fn exec_ids(ctx: &mut Ctx) -> Result<Outcome> {
     let e = create_exec(ctx, &id, json!({"Cmd": ["true"]}))?;
     let v = ctx.inspect(&id)?;
     let ids = v.get("ExecIDs").cloned().unwrap_or_default();
-    ensure!(ids.as_array().is_some_and(|a| a.contains(&json!(e))), "ExecIDs {ids} lacks {e}");
+    ensure!(
+        ids.as_array().is_some_and(|a| a.contains(&json!(e))),
+        "ExecIDs {ids} lacks {e}"
+    );
     Ok(Outcome::Pass)
 }
 

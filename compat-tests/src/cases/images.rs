@@ -20,32 +20,72 @@ pub fn cases() -> Vec<Case> {
         Case::new(A, "load_oci_layout", (1, 24), load_oci_layout),
         Case::new(A, "load_untagged_reports_id", (1, 24), load_untagged),
         Case::new(A, "load_garbage_reports_error", (1, 24), load_garbage),
-        Case::new(A, "load_image_id_is_config_digest", (1, 24), load_id_is_digest),
+        Case::new(
+            A,
+            "load_image_id_is_config_digest",
+            (1, 24),
+            load_id_is_digest,
+        ),
         Case::new(A, "list_schema", (1, 24), list_schema),
         Case::new(A, "list_contains_test_image", (1, 24), list_contains),
         Case::new(A, "list_filter_reference", (1, 24), list_filter_reference),
-        Case::new(A, "list_filter_reference_repo_only", (1, 24), list_filter_reference_repo),
+        Case::new(
+            A,
+            "list_filter_reference_repo_only",
+            (1, 24),
+            list_filter_reference_repo,
+        ),
         Case::new(A, "list_filter_label", (1, 24), list_filter_label),
         Case::new(A, "list_filter_dangling", (1, 24), list_filter_dangling),
-        Case::new(A, "list_filter_invalid_json", (1, 24), list_filter_invalid_json),
-        Case::new(A, "list_filter_unknown_key", (1, 24), list_filter_unknown_key),
+        Case::new(
+            A,
+            "list_filter_invalid_json",
+            (1, 24),
+            list_filter_invalid_json,
+        ),
+        Case::new(
+            A,
+            "list_filter_unknown_key",
+            (1, 24),
+            list_filter_unknown_key,
+        ),
         Case::new(A, "inspect_schema", (1, 24), inspect_schema),
         Case::new(A, "inspect_fields", (1, 24), inspect_fields),
         Case::new(A, "inspect_by_id_forms", (1, 24), inspect_by_id_forms),
         Case::new(A, "inspect_missing_404", (1, 24), inspect_missing),
-        Case::new(A, "inspect_implicit_latest_missing", (1, 24), inspect_implicit_latest),
+        Case::new(
+            A,
+            "inspect_implicit_latest_missing",
+            (1, 24),
+            inspect_implicit_latest,
+        ),
         Case::new(A, "history_schema", (1, 24), history_schema),
         Case::new(A, "tag_and_inspect", (1, 24), tag_and_inspect),
         Case::new(A, "tag_default_latest", (1, 24), tag_default_latest),
         Case::new(A, "tag_missing_image_404", (1, 24), tag_missing),
         Case::new(A, "tag_invalid_repo_400", (1, 24), tag_invalid),
         Case::new(A, "remove_tag_untags_only", (1, 24), remove_tag_untags),
-        Case::new(A, "remove_multi_tag_by_id_conflict", (1, 24), remove_multi_tag_conflict),
+        Case::new(
+            A,
+            "remove_multi_tag_by_id_conflict",
+            (1, 24),
+            remove_multi_tag_conflict,
+        ),
         Case::new(A, "remove_in_use_conflict", (1, 24), remove_in_use_conflict),
         Case::new(A, "remove_missing_404", (1, 24), remove_missing),
         Case::new(A, "prune_dangling_by_label", (1, 25), prune_dangling),
-        Case::new(A, "pull_unreachable_registry_fails_fast", (1, 24), pull_unreachable),
-        Case::new(A, "pull_invalid_reference_400", (1, 24), pull_invalid_reference),
+        Case::new(
+            A,
+            "pull_unreachable_registry_fails_fast",
+            (1, 24),
+            pull_unreachable,
+        ),
+        Case::new(
+            A,
+            "pull_invalid_reference_400",
+            (1, 24),
+            pull_invalid_reference,
+        ),
         Case::new(A, "import_from_tar", (1, 24), import_from_tar),
         Case::new(A, "export_single_image", (1, 24), export_single),
         Case::new(A, "export_missing_image_404", (1, 24), export_missing),
@@ -56,8 +96,15 @@ pub fn cases() -> Vec<Case> {
 /// Loads an archive and returns the JSON messages (fails on transport
 /// errors and non-200 only).
 fn load(ctx: &mut Ctx, tar: Vec<u8>, quiet: bool) -> Result<Vec<Value>> {
-    let path = if quiet { "/images/load?quiet=1" } else { "/images/load?quiet=0" };
-    let req = ctx.req("POST", path).body_with_type(tar, "application/x-tar").timeout(Duration::from_secs(120));
+    let path = if quiet {
+        "/images/load?quiet=1"
+    } else {
+        "/images/load?quiet=0"
+    };
+    let req = ctx
+        .req("POST", path)
+        .body_with_type(tar, "application/x-tar")
+        .timeout(Duration::from_secs(120));
     let r = ctx.send(req)?;
     ctx.expect(&r, 200)?;
     contains("Content-Type", r.head.content_type(), "application/json")?;
@@ -65,7 +112,10 @@ fn load(ctx: &mut Ctx, tar: Vec<u8>, quiet: bool) -> Result<Vec<Value>> {
 }
 
 fn no_error(msgs: &[Value]) -> Result<()> {
-    if let Some(e) = msgs.iter().find(|m| m.get("error").is_some() || m.get("errorDetail").is_some()) {
+    if let Some(e) = msgs
+        .iter()
+        .find(|m| m.get("error").is_some() || m.get("errorDetail").is_some())
+    {
         bail!("load stream reported an error: {e}");
     }
     Ok(())
@@ -86,19 +136,36 @@ pub fn load_variant(ctx: &mut Ctx, tags: &[&str], spec: &ImageSpec) -> Result<St
 /// A variant distinct from the test image (and from other runs).
 fn variant(ctx: &Ctx, marker: &str) -> ImageSpec {
     ImageSpec {
-        labels: vec![("dockbridge.compat.variant".into(), format!("{}-{marker}", ctx.run_id))],
-        extra_files: vec![("/etc/compat-variant".into(), format!("{}-{marker}\n", ctx.run_id))],
+        labels: vec![(
+            "dockbridge.compat.variant".into(),
+            format!("{}-{marker}", ctx.run_id),
+        )],
+        extra_files: vec![(
+            "/etc/compat-variant".into(),
+            format!("{}-{marker}\n", ctx.run_id),
+        )],
     }
 }
 
 fn list(ctx: &mut Ctx, query: &str) -> Result<Vec<Value>> {
     let r = ctx.get(&format!("/images/json{query}"))?;
     ctx.expect(&r, 200)?;
-    Ok(ctx.validate("get", "/images/json", &r)?.as_array().cloned().unwrap_or_default())
+    Ok(ctx
+        .validate("get", "/images/json", &r)?
+        .as_array()
+        .cloned()
+        .unwrap_or_default())
 }
 
 fn tags_of(v: &Value) -> Vec<String> {
-    v["RepoTags"].as_array().map(|a| a.iter().filter_map(|t| t.as_str().map(str::to_string)).collect()).unwrap_or_default()
+    v["RepoTags"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|t| t.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn load_docker_archive(ctx: &mut Ctx) -> Result<Outcome> {
@@ -119,7 +186,10 @@ fn load_quiet(ctx: &mut Ctx) -> Result<Outcome> {
     let msgs = load(ctx, image::busybox_archive(&[&tag])?, true)?;
     no_error(&msgs)?;
     // Quiet mode drops progress, not the result line.
-    ensure!(msgs.iter().all(|m| m.get("progressDetail").is_none()), "progress in quiet load: {msgs:?}");
+    ensure!(
+        msgs.iter().all(|m| m.get("progressDetail").is_none()),
+        "progress in quiet load: {msgs:?}"
+    );
     let text: String = msgs.iter().filter_map(|m| m["stream"].as_str()).collect();
     contains("load output", &text, &format!("Loaded image: {tag}"))?;
     Ok(Outcome::Pass)
@@ -134,7 +204,11 @@ fn load_oci_layout(ctx: &mut Ctx) -> Result<Outcome> {
     ctx.expect(&r, 200)?;
     let v = r.json()?;
     eq("Id", s(&v, "/Id"), ctx.image_id.as_str())?;
-    eq("RootFS.Layers[0]", s(&v, "/RootFS/Layers/0").to_string(), image::diff_id(&ImageSpec::default())?)?;
+    eq(
+        "RootFS.Layers[0]",
+        s(&v, "/RootFS/Layers/0").to_string(),
+        image::diff_id(&ImageSpec::default())?,
+    )?;
     Ok(Outcome::Pass)
 }
 
@@ -147,19 +221,26 @@ fn load_untagged(ctx: &mut Ctx) -> Result<Outcome> {
     let text: String = msgs.iter().filter_map(|m| m["stream"].as_str()).collect();
     contains("load output", &text, &format!("Loaded image ID: {id}"))?;
     let v = ctx.get(&format!("/images/{id}/json"))?.json()?;
-    ensure!(v["RepoTags"].as_array().is_none_or(|a| a.is_empty()), "untagged image has RepoTags {}", v["RepoTags"]);
+    ensure!(
+        v["RepoTags"].as_array().is_none_or(|a| a.is_empty()),
+        "untagged image has RepoTags {}",
+        v["RepoTags"]
+    );
     Ok(Outcome::Pass)
 }
 
 fn load_garbage(ctx: &mut Ctx) -> Result<Outcome> {
-    let req = ctx.req("POST", "/images/load?quiet=1").body_with_type(b"this is not a tar".to_vec(), "application/x-tar");
+    let req = ctx
+        .req("POST", "/images/load?quiet=1")
+        .body_with_type(b"this is not a tar".to_vec(), "application/x-tar");
     let r = ctx.send(req)?;
     // Docker streams the error inside a 200 response: the status is sent
     // before the tar is read.
     if r.status() == 200 {
         let msgs = r.json_lines()?;
         ensure!(
-            msgs.iter().any(|m| m.get("errorDetail").is_some() && m.get("error").is_some()),
+            msgs.iter()
+                .any(|m| m.get("errorDetail").is_some() && m.get("error").is_some()),
             "no error/errorDetail message in {msgs:?}"
         );
     } else {
@@ -171,7 +252,11 @@ fn load_garbage(ctx: &mut Ctx) -> Result<Outcome> {
 fn load_id_is_digest(ctx: &mut Ctx) -> Result<Outcome> {
     let img = ctx.image.clone();
     let v = ctx.get(&format!("/images/{img}/json"))?.json()?;
-    eq("Id", s(&v, "/Id").to_string(), image::image_id(&ImageSpec::default())?)?;
+    eq(
+        "Id",
+        s(&v, "/Id").to_string(),
+        image::image_id(&ImageSpec::default())?,
+    )?;
     Ok(Outcome::Pass)
 }
 
@@ -187,8 +272,17 @@ fn list_contains(ctx: &mut Ctx) -> Result<Outcome> {
         .iter()
         .find(|i| i["Id"] == ctx.image_id.as_str())
         .ok_or_else(|| anyhow!("test image {} not listed", ctx.image_id))?;
-    ensure!(tags_of(img).contains(&ctx.image), "RepoTags {:?} lacks {}", tags_of(img), ctx.image);
-    ensure!(img["Size"].as_i64().unwrap_or(0) > 1_000_000, "Size {} too small for busybox", img["Size"]);
+    ensure!(
+        tags_of(img).contains(&ctx.image),
+        "RepoTags {:?} lacks {}",
+        tags_of(img),
+        ctx.image
+    );
+    ensure!(
+        img["Size"].as_i64().unwrap_or(0) > 1_000_000,
+        "Size {} too small for busybox",
+        img["Size"]
+    );
     eq("Created", img["Created"].as_i64(), Some(946_684_800))?;
     Ok(Outcome::Pass)
 }
@@ -196,7 +290,11 @@ fn list_contains(ctx: &mut Ctx) -> Result<Outcome> {
 fn list_filter_reference(ctx: &mut Ctx) -> Result<Outcome> {
     let f = filters(&json!({"reference": [ctx.image]}));
     let got = list(ctx, &format!("?filters={f}"))?;
-    eq("matches", super::ids(&Value::Array(got)), vec![ctx.image_id.clone()])?;
+    eq(
+        "matches",
+        super::ids(&Value::Array(got)),
+        vec![ctx.image_id.clone()],
+    )?;
     let f = filters(&json!({"reference": [format!("compat-nothing-{}", ctx.run_id)]}));
     let got = list(ctx, &format!("?filters={f}"))?;
     ensure!(got.is_empty(), "non-matching reference returned {got:?}");
@@ -206,7 +304,10 @@ fn list_filter_reference(ctx: &mut Ctx) -> Result<Outcome> {
 fn list_filter_reference_repo(ctx: &mut Ctx) -> Result<Outcome> {
     let f = filters(&json!({"reference": ["compat-busybox"]}));
     let got = list(ctx, &format!("?filters={f}"))?;
-    ensure!(got.iter().any(|i| i["Id"] == ctx.image_id.as_str()), "repo-only reference did not match any tag");
+    ensure!(
+        got.iter().any(|i| i["Id"] == ctx.image_id.as_str()),
+        "repo-only reference did not match any tag"
+    );
     Ok(Outcome::Pass)
 }
 
@@ -215,11 +316,30 @@ fn list_filter_label(ctx: &mut Ctx) -> Result<Outcome> {
     let tag = format!("compat-label:{}", ctx.run_id);
     let id = load_variant(ctx, &[&tag], &spec)?;
     let label = format!("dockbridge.compat.variant={}-label", ctx.run_id);
-    let got = list(ctx, &format!("?filters={}", filters(&json!({"label": [label]}))))?;
-    eq("label=k=v", super::ids(&Value::Array(got)), vec![id.clone()])?;
-    let got = list(ctx, &format!("?filters={}", filters(&json!({"label": ["dockbridge.compat.variant"]}))))?;
-    ensure!(got.iter().any(|i| i["Id"] == id.as_str()), "label=key did not match");
-    ensure!(!got.iter().any(|i| i["Id"] == ctx.image_id.as_str()), "label=key matched an unlabelled image");
+    let got = list(
+        ctx,
+        &format!("?filters={}", filters(&json!({"label": [label]}))),
+    )?;
+    eq(
+        "label=k=v",
+        super::ids(&Value::Array(got)),
+        vec![id.clone()],
+    )?;
+    let got = list(
+        ctx,
+        &format!(
+            "?filters={}",
+            filters(&json!({"label": ["dockbridge.compat.variant"]}))
+        ),
+    )?;
+    ensure!(
+        got.iter().any(|i| i["Id"] == id.as_str()),
+        "label=key did not match"
+    );
+    ensure!(
+        !got.iter().any(|i| i["Id"] == ctx.image_id.as_str()),
+        "label=key matched an unlabelled image"
+    );
     Ok(Outcome::Pass)
 }
 
@@ -228,12 +348,30 @@ fn list_filter_dangling(ctx: &mut Ctx) -> Result<Outcome> {
     let id = image::image_id(&spec)?;
     ctx.track_image(&id);
     no_error(&load(ctx, image::busybox_archive_with(&[], &spec)?, true)?)?;
-    let got = list(ctx, &format!("?filters={}", filters(&json!({"dangling": ["true"]}))))?;
-    ensure!(got.iter().any(|i| i["Id"] == id.as_str()), "untagged image not in dangling=true");
-    ensure!(!got.iter().any(|i| i["Id"] == ctx.image_id.as_str()), "tagged image in dangling=true");
-    let got = list(ctx, &format!("?filters={}", filters(&json!({"dangling": ["false"]}))))?;
-    ensure!(got.iter().any(|i| i["Id"] == ctx.image_id.as_str()), "tagged image not in dangling=false");
-    ensure!(!got.iter().any(|i| i["Id"] == id.as_str()), "untagged image in dangling=false");
+    let got = list(
+        ctx,
+        &format!("?filters={}", filters(&json!({"dangling": ["true"]}))),
+    )?;
+    ensure!(
+        got.iter().any(|i| i["Id"] == id.as_str()),
+        "untagged image not in dangling=true"
+    );
+    ensure!(
+        !got.iter().any(|i| i["Id"] == ctx.image_id.as_str()),
+        "tagged image in dangling=true"
+    );
+    let got = list(
+        ctx,
+        &format!("?filters={}", filters(&json!({"dangling": ["false"]}))),
+    )?;
+    ensure!(
+        got.iter().any(|i| i["Id"] == ctx.image_id.as_str()),
+        "tagged image not in dangling=false"
+    );
+    ensure!(
+        !got.iter().any(|i| i["Id"] == id.as_str()),
+        "untagged image in dangling=false"
+    );
     Ok(Outcome::Pass)
 }
 
@@ -245,9 +383,16 @@ fn list_filter_invalid_json(ctx: &mut Ctx) -> Result<Outcome> {
 }
 
 fn list_filter_unknown_key(ctx: &mut Ctx) -> Result<Outcome> {
-    let r = ctx.get(&format!("/images/json?filters={}", filters(&json!({"compat-bogus": ["x"]}))))?;
+    let r = ctx.get(&format!(
+        "/images/json?filters={}",
+        filters(&json!({"compat-bogus": ["x"]}))
+    ))?;
     let m = ctx.expect_error(&r, 400)?;
-    contains("message", &m.to_lowercase(), "invalid filter 'compat-bogus'")?;
+    contains(
+        "message",
+        &m.to_lowercase(),
+        "invalid filter 'compat-bogus'",
+    )?;
     Ok(Outcome::Pass)
 }
 
@@ -262,19 +407,37 @@ fn inspect_schema(ctx: &mut Ctx) -> Result<Outcome> {
 fn inspect_fields(ctx: &mut Ctx) -> Result<Outcome> {
     let img = ctx.image.clone();
     let v = ctx.get(&format!("/images/{img}/json"))?.json()?;
-    eq("Config.Cmd", v.pointer("/Config/Cmd").cloned(), Some(json!(["sh"])))?;
+    eq(
+        "Config.Cmd",
+        v.pointer("/Config/Cmd").cloned(),
+        Some(json!(["sh"])),
+    )?;
     let env = v.pointer("/Config/Env").cloned().unwrap_or_default();
     ensure!(
-        env.as_array().is_some_and(|a| a.iter().any(|e| e.as_str().is_some_and(|e| e.starts_with("PATH=")))),
+        env.as_array().is_some_and(|a| a
+            .iter()
+            .any(|e| e.as_str().is_some_and(|e| e.starts_with("PATH=")))),
         "Config.Env {env} lacks PATH"
     );
     eq("Architecture", s(&v, "/Architecture"), "amd64")?;
     eq("Os", s(&v, "/Os"), "linux")?;
     eq("RootFS.Type", s(&v, "/RootFS/Type"), "layers")?;
-    eq("RootFS.Layers", v.pointer("/RootFS/Layers").cloned(), Some(json!([image::diff_id(&ImageSpec::default())?])))?;
+    eq(
+        "RootFS.Layers",
+        v.pointer("/RootFS/Layers").cloned(),
+        Some(json!([image::diff_id(&ImageSpec::default())?])),
+    )?;
     ensure!(tags_of(&v).contains(&img), "RepoTags {:?}", tags_of(&v));
-    ensure!(s(&v, "/Created").starts_with("2000-01-01T00:00:00"), "Created {}", s(&v, "/Created"));
-    ensure!(v["Size"].as_i64().unwrap_or(0) > 1_000_000, "Size {}", v["Size"]);
+    ensure!(
+        s(&v, "/Created").starts_with("2000-01-01T00:00:00"),
+        "Created {}",
+        s(&v, "/Created")
+    );
+    ensure!(
+        v["Size"].as_i64().unwrap_or(0) > 1_000_000,
+        "Size {}",
+        v["Size"]
+    );
     Ok(Outcome::Pass)
 }
 
@@ -311,7 +474,11 @@ fn history_schema(ctx: &mut Ctx) -> Result<Outcome> {
     ctx.expect(&r, 200)?;
     let v = ctx.validate("get", "/images/{name}/history", &r)?;
     let first = v.get(0).ok_or_else(|| anyhow!("empty history"))?;
-    eq("CreatedBy", s(first, "/CreatedBy"), "dockbridge-compat busybox image")?;
+    eq(
+        "CreatedBy",
+        s(first, "/CreatedBy"),
+        "dockbridge-compat busybox image",
+    )?;
     eq("Id", s(first, "/Id"), ctx.image_id.as_str())?;
     Ok(Outcome::Pass)
 }
@@ -324,7 +491,11 @@ fn tag_and_inspect(ctx: &mut Ctx) -> Result<Outcome> {
     ctx.expect(&r, 201)?;
     let v = ctx.get(&format!("/images/{repo}:v1/json"))?.json()?;
     eq("Id", s(&v, "/Id"), id.as_str())?;
-    ensure!(tags_of(&v).contains(&format!("{repo}:v1")), "RepoTags {:?}", tags_of(&v));
+    ensure!(
+        tags_of(&v).contains(&format!("{repo}:v1")),
+        "RepoTags {:?}",
+        tags_of(&v)
+    );
     Ok(Outcome::Pass)
 }
 
@@ -338,7 +509,11 @@ fn tag_default_latest(ctx: &mut Ctx) -> Result<Outcome> {
     ctx.expect(&r, 200)?;
     let r = ctx.delete(&format!("/images/{repo}"))?;
     ctx.expect(&r, 200)?;
-    eq("delete", r.json()?, json!([{"Untagged": format!("{repo}:latest")}]))?;
+    eq(
+        "delete",
+        r.json()?,
+        json!([{"Untagged": format!("{repo}:latest")}]),
+    )?;
     Ok(Outcome::Pass)
 }
 
@@ -371,13 +546,17 @@ fn remove_tag_untags(ctx: &mut Ctx) -> Result<Outcome> {
     let v = ctx.validate("delete", "/images/{name}", &r)?;
     eq("response", v, json!([{"Untagged": tag}]))?;
     let r = ctx.get(&format!("/images/{img}/json"))?;
-    ctx.expect(&r, 200).map_err(|e| anyhow!("image gone after untagging another tag: {e}"))?;
+    ctx.expect(&r, 200)
+        .map_err(|e| anyhow!("image gone after untagging another tag: {e}"))?;
     Ok(Outcome::Pass)
 }
 
 fn remove_multi_tag_conflict(ctx: &mut Ctx) -> Result<Outcome> {
     let spec = variant(ctx, "multitag");
-    let (a, b) = (format!("compat-multi-{}:a", ctx.run_id), format!("compat-multi-{}:b", ctx.run_id));
+    let (a, b) = (
+        format!("compat-multi-{}:a", ctx.run_id),
+        format!("compat-multi-{}:b", ctx.run_id),
+    );
     let id = load_variant(ctx, &[&a, &b], &spec)?;
     let r = ctx.delete(&format!("/images/{id}"))?;
     let m = ctx.expect_error(&r, 409)?;
@@ -386,9 +565,23 @@ fn remove_multi_tag_conflict(ctx: &mut Ctx) -> Result<Outcome> {
     let r = ctx.delete(&format!("/images/{id}?force=1"))?;
     ctx.expect(&r, 200)?;
     let v = ctx.validate("delete", "/images/{name}", &r)?;
-    let untagged: Vec<&str> = v.as_array().into_iter().flatten().filter_map(|e| e["Untagged"].as_str()).collect();
-    ensure!(untagged.contains(&a.as_str()) && untagged.contains(&b.as_str()), "Untagged {untagged:?}");
-    ensure!(v.as_array().into_iter().flatten().any(|e| e["Deleted"] == id.as_str()), "no Deleted {id} in {v}");
+    let untagged: Vec<&str> = v
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["Untagged"].as_str())
+        .collect();
+    ensure!(
+        untagged.contains(&a.as_str()) && untagged.contains(&b.as_str()),
+        "Untagged {untagged:?}"
+    );
+    ensure!(
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .any(|e| e["Deleted"] == id.as_str()),
+        "no Deleted {id} in {v}"
+    );
     let r = ctx.get(&format!("/images/{id}/json"))?;
     ctx.expect(&r, 404)?;
     Ok(Outcome::Pass)
@@ -431,8 +624,15 @@ fn prune_dangling(ctx: &mut Ctx) -> Result<Outcome> {
     ctx.expect(&r, 200)?;
     let v = ctx.validate("post", "/images/prune", &r)?;
     let deleted = v["ImagesDeleted"].as_array().cloned().unwrap_or_default();
-    ensure!(deleted.iter().any(|d| d["Deleted"] == id.as_str()), "ImagesDeleted {deleted:?} lacks {id}");
-    ensure!(v["SpaceReclaimed"].as_i64().unwrap_or(0) > 0, "SpaceReclaimed {}", v["SpaceReclaimed"]);
+    ensure!(
+        deleted.iter().any(|d| d["Deleted"] == id.as_str()),
+        "ImagesDeleted {deleted:?} lacks {id}"
+    );
+    ensure!(
+        v["SpaceReclaimed"].as_i64().unwrap_or(0) > 0,
+        "SpaceReclaimed {}",
+        v["SpaceReclaimed"]
+    );
     let r = ctx.get(&format!("/images/{id}/json"))?;
     ctx.expect(&r, 404)?;
     let img = ctx.image.clone();
@@ -445,12 +645,24 @@ fn pull_unreachable(ctx: &mut Ctx) -> Result<Outcome> {
     // Port 9 (discard) on loopback: nothing listens, so the pull must fail
     // at once instead of hanging.
     let t = Instant::now();
-    let req = ctx.req("POST", "/images/create?fromImage=127.0.0.1:9/compat/nope&tag=latest").timeout(Duration::from_secs(30));
+    let req = ctx
+        .req(
+            "POST",
+            "/images/create?fromImage=127.0.0.1:9/compat/nope&tag=latest",
+        )
+        .timeout(Duration::from_secs(30));
     let r = ctx.send(req)?;
-    ensure!(t.elapsed() < Duration::from_secs(20), "pull took {:?}", t.elapsed());
+    ensure!(
+        t.elapsed() < Duration::from_secs(20),
+        "pull took {:?}",
+        t.elapsed()
+    );
     if r.status() == 200 {
         let msgs = r.json_lines()?;
-        ensure!(msgs.iter().any(|m| m.get("error").is_some()), "200 without an error message: {msgs:?}");
+        ensure!(
+            msgs.iter().any(|m| m.get("error").is_some()),
+            "200 without an error message: {msgs:?}"
+        );
     } else {
         let m = ctx.expect_error(&r, r.status())?;
         ensure!(r.status() >= 400, "status {}", r.status());
@@ -471,7 +683,10 @@ fn import_from_tar(ctx: &mut Ctx) -> Result<Outcome> {
     ctx.track_image(&format!("{repo}:v1"));
     let layer = image::busybox_layer(&ImageSpec::default())?;
     let req = ctx
-        .req("POST", &format!("/images/create?fromSrc=-&repo={repo}&tag=v1"))
+        .req(
+            "POST",
+            &format!("/images/create?fromSrc=-&repo={repo}&tag=v1"),
+        )
         .body_with_type(layer, "application/x-tar")
         .timeout(Duration::from_secs(120));
     let r = ctx.send(req)?;
@@ -479,14 +694,24 @@ fn import_from_tar(ctx: &mut Ctx) -> Result<Outcome> {
     let msgs = r.json_lines()?;
     no_error(&msgs)?;
     let v = ctx.get(&format!("/images/{repo}:v1/json"))?.json()?;
-    eq("RootFS.Layers", v.pointer("/RootFS/Layers").cloned(), Some(json!([image::diff_id(&ImageSpec::default())?])))?;
-    ensure!(msgs.iter().any(|m| m["status"].as_str() == Some(s(&v, "/Id"))), "no status message with the new ID: {msgs:?}");
+    eq(
+        "RootFS.Layers",
+        v.pointer("/RootFS/Layers").cloned(),
+        Some(json!([image::diff_id(&ImageSpec::default())?])),
+    )?;
+    ensure!(
+        msgs.iter()
+            .any(|m| m["status"].as_str() == Some(s(&v, "/Id"))),
+        "no status message with the new ID: {msgs:?}"
+    );
     Ok(Outcome::Pass)
 }
 
 fn export_single(ctx: &mut Ctx) -> Result<Outcome> {
     let img = ctx.image.clone();
-    let req = ctx.req("GET", &format!("/images/{img}/get")).timeout(Duration::from_secs(120));
+    let req = ctx
+        .req("GET", &format!("/images/{img}/get"))
+        .timeout(Duration::from_secs(120));
     let r = ctx.send(req)?;
     ctx.expect(&r, 200)?;
     eq("Content-Type", r.head.content_type(), "application/x-tar")?;
@@ -496,10 +721,21 @@ fn export_single(ctx: &mut Ctx) -> Result<Outcome> {
         .find(|(n, _)| n == "manifest.json")
         .ok_or_else(|| anyhow!("no manifest.json in export"))?;
     let m: Value = serde_json::from_slice(&manifest.1)?;
-    eq("RepoTags", m.pointer("/0/RepoTags").cloned(), Some(json!([img])))?;
+    eq(
+        "RepoTags",
+        m.pointer("/0/RepoTags").cloned(),
+        Some(json!([img])),
+    )?;
     let cfg = s(&m, "/0/Config").to_string();
-    let c = entries.iter().find(|(n, _)| *n == cfg).ok_or_else(|| anyhow!("config {cfg} missing"))?;
-    eq("config digest", format!("sha256:{}", image::sha256_hex(&c.1)), ctx.image_id.clone())?;
+    let c = entries
+        .iter()
+        .find(|(n, _)| *n == cfg)
+        .ok_or_else(|| anyhow!("config {cfg} missing"))?;
+    eq(
+        "config digest",
+        format!("sha256:{}", image::sha256_hex(&c.1)),
+        ctx.image_id.clone(),
+    )?;
     Ok(Outcome::Pass)
 }
 
@@ -515,18 +751,34 @@ fn commit_container(ctx: &mut Ctx) -> Result<Outcome> {
     let repo = format!("compat-commit-{}", ctx.run_id);
     ctx.track_image(&format!("{repo}:v1"));
     let r = ctx.send(
-        ctx.req("POST", &format!("/commit?container={cid}&repo={repo}&tag=v1&comment=compat"))
-            .json(&json!({"Labels": {"dockbridge.compat.commit": "1"}})),
+        ctx.req(
+            "POST",
+            &format!("/commit?container={cid}&repo={repo}&tag=v1&comment=compat"),
+        )
+        .json(&json!({"Labels": {"dockbridge.compat.commit": "1"}})),
     )?;
     ctx.expect(&r, 201)?;
     let id = s(&r.json()?, "/Id").to_string();
     ensure!(id.starts_with("sha256:"), "Id {id:?}");
     let v = ctx.get(&format!("/images/{repo}:v1/json"))?.json()?;
     eq("Id", s(&v, "/Id"), id.as_str())?;
-    eq("layers", v.pointer("/RootFS/Layers").and_then(Value::as_array).map(Vec::len), Some(2))?;
+    eq(
+        "layers",
+        v.pointer("/RootFS/Layers")
+            .and_then(Value::as_array)
+            .map(Vec::len),
+        Some(2),
+    )?;
     eq("Comment", s(&v, "/Comment"), "compat")?;
-    eq("label", s(&v, "/Config/Labels/dockbridge.compat.commit"), "1")?;
-    let (_, code) = ctx.run_to_exit(&["grep", "-q", "committed", "/root/marker"], json!({"Image": format!("{repo}:v1")}))?;
+    eq(
+        "label",
+        s(&v, "/Config/Labels/dockbridge.compat.commit"),
+        "1",
+    )?;
+    let (_, code) = ctx.run_to_exit(
+        &["grep", "-q", "committed", "/root/marker"],
+        json!({"Image": format!("{repo}:v1")}),
+    )?;
     eq("marker in committed image", code, 0)?;
     Ok(Outcome::Pass)
 }

@@ -38,7 +38,12 @@ pub fn cases() -> Vec<Case> {
         Case::new(A, "remove_force_running", (1, 24), remove_force),
         Case::new(A, "remove_missing_404", (1, 24), remove_missing),
         Case::new(A, "wait_exit_code_schema", (1, 30), wait_exit_code),
-        Case::new(A, "wait_not_running_on_created", (1, 30), wait_not_running_created),
+        Case::new(
+            A,
+            "wait_not_running_on_created",
+            (1, 30),
+            wait_not_running_created,
+        ),
         Case::new(A, "wait_next_exit", (1, 30), wait_next_exit),
         Case::new(A, "wait_removed_autoremove", (1, 30), wait_removed),
         Case::new(A, "wait_headers_before_exit", (1, 30), wait_headers_flushed),
@@ -46,7 +51,12 @@ pub fn cases() -> Vec<Case> {
         Case::new(A, "pause_unpause", (1, 24), pause_unpause),
         Case::new(A, "pause_not_running_409", (1, 24), pause_not_running),
         Case::new(A, "unpause_not_paused_409", (1, 24), unpause_not_paused),
-        Case::new(A, "restart_policy_on_failure", (1, 24), restart_policy_on_failure),
+        Case::new(
+            A,
+            "restart_policy_on_failure",
+            (1, 24),
+            restart_policy_on_failure,
+        ),
         Case::new(A, "autoremove_after_exit", (1, 25), autoremove),
         Case::new(A, "exit_code_propagates", (1, 24), exit_code),
     ]
@@ -107,9 +117,16 @@ fn stop_timeout_kill(ctx: &mut Ctx) -> Result<Outcome> {
     let r = ctx.post(&format!("/containers/{id}/stop?t=1"))?;
     ctx.expect(&r, 204)?;
     let took = t.elapsed();
-    ensure!(took >= Duration::from_millis(900), "stop returned after {took:?}, before the timeout");
+    ensure!(
+        took >= Duration::from_millis(900),
+        "stop returned after {took:?}, before the timeout"
+    );
     ensure!(took < Duration::from_secs(15), "stop took {took:?}");
-    eq("ExitCode", i(&ctx.inspect(&id)?, "/State/ExitCode"), Some(137))?;
+    eq(
+        "ExitCode",
+        i(&ctx.inspect(&id)?, "/State/ExitCode"),
+        Some(137),
+    )?;
     Ok(Outcome::Pass)
 }
 
@@ -120,7 +137,11 @@ fn stop_signal(ctx: &mut Ctx) -> Result<Outcome> {
     }))?;
     let r = ctx.post(&format!("/containers/{id}/stop?t=10"))?;
     ctx.expect(&r, 204)?;
-    eq("ExitCode", i(&ctx.inspect(&id)?, "/State/ExitCode"), Some(42))?;
+    eq(
+        "ExitCode",
+        i(&ctx.inspect(&id)?, "/State/ExitCode"),
+        Some(42),
+    )?;
     Ok(Outcome::Pass)
 }
 
@@ -140,7 +161,8 @@ fn kill_default(ctx: &mut Ctx) -> Result<Outcome> {
 }
 
 fn kill_signal(ctx: &mut Ctx) -> Result<Outcome> {
-    let cmd = json!({"Cmd": ["sh", "-c", "trap 'exit 7' USR1; trap 'exit 8' USR2; sleep 1000 & wait"]});
+    let cmd =
+        json!({"Cmd": ["sh", "-c", "trap 'exit 7' USR1; trap 'exit 8' USR2; sleep 1000 & wait"]});
     let id = ctx.run_bg(cmd.clone())?;
     let r = ctx.post(&format!("/containers/{id}/kill?signal=SIGUSR1"))?;
     ctx.expect(&r, 204)?;
@@ -180,8 +202,14 @@ fn restart_running(ctx: &mut Ctx) -> Result<Outcome> {
     ctx.expect(&r, 204)?;
     let after = ctx.inspect(&id)?;
     eq("status", s(&after, "/State/Status"), "running")?;
-    ensure!(s(&after, "/State/StartedAt") != s(&before, "/State/StartedAt"), "StartedAt unchanged");
-    ensure!(i(&after, "/State/Pid") != i(&before, "/State/Pid"), "Pid unchanged");
+    ensure!(
+        s(&after, "/State/StartedAt") != s(&before, "/State/StartedAt"),
+        "StartedAt unchanged"
+    );
+    ensure!(
+        i(&after, "/State/Pid") != i(&before, "/State/Pid"),
+        "Pid unchanged"
+    );
     // A manual restart is not a policy restart.
     eq("RestartCount", i(&after, "/RestartCount"), Some(0))?;
     Ok(Outcome::Pass)
@@ -200,7 +228,11 @@ fn rename(ctx: &mut Ctx) -> Result<Outcome> {
     let new = ctx.name();
     let r = ctx.post(&format!("/containers/{id}/rename?name={new}"))?;
     ctx.expect(&r, 204)?;
-    eq("Name", s(&ctx.inspect(&id)?, "/Name").to_string(), format!("/{new}"))?;
+    eq(
+        "Name",
+        s(&ctx.inspect(&id)?, "/Name").to_string(),
+        format!("/{new}"),
+    )?;
     eq("by new name", s(&ctx.inspect(&new)?, "/Id").to_string(), id)?;
     Ok(Outcome::Pass)
 }
@@ -216,7 +248,10 @@ fn rename_conflict(ctx: &mut Ctx) -> Result<Outcome> {
 }
 
 fn rename_missing(ctx: &mut Ctx) -> Result<Outcome> {
-    let r = ctx.post(&format!("/containers/compat-missing-{}/rename?name=compat-x-{}", ctx.run_id, ctx.run_id))?;
+    let r = ctx.post(&format!(
+        "/containers/compat-missing-{}/rename?name=compat-x-{}",
+        ctx.run_id, ctx.run_id
+    ))?;
     ctx.expect_error(&r, 404)?;
     Ok(Outcome::Pass)
 }
@@ -267,7 +302,12 @@ fn wait_exit_code(ctx: &mut Ctx) -> Result<Outcome> {
 
 fn wait_not_running_created(ctx: &mut Ctx) -> Result<Outcome> {
     let id = ctx.create(json!({"Cmd": ["true"]}))?;
-    let req = ctx.req("POST", &format!("/containers/{id}/wait?condition=not-running")).timeout(Duration::from_secs(10));
+    let req = ctx
+        .req(
+            "POST",
+            &format!("/containers/{id}/wait?condition=not-running"),
+        )
+        .timeout(Duration::from_secs(10));
     let r = ctx.send(req)?;
     ctx.expect(&r, 200)?;
     eq("StatusCode", i(&r.json()?, "/StatusCode"), Some(0))?;
@@ -276,42 +316,60 @@ fn wait_not_running_created(ctx: &mut Ctx) -> Result<Outcome> {
 
 fn wait_next_exit(ctx: &mut Ctx) -> Result<Outcome> {
     let id = ctx.create(json!({"Cmd": ["sh", "-c", "sleep 0.5; exit 9"]}))?;
-    let req = ctx.req("POST", &format!("/containers/{id}/wait?condition=next-exit")).timeout(Duration::from_secs(30));
+    let req = ctx
+        .req(
+            "POST",
+            &format!("/containers/{id}/wait?condition=next-exit"),
+        )
+        .timeout(Duration::from_secs(30));
     let ep = ctx.ep.clone();
     // Like the CLI: wait is posted before start.
     let waiter = thread::spawn(move || http::send(&ep, &req));
     thread::sleep(Duration::from_millis(300));
     ctx.start(&id)?;
-    let r = waiter.join().map_err(|_| anyhow!("wait thread panicked"))??;
+    let r = waiter
+        .join()
+        .map_err(|_| anyhow!("wait thread panicked"))??;
     ctx.expect(&r, 200)?;
     eq("StatusCode", i(&r.json()?, "/StatusCode"), Some(9))?;
     Ok(Outcome::Pass)
 }
 
 fn wait_removed(ctx: &mut Ctx) -> Result<Outcome> {
-    let id = ctx.create(json!({"Cmd": ["sh", "-c", "sleep 0.3; exit 4"], "HostConfig": {"AutoRemove": true}}))?;
-    let req = ctx.req("POST", &format!("/containers/{id}/wait?condition=removed")).timeout(Duration::from_secs(30));
+    let id = ctx.create(
+        json!({"Cmd": ["sh", "-c", "sleep 0.3; exit 4"], "HostConfig": {"AutoRemove": true}}),
+    )?;
+    let req = ctx
+        .req("POST", &format!("/containers/{id}/wait?condition=removed"))
+        .timeout(Duration::from_secs(30));
     let ep = ctx.ep.clone();
     let waiter = thread::spawn(move || http::send(&ep, &req));
     thread::sleep(Duration::from_millis(300));
     ctx.start(&id)?;
-    let r = waiter.join().map_err(|_| anyhow!("wait thread panicked"))??;
+    let r = waiter
+        .join()
+        .map_err(|_| anyhow!("wait thread panicked"))??;
     ctx.expect(&r, 200)?;
     eq("StatusCode", i(&r.json()?, "/StatusCode"), Some(4))?;
     let r = ctx.get(&format!("/containers/{id}/json"))?;
-    ctx.expect(&r, 404).map_err(|e| anyhow!("container still there after condition=removed: {e}"))?;
+    ctx.expect(&r, 404)
+        .map_err(|e| anyhow!("container still there after condition=removed: {e}"))?;
     Ok(Outcome::Pass)
 }
 
 fn wait_headers_flushed(ctx: &mut Ctx) -> Result<Outcome> {
     let id = ctx.run_bg(json!({}))?;
-    let req = ctx.req("POST", &format!("/containers/{id}/wait")).timeout(Duration::from_secs(5));
+    let req = ctx
+        .req("POST", &format!("/containers/{id}/wait"))
+        .timeout(Duration::from_secs(5));
     // Clients block on the response head: it must come before the exit.
     let (head, mut body) = http::open(&ctx.ep, &req)?;
     eq("status", head.status, 200)?;
     ctx.stop(&id)?;
     body.set_read_timeout(Duration::from_secs(20))?;
-    let v = body.next_json()?.ok_or_else(|| anyhow!("no body after exit"))?;
+    let v = body
+        .next_json()?
+        .ok_or_else(|| anyhow!("no body after exit"))?;
     eq("StatusCode", i(&v, "/StatusCode"), Some(0))?;
     Ok(Outcome::Pass)
 }
@@ -368,12 +426,21 @@ fn restart_policy_on_failure(ctx: &mut Ctx) -> Result<Outcome> {
             eq("ExitCode", i(&v, "/State/ExitCode"), Some(1))?;
             break;
         }
-        ensure!(Instant::now() < deadline, "RestartCount {:?} status {} after 20s", v.get("RestartCount"), s(&v, "/State/Status"));
+        ensure!(
+            Instant::now() < deadline,
+            "RestartCount {:?} status {} after 20s",
+            v.get("RestartCount"),
+            s(&v, "/State/Status")
+        );
         thread::sleep(Duration::from_millis(200));
     }
     // No third restart.
     thread::sleep(Duration::from_millis(500));
-    eq("RestartCount", i(&ctx.inspect(&id)?, "/RestartCount"), Some(2))?;
+    eq(
+        "RestartCount",
+        i(&ctx.inspect(&id)?, "/RestartCount"),
+        Some(2),
+    )?;
     Ok(Outcome::Pass)
 }
 
@@ -386,7 +453,10 @@ fn autoremove(ctx: &mut Ctx) -> Result<Outcome> {
         if r.status() == 404 {
             break;
         }
-        ensure!(Instant::now() < deadline, "AutoRemove container still there after 15s");
+        ensure!(
+            Instant::now() < deadline,
+            "AutoRemove container still there after 15s"
+        );
         thread::sleep(Duration::from_millis(100));
     }
     Ok(Outcome::Pass)
@@ -397,7 +467,11 @@ fn exit_code(ctx: &mut Ctx) -> Result<Outcome> {
         let cmd = format!("exit {code}");
         let (id, got) = ctx.run_to_exit(&["sh", "-c", &cmd], json!({}))?;
         eq("wait", got, code)?;
-        eq("State.ExitCode", i(&ctx.inspect(&id)?, "/State/ExitCode"), Some(code))?;
+        eq(
+            "State.ExitCode",
+            i(&ctx.inspect(&id)?, "/State/ExitCode"),
+            Some(code),
+        )?;
     }
     Ok(Outcome::Pass)
 }

@@ -37,7 +37,9 @@ pub fn cases() -> Vec<Case> {
 }
 
 fn logs(ctx: &mut Ctx, id: &str, query: &str) -> Result<http::Response> {
-    let req = ctx.req("GET", &format!("/containers/{id}/logs?{query}")).timeout(Duration::from_secs(30));
+    let req = ctx
+        .req("GET", &format!("/containers/{id}/logs?{query}"))
+        .timeout(Duration::from_secs(30));
     let r = ctx.send(req)?;
     ctx.expect(&r, 200)?;
     Ok(r)
@@ -51,7 +53,13 @@ fn multiplexed(ctx: &mut Ctx) -> Result<Outcome> {
     let id = exited(ctx, "echo out; echo err >&2")?;
     let r = logs(ctx, &id, "stdout=1&stderr=1")?;
     // Exact bytes: [stream,0,0,0,len BE u32] + payload.
-    let want = [&[1u8, 0, 0, 0, 0, 0, 0, 4][..], b"out\n", &[2, 0, 0, 0, 0, 0, 0, 4], b"err\n"].concat();
+    let want = [
+        &[1u8, 0, 0, 0, 0, 0, 0, 4][..],
+        b"out\n",
+        &[2, 0, 0, 0, 0, 0, 0, 4],
+        b"err\n",
+    ]
+    .concat();
     eq("bytes", r.body.clone(), want)?;
     Ok(Outcome::Pass)
 }
@@ -59,10 +67,18 @@ fn multiplexed(ctx: &mut Ctx) -> Result<Outcome> {
 fn content_type(ctx: &mut Ctx) -> Result<Outcome> {
     let id = exited(ctx, "echo out")?;
     let r = logs(ctx, &id, "stdout=1")?;
-    eq("Content-Type", r.head.content_type(), "application/vnd.docker.multiplexed-stream")?;
+    eq(
+        "Content-Type",
+        r.head.content_type(),
+        "application/vnd.docker.multiplexed-stream",
+    )?;
     let (id, _) = ctx.run_to_exit(&["echo", "x"], json!({"Tty": true}))?;
     let r = logs(ctx, &id, "stdout=1")?;
-    eq("Content-Type (tty)", r.head.content_type(), "application/vnd.docker.raw-stream")?;
+    eq(
+        "Content-Type (tty)",
+        r.head.content_type(),
+        "application/vnd.docker.raw-stream",
+    )?;
     Ok(Outcome::Pass)
 }
 
@@ -70,7 +86,11 @@ fn chunked(ctx: &mut Ctx) -> Result<Outcome> {
     let id = exited(ctx, "echo out")?;
     let r = logs(ctx, &id, "stdout=1")?;
     // A stream has no length up front.
-    ensure!(r.chunked, "logs not sent with Transfer-Encoding: chunked ({:?})", r.head.headers);
+    ensure!(
+        r.chunked,
+        "logs not sent with Transfer-Encoding: chunked ({:?})",
+        r.head.headers
+    );
     Ok(Outcome::Pass)
 }
 
@@ -78,7 +98,10 @@ fn stdout_only(ctx: &mut Ctx) -> Result<Outcome> {
     let id = exited(ctx, "echo out; echo err >&2")?;
     let frames = demux(&logs(ctx, &id, "stdout=1")?.body)?;
     eq("stdout", stream_text(&frames, 1), "out\n".to_string())?;
-    ensure!(frames.iter().all(|f| f.stream == 1), "stderr frames with stdout=1 only");
+    ensure!(
+        frames.iter().all(|f| f.stream == 1),
+        "stderr frames with stdout=1 only"
+    );
     Ok(Outcome::Pass)
 }
 
@@ -86,7 +109,10 @@ fn stderr_only(ctx: &mut Ctx) -> Result<Outcome> {
     let id = exited(ctx, "echo out; echo err >&2")?;
     let frames = demux(&logs(ctx, &id, "stderr=1")?.body)?;
     eq("stderr", stream_text(&frames, 2), "err\n".to_string())?;
-    ensure!(frames.iter().all(|f| f.stream == 2), "stdout frames with stderr=1 only");
+    ensure!(
+        frames.iter().all(|f| f.stream == 2),
+        "stdout frames with stderr=1 only"
+    );
     Ok(Outcome::Pass)
 }
 
@@ -112,9 +138,14 @@ fn timestamps(ctx: &mut Ctx) -> Result<Outcome> {
     let lines: Vec<&str> = text.lines().collect();
     eq("lines", lines.len(), 2)?;
     for (l, want) in lines.iter().zip(["one", "two"]) {
-        let (ts, rest) = l.split_once(' ').ok_or_else(|| anyhow!("no timestamp in {l:?}"))?;
+        let (ts, rest) = l
+            .split_once(' ')
+            .ok_or_else(|| anyhow!("no timestamp in {l:?}"))?;
         // RFC 3339 with nanoseconds, UTC (time.RFC3339Nano).
-        ensure!(ts.len() >= 20 && ts.ends_with('Z') && ts.as_bytes().get(10) == Some(&b'T'), "timestamp {ts:?}");
+        ensure!(
+            ts.len() >= 20 && ts.ends_with('Z') && ts.as_bytes().get(10) == Some(&b'T'),
+            "timestamp {ts:?}"
+        );
         eq("line", rest, want)?;
     }
     Ok(Outcome::Pass)
@@ -134,7 +165,10 @@ fn tail(ctx: &mut Ctx) -> Result<Outcome> {
 }
 
 fn now_secs() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 fn since_future(ctx: &mut Ctx) -> Result<Outcome> {
@@ -160,13 +194,21 @@ fn follow_exited(ctx: &mut Ctx) -> Result<Outcome> {
     let t = Instant::now();
     let f = demux(&logs(ctx, &id, "stdout=1&follow=1")?.body)?;
     eq("stdout", stream_text(&f, 1), "done\n".to_string())?;
-    ensure!(t.elapsed() < Duration::from_secs(10), "follow on an exited container took {:?}", t.elapsed());
+    ensure!(
+        t.elapsed() < Duration::from_secs(10),
+        "follow on an exited container took {:?}",
+        t.elapsed()
+    );
     Ok(Outcome::Pass)
 }
 
 fn follow_live(ctx: &mut Ctx) -> Result<Outcome> {
-    let id = ctx.run_bg(json!({"Cmd": ["sh", "-c", "trap 'exit 0' TERM; echo first; sleep 1000 & wait"]}))?;
-    let req = ctx.req("GET", &format!("/containers/{id}/logs?stdout=1&follow=1")).timeout(Duration::from_secs(15));
+    let id = ctx.run_bg(
+        json!({"Cmd": ["sh", "-c", "trap 'exit 0' TERM; echo first; sleep 1000 & wait"]}),
+    )?;
+    let req = ctx
+        .req("GET", &format!("/containers/{id}/logs?stdout=1&follow=1"))
+        .timeout(Duration::from_secs(15));
     // Headers must arrive before the container exits.
     let (head, mut body) = http::open(&ctx.ep, &req)?;
     eq("status", head.status, 200)?;
@@ -176,10 +218,15 @@ fn follow_live(ctx: &mut Ctx) -> Result<Outcome> {
     let len = u32::from_be_bytes([hdr[4], hdr[5], hdr[6], hdr[7]]) as usize;
     let mut payload = vec![0u8; len];
     std::io::Read::read_exact(&mut body, &mut payload)?;
-    eq("first line", String::from_utf8_lossy(&payload).into_owned(), "first\n".to_string())?;
+    eq(
+        "first line",
+        String::from_utf8_lossy(&payload).into_owned(),
+        "first\n".to_string(),
+    )?;
     ctx.stop(&id)?;
     let mut rest = Vec::new();
-    std::io::Read::read_to_end(&mut body, &mut rest).map_err(|e| anyhow!("follow did not end after stop: {e}"))?;
+    std::io::Read::read_to_end(&mut body, &mut rest)
+        .map_err(|e| anyhow!("follow did not end after stop: {e}"))?;
     Ok(Outcome::Pass)
 }
 
@@ -209,7 +256,10 @@ fn partial_line(ctx: &mut Ctx) -> Result<Outcome> {
 }
 
 fn missing(ctx: &mut Ctx) -> Result<Outcome> {
-    let r = ctx.get(&format!("/containers/compat-missing-{}/logs?stdout=1", ctx.run_id))?;
+    let r = ctx.get(&format!(
+        "/containers/compat-missing-{}/logs?stdout=1",
+        ctx.run_id
+    ))?;
     let m = ctx.expect_error(&r, 404)?;
     contains("message", &m, "No such container")?;
     Ok(Outcome::Pass)
@@ -218,6 +268,10 @@ fn missing(ctx: &mut Ctx) -> Result<Outcome> {
 fn created_empty(ctx: &mut Ctx) -> Result<Outcome> {
     let id = ctx.create(json!({"Cmd": ["echo", "never"]}))?;
     let r = logs(ctx, &id, "stdout=1&stderr=1")?;
-    ensure!(r.body.is_empty(), "logs of a never-started container: {:?}", r.text());
+    ensure!(
+        r.body.is_empty(),
+        "logs of a never-started container: {:?}",
+        r.text()
+    );
     Ok(Outcome::Pass)
 }

@@ -70,6 +70,10 @@ pub fn b(v: &Value, ptr: &str) -> Option<bool> {
 /// The `Id`s of a JSON array of objects.
 pub fn ids(v: &Value) -> Vec<String> {
     v.as_array()
-        .map(|a| a.iter().filter_map(|e| e["Id"].as_str().map(str::to_string)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|e| e["Id"].as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default()
 }

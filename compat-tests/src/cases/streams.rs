@@ -17,13 +17,28 @@ pub fn cases() -> Vec<Case> {
     vec![
         Case::new(A, "upgrade_101_status_line", (1, 24), upgrade_status_line),
         Case::new(A, "upgrade_headers", (1, 24), upgrade_headers),
-        Case::new(A, "raw_stream_content_type_1_41", (1, 24), raw_stream_content_type),
-        Case::new(A, "multiplexed_content_type", (1, 42), multiplexed_content_type),
+        Case::new(
+            A,
+            "raw_stream_content_type_1_41",
+            (1, 24),
+            raw_stream_content_type,
+        ),
+        Case::new(
+            A,
+            "multiplexed_content_type",
+            (1, 42),
+            multiplexed_content_type,
+        ),
         Case::new(A, "multiplexed_stdout_stderr", (1, 24), multiplexed_frames),
         Case::new(A, "tty_raw_stream", (1, 24), tty_raw),
         Case::new(A, "stdin_roundtrip", (1, 24), stdin_roundtrip),
         Case::new(A, "stderr_only", (1, 24), stderr_only),
-        Case::new(A, "without_upgrade_header_hijacks", (1, 24), without_upgrade),
+        Case::new(
+            A,
+            "without_upgrade_header_hijacks",
+            (1, 24),
+            without_upgrade,
+        ),
         Case::new(A, "logs_replay_after_exit", (1, 24), logs_replay),
         Case::new(A, "missing_container_404", (1, 24), missing),
         Case::new(A, "closes_when_container_exits", (1, 24), closes_on_exit),
@@ -32,12 +47,18 @@ pub fn cases() -> Vec<Case> {
 
 /// Hijacks `/containers/{id}/attach` with the CLI's upgrade headers.
 fn attach(ctx: &mut Ctx, id: &str, query: &str, upgrade: bool) -> Result<(Head, Hijacked)> {
-    let mut req = ctx.req("POST", &format!("/containers/{id}/attach?{query}")).timeout(Duration::from_secs(30));
+    let mut req = ctx
+        .req("POST", &format!("/containers/{id}/attach?{query}"))
+        .timeout(Duration::from_secs(30));
     if upgrade {
         req = req.upgrade();
     }
     let (head, conn) = http::hijack(&ctx.ep, &req)?;
-    let resp = http::Response { head: head.clone(), body: Vec::new(), chunked: false };
+    let resp = http::Response {
+        head: head.clone(),
+        body: Vec::new(),
+        chunked: false,
+    };
     ctx.record(&req, &resp);
     Ok((head, conn))
 }
@@ -45,7 +66,11 @@ fn attach(ctx: &mut Ctx, id: &str, query: &str, upgrade: bool) -> Result<(Head, 
 fn upgrade_status_line(ctx: &mut Ctx) -> Result<Outcome> {
     let id = ctx.create(json!({"Cmd": ["echo", "hi"], "AttachStdout": true}))?;
     let (head, _c) = attach(ctx, &id, "stream=1&stdout=1", true)?;
-    eq("status line", head.status_line.as_str(), "HTTP/1.1 101 UPGRADED")?;
+    eq(
+        "status line",
+        head.status_line.as_str(),
+        "HTTP/1.1 101 UPGRADED",
+    )?;
     Ok(Outcome::Pass)
 }
 
@@ -54,28 +79,48 @@ fn upgrade_headers(ctx: &mut Ctx) -> Result<Outcome> {
     let (head, _c) = attach(ctx, &id, "stream=1&stdout=1", true)?;
     eq("Connection", head.header("Connection"), Some("Upgrade"))?;
     eq("Upgrade", head.header("Upgrade"), Some("tcp"))?;
-    ensure!(!head.has_header("Content-Length"), "hijacked response with Content-Length");
-    ensure!(!head.has_header("Transfer-Encoding"), "hijacked response with Transfer-Encoding");
+    ensure!(
+        !head.has_header("Content-Length"),
+        "hijacked response with Content-Length"
+    );
+    ensure!(
+        !head.has_header("Transfer-Encoding"),
+        "hijacked response with Transfer-Encoding"
+    );
     Ok(Outcome::Pass)
 }
 
 fn raw_stream_content_type(ctx: &mut Ctx) -> Result<Outcome> {
     if ctx.api >= ApiVersion(1, 42) {
-        return Ok(Outcome::Skip("API >= 1.42 distinguishes multiplexed streams".into()));
+        return Ok(Outcome::Skip(
+            "API >= 1.42 distinguishes multiplexed streams".into(),
+        ));
     }
     let id = ctx.create(json!({"Cmd": ["echo", "hi"], "AttachStdout": true}))?;
     let (head, _c) = attach(ctx, &id, "stream=1&stdout=1", true)?;
-    eq("Content-Type", head.content_type(), "application/vnd.docker.raw-stream")?;
+    eq(
+        "Content-Type",
+        head.content_type(),
+        "application/vnd.docker.raw-stream",
+    )?;
     Ok(Outcome::Pass)
 }
 
 fn multiplexed_content_type(ctx: &mut Ctx) -> Result<Outcome> {
     let id = ctx.create(json!({"Cmd": ["echo", "hi"], "AttachStdout": true}))?;
     let (head, _c) = attach(ctx, &id, "stream=1&stdout=1", true)?;
-    eq("Content-Type (no tty)", head.content_type(), "application/vnd.docker.multiplexed-stream")?;
+    eq(
+        "Content-Type (no tty)",
+        head.content_type(),
+        "application/vnd.docker.multiplexed-stream",
+    )?;
     let id = ctx.create(json!({"Cmd": ["echo", "hi"], "AttachStdout": true, "Tty": true}))?;
     let (head, _c) = attach(ctx, &id, "stream=1&stdout=1", true)?;
-    eq("Content-Type (tty)", head.content_type(), "application/vnd.docker.raw-stream")?;
+    eq(
+        "Content-Type (tty)",
+        head.content_type(),
+        "application/vnd.docker.raw-stream",
+    )?;
     Ok(Outcome::Pass)
 }
 
@@ -100,7 +145,11 @@ fn tty_raw(ctx: &mut Ctx) -> Result<Outcome> {
     ctx.start(&id)?;
     let raw = c.read_to_end()?;
     // A tty stream is not framed; the pty turns \n into \r\n.
-    eq("raw", String::from_utf8_lossy(&raw).into_owned(), "hi\r\n".to_string())?;
+    eq(
+        "raw",
+        String::from_utf8_lossy(&raw).into_owned(),
+        "hi\r\n".to_string(),
+    )?;
     Ok(Outcome::Pass)
 }
 
@@ -116,17 +165,25 @@ fn stdin_roundtrip(ctx: &mut Ctx) -> Result<Outcome> {
     c.close_stdin()?;
     let raw = c.read_to_end()?;
     let frames = demux(&raw)?;
-    eq("echoed", stream_text(&frames, 1), "ping\nsecond line\n".to_string())?;
+    eq(
+        "echoed",
+        stream_text(&frames, 1),
+        "ping\nsecond line\n".to_string(),
+    )?;
     eq("exit", ctx.wait(&id)?, 0)?;
     Ok(Outcome::Pass)
 }
 
 fn stderr_only(ctx: &mut Ctx) -> Result<Outcome> {
-    let id = ctx.create(json!({"Cmd": ["sh", "-c", "echo out; echo err >&2"], "AttachStderr": true}))?;
+    let id =
+        ctx.create(json!({"Cmd": ["sh", "-c", "echo out; echo err >&2"], "AttachStderr": true}))?;
     let (_, mut c) = attach(ctx, &id, "stream=1&stderr=1", true)?;
     ctx.start(&id)?;
     let frames = demux(&c.read_to_end()?)?;
-    ensure!(frames.iter().all(|f| f.stream == 2), "non-stderr frames: {frames:?}");
+    ensure!(
+        frames.iter().all(|f| f.stream == 2),
+        "non-stderr frames: {frames:?}"
+    );
     eq("stderr", stream_text(&frames, 2), "err\n".to_string())?;
     Ok(Outcome::Pass)
 }
@@ -136,7 +193,11 @@ fn without_upgrade(ctx: &mut Ctx) -> Result<Outcome> {
     let (head, mut c) = attach(ctx, &id, "stream=1&stdout=1", false)?;
     // Old clients attach without Upgrade: the connection is still hijacked.
     eq("status line", head.status_line.as_str(), "HTTP/1.1 200 OK")?;
-    contains("Content-Type", head.content_type(), "application/vnd.docker")?;
+    contains(
+        "Content-Type",
+        head.content_type(),
+        "application/vnd.docker",
+    )?;
     ctx.start(&id)?;
     let frames = demux(&c.read_to_end()?)?;
     eq("stdout", stream_text(&frames, 1), "plain\n".to_string())?;
@@ -155,7 +216,12 @@ fn logs_replay(ctx: &mut Ctx) -> Result<Outcome> {
 
 fn missing(ctx: &mut Ctx) -> Result<Outcome> {
     let name = format!("compat-missing-{}", ctx.run_id);
-    let req = ctx.req("POST", &format!("/containers/{name}/attach?stream=1&stdout=1")).upgrade();
+    let req = ctx
+        .req(
+            "POST",
+            &format!("/containers/{name}/attach?stream=1&stdout=1"),
+        )
+        .upgrade();
     let r = ctx.send(req)?;
     ctx.expect(&r, 404)?;
     // dockerd 20.10 answers on the hijacked connection in plain text; newer

@@ -17,7 +17,12 @@ pub fn cases() -> Vec<Case> {
         Case::new(A, "version_content_type", (1, 24), version_content_type),
         Case::new(A, "info_schema", (1, 24), info_schema),
         Case::new(A, "info_fields", (1, 24), info_fields),
-        Case::new(A, "info_server_version_matches", (1, 24), info_server_version),
+        Case::new(
+            A,
+            "info_server_version_matches",
+            (1, 24),
+            info_server_version,
+        ),
         Case::new(A, "info_counts_containers", (1, 24), info_counts),
         Case::new(A, "system_df_schema", (1, 25), system_df),
         Case::new(A, "system_df_lists_test_image", (1, 25), system_df_image),
@@ -36,8 +41,18 @@ fn version_fields(ctx: &mut Ctx) -> Result<Outcome> {
     let v = r.json()?;
     eq("Os", s(&v, "/Os"), "linux")?;
     eq("Arch", s(&v, "/Arch"), "amd64")?;
-    for f in ["Version", "ApiVersion", "MinAPIVersion", "GitCommit", "GoVersion", "KernelVersion"] {
-        ensure!(v.get(f).is_some_and(|x| x.is_string()), "{f} missing or not a string in {v}");
+    for f in [
+        "Version",
+        "ApiVersion",
+        "MinAPIVersion",
+        "GitCommit",
+        "GoVersion",
+        "KernelVersion",
+    ] {
+        ensure!(
+            v.get(f).is_some_and(|x| x.is_string()),
+            "{f} missing or not a string in {v}"
+        );
     }
     ensure!(!s(&v, "/Version").is_empty(), "empty Version");
     Ok(Outcome::Pass)
@@ -77,14 +92,21 @@ fn info_fields(ctx: &mut Ctx) -> Result<Outcome> {
     ensure!(i(&v, "/MemTotal").unwrap_or(0) > 0, "MemTotal not positive");
     ensure!(!s(&v, "/ID").is_empty(), "empty ID");
     ensure!(!s(&v, "/Name").is_empty(), "empty Name");
-    ensure!(i(&v, "/Images").unwrap_or(0) >= 1, "Images < 1 with the test image loaded");
+    ensure!(
+        i(&v, "/Images").unwrap_or(0) >= 1,
+        "Images < 1 with the test image loaded"
+    );
     Ok(Outcome::Pass)
 }
 
 fn info_server_version(ctx: &mut Ctx) -> Result<Outcome> {
     let info = ctx.get("/info")?.json()?;
     let ver = ctx.get("/version")?.json()?;
-    eq("ServerVersion", s(&info, "/ServerVersion"), s(&ver, "/Version"))?;
+    eq(
+        "ServerVersion",
+        s(&info, "/ServerVersion"),
+        s(&ver, "/Version"),
+    )?;
     Ok(Outcome::Pass)
 }
 
@@ -92,7 +114,10 @@ fn info_counts(ctx: &mut Ctx) -> Result<Outcome> {
     let before = ctx.get("/info")?.json()?;
     ctx.create(json!({"Cmd": ["true"]}))?;
     let after = ctx.get("/info")?.json()?;
-    let (b, a) = (i(&before, "/Containers").unwrap_or(-1), i(&after, "/Containers").unwrap_or(-1));
+    let (b, a) = (
+        i(&before, "/Containers").unwrap_or(-1),
+        i(&after, "/Containers").unwrap_or(-1),
+    );
     ensure!(a == b + 1, "Containers {b} -> {a} after one create");
     let sum = i(&after, "/ContainersRunning").unwrap_or(0)
         + i(&after, "/ContainersPaused").unwrap_or(0)
@@ -110,8 +135,14 @@ fn system_df(ctx: &mut Ctx) -> Result<Outcome> {
 
 fn system_df_image(ctx: &mut Ctx) -> Result<Outcome> {
     let v = ctx.get("/system/df")?.json()?;
-    let found = v["Images"].as_array().is_some_and(|a| a.iter().any(|im| im["Id"] == ctx.image_id.as_str()));
-    ensure!(found, "test image {} not in /system/df Images", ctx.image_id);
+    let found = v["Images"]
+        .as_array()
+        .is_some_and(|a| a.iter().any(|im| im["Id"] == ctx.image_id.as_str()));
+    ensure!(
+        found,
+        "test image {} not in /system/df Images",
+        ctx.image_id
+    );
     contains("LayersSize", &v["LayersSize"].to_string(), "")?;
     Ok(Outcome::Pass)
 }

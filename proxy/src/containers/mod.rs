@@ -391,12 +391,17 @@ impl Manager {
         idx.by_id.values().cloned().collect()
     }
 
-    /// Is any container using this image (by image ID)?
-    pub fn image_in_use(&self, image_id: &str) -> Option<String> {
+    /// The containers that use an image (by image ID), for `docker rmi`'s conflict rules.
+    pub fn image_users(&self, image_id: &str) -> Vec<crate::images::ImageUser> {
         self.all()
             .into_iter()
-            .find(|c| c.record().image_id == image_id)
-            .map(|c| c.id.clone())
+            .map(|c| c.record())
+            .filter(|r| r.image_id == image_id)
+            .map(|r| crate::images::ImageUser {
+                container_id: r.id,
+                running: r.state.status.is_live(),
+            })
+            .collect()
     }
 
     pub async fn create(

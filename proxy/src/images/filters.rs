@@ -270,8 +270,14 @@ pub fn parse_timestamp(value: &str, now: chrono::DateTime<chrono::Utc>) -> Resul
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(value) {
         return Ok(nanos(t.with_timezone(&chrono::Utc)));
     }
-    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H"] {
-        if let Ok(t) = chrono::NaiveDateTime::parse_from_str(value, fmt) {
+    if let Some((_, time)) = value.split_once('T') {
+        // Go accepts `2006-01-02T15` and `2006-01-02T15:04`; chrono wants the seconds.
+        let padded = match time.matches(':').count() {
+            0 => format!("{value}:00:00"),
+            1 => format!("{value}:00"),
+            _ => value.to_string(),
+        };
+        if let Ok(t) = chrono::NaiveDateTime::parse_from_str(&padded, "%Y-%m-%dT%H:%M:%S%.f") {
             return Ok(nanos(t.and_utc()));
         }
     }

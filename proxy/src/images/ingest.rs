@@ -45,10 +45,6 @@ impl Lease {
         Ok(Self { cd: cd.clone(), id })
     }
 
-    pub fn id(&self) -> &str {
-        &self.id
-    }
-
     /// Wraps a message so that what the call creates joins this lease.
     pub fn request<T>(&self, msg: T) -> tonic::Request<T> {
         let mut req = tonic::Request::new(msg);

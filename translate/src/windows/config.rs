@@ -122,6 +122,7 @@ pub fn check_create(create: &ContainerCreateBody, hc: &HostConfig) -> Result<(),
 
 /// `--security-opt` on Windows: only `credentialspec=…` exists (moby `setWindowsCredentialSpec`).
 fn check_security_opts(opts: &[String]) -> Result<(), Error> {
+    let mut credential_spec = false;
     for opt in opts {
         let Some((key, value)) = opt.split_once('=') else {
             return Err(Error::InvalidParameter(format!(
@@ -141,12 +142,13 @@ fn check_security_opts(opts: &[String]) -> Result<(), Error> {
                     .into(),
             ));
         }
-        // hcsshim reads `windows.credentialSpec` as a JSON *string* (that is what moby writes),
-        // but oci-spec types the field as an object: whatever we put there, hcsshim would
-        // skip it without a word and the container would run without its gMSA identity.
-        return Err(Error::Unsupported(
-            "credentialspec (gMSA) is not supported by dockbridge yet".into(),
-        ));
+        credential_spec = true;
+    }
+    if credential_spec {
+        // hcsshim reads `windows.credentialSpec` as a JSON *string* (that is what moby
+        // writes), but oci-spec types the field as an object: whatever we put there, hcsshim
+        // would skip it without a word and the container would run without its gMSA identity.
+        return Err(Error::Unsupported("credentialspec (gMSA) is not supported by dockbridge yet".into()));
     }
     Ok(())
 }

@@ -1,0 +1,303 @@
+//! `/images/…` routes on the [`ImageStore`](crate::images::ImageStore).
+//!
+//! Image names contain slashes (`/images/a/b/c:tag/json`), so everything below `/images/`
+//! that is not a fixed route goes through one wildcard route and the suffix (`/json`,
+//! `/history`, `/tag`) is split off by hand.
+
+use std::collections::HashMap;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use futures::{StreamExt, TryStreamExt};
+use serde_json::{json, Value};
+use spec::api::models::EventMessageTypeEnum;
+use spec::api::ApiVersion;
+use spec::reference;
+use tokio_stream::wrappers::ReceiverStream;
+
+use super::error::{ApiError, ApiResult};
+use super::params::{self, bool_param};
+use super::AppState;
+use crate::containers::record::Status;
+use crate::images::{self, DeleteItem, Filters, ImageUser};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        // `docker load` streams archives of any size: no body limit on this route.
+        .route(
+            "/images/load",
+            post(load).layer(DefaultBodyLimit::disable()),
+        )
+        .route("/images/json", get(list))
+        .route("/images/create", post(create))
+        .route("/images/prune", post(prune))
+        .route(
+            "/images/{*rest}",
+            get(get_image).post(post_image).delete(delete_image),
+        )
+}
+
+/// The containers using each image, for the delete conflicts (a snapshot: the checks run
+/// while the store's name lock is held, so they must not call back into the manager).
+fn users(d: &AppState) -> Vec<(String, ImageUser)> {
+    d.containers
+        .all()
+        .into_iter()
+        .map(|c| c.record())
+        .map(|r| {
+            let running = matches!(
+                r.state.status,
+                Status::Running | Status::Paused | Status::Restarting
+            );
+            (
+                r.image_id.clone(),
+                ImageUser {
+                    container_id: r.id.clone(),
+                    running,
+                },
+            )
+        })
+        .collect()
+}
+
+fn users_of(all: &[(String, ImageUser)], image_id: &str) -> Vec<ImageUser> {
+    all.iter()
+        .filter(|(img, _)| img == image_id)
+        .map(|(_, u)| u.clone())
+        .collect()
+}
+
+fn filters(q: &params::Query) -> ApiResult<Filters> {
+    Ok(Filters::from_json(
+        q.get("filters").map_or("", String::as_str),
+    )?)
+}
+
+fn event(d: &AppState, action: &str, id: &str, name: &str) {
+    let attrs = HashMap::from([("name".to_string(), name.to_string())]);
+    d.events
+        .emit(EventMessageTypeEnum::IMAGE, action, id, attrs);
+}
+
+/// One JSON message of a progress stream, newline-terminated as dockerd writes them.
+fn json_line(v: &Value) -> Bytes {
+    let mut s = v.to_string();
+    s.push('\n');
+    Bytes::from(s)
+}
+
+/// `{"errorDetail":{"message":…},"error":…}`: how dockerd ends a stream that failed after
+/// the 200 went out; the CLI prints the message and exits 1.
+fn error_line(message: &str) -> Bytes {
+    json_line(&json!({"errorDetail": {"message": message}, "error": message}))
+}
+
+fn json_stream(rx: tokio::sync::mpsc::Receiver<Bytes>) -> Response {
+    let body = Body::from_stream(ReceiverStream::new(rx).map(Ok::<_, std::io::Error>));
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
+}
+
+/// `POST /images/load`: the archive is read as it arrives; the answer is a 200 stream of
+/// `{"stream":"Loaded image: …\n"}` lines, and an error line if the load fails (dockerd
+/// sends its status before reading the body, so failures can only be reported in-band).
+async fn load(State(d): State<AppState>, req: Request) -> Response {
+    let body = req
+        .into_body()
+        .into_data_stream()
+        .map_err(std::io::Error::other);
+    let reader = tokio_util::io::StreamReader::new(body);
+    let (out_tx, out_rx) = tokio::sync::mpsc::channel::<Bytes>(16);
+    tokio::spawn(async move {
+        let (ptx, mut prx) = tokio::sync::mpsc::channel::<String>(16);
+        let forward = {
+            let out = out_tx.clone();
+            tokio::spawn(async move {
+                while let Some(line) = prx.recv().await {
+                    let _ = out
+                        .send(json_line(&json!({"stream": format!("{line}\n")})))
+                        .await;
+                }
+            })
+        };
+        let result = d.images.load(reader, ptx).await;
+        // The progress sender was moved into `load` and is dropped now: drain the rest.
+        let _ = forward.await;
+        match result {
+            Ok(loaded) => {
+                for img in loaded {
+                    event(&d, "load", &img.id, &img.id);
+                }
+            }
+            Err(e) => {
+                tracing::warn!("docker load: {e}");
+                let _ = out_tx.send(error_line(&e.to_string())).await;
+            }
+        }
+    });
+    json_stream(out_rx)
+}
+
+/// `GET /images/json?all=&filters=`.
+async fn list(
+    State(d): State<AppState>,
+    Extension(version): Extension<ApiVersion>,
+    Query(q): Query<params::Query>,
+) -> ApiResult<impl IntoResponse> {
+    let all = bool_param(&q, "all")?;
+    let f = filters(&q)?;
+    let recs = d.images.list_filtered(&f, all).await?;
+    let out: Vec<Value> = recs
+        .iter()
+        .map(|r| images::summary_json(r, version))
+        .collect();
+    Ok(Json(out))
+}
+
+/// `POST /images/create`: there is no registry access, so a pull fails at once, with the
+/// reference checked first (400 for a malformed one, as dockerd). dockerd answers a pull
+/// that fails before any progress with a plain error response (500), not a stream; the
+/// CLI prints it (`docker run` after its "Unable to find image" line) and exits non-zero.
+async fn create(Query(q): Query<params::Query>) -> ApiResult<Response> {
+    let from_image = q.get("fromImage").map_or("", String::as_str);
+    let tag = q.get("tag").map_or("", String::as_str);
+    if from_image.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "importing images (fromSrc) is not supported by dockbridge yet",
+        ));
+    }
+    let mut r = reference::parse_normalized_named(from_image).map_err(images::ImagesError::from)?;
+    if !tag.is_empty() {
+        // A digest in `tag` is how the CLI asks for `name@sha256:…`.
+        r = if tag.contains(':') {
+            r.with_digest(tag)
+        } else {
+            r.with_tag(tag)
+        }
+        .map_err(images::ImagesError::from)?;
+    }
+    let r = r.with_default_tag();
+    Err(ApiError::internal(format!(
+        "pull access to {} is not available: dockbridge cannot pull images yet; load {} with `docker load`",
+        r.domain(),
+        r.familiar_string()
+    )))
+}
+
+/// `POST /images/prune?filters=`.
+async fn prune(
+    State(d): State<AppState>,
+    Query(q): Query<params::Query>,
+) -> ApiResult<impl IntoResponse> {
+    let f = filters(&q)?;
+    let all_users = users(&d);
+    let users = |id: &str| users_of(&all_users, id);
+    let (items, reclaimed) = d.images.prune(&f, &users).await?;
+    for item in &items {
+        if let DeleteItem::Deleted(id) = item {
+            if id.starts_with("sha256:") {
+                event(&d, "delete", id, id);
+            }
+        }
+    }
+    let attrs = HashMap::from([("reclaimed".to_string(), reclaimed.to_string())]);
+    d.events
+        .emit(EventMessageTypeEnum::IMAGE, "prune", "", attrs);
+    let deleted = if items.is_empty() {
+        Value::Null
+    } else {
+        Value::Array(items.iter().map(delete_item_json).collect())
+    };
+    Ok(Json(
+        json!({"ImagesDeleted": deleted, "SpaceReclaimed": reclaimed}),
+    ))
+}
+
+fn delete_item_json(i: &DeleteItem) -> Value {
+    match i {
+        DeleteItem::Untagged(n) => json!({"Untagged": n}),
+        DeleteItem::Deleted(id) => json!({"Deleted": id}),
+    }
+}
+
+/// `GET /images/{name}/json`, `GET /images/{name}/history`.
+async fn get_image(
+    State(d): State<AppState>,
+    Extension(version): Extension<ApiVersion>,
+    Path(rest): Path<String>,
+) -> ApiResult<Response> {
+    if let Some(name) = rest.strip_suffix("/json") {
+        let rec = d.images.resolve(name).await?;
+        return Ok(Json(images::inspect_json(&rec, version)).into_response());
+    }
+    if let Some(name) = rest.strip_suffix("/history") {
+        let rec = d.images.resolve(name).await?;
+        return Ok(Json(images::history(&rec)).into_response());
+    }
+    Err(ApiError::not_found(format!(
+        "page not found: /images/{rest}"
+    )))
+}
+
+/// `POST /images/{name}/tag?repo=&tag=`: 201 and no body.
+async fn post_image(
+    State(d): State<AppState>,
+    Path(rest): Path<String>,
+    Query(q): Query<params::Query>,
+) -> ApiResult<Response> {
+    let Some(name) = rest.strip_suffix("/tag") else {
+        if rest.ends_with("/push") {
+            return Err(ApiError::new(
+                StatusCode::NOT_IMPLEMENTED,
+                "pushing images is not supported by dockbridge yet",
+            ));
+        }
+        return Err(ApiError::not_found(format!(
+            "page not found: /images/{rest}"
+        )));
+    };
+    let repo = q.get("repo").map_or("", String::as_str);
+    let tag = q.get("tag").map_or("", String::as_str);
+    let new_name = d.images.tag(name, repo, tag).await?;
+    if let Ok(rec) = d.images.resolve(&new_name).await {
+        event(&d, "tag", &rec.id, &new_name);
+    }
+    Ok(StatusCode::CREATED.into_response())
+}
+
+/// `DELETE /images/{name}?force=&noprune=` (`noprune` changes nothing: loaded images have
+/// no parent images to prune).
+async fn delete_image(
+    State(d): State<AppState>,
+    Path(name): Path<String>,
+    Query(q): Query<params::Query>,
+) -> ApiResult<impl IntoResponse> {
+    let force = bool_param(&q, "force")?;
+    let _ = bool_param(&q, "noprune")?;
+    let all_users = users(&d);
+    let users = |id: &str| users_of(&all_users, id);
+    let id = d
+        .images
+        .resolve(&name)
+        .await
+        .map(|r| r.id)
+        .unwrap_or_default();
+    let items = d.images.remove(&name, force, &users).await?;
+    for item in &items {
+        match item {
+            DeleteItem::Untagged(_) => event(&d, "untag", &id, &id),
+            DeleteItem::Deleted(del) if del == &id => event(&d, "delete", &id, &id),
+            DeleteItem::Deleted(_) => {}
+        }
+    }
+    Ok(Json(items.iter().map(delete_item_json).collect::<Vec<_>>()))
+}
