@@ -18,7 +18,11 @@ pub fn docker_path() -> PathBuf {
         return default;
     }
     std::env::var_os("PATH")
-        .and_then(|paths| std::env::split_paths(&paths).map(|d| d.join("docker")).find(|p| p.is_file()))
+        .and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|d| d.join("docker"))
+                .find(|p| p.is_file())
+        })
         .unwrap_or(default)
 }
 

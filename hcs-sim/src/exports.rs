@@ -110,7 +110,9 @@ fn wait(function: &str, operation: Handle, timeout_ms: u32, want_info: bool) -> 
     let outcome = sim().wait_operation(function, operation as usize, want_info);
     if let WaitOutcome::Hang = outcome {
         // Never holds the lock while "waiting", so cancel and close stay possible.
-        std::thread::sleep(std::time::Duration::from_millis(u64::from(timeout_ms.min(10_000))));
+        std::thread::sleep(std::time::Duration::from_millis(u64::from(
+            timeout_ms.min(10_000),
+        )));
     }
     outcome
 }
@@ -289,7 +291,12 @@ macro_rules! process_call {
         ) -> Hresult {
             // SAFETY: forwarded contract.
             let options = unsafe { wstr(options) };
-            sim().process_op(stringify!($name), process as usize, operation as usize, options)
+            sim().process_op(
+                stringify!($name),
+                process as usize,
+                operation as usize,
+                options,
+            )
         }
     };
 }
@@ -303,7 +310,12 @@ process_call!(HcsModifyProcess);
 /// Callable with any handle values.
 #[no_mangle]
 pub unsafe extern "system" fn HcsGetProcessInfo(process: Handle, operation: Handle) -> Hresult {
-    sim().process_op("HcsGetProcessInfo", process as usize, operation as usize, None)
+    sim().process_op(
+        "HcsGetProcessInfo",
+        process as usize,
+        operation as usize,
+        None,
+    )
 }
 
 /// # Safety

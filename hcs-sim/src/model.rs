@@ -169,7 +169,10 @@ impl Fault {
 enum OpState {
     /// Created, not yet passed to a call.
     Idle,
-    Done { hr: Hresult, doc: Option<String> },
+    Done {
+        hr: Hresult,
+        doc: Option<String>,
+    },
     Hanging,
 }
 
@@ -404,7 +407,10 @@ impl Sim {
     }
 
     fn open_stdio(&self) -> usize {
-        self.stdio.iter().filter(|r| rawio::still_open(r.raw, &r.link)).count()
+        self.stdio
+            .iter()
+            .filter(|r| rawio::still_open(r.raw, &r.link))
+            .count()
     }
 
     pub fn open_handles(&self) -> u32 {
@@ -656,7 +662,11 @@ impl Sim {
     }
 
     fn properties(&self, id: &str, state: SysState) -> String {
-        let pids = self.systems.get(id).map(|s| s.pids.clone()).unwrap_or_default();
+        let pids = self
+            .systems
+            .get(id)
+            .map(|s| s.pids.clone())
+            .unwrap_or_default();
         let running = pids
             .iter()
             .filter(|p| self.processes.get(p).is_some_and(|p| !p.lock().exited))
@@ -701,7 +711,11 @@ impl Sim {
             .filter(|h| h.live && h.id == id)
             .filter_map(|h| h.callback)
             .collect();
-        deliver_async(callbacks, EVENT_SYSTEM_EXITED, r#"{"ExitType":"ForcedExit"}"#.into());
+        deliver_async(
+            callbacks,
+            EVENT_SYSTEM_EXITED,
+            r#"{"ExitType":"ForcedExit"}"#.into(),
+        );
     }
 
     pub fn set_system_callback(&mut self, handle: usize, cb: Option<Callback>) -> Hresult {
@@ -725,10 +739,7 @@ impl Sim {
         if !h.live {
             return;
         }
-        let others = self
-            .system_handles
-            .values()
-            .any(|o| o.live && o.id == h.id);
+        let others = self.system_handles.values().any(|o| o.live && o.id == h.id);
         if others {
             return;
         }
@@ -740,7 +751,11 @@ impl Sim {
         if sys.state != SysState::Stopped && sys.terminate_on_last_close {
             self.stop_system(&h.id);
         }
-        if self.systems.get(&h.id).is_some_and(|s| s.state == SysState::Stopped) {
+        if self
+            .systems
+            .get(&h.id)
+            .is_some_and(|s| s.state == SysState::Stopped)
+        {
             self.systems.remove(&h.id);
         }
     }
@@ -801,7 +816,11 @@ impl Sim {
         Ok(ph)
     }
 
-    fn spawn_process(&mut self, system: &str, params: &Value) -> std::io::Result<(u32, PendingInfo)> {
+    fn spawn_process(
+        &mut self,
+        system: &str,
+        params: &Value,
+    ) -> std::io::Result<(u32, PendingInfo)> {
         let flag = |k: &str| params.get(k).and_then(Value::as_bool).unwrap_or(false);
         let command_line = params
             .get("CommandLine")
@@ -919,7 +938,10 @@ impl Sim {
             }
             "HcsSignalProcess" => {
                 let code = proc.signal_exit_code;
-                match options.as_deref().and_then(|o| serde_json::from_str::<Value>(o).ok()) {
+                match options
+                    .as_deref()
+                    .and_then(|o| serde_json::from_str::<Value>(o).ok())
+                {
                     Some(v) if v.get("Signal").is_some() => {
                         proc.kill(code);
                         (S_OK, None)
@@ -964,7 +986,10 @@ impl Sim {
     }
 
     fn forget_if_done(&mut self, pid: u32) {
-        let held = self.process_handles.values().any(|o| o.live && o.pid == pid);
+        let held = self
+            .process_handles
+            .values()
+            .any(|o| o.live && o.pid == pid);
         let exited = self.processes.get(&pid).is_some_and(|p| p.lock().exited);
         if !held && exited {
             self.processes.remove(&pid);
@@ -1058,7 +1083,10 @@ fn run_process(
         let mut st = proc.lock();
         st.exit_code = st.kill.unwrap_or(script.exit_code);
         st.exited = true;
-        (st.exit_code, String::from_utf8_lossy(&st.stdin_data).into_owned())
+        (
+            st.exit_code,
+            String::from_utf8_lossy(&st.stdin_data).into_owned(),
+        )
     };
     let callbacks = {
         let mut s = sim();

@@ -74,7 +74,9 @@ pub struct ProcessStdio {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     /// The compute system exists and runs; the init process is not created yet.
-    Created { id: String },
+    Created {
+        id: String,
+    },
     /// A process exited; `exec_id` is `None` for the init process (Docker's `die`).
     Exited {
         id: String,
@@ -83,8 +85,12 @@ pub enum Event {
         exit_code: i32,
         exited_at: SystemTime,
     },
-    Paused { id: String },
-    Resumed { id: String },
+    Paused {
+        id: String,
+    },
+    Resumed {
+        id: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -242,7 +248,9 @@ impl Adapter {
         init: &ProcessParameters,
     ) -> Result<()> {
         if id.is_empty() || id.contains('\0') {
-            return Err(Error::InvalidArgument(format!("invalid container id {id:?}")));
+            return Err(Error::InvalidArgument(format!(
+                "invalid container id {id:?}"
+            )));
         }
         let document = serde_json::to_string(document).map_err(|source| Error::Json {
             context: "encoding the compute-system document",
@@ -332,7 +340,10 @@ impl Adapter {
         detached(async move {
             let Some(system) = c.system() else {
                 lock(&c.state).starting = false;
-                return Err(Error::Conflict(format!("container {} has no compute system", c.id)));
+                return Err(Error::Conflict(format!(
+                    "container {} has no compute system",
+                    c.id
+                )));
             };
             let params = c.init_params.clone();
             let timeout = inner.config.timeout;
@@ -388,7 +399,8 @@ impl Adapter {
         detached(async move {
             let timeout = inner.config.timeout;
             // A failed exec closes its own handles (api); the container is unaffected.
-            let (process, info, events) = blocking(move || system.create_process(&params, timeout)).await??;
+            let (process, info, events) =
+                blocking(move || system.create_process(&params, timeout)).await??;
             let pid = info.pid;
             let entry = inner.spawn_reaper(&c, Some(exec_id.clone()), process, info, events, stdio);
             lock(&c.execs).insert(exec_id, entry);
@@ -457,7 +469,13 @@ impl Adapter {
         }
     }
 
-    pub async fn resize(&self, id: &str, exec_id: Option<&str>, width: u32, height: u32) -> Result<()> {
+    pub async fn resize(
+        &self,
+        id: &str,
+        exec_id: Option<&str>,
+        width: u32,
+        height: u32,
+    ) -> Result<()> {
         let c = self.get(id)?;
         let entry = self.process_entry(&c, exec_id)?;
         let process = entry
@@ -471,7 +489,8 @@ impl Adapter {
             }),
         };
         let timeout = self.inner.config.timeout;
-        detached(async move { Ok(blocking(move || process.modify(&request, timeout)).await??) }).await
+        detached(async move { Ok(blocking(move || process.modify(&request, timeout)).await??) })
+            .await
     }
 
     /// Closes the process's stdin handle (the process reads EOF).
@@ -494,7 +513,11 @@ impl Adapter {
 
     async fn pause_resume(&self, id: &str, pause: bool) -> Result<()> {
         let c = self.get(id)?;
-        let expected = if pause { Status::Running } else { Status::Paused };
+        let expected = if pause {
+            Status::Running
+        } else {
+            Status::Paused
+        };
         if lock(&c.state).status != expected {
             return Err(Error::Conflict(format!(
                 "container {id} is not {}",
@@ -519,7 +542,11 @@ impl Adapter {
         let id = id.to_string();
         let mut st = lock(&c.state);
         if st.status == expected {
-            st.status = if pause { Status::Paused } else { Status::Running };
+            st.status = if pause {
+                Status::Paused
+            } else {
+                Status::Running
+            };
         }
         drop(st);
         self.inner.emit(if pause {
@@ -559,7 +586,11 @@ impl Adapter {
         let query = PropertyQuery {
             property_types: vec!["Statistics".into()],
         };
-        let props = detached(async move { Ok(blocking(move || system.properties(&query, timeout)).await??) }).await?;
+        let props =
+            detached(
+                async move { Ok(blocking(move || system.properties(&query, timeout)).await??) },
+            )
+            .await?;
         let stats = props.statistics.unwrap_or_default();
         let cpu = stats.processor.unwrap_or_default();
         let mem = stats.memory.unwrap_or_default();
@@ -777,7 +808,11 @@ async fn reap_process(
         Some(p) => match blocking(move || p.status(timeout)).await {
             Ok(Ok(s)) if s.last_wait_result == 0 => s.exit_code as i32,
             Ok(Ok(s)) => {
-                tracing::warn!(pid = entry.pid, wait_result = s.last_wait_result, "process wait failed");
+                tracing::warn!(
+                    pid = entry.pid,
+                    wait_result = s.last_wait_result,
+                    "process wait failed"
+                );
                 EXIT_CODE_UNKNOWN
             }
             Ok(Err(e)) => {
@@ -795,7 +830,9 @@ async fn reap_process(
     drop(process);
     drop(events);
     let stdin_stop = lock(&entry.stdin_stop).take();
-    pumps.finish(stdin_stop, inner.config.io_drain_timeout).await;
+    pumps
+        .finish(stdin_stop, inner.config.io_drain_timeout)
+        .await;
     let exited_at = SystemTime::now();
     match &entry.exec_id {
         None => {

@@ -51,7 +51,10 @@ pub enum HcsError {
 }
 
 fn detail_suffix(detail: &Option<String>) -> String {
-    detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default()
+    detail
+        .as_deref()
+        .map(|d| format!(": {d}"))
+        .unwrap_or_default()
 }
 
 impl HcsError {
@@ -90,11 +93,17 @@ fn check(call: &'static str, hr: HResult, doc: Option<String>) -> Result<Option<
 
 fn millis(timeout: Duration) -> u32 {
     // 0xFFFFFFFF is INFINITE: a finite timeout never becomes one.
-    u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX - 1).min(u32::MAX - 1)
+    u32::try_from(timeout.as_millis())
+        .unwrap_or(u32::MAX - 1)
+        .min(u32::MAX - 1)
 }
 
-fn parse<T: serde::de::DeserializeOwned>(call: &'static str, doc: Option<String>) -> Result<T, HcsError> {
-    serde_json::from_str(doc.as_deref().unwrap_or("{}")).map_err(|source| HcsError::Document { call, source })
+fn parse<T: serde::de::DeserializeOwned>(
+    call: &'static str,
+    doc: Option<String>,
+) -> Result<T, HcsError> {
+    serde_json::from_str(doc.as_deref().unwrap_or("{}"))
+        .map_err(|source| HcsError::Document { call, source })
 }
 
 /// The loaded HCS library; cheap to clone.
@@ -105,7 +114,9 @@ pub struct Hcs {
 
 impl std::fmt::Debug for Hcs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Hcs").field("library", &self.lib.path()).finish()
+        f.debug_struct("Hcs")
+            .field("library", &self.lib.path())
+            .finish()
     }
 }
 
@@ -115,12 +126,10 @@ impl Hcs {
         let path = match path {
             Some(p) => p,
             None if cfg!(windows) => Path::new(ffi::DEFAULT_LIBRARY),
-            None => {
-                return Err(LoadError::Unsupported(
-                    "computecore.dll exists only on Windows; pass an HCS library with --hcs-library"
-                        .into(),
-                ))
-            }
+            None => return Err(LoadError::Unsupported(
+                "computecore.dll exists only on Windows; pass an HCS library with --hcs-library"
+                    .into(),
+            )),
         };
         Ok(Hcs {
             lib: Arc::new(Library::load(path)?),
@@ -206,7 +215,9 @@ impl Operation {
         timeout: Duration,
     ) -> Result<RawProcessInfo, HcsError> {
         // On failure `info`'s stdio files drop here, closing whatever HCS returned.
-        let (hr, doc, info) = self.lib.wait_operation_process_info(self.raw(), millis(timeout));
+        let (hr, doc, info) = self
+            .lib
+            .wait_operation_process_info(self.raw(), millis(timeout));
         if hr == HResult::TIMEOUT {
             self.cancel(call);
             return Err(HcsError::Timeout { call, timeout });
@@ -235,7 +246,9 @@ pub struct ComputeSystem {
 
 impl std::fmt::Debug for ComputeSystem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ComputeSystem").field("id", &self.id).finish()
+        f.debug_struct("ComputeSystem")
+            .field("id", &self.id)
+            .finish()
     }
 }
 
@@ -266,7 +279,9 @@ impl ComputeSystem {
     /// Subscribes to the system's events (exit). One subscription per system.
     pub fn subscribe(&mut self) -> Result<UnboundedReceiver<Notification>, HcsError> {
         let (registration, rx) = callbacks::register();
-        let hr = self.lib.set_system_callback(self.raw(), registration.context());
+        let hr = self
+            .lib
+            .set_system_callback(self.raw(), registration.context());
         check("HcsSetComputeSystemCallback", hr, None)?;
         self.registration = Some(registration);
         Ok(rx)
@@ -292,10 +307,18 @@ impl ComputeSystem {
         self.call(SystemCall::Resume, None, timeout).map(drop)
     }
 
-    pub fn properties(&self, query: &PropertyQuery, timeout: Duration) -> Result<Properties, HcsError> {
+    pub fn properties(
+        &self,
+        query: &PropertyQuery,
+        timeout: Duration,
+    ) -> Result<Properties, HcsError> {
         const CALL: &str = "HcsGetComputeSystemProperties";
-        let query = serde_json::to_string(query).map_err(|source| HcsError::Document { call: CALL, source })?;
-        parse(CALL, self.call(SystemCall::GetProperties, Some(&query), timeout)?)
+        let query = serde_json::to_string(query)
+            .map_err(|source| HcsError::Document { call: CALL, source })?;
+        parse(
+            CALL,
+            self.call(SystemCall::GetProperties, Some(&query), timeout)?,
+        )
     }
 
     /// Terminates the system on a cleanup path: "already stopped" is success, anything else
@@ -304,7 +327,9 @@ impl ComputeSystem {
         match self.terminate(timeout) {
             Ok(()) => {}
             Err(e) if e.is_already_stopped() => {}
-            Err(e) => tracing::warn!(id = %self.id, error = %e, "terminating compute system failed"),
+            Err(e) => {
+                tracing::warn!(id = %self.id, error = %e, "terminating compute system failed")
+            }
         }
     }
 
@@ -386,7 +411,9 @@ impl Process {
 
     fn subscribe(&mut self) -> Result<UnboundedReceiver<Notification>, HcsError> {
         let (registration, rx) = callbacks::register();
-        let hr = self.lib.set_process_callback(self.raw(), registration.context());
+        let hr = self
+            .lib
+            .set_process_callback(self.raw(), registration.context());
         check("HcsSetProcessCallback", hr, None)?;
         self.registration = Some(registration);
         Ok(rx)
@@ -414,7 +441,8 @@ impl Process {
             call: "HcsSignalProcess",
             source,
         })?;
-        self.call(ProcessCall::Signal, Some(&options), timeout).map(drop)
+        self.call(ProcessCall::Signal, Some(&options), timeout)
+            .map(drop)
     }
 
     pub fn terminate(&self, timeout: Duration) -> Result<(), HcsError> {
@@ -437,12 +465,17 @@ impl Process {
         )
     }
 
-    pub fn modify(&self, request: &ProcessModifyRequest, timeout: Duration) -> Result<(), HcsError> {
+    pub fn modify(
+        &self,
+        request: &ProcessModifyRequest,
+        timeout: Duration,
+    ) -> Result<(), HcsError> {
         let settings = serde_json::to_string(request).map_err(|source| HcsError::Document {
             call: "HcsModifyProcess",
             source,
         })?;
-        self.call(ProcessCall::Modify, Some(&settings), timeout).map(drop)
+        self.call(ProcessCall::Modify, Some(&settings), timeout)
+            .map(drop)
     }
 
     /// HcsGetProcessInfo: the process id and fresh stdio handles, owned by the caller.

@@ -45,7 +45,9 @@ pub enum DocumentError {
     MountType(String),
     #[error("OCI spec is invalid: mount at {0:?} has no source")]
     MountSource(String),
-    #[error("OCI spec is invalid: CPU count, maximum and shares are mutually exclusive on Windows")]
+    #[error(
+        "OCI spec is invalid: CPU count, maximum and shares are mutually exclusive on Windows"
+    )]
     CpuLimits,
     #[error("Hyper-V isolation needs a utility VM (hosting system) id")]
     NoHostingSystem,
@@ -138,7 +140,12 @@ fn container(spec: &Spec) -> Result<Container, DocumentError> {
     // oci-spec 0.10 has no public getters for the Windows resource and network fields, so
     // they are read from the spec's own JSON form (the OCI field names).
     let windows_json = serde_json::to_value(windows).unwrap_or_default();
-    let num = |path: &str| windows_json.pointer(path).and_then(Value::as_u64).unwrap_or(0);
+    let num = |path: &str| {
+        windows_json
+            .pointer(path)
+            .and_then(Value::as_u64)
+            .unwrap_or(0)
+    };
     let qos = StorageQoS {
         iops_maximum: clamp_i32(num("/resources/storage/iops")),
         bandwidth_maximum: clamp_i32(num("/resources/storage/bps")),
@@ -354,7 +361,10 @@ pub fn layer_id(folder: &str) -> String {
 }
 
 fn parse_guid(s: &str) -> Option<String> {
-    let s = s.strip_prefix('{').and_then(|x| x.strip_suffix('}')).unwrap_or(s);
+    let s = s
+        .strip_prefix('{')
+        .and_then(|x| x.strip_suffix('}'))
+        .unwrap_or(s);
     let groups: Vec<&str> = s.split('-').collect();
     let lens = [8, 4, 4, 4, 12];
     let ok = groups.len() == 5

@@ -48,7 +48,8 @@ struct HcsProcessInformation {
 type EventCallback = unsafe extern "system" fn(event: *const HcsEvent, context: *mut c_void);
 type OperationCallback = unsafe extern "system" fn(operation: RawHandle, context: *mut c_void);
 type HandleOptionsFn = unsafe extern "system" fn(RawHandle, RawHandle, Pcwstr) -> i32;
-type SetCallbackFn = unsafe extern "system" fn(RawHandle, u32, *mut c_void, Option<EventCallback>) -> i32;
+type SetCallbackFn =
+    unsafe extern "system" fn(RawHandle, u32, *mut c_void, Option<EventCallback>) -> i32;
 type CloseFn = unsafe extern "system" fn(RawHandle);
 
 /// Why the HCS library cannot be used.
@@ -73,7 +74,8 @@ pub enum LoadError {
 pub const DEFAULT_LIBRARY: &str = "computecore.dll";
 
 struct Fns {
-    create_operation: unsafe extern "system" fn(*mut c_void, Option<OperationCallback>) -> RawHandle,
+    create_operation:
+        unsafe extern "system" fn(*mut c_void, Option<OperationCallback>) -> RawHandle,
     close_operation: CloseFn,
     cancel_operation: unsafe extern "system" fn(RawHandle) -> i32,
     wait_for_operation_result: unsafe extern "system" fn(RawHandle, u32, *mut *mut u16) -> i32,
@@ -89,8 +91,13 @@ struct Fns {
     get_compute_system_properties: HandleOptionsFn,
     set_compute_system_callback: SetCallbackFn,
     close_compute_system: CloseFn,
-    create_process:
-        unsafe extern "system" fn(RawHandle, Pcwstr, RawHandle, *const c_void, *mut RawHandle) -> i32,
+    create_process: unsafe extern "system" fn(
+        RawHandle,
+        Pcwstr,
+        RawHandle,
+        *const c_void,
+        *mut RawHandle,
+    ) -> i32,
     get_process_info: unsafe extern "system" fn(RawHandle, RawHandle) -> i32,
     get_process_properties: HandleOptionsFn,
     signal_process: HandleOptionsFn,
@@ -115,7 +122,11 @@ pub struct Library {
 ///
 /// # Safety
 /// `T` must be the symbol's true signature, and the pointer must not outlive `lib`.
-unsafe fn sym<T: Copy>(lib: &libloading::Library, path: &Path, name: &'static str) -> Result<T, LoadError> {
+unsafe fn sym<T: Copy>(
+    lib: &libloading::Library,
+    path: &Path,
+    name: &'static str,
+) -> Result<T, LoadError> {
     // SAFETY: forwarded contract.
     unsafe { lib.get::<T>(name) }
         .map(|s| *s)
@@ -183,8 +194,13 @@ impl Library {
     #[allow(clippy::type_complexity)]
     fn kernel32_local_free(
         _missing: LoadError,
-    ) -> Result<(unsafe extern "system" fn(*mut c_void) -> *mut c_void, Option<libloading::Library>), LoadError>
-    {
+    ) -> Result<
+        (
+            unsafe extern "system" fn(*mut c_void) -> *mut c_void,
+            Option<libloading::Library>,
+        ),
+        LoadError,
+    > {
         let path = Path::new("kernel32.dll");
         // SAFETY: kernel32.dll is always loaded in a Windows process.
         let k32 = unsafe { libloading::Library::new(path) }.map_err(|source| LoadError::Open {
@@ -200,8 +216,13 @@ impl Library {
     #[allow(clippy::type_complexity)]
     fn kernel32_local_free(
         missing: LoadError,
-    ) -> Result<(unsafe extern "system" fn(*mut c_void) -> *mut c_void, Option<libloading::Library>), LoadError>
-    {
+    ) -> Result<
+        (
+            unsafe extern "system" fn(*mut c_void) -> *mut c_void,
+            Option<libloading::Library>,
+        ),
+        LoadError,
+    > {
         Err(missing)
     }
 
@@ -239,10 +260,15 @@ impl Library {
         HResult(unsafe { (self.fns.cancel_operation)(op.0.as_ptr()) })
     }
 
-    pub fn wait_operation(&self, op: &OperationHandle, timeout_ms: u32) -> (HResult, Option<String>) {
+    pub fn wait_operation(
+        &self,
+        op: &OperationHandle,
+        timeout_ms: u32,
+    ) -> (HResult, Option<String>) {
         let mut doc: *mut u16 = ptr::null_mut();
         // SAFETY: `op` is live; `doc` is a valid out-pointer.
-        let hr = unsafe { (self.fns.wait_for_operation_result)(op.0.as_ptr(), timeout_ms, &mut doc) };
+        let hr =
+            unsafe { (self.fns.wait_for_operation_result)(op.0.as_ptr(), timeout_ms, &mut doc) };
         (HResult(hr), self.take_document(doc))
     }
 
@@ -524,7 +550,9 @@ unsafe fn read_wstr(p: *const u16) -> Option<String> {
         len += 1;
     }
     // SAFETY: `len` units were just read.
-    Some(String::from_utf16_lossy(unsafe { std::slice::from_raw_parts(p, len) }))
+    Some(String::from_utf16_lossy(unsafe {
+        std::slice::from_raw_parts(p, len)
+    }))
 }
 
 /// The one callback registered with HCS: copies the event out and hands it to

@@ -27,7 +27,11 @@ fn script() -> Value {
 }
 
 /// Functions that cannot fail (they return nothing).
-const VOID: &[&str] = &["HcsCloseOperation", "HcsCloseComputeSystem", "HcsCloseProcess"];
+const VOID: &[&str] = &[
+    "HcsCloseOperation",
+    "HcsCloseComputeSystem",
+    "HcsCloseProcess",
+];
 
 /// Functions without an operation of their own: `async` would be the same as `fail`.
 const SYNC_ONLY: &[&str] = &[
@@ -81,7 +85,10 @@ async fn scenario(h: &mut Harness) -> Outcome {
     match started {
         Err(_) => {
             let exit = h.exited(None, wait).await;
-            out.check(matches!(exit, Some((127, _))), format!("failed start: exit {exit:?}"));
+            out.check(
+                matches!(exit, Some((127, _))),
+                format!("failed start: exit {exit:?}"),
+            );
             init_exits += usize::from(exit.is_some());
             let st = h.adapter.state(ID);
             out.check(
@@ -91,7 +98,10 @@ async fn scenario(h: &mut Harness) -> Outcome {
             );
             let leaked = h.leaked().await;
             out.leaked += leaked;
-            out.check(leaked == 0, format!("failed start left {leaked} handles open"));
+            out.check(
+                leaked == 0,
+                format!("failed start left {leaked} handles open"),
+            );
         }
         Ok(_) => {
             let (io, exec_streams) = stdio(false);
@@ -99,7 +109,10 @@ async fn scenario(h: &mut Harness) -> Outcome {
                 let exit = h.exited(Some("e1"), wait).await;
                 out.check(exit.is_some(), "exec exit not reported");
                 let output = read_all(exec_streams.stdout).await;
-                out.check(output.is_empty() || output == "user\r\n", format!("exec output {output:?}"));
+                out.check(
+                    output.is_empty() || output == "user\r\n",
+                    format!("exec output {output:?}"),
+                );
                 let st = h.adapter.state(ID).map(|s| s.status);
                 out.check(st == Some(Status::Running), format!("after exec: {st:?}"));
             }
@@ -125,7 +138,10 @@ async fn scenario(h: &mut Harness) -> Outcome {
         .iter()
         .filter(|e| matches!(e, Event::Exited { exec_id: None, .. }))
         .count();
-    out.check(init_exits == 1, format!("{init_exits} init exits, want exactly 1"));
+    out.check(
+        init_exits == 1,
+        format!("{init_exits} init exits, want exactly 1"),
+    );
     out
 }
 
@@ -136,7 +152,11 @@ async fn fault_injection_leaves_no_handles_and_consistent_state() {
 
     // The clean run fixes the injection points.
     let clean = scenario(&mut h).await;
-    assert!(clean.violations.is_empty(), "clean run: {:?}", clean.violations);
+    assert!(
+        clean.violations.is_empty(),
+        "clean run: {:?}",
+        clean.violations
+    );
     assert_eq!(h.leaked().await, 0, "clean run leaks: {}", h.report());
     let calls: BTreeMap<String, u64> =
         serde_json::from_value(h.report()["calls"].clone()).expect("call counts");
@@ -181,5 +201,9 @@ async fn fault_injection_leaves_no_handles_and_consistent_state() {
         leaked_total
     );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-    assert!(points.len() > 30, "suspiciously few injection points: {}", points.len());
+    assert!(
+        points.len() > 30,
+        "suspiciously few injection points: {}",
+        points.len()
+    );
 }

@@ -38,7 +38,8 @@ fn documents_match_golden_files() {
             continue;
         };
         cases += 1;
-        let input: Value = serde_json::from_slice(&std::fs::read(&path).expect("read input")).expect("input JSON");
+        let input: Value =
+            serde_json::from_slice(&std::fs::read(&path).expect("read input")).expect("input JSON");
         let got = serde_json::to_string_pretty(&render(&input)).expect("render") + "\n";
         let golden = dir.join(format!("{name}.golden.json"));
         if update {
@@ -47,7 +48,12 @@ fn documents_match_golden_files() {
         }
         let want = std::fs::read_to_string(&golden)
             .unwrap_or_else(|_| panic!("{} missing: run with UPDATE_GOLDEN=1", golden.display()));
-        assert_eq!(got, want, "{name}: document differs from {}", golden.display());
+        assert_eq!(
+            got,
+            want,
+            "{name}: document differs from {}",
+            golden.display()
+        );
     }
     assert!(cases >= 3, "expected golden cases in {}", dir.display());
 }

@@ -53,8 +53,14 @@ async fn runs_a_container_end_to_end() {
         .iter()
         .find(|r| r["function"] == "HcsCreateComputeSystem")
         .unwrap();
-    assert_eq!(system_doc["document"]["SchemaVersion"], json!({"Major": 2, "Minor": 1}));
-    assert_eq!(system_doc["document"]["ShouldTerminateOnLastHandleClosed"], true);
+    assert_eq!(
+        system_doc["document"]["SchemaVersion"],
+        json!({"Major": 2, "Minor": 1})
+    );
+    assert_eq!(
+        system_doc["document"]["ShouldTerminateOnLastHandleClosed"],
+        true
+    );
 
     h.adapter.delete(ID).await.unwrap();
     assert!(h.adapter.state(ID).is_none());
@@ -78,15 +84,26 @@ async fn create_event_is_emitted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn operation_handle_closed_when_a_call_fails_at_once() {
-    for function in ["HcsCreateComputeSystem", "HcsStartComputeSystem", "HcsSetComputeSystemCallback"] {
+    for function in [
+        "HcsCreateComputeSystem",
+        "HcsStartComputeSystem",
+        "HcsSetComputeSystemCallback",
+    ] {
         let mut h = Harness::new(json!({"faults": [{"function": function, "mode": "fail"}]}));
         let (doc, params) = documents("cmd /c exit", false);
         let err = h.adapter.create(ID, &doc, &params).await.unwrap_err();
         assert!(err.to_string().contains(function), "{function}: {err}");
-        assert_eq!(h.calls("HcsCreateOperation"), h.calls("HcsCloseOperation"), "{function}");
+        assert_eq!(
+            h.calls("HcsCreateOperation"),
+            h.calls("HcsCloseOperation"),
+            "{function}"
+        );
         assert_eq!(h.leaked().await, 0, "{function}: {}", h.report());
         assert!(h.adapter.state(ID).is_none());
-        assert!(h.drain_events().is_empty(), "no create event for a failed create");
+        assert!(
+            h.drain_events().is_empty(),
+            "no create event for a failed create"
+        );
     }
 }
 
@@ -148,9 +165,17 @@ async fn failed_init_process_reaps_the_container_with_127_and_die() {
         h.adapter.create(ID, &doc, &params).await.unwrap();
         let (io, streams) = stdio(false);
         h.adapter.start(ID, io).await.unwrap_err();
-        assert_eq!(h.exited(None, WAIT).await, Some((127, 0)), "{mode}: die with 127");
+        assert_eq!(
+            h.exited(None, WAIT).await,
+            Some((127, 0)),
+            "{mode}: die with 127"
+        );
         let st = h.adapter.state(ID).unwrap();
-        assert_eq!((st.status, st.exit_code), (Status::Stopped, Some(127)), "{mode}");
+        assert_eq!(
+            (st.status, st.exit_code),
+            (Status::Stopped, Some(127)),
+            "{mode}"
+        );
         assert!(h.calls("HcsTerminateComputeSystem") >= 1, "{mode}");
         // Before any delete: nothing of the container is left open.
         assert_eq!(h.leaked().await, 0, "{mode}: {}", h.report());
@@ -169,7 +194,10 @@ async fn process_exit_closes_process_and_stdio_handles_once() {
     let (io, streams) = stdio(true);
     let pid = h.adapter.start(ID, io).await.unwrap();
     let report = h.report();
-    assert_eq!(report["stdio"], 3, "stdin, stdout and stderr are open: {report}");
+    assert_eq!(
+        report["stdio"], 3,
+        "stdin, stdout and stderr are open: {report}"
+    );
     assert_eq!(report["process_handles"], 1);
 
     h.adapter.signal(ID, None, 15).await.unwrap();
@@ -297,8 +325,18 @@ async fn delete_of_a_running_container_reports_its_exit_and_closes_everything() 
         .unwrap();
     h.adapter.delete(ID).await.unwrap();
     let events = h.drain_events();
-    assert!(events.iter().any(|e| matches!(e, Event::Exited { exec_id: None, pid: p, .. } if *p == pid)), "{events:?}");
-    assert!(events.iter().any(|e| matches!(e, Event::Exited { exec_id: Some(_), pid: p, .. } if *p == exec_pid)), "{events:?}");
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::Exited { exec_id: None, pid: p, .. } if *p == pid)),
+        "{events:?}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::Exited { exec_id: Some(_), pid: p, .. } if *p == exec_pid)),
+        "{events:?}"
+    );
     assert!(h.adapter.state(ID).is_none());
     assert_eq!(h.leaked().await, 0, "{}", h.report());
     // Idempotent.
@@ -318,7 +356,10 @@ async fn pause_resume_resize_and_stats() {
     assert_eq!(h.adapter.state(ID).unwrap().status, Status::Running);
     h.adapter.resize(ID, None, 120, 40).await.unwrap();
     let stats = h.adapter.stats(ID).await.unwrap();
-    assert!(stats.cpu_total_ns > 0 && stats.memory_usage > 0, "{stats:?}");
+    assert!(
+        stats.cpu_total_ns > 0 && stats.memory_usage > 0,
+        "{stats:?}"
+    );
     assert_eq!(stats.processes, 1);
     let events = h.drain_events();
     assert!(events.contains(&Event::Paused { id: ID.into() }));
@@ -335,7 +376,10 @@ async fn pause_resume_resize_and_stats() {
         modify["document"],
         json!({"Operation": "ConsoleSize", "ConsoleSize": {"Height": 40, "Width": 120}})
     );
-    assert!(h.adapter.signal(ID, None, 31).await.is_err(), "unsupported signal");
+    assert!(
+        h.adapter.signal(ID, None, 31).await.is_err(),
+        "unsupported signal"
+    );
     h.adapter.delete(ID).await.unwrap();
     assert_eq!(h.leaked().await, 0);
 }

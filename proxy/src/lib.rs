@@ -8,6 +8,7 @@ pub mod containerd;
 pub mod containers;
 pub mod daemon;
 pub mod events;
+pub mod hcs_backend;
 pub mod host;
 pub mod images;
 pub mod listen;

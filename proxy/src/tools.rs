@@ -21,7 +21,8 @@ use spec::image::ImageConfigFile;
 
 /// The container id `translate` assumes unless told otherwise: fixed, so that two audits of
 /// the same request diff cleanly (its first 12 characters are the default hostname).
-pub const AUDIT_CONTAINER_ID: &str = "4f1c3a2b9d8e7f60a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718";
+pub const AUDIT_CONTAINER_ID: &str =
+    "4f1c3a2b9d8e7f60a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718";
 
 #[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
 pub enum CmdlineCommand {
@@ -123,16 +124,22 @@ pub fn translate_output(args: &TranslateArgs) -> Result<String, String> {
         PlatformArg::Windows => {
             let cpus = args
                 .host_cpus
-                .or_else(|| std::thread::available_parallelism().ok().and_then(|n| u32::try_from(n.get()).ok()))
+                .or_else(|| {
+                    std::thread::available_parallelism()
+                        .ok()
+                        .and_then(|n| u32::try_from(n.get()).ok())
+                })
                 .unwrap_or(1);
             let mut ctx = translate::windows::WindowsContext::for_audit(&args.container_id, cpus);
             ctx.hyperv_default = args.default_isolation == IsolationArg::Hyperv;
             // The daemon creates (and names) a volume for each of these; an audit names them
             // so that it is plain they do not exist yet.
-            let targets = translate::windows::anonymous_volume_targets(&create, &image.container_config())
-                .map_err(|e| e.to_string())?;
+            let targets =
+                translate::windows::anonymous_volume_targets(&create, &image.container_config())
+                    .map_err(|e| e.to_string())?;
             for (i, target) in targets.into_iter().enumerate() {
-                ctx.anonymous_volumes.insert(target, format!("<anonymous-volume-{}>", i + 1));
+                ctx.anonymous_volumes
+                    .insert(target, format!("<anonymous-volume-{}>", i + 1));
             }
             translate::windows::windows_spec(&create, &image, &ctx)
         }
@@ -215,10 +222,21 @@ mod tests {
     #[test]
     fn join_prints_the_command_line() {
         assert_eq!(
-            cmdline(&["cmdline", "join", "--", r"C:\Program Files\app.exe", "-v", r"C:\out dir\", r#"say "hi""#]),
+            cmdline(&[
+                "cmdline",
+                "join",
+                "--",
+                r"C:\Program Files\app.exe",
+                "-v",
+                r"C:\out dir\",
+                r#"say "hi""#
+            ]),
             Ok(r#""C:\Program Files\app.exe" -v "C:\out dir\\" "say \"hi\"""#.to_string())
         );
-        assert_eq!(cmdline(&["cmdline", "join", "--", "a", ""]), Ok(r#"a """#.to_string()));
+        assert_eq!(
+            cmdline(&["cmdline", "join", "--", "a", ""]),
+            Ok(r#"a """#.to_string())
+        );
         let err = cmdline(&["cmdline", "join", "--", "a\"b"]).unwrap_err();
         assert!(err.contains("double quote"), "{err}");
         let err = cmdline(&["cmdline", "join", "--"]).unwrap_err();
@@ -228,15 +246,36 @@ mod tests {
     #[test]
     fn split_prints_a_json_array() {
         let line = r#"EXE a"b"" c d"#;
-        assert_eq!(cmdline(&["cmdline", "split", "--rules", "argv", "--", line]), Ok(r#"["EXE","ab\"","c","d"]"#.into()));
-        assert_eq!(cmdline(&["cmdline", "split", "--rules", "crt", "--", line]), Ok(r#"["EXE","ab\" c d"]"#.into()));
-        assert_eq!(cmdline(&["cmdline", "split", "--rules", "crt", "--", "-x --y"]), Ok(r#"["-x","--y"]"#.into()));
-        assert!(Cli::try_parse_from(["dockbridge", "cmdline", "split", "--rules", "bash", "--", "x"]).is_err());
+        assert_eq!(
+            cmdline(&["cmdline", "split", "--rules", "argv", "--", line]),
+            Ok(r#"["EXE","ab\"","c","d"]"#.into())
+        );
+        assert_eq!(
+            cmdline(&["cmdline", "split", "--rules", "crt", "--", line]),
+            Ok(r#"["EXE","ab\" c d"]"#.into())
+        );
+        assert_eq!(
+            cmdline(&["cmdline", "split", "--rules", "crt", "--", "-x --y"]),
+            Ok(r#"["-x","--y"]"#.into())
+        );
+        assert!(Cli::try_parse_from([
+            "dockbridge",
+            "cmdline",
+            "split",
+            "--rules",
+            "bash",
+            "--",
+            "x"
+        ])
+        .is_err());
         assert!(Cli::try_parse_from(["dockbridge", "cmdline", "split", "--", "x"]).is_err());
     }
 
     fn testdata(case: &str, file: &str) -> String {
-        format!("{}/../translate/testdata/windows/{case}/{file}", env!("CARGO_MANIFEST_DIR"))
+        format!(
+            "{}/../translate/testdata/windows/{case}/{file}",
+            env!("CARGO_MANIFEST_DIR")
+        )
     }
 
     fn translate(extra: &[&str], case: &str) -> Result<String, String> {
@@ -251,7 +290,11 @@ mod tests {
 
     #[test]
     fn translate_prints_the_golden_spec() {
-        for case in ["01-nanoserver-default", "03-shell-entrypoint-user-cmd", "04-user-cmd-on-args-escaped-image"] {
+        for case in [
+            "01-nanoserver-default",
+            "03-shell-entrypoint-user-cmd",
+            "04-user-cmd-on-args-escaped-image",
+        ] {
             let want = std::fs::read_to_string(testdata(case, "spec.json")).unwrap();
             let got = translate(&["--platform", "windows", "--host-cpus", "4"], case).unwrap();
             assert_eq!(got + "\n", want, "{case}");
@@ -260,8 +303,18 @@ mod tests {
 
     #[test]
     fn translate_options_and_errors() {
-        let got = translate(&["--platform", "windows", "--default-isolation", "hyperv", "--container-id", "abc"], "01-nanoserver-default")
-            .unwrap();
+        let got = translate(
+            &[
+                "--platform",
+                "windows",
+                "--default-isolation",
+                "hyperv",
+                "--container-id",
+                "abc",
+            ],
+            "01-nanoserver-default",
+        )
+        .unwrap();
         let v: Value = serde_json::from_str(&got).unwrap();
         assert_eq!(v["windows"]["hyperv"], serde_json::json!({}));
         assert_eq!(v["hostname"], "abc");
@@ -284,7 +337,11 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("dockbridge-tools-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let (image, create) = (dir.join("image.json"), dir.join("create.json"));
-        std::fs::write(&image, r#"{"os":"windows","config":{"Cmd":["cmd"],"Volumes":{"C:\\data":{}}}}"#).unwrap();
+        std::fs::write(
+            &image,
+            r#"{"os":"windows","config":{"Cmd":["cmd"],"Volumes":{"C:\\data":{}}}}"#,
+        )
+        .unwrap();
         std::fs::write(&create, "{}").unwrap();
         let args = TranslateArgs {
             platform: PlatformArg::Windows,

@@ -146,7 +146,8 @@ fn containers_survive_a_daemon_restart() {
     let mut d = Daemon::start();
     d.load_busybox();
     d.ok(&["run", "-d", "--name", "long", "--network", "none", IMAGE, "sh", "-c", "echo started; sleep 300"]);
-    d.ok(&["run", "--name", "done", "--network", "none", IMAGE, "sh", "-c", "exit 7"]);
+    let st = d.docker(&["run", "--name", "done", "--network", "none", IMAGE, "sh", "-c", "exit 7"]);
+    assert_eq!(st.status.code(), Some(7));
     d.restart();
     let ps = d.ok(&["ps", "-a", "--format", "{{.Names}} {{.Status}}"]);
     assert!(ps.lines().any(|l| l.starts_with("long Up")), "{ps}");

@@ -14,8 +14,15 @@ fn dockbridge(args: &[&str]) -> Output {
 /// Success, with exactly `stdout` and nothing on stderr.
 fn ok(args: &[&str]) -> String {
     let out = dockbridge(args);
-    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "dockbridge {args:?}: {:?}\nstderr: {stderr}", out.status);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(
+        out.status.success(),
+        "dockbridge {args:?}: {:?}\nstderr: {stderr}",
+        out.status
+    );
     assert_eq!(stderr, "", "dockbridge {args:?}");
     stdout.into_owned()
 }
@@ -23,28 +30,54 @@ fn ok(args: &[&str]) -> String {
 /// Failure, with a message on stderr and nothing on stdout; returns the message.
 fn fails(args: &[&str]) -> String {
     let out = dockbridge(args);
-    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(!out.status.success(), "dockbridge {args:?} should fail; stdout: {stdout}");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(
+        !out.status.success(),
+        "dockbridge {args:?} should fail; stdout: {stdout}"
+    );
     assert_eq!(stdout, "", "dockbridge {args:?}");
     assert!(!stderr.trim().is_empty(), "dockbridge {args:?}: no message");
     stderr.into_owned()
 }
 
 fn golden(case: &str, file: &str) -> String {
-    let p: PathBuf = [env!("CARGO_MANIFEST_DIR"), "..", "translate", "testdata", "windows", case, file]
-        .iter()
-        .collect();
+    let p: PathBuf = [
+        env!("CARGO_MANIFEST_DIR"),
+        "..",
+        "translate",
+        "testdata",
+        "windows",
+        case,
+        file,
+    ]
+    .iter()
+    .collect();
     p.to_string_lossy().into_owned()
 }
 
 #[test]
 fn cmdline_join_prints_one_line() {
     assert_eq!(
-        ok(&["cmdline", "join", "--", r"C:\Program Files\App\app.exe", "--out", r"C:\out dir\", r#"say "hi""#, ""]),
+        ok(&[
+            "cmdline",
+            "join",
+            "--",
+            r"C:\Program Files\App\app.exe",
+            "--out",
+            r"C:\out dir\",
+            r#"say "hi""#,
+            ""
+        ]),
         "\"C:\\Program Files\\App\\app.exe\" --out \"C:\\out dir\\\\\" \"say \\\"hi\\\"\" \"\"\n"
     );
     // Arguments that look like options are arguments after `--`.
-    assert_eq!(ok(&["cmdline", "join", "--", "ping", "-n", "1", "--help"]), "ping -n 1 --help\n");
+    assert_eq!(
+        ok(&["cmdline", "join", "--", "ping", "-n", "1", "--help"]),
+        "ping -n 1 --help\n"
+    );
 }
 
 #[test]
@@ -56,18 +89,36 @@ fn cmdline_join_refuses_what_windows_cannot_express() {
 #[test]
 fn cmdline_split_prints_a_json_array_per_parser() {
     let line = r#"EXE a"b"" c d"#;
-    assert_eq!(ok(&["cmdline", "split", "--rules", "argv", "--", line]), "[\"EXE\",\"ab\\\"\",\"c\",\"d\"]\n");
-    assert_eq!(ok(&["cmdline", "split", "--rules", "crt", "--", line]), "[\"EXE\",\"ab\\\" c d\"]\n");
+    assert_eq!(
+        ok(&["cmdline", "split", "--rules", "argv", "--", line]),
+        "[\"EXE\",\"ab\\\"\",\"c\",\"d\"]\n"
+    );
+    assert_eq!(
+        ok(&["cmdline", "split", "--rules", "crt", "--", line]),
+        "[\"EXE\",\"ab\\\" c d\"]\n"
+    );
     let line = r#""C:\Program Files\App\app.exe" --out "C:\out dir\\" "say \"hi\"" """#;
     let want = "[\"C:\\\\Program Files\\\\App\\\\app.exe\",\"--out\",\"C:\\\\out dir\\\\\",\"say \\\"hi\\\"\",\"\"]\n";
-    assert_eq!(ok(&["cmdline", "split", "--rules", "argv", "--", line]), want);
-    assert_eq!(ok(&["cmdline", "split", "--rules", "crt", "--", line]), want);
+    assert_eq!(
+        ok(&["cmdline", "split", "--rules", "argv", "--", line]),
+        want
+    );
+    assert_eq!(
+        ok(&["cmdline", "split", "--rules", "crt", "--", line]),
+        want
+    );
     fails(&["cmdline", "split", "--rules", "sh", "--", "x"]);
 }
 
 #[test]
 fn cmdline_join_then_split_round_trips() {
-    let argv = [r"C:\Program Files\x\", r#"a\"b"#, "\t", r"\\server\share\", "Игорь 😀"];
+    let argv = [
+        r"C:\Program Files\x\",
+        r#"a\"b"#,
+        "\t",
+        r"\\server\share\",
+        "Игорь 😀",
+    ];
     let mut args = vec!["cmdline", "join", "--"];
     args.extend(argv);
     let line = ok(&args);
@@ -85,13 +136,30 @@ fn translate_prints_the_golden_windows_specs() {
         ("01-nanoserver-default", &["--host-cpus", "4"][..]),
         ("02-servercore-shell-cmd-tty", &["--host-cpus", "4"][..]),
         ("03-shell-entrypoint-user-cmd", &["--host-cpus", "4"][..]),
-        ("04-user-cmd-on-args-escaped-image", &["--host-cpus", "4"][..]),
+        (
+            "04-user-cmd-on-args-escaped-image",
+            &["--host-cpus", "4"][..],
+        ),
         ("05-user-entrypoint-override", &["--host-cpus", "4"][..]),
-        ("08-process-nanocpus-on-hyperv-host", &["--host-cpus", "8", "--default-isolation", "hyperv"][..]),
-        ("09-default-isolation-hyperv-host", &["--host-cpus", "4", "--default-isolation", "hyperv"][..]),
+        (
+            "08-process-nanocpus-on-hyperv-host",
+            &["--host-cpus", "8", "--default-isolation", "hyperv"][..],
+        ),
+        (
+            "09-default-isolation-hyperv-host",
+            &["--host-cpus", "4", "--default-isolation", "hyperv"][..],
+        ),
     ] {
         let (image, create) = (golden(case, "image.json"), golden(case, "create.json"));
-        let mut args = vec!["translate", "--platform", "windows", "--image-config", &image, "--create", &create];
+        let mut args = vec![
+            "translate",
+            "--platform",
+            "windows",
+            "--image-config",
+            &image,
+            "--create",
+            &create,
+        ];
         args.extend(extra);
         let want = std::fs::read_to_string(golden(case, "spec.json")).unwrap();
         assert_eq!(ok(&args), want, "{case}");
@@ -100,10 +168,29 @@ fn translate_prints_the_golden_windows_specs() {
 
 #[test]
 fn translate_errors_name_the_problem() {
-    let (image, create) = (golden("10-error-cap-add", "image.json"), golden("10-error-cap-add", "create.json"));
-    let msg = fails(&["translate", "--platform", "windows", "--image-config", &image, "--create", &create]);
+    let (image, create) = (
+        golden("10-error-cap-add", "image.json"),
+        golden("10-error-cap-add", "create.json"),
+    );
+    let msg = fails(&[
+        "translate",
+        "--platform",
+        "windows",
+        "--image-config",
+        &image,
+        "--create",
+        &create,
+    ]);
     assert!(msg.contains("CapAdd"), "{msg}");
-    let msg = fails(&["translate", "--platform", "windows", "--image-config", "/no/such/image.json", "--create", &create]);
+    let msg = fails(&[
+        "translate",
+        "--platform",
+        "windows",
+        "--image-config",
+        "/no/such/image.json",
+        "--create",
+        &create,
+    ]);
     assert!(msg.contains("/no/such/image.json"), "{msg}");
 }
 
@@ -114,7 +201,11 @@ fn translate_linux() {
     let (image, create) = (dir.join("image.json"), dir.join("create.json"));
     std::fs::write(&image, r#"{"os":"linux","architecture":"amd64","config":{"Cmd":["sh"],"Env":["PATH=/bin"]},"rootfs":{"type":"layers","diff_ids":[]}}"#)
         .unwrap();
-    std::fs::write(&create, r#"{"Image":"busybox","Cmd":["echo","a b"],"HostConfig":{"NetworkMode":"none"}}"#).unwrap();
+    std::fs::write(
+        &create,
+        r#"{"Image":"busybox","Cmd":["echo","a b"],"HostConfig":{"NetworkMode":"none"}}"#,
+    )
+    .unwrap();
     let out = dockbridge(&[
         "translate",
         "--platform",

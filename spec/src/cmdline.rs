@@ -307,7 +307,11 @@ mod tests {
     #[test]
     fn every_vector_passes() {
         let vectors = vectors();
-        assert!(vectors.len() >= 90, "expected the full vector set, got {}", vectors.len());
+        assert!(
+            vectors.len() >= 90,
+            "expected the full vector set, got {}",
+            vectors.len()
+        );
         let (mut parse, mut escape, mut exact, mut modulo_program_quotes) = (0, 0, 0, 0);
         let (mut inexpressible, mut forced_quotes) = (0, 0);
         for v in &vectors {
@@ -352,20 +356,35 @@ mod tests {
             }
         }
         assert_eq!(parse + escape, vectors.len());
-        assert_eq!(exact + modulo_program_quotes + inexpressible + forced_quotes, escape);
+        assert_eq!(
+            exact + modulo_program_quotes + inexpressible + forced_quotes,
+            escape
+        );
         assert_eq!((inexpressible, forced_quotes), (1, 1));
-        assert!(exact > modulo_program_quotes, "most escape vectors should match exactly");
+        assert!(
+            exact > modulo_program_quotes,
+            "most escape vectors should match exactly"
+        );
     }
 
     #[test]
     fn the_parsers_disagree_only_where_documented() {
         let line = r#"EXE a"b"" c d"#;
-        assert_eq!(split(line, Rules::CommandLineToArgvW), ["EXE", "ab\"", "c", "d"]);
+        assert_eq!(
+            split(line, Rules::CommandLineToArgvW),
+            ["EXE", "ab\"", "c", "d"]
+        );
         assert_eq!(split(line, Rules::MsvcCrt), ["EXE", "ab\" c d"]);
         // Program names: shell32 stops at the next quote, the CRT toggles.
-        assert_eq!(split(r#"E"X"E t"#, Rules::CommandLineToArgvW), ["E\"X\"E", "t"]);
+        assert_eq!(
+            split(r#"E"X"E t"#, Rules::CommandLineToArgvW),
+            ["E\"X\"E", "t"]
+        );
         assert_eq!(split(r#"E"X"E t"#, Rules::MsvcCrt), ["EXE", "t"]);
-        assert_eq!(split(r#""a"b c"#, Rules::CommandLineToArgvW), ["a", "b", "c"]);
+        assert_eq!(
+            split(r#""a"b c"#, Rules::CommandLineToArgvW),
+            ["a", "b", "c"]
+        );
         assert_eq!(split(r#""a"b c"#, Rules::MsvcCrt), ["ab", "c"]);
     }
 
@@ -404,7 +423,10 @@ mod tests {
             Err(CmdlineError::QuoteInProgramName("a\"b".into()))
         );
         assert_eq!(join(&["a\0"]), Err(CmdlineError::Nul { index: 0 }));
-        assert_eq!(join(&["a", "b", "c\0"]), Err(CmdlineError::Nul { index: 2 }));
+        assert_eq!(
+            join(&["a", "b", "c\0"]),
+            Err(CmdlineError::Nul { index: 2 })
+        );
         let msg = join(&["\"x\""]).unwrap_err().to_string();
         assert!(msg.contains("double quote"), "{msg}");
     }

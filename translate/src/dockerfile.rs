@@ -75,17 +75,26 @@ pub fn parse_instruction(original: &str) -> Result<(Instruction, CommandForm), E
     let text = rest.trim_start_matches(is_dockerfile_space);
     if instruction == Instruction::Run {
         if let Some(flag) = text.strip_prefix("--") {
-            let name = flag.split(|c: char| c == '=' || is_dockerfile_space(c)).next().unwrap_or_default();
-            return Err(Error::Unsupported(format!("RUN --{name} is not supported by dockbridge yet")));
+            let name = flag
+                .split(|c: char| c == '=' || is_dockerfile_space(c))
+                .next()
+                .unwrap_or_default();
+            return Err(Error::Unsupported(format!(
+                "RUN --{name} is not supported by dockbridge yet"
+            )));
         }
     }
     let form = match exec_form(text) {
         Some(argv) => CommandForm::Exec(argv),
-        None if text.trim_end_matches(is_dockerfile_space).is_empty() => CommandForm::Exec(Vec::new()),
+        None if text.trim_end_matches(is_dockerfile_space).is_empty() => {
+            CommandForm::Exec(Vec::new())
+        }
         None => CommandForm::Shell(text.to_string()),
     };
     if instruction == Instruction::Run && form == CommandForm::Exec(Vec::new()) {
-        return Err(Error::InvalidParameter("RUN requires at least one argument".into()));
+        return Err(Error::InvalidParameter(
+            "RUN requires at least one argument".into(),
+        ));
     }
     Ok((instruction, form))
 }
@@ -121,9 +130,18 @@ pub fn default_shell(os: ContainerOs) -> Vec<String> {
 }
 
 /// The command for one instruction's form, with `shell` from `SHELL` (or the default).
-pub fn resolve(os: ContainerOs, form: &CommandForm, shell: Option<&[String]>) -> Result<ResolvedCommand, Error> {
+pub fn resolve(
+    os: ContainerOs,
+    form: &CommandForm,
+    shell: Option<&[String]>,
+) -> Result<ResolvedCommand, Error> {
     let text = match form {
-        CommandForm::Exec(argv) => return Ok(ResolvedCommand { command: argv.clone(), args_escaped: false }),
+        CommandForm::Exec(argv) => {
+            return Ok(ResolvedCommand {
+                command: argv.clone(),
+                args_escaped: false,
+            })
+        }
         CommandForm::Shell(text) => text,
     };
     let default;
@@ -138,12 +156,19 @@ pub fn resolve(os: ContainerOs, form: &CommandForm, shell: Option<&[String]>) ->
         ContainerOs::Linux => {
             let mut command = shell.to_vec();
             command.push(text.clone());
-            Ok(ResolvedCommand { command, args_escaped: false })
+            Ok(ResolvedCommand {
+                command,
+                args_escaped: false,
+            })
         }
         ContainerOs::Windows => {
-            let shell = cmdline::join(shell)
-                .map_err(|e| Error::InvalidParameter(format!("SHELL cannot be run on Windows: {e}")))?;
-            Ok(ResolvedCommand { command: vec![format!("{shell} {text}")], args_escaped: true })
+            let shell = cmdline::join(shell).map_err(|e| {
+                Error::InvalidParameter(format!("SHELL cannot be run on Windows: {e}"))
+            })?;
+            Ok(ResolvedCommand {
+                command: vec![format!("{shell} {text}")],
+                args_escaped: true,
+            })
         }
     }
 }
@@ -198,7 +223,11 @@ impl ImageCommand {
 
     /// Applies one instruction. `RUN` leaves the image's command alone and returns the
     /// config of the container to run; `CMD` and `ENTRYPOINT` update the command.
-    pub fn apply(&mut self, instruction: Instruction, form: &CommandForm) -> Result<Option<RunConfig>, Error> {
+    pub fn apply(
+        &mut self,
+        instruction: Instruction,
+        form: &CommandForm,
+    ) -> Result<Option<RunConfig>, Error> {
         let resolved = resolve(self.os, form, self.shell.as_deref())?;
         match instruction {
             Instruction::Run => {
@@ -263,21 +292,43 @@ mod tests {
 
     #[test]
     fn parses_forms_and_keeps_the_original_text() {
-        assert_eq!(parse(r#"RUN mkdir "c:/foo""#), (Instruction::Run, CommandForm::Shell(r#"mkdir "c:/foo""#.into())));
+        assert_eq!(
+            parse(r#"RUN mkdir "c:/foo""#),
+            (
+                Instruction::Run,
+                CommandForm::Shell(r#"mkdir "c:/foo""#.into())
+            )
+        );
         assert_eq!(
             parse("run \t  echo   \"a  b\"  "),
-            (Instruction::Run, CommandForm::Shell("echo   \"a  b\"  ".into()))
+            (
+                Instruction::Run,
+                CommandForm::Shell("echo   \"a  b\"  ".into())
+            )
         );
         assert_eq!(
             parse(r#"ENTRYPOINT ["C:\\app\\app.exe", "--port", "80"]"#),
-            (Instruction::Entrypoint, CommandForm::Exec(strings(&[r"C:\app\app.exe", "--port", "80"])))
+            (
+                Instruction::Entrypoint,
+                CommandForm::Exec(strings(&[r"C:\app\app.exe", "--port", "80"]))
+            )
         );
         // Not valid JSON (single quotes): the shell form, as Docker treats it.
-        assert_eq!(parse("CMD ['a']"), (Instruction::Cmd, CommandForm::Shell("['a']".into())));
-        assert_eq!(parse("CMD []"), (Instruction::Cmd, CommandForm::Exec(vec![])));
+        assert_eq!(
+            parse("CMD ['a']"),
+            (Instruction::Cmd, CommandForm::Shell("['a']".into()))
+        );
+        assert_eq!(
+            parse("CMD []"),
+            (Instruction::Cmd, CommandForm::Exec(vec![]))
+        );
         assert_eq!(parse("CMD"), (Instruction::Cmd, CommandForm::Exec(vec![])));
-        assert!(matches!(parse_instruction("RUN"), Err(Error::InvalidParameter(m)) if m.contains("at least one")));
-        assert!(matches!(parse_instruction("RUN --mount=type=cache,target=/x make"), Err(Error::Unsupported(m)) if m.contains("--mount")));
+        assert!(
+            matches!(parse_instruction("RUN"), Err(Error::InvalidParameter(m)) if m.contains("at least one"))
+        );
+        assert!(
+            matches!(parse_instruction("RUN --mount=type=cache,target=/x make"), Err(Error::Unsupported(m)) if m.contains("--mount"))
+        );
         assert!(parse_instruction("COPY a b").is_err());
     }
 
@@ -286,19 +337,34 @@ mod tests {
         let (_, form) = parse(r#"RUN mkdir "c:/foo" && echo "done""#);
         assert_eq!(
             resolve(WIN, &form, None).unwrap(),
-            ResolvedCommand { command: vec![r#"cmd /S /C mkdir "c:/foo" && echo "done""#.into()], args_escaped: true }
+            ResolvedCommand {
+                command: vec![r#"cmd /S /C mkdir "c:/foo" && echo "done""#.into()],
+                args_escaped: true
+            }
         );
-        let pwsh = strings(&[r"C:\Program Files\PowerShell\7\pwsh.exe", "-NoLogo", "-Command"]);
+        let pwsh = strings(&[
+            r"C:\Program Files\PowerShell\7\pwsh.exe",
+            "-NoLogo",
+            "-Command",
+        ]);
         let (_, form) = parse(r#"RUN Get-ChildItem "C:\Program Files""#);
         assert_eq!(
             resolve(WIN, &form, Some(&pwsh)).unwrap().command,
-            [r#""C:\Program Files\PowerShell\7\pwsh.exe" -NoLogo -Command Get-ChildItem "C:\Program Files""#]
+            [
+                r#""C:\Program Files\PowerShell\7\pwsh.exe" -NoLogo -Command Get-ChildItem "C:\Program Files""#
+            ]
         );
         let bad_shell = strings(&["a\"b"]);
         assert!(resolve(WIN, &form, Some(&bad_shell)).is_err());
         // Exec form stays an argv.
         let (_, form) = parse(r#"RUN ["cmd", "/c", "echo a b"]"#);
-        assert_eq!(resolve(WIN, &form, None).unwrap(), ResolvedCommand { command: strings(&["cmd", "/c", "echo a b"]), args_escaped: false });
+        assert_eq!(
+            resolve(WIN, &form, None).unwrap(),
+            ResolvedCommand {
+                command: strings(&["cmd", "/c", "echo a b"]),
+                args_escaped: false
+            }
+        );
     }
 
     #[test]
@@ -306,13 +372,23 @@ mod tests {
         let (_, form) = parse(r#"RUN echo "a  b" > /x"#);
         assert_eq!(
             resolve(LINUX, &form, None).unwrap(),
-            ResolvedCommand { command: strings(&["/bin/sh", "-c", r#"echo "a  b" > /x"#]), args_escaped: false }
+            ResolvedCommand {
+                command: strings(&["/bin/sh", "-c", r#"echo "a  b" > /x"#]),
+                args_escaped: false
+            }
         );
         let bash = strings(&["/bin/bash", "-o", "pipefail", "-c"]);
-        assert_eq!(resolve(LINUX, &form, Some(&bash)).unwrap().command[..4], bash[..]);
+        assert_eq!(
+            resolve(LINUX, &form, Some(&bash)).unwrap().command[..4],
+            bash[..]
+        );
     }
 
-    fn build(os: ContainerOs, base: serde_json::Value, lines: &[&str]) -> (ImageCommand, Vec<RunConfig>) {
+    fn build(
+        os: ContainerOs,
+        base: serde_json::Value,
+        lines: &[&str],
+    ) -> (ImageCommand, Vec<RunConfig>) {
         let config: ContainerConfig = serde_json::from_value(base).unwrap();
         let mut state = ImageCommand::from_image(&config, os);
         let mut runs = Vec::new();
@@ -330,34 +406,71 @@ mod tests {
         let base = json!({"Cmd": ["c:\\windows\\system32\\cmd.exe"]});
         // CMD shell form: true.
         let (s, _) = build(WIN, base.clone(), &["CMD echo hi"]);
-        assert_eq!((s.cmd.clone().unwrap(), s.args_escaped()), (strings(&["cmd /S /C echo hi"]), true));
+        assert_eq!(
+            (s.cmd.clone().unwrap(), s.args_escaped()),
+            (strings(&["cmd /S /C echo hi"]), true)
+        );
         // ENTRYPOINT shell form: true, and it drops the base image's Cmd.
         let (s, _) = build(WIN, base.clone(), &[r"ENTRYPOINT C:\app\start.cmd"]);
-        assert_eq!((s.entrypoint.clone().unwrap(), s.cmd.clone(), s.args_escaped()), (strings(&[r"cmd /S /C C:\app\start.cmd"]), None, true));
+        assert_eq!(
+            (
+                s.entrypoint.clone().unwrap(),
+                s.cmd.clone(),
+                s.args_escaped()
+            ),
+            (strings(&[r"cmd /S /C C:\app\start.cmd"]), None, true)
+        );
         // Exec forms: false.
         let (s, _) = build(WIN, base.clone(), &[r#"CMD ["cmd", "/c", "ver"]"#]);
         assert!(!s.args_escaped());
         // RUN never commits it, but its container runs the pre-escaped line.
-        let (s, runs) = build(WIN, json!({"Cmd": ["cmd"], "ArgsEscaped": false}), &[r#"RUN mkdir "c:/foo""#]);
+        let (s, runs) = build(
+            WIN,
+            json!({"Cmd": ["cmd"], "ArgsEscaped": false}),
+            &[r#"RUN mkdir "c:/foo""#],
+        );
         assert!(!s.args_escaped());
         assert_eq!(
             runs,
-            [RunConfig { entrypoint: vec![String::new()], cmd: vec![r#"cmd /S /C mkdir "c:/foo""#.into()], args_escaped: true }]
+            [RunConfig {
+                entrypoint: vec![String::new()],
+                cmd: vec![r#"cmd /S /C mkdir "c:/foo""#.into()],
+                args_escaped: true
+            }]
         );
-        let (s, _) = build(WIN, json!({"Cmd": ["cmd /S /C x"], "ArgsEscaped": true}), &["RUN echo"]);
+        let (s, _) = build(
+            WIN,
+            json!({"Cmd": ["cmd /S /C x"], "ArgsEscaped": true}),
+            &["RUN echo"],
+        );
         assert!(s.args_escaped());
         // The flag follows element 0: shell ENTRYPOINT + exec CMD keeps it...
-        let (s, _) = build(WIN, base.clone(), &["ENTRYPOINT app.exe --serve", r#"CMD ["--port", "80"]"#]);
+        let (s, _) = build(
+            WIN,
+            base.clone(),
+            &["ENTRYPOINT app.exe --serve", r#"CMD ["--port", "80"]"#],
+        );
         assert!(s.args_escaped());
         // ... and exec ENTRYPOINT + shell CMD does not set it.
-        let (s, _) = build(WIN, base.clone(), &[r#"ENTRYPOINT ["app.exe"]"#, "CMD --port 80"]);
+        let (s, _) = build(
+            WIN,
+            base.clone(),
+            &[r#"ENTRYPOINT ["app.exe"]"#, "CMD --port 80"],
+        );
         assert!(!s.args_escaped());
         // A CMD before ENTRYPOINT in the same stage survives it.
         let (s, _) = build(WIN, base, &["CMD x", r#"ENTRYPOINT ["app.exe"]"#]);
         assert_eq!(s.cmd, Some(strings(&["cmd /S /C x"])));
         // Linux never commits it, whatever the base said.
-        let (s, _) = build(LINUX, json!({"Cmd": ["sh"], "ArgsEscaped": true}), &["CMD echo hi"]);
-        assert_eq!((s.cmd.clone().unwrap(), s.args_escaped()), (strings(&["/bin/sh", "-c", "echo hi"]), false));
+        let (s, _) = build(
+            LINUX,
+            json!({"Cmd": ["sh"], "ArgsEscaped": true}),
+            &["CMD echo hi"],
+        );
+        assert_eq!(
+            (s.cmd.clone().unwrap(), s.args_escaped()),
+            (strings(&["/bin/sh", "-c", "echo hi"]), false)
+        );
     }
 
     /// Built, committed and run: the container's command line is the shell plus the
@@ -372,13 +485,21 @@ mod tests {
         let mut config = ContainerConfig::default();
         state.commit_into(&mut config);
         assert_eq!(config.args_escaped, Some(true));
-        let image = ImageConfigFile { os: "windows".into(), config: Some(config), ..Default::default() };
-        let create: ContainerCreateBody = serde_json::from_value(json!({"Cmd": ["C:\\out dir\\"]})).unwrap();
+        let image = ImageConfigFile {
+            os: "windows".into(),
+            config: Some(config),
+            ..Default::default()
+        };
+        let create: ContainerCreateBody =
+            serde_json::from_value(json!({"Cmd": ["C:\\out dir\\"]})).unwrap();
         assert_eq!(
             command(&create, &image, WIN).unwrap(),
             Command {
                 args: vec![],
-                command_line: Some(r#"cmd /S /C powershell -Command "& { Write-Host 'hi' }" "C:\out dir\\""#.into())
+                command_line: Some(
+                    r#"cmd /S /C powershell -Command "& { Write-Host 'hi' }" "C:\out dir\\""#
+                        .into()
+                )
             }
         );
     }

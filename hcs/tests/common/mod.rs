@@ -34,7 +34,10 @@ fn find_sim_library() -> PathBuf {
         std::env::consts::DLL_SUFFIX
     );
     let exe = std::env::current_exe().expect("test executable path");
-    let deps = exe.parent().expect("test executable directory").to_path_buf();
+    let deps = exe
+        .parent()
+        .expect("test executable directory")
+        .to_path_buf();
     let candidates: Vec<PathBuf> = [Some(deps.clone()), deps.parent().map(Path::to_path_buf)]
         .into_iter()
         .flatten()
@@ -85,7 +88,10 @@ impl Harness {
         let guard = serial();
         let sim = SimControl::load(&sim_library()).expect("loading the simulator");
         sim.reset();
-        assert!(sim.configure(&sim_config.to_string()), "simulator rejected {sim_config}");
+        assert!(
+            sim.configure(&sim_config.to_string()),
+            "simulator rejected {sim_config}"
+        );
         let adapter = Adapter::load(Some(&sim_library()), config).expect("loading HCS");
         let events = adapter.subscribe();
         Harness {
@@ -132,7 +138,10 @@ impl Harness {
     pub async fn exited(&mut self, exec_id: Option<&str>, within: Duration) -> Option<(i32, u32)> {
         let deadline = tokio::time::Instant::now() + within;
         loop {
-            let ev = tokio::time::timeout_at(deadline, self.events.recv()).await.ok()?.ok()?;
+            let ev = tokio::time::timeout_at(deadline, self.events.recv())
+                .await
+                .ok()?
+                .ok()?;
             if let Event::Exited {
                 exec_id: e,
                 exit_code,
@@ -158,24 +167,24 @@ impl Harness {
 }
 
 pub fn spec(command_line: &str) -> oci_spec::runtime::Spec {
-        let json = serde_json::json!({
-            "ociVersion": "1.1.0",
-            "process": {
-                "user": {"uid": 0, "gid": 0, "username": "ContainerUser"},
-                "commandLine": command_line,
-                "cwd": "C:\\",
-                "env": ["PATH=C:\\Windows\\system32;C:\\Windows"],
-            },
-            "root": {"path": "\\\\?\\Volume{0b5bbb8e-6b2d-4a7d-9d5c-6e1a2f0c7d11}\\"},
-            "hostname": "dockbridge",
-            "windows": {
-                "layerFolders": [
-                    "C:\\ProgramData\\dockbridge\\windowsfilter\\base",
-                    "C:\\ProgramData\\dockbridge\\windowsfilter\\scratch"
-                ]
-            }
-        });
-        serde_json::from_value(json).expect("valid OCI spec")
+    let json = serde_json::json!({
+        "ociVersion": "1.1.0",
+        "process": {
+            "user": {"uid": 0, "gid": 0, "username": "ContainerUser"},
+            "commandLine": command_line,
+            "cwd": "C:\\",
+            "env": ["PATH=C:\\Windows\\system32;C:\\Windows"],
+        },
+        "root": {"path": "\\\\?\\Volume{0b5bbb8e-6b2d-4a7d-9d5c-6e1a2f0c7d11}\\"},
+        "hostname": "dockbridge",
+        "windows": {
+            "layerFolders": [
+                "C:\\ProgramData\\dockbridge\\windowsfilter\\base",
+                "C:\\ProgramData\\dockbridge\\windowsfilter\\scratch"
+            ]
+        }
+    });
+    serde_json::from_value(json).expect("valid OCI spec")
 }
 
 pub fn documents(command_line: &str, stdin: bool) -> (ComputeSystem, ProcessParameters) {

@@ -69,13 +69,24 @@ impl MergedCommand {
                 entrypoint = image.entrypoint.clone().map(|e| (e, Origin::Image));
             }
         }
-        if entrypoint.as_ref().is_some_and(|(e, _)| e.len() == 1 && e[0].is_empty()) {
+        if entrypoint
+            .as_ref()
+            .is_some_and(|(e, _)| e.len() == 1 && e[0].is_empty())
+        {
             entrypoint = None;
         }
         let (entrypoint, ep_origin) = entrypoint.unwrap_or((Vec::new(), Origin::Request));
         let (cmd, cmd_origin) = cmd.unwrap_or((Vec::new(), Origin::Request));
-        let head = if entrypoint.is_empty() { cmd_origin } else { ep_origin };
-        Self { entrypoint, cmd, head }
+        let head = if entrypoint.is_empty() {
+            cmd_origin
+        } else {
+            ep_origin
+        };
+        Self {
+            entrypoint,
+            cmd,
+            head,
+        }
     }
 
     /// Entrypoint followed by Cmd.
@@ -112,25 +123,38 @@ pub fn command(
     }
     match os {
         // BuildKit sets ArgsEscaped on every image, Linux included: it means nothing there.
-        ContainerOs::Linux => Ok(Command { args: argv, command_line: None }),
-        ContainerOs::Windows if merged.pre_escaped(create, &config) => {
-            Ok(Command { args: Vec::new(), command_line: Some(pre_escaped_line(&argv)?) })
-        }
+        ContainerOs::Linux => Ok(Command {
+            args: argv,
+            command_line: None,
+        }),
+        ContainerOs::Windows if merged.pre_escaped(create, &config) => Ok(Command {
+            args: Vec::new(),
+            command_line: Some(pre_escaped_line(&argv)?),
+        }),
         ContainerOs::Windows => {
             let line = cmdline::join(&argv).map_err(|e| {
                 Error::InvalidParameter(format!("cannot build the Windows command line: {e}"))
             })?;
-            Ok(Command { args: argv, command_line: Some(line) })
+            Ok(Command {
+                args: argv,
+                command_line: Some(line),
+            })
         }
     }
 }
 
 /// Element 0 verbatim (it already is a command line), every further element escaped.
 fn pre_escaped_line(argv: &[String]) -> Result<String, Error> {
-    let invalid = |msg: String| Error::InvalidParameter(format!("cannot build the Windows command line: {msg}"));
-    let (head, rest) = argv.split_first().ok_or_else(|| invalid("no command".into()))?;
+    let invalid = |msg: String| {
+        Error::InvalidParameter(format!("cannot build the Windows command line: {msg}"))
+    };
+    let (head, rest) = argv
+        .split_first()
+        .ok_or_else(|| invalid("no command".into()))?;
     if head.trim_matches([' ', '\t']).is_empty() {
-        return Err(invalid("the pre-escaped (ArgsEscaped) command line is empty".into()));
+        return Err(invalid(
+            "the pre-escaped (ArgsEscaped) command line is empty".into(),
+        ));
     }
     if let Some(index) = argv.iter().position(|a| a.contains('\0')) {
         return Err(invalid(cmdline::CmdlineError::Nul { index }.to_string()));
@@ -169,7 +193,10 @@ mod tests {
     }
 
     fn line_only(line: &str) -> Command {
-        Command { args: Vec::new(), command_line: Some(line.to_string()) }
+        Command {
+            args: Vec::new(),
+            command_line: Some(line.to_string()),
+        }
     }
 
     // Row 1: Windows image without ArgsEscaped: args = entrypoint + cmd, line = join(args).
@@ -193,8 +220,12 @@ mod tests {
         );
         // ArgsEscaped: false is the same as absent.
         assert_eq!(
-            run(json!({}), "windows", json!({"Cmd": ["cmd", "/S", "/C", "echo a b"], "ArgsEscaped": false}))
-                .unwrap(),
+            run(
+                json!({}),
+                "windows",
+                json!({"Cmd": ["cmd", "/S", "/C", "echo a b"], "ArgsEscaped": false})
+            )
+            .unwrap(),
             argv_and_line(&["cmd", "/S", "/C", "echo a b"], r#"cmd /S /C "echo a b""#)
         );
     }
@@ -224,13 +255,22 @@ mod tests {
         );
         // ... + a user Cmd, appended and escaped.
         assert_eq!(
-            run(json!({"Cmd": [r"C:\out dir\", r#"a"b"#]}), "windows", shell_ep).unwrap(),
+            run(
+                json!({"Cmd": [r"C:\out dir\", r#"a"b"#]}),
+                "windows",
+                shell_ep
+            )
+            .unwrap(),
             line_only(r#"powershell -Command "& C:\app\run.ps1" "C:\out dir\\" a\"b"#)
         );
         // `Entrypoint: []` keeps no entrypoint but still takes the image Cmd.
         assert_eq!(
-            run(json!({"Entrypoint": []}), "windows", json!({"Cmd": ["cmd /S /C dir"], "ArgsEscaped": true}))
-                .unwrap(),
+            run(
+                json!({"Entrypoint": []}),
+                "windows",
+                json!({"Cmd": ["cmd /S /C dir"], "ArgsEscaped": true})
+            )
+            .unwrap(),
             line_only("cmd /S /C dir")
         );
     }
@@ -241,8 +281,16 @@ mod tests {
         let img = json!({"Cmd": ["cmd /S /C echo hi"], "ArgsEscaped": true});
         // moby would write `C:\Program Files\x.exe --flag` unquoted: a different program.
         assert_eq!(
-            run(json!({"Cmd": [r"C:\Program Files\x.exe", "--flag"]}), "windows", img.clone()).unwrap(),
-            argv_and_line(&[r"C:\Program Files\x.exe", "--flag"], r#""C:\Program Files\x.exe" --flag"#)
+            run(
+                json!({"Cmd": [r"C:\Program Files\x.exe", "--flag"]}),
+                "windows",
+                img.clone()
+            )
+            .unwrap(),
+            argv_and_line(
+                &[r"C:\Program Files\x.exe", "--flag"],
+                r#""C:\Program Files\x.exe" --flag"#
+            )
         );
         assert_eq!(
             run(json!({"Cmd": ["cmd", "/c", "echo a b"]}), "windows", img).unwrap(),
@@ -255,20 +303,34 @@ mod tests {
     fn row4_user_entrypoint_is_escaped_and_drops_image_cmd() {
         let img = json!({"Entrypoint": ["cmd /S /C run.cmd"], "Cmd": ["x"], "ArgsEscaped": true});
         assert_eq!(
-            run(json!({"Entrypoint": ["powershell", "-File", r"C:\my scripts\a.ps1"]}), "windows", img.clone())
-                .unwrap(),
+            run(
+                json!({"Entrypoint": ["powershell", "-File", r"C:\my scripts\a.ps1"]}),
+                "windows",
+                img.clone()
+            )
+            .unwrap(),
             argv_and_line(
                 &["powershell", "-File", r"C:\my scripts\a.ps1"],
                 r#"powershell -File "C:\my scripts\a.ps1""#
             )
         );
         assert_eq!(
-            run(json!({"Entrypoint": ["ping"], "Cmd": ["-n", "1", "localhost"]}), "windows", img.clone()).unwrap(),
+            run(
+                json!({"Entrypoint": ["ping"], "Cmd": ["-n", "1", "localhost"]}),
+                "windows",
+                img.clone()
+            )
+            .unwrap(),
             argv_and_line(&["ping", "-n", "1", "localhost"], "ping -n 1 localhost")
         );
         // `--entrypoint ""` ([""]) resets the entrypoint; the user's Cmd runs, escaped.
         assert_eq!(
-            run(json!({"Entrypoint": [""], "Cmd": ["cmd", "/c", "ver"]}), "windows", img.clone()).unwrap(),
+            run(
+                json!({"Entrypoint": [""], "Cmd": ["cmd", "/c", "ver"]}),
+                "windows",
+                img.clone()
+            )
+            .unwrap(),
             argv_and_line(&["cmd", "/c", "ver"], "cmd /c ver")
         );
         // ... and without a Cmd there is nothing to run (the image Cmd is not taken).
@@ -288,8 +350,12 @@ mod tests {
         );
         // It says nothing about an image Entrypoint that comes first.
         assert_eq!(
-            run(json!({"Cmd": ["a b"], "ArgsEscaped": true}), "windows", json!({"Entrypoint": ["app.exe"]}))
-                .unwrap(),
+            run(
+                json!({"Cmd": ["a b"], "ArgsEscaped": true}),
+                "windows",
+                json!({"Entrypoint": ["app.exe"]})
+            )
+            .unwrap(),
             argv_and_line(&["app.exe", "a b"], r#"app.exe "a b""#)
         );
     }
@@ -306,11 +372,15 @@ mod tests {
             .unwrap();
             assert_eq!(
                 got,
-                Command { args: vec!["/bin/sh".into(), "-c".into(), "echo \"a b\"".into()], command_line: None }
+                Command {
+                    args: vec!["/bin/sh".into(), "-c".into(), "echo \"a b\"".into()],
+                    command_line: None
+                }
             );
         }
         // An image without `os` is a Linux image to Docker.
-        let image: ImageConfigFile = serde_json::from_value(json!({"config": {"Cmd": ["x"]}})).unwrap();
+        let image: ImageConfigFile =
+            serde_json::from_value(json!({"config": {"Cmd": ["x"]}})).unwrap();
         assert_eq!(ContainerOs::of(&image), ContainerOs::Linux);
     }
 
@@ -320,22 +390,42 @@ mod tests {
             run(json!({}), "windows", json!({})),
             Err(Error::InvalidParameter(m)) if m == "no command specified"
         ));
-        let err = run(json!({"Cmd": ["a\"b.exe"]}), "windows", json!({})).unwrap_err().to_string();
+        let err = run(json!({"Cmd": ["a\"b.exe"]}), "windows", json!({}))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("double quote"), "{err}");
-        let err = run(json!({"Cmd": ["a", "b\0"]}), "windows", json!({})).unwrap_err().to_string();
-        assert!(err.contains("NUL"), "{err}");
-        let err = run(json!({}), "windows", json!({"Cmd": ["x", "\0"], "ArgsEscaped": true}))
+        let err = run(json!({"Cmd": ["a", "b\0"]}), "windows", json!({}))
             .unwrap_err()
             .to_string();
         assert!(err.contains("NUL"), "{err}");
-        let err = run(json!({}), "windows", json!({"Cmd": [" "], "ArgsEscaped": true})).unwrap_err().to_string();
+        let err = run(
+            json!({}),
+            "windows",
+            json!({"Cmd": ["x", "\0"], "ArgsEscaped": true}),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("NUL"), "{err}");
+        let err = run(
+            json!({}),
+            "windows",
+            json!({"Cmd": [" "], "ArgsEscaped": true}),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("empty"), "{err}");
     }
 
     #[test]
     fn windows_lines_split_back_to_the_argv() {
         use spec::cmdline::{split, Rules};
-        let argv = [r"C:\Program Files\a b\", r#"x "y" \"#, "", "\t", r"\\server\share\"];
+        let argv = [
+            r"C:\Program Files\a b\",
+            r#"x "y" \"#,
+            "",
+            "\t",
+            r"\\server\share\",
+        ];
         let got = run(json!({"Cmd": argv}), "windows", json!({})).unwrap();
         let line = got.command_line.unwrap();
         for rules in [Rules::CommandLineToArgvW, Rules::MsvcCrt] {

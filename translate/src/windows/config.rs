@@ -36,32 +36,91 @@ fn set_num(v: Option<i64>) -> bool {
 pub fn check_create(create: &ContainerCreateBody, hc: &HostConfig) -> Result<(), Error> {
     // dockerd: daemon/internal/runconfig/hostconfig_windows.go and daemon_windows.go.
     let docker_refuses: [(bool, &str); 19] = [
-        (hc.privileged == Some(true), "invalid option: privileged mode is not supported for Windows containers"),
-        (hc.readonly_rootfs == Some(true), "invalid option: read-only mode is not supported for Windows containers"),
-        (set_num(hc.cpu_realtime_period), "invalid option: CPU real-time period is not supported for Windows containers"),
-        (set_num(hc.cpu_realtime_runtime), "invalid option: CPU real-time runtime is not supported for Windows containers"),
-        (set_vec(&hc.blkio_device_read_bps), "invalid option: Windows does not support BlkioDeviceReadBps"),
-        (set_vec(&hc.blkio_device_read_iops), "invalid option: Windows does not support BlkioDeviceReadIOps"),
-        (set_vec(&hc.blkio_device_write_bps), "invalid option: Windows does not support BlkioDeviceWriteBps"),
-        (set_vec(&hc.blkio_device_write_iops), "invalid option: Windows does not support BlkioDeviceWriteIOps"),
-        (hc.blkio_weight.is_some_and(|w| w > 0), "invalid option: Windows does not support BlkioWeight"),
-        (set_vec(&hc.blkio_weight_device), "invalid option: Windows does not support BlkioWeightDevice"),
-        (set_str(&hc.cgroup_parent), "invalid option: Windows does not support CgroupParent"),
-        (set_num(hc.cpu_period), "invalid option: Windows does not support CPUPeriod"),
-        (set_str(&hc.cpuset_cpus), "invalid option: Windows does not support CpusetCpus"),
-        (set_str(&hc.cpuset_mems), "invalid option: Windows does not support CpusetMems"),
-        (set_num(hc.memory_reservation), "invalid option: Windows does not support MemoryReservation"),
-        (set_num(hc.memory_swap), "invalid option: Windows does not support MemorySwap"),
+        (
+            hc.privileged == Some(true),
+            "invalid option: privileged mode is not supported for Windows containers",
+        ),
+        (
+            hc.readonly_rootfs == Some(true),
+            "invalid option: read-only mode is not supported for Windows containers",
+        ),
+        (
+            set_num(hc.cpu_realtime_period),
+            "invalid option: CPU real-time period is not supported for Windows containers",
+        ),
+        (
+            set_num(hc.cpu_realtime_runtime),
+            "invalid option: CPU real-time runtime is not supported for Windows containers",
+        ),
+        (
+            set_vec(&hc.blkio_device_read_bps),
+            "invalid option: Windows does not support BlkioDeviceReadBps",
+        ),
+        (
+            set_vec(&hc.blkio_device_read_iops),
+            "invalid option: Windows does not support BlkioDeviceReadIOps",
+        ),
+        (
+            set_vec(&hc.blkio_device_write_bps),
+            "invalid option: Windows does not support BlkioDeviceWriteBps",
+        ),
+        (
+            set_vec(&hc.blkio_device_write_iops),
+            "invalid option: Windows does not support BlkioDeviceWriteIOps",
+        ),
+        (
+            hc.blkio_weight.is_some_and(|w| w > 0),
+            "invalid option: Windows does not support BlkioWeight",
+        ),
+        (
+            set_vec(&hc.blkio_weight_device),
+            "invalid option: Windows does not support BlkioWeightDevice",
+        ),
+        (
+            set_str(&hc.cgroup_parent),
+            "invalid option: Windows does not support CgroupParent",
+        ),
+        (
+            set_num(hc.cpu_period),
+            "invalid option: Windows does not support CPUPeriod",
+        ),
+        (
+            set_str(&hc.cpuset_cpus),
+            "invalid option: Windows does not support CpusetCpus",
+        ),
+        (
+            set_str(&hc.cpuset_mems),
+            "invalid option: Windows does not support CpusetMems",
+        ),
+        (
+            set_num(hc.memory_reservation),
+            "invalid option: Windows does not support MemoryReservation",
+        ),
+        (
+            set_num(hc.memory_swap),
+            "invalid option: Windows does not support MemorySwap",
+        ),
         // -1 is the CLI's "unset" (moby's fixMemorySwappiness).
-        (hc.memory_swappiness.is_some_and(|s| s != -1), "invalid option: Windows does not support MemorySwappiness"),
-        (hc.oom_kill_disable == Some(true), "invalid option: Windows does not support OomKillDisable"),
-        (set_num(hc.pids_limit), "invalid option: Windows does not support PidsLimit"),
+        (
+            hc.memory_swappiness.is_some_and(|s| s != -1),
+            "invalid option: Windows does not support MemorySwappiness",
+        ),
+        (
+            hc.oom_kill_disable == Some(true),
+            "invalid option: Windows does not support OomKillDisable",
+        ),
+        (
+            set_num(hc.pids_limit),
+            "invalid option: Windows does not support PidsLimit",
+        ),
     ];
     if let Some((_, msg)) = docker_refuses.iter().find(|(set, _)| *set) {
         return Err(Error::InvalidParameter((*msg).to_string()));
     }
     if set_vec(&hc.ulimits) {
-        return Err(Error::InvalidParameter("invalid option: Windows does not support Ulimits".into()));
+        return Err(Error::InvalidParameter(
+            "invalid option: Windows does not support Ulimits".into(),
+        ));
     }
 
     let linux_only: [(bool, &str); 21] = [
@@ -75,7 +134,8 @@ pub fn check_create(create: &ContainerCreateBody, hc: &HostConfig) -> Result<(),
         (set_num(hc.cpu_quota), "CpuQuota (--cpu-quota)"),
         (set_str(&hc.cgroup), "Cgroup"),
         (
-            hc.cgroupns_mode.is_some_and(|m| m != HostConfigCgroupnsModeEnum::EMPTY),
+            hc.cgroupns_mode
+                .is_some_and(|m| m != HostConfigCgroupnsModeEnum::EMPTY),
             "CgroupnsMode (--cgroupns)",
         ),
         (set_str(&hc.pid_mode), "PidMode (--pid)"),
@@ -85,7 +145,10 @@ pub fn check_create(create: &ContainerCreateBody, hc: &HostConfig) -> Result<(),
         (hc.init == Some(true), "Init (--init)"),
         (set_vec(&hc.masked_paths), "MaskedPaths"),
         (set_vec(&hc.readonly_paths), "ReadonlyPaths"),
-        (set_vec(&hc.device_cgroup_rules), "DeviceCgroupRules (--device-cgroup-rule)"),
+        (
+            set_vec(&hc.device_cgroup_rules),
+            "DeviceCgroupRules (--device-cgroup-rule)",
+        ),
         (set_vec(&hc.device_requests), "DeviceRequests (--gpus)"),
         (set_vec(&hc.dns_options), "DnsOptions (--dns-option)"),
         (set_vec(&hc.extra_hosts), "ExtraHosts (--add-host)"),
@@ -96,9 +159,15 @@ pub fn check_create(create: &ContainerCreateBody, hc: &HostConfig) -> Result<(),
         )));
     }
     if set_vec(&hc.volumes_from) {
-        return Err(Error::Unsupported("VolumesFrom (--volumes-from) is not supported by dockbridge yet".into()));
+        return Err(Error::Unsupported(
+            "VolumesFrom (--volumes-from) is not supported by dockbridge yet".into(),
+        ));
     }
-    if let Some(driver) = hc.volume_driver.as_deref().filter(|d| !d.is_empty() && *d != "local") {
+    if let Some(driver) = hc
+        .volume_driver
+        .as_deref()
+        .filter(|d| !d.is_empty() && *d != "local")
+    {
         return Err(Error::Unsupported(format!(
             "VolumeDriver {driver:?}: only the local volume driver is supported by dockbridge"
         )));
@@ -107,14 +176,21 @@ pub fn check_create(create: &ContainerCreateBody, hc: &HostConfig) -> Result<(),
     for key in hc.annotations.iter().flat_map(|a| a.keys()) {
         if key.is_empty() {
             return Err(Error::InvalidParameter(
-                "invalid Annotations: the empty string is not permitted as an annotation key".into(),
+                "invalid Annotations: the empty string is not permitted as an annotation key"
+                    .into(),
             ));
         }
     }
     // moby's validateContainerConfig: only the request's own entries are checked.
     for env in create.env.iter().flatten() {
-        if env.split_once('=').map_or(env.as_str(), |(k, _)| k).is_empty() {
-            return Err(Error::InvalidParameter(format!("invalid environment variable: {env}")));
+        if env
+            .split_once('=')
+            .map_or(env.as_str(), |(k, _)| k)
+            .is_empty()
+        {
+            return Err(Error::InvalidParameter(format!(
+                "invalid environment variable: {env}"
+            )));
         }
     }
     Ok(())
@@ -130,10 +206,15 @@ fn check_security_opts(opts: &[String]) -> Result<(), Error> {
             )));
         };
         if !key.eq_ignore_ascii_case("credentialspec") {
-            return Err(Error::InvalidParameter(format!("security option not supported: {key}")));
+            return Err(Error::InvalidParameter(format!(
+                "security option not supported: {key}"
+            )));
         }
         let valid = value.split_once("://").is_some_and(|(scheme, v)| {
-            !v.is_empty() && ["file", "registry", "raw", "config"].iter().any(|s| scheme.eq_ignore_ascii_case(s))
+            !v.is_empty()
+                && ["file", "registry", "raw", "config"]
+                    .iter()
+                    .any(|s| scheme.eq_ignore_ascii_case(s))
         });
         if !valid {
             return Err(Error::InvalidParameter(
@@ -148,7 +229,9 @@ fn check_security_opts(opts: &[String]) -> Result<(), Error> {
         // hcsshim reads `windows.credentialSpec` as a JSON *string* (that is what moby
         // writes), but oci-spec types the field as an object: whatever we put there, hcsshim
         // would skip it without a word and the container would run without its gMSA identity.
-        return Err(Error::Unsupported("credentialspec (gMSA) is not supported by dockbridge yet".into()));
+        return Err(Error::Unsupported(
+            "credentialspec (gMSA) is not supported by dockbridge yet".into(),
+        ));
     }
     Ok(())
 }
@@ -202,7 +285,8 @@ pub fn user(create: &ContainerCreateBody, image: &ContainerConfig) -> Option<Str
 pub fn working_dir(create: &ContainerCreateBody, image: &ContainerConfig) -> Result<String, Error> {
     if let Some(wd) = create.working_dir.as_deref().filter(|w| !w.is_empty()) {
         let wd = wd.replace('/', "\\");
-        let is_abs = wd.starts_with('\\') || drive_prefix_len(&wd).is_some_and(|n| wd[n..].starts_with('\\'));
+        let is_abs = wd.starts_with('\\')
+            || drive_prefix_len(&wd).is_some_and(|n| wd[n..].starts_with('\\'));
         if !is_abs {
             return Err(Error::InvalidParameter(format!(
                 "the working directory '{}' is invalid, it needs to be an absolute path",
@@ -300,7 +384,9 @@ pub fn devices(hc: &HostConfig) -> Result<Vec<WindowsDevice>, Error> {
             (id_type, id)
         };
         let mut device = WindowsDevice::default();
-        device.set_id(id.to_string()).set_id_type(id_type.to_string());
+        device
+            .set_id(id.to_string())
+            .set_id_type(id_type.to_string());
         out.push(device);
     }
     Ok(out)
@@ -341,14 +427,38 @@ mod tests {
             }
         }
         for (hc, msg) in [
-            (json!({"Privileged": true}), "invalid option: privileged mode is not supported for Windows containers"),
-            (json!({"ReadonlyRootfs": true}), "invalid option: read-only mode is not supported for Windows containers"),
-            (json!({"CpusetCpus": "0-1"}), "invalid option: Windows does not support CpusetCpus"),
-            (json!({"MemorySwappiness": 10}), "invalid option: Windows does not support MemorySwappiness"),
-            (json!({"PidsLimit": 10}), "invalid option: Windows does not support PidsLimit"),
-            (json!({"Ulimits": [{"Name": "nofile", "Soft": 1, "Hard": 2}]}), "invalid option: Windows does not support Ulimits"),
-            (json!({"SecurityOpt": ["seccomp=unconfined"]}), "security option not supported: seccomp"),
-            (json!({"SecurityOpt": ["no-new-privileges"]}), "invalid security option: no equals sign in supplied value no-new-privileges"),
+            (
+                json!({"Privileged": true}),
+                "invalid option: privileged mode is not supported for Windows containers",
+            ),
+            (
+                json!({"ReadonlyRootfs": true}),
+                "invalid option: read-only mode is not supported for Windows containers",
+            ),
+            (
+                json!({"CpusetCpus": "0-1"}),
+                "invalid option: Windows does not support CpusetCpus",
+            ),
+            (
+                json!({"MemorySwappiness": 10}),
+                "invalid option: Windows does not support MemorySwappiness",
+            ),
+            (
+                json!({"PidsLimit": 10}),
+                "invalid option: Windows does not support PidsLimit",
+            ),
+            (
+                json!({"Ulimits": [{"Name": "nofile", "Soft": 1, "Hard": 2}]}),
+                "invalid option: Windows does not support Ulimits",
+            ),
+            (
+                json!({"SecurityOpt": ["seccomp=unconfined"]}),
+                "security option not supported: seccomp",
+            ),
+            (
+                json!({"SecurityOpt": ["no-new-privileges"]}),
+                "invalid security option: no equals sign in supplied value no-new-privileges",
+            ),
         ] {
             match check(hc.clone()) {
                 Err(Error::InvalidParameter(m)) => assert_eq!(m, msg, "{hc}"),
@@ -380,8 +490,7 @@ mod tests {
             }"#,
         )
         .unwrap();
-        check(defaults)
-        .unwrap();
+        check(defaults).unwrap();
     }
 
     #[test]
@@ -390,7 +499,10 @@ mod tests {
             serde_json::from_value(json!({"Env": ["Path=C:\\Windows", "A=1", "B=2"]})).unwrap();
         let c = body(json!({"Env": ["PATH=C:\\x", "b=3", "UNSET"]}));
         assert_eq!(environment(&c, &img), ["PATH=C:\\x", "b=3", "A=1"]);
-        assert_eq!(environment(&body(json!({})), &img), ["Path=C:\\Windows", "A=1", "B=2"]);
+        assert_eq!(
+            environment(&body(json!({})), &img),
+            ["Path=C:\\Windows", "A=1", "B=2"]
+        );
         let bad = body(json!({"Env": ["=x"], "HostConfig": {}}));
         assert!(matches!(
             check_create(&bad, bad.host_config.as_ref().unwrap()),
@@ -410,24 +522,41 @@ mod tests {
         assert_eq!(wd(r"D:\", &none).unwrap(), r"D:\");
         assert_eq!(wd(r"\data\\x\.", &none).unwrap(), r"\data\x");
         assert_eq!(wd(r"\\srv\share\dir\", &none).unwrap(), r"\\srv\share\dir");
-        assert!(matches!(wd("app", &none), Err(Error::InvalidParameter(m)) if m.contains("absolute path")));
+        assert!(
+            matches!(wd("app", &none), Err(Error::InvalidParameter(m)) if m.contains("absolute path"))
+        );
         assert!(wd("C:app", &none).is_err());
     }
 
     #[test]
     fn hostname_and_devices() {
-        let ctx = WindowsContext { container_id: "0123456789abcdef".into(), ..Default::default() };
+        let ctx = WindowsContext {
+            container_id: "0123456789abcdef".into(),
+            ..Default::default()
+        };
         assert_eq!(hostname(&body(json!({})), &ctx), "0123456789ab");
-        assert_eq!(hostname(&body(json!({"Hostname": "web", "Domainname": "corp.local"})), &ctx), "web.corp.local");
+        assert_eq!(
+            hostname(
+                &body(json!({"Hostname": "web", "Domainname": "corp.local"})),
+                &ctx
+            ),
+            "web.corp.local"
+        );
         let hc: HostConfig = serde_json::from_value(json!({"Devices": [
             {"PathOnHost": "class/5B45201D-F2F2-4F3B-85BB-30FF1F953599"},
             {"PathOnHost": "vpci-location-path://PCIROOT(0)#PCI(0100)"}
         ]}))
         .unwrap();
         let d = devices(&hc).unwrap();
-        assert_eq!((d[0].id_type().as_str(), d[0].id().as_str()), ("class", "5B45201D-F2F2-4F3B-85BB-30FF1F953599"));
+        assert_eq!(
+            (d[0].id_type().as_str(), d[0].id().as_str()),
+            ("class", "5B45201D-F2F2-4F3B-85BB-30FF1F953599")
+        );
         assert_eq!(d[1].id_type(), "vpci-location-path");
-        let bad: HostConfig = serde_json::from_value(json!({"Devices": [{"PathOnHost": "/dev/fuse"}]})).unwrap();
-        assert!(matches!(devices(&bad), Err(Error::InvalidParameter(m)) if m.contains("/dev/fuse")));
+        let bad: HostConfig =
+            serde_json::from_value(json!({"Devices": [{"PathOnHost": "/dev/fuse"}]})).unwrap();
+        assert!(
+            matches!(devices(&bad), Err(Error::InvalidParameter(m)) if m.contains("/dev/fuse"))
+        );
     }
 }

@@ -29,7 +29,12 @@ fn canonical(v: Value) -> Value {
         Value::Object(map) => {
             let mut entries: Vec<(String, Value)> = map.into_iter().collect();
             entries.sort_by(|a, b| a.0.cmp(&b.0));
-            Value::Object(entries.into_iter().map(|(k, v)| (k, canonical(v))).collect())
+            Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k, canonical(v)))
+                    .collect(),
+            )
         }
         Value::Array(items) => Value::Array(items.into_iter().map(canonical).collect()),
         other => other,
@@ -37,8 +42,8 @@ fn canonical(v: Value) -> Value {
 }
 
 fn run_case(case: &Path) -> Result<String, String> {
-    let create: ContainerCreateBody =
-        serde_json::from_str(&read(&case.join("create.json"))).map_err(|e| format!("create.json: {e}"))?;
+    let create: ContainerCreateBody = serde_json::from_str(&read(&case.join("create.json")))
+        .map_err(|e| format!("create.json: {e}"))?;
     let image = ImageConfigFile::from_slice(read(&case.join("image.json")).as_bytes())
         .map_err(|e| format!("image.json: {e}"))?;
     let ctx_path = case.join("ctx.json");
@@ -68,7 +73,10 @@ fn golden_windows_specs() {
     assert!(cases.len() >= 8, "golden cases missing: {cases:?}");
     let mut failures = Vec::new();
     for case in &cases {
-        let name = case.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = case
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let (spec_path, error_path) = (case.join("spec.json"), case.join("error.txt"));
         let got = run_case(case);
         if update {
@@ -85,12 +93,18 @@ fn golden_windows_specs() {
         } else if error_path.exists() {
             Err(read(&error_path).trim_end().to_string())
         } else {
-            failures.push(format!("{name}: neither spec.json nor error.txt (run with UPDATE_GOLDEN=1)"));
+            failures.push(format!(
+                "{name}: neither spec.json nor error.txt (run with UPDATE_GOLDEN=1)"
+            ));
             continue;
         };
         if got != want {
             failures.push(format!("{name}:\n--- want\n{want:?}\n--- got\n{got:?}"));
         }
     }
-    assert!(failures.is_empty(), "golden mismatches (UPDATE_GOLDEN=1 to accept):\n{}", failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "golden mismatches (UPDATE_GOLDEN=1 to accept):\n{}",
+        failures.join("\n\n")
+    );
 }

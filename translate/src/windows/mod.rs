@@ -50,7 +50,9 @@ mod golden;
 
 use std::collections::{BTreeMap, HashMap};
 
-use oci_spec::runtime::{Box as ConsoleBox, Process, Root, Spec, User, Windows, WindowsHyperV, WindowsNetwork};
+use oci_spec::runtime::{
+    Box as ConsoleBox, Process, Root, Spec, User, Windows, WindowsHyperV, WindowsNetwork,
+};
 use serde::{Deserialize, Serialize};
 use spec::api::models::{ContainerCreateBody, HostConfig};
 use spec::image::ImageConfigFile;
@@ -198,7 +200,11 @@ pub fn windows_spec(
         spec.set_root(Some(root));
     }
     if let Some(a) = hc.annotations.as_ref().filter(|a| !a.is_empty()) {
-        spec.set_annotations(Some(a.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<HashMap<_, _>>()));
+        spec.set_annotations(Some(
+            a.iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect::<HashMap<_, _>>(),
+        ));
     }
     spec.set_windows(Some(windows));
     Ok(spec)
@@ -213,18 +219,28 @@ fn network(hc: &HostConfig, hyperv: bool, ctx: &WindowsContext) -> Result<Window
     if ctx.allow_unqualified_dns_query {
         net.set_allow_unqualified_dns_query(Some(true));
     }
-    let search = hc.dns_search.clone().filter(|s| !s.is_empty()).unwrap_or_else(|| ctx.dns_search.clone());
+    let search = hc
+        .dns_search
+        .clone()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| ctx.dns_search.clone());
     if !search.is_empty() {
         net.set_dns_search_list(Some(search));
     }
-    if let Some(shared) = hc.network_mode.as_deref().and_then(|m| m.strip_prefix("container:")) {
+    if let Some(shared) = hc
+        .network_mode
+        .as_deref()
+        .and_then(|m| m.strip_prefix("container:"))
+    {
         if hyperv {
             return Err(Error::InvalidParameter(
                 "invalid network-mode: using the network stack of another container is not supported while using Hyper-V Containers".into(),
             ));
         }
         net.set_network_shared_container_name(Some(
-            ctx.network_shared_container.clone().unwrap_or_else(|| shared.to_string()),
+            ctx.network_shared_container
+                .clone()
+                .unwrap_or_else(|| shared.to_string()),
         ));
     }
     Ok(net)
@@ -276,15 +292,33 @@ mod tests {
     fn isolation_and_root() {
         let mut ctx = WindowsContext::for_audit("abcdef0123456789", 4);
         ctx.root_path = Some(r"\\?\Volume{0b8ef5a3-1c2f-4f4a-9d8e-0123456789ab}".into());
-        let s = spec(json!({"HostConfig": {"Isolation": "process"}}), nanoserver(), &ctx).unwrap();
-        assert_eq!(s["root"], json!({"path": r"\\?\Volume{0b8ef5a3-1c2f-4f4a-9d8e-0123456789ab}\"}));
+        let s = spec(
+            json!({"HostConfig": {"Isolation": "process"}}),
+            nanoserver(),
+            &ctx,
+        )
+        .unwrap();
+        assert_eq!(
+            s["root"],
+            json!({"path": r"\\?\Volume{0b8ef5a3-1c2f-4f4a-9d8e-0123456789ab}\"})
+        );
         assert_eq!(s["windows"].get("hyperv"), None);
-        let s = spec(json!({"HostConfig": {"Isolation": "hyperv"}}), nanoserver(), &ctx).unwrap();
+        let s = spec(
+            json!({"HostConfig": {"Isolation": "hyperv"}}),
+            nanoserver(),
+            &ctx,
+        )
+        .unwrap();
         assert_eq!(s["windows"]["hyperv"], json!({}));
         assert_eq!(s.get("root"), None);
         ctx.hyperv_default = true;
         for iso in ["default", ""] {
-            let s = spec(json!({"HostConfig": {"Isolation": iso}}), nanoserver(), &ctx).unwrap();
+            let s = spec(
+                json!({"HostConfig": {"Isolation": iso}}),
+                nanoserver(),
+                &ctx,
+            )
+            .unwrap();
             assert_eq!(s["windows"]["hyperv"], json!({}), "{iso:?}");
         }
         let s = spec(json!({}), nanoserver(), &ctx).unwrap();
@@ -302,17 +336,33 @@ mod tests {
             s["windows"]["network"],
             json!({"endpointList": ["6ad3bd1c-0000-4000-8000-000000000001"], "allowUnqualifiedDNSQuery": true, "DNSSearchList": ["corp.example"]})
         );
-        let s = spec(json!({"HostConfig": {"DnsSearch": ["a.example"], "NetworkMode": "container:web"}}), nanoserver(), &ctx).unwrap();
-        assert_eq!(s["windows"]["network"]["DNSSearchList"], json!(["a.example"]));
+        let s = spec(
+            json!({"HostConfig": {"DnsSearch": ["a.example"], "NetworkMode": "container:web"}}),
+            nanoserver(),
+            &ctx,
+        )
+        .unwrap();
+        assert_eq!(
+            s["windows"]["network"]["DNSSearchList"],
+            json!(["a.example"])
+        );
         assert_eq!(s["windows"]["network"]["networkSharedContainerName"], "web");
-        let err = spec(json!({"HostConfig": {"NetworkMode": "container:web", "Isolation": "hyperv"}}), nanoserver(), &ctx);
+        let err = spec(
+            json!({"HostConfig": {"NetworkMode": "container:web", "Isolation": "hyperv"}}),
+            nanoserver(),
+            &ctx,
+        );
         assert!(matches!(err, Err(Error::InvalidParameter(m)) if m.contains("Hyper-V")));
     }
 
     #[test]
     fn linux_images_are_refused() {
         let ctx = WindowsContext::for_audit("abcdef0123456789", 4);
-        let err = spec(json!({}), json!({"os": "linux", "config": {"Cmd": ["sh"]}}), &ctx);
+        let err = spec(
+            json!({}),
+            json!({"os": "linux", "config": {"Cmd": ["sh"]}}),
+            &ctx,
+        );
         assert!(matches!(err, Err(Error::Unsupported(m)) if m.contains("LCOW")));
     }
 
@@ -326,18 +376,29 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s["process"]["terminal"], true);
-        assert_eq!(s["process"]["consoleSize"], json!({"height": 40, "width": 120}));
+        assert_eq!(
+            s["process"]["consoleSize"],
+            json!({"height": 40, "width": 120})
+        );
         assert_eq!(s["annotations"], json!({"io.example/a": "1"}));
         let s = spec(json!({"Tty": true}), nanoserver(), &ctx).unwrap();
-        assert_eq!(s["process"]["consoleSize"], json!({"height": 0, "width": 0}));
-        let err = spec(json!({"HostConfig": {"Annotations": {"": "x"}}}), nanoserver(), &ctx);
+        assert_eq!(
+            s["process"]["consoleSize"],
+            json!({"height": 0, "width": 0})
+        );
+        let err = spec(
+            json!({"HostConfig": {"Annotations": {"": "x"}}}),
+            nanoserver(),
+            &ctx,
+        );
         assert!(matches!(err, Err(Error::InvalidParameter(m)) if m.contains("annotation key")));
     }
 
     #[test]
     fn warnings_follow_isolation() {
         let create: ContainerCreateBody =
-            serde_json::from_value(json!({"HostConfig": {"CpuCount": 2, "CpuShares": 100}})).unwrap();
+            serde_json::from_value(json!({"HostConfig": {"CpuCount": 2, "CpuShares": 100}}))
+                .unwrap();
         let mut ctx = WindowsContext::for_audit("x", 4);
         assert_eq!(warnings(&create, &ctx).len(), 1);
         ctx.hyperv_default = true;

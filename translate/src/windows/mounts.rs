@@ -26,7 +26,10 @@ enum Source {
     /// A host directory (bind) or a named pipe: the path is used as is.
     Host(String),
     /// A volume; `None` is an anonymous one, which the proxy creates and names.
-    Volume { name: Option<String>, subpath: Option<String> },
+    Volume {
+        name: Option<String>,
+        subpath: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,12 +45,18 @@ fn is_sep(c: char) -> bool {
 
 /// Characters allowed in a volume name or a host-directory path component.
 fn is_name_char(c: char) -> bool {
-    !matches!(c, '\\' | '/' | ':' | '*' | '?' | '"' | '<' | '>' | '|' | '\r' | '\n')
+    !matches!(
+        c,
+        '\\' | '/' | ':' | '*' | '?' | '"' | '<' | '>' | '|' | '\r' | '\n'
+    )
 }
 
 /// Characters allowed in a destination path component (dockerd's pattern allows `|`).
 fn is_dest_char(c: char) -> bool {
-    !matches!(c, '\\' | '/' | ':' | '*' | '?' | '"' | '<' | '>' | '\r' | '\n')
+    !matches!(
+        c,
+        '\\' | '/' | ':' | '*' | '?' | '"' | '<' | '>' | '\r' | '\n'
+    )
 }
 
 /// `X:` or `\\?\X:` at the start; returns what follows it.
@@ -60,7 +69,10 @@ fn after_drive(s: &str) -> Option<&str> {
 fn components_ok(body: &str, ok: fn(char) -> bool) -> bool {
     let parts: Vec<&str> = body.split(is_sep).collect();
     let last = parts.len().saturating_sub(1);
-    parts.iter().enumerate().all(|(i, p)| (!p.is_empty() || i == last) && p.chars().all(ok))
+    parts
+        .iter()
+        .enumerate()
+        .all(|(i, p)| (!p.is_empty() || i == last) && p.chars().all(ok))
 }
 
 /// An absolute host directory: `C:\path\to dir`.
@@ -85,10 +97,14 @@ fn is_pipe(s: &str) -> bool {
         && chars.next().is_some_and(is_sep);
     let rest = chars.as_str();
     head_ok
-        && rest.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("pipe"))
+        && rest
+            .get(..4)
+            .is_some_and(|p| p.eq_ignore_ascii_case("pipe"))
         && rest[4..].starts_with(is_sep)
         && rest.len() > 5
-        && rest[5..].chars().all(|c| !matches!(c, ':' | '*' | '?' | '"' | '<' | '>' | '|' | '\r' | '\n'))
+        && rest[5..]
+            .chars()
+            .all(|c| !matches!(c, ':' | '*' | '?' | '"' | '<' | '>' | '|' | '\r' | '\n'))
 }
 
 /// A container path: `C:`, `C:\`, `C:\dir\sub`, or a named pipe.
@@ -100,14 +116,17 @@ fn is_destination(s: &str) -> bool {
         let mut chars = rest.chars();
         match chars.next() {
             None => true,
-            Some(c) if is_sep(c) => chars.as_str().is_empty() || components_ok(chars.as_str(), is_dest_char),
+            Some(c) if is_sep(c) => {
+                chars.as_str().is_empty() || components_ok(chars.as_str(), is_dest_char)
+            }
             Some(_) => false,
         }
     })
 }
 
 fn starts_with_pipe_prefix(s: &str) -> bool {
-    s.get(..9).is_some_and(|p| p.eq_ignore_ascii_case(r"\\.\pipe\"))
+    s.get(..9)
+        .is_some_and(|p| p.eq_ignore_ascii_case(r"\\.\pipe\"))
 }
 
 fn invalid_spec(raw: &str) -> String {
@@ -182,7 +201,9 @@ fn validate(kind: &str, target: &str, source: &Source, read_only: bool) -> Resul
                 return Err(config_err("field Source must not be empty".into()));
             }
             if !is_destination(src) {
-                return Err(config_err(format!("invalid mount path: '{src}' mount path must be absolute")));
+                return Err(config_err(format!(
+                    "invalid mount path: '{src}' mount path must be absolute"
+                )));
             }
         }
         ("npipe", Source::Host(src)) => {
@@ -204,7 +225,9 @@ fn validate(kind: &str, target: &str, source: &Source, read_only: bool) -> Resul
                     return Err("must not set Subpath when using anonymous volumes".into());
                 }
                 if !is_local(sub) {
-                    return Err(config_err("subpath must be a relative path within the volume".into()));
+                    return Err(config_err(
+                        "subpath must be a relative path within the volume".into(),
+                    ));
                 }
             }
             if let Some(name) = name {
@@ -253,13 +276,25 @@ fn parse_bind(raw: &str) -> Result<Planned, Error> {
     let read_only = mode.is_some_and(|m| m.eq_ignore_ascii_case("ro"));
     let source = source.map(|s| s.replace('/', "\\")).unwrap_or_default();
     let (kind, src) = if source.is_empty() {
-        ("volume", Source::Volume { name: None, subpath: None })
+        (
+            "volume",
+            Source::Volume {
+                name: None,
+                subpath: None,
+            },
+        )
     } else if starts_with_pipe_prefix(&source) {
         ("npipe", Source::Host(source))
     } else if is_host_dir(&source) {
         ("bind", Source::Host(source))
     } else {
-        ("volume", Source::Volume { name: Some(source), subpath: None })
+        (
+            "volume",
+            Source::Volume {
+                name: Some(source),
+                subpath: None,
+            },
+        )
     };
     let destination = destination.replace('/', "\\");
     validate(kind, &destination, &src, read_only)
@@ -270,12 +305,25 @@ fn parse_bind(raw: &str) -> Result<Planned, Error> {
 /// One `--mount` entry.
 fn parse_mount(m: &ApiMount) -> Result<Planned, Error> {
     let kind = m.typ.map(|t| t.to_string()).unwrap_or_default();
-    let config_err = |e: &str| Error::InvalidParameter(format!("invalid mount config for type \"{kind}\": {e}"));
+    let config_err =
+        |e: &str| Error::InvalidParameter(format!("invalid mount config for type \"{kind}\": {e}"));
     let exclusive = [
-        (m.bind_options.is_some() && m.typ != Some(MountType::BIND), "BindOptions"),
-        (m.volume_options.is_some() && m.typ != Some(MountType::VOLUME), "VolumeOptions"),
-        (m.image_options.is_some() && m.typ != Some(MountType::IMAGE), "ImageOptions"),
-        (m.tmpfs_options.is_some() && m.typ != Some(MountType::TMPFS), "TmpfsOptions"),
+        (
+            m.bind_options.is_some() && m.typ != Some(MountType::BIND),
+            "BindOptions",
+        ),
+        (
+            m.volume_options.is_some() && m.typ != Some(MountType::VOLUME),
+            "VolumeOptions",
+        ),
+        (
+            m.image_options.is_some() && m.typ != Some(MountType::IMAGE),
+            "ImageOptions",
+        ),
+        (
+            m.tmpfs_options.is_some() && m.typ != Some(MountType::TMPFS),
+            "TmpfsOptions",
+        ),
     ];
     if let Some((_, field)) = exclusive.iter().find(|(bad, _)| *bad) {
         return Err(config_err(&format!("field {field} must not be specified")));
@@ -305,7 +353,9 @@ fn parse_mount(m: &ApiMount) -> Result<Planned, Error> {
             }
             Source::Volume {
                 name: Some(source).filter(|s| !s.is_empty()),
-                subpath: opts.and_then(|o| o.subpath.clone()).filter(|s| !s.is_empty()),
+                subpath: opts
+                    .and_then(|o| o.subpath.clone())
+                    .filter(|s| !s.is_empty()),
             }
         }
         // Windows has no tmpfs, and dockerd knows no other type there.
@@ -321,19 +371,34 @@ fn finish(destination: String, source: Source, read_only: bool) -> Planned {
         Source::Host(s) => Source::Host(trim_trailing_sep(s)),
         v => v,
     };
-    Planned { destination: trim_trailing_sep(destination), source, read_only }
+    Planned {
+        destination: trim_trailing_sep(destination),
+        source,
+        read_only,
+    }
 }
 
 /// Every mount of the container, in dockerd's order of precedence: `Binds`, then `Mounts`
 /// (a destination given twice is an error), then an anonymous volume for each `Volumes`
 /// entry of the request or the image not already mounted.
-fn plan(create: &ContainerCreateBody, hc: &HostConfig, image: &ContainerConfig) -> Result<Vec<Planned>, Error> {
+fn plan(
+    create: &ContainerCreateBody,
+    hc: &HostConfig,
+    image: &ContainerConfig,
+) -> Result<Vec<Planned>, Error> {
     let mut planned: Vec<Planned> = Vec::new();
-    let taken = |planned: &[Planned], dest: &str| planned.iter().any(|p| p.destination.eq_ignore_ascii_case(dest));
+    let taken = |planned: &[Planned], dest: &str| {
+        planned
+            .iter()
+            .any(|p| p.destination.eq_ignore_ascii_case(dest))
+    };
     for raw in hc.binds.iter().flatten() {
         let p = parse_bind(raw)?;
         if taken(&planned, &p.destination) {
-            return Err(Error::InvalidParameter(format!("Duplicate mount point: {}", p.destination)));
+            return Err(Error::InvalidParameter(format!(
+                "Duplicate mount point: {}",
+                p.destination
+            )));
         }
         planned.push(p);
     }
@@ -347,16 +412,24 @@ fn plan(create: &ContainerCreateBody, hc: &HostConfig, image: &ContainerConfig) 
         }
         planned.push(p);
     }
-    let volumes: BTreeSet<&String> =
-        create.volumes.iter().flatten().chain(image.volumes.iter().flat_map(|v| v.keys())).collect();
+    let volumes: BTreeSet<&String> = create
+        .volumes
+        .iter()
+        .flatten()
+        .chain(image.volumes.iter().flat_map(|v| v.keys()))
+        .collect();
     for spec in volumes {
-        let p = parse_bind(spec).map_err(|e| Error::InvalidParameter(format!("Unrecognised volume spec: {e}")))?;
+        let p = parse_bind(spec)
+            .map_err(|e| Error::InvalidParameter(format!("Unrecognised volume spec: {e}")))?;
         if taken(&planned, &p.destination) {
             continue;
         }
         planned.push(Planned {
             destination: p.destination,
-            source: Source::Volume { name: None, subpath: None },
+            source: Source::Volume {
+                name: None,
+                subpath: None,
+            },
             read_only: p.read_only,
         });
     }
@@ -365,7 +438,10 @@ fn plan(create: &ContainerCreateBody, hc: &HostConfig, image: &ContainerConfig) 
 
 /// The destinations that need a new anonymous volume, in order: the proxy creates one for
 /// each and passes their names in [`WindowsContext::anonymous_volumes`].
-pub fn anonymous_volume_targets(create: &ContainerCreateBody, image: &ContainerConfig) -> Result<Vec<String>, Error> {
+pub fn anonymous_volume_targets(
+    create: &ContainerCreateBody,
+    image: &ContainerConfig,
+) -> Result<Vec<String>, Error> {
     let default_hc = HostConfig::default();
     let hc = create.host_config.as_ref().unwrap_or(&default_hc);
     Ok(plan(create, hc, image)?
@@ -384,7 +460,11 @@ pub fn spec_mounts(
     image: &ContainerConfig,
     ctx: &WindowsContext,
 ) -> Result<Vec<Mount>, Error> {
-    let root = if ctx.volumes_root.is_empty() { DEFAULT_VOLUMES_ROOT } else { ctx.volumes_root.as_str() };
+    let root = if ctx.volumes_root.is_empty() {
+        DEFAULT_VOLUMES_ROOT
+    } else {
+        ctx.volumes_root.as_str()
+    };
     let root = root.trim_end_matches('\\');
     let mut mounts = Vec::new();
     for p in plan(create, hc, image)? {
@@ -414,7 +494,8 @@ pub fn spec_mounts(
             }
         };
         let mut m = Mount::default();
-        m.set_destination(p.destination.clone().into()).set_source(Some(source.into()));
+        m.set_destination(p.destination.clone().into())
+            .set_source(Some(source.into()));
         if p.read_only {
             m.set_options(Some(vec!["ro".to_string()]));
         }
@@ -422,7 +503,11 @@ pub fn spec_mounts(
     }
     // dockerd sorts by the number of separators in the destination; a stable sort keeps
     // equally deep mounts in request order, where dockerd's order is random.
-    mounts.sort_by_key(|m| clean_windows_path(&m.destination().to_string_lossy()).matches('\\').count());
+    mounts.sort_by_key(|m| {
+        clean_windows_path(&m.destination().to_string_lossy())
+            .matches('\\')
+            .count()
+    });
     Ok(mounts)
 }
 
@@ -440,24 +525,50 @@ mod tests {
         // dockerd's own comment example `c:\foo bar:d:rw` does not match its pattern: a
         // mode needs a second colon after a bare drive (`name:D::rW`).
         assert_eq!(split(r"c:\foo bar:d:rw"), None);
-        assert_eq!(split(r"c:\foo bar:d::rw"), Some((Some(r"c:\foo bar"), "d:", Some("rw"))));
-        assert_eq!(split(r"c:\foo:d:\bar"), Some((Some(r"c:\foo"), r"d:\bar", None)));
+        assert_eq!(
+            split(r"c:\foo bar:d::rw"),
+            Some((Some(r"c:\foo bar"), "d:", Some("rw")))
+        );
+        assert_eq!(
+            split(r"c:\foo:d:\bar"),
+            Some((Some(r"c:\foo"), r"d:\bar", None))
+        );
         assert_eq!(split("myname:d:"), Some((Some("myname"), "d:", None)));
         assert_eq!(split(r"d:\"), Some((None, r"d:\", None)));
-        assert_eq!(split(r"C:\Program Files\App:C:\app:RO"), Some((Some(r"C:\Program Files\App"), r"C:\app", Some("RO"))));
+        assert_eq!(
+            split(r"C:\Program Files\App:C:\app:RO"),
+            Some((Some(r"C:\Program Files\App"), r"C:\app", Some("RO")))
+        );
         assert_eq!(
             split(r"\\.\pipe\docker_engine:\\.\pipe\docker_engine"),
-            Some((Some(r"\\.\pipe\docker_engine"), r"\\.\pipe\docker_engine", None))
+            Some((
+                Some(r"\\.\pipe\docker_engine"),
+                r"\\.\pipe\docker_engine",
+                None
+            ))
         );
         assert_eq!(split(r"d:c:\foo"), Some((Some("d"), r"c:\foo", None)));
-        assert_eq!(split(r"\\?\C:\data:C:\data"), Some((Some(r"\\?\C:\data"), r"C:\data", None)));
+        assert_eq!(
+            split(r"\\?\C:\data:C:\data"),
+            Some((Some(r"\\?\C:\data"), r"C:\data", None))
+        );
         assert_eq!(split("c:/a/b:c:/x/"), Some((Some("c:/a/b"), "c:/x/", None)));
-        for bad in ["", r"c:\x:y", r"c:\\double:c:\x", r"c:\x:c:\y:zz", "/linux:/path"] {
+        for bad in [
+            "",
+            r"c:\x:y",
+            r"c:\\double:c:\x",
+            r"c:\x:c:\y:zz",
+            "/linux:/path",
+        ] {
             assert_eq!(split(bad), None, "{bad:?}");
         }
     }
 
-    fn mounts(create: serde_json::Value, image: serde_json::Value, ctx: &WindowsContext) -> Result<serde_json::Value, Error> {
+    fn mounts(
+        create: serde_json::Value,
+        image: serde_json::Value,
+        ctx: &WindowsContext,
+    ) -> Result<serde_json::Value, Error> {
         let create: ContainerCreateBody = serde_json::from_value(create).unwrap();
         let image: ContainerConfig = serde_json::from_value(image).unwrap();
         let hc = create.host_config.clone().unwrap_or_default();
@@ -501,9 +612,16 @@ mod tests {
                 {"destination": r"\\.\pipe\docker_engine", "source": r"\\.\pipe\docker_engine"}
             ])
         );
-        let create: ContainerCreateBody = serde_json::from_value(json!({"Volumes": {"C:\\logs": {}}, "HostConfig": {"Binds": ["C:\\tmp"]}})).unwrap();
+        let create: ContainerCreateBody = serde_json::from_value(
+            json!({"Volumes": {"C:\\logs": {}}, "HostConfig": {"Binds": ["C:\\tmp"]}}),
+        )
+        .unwrap();
         assert_eq!(
-            anonymous_volume_targets(&create, &serde_json::from_value(json!({"Volumes": {"C:\\tmp": {}}})).unwrap()).unwrap(),
+            anonymous_volume_targets(
+                &create,
+                &serde_json::from_value(json!({"Volumes": {"C:\\tmp": {}}})).unwrap()
+            )
+            .unwrap(),
             [r"C:\tmp", r"C:\logs"]
         );
     }
@@ -515,8 +633,14 @@ mod tests {
             Err(Error::InvalidParameter(m)) => m,
             other => panic!("{other:?}"),
         };
-        assert_eq!(err(json!({"Binds": ["/tmp:/tmp"]})), "invalid volume specification: '/tmp:/tmp'");
-        assert_eq!(err(json!({"Binds": [r"C:\x:rw"]})), r"invalid volume specification: 'C:\x:rw'");
+        assert_eq!(
+            err(json!({"Binds": ["/tmp:/tmp"]})),
+            "invalid volume specification: '/tmp:/tmp'"
+        );
+        assert_eq!(
+            err(json!({"Binds": [r"C:\x:rw"]})),
+            r"invalid volume specification: 'C:\x:rw'"
+        );
         assert_eq!(
             err(json!({"Binds": [r"C:\x:C:\"]})),
             r#"invalid volume specification: 'C:\x:C:\': invalid mount config for type "bind": destination path (c:\) cannot be 'c:' or 'c:\'"#
@@ -534,7 +658,9 @@ mod tests {
             r#"invalid mount config for type "tmpfs": mount type unknown"#
         );
         assert_eq!(
-            err(json!({"Mounts": [{"Type": "npipe", "Source": r"\\.\pipe\a", "Target": r"\\.\pipe\a", "ReadOnly": true}]})),
+            err(
+                json!({"Mounts": [{"Type": "npipe", "Source": r"\\.\pipe\a", "Target": r"\\.\pipe\a", "ReadOnly": true}]})
+            ),
             r#"invalid mount config for type "npipe": field ReadOnly must not be specified"#
         );
         assert_eq!(
@@ -546,15 +672,22 @@ mod tests {
             r#"invalid mount config for type "bind": invalid mount path: 'rel' mount path must be absolute"#
         );
         assert_eq!(
-            err(json!({"Mounts": [{"Type": "volume", "Source": "v", "Target": r"C:\a", "VolumeOptions": {"Subpath": "../x"}}]})),
+            err(
+                json!({"Mounts": [{"Type": "volume", "Source": "v", "Target": r"C:\a", "VolumeOptions": {"Subpath": "../x"}}]})
+            ),
             r#"invalid mount config for type "volume": subpath must be a relative path within the volume"#
         );
         assert_eq!(
-            err(json!({"Mounts": [{"Type": "bind", "Source": r"C:\a", "Target": r"C:\a", "BindOptions": {"Propagation": "rshared"}}]})),
+            err(
+                json!({"Mounts": [{"Type": "bind", "Source": r"C:\a", "Target": r"C:\a", "BindOptions": {"Propagation": "rshared"}}]})
+            ),
             r#"invalid mount config for type "bind": invalid propagation mode: rshared"#
         );
         // An anonymous volume the proxy did not create is a bug, not a bad request.
-        assert!(matches!(mounts(json!({"HostConfig": {"Binds": [r"C:\v"]}}), json!({}), &ctx), Err(Error::Spec(_))));
+        assert!(matches!(
+            mounts(json!({"HostConfig": {"Binds": [r"C:\v"]}}), json!({}), &ctx),
+            Err(Error::Spec(_))
+        ));
     }
 
     /// dockerd's `TestWindowsParseMountRaw` inputs, minus the ones that need the host's
@@ -562,13 +695,30 @@ mod tests {
     #[test]
     fn dockerds_bind_spec_cases() {
         for raw in [
-            r"d:\", "d:", r"d:\path", r"d:\path with space", r"c:\:d:\", r"c:\windows\:d:",
-            r"c:\windows:d:\s p a c e", r"c:\windows:d:\s p a c e:RW",
-            r"c:\program files:d:\s p a c e i n h o s t d i r", "0123456789name:d:", "MiXeDcAsEnAmE:d:",
-            "test-aux-volume:d:", "name:D:", "name:D::rW", "name:D::RW", "name:D::RO",
-            "c:/:d:/forward/slashes/are/good/too", "c:/:d:/including with/spaces:ro", r"c:\Windows",
-            r"c:\Program Files (x86)", r"\\?\c:\windows\:d:", r"c:\windows\:\\?\d:\",
-            r"\\.\pipe\foo:\\.\pipe\foo", "//./pipe/foo://./pipe/foo",
+            r"d:\",
+            "d:",
+            r"d:\path",
+            r"d:\path with space",
+            r"c:\:d:\",
+            r"c:\windows\:d:",
+            r"c:\windows:d:\s p a c e",
+            r"c:\windows:d:\s p a c e:RW",
+            r"c:\program files:d:\s p a c e i n h o s t d i r",
+            "0123456789name:d:",
+            "MiXeDcAsEnAmE:d:",
+            "test-aux-volume:d:",
+            "name:D:",
+            "name:D::rW",
+            "name:D::RW",
+            "name:D::RO",
+            "c:/:d:/forward/slashes/are/good/too",
+            "c:/:d:/including with/spaces:ro",
+            r"c:\Windows",
+            r"c:\Program Files (x86)",
+            r"\\?\c:\windows\:d:",
+            r"c:\windows\:\\?\d:\",
+            r"\\.\pipe\foo:\\.\pipe\foo",
+            "//./pipe/foo://./pipe/foo",
         ] {
             if let Err(e) = parse_bind(raw) {
                 panic!("{raw:?} should parse: {e}");
@@ -597,7 +747,10 @@ mod tests {
             ("PRN:d:", "cannot be a reserved word for Windows filenames"),
             ("aUx:d:", "cannot be a reserved word for Windows filenames"),
             ("lpt9:d:", "cannot be a reserved word for Windows filenames"),
-            (r"\\.\pipe\foo:c:\pipe", r"'c:\pipe' is not a valid pipe path"),
+            (
+                r"\\.\pipe\foo:c:\pipe",
+                r"'c:\pipe' is not a valid pipe path",
+            ),
         ] {
             match parse_bind(raw) {
                 Err(Error::InvalidParameter(m)) => assert!(m.contains(needle), "{raw:?}: {m}"),
@@ -605,9 +758,26 @@ mod tests {
             }
         }
         let p = parse_bind(r"name:D::RO").unwrap();
-        assert_eq!(p, Planned { destination: "D:".into(), source: Source::Volume { name: Some("name".into()), subpath: None }, read_only: true });
+        assert_eq!(
+            p,
+            Planned {
+                destination: "D:".into(),
+                source: Source::Volume {
+                    name: Some("name".into()),
+                    subpath: None
+                },
+                read_only: true
+            }
+        );
         let p = parse_bind(r"c:/:d:/including with/spaces/:ro").unwrap();
-        assert_eq!(p, Planned { destination: r"d:\including with\spaces".into(), source: Source::Host(r"c:\".into()), read_only: true });
+        assert_eq!(
+            p,
+            Planned {
+                destination: r"d:\including with\spaces".into(),
+                source: Source::Host(r"c:\".into()),
+                read_only: true
+            }
+        );
     }
 
     #[test]

@@ -69,19 +69,29 @@ pub fn resources(
     let host_cpus = i64::from(host_cpu_count.max(1));
 
     if !(0..=MAX_CPU_SHARES).contains(&cpu.shares) {
-        return Err(invalid(format!("range of CPUShares is from 1 to {MAX_CPU_SHARES}")));
+        return Err(invalid(format!(
+            "range of CPUShares is from 1 to {MAX_CPU_SHARES}"
+        )));
     }
     if !(0..=MAX_CPU_PERCENT).contains(&cpu.percent) {
-        return Err(invalid(format!("range of CPUPercent is from 1 to {MAX_CPU_PERCENT}")));
+        return Err(invalid(format!(
+            "range of CPUPercent is from 1 to {MAX_CPU_PERCENT}"
+        )));
     }
     if cpu.count < 0 {
-        return Err(invalid("invalid CPUCount: CPUCount cannot be negative".into()));
+        return Err(invalid(
+            "invalid CPUCount: CPUCount cannot be negative".into(),
+        ));
     }
     if cpu.nano_cpus > 0 && cpu.percent > 0 {
-        return Err(invalid("conflicting options: Nano CPUs and CPU Percent cannot both be set".into()));
+        return Err(invalid(
+            "conflicting options: Nano CPUs and CPU Percent cannot both be set".into(),
+        ));
     }
     if cpu.nano_cpus > 0 && cpu.shares > 0 {
-        return Err(invalid("conflicting options: Nano CPUs and CPU Shares cannot both be set".into()));
+        return Err(invalid(
+            "conflicting options: Nano CPUs and CPU Shares cannot both be set".into(),
+        ));
     }
     if cpu.nano_cpus != 0 && (cpu.nano_cpus < 0 || cpu.nano_cpus > host_cpus * NANOS_PER_CPU) {
         return Err(invalid(format!(
@@ -143,7 +153,9 @@ fn cpu_resources(cpu: Cpu, hyperv: bool, host_cpus: i64) -> Option<WindowsCPURes
         return None;
     }
     let mut c = WindowsCPUResources::default();
-    c.set_count(Some(count)).set_shares(Some(shares)).set_maximum(Some(maximum));
+    c.set_count(Some(count))
+        .set_shares(Some(shares))
+        .set_maximum(Some(maximum));
     Some(c)
 }
 
@@ -163,9 +175,10 @@ fn sandbox_size(hc: &HostConfig) -> Result<Option<u64>, Error> {
                 "storage option {key:?} is not supported for Windows containers (only size)"
             )));
         }
-        size = Some(ram_in_bytes(value).ok_or_else(|| {
-            Error::InvalidParameter(format!("invalid size: '{value}'"))
-        })?);
+        size = Some(
+            ram_in_bytes(value)
+                .ok_or_else(|| Error::InvalidParameter(format!("invalid size: '{value}'")))?,
+        );
     }
     Ok(size)
 }
@@ -173,7 +186,9 @@ fn sandbox_size(hc: &HostConfig) -> Result<Option<u64>, Error> {
 /// go-units `RAMInBytes`: a decimal number, an optional space, an optional binary unit
 /// `k m g t p` (any case), optionally followed by `i` and/or `b`.
 fn ram_in_bytes(s: &str) -> Option<u64> {
-    let num_end = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
+    let num_end = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
     let (num, mut unit) = s.split_at(num_end);
     if num.is_empty() || num.starts_with('.') || num.ends_with('.') || num.contains("..") {
         return None;
@@ -226,30 +241,68 @@ mod tests {
     #[test]
     fn nano_cpus_process_isolation_is_a_share_of_the_host() {
         // moby: cpuMaximum = NanoCPUs / NumCPU / (1e9/10000).
-        assert_eq!(cpu(json!({"NanoCpus": 1_500_000_000i64}), false, 4), json!({"count": 0, "shares": 0, "maximum": 3750}));
-        assert_eq!(cpu(json!({"NanoCpus": 4_000_000_000i64}), false, 4), json!({"count": 0, "shares": 0, "maximum": 10000}));
+        assert_eq!(
+            cpu(json!({"NanoCpus": 1_500_000_000i64}), false, 4),
+            json!({"count": 0, "shares": 0, "maximum": 3750})
+        );
+        assert_eq!(
+            cpu(json!({"NanoCpus": 4_000_000_000i64}), false, 4),
+            json!({"count": 0, "shares": 0, "maximum": 10000})
+        );
         // Rounds to 0: the smallest limit instead.
-        assert_eq!(cpu(json!({"NanoCpus": 1000}), false, 64), json!({"count": 0, "shares": 0, "maximum": 1}));
+        assert_eq!(
+            cpu(json!({"NanoCpus": 1000}), false, 64),
+            json!({"count": 0, "shares": 0, "maximum": 1})
+        );
     }
 
     #[test]
     fn nano_cpus_hyperv_is_whole_vcpus() {
-        assert_eq!(cpu(json!({"NanoCpus": 2_000_000_000i64}), true, 8), json!({"count": 2, "shares": 0, "maximum": 0}));
+        assert_eq!(
+            cpu(json!({"NanoCpus": 2_000_000_000i64}), true, 8),
+            json!({"count": 2, "shares": 0, "maximum": 0})
+        );
         // 1.5 CPUs: 2 vCPUs at 75% each.
-        assert_eq!(cpu(json!({"NanoCpus": 1_500_000_000i64}), true, 8), json!({"count": 2, "shares": 0, "maximum": 7500}));
-        assert_eq!(cpu(json!({"NanoCpus": 500_000_000i64}), true, 8), json!({"count": 1, "shares": 0, "maximum": 5000}));
+        assert_eq!(
+            cpu(json!({"NanoCpus": 1_500_000_000i64}), true, 8),
+            json!({"count": 2, "shares": 0, "maximum": 7500})
+        );
+        assert_eq!(
+            cpu(json!({"NanoCpus": 500_000_000i64}), true, 8),
+            json!({"count": 1, "shares": 0, "maximum": 5000})
+        );
     }
 
     #[test]
     fn cpu_count_shares_percent_and_precedence() {
-        assert_eq!(cpu(json!({"CpuPercent": 40}), false, 4), json!({"count": 0, "shares": 0, "maximum": 4000}));
-        assert_eq!(cpu(json!({"CpuShares": 512}), false, 4), json!({"count": 0, "shares": 512, "maximum": 0}));
+        assert_eq!(
+            cpu(json!({"CpuPercent": 40}), false, 4),
+            json!({"count": 0, "shares": 0, "maximum": 4000})
+        );
+        assert_eq!(
+            cpu(json!({"CpuShares": 512}), false, 4),
+            json!({"count": 0, "shares": 512, "maximum": 0})
+        );
         // Process isolation: count wins over shares and percent, with warnings.
         let h = hc(json!({"CpuCount": 2, "CpuShares": 512, "CpuPercent": 50}));
-        assert_eq!(cpu(json!({"CpuCount": 2, "CpuShares": 512, "CpuPercent": 50}), false, 4), json!({"count": 2, "shares": 0, "maximum": 0}));
+        assert_eq!(
+            cpu(
+                json!({"CpuCount": 2, "CpuShares": 512, "CpuPercent": 50}),
+                false,
+                4
+            ),
+            json!({"count": 2, "shares": 0, "maximum": 0})
+        );
         assert_eq!(warnings(&h, false).len(), 2);
         // Hyper-V takes all three.
-        assert_eq!(cpu(json!({"CpuCount": 2, "CpuShares": 512, "CpuPercent": 50}), true, 4), json!({"count": 2, "shares": 512, "maximum": 5000}));
+        assert_eq!(
+            cpu(
+                json!({"CpuCount": 2, "CpuShares": 512, "CpuPercent": 50}),
+                true,
+                4
+            ),
+            json!({"count": 2, "shares": 512, "maximum": 5000})
+        );
         assert!(warnings(&h, true).is_empty());
         let h = hc(json!({"CpuShares": 512, "CpuPercent": 50}));
         assert_eq!(warnings(&h, false), ["Conflicting options: CPU shares takes priority over CPU percent on Windows Server Containers. CPU percent discarded"]);
@@ -260,14 +313,38 @@ mod tests {
     #[test]
     fn limits_are_validated_like_dockerd() {
         for (v, msg) in [
-            (json!({"CpuShares": 10001}), "range of CPUShares is from 1 to 10000"),
-            (json!({"CpuPercent": 101}), "range of CPUPercent is from 1 to 100"),
-            (json!({"CpuCount": -1}), "invalid CPUCount: CPUCount cannot be negative"),
-            (json!({"NanoCpus": 1, "CpuPercent": 5}), "conflicting options: Nano CPUs and CPU Percent cannot both be set"),
-            (json!({"NanoCpus": 1, "CpuShares": 5}), "conflicting options: Nano CPUs and CPU Shares cannot both be set"),
-            (json!({"NanoCpus": 5_000_000_000i64}), "range of CPUs is from 0.01 to 4.00, as there are only 4 CPUs available"),
-            (json!({"Memory": -5}), "invalid Memory: -5 cannot be negative"),
-            (json!({"StorageOpt": {"size": "lots"}}), "invalid size: 'lots'"),
+            (
+                json!({"CpuShares": 10001}),
+                "range of CPUShares is from 1 to 10000",
+            ),
+            (
+                json!({"CpuPercent": 101}),
+                "range of CPUPercent is from 1 to 100",
+            ),
+            (
+                json!({"CpuCount": -1}),
+                "invalid CPUCount: CPUCount cannot be negative",
+            ),
+            (
+                json!({"NanoCpus": 1, "CpuPercent": 5}),
+                "conflicting options: Nano CPUs and CPU Percent cannot both be set",
+            ),
+            (
+                json!({"NanoCpus": 1, "CpuShares": 5}),
+                "conflicting options: Nano CPUs and CPU Shares cannot both be set",
+            ),
+            (
+                json!({"NanoCpus": 5_000_000_000i64}),
+                "range of CPUs is from 0.01 to 4.00, as there are only 4 CPUs available",
+            ),
+            (
+                json!({"Memory": -5}),
+                "invalid Memory: -5 cannot be negative",
+            ),
+            (
+                json!({"StorageOpt": {"size": "lots"}}),
+                "invalid size: 'lots'",
+            ),
         ] {
             match resources(&hc(v.clone()), false, 4) {
                 Err(Error::InvalidParameter(m)) => assert_eq!(m, msg, "{v}"),
@@ -279,7 +356,10 @@ mod tests {
     #[test]
     fn memory_and_storage() {
         assert_eq!(resources(&hc(json!({})), false, 4).unwrap(), None);
-        assert_eq!(resources(&hc(json!({"Memory": 0, "CpuShares": 0})), false, 4).unwrap(), None);
+        assert_eq!(
+            resources(&hc(json!({"Memory": 0, "CpuShares": 0})), false, 4).unwrap(),
+            None
+        );
         let r = serde_json::to_value(
             resources(&hc(json!({"Memory": 2147483648i64, "IOMaximumIOps": 500, "StorageOpt": {"Size": "40G"}})), false, 4)
                 .unwrap(),
