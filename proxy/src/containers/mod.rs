@@ -437,7 +437,10 @@ impl Manager {
             },
         };
         warnings.extend(translate::linux::image_warnings(&image.config.container_config()));
-        let config = translate::linux::merge_config(&body, &image.config.container_config());
+        let mut config = translate::linux::merge_config(&body, &image.config.container_config());
+        if config.hostname.as_deref().unwrap_or("").is_empty() {
+            config.hostname = Some(translate::linux::container_hostname(&body, &id, &self.host.hostname));
+        }
         let mut host_config = body.host_config.clone().unwrap_or_default();
         if host_config.network_mode.as_deref().unwrap_or("").is_empty() {
             host_config.network_mode = Some("default".into());
@@ -761,8 +764,12 @@ impl Manager {
             Status::Paused => return Err(ContainerError::Conflict(format!("Container {} is already paused", c.id))),
             _ => return Err(ContainerError::Conflict(format!("Container {} is not running", c.id))),
         }
-        self.backend(&rec.backend)?.pause(&c.id).await?;
+        // Mark first: the runtime's own "paused" event then finds nothing to report.
         c.update(|r| r.state.status = Status::Paused);
+        if let Err(e) = self.backend(&rec.backend)?.pause(&c.id).await {
+            c.update(|r| r.state.status = Status::Running);
+            return Err(e.into());
+        }
         self.store.save(&c.record())?;
         self.emit(&c, "pause", HashMap::new());
         Ok(())
@@ -774,8 +781,11 @@ impl Manager {
         if rec.state.status != Status::Paused {
             return Err(ContainerError::Conflict(format!("Container {} is not paused", c.id)));
         }
-        self.backend(&rec.backend)?.resume(&c.id).await?;
         c.update(|r| r.state.status = Status::Running);
+        if let Err(e) = self.backend(&rec.backend)?.resume(&c.id).await {
+            c.update(|r| r.state.status = Status::Paused);
+            return Err(e.into());
+        }
         self.store.save(&c.record())?;
         self.emit(&c, "unpause", HashMap::new());
         Ok(())
@@ -786,10 +796,11 @@ impl Manager {
         let rec = c.record();
         if rec.state.status.is_live() {
             if !force {
+                // dockerd 20.10's wording (the reference engine); the CLI prints it as is.
                 let what = if rec.state.status == Status::Paused { "paused" } else { "running" };
                 return Err(ContainerError::Conflict(format!(
-                    "cannot remove container \"{}\": container is {what}: stop the container before removing or force remove",
-                    rec.name
+                    "You cannot remove a {what} container {}. Stop the container before attempting removal or force remove",
+                    c.id
                 )));
             }
             self.stop_container(&c, 9, 10).await?;

@@ -53,6 +53,20 @@ impl From<ContainerError> for ApiError {
     }
 }
 
+/// dockerd refuses a body it is told is not JSON.
+fn check_json_content_type(headers: &axum::http::HeaderMap) -> ApiResult<()> {
+    let Some(ct) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return Ok(());
+    };
+    let mime = ct.split(';').next().unwrap_or_default().trim();
+    if mime.is_empty() || mime.eq_ignore_ascii_case("application/json") {
+        return Ok(());
+    }
+    Err(ApiError::bad_request(format!(
+        "unsupported Content-Type header ({ct}): must be 'application/json'"
+    )))
+}
+
 /// Parses a JSON body the way dockerd reports problems with it (400, not axum's 422).
 fn json_body<T: serde::de::DeserializeOwned + Default>(body: &Bytes) -> ApiResult<T> {
     if body.iter().all(u8::is_ascii_whitespace) {
@@ -64,8 +78,10 @@ fn json_body<T: serde::de::DeserializeOwned + Default>(body: &Bytes) -> ApiResul
 async fn create(
     State(d): State<AppState>,
     Query(q): Query<params::Query>,
+    headers: axum::http::HeaderMap,
     body: Bytes,
 ) -> ApiResult<impl IntoResponse> {
+    check_json_content_type(&headers)?;
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::bad_request("config cannot be empty in order to create a container"));
     }

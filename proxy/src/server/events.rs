@@ -68,6 +68,15 @@ async fn events(State(d): State<AppState>, Query(q): Query<params::Query>) -> Ap
     };
     let since = ts("since")?;
     let until = ts("until")?;
+    if let (Some(s), Some(u)) = (since, until) {
+        if s > u {
+            return Err(ApiError::bad_request(format!(
+                "`since` time ({}) cannot be after `until` time ({})",
+                q.get("since").map(String::as_str).unwrap_or_default(),
+                q.get("until").map(String::as_str).unwrap_or_default()
+            )));
+        }
+    }
     let (backlog, rx) = d.events.subscribe();
     let replay: Vec<EventMessage> = match since {
         Some(s) => backlog

@@ -37,9 +37,9 @@ pub fn router(daemon: AppState) -> Router {
         .with_state(daemon)
 }
 
-async fn not_found(uri: axum::http::Uri) -> impl IntoResponse {
-    // dockerd answers unknown routes with a JSON 404 too.
-    ApiError::new(StatusCode::NOT_FOUND, format!("page not found: {}", uri.path()))
+async fn not_found() -> impl IntoResponse {
+    // dockerd answers unknown routes with exactly this JSON 404.
+    ApiError::new(StatusCode::NOT_FOUND, "page not found")
 }
 
 /// Serves the API on `listener` until `shutdown` resolves. In-flight hijacked streams

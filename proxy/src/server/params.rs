@@ -7,14 +7,11 @@ use super::error::ApiError;
 
 pub type Query = HashMap<String, String>;
 
+/// dockerd's `httputils.BoolValue`: "", "0", "no", "false" and "none" (any case) are false,
+/// anything else is true.
 pub fn bool_param(q: &Query, key: &str) -> Result<bool, ApiError> {
-    match q.get(key).map(String::as_str) {
-        None | Some("") | Some("0") | Some("false") | Some("False") | Some("FALSE") => Ok(false),
-        Some("1") | Some("true") | Some("True") | Some("TRUE") => Ok(true),
-        Some(other) => Err(ApiError::bad_request(format!(
-            "invalid value for {key}: {other:?}: expected a boolean"
-        ))),
-    }
+    let v = q.get(key).map(|s| s.trim().to_ascii_lowercase()).unwrap_or_default();
+    Ok(!matches!(v.as_str(), "" | "0" | "no" | "false" | "none"))
 }
 
 pub fn int_param(q: &Query, key: &str) -> Result<Option<i64>, ApiError> {
@@ -102,7 +99,9 @@ mod tests {
         let q: Query = [("a".to_string(), "1".to_string()), ("b".into(), "x".into())].into();
         assert!(bool_param(&q, "a").unwrap());
         assert!(!bool_param(&q, "z").unwrap());
-        assert!(bool_param(&q, "b").is_err());
+        assert!(bool_param(&q, "b").unwrap());
+        let no: Query = [("a".to_string(), "No".to_string())].into();
+        assert!(!bool_param(&no, "a").unwrap());
         let labels = HashMap::from([("k".to_string(), "v".to_string())]);
         assert!(labels_match(&["k".into()], &labels));
         assert!(labels_match(&["k=v".into()], &labels));
