@@ -5,7 +5,11 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
     /// Daemon socket(s) to listen on: unix:///path or tcp://127.0.0.1:PORT (repeatable).
-    #[arg(short = 'H', long = "host", default_value = "unix:///run/dockbridge.sock")]
+    #[arg(
+        short = 'H',
+        long = "host",
+        default_value = "unix:///run/dockbridge.sock"
+    )]
     pub hosts: Vec<String>,
     /// Root of persistent state (containers, logs, containerd's root).
     #[arg(long, default_value = "/var/lib/dockbridge")]

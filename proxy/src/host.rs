@@ -117,7 +117,10 @@ fn hard_rlimits() -> BTreeMap<String, u64> {
 
 fn effective_capabilities() -> Option<Vec<String>> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let hex = status.lines().find_map(|l| l.strip_prefix("CapEff:"))?.trim();
+    let hex = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))?
+        .trim();
     let mask = u64::from_str_radix(hex, 16).ok()?;
     Some(translate::linux::caps::capabilities_from_mask(mask))
 }

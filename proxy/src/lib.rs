@@ -38,7 +38,10 @@ pub async fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
             .with_context(|| format!("writing pidfile {}", p.display()))?;
     }
     let (supervisor, cd) = match &args.containerd {
-        Some(addr) => (None, containerd::Containerd::connect_lazy(addr, &args.containerd_namespace)?),
+        Some(addr) => (
+            None,
+            containerd::Containerd::connect_lazy(addr, &args.containerd_namespace)?,
+        ),
         None => {
             let layout = containerd::supervisor::Layout::new(&args.data_root, &args.exec_root);
             let (sup, _) = containerd::supervisor::Supervisor::start(layout.clone())
@@ -59,7 +62,10 @@ pub async fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
     let mut backends: HashMap<&'static str, Arc<dyn backend::Backend>> = HashMap::new();
     backends.insert(
         "containerd",
-        Arc::new(containerd::ContainerdBackend::new(cd.clone(), args.exec_root.join("fifo"))),
+        Arc::new(containerd::ContainerdBackend::new(
+            cd.clone(),
+            args.exec_root.join("fifo"),
+        )),
     );
     let default_backend: &'static str = match args.backend.as_str() {
         "hcs" => anyhow::bail!("the hcs backend is not wired into this build yet"),
@@ -133,7 +139,10 @@ fn daemon_id(data_root: &std::path::Path) -> anyhow::Result<String> {
 
 async fn shutdown_signal() {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
         // Without signal handlers the daemon can only be killed; run forever.
         std::future::pending::<()>().await;
         return;

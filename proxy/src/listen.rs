@@ -16,7 +16,8 @@ pub async fn bind(addr: &ListenAddr) -> anyhow::Result<Listener> {
     match addr {
         ListenAddr::Unix(path) => {
             if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating {}", dir.display()))?;
             }
             // A socket left by a previous run would make bind fail.
             let _ = std::fs::remove_file(path);

@@ -6,7 +6,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "dockbridge", version, about = "Docker Engine API on containerd and HCS")]
+#[command(
+    name = "dockbridge",
+    version,
+    about = "Docker Engine API on containerd and HCS"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

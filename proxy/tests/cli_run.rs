@@ -16,7 +16,16 @@ fn run_echo_exit_codes_and_rm() {
     let out = d.ok(&["run", "--rm", "--network", "none", IMAGE, "echo", "hi"]);
     assert_eq!(out, "hi\n");
 
-    let st = d.docker(&["run", "--rm", "--network", "none", IMAGE, "sh", "-c", "echo out; echo err >&2; exit 3"]);
+    let st = d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        IMAGE,
+        "sh",
+        "-c",
+        "echo out; echo err >&2; exit 3",
+    ]);
     assert_eq!(st.status.code(), Some(3), "{st:?}");
     assert_eq!(String::from_utf8_lossy(&st.stdout), "out\n");
     assert_eq!(String::from_utf8_lossy(&st.stderr), "err\n");
@@ -26,9 +35,22 @@ fn run_echo_exit_codes_and_rm() {
 
     // A missing executable: the CLI's 127, and the container is left in `created` state
     // with the error recorded.
-    let st = d.docker(&["run", "--name", "nope", "--network", "none", IMAGE, "/no/such/binary"]);
+    let st = d.docker(&[
+        "run",
+        "--name",
+        "nope",
+        "--network",
+        "none",
+        IMAGE,
+        "/no/such/binary",
+    ]);
     assert_eq!(st.status.code(), Some(127), "{st:?}");
-    let state = d.ok(&["inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "nope"]);
+    let state = d.ok(&[
+        "inspect",
+        "-f",
+        "{{.State.Status}} {{.State.ExitCode}}",
+        "nope",
+    ]);
     assert_eq!(state.trim(), "created 127");
     d.ok(&["rm", "nope"]);
 }
@@ -40,13 +62,28 @@ fn stdin_tty_user_workdir_env_and_binds() {
 
     // -i with piped stdin, half-closed at EOF.
     let mut child = d
-        .docker_cmd(&["run", "-i", "--rm", "--network", "none", IMAGE, "sh", "-c", "cat; echo done"])
+        .docker_cmd(&[
+            "run",
+            "-i",
+            "--rm",
+            "--network",
+            "none",
+            IMAGE,
+            "sh",
+            "-c",
+            "cat; echo done",
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(b"hello stdin\n").unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"hello stdin\n")
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{out:?}");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "hello stdin\ndone\n");
@@ -66,10 +103,52 @@ fn stdin_tty_user_workdir_env_and_binds() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("/dev/pts/0"), "{text}");
 
-    assert_eq!(d.ok(&["run", "--rm", "--network", "none", "-u", "daemon", IMAGE, "id", "-u"]).trim(), "1");
-    assert_eq!(d.ok(&["run", "--rm", "--network", "none", "-u", "1:2", IMAGE, "id"]).trim(), "uid=1(daemon) gid=2 groups=2");
-    assert_eq!(d.ok(&["run", "--rm", "--network", "none", "-w", "/made/by/docker", IMAGE, "pwd"]).trim(), "/made/by/docker");
-    let env = d.ok(&["run", "--rm", "--network", "none", "-e", "FOO=bar", "--hostname", "boxy", IMAGE, "env"]);
+    assert_eq!(
+        d.ok(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "-u",
+            "daemon",
+            IMAGE,
+            "id",
+            "-u"
+        ])
+        .trim(),
+        "1"
+    );
+    assert_eq!(
+        d.ok(&["run", "--rm", "--network", "none", "-u", "1:2", IMAGE, "id"])
+            .trim(),
+        "uid=1(daemon) gid=2 groups=2"
+    );
+    assert_eq!(
+        d.ok(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "-w",
+            "/made/by/docker",
+            IMAGE,
+            "pwd"
+        ])
+        .trim(),
+        "/made/by/docker"
+    );
+    let env = d.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "-e",
+        "FOO=bar",
+        "--hostname",
+        "boxy",
+        IMAGE,
+        "env",
+    ]);
     assert!(env.lines().any(|l| l == "FOO=bar"), "{env}");
     assert!(env.lines().any(|l| l == "HOSTNAME=boxy"), "{env}");
     assert!(env.lines().any(|l| l.starts_with("PATH=")), "{env}");
@@ -78,12 +157,53 @@ fn stdin_tty_user_workdir_env_and_binds() {
     std::fs::create_dir_all(&host_dir).unwrap();
     std::fs::write(host_dir.join("f.txt"), "from host").unwrap();
     let ro = format!("{}:/data:ro", host_dir.display());
-    assert_eq!(d.ok(&["run", "--rm", "--network", "none", "-v", &ro, IMAGE, "cat", "/data/f.txt"]), "from host");
-    let st = d.docker(&["run", "--rm", "--network", "none", "-v", &ro, IMAGE, "touch", "/data/x"]);
-    assert_eq!(st.status.code(), Some(1), "writing to a :ro bind must fail: {st:?}");
+    assert_eq!(
+        d.ok(&[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "-v",
+            &ro,
+            IMAGE,
+            "cat",
+            "/data/f.txt"
+        ]),
+        "from host"
+    );
+    let st = d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "-v",
+        &ro,
+        IMAGE,
+        "touch",
+        "/data/x",
+    ]);
+    assert_eq!(
+        st.status.code(),
+        Some(1),
+        "writing to a :ro bind must fail: {st:?}"
+    );
     let rw = format!("{}:/data", host_dir.display());
-    d.ok(&["run", "--rm", "--network", "none", "-v", &rw, IMAGE, "sh", "-c", "echo back > /data/y"]);
-    assert_eq!(std::fs::read_to_string(host_dir.join("y")).unwrap(), "back\n");
+    d.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "-v",
+        &rw,
+        IMAGE,
+        "sh",
+        "-c",
+        "echo back > /data/y",
+    ]);
+    assert_eq!(
+        std::fs::read_to_string(host_dir.join("y")).unwrap(),
+        "back\n"
+    );
 }
 
 #[test]
@@ -97,12 +217,28 @@ fn detached_ps_logs_stop_rm_and_conflicts() {
     assert!(ps.starts_with("ticker Up"), "{ps}");
 
     // Name conflict: 409 with Docker's message.
-    let st = d.docker(&["run", "-d", "--name", "ticker", "--network", "none", IMAGE, "true"]);
+    let st = d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "ticker",
+        "--network",
+        "none",
+        IMAGE,
+        "true",
+    ]);
     assert_eq!(st.status.code(), Some(125));
-    assert!(String::from_utf8_lossy(&st.stderr).contains("is already in use by container"), "{st:?}");
+    assert!(
+        String::from_utf8_lossy(&st.stderr).contains("is already in use by container"),
+        "{st:?}"
+    );
 
     // logs -f follows until the container stops.
-    let mut follow = d.docker_cmd(&["logs", "-f", "ticker"]).stdout(Stdio::piped()).spawn().unwrap();
+    let mut follow = d
+        .docker_cmd(&["logs", "-f", "ticker"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
     std::thread::sleep(Duration::from_millis(800));
     d.ok(&["stop", "ticker"]);
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -121,7 +257,12 @@ fn detached_ps_logs_stop_rm_and_conflicts() {
 
     let logs = d.ok(&["logs", "--tail", "1", "ticker"]);
     assert_eq!(logs, "bye\n");
-    let state = d.ok(&["inspect", "-f", "{{.State.Status}} {{.State.ExitCode}} {{.State.Running}}", "ticker"]);
+    let state = d.ok(&[
+        "inspect",
+        "-f",
+        "{{.State.Status}} {{.State.ExitCode}} {{.State.Running}}",
+        "ticker",
+    ]);
     assert_eq!(state.trim(), "exited 0 false");
     assert_eq!(d.ok(&["ps", "-q"]), "");
     assert_eq!(d.ok(&["ps", "-aq", "--no-trunc"]).trim(), id);
@@ -134,19 +275,54 @@ fn detached_ps_logs_stop_rm_and_conflicts() {
 fn unknown_image_fails_fast() {
     let d = Daemon::start();
     let t = Instant::now();
-    let st = d.docker(&["run", "--rm", "--network", "none", "no-such-image:v1", "true"]);
+    let st = d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "no-such-image:v1",
+        "true",
+    ]);
     assert_eq!(st.status.code(), Some(125), "{st:?}");
     let err = String::from_utf8_lossy(&st.stderr);
-    assert!(err.contains("Unable to find image 'no-such-image:v1' locally"), "{err}");
-    assert!(t.elapsed() < Duration::from_secs(10), "took {:?}", t.elapsed());
+    assert!(
+        err.contains("Unable to find image 'no-such-image:v1' locally"),
+        "{err}"
+    );
+    assert!(
+        t.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        t.elapsed()
+    );
 }
 
 #[test]
 fn containers_survive_a_daemon_restart() {
     let mut d = Daemon::start();
     d.load_busybox();
-    d.ok(&["run", "-d", "--name", "long", "--network", "none", IMAGE, "sh", "-c", "echo started; sleep 300"]);
-    let st = d.docker(&["run", "--name", "done", "--network", "none", IMAGE, "sh", "-c", "exit 7"]);
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "long",
+        "--network",
+        "none",
+        IMAGE,
+        "sh",
+        "-c",
+        "echo started; sleep 300",
+    ]);
+    let st = d.docker(&[
+        "run",
+        "--name",
+        "done",
+        "--network",
+        "none",
+        IMAGE,
+        "sh",
+        "-c",
+        "exit 7",
+    ]);
     assert_eq!(st.status.code(), Some(7));
     d.restart();
     let ps = d.ok(&["ps", "-a", "--format", "{{.Names}} {{.Status}}"]);

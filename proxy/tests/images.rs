@@ -28,6 +28,9 @@ struct Env {
 }
 
 impl Env {
+    // Each #[tokio::test] has its own runtime on its own thread, so a std guard held across
+    // awaits only serialises the tests (the point), it cannot deadlock one runtime.
+    #[allow(clippy::await_holding_lock)]
     async fn start() -> Self {
         let serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
         // Unix socket paths must stay under 108 bytes.
@@ -141,7 +144,7 @@ async fn load_list_resolve_and_inspect() {
     assert_eq!(rec.created_nanos, 946_684_800 * 1_000_000_000);
     let layer = testimg::busybox_layer(&ImageSpec::default()).unwrap();
     assert_eq!(rec.size, unpacked_size(&layer));
-    assert_eq!(rec.diff_ids, [diff_id.clone()]);
+    assert_eq!(rec.diff_ids, std::slice::from_ref(&diff_id));
 
     // Every way Docker resolves an image.
     let hex = &id[7..];

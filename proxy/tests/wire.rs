@@ -48,7 +48,10 @@ fn body(r: &mut BufReader<UnixStream>, h: &[(String, String)]) -> String {
 
 fn get(d: &Daemon, path: &str) -> (String, Vec<(String, String)>, String) {
     let mut s = connect(d);
-    let (st, h, mut r) = head(&mut s, &format!("GET {path} HTTP/1.1\r\nHost: docker\r\n\r\n"));
+    let (st, h, mut r) = head(
+        &mut s,
+        &format!("GET {path} HTTP/1.1\r\nHost: docker\r\n\r\n"),
+    );
     let b = body(&mut r, &h);
     (st, h, b)
 }
@@ -62,7 +65,10 @@ fn ping_versions_and_errors() {
     assert_eq!(header(&h, "api-version"), Some("1.44"));
     assert_eq!(header(&h, "ostype"), Some("linux"));
     assert_eq!(header(&h, "docker-experimental"), Some("false"));
-    assert_eq!(header(&h, "cache-control"), Some("no-cache, no-store, must-revalidate"));
+    assert_eq!(
+        header(&h, "cache-control"),
+        Some("no-cache, no-store, must-revalidate")
+    );
     assert!(header(&h, "server").unwrap().starts_with("Docker/"));
 
     let (st, _, b) = get(&d, "/v1.41/_ping");
@@ -71,10 +77,16 @@ fn ping_versions_and_errors() {
     let (st, h, b) = get(&d, "/v1.99/version");
     assert_eq!(st, "HTTP/1.1 400 Bad Request");
     assert_eq!(header(&h, "content-type"), Some("application/json"));
-    assert_eq!(b, r#"{"message":"client version 1.99 is too new. Maximum supported API version is 1.44"}"#);
+    assert_eq!(
+        b,
+        r#"{"message":"client version 1.99 is too new. Maximum supported API version is 1.44"}"#
+    );
     let (st, _, b) = get(&d, "/v1.12/version");
     assert_eq!(st, "HTTP/1.1 400 Bad Request");
-    assert!(b.contains("client version 1.12 is too old. Minimum supported API version is 1.24"), "{b}");
+    assert!(
+        b.contains("client version 1.12 is too old. Minimum supported API version is 1.24"),
+        "{b}"
+    );
 
     let (st, _, b) = get(&d, "/v1.44/no/such/route");
     assert_eq!(st, "HTTP/1.1 404 Not Found");
@@ -97,16 +109,35 @@ fn ping_versions_and_errors() {
     let v: serde_json::Value = serde_json::from_str(&b).unwrap();
     assert_eq!(v["ApiVersion"], "1.44");
     assert_eq!(v["MinAPIVersion"], "1.24");
-    let components: Vec<&str> = v["Components"].as_array().unwrap().iter().map(|c| c["Name"].as_str().unwrap()).collect();
+    let components: Vec<&str> = v["Components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["Name"].as_str().unwrap())
+        .collect();
     assert_eq!(components, ["Engine", "containerd", "runc"]);
-    assert!(v["Components"][1]["Version"].as_str().unwrap().starts_with("1."), "{v}");
+    assert!(
+        v["Components"][1]["Version"]
+            .as_str()
+            .unwrap()
+            .starts_with("1."),
+        "{v}"
+    );
 }
 
 #[test]
 fn attach_handshake_framing_and_wait_headers() {
     let d = Daemon::start();
     d.load_busybox();
-    let id = d.ok(&["create", "--network", "none", IMAGE, "sh", "-c", "echo out; echo err >&2; exit 5"]);
+    let id = d.ok(&[
+        "create",
+        "--network",
+        "none",
+        IMAGE,
+        "sh",
+        "-c",
+        "echo out; echo err >&2; exit 5",
+    ]);
     let id = id.trim();
 
     // wait: the head comes at once, before the container even started.
@@ -122,7 +153,10 @@ fn attach_handshake_framing_and_wait_headers() {
     );
     assert_eq!(st, "HTTP/1.1 101 UPGRADED");
     assert_eq!(header(&h, "upgrade"), Some("tcp"));
-    assert_eq!(header(&h, "content-type"), Some("application/vnd.docker.multiplexed-stream"));
+    assert_eq!(
+        header(&h, "content-type"),
+        Some("application/vnd.docker.multiplexed-stream")
+    );
 
     d.ok(&["start", id]);
     let mut got = Vec::new();
@@ -130,10 +164,16 @@ fn attach_handshake_framing_and_wait_headers() {
     // The two streams may interleave in either order; each frame is exact.
     let out: &[u8] = b"\x01\x00\x00\x00\x00\x00\x00\x04out\n";
     let err: &[u8] = b"\x02\x00\x00\x00\x00\x00\x00\x04err\n";
-    assert!(got == [out, err].concat() || got == [err, out].concat(), "{got:?}");
+    assert!(
+        got == [out, err].concat() || got == [err, out].concat(),
+        "{got:?}"
+    );
 
     let mut rest = String::new();
     wr.read_to_string(&mut rest).ok();
     // Chunked: the JSON sits inside the chunk framing.
-    assert!(rest.contains(r#"{"Error":null,"StatusCode":5}"#), "{rest:?}");
+    assert!(
+        rest.contains(r#"{"Error":null,"StatusCode":5}"#),
+        "{rest:?}"
+    );
 }

@@ -26,7 +26,10 @@ impl ApiVersion {
     /// Parses `1.44`; anything else is `None`.
     pub fn parse(s: &str) -> Option<Self> {
         let (maj, min) = s.split_once('.')?;
-        if maj.is_empty() || min.is_empty() || !maj.bytes().chain(min.bytes()).all(|b| b.is_ascii_digit()) {
+        if maj.is_empty()
+            || min.is_empty()
+            || !maj.bytes().chain(min.bytes()).all(|b| b.is_ascii_digit())
+        {
             return None;
         }
         Some(Self::new(maj.parse().ok()?, min.parse().ok()?))

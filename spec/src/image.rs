@@ -15,7 +15,10 @@ pub enum ImageError {
     #[error("invalid image config: {0}")]
     InvalidConfig(#[from] serde_json::Error),
     #[error("invalid image reference {reference:?}: {reason}")]
-    InvalidReference { reference: String, reason: &'static str },
+    InvalidReference {
+        reference: String,
+        reason: &'static str,
+    },
 }
 
 /// The whole image config document.
@@ -25,7 +28,11 @@ pub struct ImageConfigFile {
     pub architecture: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub os: String,
-    #[serde(rename = "os.version", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "os.version",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub os_version: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variant: Option<String>,
@@ -56,7 +63,10 @@ impl ImageConfigFile {
 
     /// The layer diff IDs, in order from the base layer up.
     pub fn diff_ids(&self) -> &[String] {
-        self.rootfs.as_ref().map(|r| r.diff_ids.as_slice()).unwrap_or(&[])
+        self.rootfs
+            .as_ref()
+            .map(|r| r.diff_ids.as_slice())
+            .unwrap_or(&[])
     }
 
     pub fn is_windows(&self) -> bool {

@@ -4,7 +4,8 @@
 //! cdylib before any test of this crate runs (`cargo test -p dockbridge-hcs`, `cargo test
 //! --workspace` alike) and puts it next to the test executable, in `target/<profile>/deps/`
 //! (or in `target/<profile>/` when built on its own). `HCS_SIM_LIBRARY` overrides the
-//! search; as a last resort the harness builds the simulator with the cargo that runs it.
+//! search; as a last resort the harness builds the simulator with the cargo that runs it,
+//! into `target/<profile>/hcs-sim-for-tests/`.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -46,16 +47,19 @@ fn find_sim_library() -> PathBuf {
     if let Some(p) = candidates.iter().find(|p| p.exists()) {
         return p.clone();
     }
+    // Last resort, e.g. a test binary run by hand: build into a target directory of its
+    // own, so this never waits for the lock of the build that is running the tests.
+    let own_target = deps.parent().unwrap_or(&deps).join("hcs-sim-for-tests");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = std::process::Command::new(cargo)
-        .args(["build", "-p", "dockbridge-hcs-sim"])
+        .args(["build", "-p", "dockbridge-hcs-sim", "--target-dir"])
+        .arg(&own_target)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .status()
         .expect("running cargo build -p dockbridge-hcs-sim");
     assert!(status.success(), "building the HCS simulator failed");
-    candidates
-        .into_iter()
-        .find(|p| p.exists())
+    Some(own_target.join("debug").join(&name))
+        .filter(|p| p.exists())
         .unwrap_or_else(|| panic!("{name} not found next to {}", exe.display()))
 }
 

@@ -38,8 +38,13 @@ fn status_err(context: &str, s: tonic::Status) -> BackendError {
         Code::AlreadyExists | Code::FailedPrecondition => {
             BackendError::Conflict(format!("{context}: {}", s.message()))
         }
-        Code::InvalidArgument => BackendError::InvalidArgument(format!("{context}: {}", s.message())),
-        Code::Unavailable => BackendError::Unavailable(format!("{context}: containerd is not available: {}", s.message())),
+        Code::InvalidArgument => {
+            BackendError::InvalidArgument(format!("{context}: {}", s.message()))
+        }
+        Code::Unavailable => BackendError::Unavailable(format!(
+            "{context}: containerd is not available: {}",
+            s.message()
+        )),
         _ => BackendError::runtime(context, s.message()),
     }
 }
@@ -70,10 +75,25 @@ impl ContainerdBackend {
     /// Undo a half-made create: whatever exists is removed, errors are only logged because
     /// the original error is the one the caller must see.
     async fn cleanup(&self, id: &str, fifos: Option<&Fifos>) {
-        let _ = self.cd.tasks().delete(DeleteTaskRequest { container_id: id.into() }).await;
-        if let Err(e) = self.cd.containers().delete(DeleteContainerRequest { id: id.into() }).await {
+        let _ = self
+            .cd
+            .tasks()
+            .delete(DeleteTaskRequest {
+                container_id: id.into(),
+            })
+            .await;
+        if let Err(e) = self
+            .cd
+            .containers()
+            .delete(DeleteContainerRequest { id: id.into() })
+            .await
+        {
             if e.code() != Code::NotFound {
-                tracing::warn!(container = id, "cleaning up containerd container: {}", e.message());
+                tracing::warn!(
+                    container = id,
+                    "cleaning up containerd container: {}",
+                    e.message()
+                );
             }
         }
         if let Some(f) = fifos {
@@ -234,7 +254,8 @@ impl Backend for ContainerdBackend {
                         exec_id: exec_id.into(),
                     })
                     .await;
-                Fifos::existing(&self.fifo_dir(id), exec_id, StdioConfig::default()).remove(exec_id);
+                Fifos::existing(&self.fifo_dir(id), exec_id, StdioConfig::default())
+                    .remove(exec_id);
                 Err(status_err("starting exec process", e))
             }
         }
@@ -284,7 +305,9 @@ impl Backend for ContainerdBackend {
     async fn pause(&self, id: &str) -> Result<()> {
         self.cd
             .tasks()
-            .pause(PauseTaskRequest { container_id: id.into() })
+            .pause(PauseTaskRequest {
+                container_id: id.into(),
+            })
             .await
             .map_err(|e| status_err("pausing task", e))?;
         Ok(())
@@ -293,7 +316,9 @@ impl Backend for ContainerdBackend {
     async fn resume(&self, id: &str) -> Result<()> {
         self.cd
             .tasks()
-            .resume(ResumeTaskRequest { container_id: id.into() })
+            .resume(ResumeTaskRequest {
+                container_id: id.into(),
+            })
             .await
             .map_err(|e| status_err("resuming task", e))?;
         Ok(())
@@ -338,12 +363,24 @@ impl Backend for ContainerdBackend {
     }
 
     async fn delete(&self, id: &str) -> Result<()> {
-        match self.cd.tasks().delete(DeleteTaskRequest { container_id: id.into() }).await {
+        match self
+            .cd
+            .tasks()
+            .delete(DeleteTaskRequest {
+                container_id: id.into(),
+            })
+            .await
+        {
             Ok(_) => {}
             Err(e) if e.code() == Code::NotFound => {}
             Err(e) => return Err(status_err("deleting task", e)),
         }
-        match self.cd.containers().delete(DeleteContainerRequest { id: id.into() }).await {
+        match self
+            .cd
+            .containers()
+            .delete(DeleteContainerRequest { id: id.into() })
+            .await
+        {
             Ok(_) => {}
             Err(e) if e.code() == Code::NotFound => {}
             Err(e) => return Err(status_err("deleting containerd container", e)),
@@ -371,10 +408,7 @@ async fn pump_events(cd: Containerd, tx: broadcast::Sender<RuntimeEvent>) {
     let mut first = true;
     loop {
         let req = SubscribeRequest {
-            filters: vec![format!(
-                "namespace=={},topic~=\"^/tasks/\"",
-                cd.namespace()
-            )],
+            filters: vec![format!("namespace=={},topic~=\"^/tasks/\"", cd.namespace())],
         };
         match cd.events().subscribe(req).await {
             Ok(stream) => {

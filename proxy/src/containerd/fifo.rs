@@ -47,9 +47,17 @@ impl Fifos {
         };
         Ok(Self {
             dir: dir.to_path_buf(),
-            stdin: if stdio.stdin { Some(make("stdin")?) } else { None },
+            stdin: if stdio.stdin {
+                Some(make("stdin")?)
+            } else {
+                None
+            },
             stdout: make("stdout")?,
-            stderr: if stdio.terminal { None } else { Some(make("stderr")?) },
+            stderr: if stdio.terminal {
+                None
+            } else {
+                Some(make("stderr")?)
+            },
         })
     }
 
@@ -98,7 +106,9 @@ impl Fifos {
     }
 
     pub fn path_str(p: &Option<PathBuf>) -> String {
-        p.as_ref().map(|p| p.display().to_string()).unwrap_or_default()
+        p.as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default()
     }
 
     pub fn remove(&self, name: &str) {

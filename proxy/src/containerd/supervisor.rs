@@ -145,14 +145,21 @@ fn spawn(layout: &Layout) -> Result<Child, SupervisorError> {
         .map_err(io(format!("starting {}", layout.binary.display())))
 }
 
-async fn wait_ready(client: &Containerd, layout: &Layout, limit: Duration) -> Result<(), SupervisorError> {
+async fn wait_ready(
+    client: &Containerd,
+    layout: &Layout,
+    limit: Duration,
+) -> Result<(), SupervisorError> {
     let deadline = Instant::now() + limit;
     loop {
         if layout.socket.exists() && client.version().version(()).await.is_ok() {
             return Ok(());
         }
         if Instant::now() > deadline {
-            return Err(SupervisorError::NotReady(limit, layout.log.display().to_string()));
+            return Err(SupervisorError::NotReady(
+                limit,
+                layout.log.display().to_string(),
+            ));
         }
         sleep(Duration::from_millis(50)).await;
     }
@@ -183,7 +190,10 @@ async fn terminate(child: &mut Child) {
     if let Some(pid) = child.id() {
         let pid = nix::unistd::Pid::from_raw(pid as i32);
         let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-        if tokio::time::timeout(Duration::from_secs(10), child.wait()).await.is_ok() {
+        if tokio::time::timeout(Duration::from_secs(10), child.wait())
+            .await
+            .is_ok()
+        {
             return;
         }
     }

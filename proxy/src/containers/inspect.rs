@@ -73,7 +73,6 @@ pub fn inspect(rec: &Record, paths: &Paths) -> ContainerInspectResponse {
             sandbox_key: Some(String::new()),
             ports: Some(HashMap::new()),
             networks: Some(networks(rec)),
-            ..Default::default()
         }),
         ..Default::default()
     }
@@ -122,7 +121,11 @@ pub fn mounts(rec: &Record) -> Vec<MountPoint> {
         let typ = m.typ.map(|t| t.to_string()).unwrap_or_default();
         let ro = m.read_only.unwrap_or(false);
         out.push(MountPoint {
-            propagation: Some(if typ == "bind" { "rprivate".into() } else { String::new() }),
+            propagation: Some(if typ == "bind" {
+                "rprivate".into()
+            } else {
+                String::new()
+            }),
             typ: Some(typ),
             source: Some(m.source.unwrap_or_default()),
             destination: Some(m.target.unwrap_or_default()),
@@ -158,7 +161,12 @@ pub fn summary(rec: &Record, image_display: String, now: DateTime<Utc>) -> Conta
         }),
         status: Some(status_text(rec, now)),
         host_config: Some(ContainerSummaryHostConfig {
-            network_mode: Some(rec.host_config.network_mode.clone().unwrap_or_else(|| "default".into())),
+            network_mode: Some(
+                rec.host_config
+                    .network_mode
+                    .clone()
+                    .unwrap_or_else(|| "default".into()),
+            ),
             annotations: None,
         }),
         network_settings: Some(ContainerSummaryNetworkSettings {
@@ -236,7 +244,10 @@ mod tests {
 
     #[test]
     fn human_durations_match_docker() {
-        assert_eq!(human_duration(TimeDelta::milliseconds(300)), "Less than a second");
+        assert_eq!(
+            human_duration(TimeDelta::milliseconds(300)),
+            "Less than a second"
+        );
         assert_eq!(human_duration(TimeDelta::seconds(1)), "1 second");
         assert_eq!(human_duration(TimeDelta::seconds(42)), "42 seconds");
         assert_eq!(human_duration(TimeDelta::seconds(65)), "About a minute");

@@ -53,7 +53,9 @@ impl Entry {
         let j: JsonLine = serde_json::from_slice(line).ok()?;
         Some(Self {
             stream: j.stream,
-            time: DateTime::parse_from_rfc3339(&j.time).ok()?.with_timezone(&Utc),
+            time: DateTime::parse_from_rfc3339(&j.time)
+                .ok()?
+                .with_timezone(&Utc),
             line: Bytes::from(j.log.into_bytes()),
         })
     }
@@ -236,7 +238,10 @@ mod tests {
     fn splits_lines_and_keeps_partials() {
         let mut s = LineSplitter::default();
         assert_eq!(s.push(b"a\nb"), vec![Bytes::from_static(b"a\n")]);
-        assert_eq!(s.push(b"c\n\n"), vec![Bytes::from_static(b"bc\n"), Bytes::from_static(b"\n")]);
+        assert_eq!(
+            s.push(b"c\n\n"),
+            vec![Bytes::from_static(b"bc\n"), Bytes::from_static(b"\n")]
+        );
         assert_eq!(s.push(b"tail"), Vec::<Bytes>::new());
         assert_eq!(s.flush(), Some(Bytes::from_static(b"tail")));
         assert_eq!(s.flush(), None);
@@ -247,29 +252,59 @@ mod tests {
     #[test]
     fn selects_by_time_stream_and_tail() {
         let mut data = Vec::new();
-        for (i, stream) in [StreamKind::Stdout, StreamKind::Stderr, StreamKind::Stdout, StreamKind::Stdout]
-            .into_iter()
-            .enumerate()
+        for (i, stream) in [
+            StreamKind::Stdout,
+            StreamKind::Stderr,
+            StreamKind::Stdout,
+            StreamKind::Stdout,
+        ]
+        .into_iter()
+        .enumerate()
         {
             data.extend(entry(&format!("{i}\n"), stream, 100 + i as i64).to_json_line());
         }
-        let all = ReadOptions { stdout: true, stderr: true, ..Default::default() };
+        let all = ReadOptions {
+            stdout: true,
+            stderr: true,
+            ..Default::default()
+        };
         assert_eq!(select(&data, &all).len(), 4);
-        let out_only = ReadOptions { stdout: true, ..Default::default() };
+        let out_only = ReadOptions {
+            stdout: true,
+            ..Default::default()
+        };
         assert_eq!(select(&data, &out_only).len(), 3);
-        let tail = ReadOptions { tail: Some(2), ..all.clone() };
+        let tail = ReadOptions {
+            tail: Some(2),
+            ..all.clone()
+        };
         let got: Vec<_> = select(&data, &tail).into_iter().map(|e| e.line).collect();
-        assert_eq!(got, vec![Bytes::from_static(b"2\n"), Bytes::from_static(b"3\n")]);
-        let since = ReadOptions { since: parse_timestamp("102"), ..all.clone() };
+        assert_eq!(
+            got,
+            vec![Bytes::from_static(b"2\n"), Bytes::from_static(b"3\n")]
+        );
+        let since = ReadOptions {
+            since: parse_timestamp("102"),
+            ..all.clone()
+        };
         assert_eq!(select(&data, &since).len(), 2);
-        let until = ReadOptions { until: parse_timestamp("101.5"), ..all };
+        let until = ReadOptions {
+            until: parse_timestamp("101.5"),
+            ..all
+        };
         assert_eq!(select(&data, &until).len(), 2);
     }
 
     #[test]
     fn parses_docker_timestamps() {
-        assert_eq!(parse_timestamp("1700000000").unwrap().timestamp(), 1_700_000_000);
-        assert_eq!(parse_timestamp("1.5").unwrap().timestamp_subsec_nanos(), 500_000_000);
+        assert_eq!(
+            parse_timestamp("1700000000").unwrap().timestamp(),
+            1_700_000_000
+        );
+        assert_eq!(
+            parse_timestamp("1.5").unwrap().timestamp_subsec_nanos(),
+            500_000_000
+        );
         assert!(parse_timestamp("abc").is_none());
         assert!(parse_timestamp("").is_none());
         assert!(parse_timestamp("2023-11-14T22:13:20Z").is_some());

@@ -18,7 +18,9 @@ use chrono::Utc;
 use spec::api::models::{ContainerCreateBody, EventMessageTypeEnum};
 use tokio::sync::watch;
 
-use crate::backend::{Backend, BackendError, CreateRequest, Rootfs, RuntimeEvent, StdioConfig, TaskStatus};
+use crate::backend::{
+    Backend, BackendError, CreateRequest, Rootfs, RuntimeEvent, StdioConfig, TaskStatus,
+};
 use crate::events::EventBus;
 use crate::images::ImageStore;
 use record::{Record, State, Status};
@@ -202,7 +204,10 @@ impl Manager {
                     let ev = match rx.recv().await {
                         Ok(ev) => ev,
                         Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                            tracing::warn!(backend = name, "missed {n} runtime events; reconciling");
+                            tracing::warn!(
+                                backend = name,
+                                "missed {n} runtime events; reconciling"
+                            );
                             RuntimeEvent::Reconnected
                         }
                         Err(_) => return,
@@ -218,7 +223,9 @@ impl Manager {
     /// Brings a container that we believe live in line with its task.
     async fn reconcile(self: &Arc<Self>, c: &Arc<Container>) {
         let rec = c.record();
-        let Ok(backend) = self.backend(&rec.backend) else { return };
+        let Ok(backend) = self.backend(&rec.backend) else {
+            return;
+        };
         match backend.state(&c.id).await {
             Ok(Some(t)) if matches!(t.status, TaskStatus::Running | TaskStatus::Paused) => {
                 let already_pumping = c.pump.lock().unwrap_or_else(|p| p.into_inner()).is_some();
@@ -229,7 +236,13 @@ impl Manager {
                     }
                 }
                 let paused = t.status == TaskStatus::Paused;
-                c.update(|r| r.state.status = if paused { Status::Paused } else { Status::Running });
+                c.update(|r| {
+                    r.state.status = if paused {
+                        Status::Paused
+                    } else {
+                        Status::Running
+                    }
+                });
                 let _ = self.store.save(&c.record());
             }
             Ok(Some(t)) => {
@@ -270,7 +283,11 @@ impl Manager {
             RuntimeEvent::Reconnected => {
                 let live: Vec<_> = {
                     let idx = self.index.read().unwrap_or_else(|p| p.into_inner());
-                    idx.by_id.values().filter(|c| c.record().state.status.is_live()).cloned().collect()
+                    idx.by_id
+                        .values()
+                        .filter(|c| c.record().state.status.is_live())
+                        .cloned()
+                        .collect()
                 };
                 for c in live {
                     self.reconcile(&c).await;
@@ -357,7 +374,8 @@ impl Manager {
         }
         attrs.insert("image".into(), rec.image_ref.clone());
         attrs.insert("name".into(), rec.name.trim_start_matches('/').to_string());
-        self.events.emit(EventMessageTypeEnum::CONTAINER, action, &c.id, attrs);
+        self.events
+            .emit(EventMessageTypeEnum::CONTAINER, action, &c.id, attrs);
     }
 
     /// Finds a container by full ID, name (with or without `/`), or unique ID prefix.
@@ -366,7 +384,11 @@ impl Manager {
         if let Some(c) = idx.by_id.get(key) {
             return Ok(c.clone());
         }
-        let name = if key.starts_with('/') { key.to_string() } else { format!("/{key}") };
+        let name = if key.starts_with('/') {
+            key.to_string()
+        } else {
+            format!("/{key}")
+        };
         if let Some(id) = idx.names.get(&name) {
             if let Some(c) = idx.by_id.get(id) {
                 return Ok(c.clone());
@@ -383,7 +405,9 @@ impl Manager {
                 return Ok(c.clone());
             }
         }
-        Err(ContainerError::NotFound(format!("No such container: {key}")))
+        Err(ContainerError::NotFound(format!(
+            "No such container: {key}"
+        )))
     }
 
     pub fn all(&self) -> Vec<Arc<Container>> {
@@ -411,7 +435,9 @@ impl Manager {
     ) -> Result<(String, Vec<String>)> {
         let image_ref = body.image.clone().unwrap_or_default();
         if image_ref.is_empty() {
-            return Err(ContainerError::InvalidParameter("config cannot be empty in order to create a container".into()));
+            return Err(ContainerError::InvalidParameter(
+                "config cannot be empty in order to create a container".into(),
+            ));
         }
         let mut warnings = translate::linux::check_create(&body)?;
         let image = self.images.resolve(&image_ref).await.map_err(|e| match e {
@@ -436,10 +462,16 @@ impl Manager {
                 }
             },
         };
-        warnings.extend(translate::linux::image_warnings(&image.config.container_config()));
+        warnings.extend(translate::linux::image_warnings(
+            &image.config.container_config(),
+        ));
         let mut config = translate::linux::merge_config(&body, &image.config.container_config());
         if config.hostname.as_deref().unwrap_or("").is_empty() {
-            config.hostname = Some(translate::linux::container_hostname(&body, &id, &self.host.hostname));
+            config.hostname = Some(translate::linux::container_hostname(
+                &body,
+                &id,
+                &self.host.hostname,
+            ));
         }
         let mut host_config = body.host_config.clone().unwrap_or_default();
         if host_config.network_mode.as_deref().unwrap_or("").is_empty() {
@@ -461,7 +493,11 @@ impl Manager {
             host_config,
             state: State::default(),
             backend: self.default_backend.to_string(),
-            platform: if image.config.os.is_empty() { "linux".into() } else { image.config.os.clone() },
+            platform: if image.config.os.is_empty() {
+                "linux".into()
+            } else {
+                image.config.os.clone()
+            },
             restart_count: 0,
             rootfs_key: id.clone(),
             snapshotter: self.images.snapshotter().to_string(),
@@ -594,7 +630,11 @@ impl Manager {
 
     fn record_start_failure(&self, c: &Container, msg: &str, code: i64) {
         c.update(|r| {
-            r.state.status = if r.state.started_at.is_some() { Status::Exited } else { Status::Created };
+            r.state.status = if r.state.started_at.is_some() {
+                Status::Exited
+            } else {
+                Status::Created
+            };
             r.state.error = msg.to_string();
             r.state.exit_code = code;
             r.state.pid = 0;
@@ -610,7 +650,8 @@ impl Manager {
         let network_mode = rec.host_config.network_mode.clone().unwrap_or_default();
         let write = |name: &str, data: String| -> Result<String> {
             let p = dir.join(name);
-            std::fs::write(&p, data).map_err(|e| ContainerError::io(format!("writing {}", p.display()), e))?;
+            std::fs::write(&p, data)
+                .map_err(|e| ContainerError::io(format!("writing {}", p.display()), e))?;
             Ok(p.display().to_string())
         };
         let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
@@ -640,8 +681,9 @@ impl Manager {
             let p = std::path::Path::new(&b.path);
             if !p.exists() {
                 if b.create_if_missing {
-                    std::fs::create_dir_all(p)
-                        .map_err(|e| ContainerError::io(format!("creating bind source {}", b.path), e))?;
+                    std::fs::create_dir_all(p).map_err(|e| {
+                        ContainerError::io(format!("creating bind source {}", b.path), e)
+                    })?;
                 } else {
                     return Err(ContainerError::InvalidParameter(format!(
                         "invalid mount config for type \"bind\": bind source path does not exist: {}",
@@ -686,16 +728,28 @@ impl Manager {
             None => 9,
         };
         if !rec.state.status.is_live() {
-            return Err(ContainerError::Conflict(format!("Container {} is not running", c.id)));
+            return Err(ContainerError::Conflict(format!(
+                "Container {} is not running",
+                c.id
+            )));
         }
         let backend = self.backend(&rec.backend)?;
         backend.signal(&c.id, None, sig).await?;
-        self.emit(&c, "kill", HashMap::from([("signal".into(), sig.to_string())]));
+        self.emit(
+            &c,
+            "kill",
+            HashMap::from([("signal".into(), sig.to_string())]),
+        );
         Ok(())
     }
 
     /// `docker stop`: the stop signal, then SIGKILL after `timeout` seconds (-1 = forever).
-    pub async fn stop(self: &Arc<Self>, key: &str, signal: Option<&str>, timeout: Option<i64>) -> Result<()> {
+    pub async fn stop(
+        self: &Arc<Self>,
+        key: &str,
+        signal: Option<&str>,
+        timeout: Option<i64>,
+    ) -> Result<()> {
         let c = self.get(key)?;
         let rec = c.record();
         if !rec.state.status.is_live() {
@@ -714,7 +768,12 @@ impl Manager {
         Ok(())
     }
 
-    async fn stop_container(self: &Arc<Self>, c: &Arc<Container>, sig: u32, timeout: i64) -> Result<()> {
+    async fn stop_container(
+        self: &Arc<Self>,
+        c: &Arc<Container>,
+        sig: u32,
+        timeout: i64,
+    ) -> Result<()> {
         let backend = self.backend(&c.record().backend)?;
         let mut life = c.lifecycle();
         if !life.borrow().running {
@@ -724,7 +783,11 @@ impl Manager {
             let _ = backend.resume(&c.id).await;
         }
         match backend.signal(&c.id, None, sig).await {
-            Ok(()) => self.emit(c, "kill", HashMap::from([("signal".into(), sig.to_string())])),
+            Ok(()) => self.emit(
+                c,
+                "kill",
+                HashMap::from([("signal".into(), sig.to_string())]),
+            ),
             Err(BackendError::NotFound(_)) => {}
             Err(e) => return Err(e.into()),
         }
@@ -732,7 +795,9 @@ impl Manager {
         let exited = if timeout < 0 {
             wait.await.is_ok()
         } else {
-            tokio::time::timeout(Duration::from_secs(timeout as u64), wait).await.is_ok()
+            tokio::time::timeout(Duration::from_secs(timeout as u64), wait)
+                .await
+                .is_ok()
         };
         if !exited {
             match backend.signal(&c.id, None, 9).await {
@@ -741,12 +806,18 @@ impl Manager {
                 Err(e) => return Err(e.into()),
             }
             let mut life = c.lifecycle();
-            let _ = tokio::time::timeout(Duration::from_secs(30), life.wait_for(|l| !l.running)).await;
+            let _ =
+                tokio::time::timeout(Duration::from_secs(30), life.wait_for(|l| !l.running)).await;
         }
         Ok(())
     }
 
-    pub async fn restart(self: &Arc<Self>, key: &str, signal: Option<&str>, timeout: Option<i64>) -> Result<()> {
+    pub async fn restart(
+        self: &Arc<Self>,
+        key: &str,
+        signal: Option<&str>,
+        timeout: Option<i64>,
+    ) -> Result<()> {
         let c = self.get(key)?;
         if c.record().state.status.is_live() {
             self.stop(key, signal, timeout).await?;
@@ -761,8 +832,18 @@ impl Manager {
         let rec = c.record();
         match rec.state.status {
             Status::Running => {}
-            Status::Paused => return Err(ContainerError::Conflict(format!("Container {} is already paused", c.id))),
-            _ => return Err(ContainerError::Conflict(format!("Container {} is not running", c.id))),
+            Status::Paused => {
+                return Err(ContainerError::Conflict(format!(
+                    "Container {} is already paused",
+                    c.id
+                )))
+            }
+            _ => {
+                return Err(ContainerError::Conflict(format!(
+                    "Container {} is not running",
+                    c.id
+                )))
+            }
         }
         // Mark first: the runtime's own "paused" event then finds nothing to report.
         c.update(|r| r.state.status = Status::Paused);
@@ -779,7 +860,10 @@ impl Manager {
         let c = self.get(key)?;
         let rec = c.record();
         if rec.state.status != Status::Paused {
-            return Err(ContainerError::Conflict(format!("Container {} is not paused", c.id)));
+            return Err(ContainerError::Conflict(format!(
+                "Container {} is not paused",
+                c.id
+            )));
         }
         c.update(|r| r.state.status = Status::Running);
         if let Err(e) = self.backend(&rec.backend)?.resume(&c.id).await {
@@ -797,7 +881,11 @@ impl Manager {
         if rec.state.status.is_live() {
             if !force {
                 // dockerd 20.10's wording (the reference engine); the CLI prints it as is.
-                let what = if rec.state.status == Status::Paused { "paused" } else { "running" };
+                let what = if rec.state.status == Status::Paused {
+                    "paused"
+                } else {
+                    "running"
+                };
                 return Err(ContainerError::Conflict(format!(
                     "You cannot remove a {what} container {}. Stop the container before attempting removal or force remove",
                     c.id
@@ -852,7 +940,11 @@ impl Manager {
     }
 
     /// Resolves when `cond` is met; returns the exit code.
-    pub fn wait(&self, key: &str, cond: WaitCondition) -> Result<impl std::future::Future<Output = i64>> {
+    pub fn wait(
+        &self,
+        key: &str,
+        cond: WaitCondition,
+    ) -> Result<impl std::future::Future<Output = i64>> {
         let c = self.get(key)?;
         let mut rx = c.lifecycle();
         let start = rx.borrow().clone();
@@ -876,9 +968,14 @@ impl Manager {
         let c = self.get(key)?;
         let rec = c.record();
         if !rec.state.status.is_live() {
-            return Err(ContainerError::Conflict(format!("Container {} is not running", c.id)));
+            return Err(ContainerError::Conflict(format!(
+                "Container {} is not running",
+                c.id
+            )));
         }
-        self.backend(&rec.backend)?.resize(&c.id, None, w, h).await?;
+        self.backend(&rec.backend)?
+            .resize(&c.id, None, w, h)
+            .await?;
         Ok(())
     }
 }
@@ -913,12 +1010,18 @@ fn exit_code_for(msg: &str) -> i64 {
 pub fn parse_signal(s: &str) -> Result<u32> {
     if let Ok(n) = s.parse::<u32>() {
         if n == 0 || n > 64 {
-            return Err(ContainerError::InvalidParameter(format!("Invalid signal: {s}")));
+            return Err(ContainerError::InvalidParameter(format!(
+                "Invalid signal: {s}"
+            )));
         }
         return Ok(n);
     }
     let upper = s.to_ascii_uppercase();
-    let name = if upper.starts_with("SIG") { upper } else { format!("SIG{upper}") };
+    let name = if upper.starts_with("SIG") {
+        upper
+    } else {
+        format!("SIG{upper}")
+    };
     name.parse::<nix::sys::signal::Signal>()
         .map(|sig| sig as u32)
         .map_err(|_| ContainerError::InvalidParameter(format!("Invalid signal: {s}")))
@@ -941,7 +1044,10 @@ mod tests {
 
     #[test]
     fn start_failures_map_to_docker_exit_codes() {
-        assert_eq!(exit_code_for("exec: \"nope\": executable file not found in $PATH"), 127);
+        assert_eq!(
+            exit_code_for("exec: \"nope\": executable file not found in $PATH"),
+            127
+        );
         assert_eq!(exit_code_for("permission denied"), 126);
         assert_eq!(exit_code_for("something else"), 128);
     }

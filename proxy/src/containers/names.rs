@@ -5,8 +5,8 @@ use rand::Rng;
 const LEFT: &[&str] = &[
     "admiring", "agitated", "blissful", "bold", "brave", "busy", "clever", "cool", "dazzling",
     "eager", "elastic", "epic", "focused", "friendly", "gallant", "gifted", "happy", "hopeful",
-    "jolly", "keen", "kind", "lucid", "modest", "nifty", "peaceful", "quirky", "relaxed",
-    "serene", "sharp", "stoic", "tender", "upbeat", "vibrant", "wizardly", "zealous",
+    "jolly", "keen", "kind", "lucid", "modest", "nifty", "peaceful", "quirky", "relaxed", "serene",
+    "sharp", "stoic", "tender", "upbeat", "vibrant", "wizardly", "zealous",
 ];
 const RIGHT: &[&str] = &[
     "almeida", "babbage", "bell", "booth", "curie", "darwin", "dijkstra", "einstein", "euler",

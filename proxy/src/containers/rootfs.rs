@@ -35,7 +35,11 @@ impl MountedRootfs {
             }
         }
         let data = data.join(",");
-        let fstype = if m.r#type == "bind" { None } else { Some(m.r#type.as_str()) };
+        let fstype = if m.r#type == "bind" {
+            None
+        } else {
+            Some(m.r#type.as_str())
+        };
         mount(
             Some(m.source.as_str()),
             target,
@@ -43,7 +47,9 @@ impl MountedRootfs {
             flags,
             (!data.is_empty()).then_some(data.as_str()),
         )
-        .map_err(|e| ContainerError::io(format!("mounting rootfs at {}", target.display()), e.into()))?;
+        .map_err(|e| {
+            ContainerError::io(format!("mounting rootfs at {}", target.display()), e.into())
+        })?;
         Ok(Self {
             target: target.to_path_buf(),
         })
@@ -110,8 +116,9 @@ pub fn resolve_in_root(root: &Path, path: &str) -> Result<PathBuf, ContainerErro
                         "too many levels of symbolic links in {path}"
                     )));
                 }
-                let target = std::fs::read_link(&full)
-                    .map_err(|e| ContainerError::io(format!("reading link {}", full.display()), e))?;
+                let target = std::fs::read_link(&full).map_err(|e| {
+                    ContainerError::io(format!("reading link {}", full.display()), e)
+                })?;
                 if target.is_absolute() {
                     cur = PathBuf::new();
                 }
@@ -140,9 +147,18 @@ mod tests {
         std::fs::create_dir_all(root.join("real/sub")).unwrap();
         std::os::unix::fs::symlink("/real", root.join("abs")).unwrap();
         std::os::unix::fs::symlink("../../../../..", root.join("real/up")).unwrap();
-        assert_eq!(resolve_in_root(root, "/abs/sub").unwrap(), root.join("real/sub"));
-        assert_eq!(resolve_in_root(root, "/real/up/etc").unwrap(), root.join("etc"));
-        assert_eq!(resolve_in_root(root, "/../../etc/passwd").unwrap(), root.join("etc/passwd"));
+        assert_eq!(
+            resolve_in_root(root, "/abs/sub").unwrap(),
+            root.join("real/sub")
+        );
+        assert_eq!(
+            resolve_in_root(root, "/real/up/etc").unwrap(),
+            root.join("etc")
+        );
+        assert_eq!(
+            resolve_in_root(root, "/../../etc/passwd").unwrap(),
+            root.join("etc/passwd")
+        );
         std::os::unix::fs::symlink("loop", root.join("loop")).unwrap();
         assert!(resolve_in_root(root, "/loop").is_err());
     }

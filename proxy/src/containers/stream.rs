@@ -71,7 +71,11 @@ impl Hub {
 
     /// Where an attacher sends stdin, for the current or next process.
     pub fn stdin(&self) -> mpsc::Sender<StdinMsg> {
-        self.stdin.lock().unwrap_or_else(|p| p.into_inner()).tx.clone()
+        self.stdin
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .tx
+            .clone()
     }
 
     /// Pumps a started process's stdio. The returned task ends when all output is read and
@@ -95,10 +99,20 @@ impl Hub {
         }
         let mut readers = Vec::new();
         if let Some(r) = io.stdout {
-            readers.push(tokio::spawn(pump_output(r, StreamKind::Stdout, self.out.clone(), log.clone())));
+            readers.push(tokio::spawn(pump_output(
+                r,
+                StreamKind::Stdout,
+                self.out.clone(),
+                log.clone(),
+            )));
         }
         if let Some(r) = io.stderr {
-            readers.push(tokio::spawn(pump_output(r, StreamKind::Stderr, self.out.clone(), log.clone())));
+            readers.push(tokio::spawn(pump_output(
+                r,
+                StreamKind::Stderr,
+                self.out.clone(),
+                log.clone(),
+            )));
         }
         let hub = self.clone();
         tokio::spawn(async move {
@@ -117,7 +131,12 @@ impl Hub {
     }
 }
 
-async fn pump_output(mut r: BoxRead, kind: StreamKind, out: broadcast::Sender<Output>, log: Option<Arc<LogWriter>>) {
+async fn pump_output(
+    mut r: BoxRead,
+    kind: StreamKind,
+    out: broadcast::Sender<Output>,
+    log: Option<Arc<LogWriter>>,
+) {
     let mut buf = vec![0u8; 32 * 1024];
     let mut lines = LineSplitter::default();
     loop {
@@ -132,13 +151,21 @@ async fn pump_output(mut r: BoxRead, kind: StreamKind, out: broadcast::Sender<Ou
         let chunk = Bytes::copy_from_slice(&buf[..n]);
         if let Some(log) = &log {
             for line in lines.push(&chunk) {
-                log.write(Entry { stream: kind, time: chrono::Utc::now(), line });
+                log.write(Entry {
+                    stream: kind,
+                    time: chrono::Utc::now(),
+                    line,
+                });
             }
         }
         let _ = out.send(Output::Data(kind, chunk));
     }
     if let (Some(log), Some(line)) = (&log, lines.flush()) {
-        log.write(Entry { stream: kind, time: chrono::Utc::now(), line });
+        log.write(Entry {
+            stream: kind,
+            time: chrono::Utc::now(),
+            line,
+        });
     }
 }
 

@@ -44,7 +44,11 @@ pub async fn run<IO>(
                         return;
                     }
                     Ok(n) => {
-                        if tx.send(StdinMsg::Data(bytes::Bytes::copy_from_slice(&buf[..n]))).await.is_err() {
+                        if tx
+                            .send(StdinMsg::Data(bytes::Bytes::copy_from_slice(&buf[..n])))
+                            .await
+                            .is_err()
+                        {
                             return;
                         }
                     }
@@ -58,7 +62,12 @@ pub async fn run<IO>(
         StreamKind::Stderr => opts.stderr,
     };
     for (kind, data) in backlog {
-        if wanted(kind) && wr.write_all(&stdcopy::encode(opts.tty, kind, data)).await.is_err() {
+        if wanted(kind)
+            && wr
+                .write_all(&stdcopy::encode(opts.tty, kind, data))
+                .await
+                .is_err()
+        {
             return;
         }
     }
@@ -66,7 +75,12 @@ pub async fn run<IO>(
         loop {
             match rx.recv().await {
                 Ok(Output::Data(kind, data)) => {
-                    if wanted(kind) && wr.write_all(&stdcopy::encode(opts.tty, kind, data)).await.is_err() {
+                    if wanted(kind)
+                        && wr
+                            .write_all(&stdcopy::encode(opts.tty, kind, data))
+                            .await
+                            .is_err()
+                    {
                         break;
                     }
                 }
@@ -97,7 +111,13 @@ mod tests {
         let (client, server) = tokio::io::duplex(1024);
         let (out_tx, out_rx) = broadcast::channel(16);
         let (in_tx, mut in_rx) = mpsc::channel(16);
-        let opts = Options { stdin: true, stdout: true, stderr: true, tty: false, stdin_once: true };
+        let opts = Options {
+            stdin: true,
+            stdout: true,
+            stderr: true,
+            tty: false,
+            stdin_once: true,
+        };
         let session = tokio::spawn(run(server, opts, vec![], Some(out_rx), Some(in_tx)));
         let (mut crd, mut cwr) = tokio::io::split(client);
         cwr.write_all(b"input").await.unwrap();
@@ -107,12 +127,19 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(matches!(in_rx.recv().await.unwrap(), StdinMsg::Close));
-        out_tx.send(Output::Data(StreamKind::Stdout, Bytes::from_static(b"out"))).unwrap();
-        out_tx.send(Output::Data(StreamKind::Stderr, Bytes::from_static(b"err"))).unwrap();
+        out_tx
+            .send(Output::Data(StreamKind::Stdout, Bytes::from_static(b"out")))
+            .unwrap();
+        out_tx
+            .send(Output::Data(StreamKind::Stderr, Bytes::from_static(b"err")))
+            .unwrap();
         out_tx.send(Output::Eof).unwrap();
         let mut got = Vec::new();
         crd.read_to_end(&mut got).await.unwrap();
-        assert_eq!(got, b"\x01\x00\x00\x00\x00\x00\x00\x03out\x02\x00\x00\x00\x00\x00\x00\x03err");
+        assert_eq!(
+            got,
+            b"\x01\x00\x00\x00\x00\x00\x00\x03out\x02\x00\x00\x00\x00\x00\x00\x03err"
+        );
         session.await.unwrap();
     }
 
@@ -120,7 +147,13 @@ mod tests {
     async fn tty_is_raw_and_streams_are_filtered() {
         let (client, server) = tokio::io::duplex(1024);
         let (out_tx, out_rx) = broadcast::channel(16);
-        let opts = Options { stdin: false, stdout: true, stderr: false, tty: true, stdin_once: false };
+        let opts = Options {
+            stdin: false,
+            stdout: true,
+            stderr: false,
+            tty: true,
+            stdin_once: false,
+        };
         let session = tokio::spawn(run(
             server,
             opts,
@@ -128,8 +161,15 @@ mod tests {
             Some(out_rx),
             None,
         ));
-        out_tx.send(Output::Data(StreamKind::Stderr, Bytes::from_static(b"hidden"))).unwrap();
-        out_tx.send(Output::Data(StreamKind::Stdout, Bytes::from_static(b"new"))).unwrap();
+        out_tx
+            .send(Output::Data(
+                StreamKind::Stderr,
+                Bytes::from_static(b"hidden"),
+            ))
+            .unwrap();
+        out_tx
+            .send(Output::Data(StreamKind::Stdout, Bytes::from_static(b"new")))
+            .unwrap();
         out_tx.send(Output::Eof).unwrap();
         let mut got = Vec::new();
         let mut client = client;

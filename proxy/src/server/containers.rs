@@ -55,7 +55,10 @@ impl From<ContainerError> for ApiError {
 
 /// dockerd refuses a body it is told is not JSON.
 fn check_json_content_type(headers: &axum::http::HeaderMap) -> ApiResult<()> {
-    let Some(ct) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+    let Some(ct) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
         return Ok(());
     };
     let mime = ct.split(';').next().unwrap_or_default().trim();
@@ -83,34 +86,75 @@ async fn create(
 ) -> ApiResult<impl IntoResponse> {
     check_json_content_type(&headers)?;
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::bad_request("config cannot be empty in order to create a container"));
+        return Err(ApiError::bad_request(
+            "config cannot be empty in order to create a container",
+        ));
     }
     let body: ContainerCreateBody = json_body(&body)?;
     if let Some(p) = q.get("platform").filter(|p| !p.is_empty()) {
         let os = p.split('/').next().unwrap_or_default();
         if os != "linux" && !(os == "windows" && d.containers.backend_names().contains(&"hcs")) {
-            return Err(ApiError::bad_request(format!("platform {p:?} is not supported by this daemon")));
+            return Err(ApiError::bad_request(format!(
+                "platform {p:?} is not supported by this daemon"
+            )));
         }
     }
-    let (id, warnings) = d.containers.create(q.get("name").map(String::as_str), body).await?;
-    Ok((StatusCode::CREATED, Json(ContainerCreateResponse { id, warnings })))
+    let (id, warnings) = d
+        .containers
+        .create(q.get("name").map(String::as_str), body)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(ContainerCreateResponse { id, warnings }),
+    ))
 }
 
-async fn list(State(d): State<AppState>, Query(q): Query<params::Query>) -> ApiResult<impl IntoResponse> {
+async fn list(
+    State(d): State<AppState>,
+    Query(q): Query<params::Query>,
+) -> ApiResult<impl IntoResponse> {
     let all = bool_param(&q, "all")?;
     let limit = int_param(&q, "limit")?.filter(|&n| n > 0);
     let f = params::filters(&q)?;
     params::check_filter_keys(
         &f,
-        &["status", "name", "id", "label", "ancestor", "exited", "before", "since", "network", "volume", "health", "isolation", "is-task", "publish", "expose"],
+        &[
+            "status",
+            "name",
+            "id",
+            "label",
+            "ancestor",
+            "exited",
+            "before",
+            "since",
+            "network",
+            "volume",
+            "health",
+            "isolation",
+            "is-task",
+            "publish",
+            "expose",
+        ],
     )?;
     for s in f.get("status").into_iter().flatten() {
-        if !["created", "restarting", "running", "removing", "paused", "exited", "dead"].contains(&s.as_str()) {
-            return Err(ApiError::bad_request(format!("invalid filter 'status={s}'")));
+        if ![
+            "created",
+            "restarting",
+            "running",
+            "removing",
+            "paused",
+            "exited",
+            "dead",
+        ]
+        .contains(&s.as_str())
+        {
+            return Err(ApiError::bad_request(format!(
+                "invalid filter 'status={s}'"
+            )));
         }
     }
     let mut recs: Vec<_> = d.containers.all().into_iter().map(|c| c.record()).collect();
-    recs.sort_by(|a, b| b.created.cmp(&a.created));
+    recs.sort_by_key(|r| std::cmp::Reverse(r.created));
     let before = match f.get("before").and_then(|v| v.first()) {
         Some(k) => Some(d.containers.get(k)?.record().created),
         None => None,
@@ -129,8 +173,9 @@ async fn list(State(d): State<AppState>, Query(q): Query<params::Query>) -> ApiR
     let mut out = Vec::new();
     for r in recs {
         let status = r.state.status.as_str();
-        let default_visible = all || r.state.status.is_live() || !f.is_empty() && f.contains_key("status");
-        if !default_visible && !(all || f.contains_key("exited")) {
+        let default_visible =
+            all || r.state.status.is_live() || !f.is_empty() && f.contains_key("status");
+        if !(default_visible || all || f.contains_key("exited")) {
             continue;
         }
         if let Some(v) = f.get("status") {
@@ -159,7 +204,8 @@ async fn list(State(d): State<AppState>, Query(q): Query<params::Query>) -> ApiR
         }
         if let Some(v) = f.get("exited") {
             let ok = r.state.status == crate::containers::record::Status::Exited
-                && v.iter().any(|c| c.parse::<i64>().ok() == Some(r.state.exit_code));
+                && v.iter()
+                    .any(|c| c.parse::<i64>().ok() == Some(r.state.exit_code));
             if !ok {
                 continue;
             }
@@ -167,7 +213,11 @@ async fn list(State(d): State<AppState>, Query(q): Query<params::Query>) -> ApiR
         if before.is_some_and(|b| r.created >= b) || since.is_some_and(|s| r.created <= s) {
             continue;
         }
-        out.push(crate::containers::inspect::summary(&r, r.image_ref.clone(), now));
+        out.push(crate::containers::inspect::summary(
+            &r,
+            r.image_ref.clone(),
+            now,
+        ));
     }
     if let Some(n) = limit {
         out.truncate(n as usize);
@@ -185,10 +235,16 @@ fn paths(d: &AppState, id: &str) -> crate::containers::inspect::Paths {
     }
 }
 
-async fn inspect(State(d): State<AppState>, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
+async fn inspect(
+    State(d): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
     let c = d.containers.get(&id)?;
     let rec = c.record();
-    Ok(Json(crate::containers::inspect::inspect(&rec, &paths(&d, &rec.id))))
+    Ok(Json(crate::containers::inspect::inspect(
+        &rec,
+        &paths(&d, &rec.id),
+    )))
 }
 
 async fn start(State(d): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
@@ -196,20 +252,38 @@ async fn start(State(d): State<AppState>, Path(id): Path<String>) -> ApiResult<S
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn stop(State(d): State<AppState>, Path(id): Path<String>, Query(q): Query<params::Query>) -> ApiResult<StatusCode> {
+async fn stop(
+    State(d): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<params::Query>,
+) -> ApiResult<StatusCode> {
     let t = int_param(&q, "t")?;
-    d.containers.stop(&id, q.get("signal").map(String::as_str), t).await?;
+    d.containers
+        .stop(&id, q.get("signal").map(String::as_str), t)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn kill(State(d): State<AppState>, Path(id): Path<String>, Query(q): Query<params::Query>) -> ApiResult<StatusCode> {
-    d.containers.kill(&id, q.get("signal").map(String::as_str)).await?;
+async fn kill(
+    State(d): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<params::Query>,
+) -> ApiResult<StatusCode> {
+    d.containers
+        .kill(&id, q.get("signal").map(String::as_str))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn restart(State(d): State<AppState>, Path(id): Path<String>, Query(q): Query<params::Query>) -> ApiResult<StatusCode> {
+async fn restart(
+    State(d): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<params::Query>,
+) -> ApiResult<StatusCode> {
     let t = int_param(&q, "t")?;
-    d.containers.restart(&id, q.get("signal").map(String::as_str), t).await?;
+    d.containers
+        .restart(&id, q.get("signal").map(String::as_str), t)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -223,16 +297,26 @@ async fn unpause(State(d): State<AppState>, Path(id): Path<String>) -> ApiResult
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn rename(State(d): State<AppState>, Path(id): Path<String>, Query(q): Query<params::Query>) -> ApiResult<StatusCode> {
+async fn rename(
+    State(d): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<params::Query>,
+) -> ApiResult<StatusCode> {
     let name = q.get("name").map(String::as_str).unwrap_or_default();
     if name.is_empty() {
-        return Err(ApiError::bad_request("Neither old nor new names may be empty"));
+        return Err(ApiError::bad_request(
+            "Neither old nor new names may be empty",
+        ));
     }
     d.containers.rename(&id, name)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn resize(State(d): State<AppState>, Path(id): Path<String>, Query(q): Query<params::Query>) -> ApiResult<StatusCode> {
+async fn resize(
+    State(d): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<params::Query>,
+) -> ApiResult<StatusCode> {
     let h = int_param(&q, "h")?.unwrap_or(0);
     let w = int_param(&q, "w")?.unwrap_or(0);
     let (Ok(h), Ok(w)) = (u32::try_from(h), u32::try_from(w)) else {
@@ -242,21 +326,33 @@ async fn resize(State(d): State<AppState>, Path(id): Path<String>, Query(q): Que
     Ok(StatusCode::OK)
 }
 
-async fn remove(State(d): State<AppState>, Path(id): Path<String>, Query(q): Query<params::Query>) -> ApiResult<StatusCode> {
+async fn remove(
+    State(d): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<params::Query>,
+) -> ApiResult<StatusCode> {
     let force = bool_param(&q, "force")?;
     if bool_param(&q, "link")? {
-        return Err(ApiError::bad_request("links are not supported by dockbridge"));
+        return Err(ApiError::bad_request(
+            "links are not supported by dockbridge",
+        ));
     }
     // `v` (anonymous volumes): dockbridge creates no volumes, so there is nothing to remove.
     d.containers.remove(&id, force).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn prune(State(d): State<AppState>, Query(q): Query<params::Query>) -> ApiResult<impl IntoResponse> {
+async fn prune(
+    State(d): State<AppState>,
+    Query(q): Query<params::Query>,
+) -> ApiResult<impl IntoResponse> {
     let f = params::filters(&q)?;
     params::check_filter_keys(&f, &["until", "label", "label!"])?;
     let until = match f.get("until").and_then(|v| v.first()) {
-        Some(u) => Some(logs::parse_timestamp(u).ok_or_else(|| ApiError::bad_request(format!("invalid filter 'until={u}'")))?),
+        Some(u) => Some(
+            logs::parse_timestamp(u)
+                .ok_or_else(|| ApiError::bad_request(format!("invalid filter 'until={u}'")))?,
+        ),
         None => None,
     };
     let mut deleted = Vec::new();
@@ -269,39 +365,61 @@ async fn prune(State(d): State<AppState>, Query(q): Query<params::Query>) -> Api
             continue;
         }
         let labels = r.config.labels.clone().unwrap_or_default();
-        if f.get("label").is_some_and(|v| !params::labels_match(v, &labels)) {
+        if f.get("label")
+            .is_some_and(|v| !params::labels_match(v, &labels))
+        {
             continue;
         }
-        if f.get("label!").is_some_and(|v| v.iter().any(|l| params::labels_match(std::slice::from_ref(l), &labels))) {
+        if f.get("label!").is_some_and(|v| {
+            v.iter()
+                .any(|l| params::labels_match(std::slice::from_ref(l), &labels))
+        }) {
             continue;
         }
         if d.containers.remove(&r.id, false).await.is_ok() {
             deleted.push(r.id);
         }
     }
-    d.events.emit(spec::api::models::EventMessageTypeEnum::CONTAINER, "prune", "", HashMap::from([("reclaimed".to_string(), "0".to_string())]));
-    Ok(Json(serde_json::json!({ "ContainersDeleted": deleted, "SpaceReclaimed": 0 })))
+    d.events.emit(
+        spec::api::models::EventMessageTypeEnum::CONTAINER,
+        "prune",
+        "",
+        HashMap::from([("reclaimed".to_string(), "0".to_string())]),
+    );
+    Ok(Json(
+        serde_json::json!({ "ContainersDeleted": deleted, "SpaceReclaimed": 0 }),
+    ))
 }
 
-async fn wait(State(d): State<AppState>, Path(id): Path<String>, Query(q): Query<params::Query>) -> ApiResult<Response> {
+async fn wait(
+    State(d): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<params::Query>,
+) -> ApiResult<Response> {
     let cond = match q.get("condition").map(String::as_str).unwrap_or("") {
         "" | "not-running" => WaitCondition::NotRunning,
         "next-exit" => WaitCondition::NextExit,
         "removed" => WaitCondition::Removed,
-        other => return Err(ApiError::bad_request(format!("invalid condition: {other:?}"))),
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "invalid condition: {other:?}"
+            )))
+        }
     };
     let fut = d.containers.wait(&id, cond)?;
     // The headers go out at once: the CLI waits for them before it starts the container.
     // The body (one JSON object) follows when the condition is met.
     let stream = futures::stream::once(async move {
         let code = fut.await;
-        Ok::<_, std::convert::Infallible>(Bytes::from(format!("{{\"Error\":null,\"StatusCode\":{code}}}\n")))
+        Ok::<_, std::convert::Infallible>(Bytes::from(format!(
+            "{{\"Error\":null,\"StatusCode\":{code}}}\n"
+        )))
     });
-    Ok(Response::builder()
+    Response::builder()
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, "application/json")
         .body(Body::from_stream(stream))
-        .map_err(|e| ApiError::internal(e.to_string()))?)
+        .map_err(|e| ApiError::internal(e.to_string()))
 }
 
 async fn logs(
@@ -312,24 +430,35 @@ async fn logs(
 ) -> ApiResult<Response> {
     let c = d.containers.get(&id)?;
     let rec = c.record();
-    let opts = ReadOptions {
-        since: match q.get("since").filter(|s| !s.is_empty() && *s != "0") {
-            Some(s) => Some(logs::parse_timestamp(s).ok_or_else(|| ApiError::bad_request(format!("invalid value for since: {s}")))?),
-            None => None,
-        },
-        until: match q.get("until").filter(|s| !s.is_empty() && *s != "0") {
-            Some(s) => Some(logs::parse_timestamp(s).ok_or_else(|| ApiError::bad_request(format!("invalid value for until: {s}")))?),
-            None => None,
-        },
-        tail: match q.get("tail").map(String::as_str) {
-            None | Some("") | Some("all") => None,
-            Some(n) => Some(n.parse::<i64>().map_err(|_| ApiError::bad_request(format!("invalid value for tail: {n}")))?.max(0) as usize),
-        },
-        stdout: bool_param(&q, "stdout")?,
-        stderr: bool_param(&q, "stderr")?,
-    };
+    let opts =
+        ReadOptions {
+            since: match q.get("since").filter(|s| !s.is_empty() && *s != "0") {
+                Some(s) => Some(logs::parse_timestamp(s).ok_or_else(|| {
+                    ApiError::bad_request(format!("invalid value for since: {s}"))
+                })?),
+                None => None,
+            },
+            until: match q.get("until").filter(|s| !s.is_empty() && *s != "0") {
+                Some(s) => Some(logs::parse_timestamp(s).ok_or_else(|| {
+                    ApiError::bad_request(format!("invalid value for until: {s}"))
+                })?),
+                None => None,
+            },
+            tail: match q.get("tail").map(String::as_str) {
+                None | Some("") | Some("all") => None,
+                Some(n) => Some(
+                    n.parse::<i64>()
+                        .map_err(|_| ApiError::bad_request(format!("invalid value for tail: {n}")))?
+                        .max(0) as usize,
+                ),
+            },
+            stdout: bool_param(&q, "stdout")?,
+            stderr: bool_param(&q, "stderr")?,
+        };
     if !opts.stdout && !opts.stderr {
-        return Err(ApiError::bad_request("Bad parameters: you must choose at least one stream"));
+        return Err(ApiError::bad_request(
+            "Bad parameters: you must choose at least one stream",
+        ));
     }
     let follow = bool_param(&q, "follow")? && rec.state.status.is_live();
     let timestamps = bool_param(&q, "timestamps")?;
@@ -346,14 +475,20 @@ async fn logs(
     let encode = move |e: &logs::Entry| -> Bytes {
         let mut payload = Vec::new();
         if timestamps {
-            payload.extend_from_slice(e.time.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true).as_bytes());
+            payload.extend_from_slice(
+                e.time
+                    .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+                    .as_bytes(),
+            );
             payload.push(b' ');
         }
         payload.extend_from_slice(&e.line);
         stdcopy::encode(tty, e.stream, Bytes::from(payload))
     };
-    let first: Vec<Result<Bytes, std::convert::Infallible>> =
-        logs::select(&data, &opts).iter().map(|e| Ok(encode(e))).collect();
+    let first: Vec<Result<Bytes, std::convert::Infallible>> = logs::select(&data, &opts)
+        .iter()
+        .map(|e| Ok(encode(e)))
+        .collect();
     let head = futures::stream::iter(first);
     let body = if follow {
         let live = tokio_stream::wrappers::BroadcastStream::new(rx)
@@ -369,11 +504,11 @@ async fn logs(
     } else {
         Body::from_stream(head)
     };
-    Ok(Response::builder()
+    Response::builder()
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, stdcopy::content_type(tty, version))
         .body(body)
-        .map_err(|e| ApiError::internal(e.to_string()))?)
+        .map_err(|e| ApiError::internal(e.to_string()))
 }
 
 async fn attach_handler(
@@ -402,17 +537,30 @@ async fn attach_handler(
     let output = stream.then(|| c.hub.subscribe());
     let backlog = if with_logs {
         let data = tokio::fs::read(c.log.path()).await.unwrap_or_default();
-        let all = ReadOptions { stdout: true, stderr: true, ..Default::default() };
-        logs::select(&data, &all).into_iter().map(|e| (e.stream, e.line)).collect()
+        let all = ReadOptions {
+            stdout: true,
+            stderr: true,
+            ..Default::default()
+        };
+        logs::select(&data, &all)
+            .into_iter()
+            .map(|e| (e.stream, e.line))
+            .collect()
     } else {
         Vec::new()
     };
     // Exited containers have no more output: the session ends after the backlog.
-    let output = if rec.state.status == crate::containers::record::Status::Exited { None } else { output };
+    let output = if rec.state.status == crate::containers::record::Status::Exited {
+        None
+    } else {
+        output
+    };
     let stdin = opts.stdin.then(|| c.hub.stdin());
     let content_type = stdcopy::content_type(tty, version);
     if !upgrade::wants_upgrade(&req) {
-        return Err(ApiError::bad_request("attach needs a connection upgrade (Upgrade: tcp)"));
+        return Err(ApiError::bad_request(
+            "attach needs a connection upgrade (Upgrade: tcp)",
+        ));
     }
     let (on_upgrade, resp) = upgrade::accept(&mut req, content_type);
     d.containers.emit(&c, "attach", HashMap::new());

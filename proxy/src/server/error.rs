@@ -87,7 +87,8 @@ pub type ApiResult<T> = Result<T, ApiError>;
 
 impl From<crate::images::ImagesError> for ApiError {
     fn from(e: crate::images::ImagesError) -> Self {
-        let status = StatusCode::from_u16(e.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status =
+            StatusCode::from_u16(e.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         Self::new(status, e.to_string())
     }
 }

@@ -39,7 +39,8 @@ pub fn matches(f: &Filters, e: &EventMessage) -> bool {
     let id = actor.id.unwrap_or_default();
     let attrs = actor.attributes.unwrap_or_default();
     let name = attrs.get("name").cloned().unwrap_or_default();
-    let any = |k: &str, ok: &dyn Fn(&str) -> bool| f.get(k).is_none_or(|vals| vals.iter().any(|v| ok(v)));
+    let any =
+        |k: &str, ok: &dyn Fn(&str) -> bool| f.get(k).is_none_or(|vals| vals.iter().any(|v| ok(v)));
     any("type", &|v| v == typ)
         // `exec_start: sh` matches the filter `exec_start`: compare up to the colon.
         && any("event", &|v| v == action || action.split(':').next() == Some(v))
@@ -57,7 +58,25 @@ pub fn matches(f: &Filters, e: &EventMessage) -> bool {
 
 async fn events(State(d): State<AppState>, Query(q): Query<params::Query>) -> ApiResult<Response> {
     let f = params::filters(&q)?;
-    params::check_filter_keys(&f, &["type", "event", "container", "image", "label", "network", "volume", "daemon", "scope", "plugin", "node", "service", "secret", "config"])?;
+    params::check_filter_keys(
+        &f,
+        &[
+            "type",
+            "event",
+            "container",
+            "image",
+            "label",
+            "network",
+            "volume",
+            "daemon",
+            "scope",
+            "plugin",
+            "node",
+            "service",
+            "secret",
+            "config",
+        ],
+    )?;
     let ts = |k: &str| -> ApiResult<Option<DateTime<Utc>>> {
         match q.get(k).filter(|s| !s.is_empty()) {
             Some(s) => parse_timestamp(s)
@@ -91,17 +110,21 @@ async fn events(State(d): State<AppState>, Query(q): Query<params::Query>) -> Ap
         Ok(Bytes::from(v))
     };
     let f2 = f.clone();
-    let head = futures::stream::iter(replay.into_iter().filter(move |e| matches(&f2, e)).map(move |e| encode(&e)).collect::<Vec<_>>());
+    let head = futures::stream::iter(
+        replay
+            .into_iter()
+            .filter(move |e| matches(&f2, e))
+            .map(move |e| encode(&e))
+            .collect::<Vec<_>>(),
+    );
     let live = futures::stream::unfold(rx, |mut rx| async move {
-        loop {
-            match rx.recv().await {
-                Ok(e) => return Some((e, rx)),
-                Err(RecvError::Lagged(n)) => {
-                    tracing::warn!("events client too slow: dropping it after missing {n} events");
-                    return None;
-                }
-                Err(RecvError::Closed) => return None,
+        match rx.recv().await {
+            Ok(e) => Some((e, rx)),
+            Err(RecvError::Lagged(n)) => {
+                tracing::warn!("events client too slow: dropping it after missing {n} events");
+                None
             }
+            Err(RecvError::Closed) => None,
         }
     })
     .filter(move |e| futures::future::ready(matches(&f, e)))
@@ -115,9 +138,9 @@ async fn events(State(d): State<AppState>, Query(q): Query<params::Query>) -> Ap
         }
         None => Body::from_stream(head.chain(live)),
     };
-    Ok(Response::builder()
+    Response::builder()
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, "application/json")
         .body(body)
-        .map_err(|e| ApiError::internal(e.to_string()))?)
+        .map_err(|e| ApiError::internal(e.to_string()))
 }

@@ -44,7 +44,11 @@ async fn not_found() -> impl IntoResponse {
 
 /// Serves the API on `listener` until `shutdown` resolves. In-flight hijacked streams
 /// (attach, exec) are not waited for: they end when their processes do.
-pub async fn run<L>(listener: L, daemon: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()>
+pub async fn run<L>(
+    listener: L,
+    daemon: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()>
 where
     L: axum::serve::Listener,
     L::Addr: std::fmt::Debug,
@@ -53,7 +57,10 @@ where
     let svc = tower::ServiceBuilder::new()
         .layer(axum::middleware::from_fn(version::layer))
         .service(app);
-    axum::serve(listener, axum::ServiceExt::<axum::extract::Request>::into_make_service(svc))
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        axum::ServiceExt::<axum::extract::Request>::into_make_service(svc),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

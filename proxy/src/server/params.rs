@@ -10,7 +10,10 @@ pub type Query = HashMap<String, String>;
 /// dockerd's `httputils.BoolValue`: "", "0", "no", "false" and "none" (any case) are false,
 /// anything else is true.
 pub fn bool_param(q: &Query, key: &str) -> Result<bool, ApiError> {
-    let v = q.get(key).map(|s| s.trim().to_ascii_lowercase()).unwrap_or_default();
+    let v = q
+        .get(key)
+        .map(|s| s.trim().to_ascii_lowercase())
+        .unwrap_or_default();
     Ok(!matches!(v.as_str(), "" | "0" | "no" | "false" | "none"))
 }
 
@@ -55,7 +58,9 @@ pub fn parse_filters(raw: &str) -> Result<Filters, ApiError> {
             ),
             _ => None,
         }
-        .ok_or_else(|| ApiError::bad_request(format!("invalid filter: values of {k:?} must be strings")))?;
+        .ok_or_else(|| {
+            ApiError::bad_request(format!("invalid filter: values of {k:?} must be strings"))
+        })?;
         out.insert(k.clone(), list);
     }
     Ok(out)

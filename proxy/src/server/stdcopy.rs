@@ -52,20 +52,35 @@ mod tests {
 
     #[test]
     fn frames_match_docker_wire_bytes() {
-        assert_eq!(&frame(STDOUT, b"hi\n")[..], b"\x01\x00\x00\x00\x00\x00\x00\x03hi\n");
+        assert_eq!(
+            &frame(STDOUT, b"hi\n")[..],
+            b"\x01\x00\x00\x00\x00\x00\x00\x03hi\n"
+        );
         assert_eq!(&frame(STDERR, b"")[..], b"\x02\x00\x00\x00\x00\x00\x00\x00");
-        let big = vec![b'x'; 0x0102_03];
+        let big = vec![b'x'; 0x0001_0203];
         let f = frame(STDOUT, &big);
         assert_eq!(&f[..8], b"\x01\x00\x00\x00\x00\x01\x02\x03");
         assert_eq!(f.len(), 8 + big.len());
-        assert_eq!(&encode(true, StreamKind::Stderr, Bytes::from_static(b"raw"))[..], b"raw");
+        assert_eq!(
+            &encode(true, StreamKind::Stderr, Bytes::from_static(b"raw"))[..],
+            b"raw"
+        );
     }
 
     #[test]
     fn content_type_depends_on_version() {
         use spec::api::ApiVersion;
-        assert_eq!(content_type(false, ApiVersion::new(1, 44)), "application/vnd.docker.multiplexed-stream");
-        assert_eq!(content_type(true, ApiVersion::new(1, 44)), "application/vnd.docker.raw-stream");
-        assert_eq!(content_type(false, ApiVersion::new(1, 41)), "application/vnd.docker.raw-stream");
+        assert_eq!(
+            content_type(false, ApiVersion::new(1, 44)),
+            "application/vnd.docker.multiplexed-stream"
+        );
+        assert_eq!(
+            content_type(true, ApiVersion::new(1, 44)),
+            "application/vnd.docker.raw-stream"
+        );
+        assert_eq!(
+            content_type(false, ApiVersion::new(1, 41)),
+            "application/vnd.docker.raw-stream"
+        );
     }
 }

@@ -25,9 +25,15 @@ pub fn routes() -> Router<AppState> {
 
 async fn ping() -> impl IntoResponse {
     let mut h = HeaderMap::new();
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache, no-store, must-revalidate"));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache, no-store, must-revalidate"),
+    );
     h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     (StatusCode::OK, h, "OK")
 }
 
@@ -75,7 +81,10 @@ async fn version(State(d): State<AppState>) -> impl IntoResponse {
             SystemVersionComponents {
                 name: "runc".into(),
                 version: d.host.runc_version.clone(),
-                details: Some(HashMap::from([("GitCommit".to_string(), d.host.runc_commit.clone())])),
+                details: Some(HashMap::from([(
+                    "GitCommit".to_string(),
+                    d.host.runc_commit.clone(),
+                )])),
             },
         ]),
         version: Some(engine),
@@ -145,9 +154,15 @@ async fn info(State(d): State<AppState>) -> impl IntoResponse {
         oom_kill_disable: Some(d.host.cgroup_version == 1),
         ipv4_forwarding: Some(false),
         debug: Some(false),
-        nfd: Some(std::fs::read_dir("/proc/self/fd").map(|r| r.count() as i64).unwrap_or(0)),
+        nfd: Some(
+            std::fs::read_dir("/proc/self/fd")
+                .map(|r| r.count() as i64)
+                .unwrap_or(0),
+        ),
         n_goroutines: Some(0),
-        system_time: Some(chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, false)),
+        system_time: Some(
+            chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, false),
+        ),
         logging_driver: Some("json-file".into()),
         cgroup_driver: Some(SystemInfoCgroupDriverEnum::CGROUPFS),
         cgroup_version: Some(if d.host.cgroup_version == 2 {
@@ -171,9 +186,7 @@ async fn info(State(d): State<AppState>) -> impl IntoResponse {
         runtimes: Some(runtimes),
         default_runtime: Some("io.containerd.runc.v2".into()),
         live_restore_enabled: Some(true),
-        containerd_commit: Some(Commit {
-            id: Some(cd_rev),
-        }),
+        containerd_commit: Some(Commit { id: Some(cd_rev) }),
         runc_commit: Some(Commit {
             id: Some(d.host.runc_commit.clone()),
         }),

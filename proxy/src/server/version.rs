@@ -28,7 +28,8 @@ pub async fn layer(mut req: Request, next: Next) -> Response {
         None => API_VERSION,
         Some((ver, tail)) => {
             let Some(v) = ApiVersion::parse(ver) else {
-                return ApiError::bad_request(format!("invalid API version: {ver}")).into_response();
+                return ApiError::bad_request(format!("invalid API version: {ver}"))
+                    .into_response();
             };
             if v > API_VERSION {
                 return ApiError::bad_request(format!(
@@ -61,13 +62,18 @@ pub async fn layer(mut req: Request, next: Next) -> Response {
     headers.insert("ostype", hv(std::env::consts::OS));
     headers.insert(
         "server",
-        hv(&format!("Docker/{} ({})", crate::ENGINE_VERSION, std::env::consts::OS)),
+        hv(&format!(
+            "Docker/{} ({})",
+            crate::ENGINE_VERSION,
+            std::env::consts::OS
+        )),
     );
     resp
 }
 
 fn hv(s: &str) -> axum::http::HeaderValue {
-    axum::http::HeaderValue::from_str(s).unwrap_or_else(|_| axum::http::HeaderValue::from_static(""))
+    axum::http::HeaderValue::from_str(s)
+        .unwrap_or_else(|_| axum::http::HeaderValue::from_static(""))
 }
 
 #[cfg(test)]
@@ -76,7 +82,10 @@ mod tests {
 
     #[test]
     fn splits_versions() {
-        assert_eq!(split_version("/v1.44/containers/json"), Some(("1.44", "/containers/json")));
+        assert_eq!(
+            split_version("/v1.44/containers/json"),
+            Some(("1.44", "/containers/json"))
+        );
         assert_eq!(split_version("/v1.41/_ping"), Some(("1.41", "/_ping")));
         assert_eq!(split_version("/v1.41"), Some(("1.41", "/")));
         assert_eq!(split_version("/version"), None);

@@ -25,9 +25,17 @@ impl Daemon {
     pub fn start() -> Self {
         let serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
         // Unix socket paths must stay under 108 bytes.
-        let dir = tempfile::Builder::new().prefix("dbe2e").tempdir_in("/tmp").unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("dbe2e")
+            .tempdir_in("/tmp")
+            .unwrap();
         let sock = dir.path().join("d.sock");
-        let mut d = Self { dir, sock, child: None, _serial: serial };
+        let mut d = Self {
+            dir,
+            sock,
+            child: None,
+            _serial: serial,
+        };
         d.spawn();
         d
     }
@@ -56,7 +64,11 @@ impl Daemon {
             if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {
                 panic!("dockbridge exited early ({status}):\n{}", self.log());
             }
-            assert!(Instant::now() < deadline, "dockbridge did not come up:\n{}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "dockbridge did not come up:\n{}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -69,7 +81,10 @@ impl Daemon {
 
     fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
-            let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(c.id().to_string())
+                .status();
             let deadline = Instant::now() + Duration::from_secs(20);
             while Instant::now() < deadline {
                 if let Ok(Some(_)) = c.try_wait() {
@@ -100,7 +115,10 @@ impl Daemon {
     }
 
     pub fn docker(&self, args: &[&str]) -> Output {
-        self.docker_cmd(args).stdin(Stdio::null()).output().expect("running docker")
+        self.docker_cmd(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("running docker")
     }
 
     /// Runs docker and asserts success; returns stdout.
@@ -145,7 +163,11 @@ impl Drop for Daemon {
         }
         self.stop();
         // Anything still referring to our temp dir (a shim of a container we lost track of).
-        let _ = Command::new("pkill").arg("-9").arg("-f").arg(self.dir.path()).status();
+        let _ = Command::new("pkill")
+            .arg("-9")
+            .arg("-f")
+            .arg(self.dir.path())
+            .status();
         unmount_under(self.dir.path());
     }
 }
