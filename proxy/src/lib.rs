@@ -13,6 +13,7 @@ pub mod host;
 pub mod images;
 pub mod listen;
 pub mod server;
+pub mod tools;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -20,14 +20,19 @@ struct Cli {
 enum Command {
     /// Serve the Docker Engine API.
     Serve(dockbridge::config::ServeArgs),
-    // TOOLS-SUBCOMMANDS
+    /// Join or split Windows command lines.
+    #[command(subcommand)]
+    Cmdline(dockbridge::tools::CmdlineCommand),
+    /// Print the OCI runtime spec dockbridge would send for a create request.
+    Translate(dockbridge::tools::TranslateArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve(args),
-        // TOOLS-DISPATCH
+        Command::Cmdline(cmd) => dockbridge::tools::run_cmdline(cmd),
+        Command::Translate(args) => dockbridge::tools::run_translate(args),
     }
 }
 
