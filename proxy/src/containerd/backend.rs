@@ -30,6 +30,9 @@ pub struct ContainerdBackend {
     cd: Containerd,
     fifo_root: PathBuf,
     events: broadcast::Sender<RuntimeEvent>,
+    /// Placeholders of created execs, dropped once the exec started (or failed to).
+    pending_execs:
+        std::sync::Mutex<std::collections::HashMap<(String, String), super::fifo::Placeholders>>,
 }
 
 fn status_err(context: &str, s: tonic::Status) -> BackendError {
@@ -63,8 +66,13 @@ impl ContainerdBackend {
             cd,
             fifo_root,
             events,
+            pending_execs: Default::default(),
         };
-        tokio::spawn(pump_events(backend.cd.clone(), backend.events.clone()));
+        tokio::spawn(pump_events(
+            backend.cd.clone(),
+            backend.events.clone(),
+            backend.fifo_root.clone(),
+        ));
         backend
     }
 
@@ -230,7 +238,12 @@ impl Backend for ContainerdBackend {
             fifos.remove(&req.exec_id);
             return Err(status_err("creating exec process", e));
         }
-        Ok(opened.release_placeholders())
+        let (io, placeholders) = opened.split();
+        self.pending_execs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert((req.container_id, req.exec_id), placeholders);
+        Ok(io)
     }
 
     async fn start_exec(&self, id: &str, exec_id: &str) -> Result<u32> {
@@ -242,6 +255,11 @@ impl Backend for ContainerdBackend {
                 exec_id: exec_id.into(),
             })
             .await;
+        // Started or failed: either way the shim is done opening the FIFOs.
+        self.pending_execs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&(id.to_string(), exec_id.to_string()));
         match r {
             Ok(r) => Ok(r.into_inner().pid),
             Err(e) => {
@@ -404,7 +422,7 @@ impl Backend for ContainerdBackend {
 /// the first event arrives, so this runs in its own task; when the stream breaks (containerd
 /// restarted) it reconnects and announces [`RuntimeEvent::Reconnected`] so the daemon
 /// reconciles the exits it may have missed.
-async fn pump_events(cd: Containerd, tx: broadcast::Sender<RuntimeEvent>) {
+async fn pump_events(cd: Containerd, tx: broadcast::Sender<RuntimeEvent>, fifo_root: PathBuf) {
     let mut first = true;
     loop {
         let req = SubscribeRequest {
@@ -421,6 +439,14 @@ async fn pump_events(cd: Containerd, tx: broadcast::Sender<RuntimeEvent>) {
                     match stream.message().await {
                         Ok(Some(env)) => {
                             if let Some(ev) = decode(&env.topic, env.event) {
+                                if let RuntimeEvent::Exit {
+                                    container_id,
+                                    exec_id: Some(exec_id),
+                                    ..
+                                } = &ev
+                                {
+                                    reap_exec(&cd, &fifo_root, container_id, exec_id);
+                                }
                                 let _ = tx.send(ev);
                             }
                         }
@@ -439,6 +465,25 @@ async fn pump_events(cd: Containerd, tx: broadcast::Sender<RuntimeEvent>) {
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+}
+
+/// An exited exec's process record and FIFOs are removed at once: nothing else would.
+fn reap_exec(cd: &Containerd, fifo_root: &std::path::Path, container_id: &str, exec_id: &str) {
+    let (cd, dir) = (cd.clone(), fifo_root.join(container_id));
+    let (cid, eid) = (container_id.to_string(), exec_id.to_string());
+    tokio::spawn(async move {
+        if let Err(e) = cd
+            .tasks()
+            .delete_process(DeleteProcessRequest {
+                container_id: cid.clone(),
+                exec_id: eid.clone(),
+            })
+            .await
+        {
+            tracing::debug!(container = %cid, exec = %eid, "deleting exec process: {}", e.message());
+        }
+        Fifos::existing(&dir, &eid, StdioConfig::default()).remove(&eid);
+    });
 }
 
 /// Decodes by topic: the envelope's type URL (`containerd.events.TaskExit`, no `/`) is

@@ -31,7 +31,16 @@ impl OpenFifos {
         self.placeholders.clear();
         self.io
     }
+
+    /// Hands out the process side now and keeps the placeholders for later: the shim opens
+    /// an exec's FIFOs only when the exec is started, not when it is created.
+    pub fn split(self) -> (ProcessIo, Placeholders) {
+        (self.io, Placeholders(self.placeholders))
+    }
 }
+
+/// Writers that keep output FIFOs from reading EOF until dropped.
+pub struct Placeholders(#[allow(dead_code)] Vec<pipe::Sender>);
 
 impl Fifos {
     /// Creates the FIFOs for process `name` (`init` or an exec ID) under `dir`.

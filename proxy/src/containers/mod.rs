@@ -1,6 +1,7 @@
 //! The container manager: every container's record, state machine and stdio, independent of
 //! which backend runs it and of HTTP.
 
+pub mod exec;
 pub mod inspect;
 pub mod logs;
 pub mod names;
@@ -122,6 +123,7 @@ pub struct Manager {
     default_backend: &'static str,
     events: Arc<EventBus>,
     host: Arc<crate::host::HostInfo>,
+    pub execs: exec::Execs,
 }
 
 impl Manager {
@@ -144,6 +146,7 @@ impl Manager {
             default_backend,
             events,
             host,
+            execs: exec::Execs::default(),
         });
         Ok(m)
     }
@@ -268,7 +271,15 @@ impl Manager {
                     }
                 }
             }
-            RuntimeEvent::Exit { .. } => {}
+            RuntimeEvent::Exit {
+                container_id,
+                exec_id: Some(exec_id),
+                exit_code,
+                ..
+            } => {
+                self.on_exec_exit(&container_id, &exec_id, i64::from(exit_code))
+                    .await
+            }
             RuntimeEvent::Oom { container_id } => {
                 if let Ok(c) = self.get(&container_id) {
                     c.update(|r| r.state.oom_killed = true);
@@ -505,6 +516,7 @@ impl Manager {
             args,
             has_been_manually_stopped: false,
             warnings: warnings.clone(),
+            init_process: None,
         };
         // Reserve the name first: two concurrent creates with one name must not both win.
         {
@@ -578,6 +590,12 @@ impl Manager {
                 return Err(e);
             }
         };
+        // Execs start from the init process's spec (env, user, capabilities).
+        let init = spec
+            .process()
+            .as_ref()
+            .and_then(|p| serde_json::to_value(p).ok());
+        c.update(|r| r.init_process = init);
         let io = match backend
             .create(CreateRequest {
                 id: c.id.clone(),
@@ -909,6 +927,7 @@ impl Manager {
                 idx.names.remove(&name);
             }
         }
+        self.execs.remove_container(&c.id);
         c.lifecycle.send_modify(|l| l.removed = true);
         self.emit(&c, "destroy", HashMap::new());
         Ok(())

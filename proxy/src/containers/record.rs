@@ -89,4 +89,7 @@ pub struct Record {
     pub has_been_manually_stopped: bool,
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// The init process of the last start, as sent to the runtime: execs inherit from it.
+    #[serde(default)]
+    pub init_process: Option<serde_json::Value>,
 }

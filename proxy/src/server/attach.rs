@@ -28,6 +28,7 @@ pub async fn run<IO>(
     backlog: Vec<(StreamKind, bytes::Bytes)>,
     mut output: Option<broadcast::Receiver<Output>>,
     stdin: Option<mpsc::Sender<StdinMsg>>,
+    before_close: Option<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>>,
 ) where
     IO: AsyncRead + AsyncWrite + Send + 'static,
 {
@@ -91,6 +92,11 @@ pub async fn run<IO>(
             }
         }
     }
+    // An exec's client asks for the exit code as soon as the stream ends: hold the stream
+    // open until the exit is recorded.
+    if let Some(f) = before_close {
+        f.await;
+    }
     let _ = wr.flush().await;
     let _ = wr.shutdown().await;
     if let Some(t) = stdin_task {
@@ -118,7 +124,7 @@ mod tests {
             tty: false,
             stdin_once: true,
         };
-        let session = tokio::spawn(run(server, opts, vec![], Some(out_rx), Some(in_tx)));
+        let session = tokio::spawn(run(server, opts, vec![], Some(out_rx), Some(in_tx), None));
         let (mut crd, mut cwr) = tokio::io::split(client);
         cwr.write_all(b"input").await.unwrap();
         cwr.shutdown().await.unwrap();
@@ -159,6 +165,7 @@ mod tests {
             opts,
             vec![(StreamKind::Stdout, Bytes::from_static(b"old "))],
             Some(out_rx),
+            None,
             None,
         ));
         out_tx

@@ -566,7 +566,7 @@ async fn attach_handler(
     d.containers.emit(&c, "attach", HashMap::new());
     tokio::spawn(async move {
         if let Some(conn) = upgrade::take(on_upgrade).await {
-            attach::run(conn, opts, backlog, output, stdin).await;
+            attach::run(conn, opts, backlog, output, stdin, None).await;
         }
     });
     Ok(resp)

@@ -7,6 +7,7 @@ pub mod attach;
 pub mod containers;
 pub mod error;
 pub mod events;
+pub mod exec;
 pub mod images; // TEMP-IMAGES
 pub mod params;
 pub mod stdcopy;
@@ -32,6 +33,7 @@ pub fn router(daemon: AppState) -> Router {
         .merge(system::routes())
         .merge(containers::routes())
         .merge(events::routes())
+        .merge(exec::routes())
         .merge(images::routes()) // TEMP-IMAGES
         .fallback(not_found)
         .with_state(daemon)

@@ -1,0 +1,115 @@
+//! `docker exec`: `/containers/{id}/exec`, `/exec/{id}/start|json|resize`.
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use spec::api::models::{ExecConfig, ExecStartConfig};
+use spec::api::ApiVersion;
+
+use super::error::{ApiError, ApiResult};
+use super::params::{self, int_param};
+use super::{attach, stdcopy, upgrade, AppState};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/containers/{id}/exec", post(create))
+        .route("/exec/{id}/start", post(start))
+        .route("/exec/{id}/json", get(inspect))
+        .route("/exec/{id}/resize", post(resize))
+}
+
+fn json<T: serde::de::DeserializeOwned + Default>(body: &Bytes) -> ApiResult<T> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))
+}
+
+async fn create(
+    State(d): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<impl IntoResponse> {
+    let config: ExecConfig = json(&body)?;
+    let exec_id = d.containers.exec_create(&id, config)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({ "Id": exec_id })),
+    ))
+}
+
+async fn inspect(
+    State(d): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    let exec = d.containers.execs.get(&id)?;
+    Ok(Json(exec.inspect()))
+}
+
+async fn resize(
+    State(d): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<params::Query>,
+) -> ApiResult<StatusCode> {
+    let h = int_param(&q, "h")?.unwrap_or(0);
+    let w = int_param(&q, "w")?.unwrap_or(0);
+    let (Ok(h), Ok(w)) = (u32::try_from(h), u32::try_from(w)) else {
+        return Err(ApiError::bad_request("invalid tty size"));
+    };
+    d.containers.exec_resize(&id, w, h).await?;
+    Ok(StatusCode::OK)
+}
+
+async fn start(
+    State(d): State<AppState>,
+    Path(id): Path<String>,
+    Extension(version): Extension<ApiVersion>,
+    mut req: Request,
+) -> ApiResult<Response> {
+    let exec = d.containers.execs.get(&id)?;
+    let body = axum::body::to_bytes(std::mem::take(req.body_mut()), 1 << 20)
+        .await
+        .map_err(|e| ApiError::bad_request(format!("reading body: {e}")))?;
+    let cfg: ExecStartConfig = json(&body)?;
+    if cfg.detach.unwrap_or(false) {
+        d.containers.exec_start(&exec).await?;
+        return Ok(StatusCode::OK.into_response());
+    }
+    let tty = exec.tty();
+    let opts = attach::Options {
+        stdin: exec.config.attach_stdin.unwrap_or(false),
+        stdout: exec.config.attach_stdout.unwrap_or(false),
+        stderr: exec.config.attach_stderr.unwrap_or(false),
+        tty,
+        // An exec's stdin ends with the client's: `docker exec -i` half-closes at EOF.
+        stdin_once: true,
+    };
+    // Subscribe before the process exists, so not a byte of output is lost.
+    let output = exec.hub.subscribe();
+    let stdin = opts.stdin.then(|| exec.hub.stdin());
+    d.containers.exec_start(&exec).await?;
+    if !upgrade::wants_upgrade(&req) {
+        return Err(ApiError::bad_request(
+            "exec start needs a connection upgrade (Upgrade: tcp)",
+        ));
+    }
+    let (on_upgrade, resp) = upgrade::accept(&mut req, stdcopy::content_type(tty, version));
+    let mut done = exec.done();
+    let exited: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> =
+        Box::pin(async move {
+            let _ = tokio::time::timeout(
+                std::time::Duration::from_secs(10),
+                done.wait_for(Option::is_some),
+            )
+            .await;
+        });
+    tokio::spawn(async move {
+        if let Some(conn) = upgrade::take(on_upgrade).await {
+            attach::run(conn, opts, Vec::new(), Some(output), stdin, Some(exited)).await;
+        }
+    });
+    Ok(resp)
+}
