@@ -275,10 +275,24 @@ pub struct Sim {
 
 static SIM: OnceLock<Mutex<Sim>> = OnceLock::new();
 
+/// Environment variable with an initial [`Config`] (JSON), read once when the simulator is
+/// first used: a daemon that loads the simulator (`dockbridge serve --hcs-library`) has no
+/// other way to be given a script by an end-to-end test.
+pub const CONFIG_ENV: &str = "HCS_SIM_CONFIG";
+
 pub fn sim() -> MutexGuard<'static, Sim> {
-    SIM.get_or_init(|| Mutex::new(Sim::new()))
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
+    SIM.get_or_init(|| {
+        let mut sim = Sim::new();
+        if let Ok(json) = std::env::var(CONFIG_ENV) {
+            match serde_json::from_str::<Config>(&json) {
+                Ok(c) => sim.configure(c),
+                Err(e) => eprintln!("hcs-sim: ignoring invalid {CONFIG_ENV}: {e}"),
+            }
+        }
+        Mutex::new(sim)
+    })
+    .lock()
+    .unwrap_or_else(|e| e.into_inner())
 }
 
 /// What a call that takes an operation should do after fault injection.

@@ -68,10 +68,21 @@ pub async fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
             args.exec_root.join("fifo"),
         )),
     );
-    let default_backend: &'static str = match args.backend.as_str() {
-        "hcs" => anyhow::bail!("the hcs backend is not wired into this build yet"),
-        _ => "containerd",
+    // The HCS backend is live when asked for, or when a library is given (a migration runs
+    // both side by side).
+    let default_backend: &'static str = if args.backend == "hcs" {
+        "hcs"
+    } else {
+        "containerd"
     };
+    if args.backend == "hcs" || args.hcs_library.is_some() {
+        let hcs = hcs_backend::HcsBackend::new(hcs_backend::HcsBackendConfig {
+            library: args.hcs_library.clone(),
+            ..Default::default()
+        })
+        .context("starting the hcs backend")?;
+        backends.insert("hcs", Arc::new(hcs));
+    }
     let host = Arc::new(host::HostInfo::read());
     let events = Arc::new(events::EventBus::new());
     let containers = containers::Manager::new(

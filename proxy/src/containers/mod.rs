@@ -151,6 +151,11 @@ impl Manager {
         Ok(m)
     }
 
+    /// The backend named by `--backend`.
+    pub fn default_backend(&self) -> &'static str {
+        self.default_backend
+    }
+
     pub fn backend_names(&self) -> Vec<&'static str> {
         let mut v: Vec<_> = self.backends.keys().copied().collect();
         v.sort();
@@ -450,19 +455,32 @@ impl Manager {
                 "config cannot be empty in order to create a container".into(),
             ));
         }
-        let mut warnings = translate::linux::check_create(&body)?;
         let image = self.images.resolve(&image_ref).await.map_err(|e| match e {
             crate::images::ImagesError::NotFound(_) => {
                 ContainerError::NotFound(format!("No such image: {image_ref}"))
             }
             other => other.into(),
         })?;
-        if image.config.is_windows() && self.default_backend != "hcs" {
-            return Err(ContainerError::InvalidParameter(
-                "image operating system \"windows\" cannot be used on this platform".into(),
-            ));
-        }
         let id = names::new_id();
+        // The image's OS picks the backend that can run it: Windows images run on HCS, Linux
+        // images on containerd; `--backend` decides nothing else today (both can be live
+        // side by side, each container remembers its own).
+        let windows = image.config.is_windows();
+        let backend = if windows { "hcs" } else { "containerd" };
+        if !self.backends.contains_key(backend) {
+            return Err(ContainerError::InvalidParameter(format!(
+                "image operating system \"{}\" cannot be used on this daemon: the {backend} backend is not live (see `dockbridge serve --backend`)",
+                if windows { "windows" } else { "linux" }
+            )));
+        }
+        let mut warnings = if windows {
+            // Validate now (400 at create, as dockerd does), with the context start will use.
+            let ctx = self.windows_context(&id, &image);
+            translate::windows::windows_spec(&body, &image.config, &ctx)?;
+            translate::windows::warnings(&body, &ctx)
+        } else {
+            translate::linux::check_create(&body)?
+        };
         let name = match name.filter(|n| !n.is_empty()) {
             Some(n) => names::validate(n).map_err(ContainerError::InvalidParameter)?,
             None => loop {
@@ -503,7 +521,7 @@ impl Manager {
             config,
             host_config,
             state: State::default(),
-            backend: self.default_backend.to_string(),
+            backend: backend.to_string(),
             platform: if image.config.os.is_empty() {
                 "linux".into()
             } else {
@@ -517,6 +535,7 @@ impl Manager {
             has_been_manually_stopped: false,
             warnings: warnings.clone(),
             init_process: None,
+            request: Some(body.clone()),
         };
         // Reserve the name first: two concurrent creates with one name must not both win.
         {
@@ -532,9 +551,12 @@ impl Manager {
             let mut idx = me.index.write().unwrap_or_else(|p| p.into_inner());
             idx.names.remove(&name);
         };
-        if let Err(e) = self.images.prepare_rootfs(&image.id, &id).await {
-            undo_name(self);
-            return Err(e.into());
+        // Windows containers get their layers through the spec (layerFolders).
+        if !windows {
+            if let Err(e) = self.images.prepare_rootfs(&image.id, &id).await {
+                undo_name(self);
+                return Err(e.into());
+            }
         }
         if let Err(e) = self.store.save(&rec) {
             undo_name(self);
@@ -583,7 +605,13 @@ impl Manager {
             _ => {}
         }
         let backend = self.backend(&rec.backend)?;
-        let spec = match self.build_spec(&c, &rec).await {
+        let windows = rec.platform == "windows";
+        let built = if windows {
+            self.build_windows_spec(&c, &rec).await
+        } else {
+            self.build_spec(&c, &rec).await
+        };
+        let spec = match built {
             Ok(s) => s,
             Err(e) => {
                 self.record_start_failure(&c, &e.to_string(), 128);
@@ -600,9 +628,13 @@ impl Manager {
             .create(CreateRequest {
                 id: c.id.clone(),
                 spec,
-                rootfs: Rootfs::Snapshot {
-                    snapshotter: rec.snapshotter.clone(),
-                    key: rec.rootfs_key.clone(),
+                rootfs: if windows {
+                    Rootfs::InSpec
+                } else {
+                    Rootfs::Snapshot {
+                        snapshotter: rec.snapshotter.clone(),
+                        key: rec.rootfs_key.clone(),
+                    }
                 },
                 stdio: stdio_of(&rec),
                 labels: HashMap::new(),
@@ -735,6 +767,53 @@ impl Manager {
         }
         drop(fs);
         Ok(spec)
+    }
+
+    /// Where a Windows container's layers are, in the runtime spec's order: the image's
+    /// layers topmost first, then the container's scratch layer. dockerd keeps them under
+    /// `windowsfilter`; off Windows (the HCS simulator) the paths are only names.
+    fn windows_context(
+        &self,
+        id: &str,
+        image: &crate::images::ImageRecord,
+    ) -> translate::windows::WindowsContext {
+        let root = self
+            .store
+            .dir("")
+            .parent()
+            .map(|p| p.join("windowsfilter"))
+            .unwrap_or_default();
+        let mut ctx = translate::windows::WindowsContext::for_audit(
+            id,
+            u32::try_from(self.host.ncpu).unwrap_or(1),
+        );
+        ctx.layer_folders = image
+            .chain_ids
+            .iter()
+            .rev()
+            .map(|c| {
+                root.join(c.trim_start_matches("sha256:"))
+                    .display()
+                    .to_string()
+            })
+            .chain(std::iter::once(root.join(id).display().to_string()))
+            .collect();
+        ctx
+    }
+
+    async fn build_windows_spec(
+        &self,
+        c: &Container,
+        rec: &Record,
+    ) -> Result<oci_spec::runtime::Spec> {
+        let image = self.images.resolve(&rec.image_id).await?;
+        let mut ctx = self.windows_context(&c.id, &image);
+        ctx.first_start = rec.state.started_at.is_none();
+        Ok(translate::windows::windows_spec(
+            &create_body(rec),
+            &image.config,
+            &ctx,
+        )?)
     }
 
     /// Sends `signal` to the init process (`docker kill`).
@@ -917,7 +996,9 @@ impl Manager {
         }
         let backend = self.backend(&rec.backend)?;
         backend.delete(&c.id).await?;
-        self.images.remove_rootfs(&rec.rootfs_key).await?;
+        if rec.platform != "windows" {
+            self.images.remove_rootfs(&rec.rootfs_key).await?;
+        }
         self.store.remove(&c.id)?;
         {
             let mut idx = self.index.write().unwrap_or_else(|p| p.into_inner());
@@ -1006,8 +1087,14 @@ fn stdio_of(rec: &Record) -> StdioConfig {
     }
 }
 
-/// Rebuilds the create body from the effective config, for the spec translation.
+/// The create request, for the spec translation (with the host config as it is now).
 fn create_body(rec: &Record) -> ContainerCreateBody {
+    if let Some(body) = &rec.request {
+        let mut body = body.clone();
+        body.host_config = Some(rec.host_config.clone());
+        return body;
+    }
+    // Records written before the request was kept: the effective config.
     let v = serde_json::to_value(&rec.config).unwrap_or_default();
     let mut body: ContainerCreateBody = serde_json::from_value(v).unwrap_or_default();
     body.host_config = Some(rec.host_config.clone());

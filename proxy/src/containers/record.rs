@@ -92,4 +92,9 @@ pub struct Record {
     /// The init process of the last start, as sent to the runtime: execs inherit from it.
     #[serde(default)]
     pub init_process: Option<serde_json::Value>,
+    /// The create request as the client sent it (minus what `rename` etc. change): specs
+    /// are translated from it, not from the merged config, because whether a command came
+    /// from the image or from the user decides how a Windows command line is built.
+    #[serde(default)]
+    pub request: Option<spec::api::models::ContainerCreateBody>,
 }

@@ -142,6 +142,10 @@ async fn info(State(d): State<AppState>) -> impl IntoResponse {
         driver_status: Some(vec![
             vec!["driver-type".into(), "io.containerd.snapshotter.v1".into()],
             vec!["Backends".into(), backends.join(", ")],
+            vec![
+                "Default Backend".into(),
+                d.containers.default_backend().into(),
+            ],
         ]),
         docker_root_dir: Some(d.data_root.display().to_string()),
         memory_limit: Some(true),

@@ -18,11 +18,18 @@ pub struct Daemon {
     pub dir: tempfile::TempDir,
     pub sock: PathBuf,
     child: Option<Child>,
+    extra_args: Vec<String>,
+    env: Vec<(String, String)>,
     _serial: MutexGuard<'static, ()>,
 }
 
 impl Daemon {
     pub fn start() -> Self {
+        Self::start_with(&[], &[])
+    }
+
+    /// With extra `serve` flags and environment variables.
+    pub fn start_with(extra_args: &[&str], env: &[(&str, &str)]) -> Self {
         let serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
         // Unix socket paths must stay under 108 bytes.
         let dir = tempfile::Builder::new()
@@ -34,6 +41,11 @@ impl Daemon {
             dir,
             sock,
             child: None,
+            extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             _serial: serial,
         };
         d.spawn();
@@ -50,6 +62,8 @@ impl Daemon {
             .arg(self.dir.path().join("data"))
             .arg("--exec-root")
             .arg(self.dir.path().join("exec"))
+            .args(&self.extra_args)
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env("DOCKBRIDGE_LOG", "info,dockbridge=debug")
             .stdout(Stdio::null())
             .stderr(log)
