@@ -139,8 +139,9 @@ pub fn mounts(rec: &Record) -> Vec<MountPoint> {
 
 pub fn summary(rec: &Record, image_display: String, now: DateTime<Utc>) -> ContainerSummary {
     let s = &rec.state;
+    // dockerd quotes arguments that contain a space, and only those.
     let mut command = vec![rec.path.clone()];
-    command.extend(rec.args.iter().cloned());
+    command.extend(rec.args.iter().map(|a| if a.contains(' ') { format!("'{a}'") } else { a.clone() }));
     ContainerSummary {
         id: Some(rec.id.clone()),
         names: Some(vec![rec.name.clone()]),

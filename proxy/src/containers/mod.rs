@@ -6,6 +6,7 @@ pub mod inspect;
 pub mod logs;
 pub mod names;
 pub mod record;
+pub mod size;
 pub mod rootfs;
 pub mod store;
 pub mod stream;
@@ -203,6 +204,20 @@ impl Manager {
                 self.reconcile(&c).await;
             }
         }
+        // As dockerd does at boot: containers whose policy says so come back up.
+        for c in self.all() {
+            let rec = c.record();
+            let wants = matches!(
+                rec.host_config.restart_policy.as_ref().and_then(|p| p.name),
+                Some(spec::api::models::RestartPolicyNameEnum::ALWAYS)
+                    | Some(spec::api::models::RestartPolicyNameEnum::UNLESS_STOPPED)
+            );
+            if wants && !rec.has_been_manually_stopped && !rec.state.status.is_live() && rec.state.started_at.is_some() {
+                if let Err(e) = self.start(&c.id).await {
+                    tracing::warn!(container = %c.id, "starting by restart policy: {e}");
+                }
+            }
+        }
         for (name, backend) in &self.backends {
             let mut rx = backend.subscribe();
             let me = Arc::downgrade(self);
@@ -380,7 +395,43 @@ impl Manager {
             if let Err(e) = self.remove(&c.id, true).await {
                 tracing::warn!(container = %c.id, "auto-removing: {e}");
             }
+            return;
         }
+        self.restart_by_policy(c, code);
+    }
+
+    /// Applies the restart policy after an exit, as dockerd's restart manager does: a
+    /// delay starting at 100 ms and doubling (reset once a run lasted 10 s), never after
+    /// `docker stop`, `on-failure` only for non-zero codes and up to its retry count.
+    fn restart_by_policy(self: &Arc<Self>, c: &Arc<Container>, code: i64) {
+        let rec = c.record();
+        if !should_restart(&rec, code) {
+            return;
+        }
+        let ran_long = match (rec.state.started_at, rec.state.finished_at) {
+            (Some(s), Some(f)) => (f - s).num_seconds() >= 10,
+            _ => false,
+        };
+        let delay = if ran_long {
+            Duration::from_millis(100)
+        } else {
+            let n = u32::try_from(rec.restart_count.clamp(0, 10)).unwrap_or(10);
+            (Duration::from_millis(100) * 2u32.pow(n)).min(Duration::from_secs(60))
+        };
+        let me = self.clone();
+        let c = c.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            let rec = c.record();
+            let life = c.lifecycle.borrow().clone();
+            if life.removed || life.running || !should_restart(&rec, rec.state.exit_code) {
+                return;
+            }
+            c.update(|r| r.restart_count = r.restart_count.saturating_add(1));
+            if let Err(e) = me.start(&c.id).await {
+                tracing::warn!(container = %c.id, "restarting by policy: {e}");
+            }
+        });
     }
 
     pub fn emit(&self, c: &Container, action: &str, mut attrs: HashMap<String, String>) {
@@ -831,6 +882,8 @@ impl Manager {
             )));
         }
         let backend = self.backend(&rec.backend)?;
+        // As in dockerd, a killed container is not brought back by its restart policy.
+        c.update(|r| r.has_been_manually_stopped = true);
         backend.signal(&c.id, None, sig).await?;
         self.emit(
             &c,
@@ -1062,7 +1115,27 @@ impl Manager {
         })
     }
 
-    pub fn resize(&self, _key: &str) {}
+    /// `docker update`: only the restart policy can change today; resource changes are
+    /// refused (400) rather than accepted and not applied.
+    pub fn update_restart_policy(&self, key: &str, policy: spec::api::models::RestartPolicy) -> Result<()> {
+        let c = self.get(key)?;
+        translate::linux::check_restart_policy(&policy)?;
+        let rec = c.record();
+        let none = matches!(
+            policy.name,
+            None | Some(spec::api::models::RestartPolicyNameEnum::EMPTY)
+                | Some(spec::api::models::RestartPolicyNameEnum::NO)
+        );
+        if rec.host_config.auto_remove.unwrap_or(false) && !none {
+            return Err(ContainerError::InvalidParameter(
+                "Restart policy cannot be updated because AutoRemove is enabled for the container".into(),
+            ));
+        }
+        c.update(|r| r.host_config.restart_policy = Some(policy));
+        self.store.save(&c.record())?;
+        self.emit(&c, "update", HashMap::new());
+        Ok(())
+    }
 
     pub async fn resize_tty(&self, key: &str, w: u32, h: u32) -> Result<()> {
         let c = self.get(key)?;
@@ -1099,6 +1172,24 @@ fn create_body(rec: &Record) -> ContainerCreateBody {
     let mut body: ContainerCreateBody = serde_json::from_value(v).unwrap_or_default();
     body.host_config = Some(rec.host_config.clone());
     body
+}
+
+fn should_restart(rec: &Record, code: i64) -> bool {
+    use spec::api::models::RestartPolicyNameEnum as P;
+    if rec.has_been_manually_stopped {
+        return false;
+    }
+    let Some(p) = rec.host_config.restart_policy.as_ref() else {
+        return false;
+    };
+    match p.name {
+        Some(P::ALWAYS) | Some(P::UNLESS_STOPPED) => true,
+        Some(P::ON_FAILURE) => {
+            let max = p.maximum_retry_count.unwrap_or(0);
+            code != 0 && (max == 0 || rec.restart_count < max)
+        }
+        _ => false,
+    }
 }
 
 /// The exit code Docker records when a process could not even start.

@@ -18,7 +18,7 @@ mod error;
 pub mod filters;
 mod ingest;
 pub mod load;
-mod models;
+pub mod models;
 mod unpack;
 
 use std::collections::{BTreeMap, HashMap};

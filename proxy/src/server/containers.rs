@@ -32,6 +32,7 @@ pub fn routes() -> Router<AppState> {
         .route("/containers/{id}/unpause", post(unpause))
         .route("/containers/{id}/rename", post(rename))
         .route("/containers/{id}/resize", post(resize))
+        .route("/containers/{id}/update", post(update))
         .route("/containers/{id}/wait", post(wait))
         .route("/containers/{id}/logs", get(logs))
         .route("/containers/{id}/attach", post(attach_handler))
@@ -70,6 +71,24 @@ fn check_json_content_type(headers: &axum::http::HeaderMap) -> ApiResult<()> {
     )))
 }
 
+/// An unknown policy name would otherwise surface as a JSON decoding error; dockerd says
+/// what is wrong with it.
+fn check_restart_policy_name(body: &Bytes) -> ApiResult<()> {
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return Ok(());
+    };
+    let name = v
+        .pointer("/HostConfig/RestartPolicy/Name")
+        .or_else(|| v.pointer("/RestartPolicy/Name"))
+        .and_then(|n| n.as_str());
+    match name {
+        None | Some("" | "no" | "always" | "unless-stopped" | "on-failure") => Ok(()),
+        Some(other) => Err(ApiError::bad_request(format!(
+            "invalid restart policy: unknown policy '{other}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'"
+        ))),
+    }
+}
+
 /// Parses a JSON body the way dockerd reports problems with it (400, not axum's 422).
 fn json_body<T: serde::de::DeserializeOwned + Default>(body: &Bytes) -> ApiResult<T> {
     if body.iter().all(u8::is_ascii_whitespace) {
@@ -90,6 +109,7 @@ async fn create(
             "config cannot be empty in order to create a container",
         ));
     }
+    check_restart_policy_name(&body)?;
     let body: ContainerCreateBody = json_body(&body)?;
     if let Some(p) = q.get("platform").filter(|p| !p.is_empty()) {
         let os = p.split('/').next().unwrap_or_default();
@@ -114,6 +134,7 @@ async fn list(
     Query(q): Query<params::Query>,
 ) -> ApiResult<impl IntoResponse> {
     let all = bool_param(&q, "all")?;
+    let with_size = bool_param(&q, "size")?;
     let limit = int_param(&q, "limit")?.filter(|&n| n > 0);
     let f = params::filters(&q)?;
     params::check_filter_keys(
@@ -184,8 +205,8 @@ async fn list(
             }
         }
         if let Some(v) = f.get("name") {
-            let bare = r.name.trim_start_matches('/');
-            if !v.iter().any(|n| bare.contains(n.trim_start_matches('/'))) {
+            // dockerd matches each value as a regular expression against "/name".
+            if !v.iter().any(|n| name_matches(n, &r.name)) {
                 continue;
             }
         }
@@ -213,16 +234,26 @@ async fn list(
         if before.is_some_and(|b| r.created >= b) || since.is_some_and(|s| r.created <= s) {
             continue;
         }
-        out.push(crate::containers::inspect::summary(
-            &r,
-            r.image_ref.clone(),
-            now,
-        ));
+        let mut summary = crate::containers::inspect::summary(&r, r.image_ref.clone(), now);
+        if with_size {
+            if let Some((rw, root)) = d.containers.sizes(&r).await {
+                summary.size_rw = Some(rw);
+                summary.size_root_fs = Some(root);
+            }
+        }
+        out.push(summary);
     }
     if let Some(n) = limit {
         out.truncate(n as usize);
     }
     Ok(Json(out))
+}
+
+fn name_matches(pattern: &str, name: &str) -> bool {
+    match regex::Regex::new(pattern) {
+        Ok(re) => re.is_match(name),
+        Err(_) => name.contains(pattern),
+    }
 }
 
 fn paths(d: &AppState, id: &str) -> crate::containers::inspect::Paths {
@@ -238,13 +269,19 @@ fn paths(d: &AppState, id: &str) -> crate::containers::inspect::Paths {
 async fn inspect(
     State(d): State<AppState>,
     Path(id): Path<String>,
+    Query(q): Query<params::Query>,
 ) -> ApiResult<impl IntoResponse> {
     let c = d.containers.get(&id)?;
     let rec = c.record();
-    Ok(Json(crate::containers::inspect::inspect(
-        &rec,
-        &paths(&d, &rec.id),
-    )))
+    let mut out = crate::containers::inspect::inspect(&rec, &paths(&d, &rec.id));
+    out.exec_ids = Some(d.containers.execs.of_container(&rec.id)).filter(|v| !v.is_empty());
+    if bool_param(&q, "size")? {
+        if let Some((rw, root)) = d.containers.sizes(&rec).await {
+            out.size_rw = Some(rw);
+            out.size_root_fs = Some(root);
+        }
+    }
+    Ok(Json(out))
 }
 
 async fn start(State(d): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
@@ -310,6 +347,48 @@ async fn rename(
     }
     d.containers.rename(&id, name)?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The `docker update` fields dockbridge can apply; anything else non-zero is refused.
+const UPDATABLE: &[&str] = &["RestartPolicy"];
+
+async fn update(
+    State(d): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<impl IntoResponse> {
+    let c = d.containers.get(&id)?;
+    check_restart_policy_name(&body)?;
+    let v: serde_json::Value = json_body(&body)?;
+    let obj = v.as_object().cloned().unwrap_or_default();
+    let unsupported: Vec<&str> = obj
+        .iter()
+        .filter(|(k, val)| !UPDATABLE.contains(&k.as_str()) && !is_zero(val))
+        .map(|(k, _)| k.as_str())
+        .collect();
+    if !unsupported.is_empty() {
+        return Err(ApiError::bad_request(format!(
+            "docker update of {} is not supported by dockbridge yet (only the restart policy can be updated)",
+            unsupported.join(", ")
+        )));
+    }
+    if let Some(p) = obj.get("RestartPolicy") {
+        let policy: spec::api::models::RestartPolicy = serde_json::from_value(p.clone())
+            .map_err(|e| ApiError::bad_request(format!("invalid restart policy: {e}")))?;
+        d.containers.update_restart_policy(&c.id, policy)?;
+    }
+    Ok(Json(serde_json::json!({ "Warnings": [] })))
+}
+
+fn is_zero(v: &serde_json::Value) -> bool {
+    match v {
+        serde_json::Value::Null => true,
+        serde_json::Value::Bool(b) => !b,
+        serde_json::Value::Number(n) => n.as_f64() == Some(0.0),
+        serde_json::Value::String(s) => s.is_empty(),
+        serde_json::Value::Array(a) => a.is_empty(),
+        serde_json::Value::Object(o) => o.values().all(is_zero),
+    }
 }
 
 async fn resize(

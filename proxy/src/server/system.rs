@@ -21,6 +21,7 @@ pub fn routes() -> Router<AppState> {
         .route("/_ping", get(ping).head(ping))
         .route("/version", get(version))
         .route("/info", get(info))
+        .route("/system/df", get(df))
 }
 
 async fn ping() -> impl IntoResponse {
@@ -204,4 +205,42 @@ async fn info(State(d): State<AppState>) -> impl IntoResponse {
         )]),
         ..Default::default()
     })
+}
+
+/// `docker system df`: images with their container counts, containers with their
+/// writable-layer sizes; no volumes or build cache exist in dockbridge.
+async fn df(
+    State(d): State<AppState>,
+    axum::Extension(version): axum::Extension<spec::api::ApiVersion>,
+) -> Result<impl IntoResponse, super::ApiError> {
+    let images = d.images.list().await?;
+    let containers = d.containers.all();
+    let recs: Vec<_> = containers.iter().map(|c| c.record()).collect();
+    let mut layers_size: i64 = 0;
+    let mut image_json = Vec::new();
+    for img in &images {
+        layers_size = layers_size.saturating_add(img.size);
+        let mut v = crate::images::models::summary_json(img, version);
+        let users = recs.iter().filter(|r| r.image_id == img.id).count();
+        v["Containers"] = serde_json::json!(users);
+        v["SharedSize"] = serde_json::json!(0);
+        image_json.push(v);
+    }
+    let now = chrono::Utc::now();
+    let mut container_json = Vec::new();
+    for r in &recs {
+        let mut s = crate::containers::inspect::summary(r, r.image_ref.clone(), now);
+        if let Some((rw, root)) = d.containers.sizes(r).await {
+            s.size_rw = Some(rw);
+            s.size_root_fs = Some(root);
+        }
+        container_json.push(s);
+    }
+    Ok(Json(serde_json::json!({
+        "LayersSize": layers_size,
+        "Images": image_json,
+        "Containers": container_json,
+        "Volumes": [],
+        "BuildCache": [],
+    })))
 }

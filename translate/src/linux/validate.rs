@@ -249,7 +249,8 @@ fn validate_signal(sig: &str) -> Result<(), Error> {
     }
 }
 
-fn check_restart_policy(p: &RestartPolicy) -> Result<(), Error> {
+/// dockerd's validation of a restart policy (create and `docker update`).
+pub fn check_restart_policy(p: &RestartPolicy) -> Result<(), Error> {
     let count = p.maximum_retry_count.unwrap_or(0);
     let name = p.name.unwrap_or(RestartPolicyNameEnum::EMPTY);
     match name {
@@ -273,12 +274,8 @@ fn check_restart_policy(p: &RestartPolicy) -> Result<(), Error> {
         }
         _ => {}
     }
-    match name {
-        RestartPolicyNameEnum::EMPTY | RestartPolicyNameEnum::NO => Ok(()),
-        other => Err(unsupported(format!(
-            "--restart {other} (restart policies other than \"no\")"
-        ))),
-    }
+    // Every policy is implemented by the proxy's container manager.
+    Ok(())
 }
 
 fn check_log_config(l: &HostConfigLogConfig) -> Result<(), Error> {
@@ -633,17 +630,6 @@ mod tests {
                 ..Default::default()
             }),
             "-v data:/data (named volume \"data\")",
-        );
-        let always = RestartPolicy {
-            name: Some(RestartPolicyNameEnum::ALWAYS),
-            maximum_retry_count: Some(0),
-        };
-        unsupported_naming(
-            with_hc(HostConfig {
-                restart_policy: Some(always),
-                ..Default::default()
-            }),
-            "--restart always",
         );
         let hc = HealthConfig {
             test: Some(vec!["CMD".into(), "true".into()]),
