@@ -249,6 +249,14 @@ async fn list(
     Ok(Json(out))
 }
 
+/// The detach sequence a client asked for, or Docker's default.
+pub(super) fn detach_keys(spec: Option<&String>) -> ApiResult<Vec<u8>> {
+    match spec.filter(|s| !s.is_empty()) {
+        Some(s) => attach::parse_detach_keys(s).map_err(ApiError::bad_request),
+        None => Ok(attach::DEFAULT_DETACH_KEYS.to_vec()),
+    }
+}
+
 fn name_matches(pattern: &str, name: &str) -> bool {
     match regex::Regex::new(pattern) {
         Ok(re) => re.is_match(name),
@@ -606,12 +614,10 @@ async fn attach_handler(
         stderr: bool_param(&q, "stderr")?,
         tty,
         stdin_once: rec.config.stdin_once.unwrap_or(false),
+        detach_keys: detach_keys(q.get("detachKeys"))?,
     };
     let stream = bool_param(&q, "stream")?;
     let with_logs = bool_param(&q, "logs")?;
-    if q.get("detachKeys").is_some_and(|k| !k.is_empty()) {
-        // Accepted for compatibility; detaching is done by the client closing the connection.
-    }
     // Subscribe before answering so nothing the process prints after this is lost.
     let output = stream.then(|| c.hub.subscribe());
     let backlog = if with_logs {

@@ -86,6 +86,7 @@ async fn start(
         tty,
         // An exec's stdin ends with the client's: `docker exec -i` half-closes at EOF.
         stdin_once: true,
+        detach_keys: super::containers::detach_keys(exec.config.detach_keys.as_ref())?,
     };
     // Subscribe before the process exists, so not a byte of output is lost.
     let output = exec.hub.subscribe();
