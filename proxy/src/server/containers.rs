@@ -404,11 +404,7 @@ async fn resize(
     Path(id): Path<String>,
     Query(q): Query<params::Query>,
 ) -> ApiResult<StatusCode> {
-    let h = int_param(&q, "h")?.unwrap_or(0);
-    let w = int_param(&q, "w")?.unwrap_or(0);
-    let (Ok(h), Ok(w)) = (u32::try_from(h), u32::try_from(w)) else {
-        return Err(ApiError::bad_request("invalid tty size"));
-    };
+    let (w, h) = params::tty_size(&q)?;
     d.containers.resize_tty(&id, w, h).await?;
     Ok(StatusCode::OK)
 }

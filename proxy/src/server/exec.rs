@@ -10,7 +10,7 @@ use spec::api::models::{ExecConfig, ExecStartConfig};
 use spec::api::ApiVersion;
 
 use super::error::{ApiError, ApiResult};
-use super::params::{self, int_param};
+use super::params;
 use super::{attach, stdcopy, upgrade, AppState};
 
 pub fn routes() -> Router<AppState> {
@@ -54,11 +54,7 @@ async fn resize(
     Path(id): Path<String>,
     Query(q): Query<params::Query>,
 ) -> ApiResult<StatusCode> {
-    let h = int_param(&q, "h")?.unwrap_or(0);
-    let w = int_param(&q, "w")?.unwrap_or(0);
-    let (Ok(h), Ok(w)) = (u32::try_from(h), u32::try_from(w)) else {
-        return Err(ApiError::bad_request("invalid tty size"));
-    };
+    let (w, h) = params::tty_size(&q)?;
     d.containers.exec_resize(&id, w, h).await?;
     Ok(StatusCode::OK)
 }

@@ -27,6 +27,16 @@ pub fn int_param(q: &Query, key: &str) -> Result<Option<i64>, ApiError> {
     }
 }
 
+/// `h` and `w` of the resize endpoints.
+pub fn tty_size(q: &Query) -> Result<(u32, u32), ApiError> {
+    let h = int_param(q, "h")?.unwrap_or(0);
+    let w = int_param(q, "w")?.unwrap_or(0);
+    match (u32::try_from(w), u32::try_from(h)) {
+        (Ok(w), Ok(h)) => Ok((w, h)),
+        _ => Err(ApiError::bad_request("invalid tty size")),
+    }
+}
+
 /// Parsed `filters`: each key to its set of values.
 pub type Filters = BTreeMap<String, Vec<String>>;
 
