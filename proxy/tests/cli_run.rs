@@ -333,3 +333,54 @@ fn containers_survive_a_daemon_restart() {
     let code = d.ok(&["inspect", "-f", "{{.State.ExitCode}}", "long"]);
     assert_eq!(code.trim(), "137");
 }
+
+#[test]
+fn unsupported_options_are_refused_and_default_network_warns() {
+    let d = Daemon::start();
+    d.load_busybox();
+    for (args, needle) in [
+        (vec!["--device", "/dev/null"], "--device"),
+        (vec!["-p", "8080:80"], "-p"),
+        (vec!["--cgroup-parent", "/x"], "--cgroup-parent"),
+        (vec!["-v", "named:/data"], "named"),
+        (vec!["--log-driver", "syslog"], "syslog"),
+    ] {
+        let mut full = vec!["run", "--rm"];
+        full.extend(args.iter().copied());
+        full.extend([IMAGE, "true"]);
+        let st = d.docker(&full);
+        assert_eq!(st.status.code(), Some(125), "{args:?}: {st:?}");
+        let err = String::from_utf8_lossy(&st.stderr);
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+    // Nothing was left behind by the refused requests.
+    assert_eq!(d.ok(&["ps", "-aq"]), "");
+
+    // The default network is loopback only, and the CLI shows the daemon's warning.
+    let st = d.docker(&["run", "--rm", IMAGE, "cat", "/proc/net/dev"]);
+    assert!(st.status.success(), "{st:?}");
+    let err = String::from_utf8_lossy(&st.stderr);
+    assert!(
+        err.contains("WARNING") && err.to_lowercase().contains("loopback"),
+        "{err}"
+    );
+    let dev = String::from_utf8_lossy(&st.stdout);
+    let ifaces: Vec<&str> = dev
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.split(':').next())
+        .map(str::trim)
+        .collect();
+    assert_eq!(ifaces, ["lo"], "{dev}");
+    // --network host shares the host's interfaces.
+    let host = d.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        IMAGE,
+        "cat",
+        "/proc/net/dev",
+    ]);
+    assert!(host.lines().count() > 3, "{host}");
+}
