@@ -13,8 +13,7 @@ for pair in containerd:containerd runc:runc busybox:busybox-static protoc:protob
   bin=${pair%%:*}; pkg=${pair#*:}
   command -v "$bin" >/dev/null 2>&1 || need+=("$pkg")
 done
-if [ ! -x /bin/busybox ] || ! /bin/busybox --help 2>&1 | head -1 | grep -q BusyBox \
-   || ldd /bin/busybox >/dev/null 2>&1; then
+if [ ! -x /bin/busybox ] || ldd /bin/busybox >/dev/null 2>&1; then
   # The image needs the static build: a dynamic busybox has no libc in the image.
   need+=(busybox-static)
 fi
