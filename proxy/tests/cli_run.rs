@@ -384,3 +384,25 @@ fn unsupported_options_are_refused_and_default_network_warns() {
     ]);
     assert!(host.lines().count() > 3, "{host}");
 }
+
+#[test]
+fn an_existing_containerd_can_be_used() {
+    let first = Daemon::start();
+    let socket = first.path("exec/containerd/containerd.sock");
+    // A second dockbridge on the first one's containerd, in its own namespace.
+    let second = first.start_second(&[
+        "--containerd",
+        socket.to_str().unwrap(),
+        "--containerd-namespace",
+        "second",
+    ]);
+    second.load_busybox();
+    assert_eq!(
+        second.ok(&["run", "--rm", "--network", "none", IMAGE, "echo", "shared"]),
+        "shared\n"
+    );
+    // Namespaces keep the two apart: the first daemon sees no image.
+    assert_eq!(first.ok(&["images", "-q"]), "");
+    let info = second.ok(&["info", "--format", "{{.Containers}} {{.Images}}"]);
+    assert_eq!(info.trim(), "0 1");
+}

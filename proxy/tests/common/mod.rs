@@ -20,7 +20,8 @@ pub struct Daemon {
     child: Option<Child>,
     extra_args: Vec<String>,
     env: Vec<(String, String)>,
-    _serial: MutexGuard<'static, ()>,
+    /// `None` for a second daemon started by a test that already holds the lock.
+    _serial: Option<MutexGuard<'static, ()>>,
 }
 
 impl Daemon {
@@ -30,7 +31,20 @@ impl Daemon {
 
     /// With extra `serve` flags and environment variables.
     pub fn start_with(extra_args: &[&str], env: &[(&str, &str)]) -> Self {
-        let serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+        let serial = Some(SERIAL.lock().unwrap_or_else(|p| p.into_inner()));
+        Self::spawn_new(extra_args, env, serial)
+    }
+
+    /// A second daemon beside `self` (the caller's test already holds the serial lock).
+    pub fn start_second(&self, extra_args: &[&str]) -> Self {
+        Self::spawn_new(extra_args, &[], None)
+    }
+
+    fn spawn_new(
+        extra_args: &[&str],
+        env: &[(&str, &str)],
+        serial: Option<MutexGuard<'static, ()>>,
+    ) -> Self {
         // Unix socket paths must stay under 108 bytes.
         let dir = tempfile::Builder::new()
             .prefix("dbe2e")
