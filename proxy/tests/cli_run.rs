@@ -406,3 +406,34 @@ fn an_existing_containerd_can_be_used() {
     let info = second.ok(&["info", "--format", "{{.Containers}} {{.Images}}"]);
     assert_eq!(info.trim(), "0 1");
 }
+
+#[test]
+fn json_file_rotation_options() {
+    let d = Daemon::start();
+    d.load_busybox();
+    d.ok(&[
+        "run",
+        "--name",
+        "chatty",
+        "--network",
+        "none",
+        "--log-opt",
+        "max-size=1k",
+        "--log-opt",
+        "max-file=2",
+        IMAGE,
+        "sh",
+        "-c",
+        "i=0; while [ $i -lt 300 ]; do i=$((i+1)); echo line $i; done",
+    ]);
+    let logs = d.ok(&["logs", "chatty"]);
+    let lines: Vec<&str> = logs.lines().collect();
+    assert_eq!(lines.last(), Some(&"line 300"));
+    assert!(lines.len() < 300 && lines.len() > 10, "{}", lines.len());
+    let st = d.docker(&["run", "--rm", "--log-opt", "max-file=3", IMAGE, "true"]);
+    assert_eq!(st.status.code(), Some(125));
+    assert!(
+        String::from_utf8_lossy(&st.stderr).contains("max-size"),
+        "{st:?}"
+    );
+}

@@ -99,20 +99,66 @@ pub struct LogWriter {
     path: PathBuf,
     inner: Mutex<Inner>,
     tx: broadcast::Sender<LogEvent>,
+    rotation: translate::linux::LogOptions,
 }
 
 struct Inner {
     file: Option<std::fs::File>,
+    size: u64,
 }
 
 impl LogWriter {
-    pub fn new(path: PathBuf) -> Self {
+    pub fn new(path: PathBuf, rotation: translate::linux::LogOptions) -> Self {
+        let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         Self {
             path,
-            inner: Mutex::new(Inner { file: None }),
+            inner: Mutex::new(Inner { file: None, size }),
             tx: broadcast::channel(4096).0,
+            rotation,
         }
     }
+
+    fn rotated(&self, n: u32) -> PathBuf {
+        let mut p = self.path.clone().into_os_string();
+        p.push(format!(".{n}"));
+        PathBuf::from(p)
+    }
+
+    /// json-file's rotation: `log` → `log.1` → … → `log.<max-file - 1>`, oldest dropped.
+    fn rotate(&self, inner: &mut Inner) {
+        inner.file = None;
+        inner.size = 0;
+        let keep = self.rotation.max_file.saturating_sub(1);
+        if keep == 0 {
+            let _ = std::fs::remove_file(&self.path);
+            return;
+        }
+        let _ = std::fs::remove_file(self.rotated(keep));
+        for n in (1..keep).rev() {
+            let _ = std::fs::rename(self.rotated(n), self.rotated(n + 1));
+        }
+        let _ = std::fs::rename(&self.path, self.rotated(1));
+    }
+
+    /// The whole log: rotated files oldest first, then the current file up to `len` bytes.
+    pub fn read_all(&self, len: u64) -> std::io::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        for n in (1..self.rotation.max_file).rev() {
+            if let Ok(b) = std::fs::read(self.rotated(n)) {
+                out.extend_from_slice(&b);
+            }
+        }
+        match std::fs::read(&self.path) {
+            Ok(mut b) => {
+                b.truncate(usize::try_from(len).unwrap_or(usize::MAX));
+                out.extend_from_slice(&b);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        Ok(out)
+    }
+
 
     pub fn path(&self) -> &Path {
         &self.path
@@ -130,10 +176,15 @@ impl LogWriter {
                 Err(e) => tracing::warn!("opening log {}: {e}", self.path.display()),
             }
         }
+        let line = entry.to_json_line();
         if let Some(f) = inner.file.as_mut() {
-            if let Err(e) = f.write_all(&entry.to_json_line()) {
-                tracing::warn!("writing log {}: {e}", self.path.display());
+            match f.write_all(&line) {
+                Ok(()) => inner.size += line.len() as u64,
+                Err(e) => tracing::warn!("writing log {}: {e}", self.path.display()),
             }
+        }
+        if self.rotation.max_size.is_some_and(|max| inner.size >= max) {
+            self.rotate(&mut inner);
         }
         let _ = self.tx.send(LogEvent::Entry(entry));
     }
@@ -293,6 +344,34 @@ mod tests {
             ..all
         };
         assert_eq!(select(&data, &until).len(), 2);
+    }
+
+    #[test]
+    fn rotates_like_json_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c-json.log");
+        let w = LogWriter::new(
+            path.clone(),
+            translate::linux::LogOptions { max_size: Some(200), max_file: 3 },
+        );
+        for i in 0..20 {
+            w.write(entry(&format!("line {i}\n"), StreamKind::Stdout, 100 + i));
+        }
+        assert!(dir.path().join("c-json.log.1").exists());
+        assert!(dir.path().join("c-json.log.2").exists());
+        assert!(!dir.path().join("c-json.log.3").exists());
+        let len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        let all = w.read_all(len).unwrap();
+        let opts = ReadOptions { stdout: true, stderr: true, ..Default::default() };
+        let lines: Vec<_> = select(&all, &opts).into_iter().map(|e| e.line).collect();
+        // Oldest lines are gone, the rest are in order and end with the newest.
+        assert!(lines.len() < 20 && lines.len() >= 4, "{}", lines.len());
+        assert_eq!(lines.last().unwrap(), &Bytes::from_static(b"line 19\n"));
+        let nums: Vec<i32> = lines
+            .iter()
+            .map(|l| String::from_utf8_lossy(l).trim().trim_start_matches("line ").parse().unwrap())
+            .collect();
+        assert!(nums.windows(2).all(|w| w[1] == w[0] + 1), "{nums:?}");
     }
 
     #[test]

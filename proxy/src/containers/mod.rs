@@ -170,7 +170,14 @@ impl Manager {
     }
 
     fn new_container(&self, rec: Record) -> Arc<Container> {
-        let log = Arc::new(logs::LogWriter::new(self.store.log_path(&rec.id)));
+        // Options were validated at create; a record from before rotation existed rotates never.
+        let rotation = rec
+            .host_config
+            .log_config
+            .as_ref()
+            .and_then(|l| translate::linux::log_options(l).ok())
+            .unwrap_or(translate::linux::LogOptions { max_size: None, max_file: 1 });
+        let log = Arc::new(logs::LogWriter::new(self.store.log_path(&rec.id), rotation));
         let running = rec.state.status.is_live();
         let exit_code = rec.state.exit_code;
         Arc::new(Container {

@@ -547,14 +547,11 @@ async fn logs(
     let timestamps = bool_param(&q, "timestamps")?;
     let tty = rec.config.tty.unwrap_or(false);
     let (len, rx) = c.log.follow();
-    let data = match tokio::fs::read(c.log.path()).await {
-        Ok(mut v) => {
-            v.truncate(len as usize);
-            v
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => return Err(ApiError::internal(format!("reading logs: {e}"))),
-    };
+    let log = c.log.clone();
+    let data = tokio::task::spawn_blocking(move || log.read_all(len))
+        .await
+        .map_err(|e| ApiError::internal(format!("reading logs: {e}")))?
+        .map_err(|e| ApiError::internal(format!("reading logs: {e}")))?;
     let encode = move |e: &logs::Entry| -> Bytes {
         let mut payload = Vec::new();
         if timestamps {
@@ -617,7 +614,12 @@ async fn attach_handler(
     // Subscribe before answering so nothing the process prints after this is lost.
     let output = stream.then(|| c.hub.subscribe());
     let backlog = if with_logs {
-        let data = tokio::fs::read(c.log.path()).await.unwrap_or_default();
+        let log = c.log.clone();
+        let data = tokio::task::spawn_blocking(move || log.read_all(u64::MAX))
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default();
         let all = ReadOptions {
             stdout: true,
             stderr: true,

@@ -43,7 +43,7 @@ pub use config::merge_config;
 pub use exec::{exec_process, exec_process_with, ExecOptions};
 pub use mounts::{bind_sources, BindSource};
 pub use network::{etc_hosts, resolv_conf, NetworkMode};
-pub use validate::{check_create, check_restart_policy, image_warnings};
+pub use validate::{check_create, check_restart_policy, image_warnings, log_options, LogOptions};
 
 /// The OCI runtime-spec version dockbridge writes (runc accepts any 1.x).
 pub const OCI_VERSION: &str = "1.2.0";

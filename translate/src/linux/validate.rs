@@ -287,10 +287,93 @@ fn check_log_config(l: &HostConfigLogConfig) -> Result<(), Error> {
             )))
         }
     }
-    if let Some(k) = l.config.iter().flatten().map(|(k, _)| k).min() {
-        return Err(unsupported(format!("--log-opt {k}")));
+    log_options(l).map(|_| ())
+}
+
+/// json-file rotation settings (`--log-opt max-size=10m --log-opt max-file=3`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LogOptions {
+    /// Rotate when the file reaches this many bytes; `None` = never.
+    pub max_size: Option<u64>,
+    /// How many files to keep, the current one included (at least 1).
+    pub max_file: u32,
+}
+
+/// Parses json-file's options as dockerd does; any other option is refused by name.
+pub fn log_options(l: &HostConfigLogConfig) -> Result<LogOptions, Error> {
+    let mut opts = LogOptions { max_size: None, max_file: 1 };
+    let mut keys: Vec<_> = l.config.iter().flatten().collect();
+    keys.sort();
+    for (k, v) in keys {
+        match k.as_str() {
+            "max-size" => {
+                let n = ram_in_bytes(v).ok_or_else(|| invalid(format!("invalid max-size: {v}")))?;
+                // dockerd treats -1 as "no limit".
+                opts.max_size = (n >= 0).then_some(n as u64);
+            }
+            "max-file" => {
+                let n: i64 = v.parse().map_err(|_| invalid(format!("invalid max-file: {v}")))?;
+                if n < 1 {
+                    return Err(invalid("max-file cannot be less than 1"));
+                }
+                opts.max_file = u32::try_from(n).map_err(|_| invalid(format!("invalid max-file: {v}")))?;
+            }
+            other => return Err(unsupported(format!("--log-opt {other}"))),
+        }
     }
-    Ok(())
+    if opts.max_file > 1 && opts.max_size.is_none() {
+        return Err(invalid("max-file can only be set if max-size is set"));
+    }
+    Ok(opts)
+}
+
+/// go-units' `RAMInBytes`: `10m`, `1.5G`, `512kb`, plain bytes; binary multiples.
+fn ram_in_bytes(s: &str) -> Option<i64> {
+    let t = s.trim();
+    if t == "-1" {
+        return Some(-1);
+    }
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num.parse().ok()?;
+    let mult: f64 = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" | "kib" => 1024.0,
+        "m" | "mb" | "mib" => 1024.0 * 1024.0,
+        "g" | "gb" | "gib" => 1024.0 * 1024.0 * 1024.0,
+        "t" | "tb" | "tib" => 1024.0_f64.powi(4),
+        _ => return None,
+    };
+    let v = n * mult;
+    (v.is_finite() && v >= 0.0 && v < i64::MAX as f64).then_some(v as i64)
+}
+
+#[cfg(test)]
+mod log_option_tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn cfg(pairs: &[(&str, &str)]) -> HostConfigLogConfig {
+        HostConfigLogConfig {
+            typ: Some("json-file".into()),
+            config: Some(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<HashMap<_, _>>()),
+        }
+    }
+
+    #[test]
+    fn parses_json_file_rotation_like_dockerd() {
+        assert_eq!(log_options(&cfg(&[])).unwrap(), LogOptions { max_size: None, max_file: 1 });
+        assert_eq!(
+            log_options(&cfg(&[("max-size", "10m"), ("max-file", "3")])).unwrap(),
+            LogOptions { max_size: Some(10 * 1024 * 1024), max_file: 3 }
+        );
+        assert_eq!(log_options(&cfg(&[("max-size", "512")])).unwrap().max_size, Some(512));
+        assert!(log_options(&cfg(&[("max-file", "3")])).is_err());
+        assert!(log_options(&cfg(&[("max-size", "ten")])).is_err());
+        assert!(log_options(&cfg(&[("max-file", "0"), ("max-size", "1k")])).is_err());
+        let e = log_options(&cfg(&[("compress", "true")])).unwrap_err().to_string();
+        assert!(e.contains("compress"), "{e}");
+    }
 }
 
 fn check_mode(what: &str, flag: &str, v: &Option<String>, allowed: &[&str]) -> Result<(), Error> {
