@@ -141,7 +141,13 @@ pub fn summary(rec: &Record, image_display: String, now: DateTime<Utc>) -> Conta
     let s = &rec.state;
     // dockerd quotes arguments that contain a space, and only those.
     let mut command = vec![rec.path.clone()];
-    command.extend(rec.args.iter().map(|a| if a.contains(' ') { format!("'{a}'") } else { a.clone() }));
+    command.extend(rec.args.iter().map(|a| {
+        if a.contains(' ') {
+            format!("'{a}'")
+        } else {
+            a.clone()
+        }
+    }));
     ContainerSummary {
         id: Some(rec.id.clone()),
         names: Some(vec![rec.name.clone()]),

@@ -159,7 +159,6 @@ impl LogWriter {
         Ok(out)
     }
 
-
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -352,7 +351,10 @@ mod tests {
         let path = dir.path().join("c-json.log");
         let w = LogWriter::new(
             path.clone(),
-            translate::linux::LogOptions { max_size: Some(200), max_file: 3 },
+            translate::linux::LogOptions {
+                max_size: Some(200),
+                max_file: 3,
+            },
         );
         for i in 0..20 {
             w.write(entry(&format!("line {i}\n"), StreamKind::Stdout, 100 + i));
@@ -362,14 +364,24 @@ mod tests {
         assert!(!dir.path().join("c-json.log.3").exists());
         let len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         let all = w.read_all(len).unwrap();
-        let opts = ReadOptions { stdout: true, stderr: true, ..Default::default() };
+        let opts = ReadOptions {
+            stdout: true,
+            stderr: true,
+            ..Default::default()
+        };
         let lines: Vec<_> = select(&all, &opts).into_iter().map(|e| e.line).collect();
         // Oldest lines are gone, the rest are in order and end with the newest.
         assert!(lines.len() < 20 && lines.len() >= 4, "{}", lines.len());
         assert_eq!(lines.last().unwrap(), &Bytes::from_static(b"line 19\n"));
         let nums: Vec<i32> = lines
             .iter()
-            .map(|l| String::from_utf8_lossy(l).trim().trim_start_matches("line ").parse().unwrap())
+            .map(|l| {
+                String::from_utf8_lossy(l)
+                    .trim()
+                    .trim_start_matches("line ")
+                    .parse()
+                    .unwrap()
+            })
             .collect();
         assert!(nums.windows(2).all(|w| w[1] == w[0] + 1), "{nums:?}");
     }

@@ -6,8 +6,8 @@ pub mod inspect;
 pub mod logs;
 pub mod names;
 pub mod record;
-pub mod size;
 pub mod rootfs;
+pub mod size;
 pub mod store;
 pub mod stream;
 
@@ -176,7 +176,10 @@ impl Manager {
             .log_config
             .as_ref()
             .and_then(|l| translate::linux::log_options(l).ok())
-            .unwrap_or(translate::linux::LogOptions { max_size: None, max_file: 1 });
+            .unwrap_or(translate::linux::LogOptions {
+                max_size: None,
+                max_file: 1,
+            });
         let log = Arc::new(logs::LogWriter::new(self.store.log_path(&rec.id), rotation));
         let running = rec.state.status.is_live();
         let exit_code = rec.state.exit_code;
@@ -219,7 +222,11 @@ impl Manager {
                 Some(spec::api::models::RestartPolicyNameEnum::ALWAYS)
                     | Some(spec::api::models::RestartPolicyNameEnum::UNLESS_STOPPED)
             );
-            if wants && !rec.has_been_manually_stopped && !rec.state.status.is_live() && rec.state.started_at.is_some() {
+            if wants
+                && !rec.has_been_manually_stopped
+                && !rec.state.status.is_live()
+                && rec.state.started_at.is_some()
+            {
                 if let Err(e) = self.start(&c.id).await {
                     tracing::warn!(container = %c.id, "starting by restart policy: {e}");
                 }
@@ -1124,7 +1131,11 @@ impl Manager {
 
     /// `docker update`: only the restart policy can change today; resource changes are
     /// refused (400) rather than accepted and not applied.
-    pub fn update_restart_policy(&self, key: &str, policy: spec::api::models::RestartPolicy) -> Result<()> {
+    pub fn update_restart_policy(
+        &self,
+        key: &str,
+        policy: spec::api::models::RestartPolicy,
+    ) -> Result<()> {
         let c = self.get(key)?;
         translate::linux::check_restart_policy(&policy)?;
         let rec = c.record();
@@ -1135,7 +1146,8 @@ impl Manager {
         );
         if rec.host_config.auto_remove.unwrap_or(false) && !none {
             return Err(ContainerError::InvalidParameter(
-                "Restart policy cannot be updated because AutoRemove is enabled for the container".into(),
+                "Restart policy cannot be updated because AutoRemove is enabled for the container"
+                    .into(),
             ));
         }
         c.update(|r| r.host_config.restart_policy = Some(policy));

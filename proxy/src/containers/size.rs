@@ -10,9 +10,13 @@ pub fn dir_size(dir: &Path) -> u64 {
     let mut total = 0;
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in entries.flatten() {
-            let Ok(m) = e.path().symlink_metadata() else { continue };
+            let Ok(m) = e.path().symlink_metadata() else {
+                continue;
+            };
             if m.is_dir() {
                 stack.push(e.path());
             } else if m.is_file() {
@@ -36,7 +40,12 @@ impl Manager {
             .flat_map(|m| m.options.iter())
             .find_map(|o| o.strip_prefix("upperdir="))?;
         let rw = i64::try_from(dir_size(Path::new(upper))).unwrap_or(i64::MAX);
-        let image = self.images.resolve(&rec.image_id).await.map(|i| i.size).unwrap_or(0);
+        let image = self
+            .images
+            .resolve(&rec.image_id)
+            .await
+            .map(|i| i.size)
+            .unwrap_or(0);
         Some((rw, rw.saturating_add(image)))
     }
 }

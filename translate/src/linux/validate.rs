@@ -301,7 +301,10 @@ pub struct LogOptions {
 
 /// Parses json-file's options as dockerd does; any other option is refused by name.
 pub fn log_options(l: &HostConfigLogConfig) -> Result<LogOptions, Error> {
-    let mut opts = LogOptions { max_size: None, max_file: 1 };
+    let mut opts = LogOptions {
+        max_size: None,
+        max_file: 1,
+    };
     let mut keys: Vec<_> = l.config.iter().flatten().collect();
     keys.sort();
     for (k, v) in keys {
@@ -312,11 +315,14 @@ pub fn log_options(l: &HostConfigLogConfig) -> Result<LogOptions, Error> {
                 opts.max_size = (n >= 0).then_some(n as u64);
             }
             "max-file" => {
-                let n: i64 = v.parse().map_err(|_| invalid(format!("invalid max-file: {v}")))?;
+                let n: i64 = v
+                    .parse()
+                    .map_err(|_| invalid(format!("invalid max-file: {v}")))?;
                 if n < 1 {
                     return Err(invalid("max-file cannot be less than 1"));
                 }
-                opts.max_file = u32::try_from(n).map_err(|_| invalid(format!("invalid max-file: {v}")))?;
+                opts.max_file =
+                    u32::try_from(n).map_err(|_| invalid(format!("invalid max-file: {v}")))?;
             }
             other => return Err(unsupported(format!("--log-opt {other}"))),
         }
@@ -333,7 +339,9 @@ fn ram_in_bytes(s: &str) -> Option<i64> {
     if t == "-1" {
         return Some(-1);
     }
-    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
     let n: f64 = num.parse().ok()?;
     let mult: f64 = match unit.to_ascii_lowercase().as_str() {
@@ -356,22 +364,41 @@ mod log_option_tests {
     fn cfg(pairs: &[(&str, &str)]) -> HostConfigLogConfig {
         HostConfigLogConfig {
             typ: Some("json-file".into()),
-            config: Some(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<HashMap<_, _>>()),
+            config: Some(
+                pairs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect::<HashMap<_, _>>(),
+            ),
         }
     }
 
     #[test]
     fn parses_json_file_rotation_like_dockerd() {
-        assert_eq!(log_options(&cfg(&[])).unwrap(), LogOptions { max_size: None, max_file: 1 });
+        assert_eq!(
+            log_options(&cfg(&[])).unwrap(),
+            LogOptions {
+                max_size: None,
+                max_file: 1
+            }
+        );
         assert_eq!(
             log_options(&cfg(&[("max-size", "10m"), ("max-file", "3")])).unwrap(),
-            LogOptions { max_size: Some(10 * 1024 * 1024), max_file: 3 }
+            LogOptions {
+                max_size: Some(10 * 1024 * 1024),
+                max_file: 3
+            }
         );
-        assert_eq!(log_options(&cfg(&[("max-size", "512")])).unwrap().max_size, Some(512));
+        assert_eq!(
+            log_options(&cfg(&[("max-size", "512")])).unwrap().max_size,
+            Some(512)
+        );
         assert!(log_options(&cfg(&[("max-file", "3")])).is_err());
         assert!(log_options(&cfg(&[("max-size", "ten")])).is_err());
         assert!(log_options(&cfg(&[("max-file", "0"), ("max-size", "1k")])).is_err());
-        let e = log_options(&cfg(&[("compress", "true")])).unwrap_err().to_string();
+        let e = log_options(&cfg(&[("compress", "true")]))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("compress"), "{e}");
     }
 }
