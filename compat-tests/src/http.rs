@@ -5,8 +5,11 @@
 //! stream headers) that general-purpose clients normalise away. Cases run
 //! sequentially, so blocking sockets with read timeouts keep it simple.
 
+#[cfg(not(unix))]
+use no_unix::UnixStream;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
+#[cfg(unix)]
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -619,5 +622,54 @@ mod tests {
     fn json_stream_parses_concatenated() {
         let v = json_stream(b"{\"a\":1}\r\n{\"b\":2}\n").expect("stream");
         assert_eq!(v.len(), 2);
+    }
+}
+
+/// Where std has no unix sockets, `unix://` endpoints fail at connect with a clear error;
+/// the type is uninhabited, so no other method can ever run.
+#[cfg(not(unix))]
+mod no_unix {
+    use std::convert::Infallible;
+    use std::io;
+    use std::path::Path;
+    use std::time::Duration;
+
+    #[derive(Debug)]
+    pub struct UnixStream(Infallible);
+
+    impl UnixStream {
+        pub fn connect(_: &Path) -> io::Result<Self> {
+            Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "unix sockets are not available on this platform: use tcp://",
+            ))
+        }
+        pub fn set_read_timeout(&self, _: Option<Duration>) -> io::Result<()> {
+            match self.0 {}
+        }
+        pub fn set_write_timeout(&self, _: Option<Duration>) -> io::Result<()> {
+            match self.0 {}
+        }
+        pub fn shutdown(&self, _: std::net::Shutdown) -> io::Result<()> {
+            match self.0 {}
+        }
+        pub fn try_clone(&self) -> io::Result<Self> {
+            match self.0 {}
+        }
+    }
+
+    impl io::Read for UnixStream {
+        fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+            match self.0 {}
+        }
+    }
+
+    impl io::Write for UnixStream {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            match self.0 {}
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            match self.0 {}
+        }
     }
 }

@@ -23,7 +23,6 @@ pub struct HostInfo {
 
 impl HostInfo {
     pub fn read() -> Self {
-        let uts = nix::sys::utsname::uname().ok();
         let os_release = std::fs::read_to_string("/etc/os-release").unwrap_or_default();
         let field = |k: &str| {
             os_release.lines().find_map(|l| {
@@ -43,14 +42,8 @@ impl HostInfo {
             .unwrap_or(0);
         let (runc_version, runc_commit) = runc_version();
         Self {
-            hostname: nix::unistd::gethostname()
-                .ok()
-                .and_then(|h| h.into_string().ok())
-                .unwrap_or_default(),
-            kernel_version: uts
-                .as_ref()
-                .map(|u| u.release().to_string_lossy().into_owned())
-                .unwrap_or_default(),
+            hostname: hostname(),
+            kernel_version: kernel_version(),
             operating_system: field("PRETTY_NAME").unwrap_or_else(|| "Linux".into()),
             os_version: field("VERSION_ID").unwrap_or_default(),
             ncpu: std::thread::available_parallelism()
@@ -88,6 +81,38 @@ fn runc_version() -> (String, String) {
     (version, commit)
 }
 
+#[cfg(unix)]
+fn hostname() -> String {
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_default()
+}
+
+#[cfg(not(unix))]
+fn hostname() -> String {
+    std::env::var("COMPUTERNAME").unwrap_or_default()
+}
+
+#[cfg(unix)]
+fn kernel_version() -> String {
+    nix::sys::utsname::uname()
+        .map(|u| u.release().to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+#[cfg(not(unix))]
+fn kernel_version() -> String {
+    String::new()
+}
+
+/// No rlimits outside unix: nothing to bound.
+#[cfg(not(unix))]
+fn hard_rlimits() -> BTreeMap<String, u64> {
+    BTreeMap::new()
+}
+
+#[cfg(unix)]
 fn hard_rlimits() -> BTreeMap<String, u64> {
     use nix::sys::resource::{getrlimit, Resource};
     let mut out = BTreeMap::new();

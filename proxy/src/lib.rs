@@ -61,6 +61,7 @@ pub async fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
             .context("opening the image store")?,
     );
     let mut backends: HashMap<&'static str, Arc<dyn backend::Backend>> = HashMap::new();
+    #[cfg(unix)]
     backends.insert(
         "containerd",
         Arc::new(containerd::ContainerdBackend::new(
@@ -150,17 +151,26 @@ fn daemon_id(data_root: &std::path::Path) -> anyhow::Result<String> {
 }
 
 async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        // Without signal handlers the daemon can only be killed; run forever.
-        std::future::pending::<()>().await;
-        return;
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            // Without signal handlers the daemon can only be killed; run forever.
+            std::future::pending::<()>().await;
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
     }
 }

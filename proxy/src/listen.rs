@@ -1,20 +1,26 @@
 //! Binding the `-H` addresses.
 
-use std::os::unix::fs::PermissionsExt;
-
 use anyhow::Context;
 
 use crate::config::ListenAddr;
 use crate::server::AppState;
 
 pub enum Listener {
+    #[cfg(unix)]
     Unix(tokio::net::UnixListener),
     Tcp(tokio::net::TcpListener),
 }
 
 pub async fn bind(addr: &ListenAddr) -> anyhow::Result<Listener> {
     match addr {
+        #[cfg(not(unix))]
+        ListenAddr::Unix(path) => anyhow::bail!(
+            "cannot listen on unix://{}: unix sockets need a unix host; use tcp://127.0.0.1:PORT",
+            path.display()
+        ),
+        #[cfg(unix)]
         ListenAddr::Unix(path) => {
+            use std::os::unix::fs::PermissionsExt;
             if let Some(dir) = path.parent() {
                 std::fs::create_dir_all(dir)
                     .with_context(|| format!("creating {}", dir.display()))?;
@@ -48,6 +54,7 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     match l {
+        #[cfg(unix)]
         Listener::Unix(u) => crate::server::run(u, daemon, shutdown).await,
         Listener::Tcp(t) => crate::server::run(t, daemon, shutdown).await,
     }

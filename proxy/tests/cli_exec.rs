@@ -1,4 +1,6 @@
 //! End to end: `docker exec` with the real CLI.
+// End to end against containerd, runc and the docker CLI: a Linux host is required.
+#![cfg(unix)]
 
 mod common;
 

@@ -1,6 +1,8 @@
 //! End to end on the HCS backend: the docker CLI runs a Windows-platform container through
 //! `dockbridge serve --backend hcs --hcs-library <simulator>`, the very dynamic-loading
 //! path that loads computecore.dll on Windows.
+// End to end against containerd, runc and the docker CLI: a Linux host is required.
+#![cfg(unix)]
 
 mod common;
 

@@ -1,4 +1,6 @@
 //! End to end: image commands with the real docker CLI.
+// End to end against containerd, runc and the docker CLI: a Linux host is required.
+#![cfg(unix)]
 
 mod common;
 

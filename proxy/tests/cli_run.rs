@@ -1,5 +1,7 @@
 //! End to end: the real docker CLI against a real dockbridge on a private containerd.
 //! Each test brings up its own daemon (serially: see `common::SERIAL`).
+// End to end against containerd, runc and the docker CLI: a Linux host is required.
+#![cfg(unix)]
 
 mod common;
 

@@ -1,6 +1,8 @@
 //! The image store against a real, private containerd: load (docker-archive and OCI, plain
 //! and gzip layers), list, resolve, tag, remove, prune, container root filesystems, and that
 //! what is stored survives containerd's garbage collector.
+// End to end against containerd, runc and the docker CLI: a Linux host is required.
+#![cfg(unix)]
 
 use std::path::Path;
 use std::process::{Command, Stdio};

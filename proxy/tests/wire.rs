@@ -1,5 +1,7 @@
 //! The API on the wire, byte for byte (as mini-redis tests its protocol): status lines,
 //! headers, error bodies, the hijack handshake and stream framing.
+// End to end against containerd, runc and the docker CLI: a Linux host is required.
+#![cfg(unix)]
 
 mod common;
 

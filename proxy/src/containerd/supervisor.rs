@@ -132,14 +132,15 @@ fn spawn(layout: &Layout) -> Result<Child, SupervisorError> {
         .open(&layout.log)
         .map_err(io(format!("opening {}", layout.log.display())))?;
     let log2 = log.try_clone().map_err(io("duplicating log handle"))?;
-    Command::new(&layout.binary)
-        .arg("--config")
+    let mut cmd = Command::new(&layout.binary);
+    // containerd must not die with us on SIGINT from a terminal: we stop it ourselves.
+    #[cfg(unix)]
+    cmd.process_group(0);
+    cmd.arg("--config")
         .arg(&layout.config)
         .stdin(Stdio::null())
         .stdout(log)
         .stderr(log2)
-        // containerd must not die with us on SIGINT from a terminal: we stop it ourselves.
-        .process_group(0)
         .kill_on_drop(false)
         .spawn()
         .map_err(io(format!("starting {}", layout.binary.display())))
@@ -186,7 +187,10 @@ async fn supervise(layout: Layout, mut child: Child, mut stop: watch::Receiver<b
     }
 }
 
+/// SIGTERM first, so containerd shuts down cleanly; a forced kill after 10 s (and at once
+/// where there are no signals).
 async fn terminate(child: &mut Child) {
+    #[cfg(unix)]
     if let Some(pid) = child.id() {
         let pid = nix::unistd::Pid::from_raw(pid as i32);
         let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);

@@ -1238,10 +1238,50 @@ pub fn parse_signal(s: &str) -> Result<u32> {
     } else {
         format!("SIG{upper}")
     };
-    name.parse::<nix::sys::signal::Signal>()
-        .map(|sig| sig as u32)
-        .map_err(|_| ContainerError::InvalidParameter(format!("Invalid signal: {s}")))
+    SIGNALS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, num)| *num)
+        .ok_or_else(|| ContainerError::InvalidParameter(format!("Invalid signal: {s}")))
 }
+
+/// Linux signal numbers by name (the container's kernel is Linux whatever the daemon's
+/// OS; HCS maps the few it knows itself).
+const SIGNALS: &[(&str, u32)] = &[
+    ("SIGHUP", 1),
+    ("SIGINT", 2),
+    ("SIGQUIT", 3),
+    ("SIGILL", 4),
+    ("SIGTRAP", 5),
+    ("SIGABRT", 6),
+    ("SIGIOT", 6),
+    ("SIGBUS", 7),
+    ("SIGFPE", 8),
+    ("SIGKILL", 9),
+    ("SIGUSR1", 10),
+    ("SIGSEGV", 11),
+    ("SIGUSR2", 12),
+    ("SIGPIPE", 13),
+    ("SIGALRM", 14),
+    ("SIGTERM", 15),
+    ("SIGSTKFLT", 16),
+    ("SIGCHLD", 17),
+    ("SIGCONT", 18),
+    ("SIGSTOP", 19),
+    ("SIGTSTP", 20),
+    ("SIGTTIN", 21),
+    ("SIGTTOU", 22),
+    ("SIGURG", 23),
+    ("SIGXCPU", 24),
+    ("SIGXFSZ", 25),
+    ("SIGVTALRM", 26),
+    ("SIGPROF", 27),
+    ("SIGWINCH", 28),
+    ("SIGIO", 29),
+    ("SIGPOLL", 29),
+    ("SIGPWR", 30),
+    ("SIGSYS", 31),
+];
 
 #[cfg(test)]
 mod tests {

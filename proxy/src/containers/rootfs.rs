@@ -4,7 +4,6 @@
 use std::path::{Component, Path, PathBuf};
 
 use containerd_client::types::Mount;
-use nix::mount::{mount, umount2, MntFlags, MsFlags};
 
 use super::ContainerError;
 
@@ -14,7 +13,17 @@ pub struct MountedRootfs {
 }
 
 impl MountedRootfs {
+    #[cfg(not(unix))]
+    pub fn mount(_: &[Mount], _: &Path) -> Result<Self, ContainerError> {
+        // Windows containers get their layers through the spec and are never mounted here.
+        Err(ContainerError::Internal(
+            "mounting a Linux rootfs needs a unix host".into(),
+        ))
+    }
+
+    #[cfg(unix)]
     pub fn mount(mounts: &[Mount], target: &Path) -> Result<Self, ContainerError> {
+        use nix::mount::{mount, MsFlags};
         std::fs::create_dir_all(target)
             .map_err(|e| ContainerError::io(format!("creating {}", target.display()), e))?;
         let [m] = mounts else {
@@ -75,16 +84,20 @@ impl MountedRootfs {
         }
         std::fs::create_dir_all(&p)
             .map_err(|e| ContainerError::io(format!("creating working directory {path}"), e))?;
+        #[cfg(unix)]
         for dir in missing {
             let _ = nix::unistd::chown(&dir, Some(uid.into()), Some(gid.into()));
         }
+        #[cfg(not(unix))]
+        let _ = (missing, uid, gid);
         Ok(())
     }
 }
 
 impl Drop for MountedRootfs {
     fn drop(&mut self) {
-        if let Err(e) = umount2(&self.target, MntFlags::MNT_DETACH) {
+        #[cfg(unix)]
+        if let Err(e) = nix::mount::umount2(&self.target, nix::mount::MntFlags::MNT_DETACH) {
             tracing::warn!("unmounting {}: {e}", self.target.display());
         }
         let _ = std::fs::remove_dir(&self.target);
@@ -136,7 +149,7 @@ pub fn resolve_in_root(root: &Path, path: &str) -> Result<PathBuf, ContainerErro
     Ok(root.join(cur))
 }
 
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
 
