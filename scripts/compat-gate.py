@@ -21,11 +21,12 @@ if update:
     print(f"known gaps: {len(failed)} cases written to {gaps_path}")
     sys.exit(0)
 regressions = [c for c in failed if c not in gaps]
+detail = {f"{r['area']}/{r['case']}": r.get("detail", "") for r in report["results"]}
 fixed = sorted(c for c in gaps if c in passed)
 print(f"dockbridge compat: {report['passed']} pass, {report['failed']} fail "
       f"({len(gaps)} known gaps, {len(regressions)} regressions), {report['skipped']} skip")
 for c in regressions:
-    print(f"REGRESSION: {c} fails and is not a known gap")
+    print(f"REGRESSION: {c} fails and is not a known gap: {detail.get(c, '')[:300]}")
 for c in fixed:
     print(f"FIXED: {c} passes now: remove it from {gaps_path}")
 sys.exit(1 if regressions or fixed else 0)

@@ -160,8 +160,13 @@ impl Manager {
         {
             let mut st = exec.state.lock().unwrap_or_else(|p| p.into_inner());
             if st.started {
+                let what = if st.exit_code.is_some() {
+                    "has already run"
+                } else {
+                    "is already running"
+                };
                 return Err(ContainerError::Conflict(format!(
-                    "Error: Exec command {} has already run",
+                    "Error: Exec command {} {what}",
                     exec.id
                 )));
             }
@@ -220,13 +225,14 @@ impl Manager {
             Ok(pid) => pid,
             Err(e) => {
                 self.finish_exec(exec, 126);
-                return Err(ContainerError::InvalidParameter(e.to_string()));
+                return Err(ContainerError::StartFailed(e.to_string()));
             }
         };
         {
             let mut st = exec.state.lock().unwrap_or_else(|p| p.into_inner());
-            st.running = true;
             st.pid = pid;
+            // A short process may already have exited (its event beat this reply).
+            st.running = st.exit_code.is_none();
         }
         self.emit(
             &c,

@@ -39,6 +39,9 @@ pub enum ContainerError {
     InvalidParameter(String),
     #[error("container already {0}")]
     NotModified(&'static str),
+    /// The runtime could not start a process (e.g. the executable is missing).
+    #[error("{0}")]
+    StartFailed(String),
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -341,17 +344,26 @@ impl Manager {
         }
     }
 
+    /// Follows a pause or resume done outside dockbridge (e.g. `ctr task pause`). Runs under
+    /// the container's operation lock, so the runtime's echo of our own `docker pause` is
+    /// only ever compared with the finished state and never reported twice.
     async fn sync_pause(self: &Arc<Self>, c: &Arc<Container>) -> Result<()> {
-        let rec = c.record();
-        let backend = self.backend(&rec.backend)?;
+        let _op = c.op.lock().await;
+        let backend = self.backend(&c.record().backend)?;
         if let Some(t) = backend.state(&c.id).await? {
             let (status, action) = match t.status {
                 TaskStatus::Paused => (Status::Paused, "pause"),
                 TaskStatus::Running => (Status::Running, "unpause"),
                 _ => return Ok(()),
             };
-            if rec.state.status != status && rec.state.status.is_live() {
-                c.update(|r| r.state.status = status);
+            let changed = c.update(|r| {
+                let change = r.state.status != status && r.state.status.is_live();
+                if change {
+                    r.state.status = status;
+                }
+                change
+            });
+            if changed {
                 self.store.save(&c.record())?;
                 self.emit(c, action, HashMap::new());
             }
@@ -993,6 +1005,7 @@ impl Manager {
 
     pub async fn pause(self: &Arc<Self>, key: &str) -> Result<()> {
         let c = self.get(key)?;
+        let _op = c.op.lock().await;
         let rec = c.record();
         match rec.state.status {
             Status::Running => {}
@@ -1022,6 +1035,7 @@ impl Manager {
 
     pub async fn unpause(self: &Arc<Self>, key: &str) -> Result<()> {
         let c = self.get(key)?;
+        let _op = c.op.lock().await;
         let rec = c.record();
         if rec.state.status != Status::Paused {
             return Err(ContainerError::Conflict(format!(

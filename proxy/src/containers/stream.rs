@@ -97,28 +97,18 @@ impl Hub {
         if let (Some(w), Some(rx)) = (io.stdin, rx) {
             tokio::spawn(pump_stdin(w, rx, on_stdin_closed));
         }
-        let mut readers = Vec::new();
-        if let Some(r) = io.stdout {
-            readers.push(tokio::spawn(pump_output(
-                r,
-                StreamKind::Stdout,
-                self.out.clone(),
-                log.clone(),
-            )));
-        }
-        if let Some(r) = io.stderr {
-            readers.push(tokio::spawn(pump_output(
-                r,
-                StreamKind::Stderr,
-                self.out.clone(),
-                log.clone(),
-            )));
-        }
+        // One task reads both streams: when stdout and stderr are both ready it takes
+        // stdout first, so `echo out; echo err >&2` is logged in the order it was written
+        // (two racing tasks would interleave at random).
+        let reader = tokio::spawn(pump_outputs(
+            io.stdout,
+            io.stderr,
+            self.out.clone(),
+            log.clone(),
+        ));
         let hub = self.clone();
         tokio::spawn(async move {
-            for r in readers {
-                let _ = r.await;
-            }
+            let _ = reader.await;
             if let Some(log) = log {
                 log.end();
             }
@@ -131,41 +121,90 @@ impl Hub {
     }
 }
 
-async fn pump_output(
-    mut r: BoxRead,
+/// Splits one stream's bytes into log lines and fans them out.
+struct Sink {
     kind: StreamKind,
-    out: broadcast::Sender<Output>,
-    log: Option<Arc<LogWriter>>,
-) {
-    let mut buf = vec![0u8; 32 * 1024];
-    let mut lines = LineSplitter::default();
-    loop {
-        let n = match r.read(&mut buf).await {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) => {
-                tracing::debug!("reading process {kind:?}: {e}");
-                break;
-            }
-        };
-        let chunk = Bytes::copy_from_slice(&buf[..n]);
-        if let Some(log) = &log {
-            for line in lines.push(&chunk) {
+    lines: LineSplitter,
+}
+
+impl Sink {
+    fn deliver(
+        &mut self,
+        chunk: &[u8],
+        out: &broadcast::Sender<Output>,
+        log: &Option<Arc<LogWriter>>,
+    ) {
+        let chunk = Bytes::copy_from_slice(chunk);
+        if let Some(log) = log {
+            for line in self.lines.push(&chunk) {
                 log.write(Entry {
-                    stream: kind,
+                    stream: self.kind,
                     time: chrono::Utc::now(),
                     line,
                 });
             }
         }
-        let _ = out.send(Output::Data(kind, chunk));
+        let _ = out.send(Output::Data(self.kind, chunk));
     }
-    if let (Some(log), Some(line)) = (&log, lines.flush()) {
-        log.write(Entry {
-            stream: kind,
-            time: chrono::Utc::now(),
-            line,
-        });
+
+    fn finish(&mut self, log: &Option<Arc<LogWriter>>) {
+        if let (Some(log), Some(line)) = (log, self.lines.flush()) {
+            log.write(Entry {
+                stream: self.kind,
+                time: chrono::Utc::now(),
+                line,
+            });
+        }
+    }
+}
+
+async fn read_some(r: &mut Option<BoxRead>, buf: &mut [u8]) -> usize {
+    match r {
+        Some(r) => r.read(buf).await.unwrap_or_else(|e| {
+            tracing::debug!("reading process output: {e}");
+            0
+        }),
+        None => std::future::pending().await,
+    }
+}
+
+async fn pump_outputs(
+    mut stdout: Option<BoxRead>,
+    mut stderr: Option<BoxRead>,
+    out: broadcast::Sender<Output>,
+    log: Option<Arc<LogWriter>>,
+) {
+    let mut so = Sink {
+        kind: StreamKind::Stdout,
+        lines: LineSplitter::default(),
+    };
+    let mut se = Sink {
+        kind: StreamKind::Stderr,
+        lines: LineSplitter::default(),
+    };
+    let (mut b1, mut b2) = (vec![0u8; 32 * 1024], vec![0u8; 32 * 1024]);
+    while stdout.is_some() || stderr.is_some() {
+        // Both reads are cancel-safe (tokio pipes, duplex streams): the losing branch of a
+        // round loses no bytes.
+        tokio::select! {
+            biased;
+            n = read_some(&mut stdout, &mut b1) => {
+                if n == 0 {
+                    stdout = None;
+                    so.finish(&log);
+                } else {
+                    so.deliver(&b1[..n], &out, &log);
+                }
+            }
+            n = read_some(&mut stderr, &mut b2) => {
+                if n == 0 {
+                    stderr = None;
+                    se.finish(&log);
+                } else {
+                    se.deliver(&b2[..n], &out, &log);
+                }
+            }
+        }
     }
 }
 

@@ -44,7 +44,9 @@ impl From<ContainerError> for ApiError {
         match e {
             ContainerError::NotFound(m) => ApiError::not_found(m),
             ContainerError::Conflict(m) => ApiError::conflict(m),
-            ContainerError::InvalidParameter(m) => ApiError::bad_request(m),
+            ContainerError::InvalidParameter(m) | ContainerError::StartFailed(m) => {
+                ApiError::bad_request(m)
+            }
             ContainerError::NotModified(_) => ApiError::not_modified(),
             ContainerError::Translate(t) => t.into(),
             ContainerError::Backend(b) => b.into(),

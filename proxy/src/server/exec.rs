@@ -87,13 +87,31 @@ async fn start(
     // Subscribe before the process exists, so not a byte of output is lost.
     let output = exec.hub.subscribe();
     let stdin = opts.stdin.then(|| exec.hub.stdin());
-    d.containers.exec_start(&exec).await?;
     if !upgrade::wants_upgrade(&req) {
         return Err(ApiError::bad_request(
             "exec start needs a connection upgrade (Upgrade: tcp)",
         ));
     }
+    // As dockerd does, a process the runtime could not start is reported on the stream
+    // (after the 101), with exit code 126 in inspect; other errors are HTTP errors.
+    let failed = match d.containers.exec_start(&exec).await {
+        Ok(()) => None,
+        Err(crate::containers::ContainerError::StartFailed(m)) => Some(m),
+        Err(e) => return Err(e.into()),
+    };
     let (on_upgrade, resp) = upgrade::accept(&mut req, stdcopy::content_type(tty, version));
+    if let Some(msg) = failed {
+        tokio::spawn(async move {
+            if let Some(mut conn) = upgrade::take(on_upgrade).await {
+                use tokio::io::AsyncWriteExt;
+                let text = bytes::Bytes::from(format!("{msg}\r\n"));
+                let kind = crate::containers::logs::StreamKind::Stdout;
+                let _ = conn.write_all(&stdcopy::encode(tty, kind, text)).await;
+                let _ = conn.shutdown().await;
+            }
+        });
+        return Ok(resp);
+    }
     let mut done = exec.done();
     let exited: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> =
         Box::pin(async move {
