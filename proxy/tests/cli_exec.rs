@@ -27,6 +27,14 @@ fn exec_codes_stdin_tty_detach_and_options() {
     ]);
 
     assert_eq!(d.ok(&["exec", "box", "echo", "hi"]), "hi\n");
+
+    // docker top: the host's ps, only the container's processes.
+    let top = d.ok(&["top", "box"]);
+    let mut lines = top.lines();
+    assert!(lines.next().unwrap_or_default().contains("PID"), "{top}");
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), 1, "{top}");
+    assert!(rows[0].ends_with("sleep 300"), "{top}");
     let st = d.docker(&["exec", "box", "sh", "-c", "echo o; echo e >&2; exit 3"]);
     assert_eq!(st.status.code(), Some(3), "{st:?}");
     assert_eq!(String::from_utf8_lossy(&st.stdout), "o\n");

@@ -12,6 +12,7 @@ pub mod images; // TEMP-IMAGES
 pub mod params;
 pub mod stdcopy;
 pub mod system;
+pub mod top;
 pub mod upgrade;
 pub mod version;
 
@@ -34,6 +35,7 @@ pub fn router(daemon: AppState) -> Router {
         .merge(containers::routes())
         .merge(events::routes())
         .merge(exec::routes())
+        .merge(top::routes())
         .merge(images::routes()) // TEMP-IMAGES
         .fallback(not_found)
         .with_state(daemon)
