@@ -50,7 +50,10 @@ fn exited(ctx: &mut Ctx, script: &str) -> Result<String> {
 }
 
 fn multiplexed(ctx: &mut Ctx) -> Result<Outcome> {
-    let id = exited(ctx, "echo out; echo err >&2")?;
+    // stdout and stderr are two pipes read concurrently, by dockerd too: only a pause
+    // between the writes makes their order in the log defined (dockerd 20.10 itself
+    // logged `err` first now and then without it).
+    let id = exited(ctx, "echo out; sleep 0.2; echo err >&2")?;
     let r = logs(ctx, &id, "stdout=1&stderr=1")?;
     // Exact bytes: [stream,0,0,0,len BE u32] + payload.
     let want = [

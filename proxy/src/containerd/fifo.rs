@@ -5,12 +5,22 @@
 //! our own on each output FIFO until the shim has opened it (i.e. until `CreateTask` or
 //! `Exec` returned), then drop it: from then on EOF means the process side really closed.
 //! Stdin is opened read-write, which never blocks on Linux and needs no reader yet.
+//!
+//! FIFOs are unix-only. containerd on Windows takes named pipes instead; until that is
+//! written, the Windows variant keeps the same API and fails with a clear error.
 
 use std::path::{Path, PathBuf};
 
+#[cfg(unix)]
 use tokio::net::unix::pipe;
 
 use crate::backend::{BackendError, ProcessIo, Result, StdioConfig};
+
+/// Our writer on an output FIFO (see the module docs).
+#[cfg(unix)]
+type Placeholder = pipe::Sender;
+#[cfg(not(unix))]
+type Placeholder = std::convert::Infallible;
 
 pub struct Fifos {
     pub dir: PathBuf,
@@ -22,7 +32,7 @@ pub struct Fifos {
 /// FIFOs opened on our side, with the temporary writers that keep reads from seeing EOF.
 pub struct OpenFifos {
     pub io: ProcessIo,
-    placeholders: Vec<pipe::Sender>,
+    placeholders: Vec<Placeholder>,
 }
 
 impl OpenFifos {
@@ -40,7 +50,7 @@ impl OpenFifos {
 }
 
 /// Writers that keep output FIFOs from reading EOF until dropped.
-pub struct Placeholders(#[allow(dead_code)] Vec<pipe::Sender>);
+pub struct Placeholders(#[allow(dead_code)] Vec<Placeholder>);
 
 impl Fifos {
     /// Creates the FIFOs for process `name` (`init` or an exec ID) under `dir`.
@@ -50,8 +60,7 @@ impl Fifos {
         let make = |suffix: &str| -> Result<PathBuf> {
             let p = dir.join(format!("{name}-{suffix}"));
             let _ = std::fs::remove_file(&p);
-            nix::unistd::mkfifo(&p, nix::sys::stat::Mode::from_bits_truncate(0o600))
-                .map_err(|e| BackendError::io(format!("mkfifo {}", p.display()), e.into()))?;
+            mkfifo(&p)?;
             Ok(p)
         };
         Ok(Self {
@@ -80,6 +89,12 @@ impl Fifos {
         }
     }
 
+    #[cfg(not(unix))]
+    pub fn open(&self) -> Result<OpenFifos> {
+        Err(unsupported())
+    }
+
+    #[cfg(unix)]
     pub fn open(&self) -> Result<OpenFifos> {
         let mut placeholders = Vec::new();
         let mut reader = |p: &Path| -> Result<pipe::Receiver> {
@@ -125,4 +140,20 @@ impl Fifos {
             let _ = std::fs::remove_file(self.dir.join(format!("{name}-{suffix}")));
         }
     }
+}
+
+#[cfg(unix)]
+fn mkfifo(p: &Path) -> Result<()> {
+    nix::unistd::mkfifo(p, nix::sys::stat::Mode::from_bits_truncate(0o600))
+        .map_err(|e| BackendError::io(format!("mkfifo {}", p.display()), e.into()))
+}
+
+#[cfg(not(unix))]
+fn mkfifo(_: &Path) -> Result<()> {
+    Err(unsupported())
+}
+
+#[cfg(not(unix))]
+fn unsupported() -> BackendError {
+    BackendError::Unavailable("containerd stdio on Windows is not supported yet".into())
 }
