@@ -121,6 +121,8 @@ pub async fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
     shutdown_signal().await;
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
+    // Open `/events` streams end now rather than holding the servers open.
+    daemon.events.close();
     // Hijacked streams would keep the servers alive; give them a moment, then go.
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), async {
         while servers.join_next().await.is_some() {}

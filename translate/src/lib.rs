@@ -5,6 +5,7 @@
 
 pub mod dockerfile;
 pub mod error;
+pub mod events;
 pub mod linux;
 pub mod windows;
 

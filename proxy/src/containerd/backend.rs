@@ -428,9 +428,26 @@ async fn pump_events(cd: Containerd, tx: broadcast::Sender<RuntimeEvent>, fifo_r
         let req = SubscribeRequest {
             filters: vec![format!("namespace=={},topic~=\"^/tasks/\"", cd.namespace())],
         };
-        match cd.events().subscribe(req).await {
+        // After a break, containerd may have nothing to say for a long time while the exits
+        // it had no subscriber for wait to be reconciled: once the request has been pending
+        // a moment (containerd is up and holds the subscription), announce the reconnect
+        // without waiting for the first event.
+        let mut events = cd.events();
+        let subscribing = events.subscribe(req);
+        tokio::pin!(subscribing);
+        let mut announced = first;
+        let subscribed = loop {
+            tokio::select! {
+                r = &mut subscribing => break r,
+                _ = tokio::time::sleep(Duration::from_secs(1)), if !announced => {
+                    announced = true;
+                    let _ = tx.send(RuntimeEvent::Reconnected);
+                }
+            }
+        };
+        match subscribed {
             Ok(stream) => {
-                if !first {
+                if !announced {
                     let _ = tx.send(RuntimeEvent::Reconnected);
                 }
                 first = false;

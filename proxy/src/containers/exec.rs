@@ -107,8 +107,9 @@ impl Execs {
     }
 }
 
-fn command_suffix(cfg: &ExecConfig) -> String {
-    cfg.cmd.clone().unwrap_or_default().join(" ")
+/// dockerd's `exec_create: <entrypoint> <args>` (see `translate::events::exec_action`).
+fn action(prefix: &str, cfg: &ExecConfig) -> String {
+    translate::events::exec_action(prefix, cfg.cmd.as_deref().unwrap_or_default())
 }
 
 impl Manager {
@@ -148,7 +149,7 @@ impl Manager {
         self.execs.insert(exec);
         self.emit(
             &c,
-            &format!("exec_create: {}", command_suffix(&config)),
+            &action("exec_create", &config),
             HashMap::from([("execID".to_string(), id.clone())]),
         );
         Ok(id)
@@ -236,7 +237,7 @@ impl Manager {
         }
         self.emit(
             &c,
-            &format!("exec_start: {}", command_suffix(&exec.config)),
+            &action("exec_start", &exec.config),
             HashMap::from([("execID".to_string(), exec.id.clone())]),
         );
         Ok(())

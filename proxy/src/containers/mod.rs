@@ -260,9 +260,17 @@ impl Manager {
         Ok(())
     }
 
-    /// Brings a container that we believe live in line with its task.
+    /// Brings a container that we believe live in line with its task: at boot, and whenever
+    /// a backend's event stream came back (containerd restarted), since exits, pauses and
+    /// resumes may have happened while nobody listened. An exit found here is recorded with
+    /// the exit code the runtime kept (containerd 1.6 keeps a stopped task's status across
+    /// its own restarts, because the shim survives them), and reported as the `die` event
+    /// that was missed.
     async fn reconcile(self: &Arc<Self>, c: &Arc<Container>) {
         let rec = c.record();
+        if !rec.state.status.is_live() {
+            return;
+        }
         let Ok(backend) = self.backend(&rec.backend) else {
             return;
         };
@@ -275,38 +283,75 @@ impl Manager {
                         Err(e) => tracing::warn!(container = %c.id, "re-attaching stdio: {e}"),
                     }
                 }
-                let paused = t.status == TaskStatus::Paused;
-                c.update(|r| {
-                    r.state.status = if paused {
-                        Status::Paused
-                    } else {
-                        Status::Running
-                    }
-                });
-                let _ = self.store.save(&c.record());
+                // Under the operation lock, so a `docker pause` in flight is not mistaken
+                // for an outside one; reports the pause or resume that was missed.
+                if let Err(e) = self.sync_pause(c).await {
+                    tracing::warn!(container = %c.id, "reconciling pause state: {e}");
+                }
             }
+            // A `start` in progress (it holds the operation lock) has created the task and
+            // not started it yet: not an exit. Without one, the task was left behind by an
+            // interrupted start and will never run: that is an exit.
+            Ok(Some(t)) if t.status == TaskStatus::Created && c.op.try_lock().is_err() => {}
             Ok(Some(t)) => {
                 let code = t.exit_code.map(i64::from).unwrap_or(255);
+                tracing::info!(
+                    container = %c.id,
+                    exit_code = code,
+                    "container exited while its runtime events were not followed"
+                );
                 self.handle_exit(c, code).await;
             }
-            Ok(None) => self.handle_exit(c, 255).await,
+            Ok(None) => {
+                // The runtime lost the task (its shim died, or its state was wiped): there is
+                // no exit status to read, so the exit is recorded as dockerd does for a task
+                // it cannot find.
+                tracing::warn!(
+                    container = %c.id,
+                    "the runtime has no task for a running container; recording exit code 255"
+                );
+                self.handle_exit(c, 255).await;
+            }
+            // The runtime is unreachable: nothing is known yet. The next reconnect retries.
             Err(e) => tracing::warn!(container = %c.id, "reconciling: {e}"),
         }
     }
 
     async fn on_runtime_event(self: &Arc<Self>, backend: &str, ev: RuntimeEvent) {
+        // Only containers that this backend runs: an ID another backend owns (or none of
+        // ours) is not ours to report.
+        let owned = |id: &str| {
+            self.get(id)
+                .ok()
+                .filter(|c| c.id == id && c.record().backend == backend)
+        };
         match ev {
             RuntimeEvent::Exit {
                 container_id,
                 exec_id: None,
+                pid,
                 exit_code,
                 ..
             } => {
-                if let Ok(c) = self.get(&container_id) {
-                    if c.record().backend == backend {
-                        self.handle_exit(&c, i64::from(exit_code)).await;
-                    }
+                let Some(c) = owned(&container_id) else {
+                    return;
+                };
+                // An exit of an earlier run, delivered late (the shim retries its events
+                // while containerd is down, and a reconcile may already have recorded the
+                // exit and a restart policy started the container again), must not end the
+                // current run. A run's pid is known once `start` returns; before that an
+                // exit can only be this run's.
+                let current = c.record().state.pid;
+                if pid != 0 && current != 0 && pid != current {
+                    tracing::debug!(
+                        container = %c.id,
+                        pid,
+                        current,
+                        "ignoring the exit of an earlier run"
+                    );
+                    return;
                 }
+                self.handle_exit(&c, i64::from(exit_code)).await;
             }
             RuntimeEvent::Exit {
                 container_id,
@@ -314,32 +359,61 @@ impl Manager {
                 exit_code,
                 ..
             } => {
-                self.on_exec_exit(&container_id, &exec_id, i64::from(exit_code))
-                    .await
-            }
-            RuntimeEvent::Oom { container_id } => {
-                if let Ok(c) = self.get(&container_id) {
-                    c.update(|r| r.state.oom_killed = true);
-                    self.emit(&c, "oom", HashMap::new());
+                if owned(&container_id).is_some() {
+                    self.on_exec_exit(&container_id, &exec_id, i64::from(exit_code))
+                        .await
                 }
             }
+            RuntimeEvent::Oom { container_id } => {
+                if let Some(c) = owned(&container_id) {
+                    c.update(|r| r.state.oom_killed = true);
+                    if let Err(e) = self.store.save(&c.record()) {
+                        tracing::warn!(container = %c.id, "saving state: {e}");
+                    }
+                    let now = crate::events::now_nanos();
+                    let action = translate::events::runtime_action(
+                        &translate::events::RuntimeEvent::Oom,
+                        None,
+                        now,
+                    );
+                    self.emit(&c, &action.action(), action.attributes());
+                }
+            }
+            // The runtime's word is only a hint: the state is read back under the operation
+            // lock, so our own `docker pause` is not reported a second time.
             RuntimeEvent::Paused { container_id } | RuntimeEvent::Resumed { container_id } => {
-                if let Ok(c) = self.get(&container_id) {
-                    let _ = self.sync_pause(&c).await;
+                if let Some(c) = owned(&container_id) {
+                    if let Err(e) = self.sync_pause(&c).await {
+                        tracing::warn!(container = %c.id, "following an outside pause: {e}");
+                    }
                 }
             }
             RuntimeEvent::Reconnected => {
-                let live: Vec<_> = {
-                    let idx = self.index.read().unwrap_or_else(|p| p.into_inner());
-                    idx.by_id
-                        .values()
-                        .filter(|c| c.record().state.status.is_live())
-                        .cloned()
+                tracing::info!(backend, "runtime events resumed; reconciling containers");
+                let backend = backend.to_string();
+                let live = move |me: &Self| -> Vec<Arc<Container>> {
+                    me.all()
+                        .into_iter()
+                        .filter(|c| {
+                            let r = c.record();
+                            r.backend == backend && r.state.status.is_live()
+                        })
                         .collect()
                 };
-                for c in live {
+                for c in live(self) {
                     self.reconcile(&c).await;
                 }
+                // The stream is announced a moment after the new subscription was sent, not
+                // when containerd confirmed it: a second look a little later catches an exit
+                // that fell between this reconcile and the subscription taking effect.
+                let me = Arc::downgrade(self);
+                tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_secs(3)).await;
+                    let Some(me) = me.upgrade() else { return };
+                    for c in live(&me) {
+                        me.reconcile(&c).await;
+                    }
+                });
             }
         }
     }
@@ -351,27 +425,36 @@ impl Manager {
         let _op = c.op.lock().await;
         let backend = self.backend(&c.record().backend)?;
         if let Some(t) = backend.state(&c.id).await? {
-            let (status, action) = match t.status {
-                TaskStatus::Paused => (Status::Paused, "pause"),
-                TaskStatus::Running => (Status::Running, "unpause"),
+            let status = match t.status {
+                TaskStatus::Paused => Status::Paused,
+                TaskStatus::Running => Status::Running,
                 _ => return Ok(()),
             };
-            let changed = c.update(|r| {
-                let change = r.state.status != status && r.state.status.is_live();
-                if change {
+            let before = c.update(|r| {
+                let before = r.state.status;
+                if before.is_live() {
                     r.state.status = status;
                 }
-                change
+                before
             });
-            if changed {
+            if before.is_live() && before != status {
                 self.store.save(&c.record())?;
-                self.emit(c, action, HashMap::new());
             }
+            // Only a change between running and paused is a pause or unpause; anything else
+            // (a restarting record whose task runs) is a silent correction.
+            let ev = match (before, status) {
+                (Status::Running, Status::Paused) => translate::events::RuntimeEvent::Paused,
+                (Status::Paused, Status::Running) => translate::events::RuntimeEvent::Resumed,
+                _ => return Ok(()),
+            };
+            let action = translate::events::runtime_action(&ev, None, crate::events::now_nanos());
+            self.emit(c, &action.action(), action.attributes());
         }
         Ok(())
     }
 
-    /// Records an exit of the init process (once per run), then auto-removes if asked.
+    /// Records an exit of the init process (once per run: whichever of the runtime event and
+    /// a reconcile comes first), reports `die`, then auto-removes or restarts if asked.
     async fn handle_exit(self: &Arc<Self>, c: &Arc<Container>, code: i64) {
         if !c.record().state.status.is_live() {
             return;
@@ -406,12 +489,15 @@ impl Manager {
         if let Err(e) = self.store.save(&c.record()) {
             tracing::warn!(container = %c.id, "saving state: {e}");
         }
-        let mut attrs = HashMap::from([("exitCode".to_string(), code.to_string())]);
-        if let Some(s) = started {
-            let secs = (now - s).num_seconds().max(0);
-            attrs.insert("execDuration".into(), secs.to_string());
-        }
-        self.emit(c, "die", attrs);
+        let die = translate::events::runtime_action(
+            &translate::events::RuntimeEvent::Exit {
+                exec_id: None,
+                exit_code: code,
+            },
+            started.and_then(|s| s.timestamp_nanos_opt()),
+            now.timestamp_nanos_opt().unwrap_or_default(),
+        );
+        self.emit(c, &die.action(), die.attributes());
         c.lifecycle.send_modify(|l| {
             l.running = false;
             l.exits += 1;
@@ -460,15 +546,22 @@ impl Manager {
         });
     }
 
-    pub fn emit(&self, c: &Container, action: &str, mut attrs: HashMap<String, String>) {
+    /// Reports a container event with moby's attribute set: `attrs` (the action's own), the
+    /// container's labels, `image` (as given at create) and `name`.
+    pub fn emit(&self, c: &Container, action: &str, attrs: HashMap<String, String>) {
         let rec = c.record();
-        for (k, v) in rec.config.labels.clone().unwrap_or_default() {
-            attrs.entry(k).or_insert(v);
-        }
-        attrs.insert("image".into(), rec.image_ref.clone());
-        attrs.insert("name".into(), rec.name.trim_start_matches('/').to_string());
-        self.events
-            .emit(EventMessageTypeEnum::CONTAINER, action, &c.id, attrs);
+        let actor = translate::events::ContainerActor {
+            id: c.id.clone(),
+            name: rec.name,
+            image: rec.image_ref,
+            labels: rec.config.labels.unwrap_or_default(),
+        };
+        self.events.emit(
+            EventMessageTypeEnum::CONTAINER,
+            action,
+            &c.id,
+            actor.attributes(attrs).into_iter().collect(),
+        );
     }
 
     /// Finds a container by full ID, name (with or without `/`), or unique ID prefix.
@@ -1182,6 +1275,14 @@ impl Manager {
         self.backend(&rec.backend)?
             .resize(&c.id, None, w, h)
             .await?;
+        self.emit(
+            &c,
+            "resize",
+            HashMap::from([
+                ("height".to_string(), h.to_string()),
+                ("width".to_string(), w.to_string()),
+            ]),
+        );
         Ok(())
     }
 }

@@ -1,146 +1,190 @@
-//! `GET /events`: replay from the backlog (`since`), then live events until `until`.
-//! Headers go out at once (clients block on them); a slow client is dropped with a
-//! warning rather than allowed to stall the bus.
+//! `GET /events`: replay from the backlog (`since` / `until`), then live events until
+//! `until` or until the client goes away.
+//!
+//! The response head goes out at once: clients block on it before they read any event. Each
+//! client gets its own forwarding task and a bounded queue; a client that stops reading
+//! fills its queue and is dropped with a warning instead of holding back the bus (which
+//! never waits) or the other clients. The rules themselves (filters, window, encoding) live
+//! in `translate::events`.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::get;
-use axum::Router;
-use chrono::{DateTime, Utc};
+use axum::{Extension, Router};
 use futures::StreamExt;
-use spec::api::models::EventMessage;
+use spec::api::ApiVersion;
 use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::{broadcast, mpsc, watch};
+use tokio_stream::wrappers::ReceiverStream;
+use translate::events::{self as ev, Filter, MediaType, Message, Window};
 
 use super::error::{ApiError, ApiResult};
-use super::params::{self, Filters};
+use super::params;
 use super::AppState;
-use crate::containers::logs::parse_timestamp;
+use crate::events::now_nanos;
+
+/// Encoded events waiting for one client. Past this the client is too slow and is dropped
+/// (dockerd buffers 1024 events per subscriber).
+const CLIENT_QUEUE: usize = 1024;
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/events", get(events))
 }
 
-fn event_time(e: &EventMessage) -> DateTime<Utc> {
-    e.time_nano
-        .map(DateTime::from_timestamp_nanos)
-        .or_else(|| e.time.and_then(|t| DateTime::from_timestamp(t, 0)))
-        .unwrap_or_default()
+/// What one subscription sends: which events, how encoded.
+struct Subscription {
+    filter: Filter,
+    window: Window,
+    version: ApiVersion,
+    media: MediaType,
 }
 
-/// Docker's event filter semantics: values of one key are ORed, keys are ANDed.
-pub fn matches(f: &Filters, e: &EventMessage) -> bool {
-    let typ = e.typ.map(|t| t.to_string()).unwrap_or_default();
-    let action = e.action.clone().unwrap_or_default();
-    let actor = e.actor.clone().unwrap_or_default();
-    let id = actor.id.unwrap_or_default();
-    let attrs = actor.attributes.unwrap_or_default();
-    let name = attrs.get("name").cloned().unwrap_or_default();
-    let any =
-        |k: &str, ok: &dyn Fn(&str) -> bool| f.get(k).is_none_or(|vals| vals.iter().any(|v| ok(v)));
-    any("type", &|v| v == typ)
-        // `exec_start: sh` matches the filter `exec_start`: compare up to the colon.
-        && any("event", &|v| v == action || action.split(':').next() == Some(v))
-        && any("container", &|v| typ == "container" && (id.starts_with(v) || name == v))
-        && any("image", &|v| {
-            (typ == "image" && (id == v || id.starts_with(v)))
-                || attrs.get("image").is_some_and(|i| i == v)
-        })
-        && f.get("label").is_none_or(|v| params::labels_match(v, &attrs))
-        && any("scope", &|v| v == "local")
-        && any("daemon", &|v| typ == "daemon" && id == v)
-        && any("network", &|v| typ == "network" && id.starts_with(v))
-        && any("volume", &|v| typ == "volume" && id == v)
-}
-
-async fn events(State(d): State<AppState>, Query(q): Query<params::Query>) -> ApiResult<Response> {
-    let f = params::filters(&q)?;
-    params::check_filter_keys(
-        &f,
-        &[
-            "type",
-            "event",
-            "container",
-            "image",
-            "label",
-            "network",
-            "volume",
-            "daemon",
-            "scope",
-            "plugin",
-            "node",
-            "service",
-            "secret",
-            "config",
-        ],
-    )?;
-    let ts = |k: &str| -> ApiResult<Option<DateTime<Utc>>> {
-        match q.get(k).filter(|s| !s.is_empty()) {
-            Some(s) => parse_timestamp(s)
-                .map(Some)
-                .ok_or_else(|| ApiError::bad_request(format!("invalid value for {k}: {s}"))),
-            None => Ok(None),
-        }
-    };
-    let since = ts("since")?;
-    let until = ts("until")?;
-    if let (Some(s), Some(u)) = (since, until) {
-        if s > u {
-            return Err(ApiError::bad_request(format!(
-                "`since` time ({}) cannot be after `until` time ({})",
-                q.get("since").map(String::as_str).unwrap_or_default(),
-                q.get("until").map(String::as_str).unwrap_or_default()
-            )));
-        }
+impl Subscription {
+    fn wants(&self, e: &Message) -> bool {
+        !ev::hidden_from(e, self.version) && self.filter.include(e)
     }
+
+    fn encode(&self, e: &Message) -> Bytes {
+        Bytes::from(ev::encode(e, self.version, self.media))
+    }
+}
+
+async fn events(
+    State(d): State<AppState>,
+    Extension(version): Extension<ApiVersion>,
+    headers: HeaderMap,
+    Query(q): Query<params::Query>,
+) -> ApiResult<Response> {
+    let get = |k: &str| q.get(k).map_or("", String::as_str);
+    let window = Window::parse(get("since"), get("until"))?;
+    let filter = Filter::from_json(get("filters"))?;
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    let sub = Arc::new(Subscription {
+        filter,
+        window,
+        version,
+        media: ev::negotiate_media_type(version, accept),
+    });
+
+    // Snapshot and live receiver come from one lock: no event is missed or sent twice.
     let (backlog, rx) = d.events.subscribe();
-    let replay: Vec<EventMessage> = match since {
-        Some(s) => backlog
-            .into_iter()
-            .filter(|e| event_time(e) >= s && until.is_none_or(|u| event_time(e) <= u))
-            .collect(),
-        None => Vec::new(),
+    let replay: Vec<Bytes> = if sub.window.replays() {
+        backlog
+            .iter()
+            .filter(|e| sub.window.contains(e.time_nano) && sub.wants(e))
+            .map(|e| sub.encode(e))
+            .collect()
+    } else {
+        Vec::new()
     };
-    let encode = |e: &EventMessage| -> Result<Bytes, std::convert::Infallible> {
-        let mut v = serde_json::to_vec(e).unwrap_or_default();
-        v.push(b'\n');
-        Ok(Bytes::from(v))
-    };
-    let f2 = f.clone();
-    let head = futures::stream::iter(
-        replay
-            .into_iter()
-            .filter(move |e| matches(&f2, e))
-            .map(move |e| encode(&e))
-            .collect::<Vec<_>>(),
-    );
-    let live = futures::stream::unfold(rx, |mut rx| async move {
-        match rx.recv().await {
-            Ok(e) => Some((e, rx)),
-            Err(RecvError::Lagged(n)) => {
-                tracing::warn!("events client too slow: dropping it after missing {n} events");
-                None
-            }
-            Err(RecvError::Closed) => None,
+
+    let (tx, queue) = mpsc::channel::<Bytes>(CLIENT_QUEUE);
+    let dropped = Arc::new(AtomicBool::new(false));
+    let now = now_nanos();
+    let closed = d.events.closed();
+    if sub.window.only_past(now) || *closed.borrow() {
+        // Nothing live to wait for: the stream ends after the replay.
+        drop(tx);
+    } else {
+        let left = sub
+            .window
+            .until
+            .map(|u| Duration::from_nanos(u64::try_from(u.saturating_sub(now)).unwrap_or(0)));
+        tokio::spawn(forward(
+            Live {
+                rx,
+                tx,
+                closed,
+                until: left,
+                dropped: dropped.clone(),
+            },
+            sub.clone(),
+        ));
+    }
+
+    // A dropped client's stream ends with an error, so hyper aborts the response instead of
+    // finishing it cleanly: the client sees the stream break rather than a normal end.
+    let tail = futures::stream::once(async move {
+        if dropped.load(Ordering::Acquire) {
+            Some(Err(std::io::Error::other("events client too slow")))
+        } else {
+            None
         }
     })
-    .filter(move |e| futures::future::ready(matches(&f, e)))
-    .map(move |e| encode(&e));
-    let body = match until {
-        // Past `until`, the stream ends when the replay is done; a future `until` ends it then.
-        Some(u) => {
-            let left = (u - Utc::now()).to_std().unwrap_or(Duration::ZERO);
-            let live = live.take_until(tokio::time::sleep(left));
-            Body::from_stream(head.chain(live))
-        }
-        None => Body::from_stream(head.chain(live)),
-    };
+    .filter_map(futures::future::ready);
+    let body = futures::stream::iter(replay)
+        .chain(ReceiverStream::new(queue))
+        .map(Ok::<_, std::io::Error>)
+        .chain(tail);
+
     Response::builder()
         .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(body)
+        .header(header::CONTENT_TYPE, sub.media.as_str())
+        .body(Body::from_stream(body))
         .map_err(|e| ApiError::internal(e.to_string()))
+}
+
+/// The live half of one subscription.
+struct Live {
+    rx: broadcast::Receiver<Message>,
+    tx: mpsc::Sender<Bytes>,
+    closed: watch::Receiver<bool>,
+    /// Time left until `until`.
+    until: Option<Duration>,
+    dropped: Arc<AtomicBool>,
+}
+
+/// Moves live events from the bus to one client's queue until `until` passes, the client
+/// goes away, the daemon shuts down, or the client falls behind (then it is dropped with a
+/// warning).
+async fn forward(live: Live, sub: Arc<Subscription>) {
+    let Live {
+        mut rx,
+        tx,
+        mut closed,
+        until,
+        dropped,
+    } = live;
+    let deadline = async {
+        match until {
+            Some(left) => tokio::time::sleep(left).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(deadline);
+    loop {
+        let e = tokio::select! {
+            r = rx.recv() => r,
+            // The client hung up: stop at once rather than at the next event.
+            _ = tx.closed() => return,
+            _ = &mut deadline => return,
+            _ = closed.wait_for(|c| *c) => return,
+        };
+        match e {
+            Ok(e) if sub.wants(&e) => match tx.try_send(sub.encode(&e)) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    tracing::warn!(
+                        "events client too slow: {CLIENT_QUEUE} events unread; dropping it"
+                    );
+                    dropped.store(true, Ordering::Release);
+                    return;
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => return,
+            },
+            Ok(_) => {}
+            Err(RecvError::Lagged(n)) => {
+                tracing::warn!("events client too slow: it missed {n} events; dropping it");
+                dropped.store(true, Ordering::Release);
+                return;
+            }
+            Err(RecvError::Closed) => return,
+        }
+    }
 }
