@@ -91,14 +91,6 @@ fn check_restart_policy_name(body: &Bytes) -> ApiResult<()> {
     }
 }
 
-/// Parses a JSON body the way dockerd reports problems with it (400, not axum's 422).
-fn json_body<T: serde::de::DeserializeOwned + Default>(body: &Bytes) -> ApiResult<T> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(T::default());
-    }
-    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))
-}
-
 async fn create(
     State(d): State<AppState>,
     Query(q): Query<params::Query>,
@@ -112,7 +104,7 @@ async fn create(
         ));
     }
     check_restart_policy_name(&body)?;
-    let body: ContainerCreateBody = json_body(&body)?;
+    let body: ContainerCreateBody = params::json_body(&body)?;
     if let Some(p) = q.get("platform").filter(|p| !p.is_empty()) {
         let os = p.split('/').next().unwrap_or_default();
         if os != "linux" && !(os == "windows" && d.containers.backend_names().contains(&"hcs")) {
@@ -369,7 +361,7 @@ async fn update(
 ) -> ApiResult<impl IntoResponse> {
     let c = d.containers.get(&id)?;
     check_restart_policy_name(&body)?;
-    let v: serde_json::Value = json_body(&body)?;
+    let v: serde_json::Value = params::json_body(&body)?;
     let obj = v.as_object().cloned().unwrap_or_default();
     let unsupported: Vec<&str> = obj
         .iter()

@@ -21,19 +21,12 @@ pub fn routes() -> Router<AppState> {
         .route("/exec/{id}/resize", post(resize))
 }
 
-fn json<T: serde::de::DeserializeOwned + Default>(body: &Bytes) -> ApiResult<T> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(T::default());
-    }
-    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))
-}
-
 async fn create(
     State(d): State<AppState>,
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult<impl IntoResponse> {
-    let config: ExecConfig = json(&body)?;
+    let config: ExecConfig = params::json_body(&body)?;
     let exec_id = d.containers.exec_create(&id, config)?;
     Ok((
         StatusCode::CREATED,
@@ -69,7 +62,7 @@ async fn start(
     let body = axum::body::to_bytes(std::mem::take(req.body_mut()), 1 << 20)
         .await
         .map_err(|e| ApiError::bad_request(format!("reading body: {e}")))?;
-    let cfg: ExecStartConfig = json(&body)?;
+    let cfg: ExecStartConfig = params::json_body(&body)?;
     if cfg.detach.unwrap_or(false) {
         d.containers.exec_start(&exec).await?;
         return Ok(StatusCode::OK.into_response());

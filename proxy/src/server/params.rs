@@ -27,6 +27,15 @@ pub fn int_param(q: &Query, key: &str) -> Result<Option<i64>, ApiError> {
     }
 }
 
+/// A JSON request body, parsed the way dockerd reports problems with it (400, not axum's
+/// 422); an empty body is the type's default.
+pub fn json_body<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))
+}
+
 /// `h` and `w` of the resize endpoints.
 pub fn tty_size(q: &Query) -> Result<(u32, u32), ApiError> {
     let h = int_param(q, "h")?.unwrap_or(0);

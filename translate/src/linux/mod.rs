@@ -230,14 +230,11 @@ pub(crate) fn nonempty_vec<T>(v: &Option<Vec<T>>) -> Option<&[T]> {
     v.as_deref().filter(|s| !s.is_empty())
 }
 
-/// Go's `path.Clean`: lexical, for slash-separated paths.
-pub(crate) fn clean_path(p: &str) -> String {
-    if p.is_empty() {
-        return ".".to_string();
-    }
-    let rooted = p.starts_with('/');
+/// The lexical core of Go's `path.Clean`/`filepath.Clean`: empty and `.` segments go, `..`
+/// removes its parent, and a `..` that climbs above a rooted path is dropped.
+pub(crate) fn clean_segments(p: &str, sep: char, rooted: bool) -> Vec<&str> {
     let mut parts: Vec<&str> = Vec::new();
-    for part in p.split('/') {
+    for part in p.split(sep) {
         match part {
             "" | "." => {}
             ".." => {
@@ -250,7 +247,16 @@ pub(crate) fn clean_path(p: &str) -> String {
             other => parts.push(other),
         }
     }
-    let joined = parts.join("/");
+    parts
+}
+
+/// Go's `path.Clean`: lexical, for slash-separated paths.
+pub(crate) fn clean_path(p: &str) -> String {
+    if p.is_empty() {
+        return ".".to_string();
+    }
+    let rooted = p.starts_with('/');
+    let joined = clean_segments(p, '/', rooted).join("/");
     match (rooted, joined.is_empty()) {
         (true, _) => format!("/{joined}"),
         (false, true) => ".".to_string(),

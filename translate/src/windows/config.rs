@@ -325,21 +325,7 @@ pub(crate) fn clean_windows_path(p: &str) -> String {
         ("", p)
     };
     let rooted = rest.starts_with('\\');
-    let mut parts: Vec<&str> = Vec::new();
-    for part in rest.split('\\') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                if parts.last().is_some_and(|l| *l != "..") {
-                    parts.pop();
-                } else if !rooted {
-                    parts.push("..");
-                }
-            }
-            other => parts.push(other),
-        }
-    }
-    let joined = parts.join("\\");
+    let joined = crate::linux::clean_segments(rest, '\\', rooted).join("\\");
     match (rooted, joined.is_empty()) {
         (true, _) => format!("{volume}\\{joined}"),
         (false, true) if volume.is_empty() => ".".to_string(),
