@@ -70,17 +70,10 @@ fn attach_fanout_run_a_and_detach_keys() {
         IMAGE,
         "sh",
     ]);
-    let cmd = format!(
-        "(sleep 1; printf 'echo typed > /tmp/t\\n'; sleep 1; printf '\\020\\021') | script -qec 'DOCKER_HOST={} DOCKER_CONFIG={} {} attach shell' /dev/null",
-        d.host(),
-        d.path("cli-config").display(),
-        common::DOCKER
+    let out = d.in_terminal(
+        "attach shell",
+        Some("sleep 1; printf 'echo typed > /tmp/t\\n'; sleep 1; printf '\\020\\021'"),
     );
-    let out = std::process::Command::new("sh")
-        .args(["-c", &cmd])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("read escape sequence"), "{text}");
     std::thread::sleep(Duration::from_millis(300));

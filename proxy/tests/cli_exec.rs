@@ -55,17 +55,7 @@ fn exec_codes_stdin_tty_detach_and_options() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "piped\nend\n");
 
     // -it in a real pseudo-terminal.
-    let cmd = format!(
-        "DOCKER_HOST={} DOCKER_CONFIG={} {} exec -it box sh -c 'tty; exit 4'",
-        d.host(),
-        d.path("cli-config").display(),
-        common::DOCKER
-    );
-    let out = std::process::Command::new("script")
-        .args(["-qec", &cmd, "/dev/null"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let out = d.in_terminal("exec -it box sh -c 'tty; exit 4'", None);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("/dev/pts/"), "{text}");
 

@@ -91,17 +91,10 @@ fn stdin_tty_user_workdir_env_and_binds() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "hello stdin\ndone\n");
 
     // -t through a real pseudo-terminal made by script(1).
-    let cmd = format!(
-        "DOCKER_HOST={} DOCKER_CONFIG={} {} run --rm -t --network none {IMAGE} sh -c 'tty; echo cols=$(stty size)'",
-        d.host(),
-        d.path("cli-config").display(),
-        common::DOCKER
+    let out = d.in_terminal(
+        &format!("run --rm -t --network none {IMAGE} sh -c 'tty; echo cols=$(stty size)'"),
+        None,
     );
-    let out = std::process::Command::new("script")
-        .args(["-qec", &cmd, "/dev/null"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("/dev/pts/0"), "{text}");
 

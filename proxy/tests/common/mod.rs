@@ -172,9 +172,34 @@ impl Daemon {
         assert!(out.contains("Loaded image: busybox:latest"), "{out}");
     }
 
+    /// The docker command line `docker_args` run by the CLI inside a real pseudo-terminal
+    /// (script(1)), as a user at a terminal would; `stdin_script` is a shell command whose
+    /// output is typed into that terminal.
+    pub fn in_terminal(&self, docker_args: &str, stdin_script: Option<&str>) -> Output {
+        let cmd = format!(
+            "DOCKER_HOST={} DOCKER_CONFIG={} {DOCKER} {docker_args}",
+            self.host(),
+            self.path("cli-config").display(),
+        );
+        let script = format!("script -qec {} /dev/null", shell_quote(&cmd));
+        let full = match stdin_script {
+            Some(input) => format!("({input}) | {script}"),
+            None => script,
+        };
+        Command::new("sh")
+            .args(["-c", &full])
+            .stdin(Stdio::null())
+            .output()
+            .expect("running script(1)")
+    }
+
     pub fn path(&self, rel: &str) -> PathBuf {
         self.dir.path().join(rel)
     }
+}
+
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
 }
 
 pub fn tail(s: &str, n: usize) -> String {
