@@ -2,6 +2,7 @@
 //! (remote, over gRPC) or on the Windows Host Compute Service (local, in-process).
 #![forbid(unsafe_code)]
 
+pub mod archive;
 pub mod backend;
 pub mod config;
 pub mod containerd;

@@ -25,6 +25,10 @@ enum Command {
     Cmdline(dockbridge::tools::CmdlineCommand),
     /// Print the OCI runtime spec dockbridge would send for a create request.
     Translate(dockbridge::tools::TranslateArgs),
+    /// Internal: one `docker cp`/`export` operation chrooted into a container (the daemon
+    /// runs this as a child process).
+    #[command(hide = true)]
+    ArchiveHelper { request: String },
 }
 
 fn main() -> ExitCode {
@@ -33,6 +37,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve(args),
         Command::Cmdline(cmd) => dockbridge::tools::run_cmdline(cmd),
         Command::Translate(args) => dockbridge::tools::run_translate(args),
+        Command::ArchiveHelper { request } => dockbridge::archive::helper::main(&request),
     }
 }
 

@@ -1,6 +1,7 @@
 //! The container manager: every container's record, state machine and stdio, independent of
 //! which backend runs it and of HTTP.
 
+pub mod archive;
 pub mod exec;
 pub mod inspect;
 pub mod logs;
@@ -49,6 +50,12 @@ pub enum ContainerError {
     },
     #[error("{0}")]
     Internal(String),
+    /// Refused by policy, e.g. writing into a read-only rootfs (403).
+    #[error("{0}")]
+    Forbidden(String),
+    /// Something dockerd would do that this backend cannot (501).
+    #[error("{0}")]
+    NotImplemented(String),
     #[error(transparent)]
     Backend(#[from] BackendError),
     #[error(transparent)]
@@ -128,6 +135,8 @@ pub struct Manager {
     events: Arc<EventBus>,
     host: Arc<crate::host::HostInfo>,
     pub execs: exec::Execs,
+    /// The executable run as `archive-helper` for `docker cp`/`export` (this binary).
+    helper_exe: PathBuf,
 }
 
 impl Manager {
@@ -151,6 +160,7 @@ impl Manager {
             events,
             host,
             execs: exec::Execs::default(),
+            helper_exe: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("dockbridge")),
         });
         Ok(m)
     }

@@ -1,7 +1,7 @@
 //! Temporarily mounting a container's rootfs on the host, to read what the spec depends on
 //! (`/etc/passwd`, `/etc/group`) and to create the working directory, as dockerd does.
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use containerd_client::types::Mount;
 
@@ -23,7 +23,6 @@ impl MountedRootfs {
 
     #[cfg(unix)]
     pub fn mount(mounts: &[Mount], target: &Path) -> Result<Self, ContainerError> {
-        use nix::mount::{mount, MsFlags};
         std::fs::create_dir_all(target)
             .map_err(|e| ContainerError::io(format!("creating {}", target.display()), e))?;
         let [m] = mounts else {
@@ -32,31 +31,7 @@ impl MountedRootfs {
                 mounts.len()
             )));
         };
-        let mut flags = MsFlags::empty();
-        let mut data = Vec::new();
-        for opt in &m.options {
-            match opt.as_str() {
-                "ro" => flags |= MsFlags::MS_RDONLY,
-                "rbind" => flags |= MsFlags::MS_BIND | MsFlags::MS_REC,
-                "bind" => flags |= MsFlags::MS_BIND,
-                "rw" => {}
-                other => data.push(other.to_string()),
-            }
-        }
-        let data = data.join(",");
-        let fstype = if m.r#type == "bind" {
-            None
-        } else {
-            Some(m.r#type.as_str())
-        };
-        mount(
-            Some(m.source.as_str()),
-            target,
-            fstype,
-            flags,
-            (!data.is_empty()).then_some(data.as_str()),
-        )
-        .map_err(|e| {
+        mount_at(&m.r#type, &m.source, &m.options, target).map_err(|e| {
             ContainerError::io(format!("mounting rootfs at {}", target.display()), e.into())
         })?;
         Ok(Self {
@@ -104,49 +79,37 @@ impl Drop for MountedRootfs {
     }
 }
 
-/// Resolves `path` inside `root` the way the container will see it: symlinks (absolute
-/// ones re-rooted) are followed but can never lead outside `root`.
+/// Resolves `path` inside `root` the way the container will see it (see
+/// [`crate::archive::stat::resolve_in_root`]).
 pub fn resolve_in_root(root: &Path, path: &str) -> Result<PathBuf, ContainerError> {
-    let mut todo: Vec<String> = path.split('/').rev().map(str::to_string).collect();
-    let mut cur = PathBuf::new();
-    let mut links = 0;
-    while let Some(part) = todo.pop() {
-        match part.as_str() {
-            "" | "." => continue,
-            ".." => {
-                cur.pop();
-                continue;
-            }
-            _ => {}
-        }
-        let next = cur.join(&part);
-        let full = root.join(&next);
-        match std::fs::symlink_metadata(&full) {
-            Ok(m) if m.file_type().is_symlink() => {
-                links += 1;
-                if links > 40 {
-                    return Err(ContainerError::InvalidParameter(format!(
-                        "too many levels of symbolic links in {path}"
-                    )));
-                }
-                let target = std::fs::read_link(&full).map_err(|e| {
-                    ContainerError::io(format!("reading link {}", full.display()), e)
-                })?;
-                if target.is_absolute() {
-                    cur = PathBuf::new();
-                }
-                for c in target.components().rev() {
-                    match c {
-                        Component::Normal(s) => todo.push(s.to_string_lossy().into_owned()),
-                        Component::ParentDir => todo.push("..".into()),
-                        _ => {}
-                    }
-                }
-            }
-            _ => cur = next,
+    crate::archive::stat::resolve_in_root(root, path)
+        .map_err(|e| ContainerError::InvalidParameter(e.to_string()))
+}
+
+/// Mounts one containerd-style mount (`overlay` with its options, or a `bind`) at `target`.
+#[cfg(unix)]
+pub fn mount_at(kind: &str, source: &str, options: &[String], target: &Path) -> nix::Result<()> {
+    use nix::mount::{mount, MsFlags};
+    let mut flags = MsFlags::empty();
+    let mut data = Vec::new();
+    for opt in options {
+        match opt.as_str() {
+            "ro" => flags |= MsFlags::MS_RDONLY,
+            "rbind" => flags |= MsFlags::MS_BIND | MsFlags::MS_REC,
+            "bind" => flags |= MsFlags::MS_BIND,
+            "rw" => {}
+            other => data.push(other),
         }
     }
-    Ok(root.join(cur))
+    let data = data.join(",");
+    let fstype = (kind != "bind").then_some(kind);
+    mount(
+        Some(source),
+        target,
+        fstype,
+        flags,
+        (!data.is_empty()).then_some(data.as_str()),
+    )
 }
 
 #[cfg(all(test, unix))]

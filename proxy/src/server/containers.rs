@@ -51,6 +51,8 @@ impl From<ContainerError> for ApiError {
             ContainerError::Translate(t) => t.into(),
             ContainerError::Backend(b) => b.into(),
             ContainerError::Image(i) => i.into(),
+            ContainerError::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, m),
+            ContainerError::NotImplemented(m) => ApiError::new(StatusCode::NOT_IMPLEMENTED, m),
             other => ApiError::internal(other.to_string()),
         }
     }

@@ -3,12 +3,13 @@
 //! As in mini-redis, [`run`] takes its listener and a shutdown future, so tests drive it
 //! with a listener of their own and stop it when they want.
 
+pub mod archive;
 pub mod attach;
 pub mod containers;
 pub mod error;
 pub mod events;
 pub mod exec;
-pub mod images; // TEMP-IMAGES
+pub mod images;
 pub mod params;
 pub mod stdcopy;
 pub mod system;
@@ -33,10 +34,11 @@ pub fn router(daemon: AppState) -> Router {
     Router::new()
         .merge(system::routes())
         .merge(containers::routes())
+        .merge(archive::routes())
         .merge(events::routes())
         .merge(exec::routes())
         .merge(top::routes())
-        .merge(images::routes()) // TEMP-IMAGES
+        .merge(images::routes())
         .fallback(not_found)
         .with_state(daemon)
 }
