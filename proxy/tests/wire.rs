@@ -179,3 +179,75 @@ fn attach_handshake_framing_and_wait_headers() {
         "{rest:?}"
     );
 }
+
+/// Old clients attach and start execs without `Upgrade`; dockerd hijacks anyway with a
+/// plain `200 OK`. Here on a keep-alive connection that first carries other requests, one
+/// with a chunked body that looks like an attach, so framing must be right to find it.
+#[test]
+fn attach_and_exec_without_upgrade_hijack_with_200() {
+    let d = Daemon::start();
+    d.load_busybox();
+    let id = d.ok(&["create", "-i", "--network", "none", IMAGE, "cat"]);
+    let id = id.trim();
+
+    let mut s = connect(&d);
+    let (st, h, mut r) = head(&mut s, "GET /_ping HTTP/1.1\r\nHost: d\r\n\r\n");
+    assert_eq!(st, "HTTP/1.1 200 OK");
+    assert_eq!(body(&mut r, &h), "OK");
+    // A chunked request whose body reads like an upgrade-less attach: not one.
+    let fake = format!("POST /containers/{id}/attach HTTP/1.1\r\n\r\n");
+    let req = format!(
+        "POST /v1.44/containers/{id}/wait?condition=bogus HTTP/1.1\r\nHost: d\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{fake}\r\n0\r\n\r\n",
+        fake.len()
+    );
+    let (st, h, mut r) = head(&mut s, &req);
+    assert_eq!(st, "HTTP/1.1 400 Bad Request", "{h:?}");
+    assert!(body(&mut r, &h).contains("condition"));
+
+    let (st, h, mut r) = head(
+        &mut s,
+        &format!("POST /v1.41/containers/{id}/attach?stream=1&stdin=1&stdout=1 HTTP/1.1\r\nHost: d\r\n\r\n"),
+    );
+    assert_eq!(st, "HTTP/1.1 200 OK");
+    assert_eq!(
+        header(&h, "content-type"),
+        Some("application/vnd.docker.raw-stream")
+    );
+    assert_eq!(header(&h, "upgrade"), None);
+    assert_eq!(header(&h, "transfer-encoding"), None);
+    d.ok(&["start", id]);
+    // The hijacked connection carries stdin in and the multiplexed output back.
+    s.write_all(b"typed\n").unwrap();
+    let mut frame = [0u8; 14];
+    r.read_exact(&mut frame).unwrap();
+    assert_eq!(&frame, b"\x01\x00\x00\x00\x00\x00\x00\x06typed\n");
+
+    // exec start without Upgrade on a fresh connection.
+    let created = {
+        let mut c = connect(&d);
+        let body = r#"{"AttachStdout":true,"Cmd":["echo","via exec"]}"#;
+        let (st, h, mut r) = head(
+            &mut c,
+            &format!("POST /v1.41/containers/{id}/exec HTTP/1.1\r\nHost: d\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len()),
+        );
+        assert_eq!(st, "HTTP/1.1 201 Created");
+        body_json_id(&mut r, &h)
+    };
+    let mut c = connect(&d);
+    let body = r#"{"Detach":false,"Tty":false}"#;
+    let (st, h, mut r) = head(
+        &mut c,
+        &format!("POST /v1.41/exec/{created}/start HTTP/1.1\r\nHost: d\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len()),
+    );
+    assert_eq!(st, "HTTP/1.1 200 OK");
+    assert_eq!(header(&h, "connection"), None);
+    let mut got = Vec::new();
+    r.read_to_end(&mut got).unwrap();
+    assert_eq!(got, b"\x01\x00\x00\x00\x00\x00\x00\x09via exec\n");
+    d.ok(&["rm", "-f", id]);
+}
+
+fn body_json_id(r: &mut BufReader<UnixStream>, h: &[(String, String)]) -> String {
+    let v: serde_json::Value = serde_json::from_str(&body(r, h)).unwrap();
+    v["Id"].as_str().unwrap().to_string()
+}

@@ -10,6 +10,7 @@ pub mod error;
 pub mod events;
 pub mod exec;
 pub mod images;
+pub mod legacy_hijack;
 pub mod params;
 pub mod stdcopy;
 pub mod system;
@@ -64,7 +65,7 @@ where
         .layer(axum::middleware::from_fn(version::layer))
         .service(app);
     axum::serve(
-        listener,
+        legacy_hijack::SniffingListener(listener),
         axum::ServiceExt::<axum::extract::Request>::into_make_service(svc),
     )
     .with_graceful_shutdown(shutdown)
