@@ -300,3 +300,106 @@ fn diff_and_export_show_what_the_container_wrote() {
     d.ok(&["rm", "wr"]);
     assert_no_leftovers(&d);
 }
+
+#[test]
+fn commit_makes_a_runnable_image_of_the_changes() {
+    let d = Daemon::start();
+    d.load_busybox();
+    d.ok(&[
+        "run",
+        "--name",
+        "src",
+        "-e",
+        "FROM_CONTAINER=1",
+        IMAGE,
+        "sh",
+        "-c",
+        "echo committed > /root/marker && rm /etc/group",
+    ]);
+    let id = d.ok(&[
+        "commit",
+        "-m",
+        "first commit",
+        "-a",
+        "tester",
+        "src",
+        "committed:v1",
+    ]);
+    assert!(id.trim().starts_with("sha256:"), "{id}");
+    // The new layer on top of busybox's, with the deletion as a whiteout.
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "committed:v1",
+        "sh",
+        "-c",
+        "cat /root/marker; test -e /etc/group && echo group-back; echo $FROM_CONTAINER",
+    ]);
+    assert_eq!(out, "committed\n1\n");
+    let layers = d.ok(&[
+        "image",
+        "inspect",
+        "-f",
+        "{{len .RootFS.Layers}} {{.Comment}} {{.Author}} {{json .Config.Cmd}}",
+        "committed:v1",
+    ]);
+    let base = d.ok(&["image", "inspect", "-f", "{{len .RootFS.Layers}}", IMAGE]);
+    let base: usize = base.trim().parse().unwrap();
+    assert_eq!(
+        layers.trim(),
+        format!(
+            "{} first commit tester [\"sh\",\"-c\",\"echo committed > /root/marker && rm /etc/group\"]",
+            base + 1
+        )
+    );
+    let history = d.ok(&[
+        "history",
+        "--no-trunc",
+        "--format",
+        "{{.Comment}}",
+        "committed:v1",
+    ]);
+    assert_eq!(history.lines().next(), Some("first commit"));
+
+    // A running container: paused while its layer is read, running again afterwards.
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "busy",
+        IMAGE,
+        "sh",
+        "-c",
+        "echo live > /tmp/live; sleep 1000",
+    ]);
+    for _ in 0..50 {
+        if d.docker(&["exec", "busy", "test", "-e", "/tmp/live"])
+            .status
+            .success()
+        {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    d.ok(&["commit", "busy", "committed:live"]);
+    assert_eq!(
+        d.ok(&["inspect", "-f", "{{.State.Status}}", "busy"]),
+        "running\n"
+    );
+    assert_eq!(
+        d.ok(&["run", "--rm", "committed:live", "cat", "/tmp/live"]),
+        "live\n"
+    );
+
+    // Options dockbridge does not apply yet are refused, not ignored; bad names too.
+    let st = d.docker(&["commit", "--change", "ENV X=1", "src", "committed:v2"]);
+    assert!(!st.status.success());
+    assert!(
+        String::from_utf8_lossy(&st.stderr).contains("--change"),
+        "{st:?}"
+    );
+    let st = d.docker(&["commit", "src", "Bad:Name"]);
+    assert!(!st.status.success(), "{st:?}");
+    assert_eq!(d.ok(&["images", "-q", "--filter", "dangling=true"]), "");
+    d.ok(&["rm", "-f", "src", "busy"]);
+}

@@ -2,6 +2,7 @@
 //! which backend runs it and of HTTP.
 
 pub mod archive;
+pub mod commit;
 pub mod exec;
 pub mod inspect;
 pub mod logs;

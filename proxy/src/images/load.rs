@@ -413,7 +413,7 @@ fn push_merged(images: &mut Vec<ArchiveImage>, img: ArchiveImage) {
 /// A Docker schema 2 manifest for a docker-archive image, so that the image record has a
 /// proper target and containerd's GC labels have something to hang from. Deterministic:
 /// the same archive always yields the same manifest digest.
-fn synthesize_manifest(config: &Blob, layers: &[Layer]) -> Result<Blob> {
+pub(crate) fn synthesize_manifest(config: &Blob, layers: &[Layer]) -> Result<Blob> {
     let desc = |b: &Blob| serde_json::json!({"mediaType": b.media_type, "size": b.size, "digest": b.digest});
     let doc = serde_json::json!({
         "schemaVersion": 2,
@@ -459,7 +459,7 @@ fn check_digest(what: &str, expected: &str, actual: &str) -> Result<()> {
 /// Decompresses a layer as needed and returns its diff ID and unpacked size (the sum of
 /// regular file sizes and symlink target lengths, which is what dockerd's overlay2 driver
 /// reports as a layer's size: `directory.Size` of the diff directory).
-fn inspect_layer(file: &SpooledFile, what: &str) -> Result<(String, u64)> {
+pub(crate) fn inspect_layer(file: &SpooledFile, what: &str) -> Result<(String, u64)> {
     if file.zstd {
         return Err(ImagesError::InvalidArchive(format!(
             "{what}: zstd-compressed layers are not supported"

@@ -14,6 +14,7 @@
 //! moby's containerd store does with `moby-dangling@…`; that name never parses as a Docker
 //! reference (it has no domain), so it cannot clash with a tag.
 
+mod commit;
 mod error;
 pub mod filters;
 mod ingest;

@@ -5,6 +5,7 @@
 
 pub mod archive;
 pub mod attach;
+pub mod commit;
 pub mod containers;
 pub mod error;
 pub mod events;
@@ -36,6 +37,7 @@ pub fn router(daemon: AppState) -> Router {
         .merge(system::routes())
         .merge(containers::routes())
         .merge(archive::routes())
+        .merge(commit::routes())
         .merge(events::routes())
         .merge(exec::routes())
         .merge(top::routes())

@@ -1,0 +1,159 @@
+//! `docker commit`: the container's changes (its overlay upper dir, as a layer tar) on top
+//! of its image, with the config moby's commit writes.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use spec::image::ImageConfigFile;
+
+use super::archive::layer_dirs;
+use super::record::Status;
+use super::{ContainerError, Manager, Result};
+use crate::archive::helper::MountSpec;
+
+/// `POST /commit` parameters besides the container.
+#[derive(Debug, Clone, Default)]
+pub struct CommitOptions {
+    pub repo: String,
+    pub tag: String,
+    pub comment: String,
+    pub author: String,
+    /// Pause a running container while its layer is read (dockerd's default).
+    pub pause: bool,
+    /// The request body: `Config` fields that override the container's.
+    pub config: spec::image::ContainerConfig,
+}
+
+/// What a commit made.
+#[derive(Debug, Clone)]
+pub struct Committed {
+    pub id: String,
+    /// The familiar name it was tagged with, if any.
+    pub name: Option<String>,
+}
+
+impl Manager {
+    pub async fn commit(self: &Arc<Self>, key: &str, opts: CommitOptions) -> Result<Committed> {
+        let c = self.get(key)?;
+        let rec = c.record();
+        // A bad name is refused before anything is written, as dockerd does.
+        if !opts.repo.is_empty() {
+            let bad = |e: spec::reference::ReferenceError| {
+                ContainerError::InvalidParameter(e.to_string())
+            };
+            let r = spec::reference::parse_normalized_named(&opts.repo).map_err(bad)?;
+            if !opts.tag.is_empty() {
+                r.with_tag(&opts.tag).map_err(bad)?;
+            }
+        } else if !opts.tag.is_empty() {
+            return Err(ContainerError::InvalidParameter(
+                "invalid reference format: a tag needs a repository".into(),
+            ));
+        }
+        if rec.platform == "windows" {
+            return Err(ContainerError::NotImplemented(
+                "committing Windows containers is not supported by dockbridge".into(),
+            ));
+        }
+        let parent = self.images.resolve(&rec.image_id).await?;
+        let mounts = self.images.rootfs_mounts(&rec.rootfs_key).await?;
+        let [m] = mounts.as_slice() else {
+            return Err(ContainerError::Internal(format!(
+                "expected one rootfs mount, got {}",
+                mounts.len()
+            )));
+        };
+        let (upper, _) = layer_dirs(&MountSpec {
+            kind: m.r#type.clone(),
+            source: m.source.clone(),
+            options: m.options.clone(),
+        })?;
+        std::fs::create_dir_all(&self.mount_root).map_err(|e| {
+            ContainerError::io(format!("creating {}", self.mount_root.display()), e)
+        })?;
+        let layer = tempfile::NamedTempFile::new_in(&self.mount_root)
+            .map_err(|e| ContainerError::io("creating the commit layer file", e))?;
+
+        // A running container keeps writing: freeze it while its changes are read.
+        let paused = opts.pause && rec.state.status == Status::Running;
+        if paused {
+            self.pause(key).await?;
+        }
+        let file = layer
+            .reopen()
+            .map_err(|e| ContainerError::io("opening the commit layer file", e))?;
+        let written = tokio::task::spawn_blocking(move || {
+            #[cfg_attr(not(unix), allow(unused_mut))]
+            let mut b = tar::Builder::new(std::io::BufWriter::new(file));
+            #[cfg(unix)]
+            crate::archive::changes::write_layer(&mut b, &upper)?;
+            #[cfg(not(unix))]
+            let _ = upper;
+            b.into_inner()
+                .and_then(|mut w| std::io::Write::flush(&mut w))
+                .map_err(|e| crate::archive::ArchiveError::io("writing the commit layer", e))
+        })
+        .await;
+        if paused {
+            if let Err(e) = self.unpause(key).await {
+                tracing::warn!(container = %c.id, "unpausing after commit: {e}");
+            }
+        }
+        written
+            .map_err(|e| ContainerError::Internal(format!("commit layer task: {e}")))?
+            .map_err(|e| ContainerError::Internal(e.to_string()))?;
+
+        let container_cfg: spec::image::ContainerConfig =
+            serde_json::from_value(serde_json::to_value(&rec.config).unwrap_or_default())
+                .unwrap_or_default();
+        let mut config: ImageConfigFile = parent.config.clone();
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
+        let cmd = container_cfg.cmd.clone().unwrap_or_default().join(" ");
+        config.config = Some(translate::commit::merge_commit_config(
+            opts.config,
+            &container_cfg,
+        ));
+        config.created = Some(now.clone());
+        config.author = (!opts.author.is_empty()).then(|| opts.author.clone());
+        let extra = &mut config.extra;
+        extra.insert("parent".into(), parent.id.clone().into());
+        extra.insert("container".into(), c.id.clone().into());
+        extra.insert(
+            "container_config".into(),
+            serde_json::to_value(&rec.config).unwrap_or_default(),
+        );
+        extra.insert("docker_version".into(), crate::ENGINE_VERSION.into());
+        if opts.comment.is_empty() {
+            extra.remove("comment");
+        } else {
+            extra.insert("comment".into(), opts.comment.clone().into());
+        }
+        let mut entry = serde_json::json!({ "created": now, "created_by": cmd });
+        if !opts.author.is_empty() {
+            entry["author"] = opts.author.clone().into();
+        }
+        if !opts.comment.is_empty() {
+            entry["comment"] = opts.comment.clone().into();
+        }
+        config.history.get_or_insert_with(Vec::new).push(entry);
+
+        let id = self
+            .images
+            .create_from_layer(Some(&parent), layer.path(), config)
+            .await?;
+        let name = if opts.repo.is_empty() {
+            None
+        } else {
+            Some(self.images.tag(&id, &opts.repo, &opts.tag).await?)
+        };
+        let mut attrs = HashMap::from([
+            ("comment".to_string(), opts.comment.clone()),
+            ("imageID".to_string(), id.clone()),
+        ]);
+        if let Some(n) = &name {
+            attrs.insert("imageRef".into(), n.clone());
+        }
+        self.emit(&c, "commit", attrs);
+        Ok(Committed { id, name })
+    }
+}
