@@ -360,8 +360,8 @@ impl Backend for HcsBackend {
             cpu_kernel_ns: s.cpu_kernel_ns,
             cpu_user_ns: s.cpu_user_ns,
             memory_usage: s.memory_usage,
-            memory_limit: 0,
             pids: s.processes,
+            ..Stats::default()
         })
     }
 

@@ -137,16 +137,35 @@ pub enum RuntimeEvent {
     Reconnected,
 }
 
-/// Resource usage, as much as the runtime reports.
+/// Resource usage, as much as the runtime reports (zero where it reports nothing).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Stats {
     pub read: Option<SystemTime>,
     pub cpu_total_ns: u64,
     pub cpu_kernel_ns: u64,
     pub cpu_user_ns: u64,
+    pub cpu_per_cpu_ns: Vec<u64>,
+    /// CFS throttling: periods, throttled periods, throttled time (ns).
+    pub throttling: [u64; 3],
     pub memory_usage: u64,
+    pub memory_max_usage: u64,
+    pub memory_failcnt: u64,
     pub memory_limit: u64,
+    /// `memory.stat` as dockerd names its keys (`cache`, `rss`, `total_rss` …).
+    pub memory_stats: std::collections::BTreeMap<String, u64>,
     pub pids: u64,
+    pub pids_limit: u64,
+    /// Block I/O by dockerd's key (`io_service_bytes_recursive` …).
+    pub blkio: std::collections::BTreeMap<&'static str, Vec<BlkioEntry>>,
+}
+
+/// One `blkio_stats` entry.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BlkioEntry {
+    pub major: u64,
+    pub minor: u64,
+    pub op: String,
+    pub value: u64,
 }
 
 #[async_trait]

@@ -5,6 +5,7 @@
 //! from them.
 
 pub mod backend;
+pub mod cgroup_metrics;
 pub mod client;
 pub mod fifo;
 pub mod supervisor;

@@ -10,6 +10,7 @@ pub mod names;
 pub mod record;
 pub mod rootfs;
 pub mod size;
+pub mod stats;
 pub mod store;
 pub mod stream;
 

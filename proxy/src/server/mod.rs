@@ -13,6 +13,7 @@ pub mod exec;
 pub mod images;
 pub mod legacy_hijack;
 pub mod params;
+pub mod stats;
 pub mod stdcopy;
 pub mod system;
 pub mod top;
@@ -41,6 +42,7 @@ pub fn router(daemon: AppState) -> Router {
         .merge(events::routes())
         .merge(exec::routes())
         .merge(top::routes())
+        .merge(stats::routes())
         .merge(images::routes())
         .fallback(not_found)
         .with_state(daemon)
