@@ -78,6 +78,15 @@ fn stats_with_the_cli_and_on_the_wire() {
     assert!(frames[0]["pids_stats"]["current"].as_u64() >= Some(1));
     drop(s);
 
+    // `docker port` answers from the real bindings: none without port publishing.
+    assert_eq!(d.ok(&["port", "busy"]), "");
+    let st = d.docker(&["port", "busy", "80"]);
+    assert!(!st.status.success());
+    assert!(
+        String::from_utf8_lossy(&st.stderr).contains("No public port '80' published"),
+        "{st:?}"
+    );
+
     // Stopped: zeros, as dockerd reports.
     d.ok(&["stop", "-t", "0", "busy"]);
     let v = stats_line(&d, "busy");
