@@ -166,16 +166,37 @@ async fn wait_ready(
     }
 }
 
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// A containerd that stayed up this long was healthy: its next crash restarts it at once.
+const HEALTHY_RUN: Duration = Duration::from_secs(30);
+
+/// The wait before the next restart: doubling while containerd keeps crashing, back to
+/// the first step once a run lasted [`HEALTHY_RUN`].
+fn next_backoff(current: Duration, ran_for: Duration) -> (Duration, Duration) {
+    let wait = if ran_for >= HEALTHY_RUN {
+        FIRST_BACKOFF
+    } else {
+        current
+    };
+    (wait, (wait * 2).min(MAX_BACKOFF))
+}
+
 async fn supervise(layout: Layout, mut child: Child, mut stop: watch::Receiver<bool>) {
-    let mut backoff = Duration::from_millis(100);
+    let mut backoff = FIRST_BACKOFF;
+    let mut started = Instant::now();
     loop {
         tokio::select! {
             status = child.wait() => {
-                tracing::warn!(?status, "containerd exited; restarting in {backoff:?}");
-                sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(5));
+                let (wait, next) = next_backoff(backoff, started.elapsed());
+                backoff = next;
+                tracing::warn!(?status, "containerd exited; restarting in {wait:?}");
+                sleep(wait).await;
                 match spawn(&layout) {
-                    Ok(c) => child = c,
+                    Ok(c) => {
+                        child = c;
+                        started = Instant::now();
+                    }
                     Err(e) => tracing::error!("restarting containerd: {e}"),
                 }
             }
@@ -202,4 +223,24 @@ async fn terminate(child: &mut Child) {
         }
     }
     let _ = child.kill().await;
+}
+
+#[cfg(test)]
+mod backoff_tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_while_crashing_and_resets_after_a_healthy_run() {
+        let quick = Duration::from_secs(1);
+        let (w1, n1) = next_backoff(FIRST_BACKOFF, quick);
+        let (w2, n2) = next_backoff(n1, quick);
+        assert_eq!((w1, w2), (FIRST_BACKOFF, FIRST_BACKOFF * 2));
+        let mut b = n2;
+        for _ in 0..10 {
+            b = next_backoff(b, quick).1;
+        }
+        assert_eq!(b, MAX_BACKOFF);
+        let (w, n) = next_backoff(b, HEALTHY_RUN);
+        assert_eq!((w, n), (FIRST_BACKOFF, FIRST_BACKOFF * 2));
+    }
 }
