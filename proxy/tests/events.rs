@@ -760,6 +760,16 @@ fn containerd_killed_no_lost_exits() {
             .contains("container exited while its runtime events were not followed"),
         "the exit should have been found by a reconcile"
     );
+    // FinishedAt is when it exited (containerd kept that), not when dockbridge found out
+    // some 15 s later.
+    let times = inspect(&d, "{{.State.StartedAt}} {{.State.FinishedAt}}", "exiter");
+    let (a, b) = times.split_once(' ').unwrap();
+    let ran = chrono::DateTime::parse_from_rfc3339(b).unwrap()
+        - chrono::DateTime::parse_from_rfc3339(a).unwrap();
+    assert!(
+        ran.num_milliseconds() >= 1500 && ran.num_milliseconds() < 6000,
+        "ran for {ran} ({times})"
+    );
     // The running container still works across the restart: exec, then stop (sleep ignores
     // SIGTERM as PID 1, so the stop ends with SIGKILL).
     assert_eq!(

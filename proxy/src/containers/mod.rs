@@ -312,7 +312,8 @@ impl Manager {
                     exit_code = code,
                     "container exited while its runtime events were not followed"
                 );
-                self.handle_exit(c, code).await;
+                // containerd kept the real exit time: FinishedAt is that, not now.
+                self.handle_exit(c, code, t.exited_at.map(Into::into)).await;
             }
             Ok(None) => {
                 // The runtime lost the task (its shim died, or its state was wiped): there is
@@ -322,7 +323,7 @@ impl Manager {
                     container = %c.id,
                     "the runtime has no task for a running container; recording exit code 255"
                 );
-                self.handle_exit(c, 255).await;
+                self.handle_exit(c, 255, None).await;
             }
             // The runtime is unreachable: nothing is known yet. The next reconnect retries.
             Err(e) => tracing::warn!(container = %c.id, "reconciling: {e}"),
@@ -343,7 +344,7 @@ impl Manager {
                 exec_id: None,
                 pid,
                 exit_code,
-                ..
+                exited_at,
             } => {
                 let Some(c) = owned(&container_id) else {
                     return;
@@ -363,7 +364,8 @@ impl Manager {
                     );
                     return;
                 }
-                self.handle_exit(&c, i64::from(exit_code)).await;
+                self.handle_exit(&c, i64::from(exit_code), Some(exited_at.into()))
+                    .await;
             }
             RuntimeEvent::Exit {
                 container_id,
@@ -467,7 +469,13 @@ impl Manager {
 
     /// Records an exit of the init process (once per run: whichever of the runtime event and
     /// a reconcile comes first), reports `die`, then auto-removes or restarts if asked.
-    async fn handle_exit(self: &Arc<Self>, c: &Arc<Container>, code: i64) {
+    /// Records an exit; `exited_at` is the runtime's time for it (`None`: now).
+    async fn handle_exit(
+        self: &Arc<Self>,
+        c: &Arc<Container>,
+        code: i64,
+        exited_at: Option<chrono::DateTime<Utc>>,
+    ) {
         if !c.record().state.status.is_live() {
             return;
         }
@@ -484,7 +492,10 @@ impl Manager {
             }
         }
         let started = rec.state.started_at;
-        let now = Utc::now();
+        // A zero or pre-start time from the runtime is not an exit time.
+        let now = exited_at
+            .filter(|t| t.timestamp() > 0 && started.is_none_or(|s| *t >= s))
+            .unwrap_or_else(Utc::now);
         let changed = c.update(|r| {
             if !r.state.status.is_live() {
                 return false;
