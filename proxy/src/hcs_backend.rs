@@ -348,6 +348,15 @@ impl Backend for HcsBackend {
         }))
     }
 
+    async fn exec_state(&self, _id: &str, _exec_id: &str) -> Result<Option<TaskState>> {
+        // In process, the adapter's exit callbacks cannot be missed: there is no stream to
+        // break, so nothing ever needs to reconcile an exec here.
+        Err(BackendError::runtime(
+            "exec state",
+            "the HCS adapter reports exec exits through its callbacks only",
+        ))
+    }
+
     async fn stats(&self, id: &str) -> Result<Stats> {
         let s = self
             .adapter

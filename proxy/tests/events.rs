@@ -741,6 +741,26 @@ fn containerd_killed_no_lost_exits() {
         "-c",
         "sleep 2; exit 42",
     ]);
+    // An exec that exits during the outage too: its exit must be found the same way.
+    let exec_id = {
+        let body = r#"{"Cmd":["sh","-c","sleep 2; exit 7"]}"#;
+        let mut s = connect(&d);
+        let (h, mut r) = send_head(
+            &mut s,
+            &format!("POST /v1.44/containers/survivor/exec HTTP/1.1\r\nHost: d\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len()),
+        );
+        assert_eq!(h.0, "HTTP/1.1 201 Created");
+        let v: serde_json::Value = serde_json::from_str(&read_body(&mut r, &h)).unwrap();
+        let id = v["Id"].as_str().unwrap().to_string();
+        let start = r#"{"Detach":true}"#;
+        let mut s = connect(&d);
+        let (h, _) = send_head(
+            &mut s,
+            &format!("POST /v1.44/exec/{id}/start HTTP/1.1\r\nHost: d\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{start}", start.len()),
+        );
+        assert_eq!(h.0, "HTTP/1.1 200 OK");
+        id
+    };
     let started = Instant::now();
     // Keep containerd down (the supervisor restarts it, we kill it again) from before the
     // container exits until the shim has given up forwarding its exit event (it retries
@@ -769,6 +789,25 @@ fn containerd_killed_no_lost_exits() {
     assert!(
         ran.num_milliseconds() >= 1500 && ran.num_milliseconds() < 6000,
         "ran for {ran} ({times})"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let exec = loop {
+        let (_, _, body) = raw_get(&d, &format!("/v1.44/exec/{exec_id}/json"), &[]);
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        if v["Running"] == false || Instant::now() > deadline {
+            break v;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(
+        (exec["Running"].as_bool(), exec["ExitCode"].as_i64()),
+        (Some(false), Some(7)),
+        "{exec}"
+    );
+    assert!(
+        d.log()
+            .contains("exec exited while runtime events were not followed"),
+        "the exec's exit should have been found by a reconcile"
     );
     // The running container still works across the restart: exec, then stop (sleep ignores
     // SIGTERM as PID 1, so the stop ends with SIGKILL).

@@ -187,6 +187,8 @@ pub trait Backend: Send + Sync + 'static {
     async fn resume(&self, id: &str) -> Result<()>;
     /// The init task's state; `None` when the runtime has no task for `id`.
     async fn state(&self, id: &str) -> Result<Option<TaskState>>;
+    /// An exec process's state; `None` when the runtime does not know it (any more).
+    async fn exec_state(&self, id: &str, exec_id: &str) -> Result<Option<TaskState>>;
     async fn stats(&self, id: &str) -> Result<Stats>;
     /// Removes the task and the runtime container; idempotent.
     async fn delete(&self, id: &str) -> Result<()>;

@@ -344,34 +344,11 @@ impl Backend for ContainerdBackend {
     }
 
     async fn state(&self, id: &str) -> Result<Option<TaskState>> {
-        let r = self
-            .cd
-            .tasks()
-            .get(GetRequest {
-                container_id: id.into(),
-                exec_id: String::new(),
-            })
-            .await;
-        let p = match r {
-            Ok(r) => match r.into_inner().process {
-                Some(p) => p,
-                None => return Ok(None),
-            },
-            Err(e) if e.code() == Code::NotFound => return Ok(None),
-            Err(e) => return Err(status_err("reading task state", e)),
-        };
-        let status = match Status::try_from(p.status).unwrap_or(Status::Unknown) {
-            Status::Created => TaskStatus::Created,
-            Status::Running => TaskStatus::Running,
-            Status::Paused | Status::Pausing => TaskStatus::Paused,
-            Status::Stopped | Status::Unknown => TaskStatus::Stopped,
-        };
-        Ok(Some(TaskState {
-            status,
-            pid: p.pid,
-            exit_code: (status == TaskStatus::Stopped).then_some(p.exit_status),
-            exited_at: ts_to_system(p.exited_at),
-        }))
+        self.process_state(id, "").await
+    }
+
+    async fn exec_state(&self, id: &str, exec_id: &str) -> Result<Option<TaskState>> {
+        self.process_state(id, exec_id).await
     }
 
     async fn stats(&self, id: &str) -> Result<Stats> {
@@ -563,6 +540,41 @@ fn decode(topic: &str, any: Option<prost_types::Any>) -> Option<RuntimeEvent> {
             })
         }
         _ => None,
+    }
+}
+
+impl ContainerdBackend {
+    /// Tasks.Get for the init process (`exec_id` empty) or an exec.
+    async fn process_state(&self, id: &str, exec_id: &str) -> Result<Option<TaskState>> {
+        let r = self
+            .cd
+            .tasks()
+            .get(GetRequest {
+                container_id: id.into(),
+                exec_id: exec_id.into(),
+            })
+            .await;
+
+        let p = match r {
+            Ok(r) => match r.into_inner().process {
+                Some(p) => p,
+                None => return Ok(None),
+            },
+            Err(e) if e.code() == Code::NotFound => return Ok(None),
+            Err(e) => return Err(status_err("reading task state", e)),
+        };
+        let status = match Status::try_from(p.status).unwrap_or(Status::Unknown) {
+            Status::Created => TaskStatus::Created,
+            Status::Running => TaskStatus::Running,
+            Status::Paused | Status::Pausing => TaskStatus::Paused,
+            Status::Stopped | Status::Unknown => TaskStatus::Stopped,
+        };
+        Ok(Some(TaskState {
+            status,
+            pid: p.pid,
+            exit_code: (status == TaskStatus::Stopped).then_some(p.exit_status),
+            exited_at: ts_to_system(p.exited_at),
+        }))
     }
 }
 

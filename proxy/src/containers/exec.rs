@@ -273,6 +273,36 @@ impl Manager {
         }
     }
 
+    /// After the runtime's event stream broke: an exec that exited meanwhile is finished
+    /// with the exit code the runtime kept (and `exec_die` emitted), as the init process is.
+    pub(super) async fn reconcile_execs(&self, c: &super::Container) {
+        let rec = c.record();
+        let Ok(backend) = self.backend(&rec.backend) else {
+            return;
+        };
+        for exec_id in self.execs.of_container(&c.id) {
+            let Ok(exec) = self.execs.get(&exec_id) else {
+                continue;
+            };
+            if !exec.is_running() {
+                continue;
+            }
+            match backend.exec_state(&c.id, &exec_id).await {
+                Ok(Some(t)) if t.status == crate::backend::TaskStatus::Stopped => {
+                    let code = t.exit_code.map(i64::from).unwrap_or(255);
+                    tracing::info!(container = %c.id, exec = %exec_id, code, "exec exited while runtime events were not followed");
+                    self.on_exec_exit(&c.id, &exec_id, code).await;
+                }
+                Ok(Some(_)) => {}
+                // The runtime forgot it (its shim went away): no code to read.
+                Ok(None) => self.on_exec_exit(&c.id, &exec_id, 255).await,
+                Err(e) => {
+                    tracing::debug!(container = %c.id, exec = %exec_id, "reconciling exec: {e}")
+                }
+            }
+        }
+    }
+
     pub async fn exec_resize(&self, exec_id: &str, w: u32, h: u32) -> Result<()> {
         let exec = self.execs.get(exec_id)?;
         let rec = self.get(&exec.container_id)?.record();

@@ -416,6 +416,7 @@ impl Manager {
                 };
                 for c in live(self) {
                     self.reconcile(&c).await;
+                    self.reconcile_execs(&c).await;
                 }
                 // The stream is announced a moment after the new subscription was sent, not
                 // when containerd confirmed it: a second look a little later catches an exit
@@ -426,6 +427,7 @@ impl Manager {
                     let Some(me) = me.upgrade() else { return };
                     for c in live(&me) {
                         me.reconcile(&c).await;
+                        me.reconcile_execs(&c).await;
                     }
                 });
             }
