@@ -233,14 +233,23 @@ async fn import(d: AppState, q: &[(String, String)], body: Body) -> ApiResult<Re
             ),
         ));
     }
-    let opts = images::import::ImportOptions::new(
+    let opts = match images::import::ImportOptions::new(
         src,
         first_of(q, "repo"),
         first_of(q, "tag"),
         first_of(q, "message"),
         &all_of(q, "changes"),
         first_of(q, "platform"),
-    )?;
+    ) {
+        Ok(o) => o,
+        Err(e) => {
+            // Read the upload to its end first: a client still sending it would see its
+            // write fail ("broken pipe") instead of this answer.
+            let mut data = body.into_data_stream();
+            while let Some(Ok(_)) = data.next().await {}
+            return Err(e.into());
+        }
+    };
     let reader =
         tokio_util::io::StreamReader::new(body.into_data_stream().map_err(std::io::Error::other));
     let id = d.images.import(reader, opts).await?;
