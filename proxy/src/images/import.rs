@@ -88,7 +88,8 @@ impl ImportOptions {
 }
 
 /// The config dockerd writes for an import: `image.Image` with a zero `container_config`,
-/// the changed `config`, this host's platform, one diff ID and one history entry.
+/// the changed `config`, this host's platform, one diff ID and one history entry, its
+/// top-level keys sorted.
 pub fn config_bytes(
     opts: &ImportOptions,
     diff_id: &str,
@@ -120,7 +121,9 @@ pub fn config_bytes(
         .string("os", os)
         .raw("rootfs", &rootfs.finish())
         .raw("history", &format!("[{}]", history.finish()));
-    Ok(o.finish().into_bytes())
+    // `image.Image.MarshalJSON` sorts the top-level keys (moby does it so that configs
+    // survive legacy registries unchanged).
+    Ok(o.finish_sorted().into_bytes())
 }
 
 impl ImageStore {
@@ -251,15 +254,21 @@ mod tests {
         let bytes = config_bytes(&o, "sha256:ab", &t, "20.10.24").unwrap();
         let s = String::from_utf8(bytes).unwrap();
         let (_, arch) = load::host_platform();
-        assert!(s.starts_with(r#"{"comment":"hello","created":"2024-01-02T03:04:05.25Z","container_config":{"Hostname":"""#), "{s}");
         assert!(
-            s.contains(r#""docker_version":"20.10.24","config":{"Hostname":"","#),
+            s.starts_with(&format!(
+                r#"{{"architecture":"{arch}","comment":"hello","config":{{"Hostname":"","#
+            )),
             "{s}"
         );
         assert!(s.contains(r#""Env":["A=1"],"Cmd":null"#), "{s}");
-        assert!(s.ends_with(&format!(
-            r#""architecture":"{arch}","os":"linux","rootfs":{{"type":"layers","diff_ids":["sha256:ab"]}},"history":[{{"created":"2024-01-02T03:04:05.25Z","comment":"hello"}}]}}"#
-        )), "{s}");
+        assert!(
+            s.contains(r#""Labels":null},"container_config":{"Hostname":"""#),
+            "{s}"
+        );
+        assert!(
+            s.ends_with(r#""Labels":null},"created":"2024-01-02T03:04:05.25Z","docker_version":"20.10.24","history":[{"created":"2024-01-02T03:04:05.25Z","comment":"hello"}],"os":"linux","rootfs":{"type":"layers","diff_ids":["sha256:ab"]}}"#),
+            "{s}"
+        );
         let parsed = ImageConfigFile::from_slice(s.as_bytes()).unwrap();
         assert_eq!(parsed.diff_ids(), ["sha256:ab"]);
     }

@@ -275,8 +275,9 @@ fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// Everything the archive will hold, in the order moby's directory walk writes it (by
-/// path). `now` stamps `manifest.json` and `repositories`; the rest carries the image's
-/// creation time, as moby sets it with `Chtimes`.
+/// path). Times as moby sets them with `Chtimes`: the image's creation time on its layer
+/// directories and config, the Unix epoch on `manifest.json` and `repositories`; `now` on
+/// the directories whose `layer.tar` only links to an earlier copy (moby leaves those).
 pub fn plan(images: &[ImageInput], now: u64) -> Result<Vec<Entry>> {
     let mut entries = Vec::new();
     let mut saved_layers: HashSet<String> = HashSet::new();
@@ -410,14 +411,14 @@ pub fn plan(images: &[ImageInput], now: u64) -> Result<Vec<Entry>> {
     };
     entries.push(Entry {
         path: "manifest.json".into(),
-        mtime: now,
+        mtime: 0,
         data: Data::File(manifest.into_bytes()),
     });
     if !repositories.is_empty() {
         let repos = serde_json::to_value(&repositories).unwrap_or(Value::Null);
         entries.push(Entry {
             path: "repositories".into(),
-            mtime: now,
+            mtime: 0,
             data: Data::File(format!("{}\n", gojson::encode(&repos)).into_bytes()),
         });
     }
@@ -428,33 +429,40 @@ pub fn plan(images: &[ImageInput], now: u64) -> Result<Vec<Entry>> {
 /// Opens a blob by digest for reading.
 pub type Opener<'a> = dyn Fn(&str) -> io::Result<Box<dyn Read + Send>> + 'a;
 
+/// A tar header as Go's `archive/tar` fills it from a file: the mode carries the file type
+/// bits too, and the owner is root by name.
+fn header(kind: tar::EntryType, mode: u32, mtime: u64, size: u64) -> tar::Header {
+    let mut h = tar::Header::new_ustar();
+    h.set_entry_type(kind);
+    h.set_mode(mode);
+    h.set_mtime(mtime);
+    h.set_size(size);
+    h.set_uid(0);
+    h.set_gid(0);
+    // Names of at most 32 bytes always fit.
+    let _ = h.set_username("root");
+    let _ = h.set_groupname("root");
+    h
+}
+
 /// Writes the planned archive to `out`. Layers are read through `open` (twice for a
 /// compressed layer of unknown length: once to measure, once to send); each must produce
 /// exactly its diff ID, or the archive is abandoned with an error.
 pub fn write_archive(entries: Vec<Entry>, open: &Opener<'_>, out: impl Write) -> io::Result<()> {
     let mut tar = tar::Builder::new(out);
     for e in entries {
-        let mut h = tar::Header::new_ustar();
-        h.set_mtime(e.mtime);
-        h.set_uid(0);
-        h.set_gid(0);
         match e.data {
             Data::Dir => {
-                h.set_entry_type(tar::EntryType::Directory);
-                h.set_mode(0o755);
-                h.set_size(0);
+                let mut h = header(tar::EntryType::Directory, 0o40755, e.mtime, 0);
                 tar.append_data(&mut h, &e.path, io::empty())?;
             }
             Data::File(bytes) => {
-                h.set_entry_type(tar::EntryType::Regular);
-                h.set_mode(0o644);
-                h.set_size(bytes.len() as u64);
+                let len = bytes.len() as u64;
+                let mut h = header(tar::EntryType::Regular, 0o100644, e.mtime, len);
                 tar.append_data(&mut h, &e.path, bytes.as_slice())?;
             }
             Data::Symlink(target) => {
-                h.set_entry_type(tar::EntryType::Symlink);
-                h.set_mode(0o777);
-                h.set_size(0);
+                let mut h = header(tar::EntryType::Symlink, 0o120777, e.mtime, 0);
                 tar.append_link(&mut h, &e.path, &target)?;
             }
             Data::Layer(l) => {
@@ -462,9 +470,7 @@ pub fn write_archive(entries: Vec<Entry>, open: &Opener<'_>, out: impl Write) ->
                     Some(s) => s,
                     None => io::copy(&mut uncompressed(open, &l)?, &mut io::sink())?,
                 };
-                h.set_entry_type(tar::EntryType::Regular);
-                h.set_mode(0o644);
-                h.set_size(size);
+                let mut h = header(tar::EntryType::Regular, 0o100644, e.mtime, size);
                 let checked = Checked {
                     inner: uncompressed(open, &l)?,
                     hasher: Sha256::new(),
