@@ -22,6 +22,9 @@ pub struct CommitOptions {
     pub pause: bool,
     /// The request body: `Config` fields that override the container's.
     pub config: spec::image::ContainerConfig,
+    /// `--change` Dockerfile instructions, applied to `config` before the merge (moby's
+    /// `BuildFromConfig`).
+    pub changes: Vec<String>,
 }
 
 /// What a commit made.
@@ -50,6 +53,13 @@ impl Manager {
                 "invalid reference format: a tag needs a repository".into(),
             ));
         }
+        // Bad instructions are refused before anything is written.
+        let mut user_config = opts.config.clone();
+        translate::changes::apply_changes(
+            &mut user_config,
+            &opts.changes,
+            translate::windows::ContainerOs::Linux,
+        )?;
         if rec.platform == "windows" {
             return Err(ContainerError::NotImplemented(
                 "committing Windows containers is not supported by dockbridge".into(),
@@ -110,7 +120,7 @@ impl Manager {
         let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
         let cmd = container_cfg.cmd.clone().unwrap_or_default().join(" ");
         config.config = Some(translate::commit::merge_commit_config(
-            opts.config,
+            user_config,
             &container_cfg,
         ));
         config.created = Some(now.clone());

@@ -33,8 +33,8 @@ impl ImageStore {
                 gzip: false,
                 zstd: false,
             };
-            let (diff_id, unpacked) = load::inspect_layer(&file, "the new layer")?;
-            Ok::<_, ImagesError>((diff_id, unpacked, size))
+            let d = load::inspect_layer(&file, "the new layer")?;
+            Ok::<_, ImagesError>((d.diff_id, d.unpacked_size, size))
         })
         .await
         .map_err(|e| ImagesError::Internal(format!("hashing the new layer: {e}")))??;
@@ -56,6 +56,8 @@ impl ImageStore {
                         .get(i)
                         .and_then(|s| u64::try_from(*s).ok())
                         .unwrap_or(0),
+                    // Stored already, with its label: see `store_one`.
+                    tar_size: 0,
                 });
             }
         }
@@ -69,6 +71,7 @@ impl ImageStore {
             },
             diff_id,
             unpacked_size: unpacked,
+            tar_size: size,
         });
         config.rootfs = Some(RootFs {
             kind: "layers".into(),

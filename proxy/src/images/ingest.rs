@@ -266,6 +266,54 @@ pub async fn read_blob(cd: &Containerd, digest: &str) -> Result<Vec<u8>> {
     Ok(out)
 }
 
+/// A blob's bytes as a stream, read from the content store as the reader is polled (layers
+/// can be large: nothing is buffered beyond one gRPC message).
+pub async fn blob_reader(
+    cd: &Containerd,
+    digest: &str,
+) -> Result<impl tokio::io::AsyncRead + Send + Unpin + 'static> {
+    let stream = cd
+        .content()
+        .read(ReadContentRequest {
+            digest: digest.to_string(),
+            offset: 0,
+            size: 0,
+        })
+        .await
+        .map_err(grpc(format!("Content.Read {digest}")))?
+        .into_inner();
+    let what = digest.to_string();
+    let bytes = futures::StreamExt::map(stream, move |m| {
+        m.map(|m| bytes::Bytes::from(m.data))
+            .map_err(|s| std::io::Error::other(format!("Content.Read {what}: {}", s.message())))
+    });
+    Ok(tokio_util::io::StreamReader::new(bytes))
+}
+
+/// The first `n` bytes of a blob (fewer if it is shorter): enough to sniff compression.
+pub async fn read_prefix(cd: &Containerd, digest: &str, n: i64) -> Result<Vec<u8>> {
+    let mut stream = cd
+        .content()
+        .read(ReadContentRequest {
+            digest: digest.to_string(),
+            offset: 0,
+            size: n,
+        })
+        .await
+        .map_err(grpc(format!("Content.Read {digest}")))?
+        .into_inner();
+    let mut out = Vec::new();
+    while let Some(chunk) = stream
+        .message()
+        .await
+        .map_err(grpc(format!("Content.Read {digest}")))?
+    {
+        out.extend_from_slice(&chunk.data);
+    }
+    out.truncate(usize::try_from(n).unwrap_or(0));
+    Ok(out)
+}
+
 /// Sets (or with `None` removes) labels of a stored blob, leaving its other labels alone.
 pub async fn update_labels(
     cd: &Containerd,

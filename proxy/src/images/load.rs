@@ -79,6 +79,8 @@ pub struct Layer {
     pub diff_id: String,
     /// What the unpacked layer occupies as dockerd counts it (file sizes, symlink lengths).
     pub unpacked_size: u64,
+    /// The length of the uncompressed tar (`docker save` writes it as `layer.tar`).
+    pub tar_size: u64,
 }
 
 /// One image found in an archive, verified.
@@ -185,7 +187,7 @@ fn clean_path(p: &Path, base: &str) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join("/"))
 }
 
-fn copy_hashed(src: &mut impl Read, dest: &Path) -> io::Result<SpooledFile> {
+pub(super) fn copy_hashed(src: &mut impl Read, dest: &Path) -> io::Result<SpooledFile> {
     let mut out = io::BufWriter::new(File::create(dest)?);
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 256 * 1024];
@@ -317,8 +319,8 @@ fn parse_docker(spool: &Spool) -> Result<Vec<ArchiveImage>> {
         for (i, (path, diff_id)) in entry.layers.iter().zip(diff_ids).enumerate() {
             let file = spool.get(path)?;
             let what = format!("layer {} ({path})", i + 1);
-            let (actual, unpacked_size) = inspect_layer(file, &what)?;
-            check_digest(&what, diff_id, &actual)?;
+            let digests = inspect_layer(file, &what)?;
+            check_digest(&what, diff_id, &digests.diff_id)?;
             let media_type = if file.gzip {
                 MEDIA_DOCKER_LAYER_GZIP
             } else {
@@ -332,7 +334,8 @@ fn parse_docker(spool: &Spool) -> Result<Vec<ArchiveImage>> {
                     source: BlobSource::File(file.path.clone()),
                 },
                 diff_id: diff_id.clone(),
-                unpacked_size,
+                unpacked_size: digests.unpacked_size,
+                tar_size: digests.tar_size,
             });
         }
         let mut names = Vec::new();
@@ -413,7 +416,7 @@ fn push_merged(images: &mut Vec<ArchiveImage>, img: ArchiveImage) {
 /// A Docker schema 2 manifest for a docker-archive image, so that the image record has a
 /// proper target and containerd's GC labels have something to hang from. Deterministic:
 /// the same archive always yields the same manifest digest.
-pub(crate) fn synthesize_manifest(config: &Blob, layers: &[Layer]) -> Result<Blob> {
+pub(super) fn synthesize_manifest(config: &Blob, layers: &[Layer]) -> Result<Blob> {
     let desc = |b: &Blob| serde_json::json!({"mediaType": b.media_type, "size": b.size, "digest": b.digest});
     let doc = serde_json::json!({
         "schemaVersion": 2,
@@ -456,10 +459,18 @@ fn check_digest(what: &str, expected: &str, actual: &str) -> Result<()> {
     Ok(())
 }
 
-/// Decompresses a layer as needed and returns its diff ID and unpacked size (the sum of
+/// What reading a layer through tells: see [`inspect_layer`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct LayerDigests {
+    pub diff_id: String,
+    pub unpacked_size: u64,
+    pub tar_size: u64,
+}
+
+/// Decompresses a layer as needed and returns its diff ID, its uncompressed length and unpacked size (the sum of
 /// regular file sizes and symlink target lengths, which is what dockerd's overlay2 driver
 /// reports as a layer's size: `directory.Size` of the diff directory).
-pub(crate) fn inspect_layer(file: &SpooledFile, what: &str) -> Result<(String, u64)> {
+pub(super) fn inspect_layer(file: &SpooledFile, what: &str) -> Result<LayerDigests> {
     if file.zstd {
         return Err(ImagesError::InvalidArchive(format!(
             "{what}: zstd-compressed layers are not supported"
@@ -474,6 +485,7 @@ pub(crate) fn inspect_layer(file: &SpooledFile, what: &str) -> Result<(String, u
     let mut hashing = HashingReader {
         inner,
         hasher: Sha256::new(),
+        count: 0,
     };
     let bad = |e: io::Error| ImagesError::InvalidArchive(format!("{what} is not a valid tar: {e}"));
     let mut size = 0u64;
@@ -492,21 +504,24 @@ pub(crate) fn inspect_layer(file: &SpooledFile, what: &str) -> Result<(String, u
     }
     // The archive reader stops at the end-of-archive marker; the digest covers the padding.
     io::copy(&mut hashing, &mut io::sink()).map_err(bad)?;
-    Ok((
-        format!("sha256:{}", hex::encode(hashing.hasher.finalize())),
-        size,
-    ))
+    Ok(LayerDigests {
+        tar_size: hashing.count,
+        diff_id: format!("sha256:{}", hex::encode(hashing.hasher.finalize())),
+        unpacked_size: size,
+    })
 }
 
 struct HashingReader<R> {
     inner: R,
     hasher: Sha256,
+    count: u64,
 }
 
 impl<R: Read> Read for HashingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.hasher.update(&buf[..n]);
+        self.count += n as u64;
         Ok(n)
     }
 }
@@ -721,8 +736,8 @@ fn oci_image(spool: &Spool, desc: &Descriptor) -> Result<ArchiveImage> {
     for (i, (ld, diff_id)) in manifest.layers.iter().zip(diff_ids).enumerate() {
         let what = format!("layer {} ({})", i + 1, ld.digest);
         let file = oci_blob(spool, ld, &what)?;
-        let (actual, unpacked_size) = inspect_layer(file, &what)?;
-        check_digest(&what, diff_id, &actual)?;
+        let digests = inspect_layer(file, &what)?;
+        check_digest(&what, diff_id, &digests.diff_id)?;
         layers.push(Layer {
             blob: Blob {
                 media_type: if ld.media_type.is_empty() {
@@ -735,7 +750,8 @@ fn oci_image(spool: &Spool, desc: &Descriptor) -> Result<ArchiveImage> {
                 source: BlobSource::File(file.path.clone()),
             },
             diff_id: diff_id.clone(),
-            unpacked_size,
+            unpacked_size: digests.unpacked_size,
+            tar_size: digests.tar_size,
         });
     }
     Ok(ArchiveImage {

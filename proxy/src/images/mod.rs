@@ -17,9 +17,12 @@
 mod commit;
 mod error;
 pub mod filters;
+mod gojson;
+pub mod import;
 mod ingest;
 pub mod load;
 pub mod models;
+pub mod save;
 mod unpack;
 
 use std::collections::{BTreeMap, HashMap};
@@ -49,6 +52,9 @@ pub use unpack::chain_ids;
 const DANGLING_PREFIX: &str = "dockbridge-dangling@";
 /// On a config blob: the unpacked size of each layer, comma-separated, bottom first.
 const LABEL_LAYER_SIZES: &str = "dockbridge.io/layer-sizes";
+/// On a compressed layer blob: the length of its uncompressed tar, so that `docker save`
+/// can write the tar header before decompressing the layer.
+const LABEL_TAR_SIZE: &str = "dockbridge.io/uncompressed-size";
 /// On an image record made by `docker tag`: when (Docker's `Metadata.LastTagTime`).
 const LABEL_TAGGED_AT: &str = "dockbridge.io/tagged-at";
 const LABEL_UNCOMPRESSED: &str = "containerd.io/uncompressed";
@@ -285,8 +291,12 @@ impl ImageStore {
         let cd = &self.cd;
         for layer in &img.layers {
             ingest::write_blob(cd, lease, &layer.blob).await?;
-            let labels =
+            let mut labels =
                 BTreeMap::from([(LABEL_UNCOMPRESSED.to_string(), Some(layer.diff_id.clone()))]);
+            // 0: a layer already stored (a commit's parent layers) keeps the label it has.
+            if layer.blob.digest != layer.diff_id && layer.tar_size > 0 {
+                labels.insert(LABEL_TAR_SIZE.to_string(), Some(layer.tar_size.to_string()));
+            }
             ingest::update_labels(cd, &layer.blob.digest, &labels).await?;
         }
         ingest::write_blob(cd, lease, &img.config).await?;
@@ -505,51 +515,7 @@ impl ImageStore {
     /// ID, or unambiguous ID prefix, in dockerd's order: names first, then ID prefixes.
     pub async fn resolve(&self, name_or_id: &str) -> Result<ImageRecord> {
         let any = reference::parse_any(name_or_id)?;
-        let records = self.list().await?;
-        match any {
-            AnyReference::Digest(d) => records
-                .into_iter()
-                .find(|r| r.id == d)
-                .ok_or(ImagesError::NotFound(d)),
-            AnyReference::Named(r) => {
-                let full = r.clone().with_default_tag();
-                let full_s = full.to_string();
-                if let Some(rec) = records.iter().find(|rec| rec.records.contains(&full_s)) {
-                    return Ok(rec.clone());
-                }
-                // `busybox@sha256:<manifest>`: a tag of that repository on that manifest.
-                if let (Some(d), None) = (r.digest(), r.tag()) {
-                    let repo = r.name();
-                    let hit = records.iter().find(|rec| {
-                        rec.target.digest == d
-                            && rec
-                                .tag_names
-                                .iter()
-                                .any(|n| n.parse::<Reference>().is_ok_and(|n| n.name() == repo))
-                    });
-                    if let Some(rec) = hit {
-                        return Ok(rec.clone());
-                    }
-                }
-                let prefix = name_or_id.strip_prefix("sha256:").unwrap_or(name_or_id);
-                if !prefix.is_empty()
-                    && prefix
-                        .bytes()
-                        .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-                {
-                    let mut hits = records.iter().filter(|rec| {
-                        rec.id
-                            .strip_prefix("sha256:")
-                            .is_some_and(|h| h.starts_with(prefix))
-                    });
-                    // An ambiguous prefix is "No such image", as with dockerd 20.10.
-                    if let (Some(one), None) = (hits.next(), hits.next()) {
-                        return Ok(one.clone());
-                    }
-                }
-                Err(ImagesError::NotFound(full.familiar_string()))
-            }
-        }
+        resolve_in(&self.list().await?, name_or_id, any)
     }
 
     async fn records_of(&self, image_id: &str) -> Result<Vec<RawRecord>> {
@@ -971,6 +937,55 @@ impl ImageStore {
     /// Removes a rootfs snapshot; a missing one is fine.
     pub async fn remove_rootfs(&self, key: &str) -> Result<()> {
         unpack::remove_snapshot(&self.cd, &self.snapshotter, key).await
+    }
+}
+
+/// [`ImageStore::resolve`] within a listing (`any` is `name_or_id` parsed).
+fn resolve_in(records: &[ImageRecord], name_or_id: &str, any: AnyReference) -> Result<ImageRecord> {
+    match any {
+        AnyReference::Digest(d) => records
+            .iter()
+            .find(|r| r.id == d)
+            .cloned()
+            .ok_or(ImagesError::NotFound(d)),
+        AnyReference::Named(r) => {
+            let full = r.clone().with_default_tag();
+            let full_s = full.to_string();
+            if let Some(rec) = records.iter().find(|rec| rec.records.contains(&full_s)) {
+                return Ok(rec.clone());
+            }
+            // `busybox@sha256:<manifest>`: a tag of that repository on that manifest.
+            if let (Some(d), None) = (r.digest(), r.tag()) {
+                let repo = r.name();
+                let hit = records.iter().find(|rec| {
+                    rec.target.digest == d
+                        && rec
+                            .tag_names
+                            .iter()
+                            .any(|n| n.parse::<Reference>().is_ok_and(|n| n.name() == repo))
+                });
+                if let Some(rec) = hit {
+                    return Ok(rec.clone());
+                }
+            }
+            let prefix = name_or_id.strip_prefix("sha256:").unwrap_or(name_or_id);
+            if !prefix.is_empty()
+                && prefix
+                    .bytes()
+                    .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+            {
+                let mut hits = records.iter().filter(|rec| {
+                    rec.id
+                        .strip_prefix("sha256:")
+                        .is_some_and(|h| h.starts_with(prefix))
+                });
+                // An ambiguous prefix is "No such image", as with dockerd 20.10.
+                if let (Some(one), None) = (hits.next(), hits.next()) {
+                    return Ok(one.clone());
+                }
+            }
+            Err(ImagesError::NotFound(full.familiar_string()))
+        }
     }
 }
 

@@ -21,20 +21,14 @@ pub fn routes() -> Router<AppState> {
 
 async fn commit(
     State(d): State<AppState>,
-    Query(q): Query<params::Query>,
+    Query(pairs): Query<Vec<(String, String)>>,
     body: Bytes,
 ) -> ApiResult<impl IntoResponse> {
+    let q: params::Query = pairs.iter().cloned().collect();
     let get = |k: &str| q.get(k).cloned().unwrap_or_default();
     let container = get("container");
     if container.is_empty() {
         return Err(ApiError::bad_request("No such container: "));
-    }
-    if q.get("changes").is_some_and(|c| !c.is_empty()) {
-        // Dockerfile instructions in a commit are not applied yet; refusing beats
-        // committing an image without them.
-        return Err(ApiError::bad_request(
-            "docker commit --change is not supported by dockbridge yet",
-        ));
     }
     let pause = match q.get("pause") {
         // dockerd pauses unless told not to.
@@ -48,6 +42,7 @@ async fn commit(
         author: get("author"),
         pause,
         config: params::json_body(&body)?,
+        changes: params::all_of(&pairs, "changes"),
     };
     let done = d.containers.commit(&container, opts).await?;
     if let Some(name) = &done.name {

@@ -33,7 +33,12 @@ pub fn routes() -> Router<AppState> {
             post(load).layer(DefaultBodyLimit::disable()),
         )
         .route("/images/json", get(list))
-        .route("/images/create", post(create))
+        // `docker import` streams root filesystems of any size.
+        .route(
+            "/images/create",
+            post(create).layer(DefaultBodyLimit::disable()),
+        )
+        .route("/images/get", get(save_many))
         .route("/images/prune", post(prune))
         .route(
             "/images/{*rest}",
@@ -162,19 +167,31 @@ async fn list(
     Ok(Json(out))
 }
 
-/// `POST /images/create`: there is no registry access, so a pull fails at once, with the
-/// reference checked first (400 for a malformed one, as dockerd). dockerd answers a pull
-/// that fails before any progress with a plain error response (500), not a stream; the
-/// CLI prints it (`docker run` after its "Unable to find image" line) and exits non-zero.
-async fn create(Query(q): Query<params::Query>) -> ApiResult<Response> {
-    let from_image = q.get("fromImage").map_or("", String::as_str);
-    let tag = q.get("tag").map_or("", String::as_str);
-    if from_image.is_empty() {
-        return Err(ApiError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            "importing images (fromSrc) is not supported by dockbridge yet",
-        ));
+fn first_of<'a>(q: &'a [(String, String)], key: &str) -> &'a str {
+    q.iter()
+        .find(|(k, _)| k == key)
+        .map_or("", |(_, v)| v.as_str())
+}
+
+/// `POST /images/create`: `fromImage` pulls, `fromSrc` imports (dockerd's order).
+async fn create(
+    State(d): State<AppState>,
+    Query(q): Query<Vec<(String, String)>>,
+    req: Request,
+) -> ApiResult<Response> {
+    if first_of(&q, "fromImage").is_empty() {
+        return import(d, &q, req.into_body()).await;
     }
+    pull(&q)
+}
+
+/// A pull: there is no registry access, so it fails at once, with the reference checked
+/// first (400 for a malformed one, as dockerd). dockerd answers a pull that fails before
+/// any progress with a plain error response (500), not a stream; the CLI prints it
+/// (`docker run` after its "Unable to find image" line) and exits non-zero.
+fn pull(q: &[(String, String)]) -> ApiResult<Response> {
+    let from_image = first_of(q, "fromImage");
+    let tag = first_of(q, "tag");
     let mut r = reference::parse_normalized_named(from_image).map_err(images::ImagesError::from)?;
     if !tag.is_empty() {
         // A digest in `tag` is how the CLI asks for `name@sha256:…`.
@@ -191,6 +208,72 @@ async fn create(Query(q): Query<params::Query>) -> ApiResult<Response> {
         r.domain(),
         r.familiar_string()
     )))
+}
+
+/// `docker import`: `fromSrc=-` is the request body. dockerd writes nothing before the
+/// image exists, so every failure is a plain error response; success is a 200 stream whose
+/// one line is `{"status":"sha256:…"}`. A URL source would need network access, which
+/// dockbridge does not have: refused up front.
+async fn import(d: AppState, q: &[(String, String)], body: Body) -> ApiResult<Response> {
+    let src = first_of(q, "fromSrc");
+    if src != "-" {
+        let what = if src.is_empty() { "no source" } else { src };
+        return Err(ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            format!(
+                "importing from a URL is not supported by dockbridge ({what}): it does not fetch from the network; download the archive and import the file, or pipe it to `docker import -`"
+            ),
+        ));
+    }
+    let opts = match images::import::ImportOptions::new(
+        src,
+        first_of(q, "repo"),
+        first_of(q, "tag"),
+        first_of(q, "message"),
+        &params::all_of(q, "changes"),
+        first_of(q, "platform"),
+    ) {
+        Ok(o) => o,
+        Err(e) => {
+            // Read the upload to its end first: a client still sending it would see its
+            // write fail ("broken pipe") instead of this answer.
+            let mut data = body.into_data_stream();
+            while let Some(Ok(_)) = data.next().await {}
+            return Err(e.into());
+        }
+    };
+    let reader =
+        tokio_util::io::StreamReader::new(body.into_data_stream().map_err(std::io::Error::other));
+    let id = d.images.import(reader, opts).await?;
+    event(&d, "import", &id, &id);
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(1);
+    let _ = tx.try_send(json_line(&json!({ "status": id })));
+    Ok(json_stream(rx))
+}
+
+/// `GET /images/get?names=…`: `docker save` of one or more images.
+async fn save_many(
+    State(d): State<AppState>,
+    Query(q): Query<Vec<(String, String)>>,
+) -> ApiResult<Response> {
+    save(&d, &params::all_of(&q, "names")).await
+}
+
+/// The archive as a tar stream. Names are resolved before the 200 goes out (a missing
+/// image is a plain 404); a failure while streaming cuts the body off, so the client sees
+/// a broken transfer rather than a truncated archive it might accept.
+async fn save(d: &AppState, names: &[String]) -> ApiResult<Response> {
+    let archive = d.images.save(names).await?;
+    for id in &archive.ids {
+        event(d, "save", id, id);
+    }
+    let body = Body::from_stream(ReceiverStream::new(archive.body));
+    Ok((
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/x-tar")],
+        body,
+    )
+        .into_response())
 }
 
 /// `POST /images/prune?filters=`.
@@ -229,7 +312,7 @@ fn delete_item_json(i: &DeleteItem) -> Value {
     }
 }
 
-/// `GET /images/{name}/json`, `GET /images/{name}/history`.
+/// `GET /images/{name}/json`, `GET /images/{name}/history`, `GET /images/{name}/get`.
 async fn get_image(
     State(d): State<AppState>,
     Extension(version): Extension<ApiVersion>,
@@ -242,6 +325,9 @@ async fn get_image(
     if let Some(name) = rest.strip_suffix("/history") {
         let rec = d.images.resolve(name).await?;
         return Ok(Json(images::history(&rec)).into_response());
+    }
+    if let Some(name) = rest.strip_suffix("/get") {
+        return save(&d, &[name.to_string()]).await;
     }
     Err(ApiError::not_found(format!(
         "page not found: /images/{rest}"

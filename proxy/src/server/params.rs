@@ -17,6 +17,14 @@ pub fn bool_param(q: &Query, key: &str) -> Result<bool, ApiError> {
     Ok(!matches!(v.as_str(), "" | "0" | "no" | "false" | "none"))
 }
 
+/// Every value of a repeated query parameter (`names=a&names=b`, `changes=…`).
+pub fn all_of(q: &[(String, String)], key: &str) -> Vec<String> {
+    q.iter()
+        .filter(|(k, _)| k == key)
+        .map(|(_, v)| v.clone())
+        .collect()
+}
+
 pub fn int_param(q: &Query, key: &str) -> Result<Option<i64>, ApiError> {
     match q.get(key).map(String::as_str) {
         None | Some("") => Ok(None),
