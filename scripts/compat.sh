@@ -27,7 +27,7 @@ trap cleanup EXIT
 status=0
 echo "== compat suite against the reference dockerd"
 compat-tests/scripts/reference-dockerd.sh start "$work/ref" >/dev/null
-target/debug/dockbridge-compat -q --host "unix://$work/ref/docker.sock" || status=1
+target/debug/dockbridge-compat -q --host "unix://$work/ref/docker.sock" --json "$work/ref.json" || status=1
 compat-tests/scripts/reference-dockerd.sh stop "$work/ref" >/dev/null
 
 echo "== compat suite against dockbridge"
@@ -41,4 +41,6 @@ target/debug/dockbridge-compat -q --host "unix://$work/db/d.sock" --json "$work/
 gate=()
 [ "${1:-}" = "--update-gaps" ] && gate=(--update)
 scripts/compat-gate.py "$work/db.json" compat-tests/known-gaps-dockbridge.txt "${gate[@]}" || status=1
+# The table the README shows.
+scripts/compat-table.py "dockerd 20.10=$work/ref.json" "dockbridge=$work/db.json" || true
 exit $status

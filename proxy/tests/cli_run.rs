@@ -55,6 +55,31 @@ fn run_echo_exit_codes_and_rm() {
     ]);
     assert_eq!(state.trim(), "created 127");
     d.ok(&["rm", "nope"]);
+
+    // `run --rm` whose start fails: removed as dockerd does, and the CLI, which waits for
+    // that removal, returns with the error instead of hanging.
+    let mut child = d
+        .docker_cmd(&["run", "--rm", "-u", "nosuchuser", IMAGE, "true"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("docker run --rm hung after a failed start");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("unable to find user nosuchuser"),
+        "{out:?}"
+    );
+    assert_eq!(d.ok(&["ps", "-aq"]), "");
 }
 
 #[test]

@@ -784,6 +784,28 @@ impl Manager {
     }
 
     pub async fn start(self: &Arc<Self>, key: &str) -> Result<()> {
+        let result = self.start_once(key).await;
+        if let Err(e) = &result {
+            // As dockerd does, a `--rm` container whose start failed is removed: `docker
+            // run --rm` waits for that removal before it reports the error.
+            if !matches!(
+                e,
+                ContainerError::NotModified(_) | ContainerError::NotFound(_)
+            ) {
+                if let Ok(c) = self.get(key) {
+                    let rec = c.record();
+                    if rec.host_config.auto_remove == Some(true) && !rec.state.status.is_live() {
+                        if let Err(re) = self.remove(&c.id, true).await {
+                            tracing::warn!(container = %c.id, "removing after a failed start: {re}");
+                        }
+                    }
+                }
+            }
+        }
+        result
+    }
+
+    async fn start_once(self: &Arc<Self>, key: &str) -> Result<()> {
         let c = self.get(key)?;
         let _op = c.op.lock().await;
         let rec = c.record();
