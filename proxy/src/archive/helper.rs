@@ -176,7 +176,12 @@ fn run(req: Request) -> Result<(), ArchiveError> {
                 no_overwrite_dir_non_dir,
                 chown,
             };
-            super::extract::extract(std::io::stdin().lock(), &dest, &path, &opts)?;
+            let mut stdin = std::io::stdin().lock();
+            super::extract::extract(&mut stdin, &dest, &path, &opts)?;
+            // Writers pad past the end-of-archive marker (Go's and GNU tar to a record
+            // size); read it all, or the daemon feeding us sees a broken pipe.
+            std::io::copy(&mut stdin, &mut std::io::sink())
+                .map_err(|e| ArchiveError::io("reading the rest of the archive", e))?;
         }
     }
     out.flush().map_err(io)
