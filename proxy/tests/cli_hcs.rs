@@ -86,7 +86,8 @@ fn windows_container_runs_on_the_hcs_simulator_through_the_cli() {
     // the image's pre-escaped CMD reached HCS verbatim (ArgsEscaped honoured).
     let script = r#"{"processes":[
         {"command_line_contains":"cmd /S /C echo hello from \"C:\\Program Files\"","stdout":"hello from hcs\r\n","exit_code":0},
-        {"command_line_contains":"cmd /S /C exit 3","stderr":"failing\r\n","exit_code":3}
+        {"command_line_contains":"cmd /S /C exit 3","stderr":"failing\r\n","exit_code":3},
+        {"command_line_contains":"ping -t localhost","run":"until_signalled","signal_exit_code":1}
     ]}"#;
     let d = Daemon::start_with(
         &["--backend", "hcs", "--hcs-library", sim.to_str().unwrap()],
@@ -144,6 +145,43 @@ fn windows_container_runs_on_the_hcs_simulator_through_the_cli() {
         ["create", "attach", "start", "die", "destroy"],
         "{events}"
     );
+    // A running Windows container: `docker stats` through the same backend trait (HCS
+    // statistics), and filesystem operations refused clearly rather than faked.
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "wl",
+        "winbox:1",
+        "ping",
+        "-t",
+        "localhost",
+    ]);
+    let stats = d.ok(&[
+        "stats",
+        "--no-stream",
+        "--format",
+        "{{.Name}} {{.MemUsage}}",
+        "wl",
+    ]);
+    assert!(
+        stats.starts_with("wl ") && !stats.contains(" 0B /"),
+        "{stats}"
+    );
+    for args in [
+        &["cp", "wl:/x", "/tmp/x"][..],
+        &["diff", "wl"][..],
+        &["export", "-o", "/tmp/x.tar", "wl"][..],
+    ] {
+        let st = d.docker(args);
+        assert!(!st.status.success(), "{args:?}: {st:?}");
+        assert!(
+            String::from_utf8_lossy(&st.stderr).contains("not supported by dockbridge"),
+            "{args:?}: {st:?}"
+        );
+    }
+    d.ok(&["rm", "-f", "wl"]);
+
     // Unsupported Linux-only options are refused for Windows containers, naming the option.
     let st = d.docker(&["create", "--cap-add", "NET_ADMIN", "winbox:1"]);
     assert_eq!(st.status.code(), Some(1), "{st:?}");

@@ -113,9 +113,12 @@ impl Manager {
             .map_err(|e| ContainerError::Internal(format!("commit layer task: {e}")))?
             .map_err(|e| ContainerError::Internal(e.to_string()))?;
 
-        let container_cfg: spec::image::ContainerConfig =
-            serde_json::from_value(serde_json::to_value(&rec.config).unwrap_or_default())
-                .unwrap_or_default();
+        // The record's API model and the image's config share Docker's field names.
+        let container_cfg: spec::image::ContainerConfig = serde_json::to_value(&rec.config)
+            .and_then(serde_json::from_value)
+            .map_err(|e| {
+                ContainerError::Internal(format!("converting the container config: {e}"))
+            })?;
         let mut config: ImageConfigFile = parent.config.clone();
         let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
         let cmd = container_cfg.cmd.clone().unwrap_or_default().join(" ");
