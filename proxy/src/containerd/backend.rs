@@ -369,17 +369,22 @@ impl Backend for ContainerdBackend {
         let data = metric
             .data
             .ok_or_else(|| BackendError::runtime("task metrics", "containerd sent no data"))?;
-        let type_url = data.type_url.trim_start_matches('/');
-        if type_url != super::cgroup_metrics::TYPE_URL_V1 {
-            // cgroup v2 hosts send io.containerd.cgroups.v2.Metrics.
-            return Err(BackendError::runtime(
+        use super::cgroup_metrics::{Metrics, MetricsV2, TYPE_URL_V1, TYPE_URL_V2};
+        let bad = |e: prost::DecodeError| BackendError::runtime("decoding task metrics", e);
+        // The type URL may come with or without a leading `/` or a host part.
+        let type_url = data.type_url.rsplit('/').next().unwrap_or_default();
+        match type_url {
+            TYPE_URL_V1 => Ok(stats_from_v1(
+                Metrics::decode(data.value.as_slice()).map_err(bad)?,
+            )),
+            TYPE_URL_V2 => Ok(stats_from_v2(
+                MetricsV2::decode(data.value.as_slice()).map_err(bad)?,
+            )),
+            other => Err(BackendError::runtime(
                 "task metrics",
-                format!("{type_url} is not supported by dockbridge yet (cgroup v1 only)"),
-            ));
+                format!("unknown metrics type {other:?}"),
+            )),
         }
-        let m = super::cgroup_metrics::Metrics::decode(data.value.as_slice())
-            .map_err(|e| BackendError::runtime("decoding task metrics", e))?;
-        Ok(stats_from_v1(m))
     }
 
     async fn delete(&self, id: &str) -> Result<()> {
@@ -676,6 +681,59 @@ fn stats_from_v1(m: super::cgroup_metrics::Metrics) -> Stats {
     s
 }
 
+/// dockerd's `statsV2`: cgroup v2 metrics in the `docker stats` vocabulary. v2 has no
+/// per-CPU usage, max usage or failcnt, and its `memory.stat` keys are the kernel's v2 ones.
+fn stats_from_v2(m: super::cgroup_metrics::MetricsV2) -> Stats {
+    let mut s = Stats {
+        read: Some(SystemTime::now()),
+        ..Stats::default()
+    };
+    if let Some(cpu) = m.cpu {
+        s.cpu_total_ns = cpu.usage_usec.saturating_mul(1000);
+        s.cpu_kernel_ns = cpu.system_usec.saturating_mul(1000);
+        s.cpu_user_ns = cpu.user_usec.saturating_mul(1000);
+        s.throttling = [
+            cpu.nr_periods,
+            cpu.nr_throttled,
+            cpu.throttled_usec.saturating_mul(1000),
+        ];
+    }
+    if let Some(mem) = m.memory {
+        s.memory_usage = mem.usage;
+        s.memory_limit = mem.usage_limit;
+        s.memory_stats = mem
+            .counters()
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+        if let Some(ev) = m.memory_events {
+            s.memory_stats.insert("oom_kill".into(), ev.oom_kill);
+        }
+    }
+    if let Some(p) = m.pids {
+        s.pids = p.current;
+        s.pids_limit = p.limit;
+    }
+    if let Some(io) = m.io {
+        let entries = io
+            .usage
+            .into_iter()
+            .flat_map(|e| {
+                [("read", e.rbytes), ("write", e.wbytes)].map(|(op, value)| {
+                    crate::backend::BlkioEntry {
+                        major: e.major,
+                        minor: e.minor,
+                        op: op.to_string(),
+                        value,
+                    }
+                })
+            })
+            .collect();
+        s.blkio.insert("io_service_bytes_recursive", entries);
+    }
+    s
+}
+
 #[cfg(test)]
 mod stats_tests {
     use super::*;
@@ -738,5 +796,58 @@ mod stats_tests {
         );
         assert_eq!(s.pids, 3);
         assert_eq!(s.blkio["io_service_bytes_recursive"][0].value, 4096);
+    }
+
+    #[test]
+    fn v2_metrics_map_like_dockerd_stats_v2() {
+        let m = cm::MetricsV2 {
+            pids: Some(cm::PidsStat {
+                current: 2,
+                limit: 100,
+            }),
+            cpu: Some(cm::CpuStatV2 {
+                usage_usec: 5,
+                user_usec: 3,
+                system_usec: 2,
+                nr_periods: 1,
+                nr_throttled: 0,
+                throttled_usec: 7,
+            }),
+            memory: Some(cm::MemoryStatV2 {
+                anon: 11,
+                inactive_file: 12,
+                usage: 4096,
+                usage_limit: 1 << 20,
+                ..Default::default()
+            }),
+            io: Some(cm::IoStatV2 {
+                usage: vec![cm::IoEntryV2 {
+                    major: 8,
+                    minor: 0,
+                    rbytes: 10,
+                    wbytes: 20,
+                }],
+            }),
+            memory_events: Some(cm::MemoryEventsV2 { oom_kill: 1 }),
+        };
+        let s = stats_from_v2(cm::MetricsV2::decode(m.encode_to_vec().as_slice()).unwrap());
+        assert_eq!(
+            (s.cpu_total_ns, s.cpu_kernel_ns, s.cpu_user_ns),
+            (5000, 2000, 3000)
+        );
+        assert_eq!(s.throttling, [1, 0, 7000]);
+        assert!(s.cpu_per_cpu_ns.is_empty());
+        assert_eq!((s.memory_usage, s.memory_limit), (4096, 1 << 20));
+        assert_eq!(s.memory_stats["anon"], 11);
+        assert_eq!(s.memory_stats["inactive_file"], 12);
+        assert_eq!(s.memory_stats["oom_kill"], 1);
+        assert_eq!((s.pids, s.pids_limit), (2, 100));
+        let io = &s.blkio["io_service_bytes_recursive"];
+        assert_eq!(
+            io.iter()
+                .map(|e| (e.op.as_str(), e.value))
+                .collect::<Vec<_>>(),
+            [("read", 10), ("write", 20)]
+        );
     }
 }

@@ -172,3 +172,98 @@ pub struct BlkIoEntry {
     #[prost(uint64, tag = "5")]
     pub value: u64,
 }
+
+// ----- cgroup v2: `io.containerd.cgroups.v2.Metrics` (containerd/cgroups
+// `cgroup2/stats/metrics.proto`) -----
+
+/// The `Any` type URL of the cgroup v2 metrics.
+pub const TYPE_URL_V2: &str = "io.containerd.cgroups.v2.Metrics";
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct MetricsV2 {
+    #[prost(message, optional, tag = "1")]
+    pub pids: Option<PidsStat>,
+    #[prost(message, optional, tag = "2")]
+    pub cpu: Option<CpuStatV2>,
+    #[prost(message, optional, tag = "4")]
+    pub memory: Option<MemoryStatV2>,
+    #[prost(message, optional, tag = "6")]
+    pub io: Option<IoStatV2>,
+    #[prost(message, optional, tag = "8")]
+    pub memory_events: Option<MemoryEventsV2>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct CpuStatV2 {
+    #[prost(uint64, tag = "1")]
+    pub usage_usec: u64,
+    #[prost(uint64, tag = "2")]
+    pub user_usec: u64,
+    #[prost(uint64, tag = "3")]
+    pub system_usec: u64,
+    #[prost(uint64, tag = "4")]
+    pub nr_periods: u64,
+    #[prost(uint64, tag = "5")]
+    pub nr_throttled: u64,
+    #[prost(uint64, tag = "6")]
+    pub throttled_usec: u64,
+}
+
+/// `memory.stat` counters by name and tag, then the usage fields.
+macro_rules! memory_v2 {
+    ($($name:ident = $tag:literal),* $(,)?) => {
+        #[derive(Clone, PartialEq, prost::Message)]
+        pub struct MemoryStatV2 {
+            $(
+                #[prost(uint64, tag = $tag)]
+                pub $name: u64,
+            )*
+            #[prost(uint64, tag = "32")]
+            pub usage: u64,
+            #[prost(uint64, tag = "33")]
+            pub usage_limit: u64,
+        }
+
+        impl MemoryStatV2 {
+            /// The `memory.stat` counters, named as the kernel (and dockerd) name them.
+            pub fn counters(&self) -> Vec<(&'static str, u64)> {
+                vec![$((stringify!($name), self.$name)),*]
+            }
+        }
+    };
+}
+
+memory_v2! {
+    anon = "1", file = "2", kernel_stack = "3", slab = "4", sock = "5", shmem = "6",
+    file_mapped = "7", file_dirty = "8", file_writeback = "9", anon_thp = "10",
+    inactive_anon = "11", active_anon = "12", inactive_file = "13", active_file = "14",
+    unevictable = "15", slab_reclaimable = "16", slab_unreclaimable = "17", pgfault = "18",
+    pgmajfault = "19", workingset_refault = "20", workingset_activate = "21",
+    workingset_nodereclaim = "22", pgrefill = "23", pgscan = "24", pgsteal = "25",
+    pgactivate = "26", pgdeactivate = "27", pglazyfree = "28", pglazyfreed = "29",
+    thp_fault_alloc = "30", thp_collapse_alloc = "31",
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct IoStatV2 {
+    #[prost(message, repeated, tag = "1")]
+    pub usage: Vec<IoEntryV2>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct IoEntryV2 {
+    #[prost(uint64, tag = "1")]
+    pub major: u64,
+    #[prost(uint64, tag = "2")]
+    pub minor: u64,
+    #[prost(uint64, tag = "3")]
+    pub rbytes: u64,
+    #[prost(uint64, tag = "4")]
+    pub wbytes: u64,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct MemoryEventsV2 {
+    #[prost(uint64, tag = "5")]
+    pub oom_kill: u64,
+}

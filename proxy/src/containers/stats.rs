@@ -116,14 +116,22 @@ pub fn stats_json(who: &Subject, cur: Option<&Sample>, prev: Option<&Sample>) ->
         } else {
             st.memory_limit
         };
-        memory.insert("usage".into(), json!(st.memory_usage));
-        memory.insert("max_usage".into(), json!(st.memory_max_usage));
+        // Go's `omitempty`: dockerd leaves zero fields out (cgroup v2 has no max_usage or
+        // failcnt at all).
+        for (k, v) in [
+            ("usage", st.memory_usage),
+            ("max_usage", st.memory_max_usage),
+            ("failcnt", st.memory_failcnt),
+            ("limit", limit),
+        ] {
+            if v != 0 {
+                memory.insert(k.into(), json!(v));
+            }
+        }
         if !st.memory_stats.is_empty() {
             let stats: BTreeMap<&String, &u64> = st.memory_stats.iter().collect();
             memory.insert("stats".into(), json!(stats));
         }
-        memory.insert("failcnt".into(), json!(st.memory_failcnt));
-        memory.insert("limit".into(), json!(limit));
         pids.insert("current".into(), json!(st.pids));
         if st.pids_limit > 0 {
             pids.insert("limit".into(), json!(st.pids_limit));
