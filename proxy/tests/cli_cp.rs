@@ -167,6 +167,54 @@ fn cp_round_trips_running_created_and_stopped_containers() {
     d.ok(&["cp", "later:/root/out", d.path("out").to_str().unwrap()]);
     assert_eq!(std::fs::read_to_string(d.path("out")).unwrap(), "hello\n");
 
+    // A stopped container's bind mounts are mounted for cp, as dockerd mounts volumes:
+    // files land in (and come from) the host directory, and a read-only bind refuses.
+    let vol = d.path("vol");
+    let vol_ro = d.path("vol-ro");
+    std::fs::create_dir_all(&vol).unwrap();
+    std::fs::create_dir_all(&vol_ro).unwrap();
+    write(&vol.join("from-host.txt"), "host side\n");
+    d.ok(&[
+        "create",
+        "--name",
+        "withvol",
+        "-v",
+        &format!("{}:/data", vol.display()),
+        "-v",
+        &format!("{}:/data/ro:ro", vol_ro.display()),
+        IMAGE,
+        "true",
+    ]);
+    d.ok(&[
+        "cp",
+        local.join("file.txt").to_str().unwrap(),
+        "withvol:/data/",
+    ]);
+    assert_eq!(
+        std::fs::read_to_string(vol.join("file.txt")).unwrap(),
+        "hello\n"
+    );
+    d.ok(&[
+        "cp",
+        "withvol:/data/from-host.txt",
+        d.path("from-host").to_str().unwrap(),
+    ]);
+    assert_eq!(
+        std::fs::read_to_string(d.path("from-host")).unwrap(),
+        "host side\n"
+    );
+    let st = d.docker(&[
+        "cp",
+        local.join("file.txt").to_str().unwrap(),
+        "withvol:/data/ro/",
+    ]);
+    assert!(!st.status.success(), "{st:?}");
+    assert!(
+        String::from_utf8_lossy(&st.stderr).contains("read-only"),
+        "{st:?}"
+    );
+    assert!(!vol_ro.join("file.txt").exists());
+
     // Errors in the CLI's words.
     let st = d.docker(&["cp", "live:/no/such/file", d.path("x").to_str().unwrap()]);
     assert!(!st.status.success());
@@ -190,7 +238,7 @@ fn cp_round_trips_running_created_and_stopped_containers() {
         String::from_utf8_lossy(&st.stderr).contains("read-only"),
         "{st:?}"
     );
-    d.ok(&["rm", "-f", "live", "owned", "later", "ro"]);
+    d.ok(&["rm", "-f", "live", "owned", "later", "ro", "withvol"]);
     assert_no_leftovers(&d);
 }
 

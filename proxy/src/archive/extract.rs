@@ -153,7 +153,7 @@ fn classify(e: std::io::Error, name: &Path, shown_dest: &str) -> ArchiveError {
     }
     if e.kind() == std::io::ErrorKind::ReadOnlyFilesystem || msg.contains("Read-only file system") {
         return ArchiveError::ReadOnly(format!(
-            "container rootfs is marked read-only: {shown_dest}"
+            "{shown_dest} is on a read-only file system (the container's rootfs or a volume is marked read-only)"
         ));
     }
     ArchiveError::Io(format!("extracting {}: {msg}", name.display()))

@@ -29,34 +29,54 @@ pub struct MountSpec {
 }
 
 impl MountSpec {
-    /// The same overlay, read-only and without touching its work dir: the upper dir becomes
-    /// the topmost lower one. Such a mount can sit beside the container's own (a running
-    /// export, a read racing a start) because overlay only guards upper and work dirs.
-    pub fn read_only(&self) -> Self {
-        if self.kind != "overlay" {
-            return self.clone();
-        }
-        let mut upper = None;
-        let mut lower = None;
+    /// The same filesystem with a throwaway upper dir under `scratch`: the container's
+    /// upper dir becomes the topmost lower one. Such a mount never touches the container's
+    /// own upper and work dirs, so it can sit beside the container's mount (an export of a
+    /// running container, a read racing a start), and mount points for binds can still be
+    /// made in it; whatever is written there vanishes with the helper.
+    pub fn with_throwaway_upper(&self, scratch: &std::path::Path) -> Self {
+        let mut lowers = Vec::new();
         let mut rest = Vec::new();
-        for o in &self.options {
-            if let Some(u) = o.strip_prefix("upperdir=") {
-                upper = Some(u.to_string());
-            } else if let Some(l) = o.strip_prefix("lowerdir=") {
-                lower = Some(l.to_string());
-            } else if !o.starts_with("workdir=") && o != "rw" {
-                rest.push(o.clone());
+        if self.kind == "overlay" {
+            let mut upper = None;
+            let mut lower = None;
+            for o in &self.options {
+                if let Some(u) = o.strip_prefix("upperdir=") {
+                    upper = Some(u.to_string());
+                } else if let Some(l) = o.strip_prefix("lowerdir=") {
+                    lower = Some(l.to_string());
+                } else if !o.starts_with("workdir=") && o != "rw" && o != "ro" {
+                    rest.push(o.clone());
+                }
             }
+            lowers.extend(upper);
+            lowers.extend(lower);
+        } else {
+            // A snapshot without parents is a bind of its one directory.
+            lowers.push(self.source.clone());
         }
-        let lowers = [upper, lower].into_iter().flatten().collect::<Vec<_>>();
-        let mut options = vec![format!("lowerdir={}", lowers.join(":"))];
+        let mut options = vec![
+            format!("lowerdir={}", lowers.join(":")),
+            format!("upperdir={}", scratch.join("upper").display()),
+            format!("workdir={}", scratch.join("work").display()),
+        ];
         options.extend(rest);
         Self {
-            kind: self.kind.clone(),
-            source: self.source.clone(),
+            kind: "overlay".into(),
+            source: "overlay".into(),
             options,
         }
     }
+}
+
+/// A bind mount of the container, mounted over its snapshot so that `docker cp` on a
+/// stopped container reads and writes its volumes, as dockerd does, not the rootfs
+/// directory they hide.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BindSpec {
+    pub source: String,
+    pub destination: String,
+    pub writable: bool,
 }
 
 /// Which filesystem the helper enters.
@@ -67,8 +87,16 @@ pub enum Root {
     /// `/etc/hosts` dockbridge mounted), through `/proc/<pid>/root`.
     Live { pid: u32 },
     /// A container without a process: its snapshot, mounted at `at` in the helper's own
-    /// mount namespace.
-    Snapshot { mount: MountSpec, at: PathBuf },
+    /// mount namespace, with its bind mounts (parents first) over it. `throwaway_upper`
+    /// mounts it with a tmpfs upper dir instead of the container's own (reads, exports).
+    Snapshot {
+        mount: MountSpec,
+        at: PathBuf,
+        #[serde(default)]
+        binds: Vec<BindSpec>,
+        #[serde(default)]
+        throwaway_upper: bool,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -197,6 +225,54 @@ fn container_ids(user: &str) -> Result<(u32, u32), ArchiveError> {
     Ok((u.uid, u.gid))
 }
 
+/// Mounts one of the container's binds over the mounted snapshot at `root`. The mount
+/// point is resolved inside the root (a symlink in the image cannot redirect it to the
+/// host) and created when missing, as runc would at start; a read-only view that cannot
+/// create it leaves the bind out (the path then does not exist yet, as in the rootfs).
+#[cfg(unix)]
+fn bind_over(root: &std::path::Path, b: &BindSpec) -> Result<(), ArchiveError> {
+    use nix::mount::{mount, MsFlags};
+    let target = super::stat::resolve_in_root(root, &b.destination)?;
+    let source_is_dir = std::fs::metadata(&b.source)
+        .map(|m| m.is_dir())
+        .map_err(|e| ArchiveError::io(format!("bind source {}", b.source), e))?;
+    if std::fs::symlink_metadata(&target).is_err() {
+        let made = if source_is_dir {
+            std::fs::create_dir_all(&target)
+        } else {
+            target
+                .parent()
+                .map_or(Ok(()), std::fs::create_dir_all)
+                .and_then(|()| std::fs::File::create(&target).map(drop))
+        };
+        if made.is_err() {
+            return Ok(());
+        }
+    }
+    let sys = |what: &str, e: nix::Error| {
+        ArchiveError::Io(format!("{what} {} on {}: {e}", b.source, b.destination))
+    };
+    mount(
+        Some(b.source.as_str()),
+        &target,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .map_err(|e| sys("bind-mounting", e))?;
+    if !b.writable {
+        mount(
+            None::<&str>,
+            &target,
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
+            None::<&str>,
+        )
+        .map_err(|e| sys("making read-only", e))?;
+    }
+    Ok(())
+}
+
 /// chroot into the container's filesystem (mounting its snapshot privately first).
 #[cfg(unix)]
 fn enter(root: &Root) -> Result<(), ArchiveError> {
@@ -204,7 +280,12 @@ fn enter(root: &Root) -> Result<(), ArchiveError> {
     let sys = |what: &str, e: nix::Error| ArchiveError::Io(format!("{what}: {e}"));
     let dir = match root {
         Root::Live { pid } => PathBuf::from(format!("/proc/{pid}/root")),
-        Root::Snapshot { mount: m, at } => {
+        Root::Snapshot {
+            mount: m,
+            at,
+            binds,
+            throwaway_upper,
+        } => {
             nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
                 .map_err(|e| sys("unshare(CLONE_NEWNS)", e))?;
             // Keep our mounts from propagating back to the host's namespace.
@@ -216,9 +297,29 @@ fn enter(root: &Root) -> Result<(), ArchiveError> {
                 None::<&str>,
             )
             .map_err(|e| sys("making / private", e))?;
-            crate::containers::rootfs::mount_at(&m.kind, &m.source, &m.options, at)
-                .map_err(|e| sys(&format!("mounting the snapshot at {}", at.display()), e))?;
-            at.clone()
+            let (m, root) = if *throwaway_upper {
+                mount(
+                    Some("tmpfs"),
+                    at,
+                    Some("tmpfs"),
+                    MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+                    Some("mode=0700"),
+                )
+                .map_err(|e| sys("mounting the scratch tmpfs", e))?;
+                for d in ["upper", "work", "root"] {
+                    std::fs::create_dir(at.join(d))
+                        .map_err(|e| ArchiveError::io(format!("creating scratch {d}"), e))?;
+                }
+                (m.with_throwaway_upper(at), at.join("root"))
+            } else {
+                (m.clone(), at.clone())
+            };
+            crate::containers::rootfs::mount_at(&m.kind, &m.source, &m.options, &root)
+                .map_err(|e| sys(&format!("mounting the snapshot at {}", root.display()), e))?;
+            for b in binds {
+                bind_over(&root, b)?;
+            }
+            root
         }
     };
     nix::unistd::chroot(&dir).map_err(|e| sys(&format!("chroot {}", dir.display()), e))?;
@@ -231,7 +332,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn read_only_view_stacks_the_upper_dir_on_the_lowers() {
+    fn throwaway_upper_stacks_the_upper_dir_on_the_lowers() {
         let m = MountSpec {
             kind: "overlay".into(),
             source: "overlay".into(),
@@ -242,16 +343,24 @@ mod tests {
                 "lowerdir=/s/1/fs:/s/0/fs".into(),
             ],
         };
+        let scratch = std::path::Path::new("/x");
         assert_eq!(
-            m.read_only().options,
-            ["lowerdir=/s/2/fs:/s/1/fs:/s/0/fs", "index=off"]
+            m.with_throwaway_upper(scratch).options,
+            [
+                "lowerdir=/s/2/fs:/s/1/fs:/s/0/fs",
+                "upperdir=/x/upper",
+                "workdir=/x/work",
+                "index=off"
+            ]
         );
         let bind = MountSpec {
             kind: "bind".into(),
             source: "/s/1/fs".into(),
             options: vec!["rbind".into(), "rw".into()],
         };
-        assert_eq!(bind.read_only(), bind);
+        let b = bind.with_throwaway_upper(scratch);
+        assert_eq!(b.kind, "overlay");
+        assert_eq!(b.options[0], "lowerdir=/s/1/fs");
     }
 
     #[test]

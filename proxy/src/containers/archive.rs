@@ -12,7 +12,7 @@ use futures::{Stream, StreamExt};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 
 use super::{ContainerError, Manager, Record, Result};
-use crate::archive::helper::{MountSpec, Op, Request, Root};
+use crate::archive::helper::{BindSpec, MountSpec, Op, Request, Root};
 use crate::archive::stat::PathStat;
 use crate::archive::ArchiveError;
 
@@ -100,7 +100,7 @@ impl Manager {
 
     /// The filesystem an archive operation works in. `writable` snapshots are mounted as
     /// they are (the caller holds the container's op lock so it cannot start meanwhile);
-    /// others get a read-only view that can coexist with the container's own mount.
+    /// others get a throwaway upper dir, so they can coexist with the container's own mount.
     async fn archive_root(&self, rec: &Record, writable: bool) -> Result<Root> {
         if rec.platform == "windows" {
             return Err(ContainerError::NotImplemented(
@@ -115,9 +115,19 @@ impl Manager {
         let at = self
             .mount_root
             .join(format!("{}.archive.{:08x}", rec.id, rand::random::<u32>()));
+        let binds = translate::linux::bind_mounts(&super::create_body(rec))?
+            .into_iter()
+            .map(|b| BindSpec {
+                source: b.source,
+                destination: b.destination,
+                writable: b.writable,
+            })
+            .collect();
         Ok(Root::Snapshot {
-            mount: if writable { m } else { m.read_only() },
+            mount: m,
             at,
+            binds,
+            throwaway_upper: !writable,
         })
     }
 
@@ -221,9 +231,12 @@ impl Manager {
             .mount_root
             .join(format!("{}.export.{:08x}", rec.id, rand::random::<u32>()));
         let req = Request {
+            // dockerd exports the rootfs without the volumes.
             root: Root::Snapshot {
-                mount: m.read_only(),
+                mount: m,
                 at,
+                binds: Vec::new(),
+                throwaway_upper: true,
             },
             op: Op::Export,
         };

@@ -41,7 +41,7 @@ use crate::Error;
 
 pub use config::merge_config;
 pub use exec::{exec_process, exec_process_with, ExecOptions};
-pub use mounts::{bind_sources, BindSource};
+pub use mounts::{bind_mounts, bind_sources, BindMount, BindSource};
 pub use network::{etc_hosts, resolv_conf, NetworkMode};
 pub use validate::{check_create, check_restart_policy, image_warnings, log_options, LogOptions};
 

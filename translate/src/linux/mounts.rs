@@ -94,6 +94,36 @@ pub fn bind_sources(create: &ContainerCreateBody) -> Result<Vec<BindSource>, Err
     Ok(out)
 }
 
+/// A bind mount of the request, as the container will see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BindMount {
+    pub source: String,
+    pub destination: String,
+    pub writable: bool,
+}
+
+/// The request's bind mounts (`-v` and `--mount type=bind`), parents before children: what
+/// `docker cp` must mount to see a stopped container's files as dockerd does.
+pub fn bind_mounts(create: &ContainerCreateBody) -> Result<Vec<BindMount>, Error> {
+    let default_hc = HostConfig::default();
+    let hc = create.host_config.as_ref().unwrap_or(&default_hc);
+    let mut out: Vec<BindMount> = user_mounts(hc)?
+        .into_iter()
+        .filter_map(|m| match m.kind {
+            Kind::Bind {
+                source, writable, ..
+            } => Some(BindMount {
+                source,
+                destination: m.destination,
+                writable,
+            }),
+            Kind::Tmpfs { .. } => None,
+        })
+        .collect();
+    out.sort_by_key(|m| depth(&m.destination));
+    Ok(out)
+}
+
 fn err_invalid_spec(raw: &str) -> String {
     format!("invalid volume specification: '{raw}'")
 }
@@ -620,6 +650,33 @@ mod tests {
 
     fn s(v: &[&str]) -> Vec<String> {
         v.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn bind_mounts_list_parents_first_without_tmpfs() {
+        let body: ContainerCreateBody = serde_json::from_value(serde_json::json!({
+            "HostConfig": {
+                "Binds": ["/h/inner:/data/inner:ro", "/h/data:/data"],
+                "Tmpfs": {"/run": ""}
+            }
+        }))
+        .unwrap();
+        let got = bind_mounts(&body).unwrap();
+        assert_eq!(
+            got,
+            [
+                BindMount {
+                    source: "/h/data".into(),
+                    destination: "/data".into(),
+                    writable: true
+                },
+                BindMount {
+                    source: "/h/inner".into(),
+                    destination: "/data/inner".into(),
+                    writable: false
+                },
+            ]
+        );
     }
 
     #[test]
