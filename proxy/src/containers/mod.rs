@@ -162,7 +162,7 @@ impl Manager {
             events,
             host,
             execs: exec::Execs::default(),
-            helper_exe: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("dockbridge")),
+            helper_exe: helper_exe(),
         });
         Ok(m)
     }
@@ -1342,6 +1342,17 @@ fn stdio_of(rec: &Record) -> StdioConfig {
 }
 
 /// The create request, for the spec translation (with the host config as it is now).
+/// This very binary, for `archive-helper` children. `/proc/self/exe` still works after
+/// the file was replaced or deleted (an upgrade under a running daemon); a fork execs it
+/// as itself.
+fn helper_exe() -> PathBuf {
+    let proc_self = PathBuf::from("/proc/self/exe");
+    if proc_self.exists() {
+        return proc_self;
+    }
+    std::env::current_exe().unwrap_or_else(|_| PathBuf::from("dockbridge"))
+}
+
 fn create_body(rec: &Record) -> ContainerCreateBody {
     if let Some(body) = &rec.request {
         let mut body = body.clone();
