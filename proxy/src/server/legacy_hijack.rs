@@ -221,6 +221,16 @@ impl RequestFramer {
             return false;
         }
         let text = String::from_utf8_lossy(&head).into_owned();
+        // Only HTTP/1 is framed here; an HTTP/2 preface (h2c) or anything else flows on.
+        let http1 = text
+            .split("\r\n")
+            .find(|l| !l.is_empty())
+            .is_some_and(|l| l.ends_with(" HTTP/1.1") || l.ends_with(" HTTP/1.0"));
+        if !http1 {
+            out.extend_from_slice(&head);
+            self.state = Req::Pass;
+            return false;
+        }
         let Some(info) = parse_head(&text) else {
             out.extend_from_slice(&head);
             self.state = Req::Pass;
@@ -499,6 +509,17 @@ mod tests {
             assert!(text.ends_with("POST /containers/real/attach?stream=1 HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n"), "{text}");
             assert_eq!(text.matches("Upgrade: tcp").count(), 1, "step {step}");
         }
+    }
+
+    #[test]
+    fn http2_prior_knowledge_passes_through() {
+        let mut f = RequestFramer::default();
+        let mut input = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+        input.extend_from_slice(&[0, 0, 4, 1, 0, 0, 0, 0, 1, 1, 2, 3, 4]);
+        let (out, armed) = feed_all(&mut f, &input, 5);
+        assert!(!armed);
+        assert_eq!(out, input);
+        assert!(f.passing());
     }
 
     #[test]
