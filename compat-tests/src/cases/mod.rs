@@ -14,6 +14,7 @@ pub mod exec;
 pub mod images;
 pub mod lifecycle;
 pub mod logs;
+pub mod networks;
 pub mod ping;
 pub mod streams;
 pub mod system;
@@ -31,6 +32,7 @@ pub fn all() -> Vec<Case> {
     v.extend(exec::cases());
     v.extend(events::cases());
     v.extend(archive::cases());
+    v.extend(networks::cases());
     v.extend(errors::cases());
     v.extend(cli::cases());
     v

@@ -12,6 +12,7 @@ pub mod events;
 pub mod exec;
 pub mod images;
 pub mod legacy_hijack;
+pub mod networks;
 pub mod params;
 pub mod stats;
 pub mod stdcopy;
@@ -43,6 +44,7 @@ pub fn router(daemon: AppState) -> Router {
         .merge(exec::routes())
         .merge(top::routes())
         .merge(stats::routes())
+        .merge(networks::routes())
         .merge(images::routes())
         .fallback(not_found)
         .with_state(daemon)

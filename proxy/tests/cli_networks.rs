@@ -1,0 +1,80 @@
+//! End to end: `docker network`, `docker volume` and `docker system prune` with the real
+//! CLI. dockbridge lists what really exists (the built-in `host` and `none` networks, no
+//! named volumes, no build cache) and refuses to create what it cannot provide.
+#![cfg(unix)]
+
+mod common;
+
+use common::{Daemon, IMAGE};
+
+fn fails_with(d: &Daemon, args: &[&str], text: &str) {
+    let st = d.docker(args);
+    assert!(!st.status.success(), "{args:?} should fail: {st:?}");
+    assert!(
+        String::from_utf8_lossy(&st.stderr).contains(text),
+        "{args:?}: {st:?}"
+    );
+}
+
+#[test]
+fn networks_volumes_and_system_prune() {
+    let d = Daemon::start();
+    d.load_busybox();
+    assert_eq!(
+        d.ok(&[
+            "network",
+            "ls",
+            "--format",
+            "{{.Name}} {{.Driver}} {{.Scope}}"
+        ]),
+        "host host local\nnone null local\n"
+    );
+    assert_eq!(
+        d.ok(&["network", "ls", "-q", "--filter", "driver=null"])
+            .len(),
+        13
+    );
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "onhost",
+        "--network",
+        "host",
+        IMAGE,
+        "sleep",
+        "1000",
+    ]);
+    let attached = d.ok(&[
+        "network",
+        "inspect",
+        "-f",
+        "{{range .Containers}}{{.Name}}{{end}}",
+        "host",
+    ]);
+    assert_eq!(attached.trim(), "onhost");
+    fails_with(&d, &["network", "inspect", "bridge"], "not found");
+    fails_with(
+        &d,
+        &["network", "create", "mynet"],
+        "not supported by dockbridge",
+    );
+    fails_with(&d, &["network", "rm", "host"], "pre-defined network");
+
+    assert_eq!(d.ok(&["volume", "ls", "-q"]), "");
+    fails_with(
+        &d,
+        &["volume", "create", "v1"],
+        "named volumes are not supported",
+    );
+    fails_with(&d, &["volume", "inspect", "v1"], "no such volume");
+
+    // `docker system prune` walks containers, networks, images and the build cache.
+    d.ok(&["rm", "-f", "onhost"]);
+    d.ok(&["create", "--name", "leftover", IMAGE, "true"]);
+    let out = d.ok(&["system", "prune", "-f"]);
+    assert!(out.contains("Total reclaimed space"), "{out}");
+    assert_eq!(d.ok(&["ps", "-aq"]), "");
+    // The image is in use by nothing but still tagged: kept.
+    assert!(d.ok(&["images", "-q"]).trim().len() >= 12);
+}
