@@ -37,8 +37,8 @@ fn by_name<'a>(nets: &'a [Value], name: &str) -> Option<&'a Value> {
 fn list_predefined(ctx: &mut Ctx) -> Result<Outcome> {
     let nets = list(ctx, "")?;
     for (name, driver) in [("host", "host"), ("none", "null")] {
-        let n = by_name(&nets, name)
-            .ok_or_else(|| anyhow::anyhow!("no {name} network in {nets:?}"))?;
+        let n =
+            by_name(&nets, name).ok_or_else(|| anyhow::anyhow!("no {name} network in {nets:?}"))?;
         eq("Driver", s(n, "/Driver"), driver)?;
         eq("Scope", s(n, "/Scope"), "local")?;
         ensure!(s(n, "/Id").len() == 64, "Id {:?}", n["Id"]);
@@ -51,13 +51,21 @@ fn inspect_by_name_and_id(ctx: &mut Ctx) -> Result<Outcome> {
     let id = by_name(&nets, "none")
         .map(|n| s(n, "/Id").to_string())
         .unwrap_or_default();
-    for key in ["none".to_string(), id.clone(), id[..12.min(id.len())].to_string()] {
+    for key in [
+        "none".to_string(),
+        id.clone(),
+        id[..12.min(id.len())].to_string(),
+    ] {
         let r = ctx.get(&format!("/networks/{key}"))?;
         ctx.expect(&r, 200)?;
         let v = ctx.validate("get", "/networks/{id}", &r)?;
         eq("Name", s(&v, "/Name"), "none")?;
         eq("Id", s(&v, "/Id"), id.as_str())?;
-        ensure!(v["Containers"].is_object(), "Containers {:?}", v["Containers"]);
+        ensure!(
+            v["Containers"].is_object(),
+            "Containers {:?}",
+            v["Containers"]
+        );
     }
     Ok(Outcome::Pass)
 }
