@@ -129,18 +129,7 @@ fn save_rmi_load_restores_the_same_image() {
     let err = String::from_utf8_lossy(&st.stderr);
     assert!(err.contains("No such image: missing:1"), "{err}");
 
-    let events = d.ok(&[
-        "events",
-        "--since",
-        "0",
-        // The CLI turns durations into whole seconds: a second ahead covers "now".
-        "--until",
-        "-1s",
-        "--filter",
-        "event=save",
-        "--format",
-        "{{.ID}}",
-    ]);
+    let events = event_ids(&d, "save");
     assert!(events.contains(&id), "{events}");
 }
 
@@ -241,7 +230,13 @@ fn import_plain_gzip_and_changes() {
     let err = String::from_utf8_lossy(&st.stderr);
     assert!(err.contains("not supported"), "{err}");
 
-    let events = d.ok(&[
+    let events = event_ids(&d, "import");
+    assert!(events.contains(&id) && events.contains(&gz_id), "{events}");
+}
+
+/// IDs of the image events `action` emitted so far.
+fn event_ids(d: &Daemon, action: &str) -> String {
+    d.ok(&[
         "events",
         "--since",
         "0",
@@ -249,9 +244,8 @@ fn import_plain_gzip_and_changes() {
         "--until",
         "-1s",
         "--filter",
-        "event=import",
+        &format!("event={action}"),
         "--format",
         "{{.ID}}",
-    ]);
-    assert!(events.contains(&id) && events.contains(&gz_id), "{events}");
+    ])
 }

@@ -5,8 +5,6 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::os::unix::net::UnixStream;
-use std::time::Duration;
 
 use common::{Daemon, IMAGE};
 
@@ -49,8 +47,7 @@ fn stats_with_the_cli_and_on_the_wire() {
     assert!(!mem.starts_with("0B"), "{mem}");
 
     // Streaming: one JSON object per second; each frame's precpu is the frame before.
-    let mut s = UnixStream::connect(&d.sock).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut s = common::raw::connect(&d);
     s.write_all(b"GET /v1.44/containers/busy/stats HTTP/1.1\r\nHost: d\r\n\r\n")
         .unwrap();
     let mut raw = Vec::new();

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use bollard::models::{EventMessage, EventMessageScopeEnum, EventMessageTypeEnum};
 use bollard::query_parameters::EventsOptionsBuilder;
 use bollard::Docker;
+use common::raw::{connect, header, read_head, send_head, Head};
 use common::{Daemon, IMAGE};
 use futures::StreamExt;
 use serde_json::Value;
@@ -440,43 +441,6 @@ fn bollard_follows_live_and_replays() {
 
 // ----- raw HTTP over the socket ---------------------------------------------------------
 
-fn connect(d: &Daemon) -> UnixStream {
-    let s = UnixStream::connect(&d.sock).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    s
-}
-
-type Head = (String, Vec<(String, String)>);
-
-/// Sends a request and reads the response head.
-fn send_head(s: &mut UnixStream, req: &str) -> (Head, BufReader<UnixStream>) {
-    s.write_all(req.as_bytes()).unwrap();
-    let mut r = BufReader::new(s.try_clone().unwrap());
-    let head = read_head(&mut r);
-    (head, r)
-}
-
-fn read_head(r: &mut BufReader<UnixStream>) -> Head {
-    let mut status = String::new();
-    r.read_line(&mut status).unwrap();
-    let mut headers = Vec::new();
-    loop {
-        let mut line = String::new();
-        r.read_line(&mut line).unwrap();
-        let line = line.trim_end();
-        if line.is_empty() {
-            break;
-        }
-        let (k, v) = line.split_once(':').unwrap();
-        headers.push((k.to_ascii_lowercase(), v.trim().to_string()));
-    }
-    (status.trim_end().to_string(), headers)
-}
-
-fn header<'a>(h: &'a Head, k: &str) -> Option<&'a str> {
-    h.1.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str())
-}
-
 /// The next chunk of a chunked body; `None` at its end (or when the connection breaks).
 fn next_chunk(r: &mut BufReader<UnixStream>) -> Option<Vec<u8>> {
     let mut size = String::new();
@@ -495,7 +459,7 @@ fn next_chunk(r: &mut BufReader<UnixStream>) -> Option<Vec<u8>> {
 
 /// A whole body, chunked or with a length.
 fn read_body(r: &mut BufReader<UnixStream>, h: &Head) -> String {
-    if let Some(len) = header(h, "content-length") {
+    if let Some(len) = header(&h.1, "content-length") {
         let mut b = vec![0; len.parse().unwrap()];
         r.read_exact(&mut b).unwrap();
         return String::from_utf8(b).unwrap();
@@ -534,8 +498,8 @@ fn wire_format_head_first_and_slow_clients() {
         "GET /v1.44/events?filters=%7B%22event%22%3A%5B%22create%22%5D%7D HTTP/1.1\r\nHost: docker\r\n\r\n",
     );
     assert_eq!(head.0, "HTTP/1.1 200 OK");
-    assert_eq!(header(&head, "content-type"), Some("application/json"));
-    assert_eq!(header(&head, "transfer-encoding"), Some("chunked"));
+    assert_eq!(header(&head.1, "content-type"), Some("application/json"));
+    assert_eq!(header(&head.1, "transfer-encoding"), Some("chunked"));
     d.ok(&["create", "--name", "evw2", IMAGE, "true"]);
     let chunk = next_chunk(&mut follow).expect("a live event");
     let e: Value = serde_json::from_slice(&chunk).unwrap();
@@ -548,7 +512,7 @@ fn wire_format_head_first_and_slow_clients() {
     let window = format!("since={t0}&until={t1}");
     let (st, h, body) = raw_get(&d, &format!("/v1.44/events?{window}"), &[]);
     assert_eq!(st, "HTTP/1.1 200 OK");
-    assert_eq!(header(&h, "content-type"), Some("application/json"));
+    assert_eq!(header(&h.1, "content-type"), Some("application/json"));
     let e: Value = serde_json::from_str(body.lines().next().unwrap()).unwrap();
     let id = inspect(&d, "{{.Id}}", "evw");
     assert_eq!(e["status"], "create");
@@ -572,17 +536,17 @@ fn wire_format_head_first_and_slow_clients() {
         &format!("/v1.44/events?{window}"),
         &["Accept: application/x-ndjson"],
     );
-    assert_eq!(header(&h, "content-type"), Some("application/x-ndjson"));
+    assert_eq!(header(&h.1, "content-type"), Some("application/x-ndjson"));
     assert_eq!(nd, body);
     let (_, h, seq) = raw_get(
         &d,
         &format!("/v1.44/events?{window}"),
         &["Accept: application/json-seq;q=0.9, */*"],
     );
-    assert_eq!(header(&h, "content-type"), Some("application/json-seq"));
+    assert_eq!(header(&h.1, "content-type"), Some("application/json-seq"));
     assert_eq!(seq, format!("\u{1e}{body}"));
     let (_, h, _) = raw_get(&d, &format!("/v1.44/events?{window}"), &["Accept: */*"]);
-    assert_eq!(header(&h, "content-type"), Some("application/json"));
+    assert_eq!(header(&h.1, "content-type"), Some("application/json"));
 
     // Bad parameters are 400s with dockerd's wording.
     let (st, _, body) = raw_get(&d, &format!("/v1.44/events?since={t1}&until={t0}"), &[]);

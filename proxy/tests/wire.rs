@@ -5,40 +5,16 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
-use std::time::Duration;
 
+use common::raw::{connect, header, send_head};
 use common::{Daemon, IMAGE};
-
-fn connect(d: &Daemon) -> UnixStream {
-    let s = UnixStream::connect(&d.sock).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    s
-}
 
 /// Sends one request and reads the head (status line + headers), leaving the body.
 fn head(s: &mut UnixStream, req: &str) -> (String, Vec<(String, String)>, BufReader<UnixStream>) {
-    s.write_all(req.as_bytes()).unwrap();
-    let mut r = BufReader::new(s.try_clone().unwrap());
-    let mut status = String::new();
-    r.read_line(&mut status).unwrap();
-    let mut headers = Vec::new();
-    loop {
-        let mut line = String::new();
-        r.read_line(&mut line).unwrap();
-        let line = line.trim_end();
-        if line.is_empty() {
-            break;
-        }
-        let (k, v) = line.split_once(':').unwrap();
-        headers.push((k.to_ascii_lowercase(), v.trim().to_string()));
-    }
-    (status.trim_end().to_string(), headers, r)
-}
-
-fn header<'a>(h: &'a [(String, String)], k: &str) -> Option<&'a str> {
-    h.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str())
+    let ((status, headers), r) = send_head(s, req);
+    (status, headers, r)
 }
 
 fn body(r: &mut BufReader<UnixStream>, h: &[(String, String)]) -> String {

@@ -43,14 +43,22 @@ impl Drop for Helper {
 }
 
 impl Helper {
-    /// The helper's error, or a description of how it died.
+    /// The helper's error after it stopped without the output it owed.
     async fn failure(&mut self) -> ArchiveError {
-        let mut err = Vec::new();
-        if let Some(mut s) = self.child.stderr.take() {
-            let _ = s.read_to_end(&mut err).await;
+        match self.finish().await {
+            Err(e) => e,
+            Ok(()) => ArchiveError::Io("the archive helper exited without an answer".into()),
         }
-        let _ = self.child.wait().await;
-        crate::archive::helper::parse_error(&err)
+    }
+
+    /// Its stdout, buffered (taken once).
+    fn stdout(&mut self) -> Result<tokio::io::BufReader<tokio::process::ChildStdout>> {
+        let out = self
+            .child
+            .stdout
+            .take()
+            .ok_or_else(|| ContainerError::Internal("archive helper without stdout".into()))?;
+        Ok(tokio::io::BufReader::new(out))
     }
 
     /// Waits for the helper; `Ok` if it succeeded.
@@ -131,7 +139,7 @@ impl Manager {
         })
     }
 
-    async fn snapshot_mount(&self, rec: &Record) -> Result<MountSpec> {
+    pub(super) async fn snapshot_mount(&self, rec: &Record) -> Result<MountSpec> {
         let mounts = self.images.rootfs_mounts(&rec.rootfs_key).await?;
         let [m] = mounts.as_slice() else {
             return Err(ContainerError::Internal(format!(
@@ -166,12 +174,7 @@ impl Manager {
         key: &str,
         path: &str,
     ) -> Result<(PathStat, tokio::io::BufReader<tokio::process::ChildStdout>)> {
-        let stdout = helper
-            .child
-            .stdout
-            .take()
-            .ok_or_else(|| ContainerError::Internal("archive helper without stdout".into()))?;
-        let mut reader = tokio::io::BufReader::new(stdout);
+        let mut reader = helper.stdout()?;
         let mut line = String::new();
         let n = reader
             .read_line(&mut line)
@@ -241,12 +244,7 @@ impl Manager {
             op: Op::Export,
         };
         let mut helper = self.spawn_helper(&req, false)?;
-        let stdout = helper
-            .child
-            .stdout
-            .take()
-            .ok_or_else(|| ContainerError::Internal("archive helper without stdout".into()))?;
-        let reader = tokio::io::BufReader::new(stdout);
+        let reader = helper.stdout()?;
         self.emit(&c, "export", HashMap::new());
         Ok(helper_stream(helper, reader))
     }

@@ -9,7 +9,6 @@ use spec::image::ImageConfigFile;
 use super::archive::layer_dirs;
 use super::record::Status;
 use super::{ContainerError, Manager, Result};
-use crate::archive::helper::MountSpec;
 
 /// `POST /commit` parameters besides the container.
 #[derive(Debug, Clone, Default)]
@@ -66,18 +65,7 @@ impl Manager {
             ));
         }
         let parent = self.images.resolve(&rec.image_id).await?;
-        let mounts = self.images.rootfs_mounts(&rec.rootfs_key).await?;
-        let [m] = mounts.as_slice() else {
-            return Err(ContainerError::Internal(format!(
-                "expected one rootfs mount, got {}",
-                mounts.len()
-            )));
-        };
-        let (upper, _) = layer_dirs(&MountSpec {
-            kind: m.r#type.clone(),
-            source: m.source.clone(),
-            options: m.options.clone(),
-        })?;
+        let (upper, _) = layer_dirs(&self.snapshot_mount(&rec).await?)?;
         std::fs::create_dir_all(&self.mount_root).map_err(|e| {
             ContainerError::io(format!("creating {}", self.mount_root.display()), e)
         })?;

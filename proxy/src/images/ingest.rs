@@ -243,18 +243,27 @@ impl ChunkSource {
     }
 }
 
-/// A whole blob (manifests and configs: small by nature).
-pub async fn read_blob(cd: &Containerd, digest: &str) -> Result<Vec<u8>> {
-    let mut stream = cd
+/// Opens a read of a blob: `size` bytes from the start, 0 meaning all of it.
+async fn open_read(
+    cd: &Containerd,
+    digest: &str,
+    size: i64,
+) -> Result<tonic::Streaming<containerd_client::services::v1::ReadContentResponse>> {
+    Ok(cd
         .content()
         .read(ReadContentRequest {
             digest: digest.to_string(),
             offset: 0,
-            size: 0,
+            size,
         })
         .await
         .map_err(grpc(format!("Content.Read {digest}")))?
-        .into_inner();
+        .into_inner())
+}
+
+/// Up to `size` bytes of a blob (0: all), collected in memory.
+async fn read_bytes(cd: &Containerd, digest: &str, size: i64) -> Result<Vec<u8>> {
+    let mut stream = open_read(cd, digest, size).await?;
     let mut out = Vec::new();
     while let Some(chunk) = stream
         .message()
@@ -266,22 +275,18 @@ pub async fn read_blob(cd: &Containerd, digest: &str) -> Result<Vec<u8>> {
     Ok(out)
 }
 
+/// A whole blob (manifests and configs: small by nature).
+pub async fn read_blob(cd: &Containerd, digest: &str) -> Result<Vec<u8>> {
+    read_bytes(cd, digest, 0).await
+}
+
 /// A blob's bytes as a stream, read from the content store as the reader is polled (layers
 /// can be large: nothing is buffered beyond one gRPC message).
 pub async fn blob_reader(
     cd: &Containerd,
     digest: &str,
 ) -> Result<impl tokio::io::AsyncRead + Send + Unpin + 'static> {
-    let stream = cd
-        .content()
-        .read(ReadContentRequest {
-            digest: digest.to_string(),
-            offset: 0,
-            size: 0,
-        })
-        .await
-        .map_err(grpc(format!("Content.Read {digest}")))?
-        .into_inner();
+    let stream = open_read(cd, digest, 0).await?;
     let what = digest.to_string();
     let bytes = futures::StreamExt::map(stream, move |m| {
         m.map(|m| bytes::Bytes::from(m.data))
@@ -292,24 +297,7 @@ pub async fn blob_reader(
 
 /// The first `n` bytes of a blob (fewer if it is shorter): enough to sniff compression.
 pub async fn read_prefix(cd: &Containerd, digest: &str, n: i64) -> Result<Vec<u8>> {
-    let mut stream = cd
-        .content()
-        .read(ReadContentRequest {
-            digest: digest.to_string(),
-            offset: 0,
-            size: n,
-        })
-        .await
-        .map_err(grpc(format!("Content.Read {digest}")))?
-        .into_inner();
-    let mut out = Vec::new();
-    while let Some(chunk) = stream
-        .message()
-        .await
-        .map_err(grpc(format!("Content.Read {digest}")))?
-    {
-        out.extend_from_slice(&chunk.data);
-    }
+    let mut out = read_bytes(cd, digest, n).await?;
     out.truncate(usize::try_from(n).unwrap_or(0));
     Ok(out)
 }

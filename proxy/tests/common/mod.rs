@@ -2,6 +2,9 @@
 //! containerd) in a temp dir, driven by the real docker CLI.
 #![allow(dead_code)]
 
+#[cfg(unix)]
+pub mod raw;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Mutex, MutexGuard};
