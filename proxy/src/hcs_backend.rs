@@ -256,10 +256,16 @@ impl Backend for HcsBackend {
             .remove(&(id.to_string(), None))
             .map(|p| p.stdio)
             .unwrap_or_default();
-        self.adapter
-            .start(id, stdio)
-            .await
-            .map_err(|e| map_err("starting the init process", e))
+        self.adapter.start(id, stdio).await.map_err(|e| {
+            match map_err("starting the init process", e) {
+                // HCS reports a process that cannot be created in its message only.
+                BackendError::Runtime { context, message } => BackendError::ProcessStart {
+                    exit_code: crate::backend::start_exit_code(&message.to_lowercase()),
+                    message: format!("{context}: {message}"),
+                },
+                other => other,
+            }
+        })
     }
 
     async fn exec(&self, req: ExecRequest) -> Result<ProcessIo> {
@@ -386,6 +392,18 @@ impl Backend for HcsBackend {
         Err(BackendError::NotFound(format!(
             "HCS container {id} did not survive the daemon restart"
         )))
+    }
+
+    async fn pids(&self, _id: &str) -> Result<Vec<u32>> {
+        Err(BackendError::NotImplemented(
+            "docker top of Windows containers is not supported by dockbridge yet".into(),
+        ))
+    }
+
+    fn host_filesystem(&self) -> Result<()> {
+        Err(BackendError::NotImplemented(
+            "filesystem operations on Windows containers are not supported by dockbridge".into(),
+        ))
     }
 
     fn subscribe(&self) -> broadcast::Receiver<RuntimeEvent> {

@@ -149,3 +149,106 @@ fn effective_capabilities() -> Option<Vec<String>> {
     let mask = u64::from_str_radix(hex, 16).ok()?;
     Some(translate::linux::caps::capabilities_from_mask(mask))
 }
+
+/// The host's device nodes, as moby's `HostDevices()` collects them for `--privileged`:
+/// every character and block device under `/dev`, not following symlinks and skipping the
+/// pseudo-terminal, shared-memory and message-queue mounts.
+#[cfg(unix)]
+pub fn host_devices() -> Vec<oci_spec::runtime::LinuxDevice> {
+    host_devices_under(std::path::Path::new("/dev"))
+}
+
+#[cfg(not(unix))]
+pub fn host_devices() -> Vec<oci_spec::runtime::LinuxDevice> {
+    Vec::new()
+}
+
+#[cfg(unix)]
+fn host_devices_under(root: &std::path::Path) -> Vec<oci_spec::runtime::LinuxDevice> {
+    use oci_spec::runtime::{LinuxDeviceBuilder, LinuxDeviceType};
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    const SKIP: &[&str] = &["pts", "shm", "fd", "mqueue", ".lxc", ".lxd-mounts", ".udev"];
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let path = e.path();
+            // symlink_metadata: links (e.g. /dev/stdin) are not devices of their own.
+            let Ok(md) = std::fs::symlink_metadata(&path) else {
+                continue;
+            };
+            let ft = md.file_type();
+            if ft.is_dir() {
+                let name = e.file_name();
+                if !SKIP.iter().any(|s| name == *s) {
+                    stack.push(path);
+                }
+                continue;
+            }
+            let typ = if ft.is_char_device() {
+                LinuxDeviceType::C
+            } else if ft.is_block_device() {
+                LinuxDeviceType::B
+            } else {
+                continue;
+            };
+            let rdev = md.rdev();
+            let dev = LinuxDeviceBuilder::default()
+                .path(path.clone())
+                .typ(typ)
+                .major(i64::from(nix::sys::stat::major(rdev) as u32))
+                .minor(i64::from(nix::sys::stat::minor(rdev) as u32))
+                .file_mode(md.mode() & 0o777)
+                .uid(md.uid())
+                .gid(md.gid())
+                .build();
+            if let Ok(d) = dev {
+                out.push(d);
+            }
+        }
+    }
+    out.sort_by(|a, b| a.path().cmp(b.path()));
+    out
+}
+
+/// `/sys/devices/system/cpu/cpuN/thermal_throttle` directories present on this host, which
+/// dockerd masks in unprivileged containers besides its fixed list.
+pub fn thermal_throttle_paths() -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir("/sys/devices/system/cpu") else {
+        return Vec::new();
+    };
+    let mut out: Vec<String> = entries
+        .flatten()
+        .filter(|e| {
+            let n = e.file_name();
+            let n = n.to_string_lossy();
+            n.strip_prefix("cpu")
+                .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+        })
+        .map(|e| e.path().join("thermal_throttle"))
+        .filter(|p| p.is_dir())
+        .map(|p| p.display().to_string())
+        .collect();
+    out.sort();
+    out
+}
+
+#[cfg(all(test, unix))]
+mod device_tests {
+    #[test]
+    fn finds_the_null_device_and_skips_links() {
+        let devs = super::host_devices();
+        let null = devs
+            .iter()
+            .find(|d| d.path() == std::path::Path::new("/dev/null"))
+            .expect("/dev/null");
+        assert_eq!((null.major(), null.minor()), (1, 3));
+        assert!(devs.iter().all(|d| !d.path().starts_with("/dev/pts")));
+        assert!(devs
+            .iter()
+            .all(|d| d.path() != std::path::Path::new("/dev/stdin")));
+    }
+}

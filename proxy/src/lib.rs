@@ -8,6 +8,7 @@ pub mod config;
 pub mod containerd;
 pub mod containers;
 pub mod daemon;
+pub mod error_kind;
 pub mod events;
 pub mod hcs_backend;
 pub mod host;
@@ -87,10 +88,14 @@ pub async fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
     }
     let host = Arc::new(host::HostInfo::read());
     let events = Arc::new(events::EventBus::new());
+    let paths = containers::Paths {
+        data_root: args.data_root.clone(),
+        exec_root: args.exec_root.clone(),
+    };
+    let providers = containers::Manager::runtime_providers(images.clone(), &paths, host.clone());
     let containers = containers::Manager::new(
-        args.data_root.clone(),
-        args.exec_root.clone(),
-        images.clone(),
+        paths,
+        providers,
         backends,
         default_backend,
         events.clone(),

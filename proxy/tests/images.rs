@@ -171,7 +171,7 @@ async fn load_list_resolve_and_inspect() {
     let e = env.store.resolve("nope").await.unwrap_err();
     assert!(e.is_not_found());
     assert_eq!(e.to_string(), "No such image: nope:latest");
-    assert_eq!(e.status_code(), 404);
+    assert_eq!(e.kind(), dockbridge::error_kind::ErrorKind::NotFound);
     let e = env.store.resolve("busybox:1").await.unwrap_err();
     assert_eq!(e.to_string(), "No such image: busybox:1");
     let e = env.store.resolve("Busybox").await.unwrap_err();
@@ -179,7 +179,10 @@ async fn load_list_resolve_and_inspect() {
         e.to_string(),
         "invalid reference format: repository name must be lowercase"
     );
-    assert_eq!(e.status_code(), 400);
+    assert_eq!(
+        e.kind(),
+        dockbridge::error_kind::ErrorKind::InvalidParameter
+    );
     let missing = format!("sha256:{}", "0".repeat(64));
     let e = env.store.resolve(&missing).await.unwrap_err();
     assert_eq!(e.to_string(), format!("No such image: {missing}"));
@@ -315,7 +318,10 @@ async fn retag_tag_remove_and_prune_follow_docker() {
     assert!(!rec.dangling);
     assert!(rec.last_tag_time.is_some());
     let e = env.store.tag(&id, "Upper", "x").await.unwrap_err();
-    assert_eq!(e.status_code(), 400);
+    assert_eq!(
+        e.kind(),
+        dockbridge::error_kind::ErrorKind::InvalidParameter
+    );
     let e = env.store.tag(&id, "sha256", "x").await.unwrap_err();
     assert_eq!(
         e.to_string(),
@@ -340,7 +346,7 @@ async fn retag_tag_remove_and_prune_follow_docker() {
 
     // By ID with several names: 409 unless forced.
     let e = env.store.remove(&id, false, &no_users).await.unwrap_err();
-    assert_eq!(e.status_code(), 409);
+    assert_eq!(e.kind(), dockbridge::error_kind::ErrorKind::Conflict);
     assert_eq!(
         e.to_string(),
         format!(
@@ -574,15 +580,26 @@ async fn bad_archives_change_nothing() {
     let e = env.load(tampered).await.unwrap_err();
     assert!(matches!(e, ImagesError::DigestMismatch { .. }), "{e}");
     assert!(e.to_string().contains("digest mismatch"), "{e}");
-    assert_eq!(e.status_code(), 400);
+    assert_eq!(
+        e.kind(),
+        dockbridge::error_kind::ErrorKind::InvalidParameter
+    );
 
     let e = env.load(b"this is not a tar".to_vec()).await.unwrap_err();
-    assert_eq!(e.status_code(), 400, "{e}");
+    assert_eq!(
+        e.kind(),
+        dockbridge::error_kind::ErrorKind::InvalidParameter,
+        "{e}"
+    );
     let e = env
         .load(testimg::busybox_archive(&[]).unwrap()[..4096].to_vec())
         .await
         .unwrap_err();
-    assert_eq!(e.status_code(), 400, "{e}");
+    assert_eq!(
+        e.kind(),
+        dockbridge::error_kind::ErrorKind::InvalidParameter,
+        "{e}"
+    );
 
     assert_eq!(env.tags().await, before);
     assert_eq!(env.store.resolve("busybox").await.unwrap().id, id);

@@ -13,8 +13,10 @@
 pub mod api;
 pub mod cmdline;
 pub mod error;
+pub mod filters;
 pub mod image;
 pub mod oci;
 pub mod reference;
+pub mod timestamp;
 
 pub use error::Error;

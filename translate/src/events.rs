@@ -649,32 +649,7 @@ fn strip_tag(s: &str) -> String {
 // since / until
 // ---------------------------------------------------------------------------------------
 
-/// Parses `since` / `until`: Unix seconds with up to 9 (tolerated: 20) fractional digits, as
-/// the CLI sends them (`1700000000.123456789`). `None` for an empty value.
-pub fn parse_unix_timestamp(value: &str) -> Result<Option<i64>, String> {
-    if value.is_empty() {
-        return Ok(None);
-    }
-    let (secs, frac) = value.split_once('.').unwrap_or((value, ""));
-    let secs: i64 = secs
-        .parse()
-        .map_err(|_| format!("invalid timestamp {value:?}: invalid seconds {secs:?}"))?;
-    let nanos: i64 = if frac.is_empty() {
-        0
-    } else {
-        if frac.len() > 20 || !frac.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(format!("invalid timestamp {value:?}: invalid nanoseconds"));
-        }
-        let digits: String = frac.chars().take(9).collect();
-        format!("{digits:0<9}")
-            .parse()
-            .map_err(|_| format!("invalid timestamp {value:?}: invalid nanoseconds"))?
-    };
-    secs.checked_mul(1_000_000_000)
-        .and_then(|s| s.checked_add(nanos))
-        .map(Some)
-        .ok_or_else(|| format!("invalid timestamp {value:?}: out of range"))
-}
+pub use spec::timestamp::parse_unix as parse_unix_timestamp;
 
 /// The time window of one `GET /events`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

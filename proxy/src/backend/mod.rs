@@ -28,6 +28,14 @@ pub enum BackendError {
     InvalidArgument(String),
     #[error("{0}")]
     Unavailable(String),
+    /// This backend cannot do what dockerd does here (e.g. host filesystem access to a
+    /// Windows container).
+    #[error("{0}")]
+    NotImplemented(String),
+    /// The runtime could not start the process (missing executable, no permission…):
+    /// `exit_code` is what Docker records for it (127, 126, or 128).
+    #[error("{message}")]
+    ProcessStart { message: String, exit_code: i64 },
     #[error("{context}: {message}")]
     Runtime { context: String, message: String },
     #[error("{context}: {source}")]
@@ -49,6 +57,38 @@ impl BackendError {
             context: context.into(),
             source,
         }
+    }
+}
+
+impl crate::error_kind::Kinded for BackendError {
+    fn kind(&self) -> crate::error_kind::ErrorKind {
+        use crate::error_kind::ErrorKind as K;
+        match self {
+            Self::NotFound(_) => K::NotFound,
+            Self::Conflict(_) => K::Conflict,
+            Self::InvalidArgument(_) => K::InvalidParameter,
+            Self::Unavailable(_) => K::Unavailable,
+            Self::NotImplemented(_) => K::NotImplemented,
+            // dockerd answers a process that cannot start with 400 (`docker run` exits 127
+            // or 126 from the message).
+            Self::ProcessStart { .. } => K::InvalidParameter,
+            Self::Runtime { .. } | Self::Io { .. } => K::Internal,
+        }
+    }
+}
+
+/// The exit code Docker records when the runtime could not start a process, from the
+/// runtime's message (moby reads runc's message the same way: it is all the OCI runtime
+/// gives).
+pub fn start_exit_code(message: &str) -> i64 {
+    if message.contains("executable file not found")
+        || message.contains("no such file or directory")
+    {
+        127
+    } else if message.contains("permission denied") || message.contains("exec format error") {
+        126
+    } else {
+        128
     }
 }
 
@@ -195,4 +235,9 @@ pub trait Backend: Send + Sync + 'static {
     /// Re-opens the stdio of a task that survived a daemon restart.
     async fn reattach(&self, id: &str, stdio: StdioConfig) -> Result<ProcessIo>;
     fn subscribe(&self) -> broadcast::Receiver<RuntimeEvent>;
+    /// The processes of a running container, host pids (`docker top`).
+    async fn pids(&self, id: &str) -> Result<Vec<u32>>;
+    /// Whether the daemon can reach this backend's container filesystems on the host
+    /// (snapshots it can mount for cp, diff, export, commit, sizes): `Err` says why not.
+    fn host_filesystem(&self) -> Result<()>;
 }

@@ -8,8 +8,8 @@ use containerd_client::services::v1::container::Runtime;
 use containerd_client::services::v1::{
     CloseIoRequest, Container, CreateContainerRequest, CreateTaskRequest, DeleteContainerRequest,
     DeleteProcessRequest, DeleteTaskRequest, ExecProcessRequest, GetRequest, KillRequest,
-    MetricsRequest, PauseTaskRequest, ResizePtyRequest, ResumeTaskRequest, StartRequest,
-    SubscribeRequest,
+    ListPidsRequest, MetricsRequest, PauseTaskRequest, ResizePtyRequest, ResumeTaskRequest,
+    StartRequest, SubscribeRequest,
 };
 use containerd_client::types::v1::Status;
 use prost::Message;
@@ -51,6 +51,23 @@ fn status_err(context: &str, s: tonic::Status) -> BackendError {
         )),
         _ => BackendError::runtime(context, s.message()),
     }
+}
+
+/// A task that could not be created or started: runc's failure to exec the process is a
+/// process-start failure (Docker's 127/126), anything else keeps its gRPC kind.
+fn start_err(context: &str, s: tonic::Status) -> BackendError {
+    let msg = s.message();
+    if matches!(
+        s.code(),
+        Code::Unknown | Code::Internal | Code::FailedPrecondition
+    ) && msg.contains("OCI runtime")
+    {
+        return BackendError::ProcessStart {
+            message: format!("{context}: {msg}"),
+            exit_code: crate::backend::start_exit_code(msg),
+        };
+    }
+    status_err(context, s)
 }
 
 fn ts_to_system(ts: Option<prost_types::Timestamp>) -> Option<SystemTime> {
@@ -195,7 +212,7 @@ impl Backend for ContainerdBackend {
         if let Err(e) = created {
             drop(opened);
             self.cleanup(&req.id, Some(&fifos)).await;
-            return Err(status_err("failed to create task for container", e));
+            return Err(start_err("failed to create task for container", e));
         }
         Ok(opened.release_placeholders())
     }
@@ -209,7 +226,7 @@ impl Backend for ContainerdBackend {
                 exec_id: String::new(),
             })
             .await
-            .map_err(|e| status_err("failed to start task", e))?;
+            .map_err(|e| start_err("failed to start task", e))?;
         Ok(r.into_inner().pid)
     }
 
@@ -418,6 +435,22 @@ impl Backend for ContainerdBackend {
         let fifos = Fifos::existing(&self.fifo_dir(id), "init", stdio);
         // The shim still holds its ends, so the placeholders can go at once.
         Ok(fifos.open()?.release_placeholders())
+    }
+
+    async fn pids(&self, id: &str) -> Result<Vec<u32>> {
+        let r = self
+            .cd
+            .tasks()
+            .list_pids(ListPidsRequest {
+                container_id: id.into(),
+            })
+            .await
+            .map_err(|e| status_err("listing the container's processes", e))?;
+        Ok(r.into_inner().processes.iter().map(|p| p.pid).collect())
+    }
+
+    fn host_filesystem(&self) -> Result<()> {
+        Ok(())
     }
 
     fn subscribe(&self) -> broadcast::Receiver<RuntimeEvent> {

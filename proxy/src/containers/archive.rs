@@ -110,12 +110,7 @@ impl Manager {
     /// they are (the caller holds the container's op lock so it cannot start meanwhile);
     /// others get a throwaway upper dir, so they can coexist with the container's own mount.
     async fn archive_root(&self, rec: &Record, writable: bool) -> Result<Root> {
-        if rec.platform == "windows" {
-            return Err(ContainerError::NotImplemented(
-                "filesystem operations on Windows containers are not supported by dockbridge"
-                    .into(),
-            ));
-        }
+        self.host_fs_backend(rec)?;
         if rec.state.status.is_live() && rec.state.pid > 0 {
             return Ok(Root::Live { pid: rec.state.pid });
         }
@@ -223,11 +218,7 @@ impl Manager {
     pub async fn export(&self, key: &str) -> Result<TarStream> {
         let c = self.get(key)?;
         let rec = c.record();
-        if rec.platform == "windows" {
-            return Err(ContainerError::NotImplemented(
-                "exporting Windows containers is not supported by dockbridge".into(),
-            ));
-        }
+        self.host_fs_backend(&rec)?;
         // Always the snapshot, even when running: dockerd exports the rootfs only.
         let m = self.snapshot_mount(&rec).await?;
         let at = self
@@ -296,11 +287,7 @@ impl Manager {
     pub async fn changes(&self, key: &str) -> Result<Vec<crate::archive::Change>> {
         let c = self.get(key)?;
         let rec = c.record();
-        if rec.platform == "windows" {
-            return Err(ContainerError::NotImplemented(
-                "docker diff of Windows containers is not supported by dockbridge".into(),
-            ));
-        }
+        self.host_fs_backend(&rec)?;
         let (upper, lowers) = layer_dirs(&self.snapshot_mount(&rec).await?)?;
         #[cfg(unix)]
         let diff = move || crate::archive::changes::changes(&upper, &lowers);

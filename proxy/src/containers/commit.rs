@@ -9,6 +9,7 @@ use spec::image::ImageConfigFile;
 use super::archive::layer_dirs;
 use super::record::Status;
 use super::{ContainerError, Manager, Result};
+use crate::error_kind::Kinded;
 
 /// `POST /commit` parameters besides the container.
 #[derive(Debug, Clone, Default)]
@@ -59,11 +60,7 @@ impl Manager {
             &opts.changes,
             translate::windows::ContainerOs::Linux,
         )?;
-        if rec.platform == "windows" {
-            return Err(ContainerError::NotImplemented(
-                "committing Windows containers is not supported by dockbridge".into(),
-            ));
-        }
+        self.host_fs_backend(&rec)?;
         let parent = self.images.resolve(&rec.image_id).await?;
         let (upper, _) = layer_dirs(&self.snapshot_mount(&rec).await?)?;
         std::fs::create_dir_all(&self.mount_root).map_err(|e| {
@@ -73,10 +70,17 @@ impl Manager {
             .map_err(|e| ContainerError::io("creating the commit layer file", e))?;
 
         // A running container keeps writing: freeze it while its changes are read.
-        let paused = opts.pause && rec.state.status == Status::Running;
-        if paused {
-            self.pause(key).await?;
-        }
+        // Only a running container is paused (dockerd ignores `pause` otherwise); one that
+        // exits meanwhile is read as it is.
+        let paused = if opts.pause && rec.state.status == Status::Running {
+            match self.pause(key).await {
+                Ok(()) => true,
+                Err(e) if e.kind() == crate::error_kind::ErrorKind::Conflict => false,
+                Err(e) => return Err(e),
+            }
+        } else {
+            false
+        };
         let file = layer
             .reopen()
             .map_err(|e| ContainerError::io("opening the commit layer file", e))?;

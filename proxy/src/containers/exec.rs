@@ -125,6 +125,7 @@ impl Manager {
                     c.id
                 )))
             }
+            Status::Restarting => return Err(super::lifecycle::restarting_conflict(&c.id).into()),
             _ => {
                 return Err(ContainerError::Conflict(format!(
                     "Container {} is not running",
@@ -158,6 +159,13 @@ impl Manager {
     /// Creates and starts the exec's process. The caller subscribed to `exec.hub` first (so
     /// no output is lost) unless detached.
     pub async fn exec_start(&self, exec: &Arc<Exec>) -> Result<()> {
+        self.exec_claim(exec)?;
+        self.exec_run(exec).await
+    }
+
+    /// The checks of an exec start that are answered as HTTP errors (before a hijacked
+    /// stream exists); marks the exec started.
+    pub fn exec_claim(&self, exec: &Arc<Exec>) -> Result<()> {
         {
             let mut st = exec.state.lock().unwrap_or_else(|p| p.into_inner());
             if st.started {
@@ -176,11 +184,19 @@ impl Manager {
         let c: Arc<Container> = self.get(&exec.container_id)?;
         let rec = c.record();
         if rec.state.status != Status::Running {
+            exec.state.lock().unwrap_or_else(|p| p.into_inner()).started = false;
             return Err(ContainerError::Conflict(format!(
                 "Container {} is not running",
                 c.id
             )));
         }
+        Ok(())
+    }
+
+    /// Creates and starts a claimed exec's process.
+    pub async fn exec_run(&self, exec: &Arc<Exec>) -> Result<()> {
+        let c: Arc<Container> = self.get(&exec.container_id)?;
+        let rec = c.record();
         let init: oci_spec::runtime::Process = rec
             .init_process
             .clone()

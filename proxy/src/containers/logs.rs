@@ -105,6 +105,10 @@ pub struct LogWriter {
 struct Inner {
     file: Option<std::fs::File>,
     size: u64,
+    /// A process is writing: followers get a receiver that ends with [`LogEvent::End`].
+    /// Kept under the same lock as the writes, so a follower never subscribes after the
+    /// end it would wait for.
+    live: bool,
 }
 
 impl LogWriter {
@@ -112,7 +116,11 @@ impl LogWriter {
         let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         Self {
             path,
-            inner: Mutex::new(Inner { file: None, size }),
+            inner: Mutex::new(Inner {
+                file: None,
+                size,
+                live: false,
+            }),
             tx: broadcast::channel(4096).0,
             rotation,
         }
@@ -188,16 +196,23 @@ impl LogWriter {
         let _ = self.tx.send(LogEvent::Entry(entry));
     }
 
+    /// A process's output starts flowing into the log.
+    pub fn begin(&self) {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).live = true;
+    }
+
     pub fn end(&self) {
-        let _guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        inner.live = false;
         let _ = self.tx.send(LogEvent::End);
     }
 
-    /// The number of bytes written so far and a receiver for every later entry.
-    pub fn follow(&self) -> (u64, broadcast::Receiver<LogEvent>) {
-        let _guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+    /// The number of bytes written so far and, while a process writes, a receiver for
+    /// every later entry (`None`: the output has ended, there is nothing to follow).
+    pub fn follow(&self) -> (u64, Option<broadcast::Receiver<LogEvent>>) {
+        let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let len = std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0);
-        (len, self.tx.subscribe())
+        (len, inner.live.then(|| self.tx.subscribe()))
     }
 }
 
@@ -224,27 +239,15 @@ impl ReadOptions {
     }
 }
 
-/// Parses Docker's timestamp parameters: unix seconds with optional fraction
-/// (`1700000000.123456789`), or RFC 3339.
+/// `since`/`until` of `docker logs`: what `spec::timestamp::parse` accepts (the CLI sends
+/// Unix seconds with a fraction; RFC 3339 and durations are taken too).
 pub fn parse_timestamp(s: &str) -> Option<DateTime<Utc>> {
     if s.is_empty() {
         return None;
     }
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Some(t.with_timezone(&Utc));
-    }
-    let (secs, frac) = s.split_once('.').unwrap_or((s, ""));
-    let secs: i64 = secs.parse().ok()?;
-    let nanos = if frac.is_empty() {
-        0
-    } else {
-        let digits: String = frac.chars().take(9).collect();
-        if !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        format!("{digits:0<9}").parse::<u32>().ok()?
-    };
-    DateTime::from_timestamp(secs, nanos)
+    spec::timestamp::parse(s, Utc::now())
+        .ok()
+        .and_then(spec::timestamp::to_datetime)
 }
 
 /// Reads the entries of `data` (a json-file log, up to some length) that `opts` wants.

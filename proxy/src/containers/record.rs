@@ -31,7 +31,39 @@ impl Status {
     }
     /// Running or paused: a live task exists.
     pub fn is_live(self) -> bool {
+        matches!(self, Status::Running | Status::Paused)
+    }
+    /// Docker's `State.Running`: true while paused and while waiting to be restarted by
+    /// its policy (moby treats a restarting container as running for rm/stop/kill).
+    pub fn is_running(self) -> bool {
         matches!(self, Status::Running | Status::Paused | Status::Restarting)
+    }
+}
+
+/// The OS a container runs: picks its backend, its spec translation and how its
+/// filesystem is reached. Stored as Docker's `Platform` string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Platform {
+    #[default]
+    Linux,
+    Windows,
+}
+
+impl Platform {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Platform::Linux => "linux",
+            Platform::Windows => "windows",
+        }
+    }
+    /// From an image config's `os` (empty means Linux, as in Docker).
+    pub fn from_os(os: &str) -> Self {
+        if os.eq_ignore_ascii_case("windows") {
+            Platform::Windows
+        } else {
+            Platform::Linux
+        }
     }
 }
 
@@ -76,7 +108,7 @@ pub struct Record {
     pub state: State,
     /// Which backend owns the container (`containerd`, `hcs`).
     pub backend: String,
-    pub platform: String,
+    pub platform: Platform,
     pub restart_count: i64,
     /// Snapshot key of the rootfs (the container id for the containerd backend).
     pub rootfs_key: String,

@@ -31,9 +31,7 @@ impl Manager {
     /// `(SizeRw, SizeRootFs)`: the container's writable layer, and that plus its image.
     /// `None` where the backend has no host-visible layer (Windows containers).
     pub async fn sizes(&self, rec: &Record) -> Option<(i64, i64)> {
-        if rec.platform == "windows" {
-            return None;
-        }
+        self.host_fs_backend(rec).ok()?;
         let mounts = self.images.rootfs_mounts(&rec.rootfs_key).await.ok()?;
         let upper = mounts
             .iter()

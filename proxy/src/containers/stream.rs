@@ -90,6 +90,9 @@ impl Hub {
         F: FnOnce() + Send + 'static,
     {
         *self.live.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        if let Some(log) = &log {
+            log.begin();
+        }
         let rx = {
             let mut slot = self.stdin.lock().unwrap_or_else(|p| p.into_inner());
             slot.rx.take()

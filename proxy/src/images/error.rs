@@ -52,23 +52,26 @@ pub enum ImagesError {
     Internal(String),
 }
 
+impl From<spec::filters::FilterError> for ImagesError {
+    fn from(e: spec::filters::FilterError) -> Self {
+        Self::InvalidArgument(e.0)
+    }
+}
+
 impl ImagesError {
     /// The HTTP status dockerd answers this error with.
-    pub fn status_code(&self) -> u16 {
+    /// What kind of failure this is (the API maps kinds to status codes).
+    pub fn kind(&self) -> crate::error_kind::ErrorKind {
+        use crate::error_kind::ErrorKind as K;
         match self {
-            Self::NotFound(_) => 404,
+            Self::NotFound(_) => K::NotFound,
             Self::Reference(_)
             | Self::InvalidArgument(_)
             | Self::InvalidArchive(_)
-            | Self::DigestMismatch { .. } => 400,
-            Self::Conflict(_) => 409,
-            Self::Containerd { status, .. } => match status.code() {
-                tonic::Code::NotFound => 404,
-                tonic::Code::AlreadyExists | tonic::Code::FailedPrecondition => 409,
-                tonic::Code::InvalidArgument => 400,
-                _ => 500,
-            },
-            Self::Io { .. } | Self::Corrupt { .. } | Self::Internal(_) => 500,
+            | Self::DigestMismatch { .. } => K::InvalidParameter,
+            Self::Conflict(_) => K::Conflict,
+            Self::Containerd { status, .. } => crate::error_kind::grpc_kind(status.code()),
+            Self::Io { .. } | Self::Corrupt { .. } | Self::Internal(_) => K::Internal,
         }
     }
 

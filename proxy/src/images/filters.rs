@@ -3,112 +3,12 @@
 //! `daemon/images/image_prune.go`). Pure: the store resolves `before`/`since` images and
 //! hands the records over.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-
-use serde_json::Value;
+pub use spec::filters::Filters;
 use spec::reference::{self, Reference};
+pub use spec::timestamp::nanos;
 
 use super::error::{ImagesError, Result};
 use super::ImageRecord;
-
-/// `filters.Args`: each key maps to a set of values.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Filters {
-    fields: BTreeMap<String, BTreeSet<String>>,
-}
-
-impl Filters {
-    /// `filters.FromJSON`: `{"key":{"value":true}}`, or the legacy `{"key":["value"]}`.
-    pub fn from_json(s: &str) -> Result<Self> {
-        let mut f = Self::default();
-        if s.trim().is_empty() {
-            return Ok(f);
-        }
-        let bad = || ImagesError::InvalidArgument(format!("invalid filter: {s}"));
-        let v: Value = serde_json::from_str(s).map_err(|_| bad())?;
-        let Value::Object(map) = v else {
-            return Err(bad());
-        };
-        for (key, vals) in map {
-            let set = f.fields.entry(key).or_default();
-            match vals {
-                Value::Object(m) => {
-                    for (val, on) in m {
-                        if on.as_bool().ok_or_else(bad)? {
-                            set.insert(val);
-                        }
-                    }
-                }
-                Value::Array(a) => {
-                    for val in a {
-                        set.insert(val.as_str().ok_or_else(bad)?.to_string());
-                    }
-                }
-                _ => return Err(bad()),
-            }
-        }
-        Ok(f)
-    }
-
-    pub fn add(&mut self, key: &str, value: &str) {
-        self.fields
-            .entry(key.to_string())
-            .or_default()
-            .insert(value.to_string());
-    }
-
-    /// `Validate`: every key must be one of `accepted`.
-    pub fn validate(&self, accepted: &[&str]) -> Result<()> {
-        match self.fields.keys().find(|k| !accepted.contains(&k.as_str())) {
-            Some(k) => Err(ImagesError::InvalidArgument(format!(
-                "Invalid filter '{k}'"
-            ))),
-            None => Ok(()),
-        }
-    }
-
-    pub fn contains(&self, key: &str) -> bool {
-        self.fields.contains_key(key)
-    }
-
-    pub fn get(&self, key: &str) -> Vec<String> {
-        self.fields
-            .get(key)
-            .map(|s| s.iter().cloned().collect())
-            .unwrap_or_default()
-    }
-
-    /// `ExactMatch`: true when the key is absent or has no values (Docker's quirk).
-    pub fn exact_match(&self, key: &str, value: &str) -> bool {
-        match self.fields.get(key) {
-            None => true,
-            Some(s) if s.is_empty() => true,
-            Some(s) => s.contains(value),
-        }
-    }
-
-    /// `MatchKVList`: every `k` / `k=v` of the key must be among `labels`.
-    pub fn match_kv_list(&self, key: &str, labels: &HashMap<String, String>) -> bool {
-        let Some(values) = self.fields.get(key).filter(|v| !v.is_empty()) else {
-            return true;
-        };
-        if labels.is_empty() {
-            return false;
-        }
-        values.iter().all(|v| match v.split_once('=') {
-            Some((k, want)) => labels.get(k).is_some_and(|have| have == want),
-            None => labels.contains_key(v.as_str()),
-        })
-    }
-
-    /// The `Invalid filter 'key=[v1 v2]'` error dockerd gives for a bad value.
-    pub fn invalid_value(&self, key: &str) -> ImagesError {
-        ImagesError::InvalidArgument(format!(
-            "Invalid filter '{key}=[{}]'",
-            self.get(key).join(" ")
-        ))
-    }
-}
 
 pub const LIST_FILTERS: &[&str] = &["dangling", "label", "before", "since", "reference"];
 pub const PRUNE_FILTERS: &[&str] = &["dangling", "label", "label!", "until"];
@@ -127,7 +27,7 @@ pub fn dangling(f: &Filters, accept_numbers: bool) -> Result<Option<bool>> {
     } else if is("false", "0") {
         Ok(Some(false))
     } else {
-        Err(f.invalid_value("dangling"))
+        Err(f.invalid_value("dangling").into())
     }
 }
 
@@ -253,101 +153,9 @@ impl PrunePlan {
     }
 }
 
-/// `timetypes.GetTimestamp` as the daemon uses it for `until`: a Go duration before `now`
-/// (`24h`, `1h30m`), Unix seconds (`1700000000`, `1700000000.5`), or an RFC 3339 date or
-/// time (a missing zone is UTC, the daemon's zone here). Returns Unix nanoseconds.
+/// [`spec::timestamp::parse`] with the image store's error.
 pub fn parse_timestamp(value: &str, now: chrono::DateTime<chrono::Utc>) -> Result<i128> {
-    let bad = || {
-        ImagesError::InvalidArgument(format!(
-            "failed to parse value as time or duration: {value:?}"
-        ))
-    };
-    if value != "0" {
-        if let Some(d) = parse_go_duration(value) {
-            return Ok(nanos(now) - d);
-        }
-    }
-    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(value) {
-        return Ok(nanos(t.with_timezone(&chrono::Utc)));
-    }
-    if let Some((_, time)) = value.split_once('T') {
-        // Go accepts `2006-01-02T15` and `2006-01-02T15:04`; chrono wants the seconds.
-        let padded = match time.matches(':').count() {
-            0 => format!("{value}:00:00"),
-            1 => format!("{value}:00"),
-            _ => value.to_string(),
-        };
-        if let Ok(t) = chrono::NaiveDateTime::parse_from_str(&padded, "%Y-%m-%dT%H:%M:%S%.f") {
-            return Ok(nanos(t.and_utc()));
-        }
-    }
-    if let Ok(d) = chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d") {
-        return d
-            .and_hms_opt(0, 0, 0)
-            .map(|t| nanos(t.and_utc()))
-            .ok_or_else(bad);
-    }
-    if value.contains('-') {
-        return Err(bad());
-    }
-    let (secs, frac) = value.split_once('.').unwrap_or((value, ""));
-    let secs: i128 = secs.parse().map_err(|_| bad())?;
-    let frac_nanos: i128 = if frac.is_empty() {
-        0
-    } else {
-        if frac.len() > 9 || !frac.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(bad());
-        }
-        format!("{frac:0<9}").parse().map_err(|_| bad())?
-    };
-    Ok(secs * 1_000_000_000 + frac_nanos)
-}
-
-pub fn nanos(t: chrono::DateTime<chrono::Utc>) -> i128 {
-    i128::from(t.timestamp()) * 1_000_000_000 + i128::from(t.timestamp_subsec_nanos())
-}
-
-/// Go's `time.ParseDuration`, in nanoseconds (`None` when it is not one).
-fn parse_go_duration(s: &str) -> Option<i128> {
-    let (neg, mut rest) = match s.as_bytes().first()? {
-        b'-' => (true, &s[1..]),
-        b'+' => (false, &s[1..]),
-        _ => (false, s),
-    };
-    if rest == "0" {
-        return Some(0);
-    }
-    if rest.is_empty() {
-        return None;
-    }
-    let mut total: f64 = 0.0;
-    while !rest.is_empty() {
-        let num_end = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let num = &rest[..num_end];
-        if num.is_empty() || num == "." {
-            return None;
-        }
-        let value: f64 = num.parse().ok()?;
-        rest = &rest[num_end..];
-        let unit_end = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let scale: f64 = match &rest[..unit_end] {
-            "ns" => 1.0,
-            "us" | "µs" | "μs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return None,
-        };
-        rest = &rest[unit_end..];
-        total += value * scale;
-    }
-    let n = total as i128;
-    Some(if neg { -n } else { n })
+    spec::timestamp::parse(value, now).map_err(|e| ImagesError::InvalidArgument(e.0))
 }
 
 #[cfg(test)]
@@ -389,7 +197,7 @@ mod tests {
         let a = Filters::from_json(r#"{"dangling":{"true":true}}"#).unwrap();
         let b = Filters::from_json(r#"{"dangling":["true"]}"#).unwrap();
         assert_eq!(a, b);
-        assert!(Filters::from_json("").unwrap().fields.is_empty());
+        assert!(Filters::from_json("").unwrap().is_empty());
         assert!(Filters::from_json("[1]").is_err());
         assert!(Filters::from_json("{").is_err());
     }

@@ -226,7 +226,7 @@ mod tests {
         assert_eq!(o.message, "Imported from -");
         assert_eq!(o.config.cmd.unwrap(), ["/bin/busybox", "echo", "hi"]);
         let err = opts(&["RUN true"], "").unwrap_err();
-        assert_eq!(err.status_code(), 400);
+        assert_eq!(err.kind(), crate::error_kind::ErrorKind::InvalidParameter);
         let err = ImportOptions::new(
             "-",
             "a@sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
@@ -238,7 +238,7 @@ mod tests {
         .unwrap_err();
         assert_eq!(err.to_string(), "cannot import digest reference");
         let err = ImportOptions::new("-", "Bad", "", "", &[], "").unwrap_err();
-        assert_eq!(err.status_code(), 400);
+        assert_eq!(err.kind(), crate::error_kind::ErrorKind::InvalidParameter);
         let err = ImportOptions::new("-", "a", "", "", &[], "windows/amd64").unwrap_err();
         assert_eq!(err.to_string(), "unsupported os windows");
         assert!(ImportOptions::new("-", "", "", "", &[], "linux/amd64").is_ok());

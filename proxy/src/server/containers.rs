@@ -16,7 +16,7 @@ use super::error::{ApiError, ApiResult};
 use super::params::{self, bool_param, int_param};
 use super::{attach, stdcopy, upgrade, AppState};
 use crate::containers::logs::{self, LogEvent, ReadOptions};
-use crate::containers::{ContainerError, WaitCondition};
+use crate::containers::WaitCondition;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -37,25 +37,6 @@ pub fn routes() -> Router<AppState> {
         .route("/containers/{id}/logs", get(logs))
         .route("/containers/{id}/attach", post(attach_handler))
         .route("/containers/{id}", delete(remove))
-}
-
-impl From<ContainerError> for ApiError {
-    fn from(e: ContainerError) -> Self {
-        match e {
-            ContainerError::NotFound(m) => ApiError::not_found(m),
-            ContainerError::Conflict(m) => ApiError::conflict(m),
-            ContainerError::InvalidParameter(m) | ContainerError::StartFailed(m) => {
-                ApiError::bad_request(m)
-            }
-            ContainerError::NotModified(_) => ApiError::not_modified(),
-            ContainerError::Translate(t) => t.into(),
-            ContainerError::Backend(b) => b.into(),
-            ContainerError::Image(i) => i.into(),
-            ContainerError::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, m),
-            ContainerError::NotImplemented(m) => ApiError::new(StatusCode::NOT_IMPLEMENTED, m),
-            other => ApiError::internal(other.to_string()),
-        }
-    }
 }
 
 /// dockerd refuses a body it is told is not JSON.
@@ -131,105 +112,13 @@ async fn list(
 ) -> ApiResult<impl IntoResponse> {
     let all = bool_param(&q, "all")?;
     let with_size = bool_param(&q, "size")?;
-    let limit = int_param(&q, "limit")?.filter(|&n| n > 0);
-    let f = params::filters(&q)?;
-    params::check_filter_keys(
-        &f,
-        &[
-            "status",
-            "name",
-            "id",
-            "label",
-            "ancestor",
-            "exited",
-            "before",
-            "since",
-            "network",
-            "volume",
-            "health",
-            "isolation",
-            "is-task",
-            "publish",
-            "expose",
-        ],
-    )?;
-    for s in f.get("status").into_iter().flatten() {
-        if ![
-            "created",
-            "restarting",
-            "running",
-            "removing",
-            "paused",
-            "exited",
-            "dead",
-        ]
-        .contains(&s.as_str())
-        {
-            return Err(ApiError::bad_request(format!(
-                "invalid filter 'status={s}'"
-            )));
-        }
-    }
-    let mut recs: Vec<_> = d.containers.all().into_iter().map(|c| c.record()).collect();
-    recs.sort_by_key(|r| std::cmp::Reverse(r.created));
-    let before = match f.get("before").and_then(|v| v.first()) {
-        Some(k) => Some(d.containers.get(k)?.record().created),
-        None => None,
-    };
-    let since = match f.get("since").and_then(|v| v.first()) {
-        Some(k) => Some(d.containers.get(k)?.record().created),
-        None => None,
-    };
-    let mut ancestors = Vec::new();
-    for a in f.get("ancestor").into_iter().flatten() {
-        if let Ok(img) = d.images.resolve(a).await {
-            ancestors.push(img.id.clone());
-        }
-    }
+    let limit = int_param(&q, "limit")?
+        .filter(|&n| n > 0)
+        .and_then(|n| usize::try_from(n).ok());
+    let recs = d.containers.list(all, params::filters(&q)?, limit).await?;
     let now = chrono::Utc::now();
     let mut out = Vec::new();
     for r in recs {
-        let status = r.state.status.as_str();
-        let default_visible =
-            all || r.state.status.is_live() || !f.is_empty() && f.contains_key("status");
-        if !(default_visible || all || f.contains_key("exited")) {
-            continue;
-        }
-        if let Some(v) = f.get("status") {
-            if !v.iter().any(|s| s == status) {
-                continue;
-            }
-        }
-        if let Some(v) = f.get("name") {
-            // dockerd matches each value as a regular expression against "/name".
-            if !v.iter().any(|n| name_matches(n, &r.name)) {
-                continue;
-            }
-        }
-        if let Some(v) = f.get("id") {
-            if !v.iter().any(|p| r.id.starts_with(p.as_str())) {
-                continue;
-            }
-        }
-        if let Some(v) = f.get("label") {
-            if !params::labels_match(v, &r.config.labels.clone().unwrap_or_default()) {
-                continue;
-            }
-        }
-        if f.contains_key("ancestor") && !ancestors.contains(&r.image_id) {
-            continue;
-        }
-        if let Some(v) = f.get("exited") {
-            let ok = r.state.status == crate::containers::record::Status::Exited
-                && v.iter()
-                    .any(|c| c.parse::<i64>().ok() == Some(r.state.exit_code));
-            if !ok {
-                continue;
-            }
-        }
-        if before.is_some_and(|b| r.created >= b) || since.is_some_and(|s| r.created <= s) {
-            continue;
-        }
         let mut summary = crate::containers::inspect::summary(&r, r.image_ref.clone(), now);
         if with_size {
             if let Some((rw, root)) = d.containers.sizes(&r).await {
@@ -239,9 +128,6 @@ async fn list(
         }
         out.push(summary);
     }
-    if let Some(n) = limit {
-        out.truncate(n as usize);
-    }
     Ok(Json(out))
 }
 
@@ -250,13 +136,6 @@ pub(super) fn detach_keys(spec: Option<&String>) -> ApiResult<Vec<u8>> {
     match spec.filter(|s| !s.is_empty()) {
         Some(s) => attach::parse_detach_keys(s).map_err(ApiError::bad_request),
         None => Ok(attach::DEFAULT_DETACH_KEYS.to_vec()),
-    }
-}
-
-fn name_matches(pattern: &str, name: &str) -> bool {
-    match regex::Regex::new(pattern) {
-        Ok(re) => re.is_match(name),
-        Err(_) => name.contains(pattern),
     }
 }
 
@@ -349,7 +228,7 @@ async fn rename(
             "Neither old nor new names may be empty",
         ));
     }
-    d.containers.rename(&id, name)?;
+    d.containers.rename(&id, name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -379,7 +258,7 @@ async fn update(
     if let Some(p) = obj.get("RestartPolicy") {
         let policy: spec::api::models::RestartPolicy = serde_json::from_value(p.clone())
             .map_err(|e| ApiError::bad_request(format!("invalid restart policy: {e}")))?;
-        d.containers.update_restart_policy(&c.id, policy)?;
+        d.containers.update_restart_policy(&c.id, policy).await?;
     }
     Ok(Json(serde_json::json!({ "Warnings": [] })))
 }
@@ -416,8 +295,8 @@ async fn remove(
             "links are not supported by dockbridge",
         ));
     }
-    // `v` (anonymous volumes): dockbridge creates no volumes, so there is nothing to remove.
-    d.containers.remove(&id, force).await?;
+    let volumes = bool_param(&q, "v")?;
+    d.containers.remove(&id, force, volumes).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -425,48 +304,15 @@ async fn prune(
     State(d): State<AppState>,
     Query(q): Query<params::Query>,
 ) -> ApiResult<impl IntoResponse> {
-    let f = params::filters(&q)?;
-    params::check_filter_keys(&f, &["until", "label", "label!"])?;
-    let until = match f.get("until").and_then(|v| v.first()) {
-        Some(u) => Some(
-            logs::parse_timestamp(u)
-                .ok_or_else(|| ApiError::bad_request(format!("invalid filter 'until={u}'")))?,
-        ),
-        None => None,
-    };
-    let mut deleted = Vec::new();
-    for c in d.containers.all() {
-        let r = c.record();
-        if r.state.status.is_live() {
-            continue;
-        }
-        if until.is_some_and(|u| r.created >= u) {
-            continue;
-        }
-        let labels = r.config.labels.clone().unwrap_or_default();
-        if f.get("label")
-            .is_some_and(|v| !params::labels_match(v, &labels))
-        {
-            continue;
-        }
-        if f.get("label!").is_some_and(|v| {
-            v.iter()
-                .any(|l| params::labels_match(std::slice::from_ref(l), &labels))
-        }) {
-            continue;
-        }
-        if d.containers.remove(&r.id, false).await.is_ok() {
-            deleted.push(r.id);
-        }
-    }
+    let (deleted, reclaimed) = d.containers.prune(&params::filters(&q)?).await?;
     d.events.emit(
         spec::api::models::EventMessageTypeEnum::CONTAINER,
         "prune",
         "",
-        HashMap::from([("reclaimed".to_string(), "0".to_string())]),
+        HashMap::from([("reclaimed".to_string(), reclaimed.to_string())]),
     );
     Ok(Json(
-        serde_json::json!({ "ContainersDeleted": deleted, "SpaceReclaimed": 0 }),
+        serde_json::json!({ "ContainersDeleted": deleted, "SpaceReclaimed": reclaimed }),
     ))
 }
 
@@ -539,7 +385,7 @@ async fn logs(
             "Bad parameters: you must choose at least one stream",
         ));
     }
-    let follow = bool_param(&q, "follow")? && rec.state.status.is_live();
+    let follow = bool_param(&q, "follow")?;
     let timestamps = bool_param(&q, "timestamps")?;
     let tty = rec.config.tty.unwrap_or(false);
     let (len, rx) = c.log.follow();
@@ -566,7 +412,8 @@ async fn logs(
         .map(|e| Ok(encode(e)))
         .collect();
     let head = futures::stream::iter(first);
-    let body = if follow {
+    // Followed only while output flows: a container that exited has nothing to wait for.
+    let body = if let (true, Some(rx)) = (follow, rx) {
         let live = tokio_stream::wrappers::BroadcastStream::new(rx)
             .take_while(|ev| futures::future::ready(!matches!(ev, Ok(LogEvent::End))))
             .filter_map(move |ev| {

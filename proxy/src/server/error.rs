@@ -4,6 +4,8 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
+use crate::error_kind::{ErrorKind, Kinded};
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
     pub status: StatusCode,
@@ -60,35 +62,44 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<translate::Error> for ApiError {
-    fn from(e: translate::Error) -> Self {
-        match e {
-            translate::Error::Unsupported(_) | translate::Error::InvalidParameter(_) => {
-                Self::bad_request(e.to_string())
-            }
-            other => Self::internal(other.to_string()),
-        }
+impl ApiError {
+    /// The one mapping from a domain error's kind to Docker's status code.
+    pub fn from_kind(kind: ErrorKind, message: String) -> Self {
+        let status = match kind {
+            ErrorKind::InvalidParameter => StatusCode::BAD_REQUEST,
+            ErrorKind::NotFound => StatusCode::NOT_FOUND,
+            ErrorKind::Conflict => StatusCode::CONFLICT,
+            ErrorKind::NotModified => return Self::not_modified(),
+            ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+            ErrorKind::NotImplemented => StatusCode::NOT_IMPLEMENTED,
+            ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        Self::new(status, message)
     }
 }
 
-impl From<crate::backend::BackendError> for ApiError {
-    fn from(e: crate::backend::BackendError) -> Self {
-        use crate::backend::BackendError as B;
-        match &e {
-            B::NotFound(_) => Self::not_found(e.to_string()),
-            B::Conflict(_) => Self::conflict(e.to_string()),
-            B::InvalidArgument(_) => Self::bad_request(e.to_string()),
-            _ => Self::internal(e.to_string()),
+macro_rules! from_kinded {
+    ($($t:ty),*) => {$(
+        impl From<$t> for ApiError {
+            fn from(e: $t) -> Self {
+                Self::from_kind(e.kind(), e.to_string())
+            }
         }
+    )*};
+}
+
+from_kinded!(
+    translate::Error,
+    crate::backend::BackendError,
+    crate::images::ImagesError,
+    crate::containers::ContainerError
+);
+
+impl From<spec::filters::FilterError> for ApiError {
+    fn from(e: spec::filters::FilterError) -> Self {
+        Self::bad_request(e.0)
     }
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
-
-impl From<crate::images::ImagesError> for ApiError {
-    fn from(e: crate::images::ImagesError) -> Self {
-        let status =
-            StatusCode::from_u16(e.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        Self::new(status, e.to_string())
-    }
-}

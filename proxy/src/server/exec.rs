@@ -85,39 +85,37 @@ async fn start(
             "exec start needs a connection upgrade (Upgrade: tcp)",
         ));
     }
-    // As dockerd does, a process the runtime could not start is reported on the stream
-    // (after the 101), with exit code 126 in inspect; other errors are HTTP errors.
-    let failed = match d.containers.exec_start(&exec).await {
-        Ok(()) => None,
-        Err(crate::containers::ContainerError::StartFailed(m)) => Some(m),
-        Err(e) => return Err(e.into()),
-    };
+    // Checked before the hijack, so these are HTTP errors.
+    d.containers.exec_claim(&exec)?;
     let (on_upgrade, resp) = upgrade::accept(&mut req, stdcopy::content_type(tty, version));
-    if let Some(msg) = failed {
-        tokio::spawn(async move {
-            if let Some(mut conn) = upgrade::take(on_upgrade).await {
-                use tokio::io::AsyncWriteExt;
-                let text = bytes::Bytes::from(format!("{msg}\r\n"));
-                let kind = crate::containers::logs::StreamKind::Stdout;
-                let _ = conn.write_all(&stdcopy::encode(tty, kind, text)).await;
-                let _ = conn.shutdown().await;
-            }
-        });
-        return Ok(resp);
-    }
-    let mut done = exec.done();
-    let exited: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> =
-        Box::pin(async move {
-            let _ = tokio::time::timeout(
-                std::time::Duration::from_secs(10),
-                done.wait_for(Option::is_some),
-            )
-            .await;
-        });
+    let manager = d.containers.clone();
     tokio::spawn(async move {
-        if let Some(conn) = upgrade::take(on_upgrade).await {
-            attach::run(conn, opts, Vec::new(), Some(output), stdin, Some(exited)).await;
+        // The head is on the wire before the process exists: clients that read it through
+        // a buffered reader (Python's http.client, hence docker-py) and then read the raw
+        // socket would lose stream bytes that arrived with it.
+        let Some(mut conn) = upgrade::take(on_upgrade).await else {
+            return;
+        };
+        // As dockerd does, a process that could not start is reported on the stream, with
+        // exit code 126 in inspect.
+        if let Err(e) = manager.exec_run(&exec).await {
+            use tokio::io::AsyncWriteExt;
+            let text = bytes::Bytes::from(format!("{e}\r\n"));
+            let kind = crate::containers::logs::StreamKind::Stdout;
+            let _ = conn.write_all(&stdcopy::encode(tty, kind, text)).await;
+            let _ = conn.shutdown().await;
+            return;
         }
+        let mut done = exec.done();
+        let exited: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> =
+            Box::pin(async move {
+                let _ = tokio::time::timeout(
+                    std::time::Duration::from_secs(10),
+                    done.wait_for(Option::is_some),
+                )
+                .await;
+            });
+        attach::run(conn, opts, Vec::new(), Some(output), stdin, Some(exited)).await;
     });
     Ok(resp)
 }

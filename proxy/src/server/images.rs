@@ -22,8 +22,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use super::error::{ApiError, ApiResult};
 use super::params::{self, bool_param};
 use super::AppState;
-use crate::containers::record::Status;
-use crate::images::{self, DeleteItem, Filters, ImageUser};
+use crate::images::{self, DeleteItem, Filters};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -46,40 +45,8 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-/// The containers using each image, for the delete conflicts (a snapshot: the checks run
-/// while the store's name lock is held, so they must not call back into the manager).
-fn users(d: &AppState) -> Vec<(String, ImageUser)> {
-    d.containers
-        .all()
-        .into_iter()
-        .map(|c| c.record())
-        .map(|r| {
-            let running = matches!(
-                r.state.status,
-                Status::Running | Status::Paused | Status::Restarting
-            );
-            (
-                r.image_id.clone(),
-                ImageUser {
-                    container_id: r.id.clone(),
-                    running,
-                },
-            )
-        })
-        .collect()
-}
-
-fn users_of(all: &[(String, ImageUser)], image_id: &str) -> Vec<ImageUser> {
-    all.iter()
-        .filter(|(img, _)| img == image_id)
-        .map(|(_, u)| u.clone())
-        .collect()
-}
-
 fn filters(q: &params::Query) -> ApiResult<Filters> {
-    Ok(Filters::from_json(
-        q.get("filters").map_or("", String::as_str),
-    )?)
+    params::filters(q)
 }
 
 fn event(d: &AppState, action: &str, id: &str, name: &str) {
@@ -282,8 +249,8 @@ async fn prune(
     Query(q): Query<params::Query>,
 ) -> ApiResult<impl IntoResponse> {
     let f = filters(&q)?;
-    let all_users = users(&d);
-    let users = |id: &str| users_of(&all_users, id);
+    let all_users = d.containers.image_users();
+    let users = |id: &str| all_users.get(id).cloned().unwrap_or_default();
     let (items, reclaimed) = d.images.prune(&f, &users).await?;
     for item in &items {
         if let DeleteItem::Deleted(id) = item {
@@ -369,8 +336,8 @@ async fn delete_image(
 ) -> ApiResult<impl IntoResponse> {
     let force = bool_param(&q, "force")?;
     let _ = bool_param(&q, "noprune")?;
-    let all_users = users(&d);
-    let users = |id: &str| users_of(&all_users, id);
+    let all_users = d.containers.image_users();
+    let users = |id: &str| all_users.get(id).cloned().unwrap_or_default();
     let id = d
         .images
         .resolve(&name)

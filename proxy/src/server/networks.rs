@@ -73,17 +73,15 @@ fn select(f: &params::Filters) -> ApiResult<Vec<(&'static str, &'static str)>> {
         f,
         &["dangling", "driver", "id", "label", "name", "scope", "type"],
     )?;
-    let any = |k: &str, pred: &dyn Fn(&str) -> bool| {
-        f.get(k).is_none_or(|vals| vals.iter().any(|v| pred(v)))
-    };
-    for v in f.get("dangling").into_iter().flatten() {
+    let any = |k: &str, pred: &dyn Fn(&str) -> bool| f.any_or_absent(k, pred);
+    for v in f.get("dangling") {
         if !matches!(v.as_str(), "true" | "false" | "1" | "0") {
             return Err(ApiError::bad_request(format!(
                 "invalid filter 'dangling={v}'"
             )));
         }
     }
-    for v in f.get("type").into_iter().flatten() {
+    for v in f.get("type") {
         if v != "builtin" && v != "custom" {
             return Err(ApiError::bad_request(format!(
                 "invalid filter: 'type'='{v}'"
@@ -100,7 +98,7 @@ fn select(f: &params::Filters) -> ApiResult<Vec<(&'static str, &'static str)>> {
                 && any("scope", &|v| v == "local")
                 && any("type", &|v| v == "builtin")
                 // Built-in networks have no labels.
-                && !f.contains_key("label")
+                && !f.contains("label")
                 // dockerd never counts its pre-defined networks as dangling, and lists them
                 // all for dangling=false, used or not.
                 && any("dangling", &|v| matches!(v, "false" | "0"))
@@ -223,7 +221,7 @@ mod tests {
     use super::*;
 
     fn f(raw: &str) -> params::Filters {
-        params::parse_filters(raw).unwrap()
+        params::Filters::from_json(raw).unwrap()
     }
 
     fn names(v: Vec<(&'static str, &'static str)>) -> Vec<&'static str> {

@@ -1,7 +1,7 @@
 //! Query-string helpers: Docker clients send booleans as `1`/`0`/`true`/`false`, and
 //! `filters` as JSON in two shapes (`{"k":["v"]}` and the legacy `{"k":{"v":true}}`).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use super::error::ApiError;
 
@@ -54,61 +54,16 @@ pub fn tty_size(q: &Query) -> Result<(u32, u32), ApiError> {
     }
 }
 
-/// Parsed `filters`: each key to its set of values.
-pub type Filters = BTreeMap<String, Vec<String>>;
+pub use spec::filters::Filters;
 
+/// The `filters` parameter (one parser for every endpoint: `spec::filters`).
 pub fn filters(q: &Query) -> Result<Filters, ApiError> {
-    let Some(raw) = q.get("filters").filter(|s| !s.is_empty()) else {
-        return Ok(Filters::new());
-    };
-    parse_filters(raw)
-}
-
-pub fn parse_filters(raw: &str) -> Result<Filters, ApiError> {
-    let v: serde_json::Value = serde_json::from_str(raw)
-        .map_err(|e| ApiError::bad_request(format!("invalid filter: {e}")))?;
-    let obj = v
-        .as_object()
-        .ok_or_else(|| ApiError::bad_request("invalid filter: expected a JSON object"))?;
-    let mut out = Filters::new();
-    for (k, vals) in obj {
-        let list = match vals {
-            serde_json::Value::Array(a) => a
-                .iter()
-                .map(|x| x.as_str().map(str::to_string))
-                .collect::<Option<Vec<_>>>(),
-            serde_json::Value::Object(m) => Some(
-                m.iter()
-                    .filter(|(_, on)| on.as_bool().unwrap_or(false))
-                    .map(|(k, _)| k.clone())
-                    .collect(),
-            ),
-            _ => None,
-        }
-        .ok_or_else(|| {
-            ApiError::bad_request(format!("invalid filter: values of {k:?} must be strings"))
-        })?;
-        out.insert(k.clone(), list);
-    }
-    Ok(out)
+    Filters::from_json(q.get("filters").map_or("", String::as_str)).map_err(ApiError::from)
 }
 
 /// Rejects filter keys the endpoint does not know, as dockerd does.
 pub fn check_filter_keys(f: &Filters, allowed: &[&str]) -> Result<(), ApiError> {
-    for k in f.keys() {
-        if !allowed.contains(&k.as_str()) {
-            return Err(ApiError::bad_request(format!("invalid filter '{k}'")));
-        }
-    }
-    Ok(())
-}
-
-/// `label=key` or `label=key=value` against a label map.
-pub fn labels_match(wanted: &[String], labels: &HashMap<String, String>) -> bool {
-    wanted.iter().all(|w| match w.split_once('=') {
-        Some((k, v)) => labels.get(k).is_some_and(|x| x == v),
-        None => labels.contains_key(w),
-    })
+    f.validate(allowed).map_err(ApiError::from)
 }
 
 #[cfg(test)]
@@ -116,27 +71,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parses_both_filter_shapes() {
-        let a = parse_filters(r#"{"status":["running","exited"]}"#).unwrap();
-        assert_eq!(a["status"], vec!["running", "exited"]);
-        let b = parse_filters(r#"{"label":{"a=b":true,"c":false}}"#).unwrap();
-        assert_eq!(b["label"], vec!["a=b"]);
-        assert!(parse_filters("[1]").is_err());
-        assert!(parse_filters("{").is_err());
-        assert!(check_filter_keys(&a, &["label"]).is_err());
-    }
-
-    #[test]
-    fn booleans_and_labels() {
+    fn booleans() {
         let q: Query = [("a".to_string(), "1".to_string()), ("b".into(), "x".into())].into();
         assert!(bool_param(&q, "a").unwrap());
         assert!(!bool_param(&q, "z").unwrap());
         assert!(bool_param(&q, "b").unwrap());
         let no: Query = [("a".to_string(), "No".to_string())].into();
         assert!(!bool_param(&no, "a").unwrap());
-        let labels = HashMap::from([("k".to_string(), "v".to_string())]);
-        assert!(labels_match(&["k".into()], &labels));
-        assert!(labels_match(&["k=v".into()], &labels));
-        assert!(!labels_match(&["k=w".into()], &labels));
     }
 }

@@ -9,7 +9,6 @@ use axum::{Json, Router};
 use super::error::{ApiError, ApiResult};
 use super::params;
 use super::AppState;
-use crate::containers::record::Status;
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/containers/{id}/top", get(top))
@@ -48,39 +47,13 @@ pub fn filter_ps(output: &str, pids: &[u32]) -> Result<(Vec<String>, Vec<Vec<Str
     Ok((titles, procs))
 }
 
-/// The container's processes, from its cgroup (cgroupfs driver, `/dockbridge/<id>`).
-fn container_pids(id: &str) -> Vec<u32> {
-    let candidates = [
-        format!("/sys/fs/cgroup/pids/dockbridge/{id}/cgroup.procs"),
-        format!("/sys/fs/cgroup/memory/dockbridge/{id}/cgroup.procs"),
-        format!("/sys/fs/cgroup/dockbridge/{id}/cgroup.procs"),
-    ];
-    for c in candidates {
-        if let Ok(text) = std::fs::read_to_string(&c) {
-            return text.lines().filter_map(|l| l.trim().parse().ok()).collect();
-        }
-    }
-    Vec::new()
-}
-
 async fn top(
     State(d): State<AppState>,
     Path(id): Path<String>,
     Query(q): Query<params::Query>,
 ) -> ApiResult<impl IntoResponse> {
-    let c = d.containers.get(&id)?;
-    let rec = c.record();
-    if !matches!(rec.state.status, Status::Running | Status::Paused) {
-        return Err(ApiError::conflict(format!(
-            "Container {} is not running",
-            rec.id
-        )));
-    }
-    if rec.platform == "windows" {
-        return Err(ApiError::bad_request(
-            "docker top of Windows containers is not supported by dockbridge yet",
-        ));
-    }
+    // The runtime lists the container's processes (containerd: Tasks.ListPids).
+    let (_, pids) = d.containers.pids(&id).await?;
     let args = q.get("ps_args").map(String::as_str).unwrap_or("-ef");
     let argv: Vec<&str> = args.split_whitespace().collect();
     let out = tokio::process::Command::new("ps")
@@ -94,7 +67,6 @@ async fn top(
             String::from_utf8_lossy(&out.stderr).trim()
         )));
     }
-    let pids = container_pids(&rec.id);
     let (titles, procs) =
         filter_ps(&String::from_utf8_lossy(&out.stdout), &pids).map_err(ApiError::internal)?;
     Ok(Json(
