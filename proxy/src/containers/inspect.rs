@@ -137,6 +137,115 @@ pub fn mounts(rec: &Record) -> Vec<MountPoint> {
     out
 }
 
+/// `docker inspect` as dockerd writes it: every field of its structs is present (Go has
+/// no omitted fields there), with the effective defaults the daemon applied, because SDKs
+/// index into them (docker-py reads `HostConfig.LogConfig.Type`). `cgroup_v2` decides the
+/// default cgroup namespace mode, as in dockerd.
+pub fn docker_shape(resp: &ContainerInspectResponse, cgroup_v2: bool) -> serde_json::Value {
+    let mut v = serde_json::to_value(resp).unwrap_or_default();
+    let privileged = resp
+        .host_config
+        .as_ref()
+        .and_then(|h| h.privileged)
+        .unwrap_or(false);
+    let paths = |list: &[&str]| -> serde_json::Value {
+        if privileged {
+            serde_json::Value::Null
+        } else {
+            list.iter().map(|p| serde_json::Value::from(*p)).collect()
+        }
+    };
+    let config = serde_json::json!({
+            "AttachStderr": false, "AttachStdin": false, "AttachStdout": false, "Cmd": null,
+            "Domainname": "", "Entrypoint": null, "Env": null, "Hostname": "", "Image": "",
+            "Labels": {}, "OnBuild": null, "OpenStdin": false, "StdinOnce": false,
+            "Tty": false, "User": "", "Volumes": null, "WorkingDir": ""
+    });
+    let mut host_config: serde_json::Value =
+        serde_json::from_str(HOST_CONFIG_DEFAULTS).unwrap_or_default();
+    host_config["CgroupnsMode"] = if cgroup_v2 { "private" } else { "host" }.into();
+    host_config["MaskedPaths"] = paths(&translate::linux::namespaces::DEFAULT_MASKED_PATHS);
+    host_config["ReadonlyPaths"] = paths(&translate::linux::namespaces::DEFAULT_READONLY_PATHS);
+    let network_settings = serde_json::json!({
+            "Bridge": "", "EndpointID": "", "Gateway": "", "GlobalIPv6Address": "",
+            "GlobalIPv6PrefixLen": 0, "HairpinMode": false, "IPAddress": "",
+            "IPPrefixLen": 0, "IPv6Gateway": "", "LinkLocalIPv6Address": "",
+            "LinkLocalIPv6PrefixLen": 0, "MacAddress": "", "Networks": {}, "Ports": {},
+            "SandboxID": "", "SandboxKey": "", "SecondaryIPAddresses": null,
+            "SecondaryIPv6Addresses": null
+    });
+    let defaults = serde_json::json!({
+        "AppArmorProfile": "", "Args": [], "ExecIDs": null, "Mounts": [], "MountLabel": "",
+        "ProcessLabel": "", "RestartCount": 0, "ResolvConfPath": "", "HostnamePath": "",
+        "HostsPath": "", "LogPath": "", "Platform": "linux",
+        "Config": config, "HostConfig": host_config, "NetworkSettings": network_settings
+    });
+    fill(&mut v, &defaults);
+    // dockerd stores the daemon's default driver when the request named none (the CLI
+    // sends an empty type).
+    if let Some(t) = v.pointer_mut("/HostConfig/LogConfig/Type") {
+        if t.as_str() == Some("") {
+            *t = "json-file".into();
+        }
+    }
+    let endpoint = serde_json::json!({
+        "Aliases": null, "DriverOpts": null, "EndpointID": "", "Gateway": "",
+        "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "IPAMConfig": null,
+        "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "", "Links": null,
+        "MacAddress": "", "NetworkID": ""
+    });
+    if let Some(nets) = v
+        .pointer_mut("/NetworkSettings/Networks")
+        .and_then(|n| n.as_object_mut())
+    {
+        for ep in nets.values_mut() {
+            fill(ep, &endpoint);
+        }
+    }
+    v
+}
+
+/// dockerd 20.10's `HostConfig` for a create request that set nothing (cgroup namespace
+/// mode and masked/read-only paths are filled in by [`docker_shape`]).
+const HOST_CONFIG_DEFAULTS: &str = r#"{
+    "AutoRemove": false, "Binds": null, "BlkioDeviceReadBps": null,
+    "BlkioDeviceReadIOps": null, "BlkioDeviceWriteBps": null, "BlkioDeviceWriteIOps": null,
+    "BlkioWeight": 0, "BlkioWeightDevice": null, "CapAdd": null, "CapDrop": null,
+    "Cgroup": "", "CgroupParent": "", "ConsoleSize": [0, 0], "ContainerIDFile": "",
+    "CpuCount": 0, "CpuPercent": 0, "CpuPeriod": 0, "CpuQuota": 0, "CpuRealtimePeriod": 0,
+    "CpuRealtimeRuntime": 0, "CpuShares": 0, "CpusetCpus": "", "CpusetMems": "",
+    "DeviceCgroupRules": null, "DeviceRequests": null, "Devices": null, "Dns": null,
+    "DnsOptions": null, "DnsSearch": null, "ExtraHosts": null, "GroupAdd": null,
+    "IOMaximumBandwidth": 0, "IOMaximumIOps": 0, "IpcMode": "private", "Isolation": "",
+    "KernelMemory": 0, "KernelMemoryTCP": 0, "Links": null,
+    "LogConfig": {"Type": "json-file", "Config": {}},
+    "Memory": 0, "MemoryReservation": 0, "MemorySwap": 0, "MemorySwappiness": null,
+    "NanoCpus": 0, "NetworkMode": "default", "OomKillDisable": false, "OomScoreAdj": 0,
+    "PidMode": "", "PidsLimit": null, "PortBindings": null, "Privileged": false,
+    "PublishAllPorts": false, "ReadonlyRootfs": false,
+    "RestartPolicy": {"MaximumRetryCount": 0, "Name": ""}, "Runtime": "runc",
+    "SecurityOpt": null, "ShmSize": 67108864, "UTSMode": "", "Ulimits": null,
+    "UsernsMode": "", "VolumeDriver": "", "VolumesFrom": null
+}"#;
+
+/// Adds what `defaults` has and `v` lacks (or has as null where a default object or
+/// value exists for an effective setting), recursively into objects.
+fn fill(v: &mut serde_json::Value, defaults: &serde_json::Value) {
+    let (Some(obj), Some(defs)) = (v.as_object_mut(), defaults.as_object()) else {
+        return;
+    };
+    for (k, d) in defs {
+        match obj.get_mut(k) {
+            None => {
+                obj.insert(k.clone(), d.clone());
+            }
+            Some(existing) if existing.is_null() && !d.is_null() => *existing = d.clone(),
+            Some(existing) if existing.is_object() && d.is_object() => fill(existing, d),
+            Some(_) => {}
+        }
+    }
+}
+
 pub fn summary(rec: &Record, image_display: String, now: DateTime<Utc>) -> ContainerSummary {
     let s = &rec.state;
     // dockerd quotes arguments that contain a space, and only those.

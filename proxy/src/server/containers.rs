@@ -164,7 +164,10 @@ async fn inspect(
             out.size_root_fs = Some(root);
         }
     }
-    Ok(Json(out))
+    Ok(Json(crate::containers::inspect::docker_shape(
+        &out,
+        d.host.cgroup_version == 2,
+    )))
 }
 
 async fn start(State(d): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
