@@ -14,6 +14,7 @@ pub mod hcs_backend;
 pub mod host;
 pub mod images;
 pub mod listen;
+pub mod networks;
 pub mod server;
 pub mod tools;
 

@@ -314,6 +314,8 @@ async fn prune(
         "",
         HashMap::from([("reclaimed".to_string(), reclaimed.to_string())]),
     );
+    // A Go nil slice: null when nothing was deleted.
+    let deleted = (!deleted.is_empty()).then_some(deleted);
     Ok(Json(
         serde_json::json!({ "ContainersDeleted": deleted, "SpaceReclaimed": reclaimed }),
     ))

@@ -93,7 +93,8 @@ from_kinded!(
     translate::Error,
     crate::backend::BackendError,
     crate::images::ImagesError,
-    crate::containers::ContainerError
+    crate::containers::ContainerError,
+    crate::networks::NetworkError
 );
 
 impl From<spec::filters::FilterError> for ApiError {

@@ -1,0 +1,146 @@
+//! Docker's network model as dockbridge has it today: dockerd's pre-defined `host` and
+//! `none` networks (no driver behind them), their IDs, JSON shape and filters. Pure; the
+//! HTTP handlers (`server/networks.rs`) and the container manager use it. User-defined
+//! bridge networks (IPAM, endpoints) belong here as they arrive.
+
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use spec::filters::Filters;
+
+#[derive(Debug, thiserror::Error)]
+pub enum NetworkError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    InvalidParameter(String),
+}
+
+impl crate::error_kind::Kinded for NetworkError {
+    fn kind(&self) -> crate::error_kind::ErrorKind {
+        match self {
+            Self::NotFound(_) => crate::error_kind::ErrorKind::NotFound,
+            Self::InvalidParameter(_) => crate::error_kind::ErrorKind::InvalidParameter,
+        }
+    }
+}
+
+/// A built-in network: name and driver.
+pub const BUILTIN: [(&str, &str); 2] = [("host", "host"), ("none", "null")];
+
+/// A stable ID per daemon-independent name (dockerd's are random per host).
+pub fn network_id(name: &str) -> String {
+    hex::encode(Sha256::digest(format!("dockbridge network {name}")))
+}
+
+pub fn network_json(name: &str, driver: &str, containers: Option<Value>) -> Value {
+    let mut v = json!({
+        "Name": name,
+        "Id": network_id(name),
+        "Created": "0001-01-01T00:00:00Z",
+        "Scope": "local",
+        "Driver": driver,
+        "EnableIPv6": false,
+        "IPAM": {"Driver": "default", "Options": null, "Config": []},
+        "Internal": false,
+        "Attachable": false,
+        "Ingress": false,
+        "ConfigFrom": {"Network": ""},
+        "ConfigOnly": false,
+        "Containers": {},
+        "Options": {},
+        "Labels": {},
+    });
+    if let Some(c) = containers {
+        v["Containers"] = c;
+    }
+    v
+}
+
+/// Which built-in networks pass `f` (dockerd's network filters).
+pub fn select(f: &Filters) -> Result<Vec<(&'static str, &'static str)>, NetworkError> {
+    f.validate(&["dangling", "driver", "id", "label", "name", "scope", "type"])
+        .map_err(|e| NetworkError::InvalidParameter(e.0))?;
+    let any = |k: &str, pred: &dyn Fn(&str) -> bool| f.any_or_absent(k, pred);
+    for v in f.get("dangling") {
+        if !matches!(v.as_str(), "true" | "false" | "1" | "0") {
+            return Err(NetworkError::InvalidParameter(format!(
+                "invalid filter 'dangling={v}'"
+            )));
+        }
+    }
+    for v in f.get("type") {
+        if v != "builtin" && v != "custom" {
+            return Err(NetworkError::InvalidParameter(format!(
+                "invalid filter: 'type'='{v}'"
+            )));
+        }
+    }
+    Ok(BUILTIN
+        .into_iter()
+        .filter(|(name, driver)| {
+            let id = network_id(name);
+            any("name", &|v| name.contains(v))
+                && any("id", &|v| id.starts_with(v))
+                && any("driver", &|v| v == *driver)
+                && any("scope", &|v| v == "local")
+                && any("type", &|v| v == "builtin")
+                // Built-in networks have no labels.
+                && !f.contains("label")
+                // dockerd never counts its pre-defined networks as dangling, and lists them
+                // all for dangling=false, used or not.
+                && any("dangling", &|v| matches!(v, "false" | "0"))
+        })
+        .collect())
+}
+
+pub fn find(key: &str) -> Result<(&'static str, &'static str), NetworkError> {
+    BUILTIN
+        .into_iter()
+        .find(|(n, _)| *n == key || network_id(n) == key)
+        .or_else(|| {
+            let hits: Vec<_> = BUILTIN
+                .into_iter()
+                .filter(|(n, _)| !key.is_empty() && network_id(n).starts_with(key))
+                .collect();
+            (hits.len() == 1).then(|| hits[0])
+        })
+        .ok_or_else(|| NetworkError::NotFound(format!("network {key} not found")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(raw: &str) -> Filters {
+        Filters::from_json(raw).unwrap()
+    }
+
+    fn names(v: Vec<(&'static str, &'static str)>) -> Vec<&'static str> {
+        v.into_iter().map(|(n, _)| n).collect()
+    }
+
+    #[test]
+    fn filters_pick_builtin_networks() {
+        let pick = |raw: &str| names(select(&f(raw)).unwrap());
+        assert_eq!(pick("{}"), ["host", "none"]);
+        assert_eq!(pick(r#"{"driver":["null"]}"#), ["none"]);
+        assert_eq!(pick(r#"{"name":["os"]}"#), ["host"]);
+        let id = network_id("none");
+        assert_eq!(pick(&format!(r#"{{"id":["{}"]}}"#, &id[..6])), ["none"]);
+        assert!(pick(r#"{"type":["custom"]}"#).is_empty());
+        assert!(pick(r#"{"label":["a"]}"#).is_empty());
+        // Pre-defined networks are never dangling, and dangling=false lists them all.
+        assert!(pick(r#"{"dangling":["true"]}"#).is_empty());
+        assert_eq!(pick(r#"{"dangling":["false"]}"#), ["host", "none"]);
+        assert!(select(&f(r#"{"bogus":["x"]}"#)).is_err());
+        assert!(select(&f(r#"{"dangling":["maybe"]}"#)).is_err());
+    }
+
+    #[test]
+    fn lookup_by_name_id_and_prefix() {
+        assert_eq!(find("host").unwrap().1, "host");
+        assert_eq!(find(&network_id("none")).unwrap().0, "none");
+        assert_eq!(find(&network_id("none")[..8]).unwrap().0, "none");
+        assert!(matches!(find("bridge"), Err(NetworkError::NotFound(_))));
+    }
+}
