@@ -439,6 +439,10 @@ async fn logs(
         .map_err(|e| ApiError::internal(e.to_string()))
 }
 
+/// How long a hijacked stream's first bytes wait after the response head (see
+/// `attach_handler`).
+const HEAD_SETTLE: std::time::Duration = std::time::Duration::from_millis(20);
+
 async fn attach_handler(
     State(d): State<AppState>,
     Path(id): Path<String>,
@@ -497,6 +501,14 @@ async fn attach_handler(
     d.containers.emit(&c, "attach", HashMap::new());
     tokio::spawn(async move {
         if let Some(conn) = upgrade::take(on_upgrade).await {
+            // Python's http.client (docker-py, testcontainers) reads the 101 head through
+            // a buffered reader and then reads the raw socket: bytes that reach it in the
+            // same read as the head are lost. The head is flushed by now; a logged
+            // backlog waits a moment so the client has read the head first (dockerd
+            // writes it at once and loses it to such clients most of the time).
+            if !backlog.is_empty() {
+                tokio::time::sleep(HEAD_SETTLE).await;
+            }
             attach::run(conn, opts, backlog, output, stdin, None).await;
         }
     });

@@ -130,4 +130,3 @@ async fn prune_build() -> Json<Value> {
     // dockbridge does not build, so there is never a build cache to free.
     Json(json!({ "CachesDeleted": null, "SpaceReclaimed": 0 }))
 }
-
