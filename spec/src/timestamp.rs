@@ -71,7 +71,7 @@ pub fn nanos(t: chrono::DateTime<chrono::Utc>) -> i128 {
 }
 
 /// Go's `time.ParseDuration`, in nanoseconds (`None` when it is not one).
-fn parse_go_duration(s: &str) -> Option<i128> {
+pub fn parse_go_duration(s: &str) -> Option<i128> {
     let (neg, mut rest) = match s.as_bytes().first()? {
         b'-' => (true, &s[1..]),
         b'+' => (false, &s[1..]),

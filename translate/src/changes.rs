@@ -4,7 +4,7 @@
 //! The instructions allowed are those that only change the config (moby's
 //! `validCommitCommands`): `CMD`, `ENTRYPOINT` (through [`crate::dockerfile`], so the
 //! command forms and `ArgsEscaped` follow the builder's rules), `ENV`, `LABEL`, `EXPOSE`,
-//! `USER`, `VOLUME`, `WORKDIR` and `ONBUILD`. Arguments other than commands get the
+//! `USER`, `VOLUME`, `WORKDIR`, `ONBUILD` and `HEALTHCHECK`. Arguments other than commands get the
 //! builder's word processing: quotes are removed, backslash escapes apply, and `$VAR`,
 //! `${VAR}`, `${VAR:-word}` and `${VAR:+word}` expand from the environment built so far.
 
@@ -103,11 +103,7 @@ pub fn apply_changes(
                         .push(trigger.to_string()),
                 }
             }
-            "healthcheck" => {
-                return Err(Error::Unsupported(
-                    "HEALTHCHECK in --change is not supported by dockbridge yet".into(),
-                ))
-            }
+            "healthcheck" => config.healthcheck = Some(crate::healthcheck::parse(rest)?),
             other => {
                 return Err(Error::InvalidParameter(format!(
                     "{other} is not a valid change command"
@@ -434,7 +430,12 @@ mod tests {
         assert!(apply(&["EXPOSE http"]).is_err());
         assert!(apply(&["VOLUME"]).is_err());
         assert!(apply(&["ONBUILD ONBUILD RUN x"]).is_err());
-        assert!(apply(&["HEALTHCHECK NONE"]).is_err());
+        let c = apply(&["HEALTHCHECK --interval=2s CMD true"]).unwrap();
+        assert_eq!(
+            c.healthcheck,
+            Some(serde_json::json!({"Test": ["CMD-SHELL", "true"], "Interval": 2_000_000_000i64}))
+        );
+        assert!(apply(&["HEALTHCHECK WHAT"]).is_err());
         // Continuations and comments.
         let c = apply(&["# a comment\nENV A=1 \\\n  B=2"]).unwrap();
         assert_eq!(c.env.unwrap(), ["A=1", "B=2"]);

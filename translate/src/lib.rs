@@ -8,6 +8,7 @@ pub mod commit;
 pub mod dockerfile;
 pub mod error;
 pub mod events;
+pub mod healthcheck;
 pub mod linux;
 pub mod windows;
 

@@ -11,6 +11,7 @@ pub mod containers;
 pub mod errors;
 pub mod events;
 pub mod exec;
+pub mod health;
 pub mod images;
 pub mod lifecycle;
 pub mod logs;
@@ -30,6 +31,7 @@ pub fn all() -> Vec<Case> {
     v.extend(streams::cases());
     v.extend(logs::cases());
     v.extend(exec::cases());
+    v.extend(health::cases());
     v.extend(events::cases());
     v.extend(archive::cases());
     v.extend(networks::cases());

@@ -87,6 +87,12 @@ impl Execs {
             .unwrap_or_else(|p| p.into_inner())
             .insert(e.id.clone(), e);
     }
+    pub fn remove(&self, id: &str) {
+        self.by_id
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
+    }
     pub fn remove_container(&self, container_id: &str) {
         self.by_id
             .lock()

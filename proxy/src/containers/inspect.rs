@@ -46,7 +46,7 @@ pub fn inspect(rec: &Record, paths: &Paths) -> ContainerInspectResponse {
             error: Some(s.error.clone()),
             started_at: Some(ts(s.started_at)),
             finished_at: Some(ts(s.finished_at)),
-            health: None,
+            health: s.health.as_ref().map(health_json),
         }),
         image: Some(rec.image_id.clone()),
         resolv_conf_path: Some(paths.resolv_conf.clone()),
@@ -75,6 +75,29 @@ pub fn inspect(rec: &Record, paths: &Paths) -> ContainerInspectResponse {
             networks: Some(networks(rec)),
         }),
         ..Default::default()
+    }
+}
+
+fn health_json(h: &super::health::Health) -> spec::api::models::Health {
+    use spec::api::models::{HealthStatusEnum, HealthcheckResult};
+    spec::api::models::Health {
+        status: Some(match h.status {
+            super::health::HealthStatus::Starting => HealthStatusEnum::STARTING,
+            super::health::HealthStatus::Healthy => HealthStatusEnum::HEALTHY,
+            super::health::HealthStatus::Unhealthy => HealthStatusEnum::UNHEALTHY,
+        }),
+        failing_streak: Some(h.failing_streak),
+        log: Some(
+            h.log
+                .iter()
+                .map(|r| HealthcheckResult {
+                    start: Some(r.start.to_rfc3339_opts(SecondsFormat::Nanos, true)),
+                    end: Some(r.end.to_rfc3339_opts(SecondsFormat::Nanos, true)),
+                    exit_code: Some(r.exit_code),
+                    output: Some(r.output.clone()),
+                })
+                .collect(),
+        ),
     }
 }
 
@@ -298,12 +321,20 @@ pub fn status_text(rec: &Record, now: DateTime<Utc>) -> String {
     let s = &rec.state;
     match s.status {
         Status::Created => "Created".into(),
-        Status::Running | Status::Paused | Status::Restarting => {
+        Status::Restarting => format!(
+            "Restarting ({}) {} ago",
+            s.exit_code,
+            human_duration(now - s.finished_at.unwrap_or(now))
+        ),
+        Status::Running | Status::Paused => {
             let up = human_duration(now - s.started_at.unwrap_or(now));
-            if s.status == Status::Paused {
-                format!("Up {up} (Paused)")
-            } else {
-                format!("Up {up}")
+            match (&s.status, &s.health) {
+                (Status::Paused, _) => format!("Up {up} (Paused)"),
+                (_, Some(h)) if h.status == super::health::HealthStatus::Starting => {
+                    format!("Up {up} (health: starting)")
+                }
+                (_, Some(h)) => format!("Up {up} ({})", h.status.as_str()),
+                _ => format!("Up {up}"),
             }
         }
         Status::Removing => "Removal In Progress".into(),

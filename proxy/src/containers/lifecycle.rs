@@ -51,6 +51,11 @@ pub enum Transition {
         error: String,
     },
     Removed,
+    /// A health probe finished (see `health`).
+    HealthProbed {
+        result: super::health::ProbeResult,
+        probe: super::health::Probe,
+    },
     Renamed {
         name: String,
     },
@@ -77,6 +82,8 @@ pub enum Effect {
     ScheduleRestart(Duration),
     /// `--rm`: remove the container now that it exited.
     AutoRemove,
+    /// Run the healthcheck's probes for this run.
+    MonitorHealth(super::health::Probe),
     /// The task is gone: runtime-side resources of the run (network attachment) go too.
     ReleaseRun,
 }
@@ -161,11 +168,17 @@ pub fn apply(rec: &Record, t: Transition, now: DateTime<Utc>) -> Result<Applied,
             r.state.oom_killed = false;
             r.has_been_manually_stopped = false;
             r.init_process = init_process;
-            vec![
+            let probe = super::health::probe_of(&r.config);
+            r.state.health = probe
+                .as_ref()
+                .map(|_| super::health::at_start(rec.state.health.as_ref()));
+            let mut fx = vec![
                 Effect::Persist,
                 Effect::Notify(Notice::Running),
                 event("start"),
-            ]
+            ];
+            fx.extend(probe.map(Effect::MonitorHealth));
+            fx
         }
         Transition::StartFailed { error, exit_code } => {
             if status.is_live() {
@@ -327,6 +340,21 @@ pub fn apply(rec: &Record, t: Transition, now: DateTime<Utc>) -> Result<Applied,
                 Effect::Notify(Notice::Removed),
                 event("destroy"),
             ]
+        }
+        Transition::HealthProbed { result, probe } => {
+            if !status.is_live() {
+                return Err(Refusal::Stale);
+            }
+            let started = rec.state.started_at;
+            let Some(h) = r.state.health.as_mut() else {
+                return Err(Refusal::Stale);
+            };
+            let mut fx = vec![Effect::Persist];
+            if super::health::record(h, result, &probe, started) {
+                let (action, attrs) = super::health::event(h.status);
+                fx.push(Effect::Event { action, attrs });
+            }
+            fx
         }
         Transition::Renamed { name } => {
             let old = std::mem::replace(&mut r.name, name);

@@ -12,6 +12,7 @@
 pub mod archive;
 pub mod commit;
 pub mod exec;
+pub mod health;
 pub mod index;
 pub mod inspect;
 pub mod lifecycle;
@@ -383,6 +384,7 @@ impl Manager {
                     }
                 }
                 Effect::ScheduleRestart(delay) => self.schedule_restart(c, delay),
+                Effect::MonitorHealth(probe) => self.monitor_health(c, probe),
                 Effect::AutoRemove => {
                     // The remove needs the operation lock this transition holds.
                     let me = self.clone();

@@ -76,6 +76,9 @@ pub struct State {
     pub oom_killed: bool,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// `State.Health`: present once a run with a healthcheck started.
+    #[serde(default)]
+    pub health: Option<super::health::Health>,
 }
 
 impl Default for State {
@@ -88,6 +91,7 @@ impl Default for State {
             oom_killed: false,
             started_at: None,
             finished_at: None,
+            health: None,
         }
     }
 }

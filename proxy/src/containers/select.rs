@@ -67,6 +67,16 @@ pub fn validate_list(f: &Filters) -> Result<()> {
             "invalid filter 'status={s}'"
         )));
     }
+    const HEALTH: &[&str] = &["starting", "healthy", "unhealthy", "none"];
+    if let Some(h) = f
+        .get("health")
+        .iter()
+        .find(|h| !HEALTH.contains(&h.as_str()))
+    {
+        return Err(ContainerError::InvalidParameter(format!(
+            "Unrecognised filter value for health: {h}"
+        )));
+    }
     Ok(())
 }
 
@@ -89,6 +99,16 @@ pub fn list(mut recs: Vec<Record>, q: &ListQuery) -> Vec<Record> {
         .filter(|r| {
             f.any_or_absent("exited", |c| {
                 r.state.status == Status::Exited && c.parse::<i64>().ok() == Some(r.state.exit_code)
+            })
+        })
+        .filter(|r| {
+            f.any_or_absent("health", |h| {
+                let have = r
+                    .state
+                    .health
+                    .as_ref()
+                    .map_or("none", |x| x.status.as_str());
+                h == have
             })
         })
         .filter(|r| q.before.is_none_or(|b| r.created < b))

@@ -200,20 +200,6 @@ fn check_healthcheck(h: &HealthConfig) -> Result<(), Error> {
     if h.retries.unwrap_or(0) < 0 {
         return Err(invalid("Retries in Healthcheck cannot be negative"));
     }
-    let disabled = h.test.as_deref() == Some(&["NONE".to_string()][..]);
-    let set = nonempty_vec(&h.test).is_some()
-        || [
-            h.interval,
-            h.timeout,
-            h.start_period,
-            h.start_interval,
-            h.retries,
-        ]
-        .iter()
-        .any(|v| nonzero(*v).is_some());
-    if set && !disabled {
-        return Err(unsupported("--health-cmd/--health-* (healthchecks)"));
-    }
     Ok(())
 }
 
@@ -630,13 +616,6 @@ pub fn image_warnings(image: &ImageContainerConfig) -> Vec<String> {
             "the image declares volume {v}; dockbridge has no volumes yet: its contents stay in the container's writable layer and are removed with the container"
         ));
     }
-    let healthcheck: Option<HealthConfig> = image
-        .healthcheck
-        .as_ref()
-        .and_then(|h| serde_json::from_value(h.clone()).ok());
-    if healthcheck.is_some_and(|h| nonempty_vec(&h.test).is_some_and(|t| t[0] != "NONE")) {
-        w.push("the image declares a HEALTHCHECK; dockbridge does not run healthchecks yet: the container will have no health status".into());
-    }
     w
 }
 
@@ -740,17 +719,6 @@ mod tests {
                 ..Default::default()
             }),
             "-v data:/data (named volume \"data\")",
-        );
-        let hc = HealthConfig {
-            test: Some(vec!["CMD".into(), "true".into()]),
-            ..Default::default()
-        };
-        unsupported_naming(
-            ContainerCreateBody {
-                healthcheck: Some(hc),
-                ..Default::default()
-            },
-            "--health-cmd",
         );
         let log = HostConfigLogConfig {
             typ: Some("syslog".into()),
@@ -923,11 +891,20 @@ mod tests {
     }
 
     #[test]
-    fn image_warnings_cover_volumes_and_healthchecks() {
+    fn image_warnings_cover_volumes_not_healthchecks() {
         let img: ImageContainerConfig = serde_json::from_str(
             r#"{"Volumes":{"/var/lib/db":{}},"Healthcheck":{"Test":["CMD","true"]}}"#,
         )
         .unwrap();
-        assert_eq!(image_warnings(&img).len(), 2);
+        // Healthchecks run: only the volume is worth a warning.
+        assert_eq!(image_warnings(&img).len(), 1);
+        let hc = ContainerCreateBody {
+            healthcheck: Some(HealthConfig {
+                test: Some(vec!["CMD".into(), "true".into()]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert!(check_create(&hc).is_ok());
     }
 }
