@@ -45,7 +45,7 @@ pub fn parse(args: &str) -> Result<Value, Error> {
             Value::from(i64::try_from(ns).map_err(|_| invalid(format!("--{name} is too long")))?)
         };
         // Go's omitempty: zero values are not written.
-        if v != Value::from(0) {
+        if v != 0 {
             flags.insert(key.to_string(), v);
         }
     }
