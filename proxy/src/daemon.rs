@@ -17,6 +17,7 @@ pub struct Daemon {
     pub containers: Arc<Manager>,
     pub events: Arc<EventBus>,
     pub host: Arc<HostInfo>,
+    pub volumes: Arc<crate::volumes::VolumeStore>,
     /// A stable ID for `/info`, kept under the data root.
     pub id: String,
 }

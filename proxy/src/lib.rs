@@ -17,6 +17,7 @@ pub mod listen;
 pub mod networks;
 pub mod server;
 pub mod tools;
+pub mod volumes;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -93,7 +94,17 @@ pub async fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
         data_root: args.data_root.clone(),
         exec_root: args.exec_root.clone(),
     };
-    let providers = containers::Manager::runtime_providers(images.clone(), &paths, host.clone());
+    let volumes = Arc::new(
+        volumes::VolumeStore::new(args.data_root.join("volumes"))
+            .context("opening the volume store")?,
+    );
+    let providers = containers::Manager::runtime_providers(
+        images.clone(),
+        volumes.clone(),
+        events.clone(),
+        &paths,
+        host.clone(),
+    );
     let containers = containers::Manager::new(
         paths,
         providers,
@@ -111,6 +122,7 @@ pub async fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
         containers,
         events,
         host,
+        volumes,
         id: daemon_id(&args.data_root)?,
     });
 

@@ -118,7 +118,7 @@ impl Manager {
         let at = self
             .mount_root
             .join(format!("{}.archive.{:08x}", rec.id, rand::random::<u32>()));
-        let binds = translate::linux::bind_mounts(&super::create_body(rec))?
+        let binds = translate::linux::bind_mounts(&self.runtime_body(rec))?
             .into_iter()
             .map(|b| BindSpec {
                 source: b.source,

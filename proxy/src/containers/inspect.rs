@@ -125,7 +125,8 @@ pub fn mounts(rec: &Record) -> Vec<MountPoint> {
     let mut out = Vec::new();
     for b in rec.host_config.binds.clone().unwrap_or_default() {
         let parts: Vec<&str> = b.splitn(3, ':').collect();
-        if parts.len() < 2 {
+        // Volume names (not absolute paths) are listed below from the resolved volumes.
+        if parts.len() < 2 || !parts[0].starts_with('/') {
             continue;
         }
         let mode = parts.get(2).copied().unwrap_or("");
@@ -142,6 +143,10 @@ pub fn mounts(rec: &Record) -> Vec<MountPoint> {
     }
     for m in rec.host_config.mounts.clone().unwrap_or_default() {
         let typ = m.typ.map(|t| t.to_string()).unwrap_or_default();
+        if typ == "volume" {
+            // Listed below from the resolved volumes.
+            continue;
+        }
         let ro = m.read_only.unwrap_or(false);
         out.push(MountPoint {
             propagation: Some(if typ == "bind" {
@@ -155,6 +160,18 @@ pub fn mounts(rec: &Record) -> Vec<MountPoint> {
             mode: Some(String::new()),
             rw: Some(!ro),
             ..Default::default()
+        });
+    }
+    for v in &rec.volumes {
+        out.push(MountPoint {
+            typ: Some("volume".into()),
+            name: Some(v.name.clone()),
+            source: Some(v.source.clone()),
+            destination: Some(v.destination.clone()),
+            driver: Some("local".into()),
+            mode: Some(v.mode.clone()),
+            rw: Some(v.rw),
+            propagation: Some(String::new()),
         });
     }
     out

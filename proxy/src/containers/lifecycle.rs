@@ -452,6 +452,7 @@ mod tests {
             warnings: vec![],
             init_process: None,
             request: None,
+            volumes: vec![],
         }
     }
 

@@ -83,6 +83,8 @@ pub enum ContainerError {
     Translate(#[from] translate::Error),
     #[error(transparent)]
     Image(#[from] crate::images::ImagesError),
+    #[error(transparent)]
+    Volume(#[from] crate::volumes::VolumeError),
 }
 
 impl ContainerError {
@@ -114,6 +116,7 @@ impl Kinded for ContainerError {
             Self::Backend(b) => b.kind(),
             Self::Translate(t) => t.kind(),
             Self::Image(i) => i.kind(),
+            Self::Volume(v) => v.kind(),
         }
     }
 }
@@ -244,9 +247,11 @@ impl Manager {
         }))
     }
 
-    /// The real providers for a daemon on the image store.
+    /// The real providers for a daemon on the image store and the volume store.
     pub fn runtime_providers(
         images: Arc<crate::images::ImageStore>,
+        volumes: Arc<crate::volumes::VolumeStore>,
+        events: Arc<EventBus>,
         paths: &Paths,
         host: Arc<crate::host::HostInfo>,
     ) -> Providers {
@@ -259,9 +264,14 @@ impl Manager {
                 mount_root: paths.exec_root.join("mnt"),
                 windows_layers: paths.data_root.join("windowsfilter"),
             }),
+            mounts: Arc::new(providers::LocalMounts {
+                volumes,
+                images: images.clone(),
+                mount_root: paths.exec_root.join("mnt"),
+                events,
+            }),
             images,
             networks: Arc::new(providers::RuntimeNetworks),
-            mounts: Arc::new(providers::BindMounts),
         }
     }
 
@@ -382,6 +392,9 @@ impl Manager {
                     if let Err(e) = self.networks.release(&rec).await {
                         tracing::warn!(container = %c.id, "releasing the network: {e}");
                     }
+                    if let Err(e) = self.mounts.release(&rec).await {
+                        tracing::warn!(container = %c.id, "releasing mounts: {e}");
+                    }
                 }
                 Effect::ScheduleRestart(delay) => self.schedule_restart(c, delay),
                 Effect::MonitorHealth(probe) => self.monitor_health(c, probe),
@@ -492,6 +505,22 @@ impl Manager {
                 platform.as_str()
             )));
         }
+        // Volumes are planned first: translation validates the request without them.
+        let image_volumes: Vec<String> = match platform {
+            Platform::Linux => image
+                .config
+                .container_config()
+                .volumes
+                .map(|v| v.into_keys().collect())
+                .unwrap_or_default(),
+            Platform::Windows => Vec::new(),
+        };
+        let (checked, volume_refs) = self.mounts.plan(&body, &image_volumes)?;
+        if platform == Platform::Windows && !volume_refs.is_empty() {
+            return Err(ContainerError::InvalidParameter(
+                "volumes on Windows containers are not supported by dockbridge".into(),
+            ));
+        }
         let mut warnings = match platform {
             Platform::Windows => {
                 // Validate now (400 at create, as dockerd does), with the context start uses.
@@ -499,7 +528,7 @@ impl Manager {
                 translate::windows::windows_spec(&body, &image.config, &ctx)?;
                 translate::windows::warnings(&body, &ctx)
             }
-            Platform::Linux => translate::linux::check_create(&body)?,
+            Platform::Linux => translate::linux::check_create(&checked)?,
         };
         let name = match name.filter(|n| !n.is_empty()) {
             Some(n) => names::validate(n).map_err(ContainerError::InvalidParameter)?,
@@ -551,7 +580,9 @@ impl Manager {
             warnings: warnings.clone(),
             init_process: None,
             request: Some(body.clone()),
+            volumes: Vec::new(),
         };
+        let mut rec = rec;
         // Reserve the name first: two concurrent creates with one name must not both win.
         self.index.reserve(&name, &id)?;
         // Windows containers get their layers through the spec (layerFolders).
@@ -561,9 +592,18 @@ impl Manager {
                 return Err(e.into());
             }
         }
+        rec.volumes = match self.mounts.create_volumes(&id, &volume_refs).await {
+            Ok(v) => v,
+            Err(e) => {
+                self.index.release(&name, &id);
+                let _ = self.images.remove_rootfs(&id).await;
+                return Err(e);
+            }
+        };
         if let Err(e) = self.store.save(&rec) {
             self.index.release(&name, &id);
             let _ = self.images.remove_rootfs(&id).await;
+            self.mounts.discard(&rec.volumes).await;
             return Err(e);
         }
         let c = self.new_container(rec);
@@ -700,7 +740,7 @@ impl Manager {
         rec: &Record,
     ) -> Result<(oci_spec::runtime::Spec, NetworkAttachment)> {
         let image = self.images.resolve(&rec.image_id).await?;
-        let body = create_body(rec);
+        let body = self.mounts.runtime_body(rec, &create_body(rec));
         self.mounts.prepare(rec, &body).await?;
         let network = self.networks.attach(rec).await?;
         let built = self
@@ -970,7 +1010,13 @@ impl Manager {
             self.images.remove_rootfs(&rec.rootfs_key).await?;
         }
         self.networks.remove(rec).await?;
-        self.mounts.remove(rec, volumes).await?;
+        let used_elsewhere: Vec<String> = self
+            .all()
+            .into_iter()
+            .filter(|c| c.id != rec.id)
+            .flat_map(|c| c.record().volumes.into_iter().map(|v| v.name))
+            .collect();
+        self.mounts.remove(rec, volumes, &used_elsewhere).await?;
         Ok(())
     }
 
@@ -1118,6 +1164,24 @@ impl Manager {
             }
         }
         Ok((deleted, reclaimed))
+    }
+
+    /// The containers that mount volume `name` (`volume rm` refuses while there are any).
+    pub fn volume_users(&self, name: &str) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .all()
+            .into_iter()
+            .map(|c| c.record())
+            .filter(|r| r.volumes.iter().any(|v| v.name == name))
+            .map(|r| r.id)
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    /// The request of `rec` as the runtime sees it (volumes as binds).
+    pub(crate) fn runtime_body(&self, rec: &Record) -> ContainerCreateBody {
+        self.mounts.runtime_body(rec, &create_body(rec))
     }
 
     /// Host pids of a running container's processes (`docker top`).

@@ -13,6 +13,7 @@
 //! Each has the real implementation the daemon wires in `lib.rs` and can be replaced by a
 //! fake in unit tests, so the state machine is tested without containerd.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -24,6 +25,7 @@ use spec::image::ImageConfigFile;
 use super::record::{Platform, Record};
 use super::{ContainerError, Result};
 use crate::images::{ImageRecord, ImageStore, ImagesError};
+use crate::volumes::{VolumeMount, VolumeRef, VolumeStore};
 
 /// Images and container rootfs snapshots.
 #[async_trait]
@@ -112,44 +114,273 @@ impl NetworkProvider for RuntimeNetworks {
     }
 }
 
-/// Makes mount sources exist before a run, and cleans up after a container.
+/// The sources of a container's mounts: volumes (created at create, filled and mounted
+/// before each run) and bind sources.
 #[async_trait]
 pub trait MountProvider: Send + Sync + 'static {
-    /// Before the task is created (on a blocking thread where it touches the filesystem).
+    /// The volumes a create request asks for (`image_volumes`: the image's `VOLUME`s), and
+    /// the request without them, which is what translation validates.
+    fn plan(
+        &self,
+        body: &ContainerCreateBody,
+        image_volumes: &[String],
+    ) -> Result<(ContainerCreateBody, Vec<VolumeRef>)>;
+    /// Creates (or finds) the planned volumes for container `id`.
+    async fn create_volumes(&self, id: &str, refs: &[VolumeRef]) -> Result<Vec<VolumeMount>>;
+    /// Undoes [`Self::create_volumes`] after a failed create (anonymous volumes go).
+    async fn discard(&self, volumes: &[VolumeMount]);
+    /// The request as the runtime sees it: volumes as binds of their directories.
+    fn runtime_body(&self, rec: &Record, body: &ContainerCreateBody) -> ContainerCreateBody;
+    /// Before the task is created: bind sources exist, empty volumes are filled from the
+    /// image, local-driver volumes are mounted.
     async fn prepare(&self, rec: &Record, body: &ContainerCreateBody) -> Result<()>;
-    /// When the container is removed; `volumes` is `docker rm -v`.
-    async fn remove(&self, rec: &Record, volumes: bool) -> Result<()>;
+    /// After a run ended.
+    async fn release(&self, rec: &Record) -> Result<()>;
+    /// When the container is removed; with `volumes` (`rm -v`, `--rm`) its anonymous
+    /// volumes go too, except those in `used_elsewhere` (mounted by other containers).
+    async fn remove(&self, rec: &Record, volumes: bool, used_elsewhere: &[String]) -> Result<()>;
 }
 
-/// Bind mounts: `-v` sources are created when missing, as dockerd does; `--mount` sources
-/// must exist.
+/// `-v` sources are created when missing, as dockerd does; `--mount` sources must exist.
+async fn make_bind_sources(body: &ContainerCreateBody) -> Result<()> {
+    let binds = translate::linux::bind_sources(body)?;
+    blocking(move || {
+        for b in binds {
+            let p = Path::new(&b.path);
+            if p.exists() {
+                continue;
+            }
+            if !b.create_if_missing {
+                return Err(ContainerError::InvalidParameter(format!(
+                    "invalid mount config for type \"bind\": bind source path does not exist: {}",
+                    b.path
+                )));
+            }
+            std::fs::create_dir_all(p)
+                .map_err(|e| ContainerError::io(format!("creating bind source {}", b.path), e))?;
+        }
+        Ok(())
+    })
+    .await
+}
+
+/// Bind mounts only: a request for a volume is refused. For daemons and tests without a
+/// volume store.
 pub struct BindMounts;
 
 #[async_trait]
 impl MountProvider for BindMounts {
+    fn plan(
+        &self,
+        body: &ContainerCreateBody,
+        image_volumes: &[String],
+    ) -> Result<(ContainerCreateBody, Vec<VolumeRef>)> {
+        let (rest, refs) = crate::volumes::model::plan(body, image_volumes)?;
+        if let Some(r) = refs.iter().find(|r| r.name.is_some()) {
+            return Err(ContainerError::InvalidParameter(format!(
+                "volume {:?}: this daemon has no volume store",
+                r.name
+            )));
+        }
+        // Image volumes without a store stay in the writable layer.
+        Ok((rest, Vec::new()))
+    }
+    async fn create_volumes(&self, _id: &str, _refs: &[VolumeRef]) -> Result<Vec<VolumeMount>> {
+        Ok(Vec::new())
+    }
+    async fn discard(&self, _volumes: &[VolumeMount]) {}
+    fn runtime_body(&self, _rec: &Record, body: &ContainerCreateBody) -> ContainerCreateBody {
+        body.clone()
+    }
     async fn prepare(&self, _rec: &Record, body: &ContainerCreateBody) -> Result<()> {
-        let binds = translate::linux::bind_sources(body)?;
+        make_bind_sources(body).await
+    }
+    async fn release(&self, _rec: &Record) -> Result<()> {
+        Ok(())
+    }
+    async fn remove(
+        &self,
+        _rec: &Record,
+        _volumes: bool,
+        _used_elsewhere: &[String],
+    ) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// The `local` volume driver on [`VolumeStore`], plus bind sources.
+pub struct LocalMounts {
+    pub volumes: Arc<VolumeStore>,
+    pub images: Arc<dyn ImageProvider>,
+    /// Where a stopped container's rootfs is mounted briefly to copy from it.
+    pub mount_root: PathBuf,
+    pub events: Arc<crate::events::EventBus>,
+}
+
+impl LocalMounts {
+    fn volume_event(&self, action: &str, name: &str, attrs: HashMap<String, String>) {
+        let mut attrs = attrs;
+        attrs.insert("driver".into(), "local".into());
+        self.events.emit(
+            spec::api::models::EventMessageTypeEnum::VOLUME,
+            action,
+            name,
+            attrs,
+        );
+    }
+
+    /// Copies the image's content into the empty volumes that want it, from the
+    /// container's rootfs mounted for the purpose.
+    async fn copy_up(&self, rec: &Record) -> Result<()> {
+        let wanted: Vec<VolumeMount> = rec
+            .volumes
+            .iter()
+            .filter(|v| v.copy && crate::volumes::is_empty_dir(Path::new(&v.source)))
+            .cloned()
+            .collect();
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let mounts = self.images.rootfs_mounts(&rec.rootfs_key).await?;
+        let target = self.mount_root.join(format!("{}.copyup", rec.id));
         blocking(move || {
-            for b in binds {
-                let p = Path::new(&b.path);
-                if p.exists() {
+            let fs = super::rootfs::MountedRootfs::mount(&mounts, &target)?;
+            for v in wanted {
+                let Some(src) = fs.resolve(&v.destination) else {
                     continue;
-                }
-                if !b.create_if_missing {
-                    return Err(ContainerError::InvalidParameter(format!(
-                        "invalid mount config for type \"bind\": bind source path does not exist: {}",
-                        b.path
-                    )));
-                }
-                std::fs::create_dir_all(p).map_err(|e| {
-                    ContainerError::io(format!("creating bind source {}", b.path), e)
+                };
+                crate::volumes::copyup::fill_empty(&src, Path::new(&v.source)).map_err(|e| {
+                    ContainerError::io(
+                        format!("copying {} into volume {}", v.destination, v.name),
+                        e,
+                    )
                 })?;
             }
+            drop(fs);
             Ok(())
         })
         .await
     }
-    async fn remove(&self, _rec: &Record, _volumes: bool) -> Result<()> {
+}
+
+fn volume_err(e: crate::volumes::VolumeError) -> ContainerError {
+    match e {
+        crate::volumes::VolumeError::InvalidParameter(m) => ContainerError::InvalidParameter(m),
+        crate::volumes::VolumeError::NotFound(m) => ContainerError::NotFound(m),
+        crate::volumes::VolumeError::Conflict(m) => ContainerError::Conflict(m),
+        other => ContainerError::Internal(other.to_string()),
+    }
+}
+
+#[async_trait]
+impl MountProvider for LocalMounts {
+    fn plan(
+        &self,
+        body: &ContainerCreateBody,
+        image_volumes: &[String],
+    ) -> Result<(ContainerCreateBody, Vec<VolumeRef>)> {
+        Ok(crate::volumes::model::plan(body, image_volumes)?)
+    }
+
+    async fn create_volumes(&self, id: &str, refs: &[VolumeRef]) -> Result<Vec<VolumeMount>> {
+        let mut out: Vec<VolumeMount> = Vec::new();
+        for r in refs {
+            let created = self.volumes.create(
+                r.name.as_deref(),
+                r.driver_opts.clone(),
+                r.labels.clone(),
+                r.name.is_none(),
+            );
+            let (v, fresh) = match created {
+                Ok(x) => x,
+                Err(e) => {
+                    self.discard(&out).await;
+                    return Err(volume_err(e));
+                }
+            };
+            if fresh {
+                self.volume_event("create", &v.name, HashMap::new());
+            }
+            out.push(VolumeMount {
+                source: self.volumes.data_path(&v.name).display().to_string(),
+                name: v.name,
+                destination: r.destination.clone(),
+                rw: r.rw,
+                copy: r.copy,
+                mode: r.mode.clone(),
+                anonymous: r.name.is_none(),
+            });
+        }
+        tracing::debug!(container = id, volumes = out.len(), "volumes ready");
+        Ok(out)
+    }
+
+    async fn discard(&self, volumes: &[VolumeMount]) {
+        for v in volumes.iter().filter(|v| v.anonymous) {
+            if self.volumes.remove(&v.name).is_ok() {
+                self.volume_event("destroy", &v.name, HashMap::new());
+            }
+        }
+    }
+
+    fn runtime_body(&self, rec: &Record, body: &ContainerCreateBody) -> ContainerCreateBody {
+        // The request without its volume references, plus the volumes as binds.
+        let image_volumes: Vec<String> = Vec::new();
+        let rest = crate::volumes::model::plan(body, &image_volumes)
+            .map(|(rest, _)| rest)
+            .unwrap_or_else(|_| body.clone());
+        crate::volumes::model::with_volume_binds(&rest, &rec.volumes)
+    }
+
+    async fn prepare(&self, rec: &Record, body: &ContainerCreateBody) -> Result<()> {
+        for v in &rec.volumes {
+            let meta = self.volumes.get(&v.name).map_err(volume_err)?;
+            crate::volumes::copyup::recover(Path::new(&v.source))
+                .map_err(|e| ContainerError::io(format!("volume {}", v.name), e))?;
+            self.volumes.ensure_mounted(&meta).map_err(volume_err)?;
+        }
+        self.copy_up(rec).await?;
+        make_bind_sources(body).await?;
+        for v in &rec.volumes {
+            self.volume_event(
+                "mount",
+                &v.name,
+                HashMap::from([
+                    ("container".to_string(), rec.id.clone()),
+                    ("destination".to_string(), v.destination.clone()),
+                    ("propagation".to_string(), String::new()),
+                    ("read/write".to_string(), v.rw.to_string()),
+                ]),
+            );
+        }
+        Ok(())
+    }
+
+    async fn release(&self, rec: &Record) -> Result<()> {
+        for v in &rec.volumes {
+            self.volume_event(
+                "unmount",
+                &v.name,
+                HashMap::from([("container".to_string(), rec.id.clone())]),
+            );
+        }
+        Ok(())
+    }
+
+    async fn remove(&self, rec: &Record, volumes: bool, used_elsewhere: &[String]) -> Result<()> {
+        if !volumes {
+            return Ok(());
+        }
+        for v in rec.volumes.iter().filter(|v| v.anonymous) {
+            if used_elsewhere.contains(&v.name) {
+                continue;
+            }
+            match self.volumes.remove(&v.name) {
+                Ok(()) => self.volume_event("destroy", &v.name, HashMap::new()),
+                Err(crate::volumes::VolumeError::NotFound(_)) => {}
+                Err(e) => return Err(volume_err(e)),
+            }
+        }
         Ok(())
     }
 }

@@ -133,4 +133,7 @@ pub struct Record {
     /// from the image or from the user decides how a Windows command line is built.
     #[serde(default)]
     pub request: Option<spec::api::models::ContainerCreateBody>,
+    /// The volumes mounted, created (or found) at create.
+    #[serde(default)]
+    pub volumes: Vec<crate::volumes::VolumeMount>,
 }

@@ -39,6 +39,14 @@ impl MountedRootfs {
         })
     }
 
+    /// Where `path` of the container is on the host while mounted (symlinks resolved inside
+    /// the rootfs), `None` if it does not exist.
+    pub fn resolve(&self, path: &str) -> Option<PathBuf> {
+        resolve_in_root(&self.target, path)
+            .ok()
+            .filter(|p| p.exists())
+    }
+
     /// Reads a file inside the rootfs, `None` if it does not exist.
     pub fn read_to_string(&self, path: &str) -> Option<String> {
         let p = resolve_in_root(&self.target, path).ok()?;

@@ -20,6 +20,7 @@ pub mod system;
 pub mod top;
 pub mod upgrade;
 pub mod version;
+pub mod volumes;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -45,6 +46,7 @@ pub fn router(daemon: AppState) -> Router {
         .merge(top::routes())
         .merge(stats::routes())
         .merge(networks::routes())
+        .merge(volumes::routes())
         .merge(images::routes())
         .fallback(not_found)
         .with_state(daemon)

@@ -1,6 +1,6 @@
-//! `/networks`, `/volumes` and `/build/prune`: what exists, truthfully.
+//! `/networks` and `/build/prune`: what exists, truthfully.
 //!
-//! dockbridge has no network drivers, named volumes or build cache yet. The networks it
+//! dockbridge has no network drivers or build cache yet. The networks it
 //! really has are dockerd's two built-in ones without a driver behind them, `host` and
 //! `none` (`--network host|none`); the default isolated namespace of a container is not a
 //! network one could attach to, so it is not listed. Listing, inspecting and pruning work
@@ -28,10 +28,6 @@ pub fn routes() -> Router<AppState> {
         .route("/networks/{id}", get(inspect).delete(remove_network))
         .route("/networks/{id}/connect", post(connect))
         .route("/networks/{id}/disconnect", post(connect))
-        .route("/volumes", get(list_volumes))
-        .route("/volumes/create", post(create_volume))
-        .route("/volumes/prune", post(prune_volumes))
-        .route("/volumes/{name}", get(no_volume).delete(no_volume))
         .route("/build/prune", post(prune_build))
 }
 
@@ -104,26 +100,6 @@ async fn prune_networks(Query(q): Query<params::Query>) -> ApiResult<Json<Value>
     check_filter_keys(&filters(&q)?, &["label", "label!", "until"])?;
     // Only built-in networks exist, and dockerd never prunes those.
     Ok(Json(json!({ "NetworksDeleted": null })))
-}
-
-async fn list_volumes(Query(q): Query<params::Query>) -> ApiResult<Json<Value>> {
-    check_filter_keys(&filters(&q)?, &["dangling", "driver", "label", "name"])?;
-    Ok(Json(json!({ "Volumes": [], "Warnings": null })))
-}
-
-async fn create_volume() -> ApiResult<()> {
-    Err(ApiError::bad_request(
-        "named volumes are not supported by dockbridge yet (bind mounts and tmpfs are)",
-    ))
-}
-
-async fn no_volume(Path(name): Path<String>) -> ApiResult<()> {
-    Err(ApiError::not_found(format!("get {name}: no such volume")))
-}
-
-async fn prune_volumes(Query(q): Query<params::Query>) -> ApiResult<Json<Value>> {
-    check_filter_keys(&filters(&q)?, &["label", "label!", "all"])?;
-    Ok(Json(json!({ "VolumesDeleted": null, "SpaceReclaimed": 0 })))
 }
 
 async fn prune_build() -> Json<Value> {

@@ -208,7 +208,7 @@ async fn info(State(d): State<AppState>) -> impl IntoResponse {
 }
 
 /// `docker system df`: images with their container counts, containers with their
-/// writable-layer sizes; no volumes or build cache exist in dockbridge.
+/// writable-layer sizes, volumes with their usage; no build cache exists in dockbridge.
 async fn df(
     State(d): State<AppState>,
     axum::Extension(version): axum::Extension<spec::api::ApiVersion>,
@@ -236,11 +236,21 @@ async fn df(
         }
         container_json.push(s);
     }
+    // Volumes with their usage, as `docker system df -v` shows them.
+    let volume_json: Vec<serde_json::Value> = d
+        .volumes
+        .list()
+        .iter()
+        .map(|v| {
+            let refs = i64::try_from(d.containers.volume_users(&v.name).len()).unwrap_or(0);
+            d.volumes.to_json(v, Some((d.volumes.size(&v.name), refs)))
+        })
+        .collect();
     Ok(Json(serde_json::json!({
         "LayersSize": layers_size,
         "Images": image_json,
         "Containers": container_json,
-        "Volumes": [],
+        "Volumes": volume_json,
         "BuildCache": [],
     })))
 }

@@ -610,13 +610,9 @@ fn check_host_config(
 /// Warnings about the image itself, for the create response: what the image declares that
 /// dockbridge does not do yet. (Refusing such images would refuse most databases.)
 pub fn image_warnings(image: &ImageContainerConfig) -> Vec<String> {
-    let mut w = Vec::new();
-    for v in image.volumes.iter().flatten().map(|(k, _)| k) {
-        w.push(format!(
-            "the image declares volume {v}; dockbridge has no volumes yet: its contents stay in the container's writable layer and are removed with the container"
-        ));
-    }
-    w
+    // Image volumes become anonymous volumes and healthchecks run: nothing to warn about.
+    let _ = image;
+    Vec::new()
 }
 
 #[cfg(test)]
@@ -891,13 +887,13 @@ mod tests {
     }
 
     #[test]
-    fn image_warnings_cover_volumes_not_healthchecks() {
+    fn image_volumes_and_healthchecks_need_no_warning() {
         let img: ImageContainerConfig = serde_json::from_str(
             r#"{"Volumes":{"/var/lib/db":{}},"Healthcheck":{"Test":["CMD","true"]}}"#,
         )
         .unwrap();
-        // Healthchecks run: only the volume is worth a warning.
-        assert_eq!(image_warnings(&img).len(), 1);
+        // Volumes and healthchecks are honoured: nothing to warn about.
+        assert!(image_warnings(&img).is_empty());
         let hc = ContainerCreateBody {
             healthcheck: Some(HealthConfig {
                 test: Some(vec!["CMD".into(), "true".into()]),
