@@ -46,6 +46,7 @@ pub struct Ctx {
     seq: u32,
     containers: Vec<String>,
     images: Vec<String>,
+    volumes: Vec<String>,
     pub trace: Vec<Exchange>,
     cli_config: PathBuf,
 }
@@ -71,6 +72,7 @@ impl Ctx {
             seq: 0,
             containers: Vec::new(),
             images: Vec::new(),
+            volumes: Vec::new(),
             trace: Vec::new(),
             cli_config,
         })
@@ -250,6 +252,11 @@ impl Ctx {
         self.containers.push(name_or_id.to_string());
     }
 
+    /// Remembers a volume for cleanup (after the containers that use it).
+    pub fn track_volume(&mut self, name: &str) {
+        self.volumes.push(name.to_string());
+    }
+
     /// Remembers an image reference for cleanup.
     pub fn track_image(&mut self, reference: &str) {
         self.images.push(reference.to_string());
@@ -356,6 +363,12 @@ impl Ctx {
                     }
                 }
             }
+        }
+        for v in std::mem::take(&mut self.volumes) {
+            let _ = http::send(
+                &self.ep,
+                &self.req("DELETE", &format!("/volumes/{v}?force=1")),
+            );
         }
         let mut images: Vec<String> = self.images.drain(..).rev().collect();
         images.push(self.image.clone());

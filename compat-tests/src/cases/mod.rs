@@ -19,6 +19,7 @@ pub mod networks;
 pub mod ping;
 pub mod streams;
 pub mod system;
+pub mod volumes;
 
 /// Every case, in run order.
 pub fn all() -> Vec<Case> {
@@ -35,6 +36,7 @@ pub fn all() -> Vec<Case> {
     v.extend(events::cases());
     v.extend(archive::cases());
     v.extend(networks::cases());
+    v.extend(volumes::cases());
     v.extend(errors::cases());
     v.extend(cli::cases());
     v

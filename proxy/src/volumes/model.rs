@@ -62,6 +62,12 @@ pub fn validate_name(name: &str) -> Result<(), VolumeError> {
 /// The local driver's options (`-o type=… -o device=… -o o=…`).
 pub fn validate_options(opts: &HashMap<String, String>) -> Result<(), VolumeError> {
     for k in opts.keys() {
+        if k == "size" {
+            // dockerd supports it only on xfs with project quotas.
+            return Err(VolumeError::InvalidParameter(
+                "quota size requested but no quota support".into(),
+            ));
+        }
         if !matches!(k.as_str(), "type" | "device" | "o") {
             return Err(VolumeError::InvalidParameter(format!(
                 "invalid option: \"{k}\""
