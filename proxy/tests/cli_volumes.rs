@@ -121,6 +121,56 @@ fn volumes_with_the_cli() {
     assert_eq!(after.len(), before.len() + 1, "{before:?} -> {after:?}");
     assert!(after.contains(&"data2".to_string()));
 
+    // --volumes-from shares another container's volumes and binds; `:ro` makes them
+    // read-only; removing the sharer never removes the source's anonymous volumes.
+    let hostdir = d.path("hostdir");
+    std::fs::create_dir_all(&hostdir).unwrap();
+    std::fs::write(hostdir.join("h"), "host\n").unwrap();
+    let bind = format!("{}:/hd", hostdir.display());
+    d.ok(&[
+        "create",
+        "--name",
+        "src",
+        "-v",
+        "shared:/s",
+        "-v",
+        "/anonsrc",
+        "-v",
+        &bind,
+        IMAGE,
+        "true",
+    ]);
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "--volumes-from",
+        "src",
+        IMAGE,
+        "sh",
+        "-c",
+        "echo x > /s/f && cat /hd/h && test -d /anonsrc && echo ok",
+    ]);
+    assert_eq!(out, "host\nok\n");
+    let ro = d.docker(&[
+        "run",
+        "--rm",
+        "--volumes-from",
+        "src:ro",
+        IMAGE,
+        "touch",
+        "/s/g",
+    ]);
+    assert!(!ro.status.success(), "{ro:?}");
+    let before_rm = volumes(&d);
+    d.ok(&["run", "--rm", "--volumes-from", "src", IMAGE, "true"]);
+    assert_eq!(volumes(&d), before_rm);
+    fails_with(
+        &d,
+        &["run", "--rm", "--volumes-from", "nosuch", IMAGE, "true"],
+        "No such container",
+    );
+    d.ok(&["rm", "-v", "src"]);
+
     // Bad input.
     fails_with(
         &d,
@@ -134,7 +184,7 @@ fn volumes_with_the_cli() {
     );
     fails_with(
         &d,
-        &["volume", "create", "-o", "size=1", "opts"],
+        &["volume", "create", "-o", "bogus=1", "opts"],
         "invalid option",
     );
 

@@ -453,6 +453,7 @@ mod tests {
             init_process: None,
             request: None,
             volumes: vec![],
+            inherited_binds: vec![],
         }
     }
 

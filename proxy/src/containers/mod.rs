@@ -515,7 +515,12 @@ impl Manager {
                 .unwrap_or_default(),
             Platform::Windows => Vec::new(),
         };
-        let (checked, volume_refs) = self.mounts.plan(&body, &image_volumes)?;
+        let (checked, mut volume_refs) = self.mounts.plan(&body, &image_volumes)?;
+        let (inherited, inherited_binds) = self.volumes_from(&body)?;
+        // A destination another container's volume provides needs no volume of its own.
+        volume_refs.retain(|r| {
+            r.name.is_some() || !inherited.iter().any(|v| v.destination == r.destination)
+        });
         if platform == Platform::Windows && !volume_refs.is_empty() {
             return Err(ContainerError::InvalidParameter(
                 "volumes on Windows containers are not supported by dockbridge".into(),
@@ -581,6 +586,7 @@ impl Manager {
             init_process: None,
             request: Some(body.clone()),
             volumes: Vec::new(),
+            inherited_binds: Vec::new(),
         };
         let mut rec = rec;
         // Reserve the name first: two concurrent creates with one name must not both win.
@@ -592,8 +598,12 @@ impl Manager {
                 return Err(e.into());
             }
         }
+        rec.inherited_binds = inherited_binds;
         rec.volumes = match self.mounts.create_volumes(&id, &volume_refs).await {
-            Ok(v) => v,
+            Ok(mut v) => {
+                v.extend(inherited);
+                v
+            }
             Err(e) => {
                 self.index.release(&name, &id);
                 let _ = self.images.remove_rootfs(&id).await;
@@ -1164,6 +1174,37 @@ impl Manager {
             }
         }
         Ok((deleted, reclaimed))
+    }
+
+    /// `--volumes-from`: the volumes and host binds of the named containers.
+    fn volumes_from(
+        &self,
+        body: &ContainerCreateBody,
+    ) -> Result<(Vec<crate::volumes::VolumeMount>, Vec<String>)> {
+        let mut vols = Vec::new();
+        let mut binds = Vec::new();
+        let entries = body
+            .host_config
+            .as_ref()
+            .and_then(|h| h.volumes_from.clone())
+            .unwrap_or_default();
+        for entry in entries {
+            let (name, rw) = crate::volumes::model::parse_volumes_from(&entry)?;
+            // dockerd answers a missing one with 400 (a 404 would make the CLI pull).
+            let other = match self.get(name) {
+                Ok(c) => c.record(),
+                Err(ContainerError::NotFound(m)) => {
+                    return Err(ContainerError::InvalidParameter(m))
+                }
+                Err(e) => return Err(e),
+            };
+            let mut other_binds = other.host_config.binds.clone().unwrap_or_default();
+            other_binds.extend(other.inherited_binds.iter().cloned());
+            let (v, b) = crate::volumes::model::inherit(&other.volumes, &other_binds, rw);
+            vols.extend(v);
+            binds.extend(b);
+        }
+        Ok((vols, binds))
     }
 
     /// The containers that mount volume `name` (`volume rm` refuses while there are any).

@@ -329,7 +329,7 @@ impl MountProvider for LocalMounts {
         let rest = crate::volumes::model::plan(body, &image_volumes)
             .map(|(rest, _)| rest)
             .unwrap_or_else(|_| body.clone());
-        crate::volumes::model::with_volume_binds(&rest, &rec.volumes)
+        crate::volumes::model::with_volume_binds(&rest, &rec.volumes, &rec.inherited_binds)
     }
 
     async fn prepare(&self, rec: &Record, body: &ContainerCreateBody) -> Result<()> {

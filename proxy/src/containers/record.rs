@@ -136,4 +136,7 @@ pub struct Record {
     /// The volumes mounted, created (or found) at create.
     #[serde(default)]
     pub volumes: Vec<crate::volumes::VolumeMount>,
+    /// Host-path binds taken over from `--volumes-from` containers (`src:dst:ro|rw`).
+    #[serde(default)]
+    pub inherited_binds: Vec<String>,
 }

@@ -226,6 +226,9 @@ pub fn plan(
             "volume driver {d:?} is not supported by dockbridge (only \"local\")"
         )));
     }
+    hc.volume_driver = None;
+    // Resolved by the manager from the other containers' records.
+    hc.volumes_from = None;
     // Destinations already taken by a bind, tmpfs or named volume get no anonymous volume.
     let mut taken: Vec<String> = refs.iter().map(|r| r.destination.clone()).collect();
     for b in hc.binds.iter().flatten() {
@@ -268,14 +271,17 @@ pub fn plan(
     Ok((out, refs))
 }
 
-/// `body` as the runtime sees it: each volume becomes a bind of its directory.
+/// `body` as the runtime sees it: each volume becomes a bind of its directory, and the
+/// binds taken over from `--volumes-from` containers are added.
 pub fn with_volume_binds(
     body: &ContainerCreateBody,
     volumes: &[VolumeMount],
+    inherited_binds: &[String],
 ) -> ContainerCreateBody {
     let mut out = body.clone();
     let mut hc = out.host_config.clone().unwrap_or_default();
     let mut binds = hc.binds.take().unwrap_or_default();
+    binds.extend(inherited_binds.iter().cloned());
     binds.extend(volumes.iter().map(|v| {
         format!(
             "{}:{}:{}",
@@ -288,6 +294,53 @@ pub fn with_volume_binds(
     out.host_config = Some(hc);
     out.volumes = None;
     out
+}
+
+/// One `--volumes-from` entry: `container[:ro|rw]`. `None` mode keeps each mount's own.
+pub fn parse_volumes_from(entry: &str) -> Result<(&str, Option<bool>), VolumeError> {
+    match entry.split_once(':') {
+        None => Ok((entry, None)),
+        Some((c, "rw")) => Ok((c, Some(true))),
+        Some((c, "ro")) => Ok((c, Some(false))),
+        Some((_, mode)) => Err(VolumeError::InvalidParameter(format!(
+            "invalid mode for volumes-from: {mode}"
+        ))),
+    }
+}
+
+/// Takes over `other`'s volumes and host binds for `--volumes-from` (`rw`: the entry's
+/// mode, if it gave one). The volumes are shared, never copied into, and never removed
+/// with the new container.
+pub fn inherit(
+    volumes: &[VolumeMount],
+    binds: &[String],
+    rw: Option<bool>,
+) -> (Vec<VolumeMount>, Vec<String>) {
+    let vols = volumes
+        .iter()
+        .map(|v| VolumeMount {
+            rw: rw.unwrap_or(v.rw),
+            copy: false,
+            anonymous: false,
+            ..v.clone()
+        })
+        .collect();
+    let binds = binds
+        .iter()
+        .filter_map(|b| {
+            let parts: Vec<&str> = b.splitn(3, ':').collect();
+            let (src, dst) = (parts.first()?, parts.get(1)?);
+            if !src.starts_with('/') {
+                return None;
+            }
+            let own_rw = !parts
+                .get(2)
+                .is_some_and(|m| m.split(',').any(|o| o == "ro"));
+            let mode = if rw.unwrap_or(own_rw) { "rw" } else { "ro" };
+            Some(format!("{src}:{dst}:{mode}"))
+        })
+        .collect();
+    (vols, binds)
 }
 
 /// The anonymous volume name dockerd makes: 64 hex characters.
@@ -382,7 +435,7 @@ mod tests {
             mode: "z".into(),
             anonymous: false,
         };
-        let out = with_volume_binds(&b, &[v]);
+        let out = with_volume_binds(&b, &[v], &[]);
         assert_eq!(
             out.host_config.unwrap().binds.unwrap(),
             ["/h:/h", "/var/lib/x/volumes/data/_data:/data:ro"]
