@@ -4,12 +4,12 @@
 # protobuf-compiler (containerd-client generates its gRPC code at build time), docker.io
 # (the reference dockerd the compat suite is checked against; the docker CLI 28.x at
 # /usr/local/bin/docker is used as the client), util-linux's script(1) for TTY tests, and
-# the Windows target for type-checking the Windows code.
+# the Windows target for type-checking the Windows code, and tini (the `--init` binary).
 set -euo pipefail
 
 need=()
 for pair in containerd:containerd runc:runc busybox:busybox-static protoc:protobuf-compiler \
-            dockerd:docker.io script:bsdutils; do
+            dockerd:docker.io script:bsdutils tini-static:tini; do
   bin=${pair%%:*}; pkg=${pair#*:}
   command -v "$bin" >/dev/null 2>&1 || need+=("$pkg")
 done

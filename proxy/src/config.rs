@@ -35,6 +35,24 @@ pub struct ServeArgs {
     /// Path of a pidfile to write.
     #[arg(short = 'p', long)]
     pub pidfile: Option<PathBuf>,
+    /// The static init binary for `--init` (default: `docker-init`, `tini-static` or
+    /// `tini` from PATH).
+    #[arg(long)]
+    pub init_path: Option<PathBuf>,
+}
+
+/// The init binary for `--init`: the flag's, else the first of dockerd's `docker-init`
+/// and Debian's `tini-static`/`tini` found on PATH (a static one first: it must run in
+/// any image).
+pub fn init_path(flag: Option<&std::path::Path>) -> Option<PathBuf> {
+    if let Some(p) = flag {
+        return Some(p.to_path_buf());
+    }
+    let path = std::env::var_os("PATH")?;
+    ["docker-init", "tini-static", "tini"]
+        .iter()
+        .flat_map(|name| std::env::split_paths(&path).map(move |d| d.join(name)))
+        .find(|p| p.is_file())
 }
 
 /// A parsed `-H` address.

@@ -93,6 +93,7 @@ pub async fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
     let paths = containers::Paths {
         data_root: args.data_root.clone(),
         exec_root: args.exec_root.clone(),
+        init_path: config::init_path(args.init_path.as_deref()),
     };
     let volumes = Arc::new(
         volumes::VolumeStore::new(args.data_root.join("volumes"))

@@ -190,6 +190,8 @@ impl Container {
 pub struct Paths {
     pub data_root: PathBuf,
     pub exec_root: PathBuf,
+    /// The init binary for `--init` (`None`: refused).
+    pub init_path: Option<PathBuf>,
 }
 
 /// The subsystems the manager works through (see [`providers`]).
@@ -263,6 +265,7 @@ impl Manager {
                 containers_dir: paths.data_root.join("containers"),
                 mount_root: paths.exec_root.join("mnt"),
                 windows_layers: paths.data_root.join("windowsfilter"),
+                init_path: paths.init_path.clone(),
             }),
             mounts: Arc::new(providers::LocalMounts {
                 volumes,

@@ -413,6 +413,8 @@ pub struct RuntimeSpecs {
     pub mount_root: PathBuf,
     /// dockerd keeps Windows layers under `<data-root>/windowsfilter`.
     pub windows_layers: PathBuf,
+    /// The init binary for `--init`.
+    pub init_path: Option<PathBuf>,
 }
 
 #[async_trait]
@@ -475,6 +477,7 @@ impl RuntimeSpecs {
         );
         let privileged = rec.host_config.privileged == Some(true);
         let netns_path = req.network.netns_path.clone();
+        let init_path = self.init_path.as_ref().map(|p| p.display().to_string());
         // Writing host files, mounting the rootfs and walking /dev are blocking work.
         blocking(move || {
             let hostname = translate::linux::container_hostname(&body, &id, &host.hostname);
@@ -514,6 +517,7 @@ impl RuntimeSpecs {
             ctx.online_cpus = u32::try_from(host.ncpu).ok();
             ctx.cgroups_path = cgroups_path(&id);
             ctx.netns_path = netns_path;
+            ctx.init_path = init_path;
             ctx.extra_masked_paths = crate::host::thermal_throttle_paths();
             if privileged {
                 // dockerd gives a privileged container every device node of the host,

@@ -280,6 +280,7 @@ impl Rig {
             Paths {
                 data_root: dir.path().join("data"),
                 exec_root: dir.path().join("exec"),
+                init_path: None,
             },
             Providers {
                 images: Arc::new(FakeImages),

@@ -20,6 +20,7 @@
 pub mod caps;
 pub mod config;
 pub mod exec;
+pub mod init;
 pub mod mounts;
 pub mod namespaces;
 pub mod network;
@@ -100,6 +101,9 @@ pub struct LinuxContext {
     /// runc and the kernel support recursive read-only bind mounts (`rro`, kernel ≥ 5.12);
     /// dockerd then makes read-only binds recursively read-only.
     pub supports_recursive_readonly: bool,
+    /// A static init binary (tini) bind-mounted at `/sbin/docker-init` for `--init`, as
+    /// dockerd mounts `docker-init`; `None`: `--init` is refused.
+    pub init_path: Option<String>,
     /// The seccomp filter for unprivileged containers; `None` runs them unconfined (dockbridge
     /// does not ship Docker's default profile yet, so `docker info` must not claim seccomp).
     pub seccomp: Option<LinuxSeccomp>,
@@ -153,6 +157,7 @@ pub fn linux_spec(
     let mut spec = blank::<Spec>(serde_json::json!({}))?;
     spec.set_version(OCI_VERSION.to_string());
     spec.set_root(Some(root));
+    let (spec_mounts, process) = init::apply(hc, ctx, spec_mounts, process)?;
     spec.set_mounts(Some(spec_mounts));
     spec.set_process(Some(process));
     // With `--uts host` the container shares the host's hostname, so none is set (as dockerd).

@@ -435,7 +435,7 @@ fn check_host_config(
         memory_swappiness: _,
         nano_cpus: _,
         oom_kill_disable: _,
-        init,
+        init: _, // --init: linux::init
         pids_limit: _,
         ulimits: _,
         cpu_count: _,
@@ -532,7 +532,6 @@ fn check_host_config(
             "--gpus/DeviceRequests",
             nonempty_vec(device_requests).is_some(),
         ),
-        ("--init", *init == Some(true)),
         ("--volume-driver", nonempty(volume_driver).is_some()),
         ("--volumes-from", nonempty_vec(volumes_from).is_some()),
         (
@@ -734,13 +733,7 @@ mod tests {
             }),
             "--network mynet",
         );
-        unsupported_naming(
-            with_hc(HostConfig {
-                init: Some(true),
-                ..Default::default()
-            }),
-            "--init",
-        );
+
         unsupported_naming(
             with_hc(HostConfig {
                 links: Some(vec!["db:db".into()]),
