@@ -214,6 +214,89 @@ fn host_devices_under(root: &std::path::Path) -> Vec<oci_spec::runtime::LinuxDev
     out
 }
 
+/// `--device HOST[:CONTAINER[:PERMS]]` resolved on the host, as dockerd's
+/// `devicesFromPath`: a device node (symlinks followed) keeps its numbers at the
+/// container path; a directory brings every device under it, at the same relative paths.
+#[cfg(unix)]
+pub fn user_devices(
+    mappings: &[spec::api::models::DeviceMapping],
+) -> Result<Vec<translate::linux::devices::UserDevice>, String> {
+    let mut out = Vec::new();
+    for m in mappings {
+        let host = m.path_on_host.clone().unwrap_or_default();
+        let in_container = m
+            .path_in_container
+            .clone()
+            .filter(|p| !p.is_empty())
+            .unwrap_or_else(|| host.clone());
+        let access = m
+            .cgroup_permissions
+            .clone()
+            .filter(|p| !p.is_empty())
+            .unwrap_or_else(|| "rwm".into());
+        // Go's wording for the errno, as dockerd prints it.
+        let gather = |e: std::io::Error| {
+            let why = match e.kind() {
+                std::io::ErrorKind::NotFound => "no such file or directory".to_string(),
+                std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+                _ => e.to_string(),
+            };
+            format!("error gathering device information while adding custom device {host:?}: {why}")
+        };
+        let md = std::fs::metadata(&host).map_err(gather)?;
+        let found = if md.is_dir() {
+            host_devices_under(std::path::Path::new(&host))
+                .into_iter()
+                .map(|mut d| {
+                    let rel = d
+                        .path()
+                        .strip_prefix(&host)
+                        .map(|r| std::path::Path::new(&in_container).join(r))
+                        .unwrap_or_else(|_| d.path().clone());
+                    d.set_path(rel);
+                    d
+                })
+                .collect()
+        } else {
+            let canonical = std::fs::canonicalize(&host).map_err(gather)?;
+            let parent = canonical.parent().unwrap_or(std::path::Path::new("/"));
+            let mut devs: Vec<_> = host_devices_under(parent)
+                .into_iter()
+                .filter(|d| d.path() == &canonical)
+                .collect();
+            if devs.is_empty() {
+                return Err(format!(
+                    "error gathering device information while adding custom device {host:?}: not a device node"
+                ));
+            }
+            for d in &mut devs {
+                d.set_path(in_container.clone().into());
+            }
+            devs
+        };
+        out.extend(
+            found
+                .into_iter()
+                .map(|device| translate::linux::devices::UserDevice {
+                    device,
+                    access: access.clone(),
+                }),
+        );
+    }
+    Ok(out)
+}
+
+#[cfg(not(unix))]
+pub fn user_devices(
+    mappings: &[spec::api::models::DeviceMapping],
+) -> Result<Vec<translate::linux::devices::UserDevice>, String> {
+    if mappings.is_empty() {
+        Ok(Vec::new())
+    } else {
+        Err("--device needs a unix host".into())
+    }
+}
+
 /// `/sys/devices/system/cpu/cpuN/thermal_throttle` directories present on this host, which
 /// dockerd masks in unprivileged containers besides its fixed list.
 pub fn thermal_throttle_paths() -> Vec<String> {

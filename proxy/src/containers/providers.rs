@@ -478,6 +478,7 @@ impl RuntimeSpecs {
         let privileged = rec.host_config.privileged == Some(true);
         let netns_path = req.network.netns_path.clone();
         let init_path = self.init_path.as_ref().map(|p| p.display().to_string());
+        let device_mappings = rec.host_config.devices.clone().unwrap_or_default();
         // Writing host files, mounting the rootfs and walking /dev are blocking work.
         blocking(move || {
             let hostname = translate::linux::container_hostname(&body, &id, &host.hostname);
@@ -518,6 +519,8 @@ impl RuntimeSpecs {
             ctx.cgroups_path = cgroups_path(&id);
             ctx.netns_path = netns_path;
             ctx.init_path = init_path;
+            ctx.user_devices = crate::host::user_devices(&device_mappings)
+                .map_err(ContainerError::InvalidParameter)?;
             ctx.extra_masked_paths = crate::host::thermal_throttle_paths();
             if privileged {
                 // dockerd gives a privileged container every device node of the host,

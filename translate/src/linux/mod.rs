@@ -19,6 +19,7 @@
 
 pub mod caps;
 pub mod config;
+pub mod devices;
 pub mod exec;
 pub mod init;
 pub mod mounts;
@@ -101,8 +102,12 @@ pub struct LinuxContext {
     /// runc and the kernel support recursive read-only bind mounts (`rro`, kernel ≥ 5.12);
     /// dockerd then makes read-only binds recursively read-only.
     pub supports_recursive_readonly: bool,
+    /// The `--device`s, resolved on the host by the proxy (in `HostConfig.Devices` order).
+    #[serde(default)]
+    pub user_devices: Vec<devices::UserDevice>,
     /// A static init binary (tini) bind-mounted at `/sbin/docker-init` for `--init`, as
     /// dockerd mounts `docker-init`; `None`: `--init` is refused.
+    #[serde(default)]
     pub init_path: Option<String>,
     /// The seccomp filter for unprivileged containers; `None` runs them unconfined (dockbridge
     /// does not ship Docker's default profile yet, so `docker info` must not claim seccomp).

@@ -186,8 +186,17 @@ pub(super) fn linux(
     }
     // Unprivileged containers rely on runc's default /dev nodes (null, zero, full, random,
     // urandom, tty, console, ptmx); privileged ones get the host's devices, as in dockerd.
-    if privileged && !ctx.host_devices.is_empty() {
-        linux.set_devices(Some(ctx.host_devices.clone()));
+    let mut devices: Vec<oci_spec::runtime::LinuxDevice> = Vec::new();
+    if privileged {
+        devices.extend(ctx.host_devices.iter().cloned());
+    }
+    // `--device` nodes, at their path in the container (replacing a host one of that path).
+    for d in &ctx.user_devices {
+        devices.retain(|x| x.path() != d.device.path());
+        devices.push(d.device.clone());
+    }
+    if !devices.is_empty() {
+        linux.set_devices(Some(devices));
     }
     if !privileged && security.seccomp != Seccomp::Unconfined {
         linux.set_seccomp(ctx.seccomp.clone());

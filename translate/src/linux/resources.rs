@@ -237,6 +237,15 @@ pub(super) fn linux_resources(
     } else {
         blank(default_device_rules())?
     };
+    let mut devices = devices;
+    if !privileged {
+        for d in &ctx.user_devices {
+            devices.push(super::devices::allow_rule(d)?);
+        }
+        for rule in hc.device_cgroup_rules.iter().flatten() {
+            devices.push(super::devices::parse_cgroup_rule(rule)?);
+        }
+    }
     let mut r = blank::<LinuxResources>(serde_json::json!({}))?;
     r.set_devices(Some(devices));
 

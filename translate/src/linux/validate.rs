@@ -523,11 +523,6 @@ fn check_host_config(
             "--device-write-iops",
             nonempty_vec(blkio_device_write_iops).is_some(),
         ),
-        ("--device", nonempty_vec(devices).is_some()),
-        (
-            "--device-cgroup-rule",
-            nonempty_vec(device_cgroup_rules).is_some(),
-        ),
         (
             "--gpus/DeviceRequests",
             nonempty_vec(device_requests).is_some(),
@@ -543,6 +538,10 @@ fn check_host_config(
         if set {
             return Err(unsupported(flag));
         }
+    }
+    super::devices::validate(devices.as_deref().unwrap_or_default())?;
+    for rule in device_cgroup_rules.iter().flatten() {
+        super::devices::parse_cgroup_rule(rule)?;
     }
     resources::validate(hc, warnings)?;
     mounts::validate(hc)?;
@@ -617,7 +616,7 @@ pub fn image_warnings(image: &ImageContainerConfig) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use spec::api::models::{DeviceMapping, PortBinding};
+    use spec::api::models::PortBinding;
 
     fn with_hc(hc: HostConfig) -> ContainerCreateBody {
         ContainerCreateBody {
@@ -676,17 +675,6 @@ mod tests {
 
     #[test]
     fn rejections_name_the_option() {
-        let dev = DeviceMapping {
-            path_on_host: Some("/dev/fuse".into()),
-            ..Default::default()
-        };
-        unsupported_naming(
-            with_hc(HostConfig {
-                devices: Some(vec![dev]),
-                ..Default::default()
-            }),
-            "--device",
-        );
         let pb = [(
             "80/tcp".to_string(),
             Some(vec![PortBinding {
