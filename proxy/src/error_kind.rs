@@ -32,6 +32,7 @@ impl Kinded for translate::Error {
             translate::Error::Unsupported(_) | translate::Error::InvalidParameter(_) => {
                 ErrorKind::InvalidParameter
             }
+            translate::Error::Conflict(_) => ErrorKind::Conflict,
             _ => ErrorKind::Internal,
         }
     }

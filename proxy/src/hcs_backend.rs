@@ -394,6 +394,17 @@ impl Backend for HcsBackend {
         )))
     }
 
+    async fn update_resources(
+        &self,
+        _id: &str,
+        _resources: oci_spec::runtime::LinuxResources,
+    ) -> Result<()> {
+        Err(BackendError::NotImplemented(
+            "docker update of resources of Windows containers is not supported by dockbridge"
+                .into(),
+        ))
+    }
+
     async fn pids(&self, _id: &str) -> Result<Vec<u32>> {
         Err(BackendError::NotImplemented(
             "docker top of Windows containers is not supported by dockbridge yet".into(),

@@ -8,6 +8,9 @@ pub enum Error {
     /// The request is malformed or contradicts itself; the API answers 400.
     #[error("{0}")]
     InvalidParameter(String),
+    /// Not possible with the container's current settings (dockerd's conflict, 409).
+    #[error("{0}")]
+    Conflict(String),
     #[error(transparent)]
     Spec(#[from] spec::Error),
 }

@@ -235,6 +235,12 @@ pub trait Backend: Send + Sync + 'static {
     /// Re-opens the stdio of a task that survived a daemon restart.
     async fn reattach(&self, id: &str, stdio: StdioConfig) -> Result<ProcessIo>;
     fn subscribe(&self) -> broadcast::Receiver<RuntimeEvent>;
+    /// Changes a running container's cgroup resources (`docker update`).
+    async fn update_resources(
+        &self,
+        id: &str,
+        resources: oci_spec::runtime::LinuxResources,
+    ) -> Result<()>;
     /// The processes of a running container, host pids (`docker top`).
     async fn pids(&self, id: &str) -> Result<Vec<u32>>;
     /// Whether the daemon can reach this backend's container filesystems on the host

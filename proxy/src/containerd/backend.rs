@@ -9,7 +9,7 @@ use containerd_client::services::v1::{
     CloseIoRequest, Container, CreateContainerRequest, CreateTaskRequest, DeleteContainerRequest,
     DeleteProcessRequest, DeleteTaskRequest, ExecProcessRequest, GetRequest, KillRequest,
     ListPidsRequest, MetricsRequest, PauseTaskRequest, ResizePtyRequest, ResumeTaskRequest,
-    StartRequest, SubscribeRequest,
+    StartRequest, SubscribeRequest, UpdateTaskRequest,
 };
 use containerd_client::types::v1::Status;
 use prost::Message;
@@ -435,6 +435,30 @@ impl Backend for ContainerdBackend {
         let fifos = Fifos::existing(&self.fifo_dir(id), "init", stdio);
         // The shim still holds its ends, so the placeholders can go at once.
         Ok(fifos.open()?.release_placeholders())
+    }
+
+    async fn update_resources(
+        &self,
+        id: &str,
+        resources: oci_spec::runtime::LinuxResources,
+    ) -> Result<()> {
+        // containerd hands the resources to the shim as the runtime spec's JSON type.
+        let value = serde_json::to_vec(&resources)
+            .map_err(|e| BackendError::runtime("serialising resources", e))?;
+        self.cd
+            .tasks()
+            .update(UpdateTaskRequest {
+                container_id: id.into(),
+                resources: Some(prost_types::Any {
+                    type_url: "types.containerd.io/opencontainers/runtime-spec/1/LinuxResources"
+                        .into(),
+                    value,
+                }),
+                annotations: Default::default(),
+            })
+            .await
+            .map_err(|e| status_err("updating the task's resources", e))?;
+        Ok(())
     }
 
     async fn pids(&self, id: &str) -> Result<Vec<u32>> {

@@ -562,6 +562,13 @@ impl Manager {
         if host_config.network_mode.as_deref().unwrap_or("").is_empty() {
             host_config.network_mode = Some("default".into());
         }
+        // As dockerd records it: a memory limit without a swap limit allows as much swap.
+        if let (Some(m), None | Some(0)) = (
+            host_config.memory.filter(|m| *m > 0),
+            host_config.memory_swap,
+        ) {
+            host_config.memory_swap = Some(m.saturating_mul(2));
+        }
         let (path, args) = {
             let mut argv = config.entrypoint.clone().unwrap_or_default();
             argv.extend(config.cmd.clone().unwrap_or_default());
@@ -1072,29 +1079,59 @@ impl Manager {
         })
     }
 
-    /// `docker update` of the restart policy.
-    pub async fn update_restart_policy(
+    /// `docker update`: resources (applied to a running task through the backend first,
+    /// so a refused change records nothing) and the restart policy, by dockerd's rules.
+    pub async fn update(
         self: &Arc<Self>,
         key: &str,
-        policy: spec::api::models::RestartPolicy,
-    ) -> Result<()> {
+        u: spec::api::models::ContainerUpdateBody,
+    ) -> Result<Vec<String>> {
         let c = self.get(key)?;
-        translate::linux::check_restart_policy(&policy)?;
         let op = c.op.lock().await;
         let rec = c.record();
-        let none = matches!(
-            policy.name,
-            None | Some(spec::api::models::RestartPolicyNameEnum::EMPTY)
-                | Some(spec::api::models::RestartPolicyNameEnum::NO)
-        );
-        if rec.host_config.auto_remove.unwrap_or(false) && !none {
-            return Err(ContainerError::InvalidParameter(
-                "Restart policy cannot be updated because AutoRemove is enabled for the container"
-                    .into(),
-            ));
+        let prefixed = |e: translate::Error| -> ContainerError {
+            let m = format!("Cannot update container {}: {e}", c.id);
+            match e {
+                translate::Error::Conflict(_) => ContainerError::Conflict(m),
+                _ => ContainerError::InvalidParameter(m),
+            }
+        };
+        let mut hc =
+            translate::linux::update::apply_update(&rec.host_config, &u).map_err(prefixed)?;
+        if let Some(policy) = u.restart_policy.clone().filter(|p| p.name.is_some()) {
+            translate::linux::check_restart_policy(&policy)?;
+            let none = matches!(
+                policy.name,
+                None | Some(spec::api::models::RestartPolicyNameEnum::EMPTY)
+                    | Some(spec::api::models::RestartPolicyNameEnum::NO)
+            );
+            if rec.host_config.auto_remove.unwrap_or(false) && !none {
+                return Err(ContainerError::Conflict(format!(
+                    "Cannot update container {}: Restart policy cannot be updated because AutoRemove is enabled for the container",
+                    c.id
+                )));
+            }
+            hc.restart_policy = Some(policy);
         }
-        let mut hc = rec.host_config.clone();
-        hc.restart_policy = Some(policy);
+        let resources_changed = {
+            let mut a = serde_json::to_value(&rec.host_config).unwrap_or_default();
+            let mut b = serde_json::to_value(&hc).unwrap_or_default();
+            for v in [&mut a, &mut b] {
+                if let Some(o) = v.as_object_mut() {
+                    o.remove("RestartPolicy");
+                }
+            }
+            a != b
+        };
+        if resources_changed && rec.state.status.is_live() {
+            let mut ctx = translate::linux::LinuxContext::for_audit(&c.id);
+            ctx.cgroup_v2 = self.host.cgroup_version == 2;
+            ctx.online_cpus = u32::try_from(self.host.ncpu).ok();
+            let resources = translate::linux::update::resources(&hc, &ctx).map_err(prefixed)?;
+            self.backend(&rec.backend)?
+                .update_resources(&c.id, resources)
+                .await?;
+        }
         self.transition(
             &c,
             &op,
@@ -1103,7 +1140,7 @@ impl Manager {
             },
         )
         .await?;
-        Ok(())
+        Ok(Vec::new())
     }
 
     pub async fn resize_tty(&self, key: &str, w: u32, h: u32) -> Result<()> {

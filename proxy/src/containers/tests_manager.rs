@@ -200,6 +200,15 @@ impl Backend for FakeBackend {
     fn subscribe(&self) -> broadcast::Receiver<RuntimeEvent> {
         self.events.lock().unwrap().as_ref().unwrap().subscribe()
     }
+    async fn update_resources(
+        &self,
+        id: &str,
+        r: oci_spec::runtime::LinuxResources,
+    ) -> backend::Result<()> {
+        let mem = r.memory().as_ref().and_then(|m| m.limit());
+        self.record(format!("update {id} memory={mem:?}"));
+        Ok(())
+    }
     async fn pids(&self, _: &str) -> backend::Result<Vec<u32>> {
         Ok(vec![])
     }
@@ -601,4 +610,48 @@ async fn missing_image_is_not_found() {
     let e = r.m.create(None, body).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::NotFound);
     assert_eq!(e.to_string(), "No such image: missing:1");
+}
+
+#[tokio::test]
+async fn update_applies_to_the_running_task_then_records() {
+    let r = Rig::new().await;
+    let id = r.create(None).await;
+    let u = |v: serde_json::Value| -> spec::api::models::ContainerUpdateBody {
+        serde_json::from_value(v).unwrap()
+    };
+    // Not running: only recorded.
+    r.m.update(
+        &id,
+        u(serde_json::json!({"Memory": 64 << 20, "MemorySwap": 128 << 20})),
+    )
+    .await
+    .unwrap();
+    assert!(!r.backend.calls().iter().any(|c| c.starts_with("update")));
+    r.m.start(&id).await.unwrap();
+    r.m.update(&id, u(serde_json::json!({"Memory": 96 << 20})))
+        .await
+        .unwrap();
+    assert!(r
+        .backend
+        .calls()
+        .contains(&format!("update {id} memory=Some({})", 96i64 << 20)));
+    let hc = r.m.get(&id).unwrap().record().host_config;
+    assert_eq!(
+        (hc.memory, hc.memory_swap),
+        (Some(96 << 20), Some(128 << 20))
+    );
+    // dockerd's conflict, and nothing changes.
+    let e =
+        r.m.update(&id, u(serde_json::json!({"Memory": 256 << 20})))
+            .await
+            .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Conflict);
+    assert!(e
+        .to_string()
+        .starts_with(&format!("Cannot update container {id}: Memory limit")));
+    assert_eq!(
+        r.m.get(&id).unwrap().record().host_config.memory,
+        Some(96 << 20)
+    );
+    assert_eq!(r.actions(&id), ["create", "update", "start", "update"]);
 }

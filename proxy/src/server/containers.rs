@@ -235,35 +235,32 @@ async fn rename(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// The `docker update` fields dockbridge can apply; anything else non-zero is refused.
-const UPDATABLE: &[&str] = &["RestartPolicy"];
-
 async fn update(
     State(d): State<AppState>,
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult<impl IntoResponse> {
-    let c = d.containers.get(&id)?;
+    d.containers.get(&id)?;
     check_restart_policy_name(&body)?;
     let v: serde_json::Value = params::json_body(&body)?;
     let obj = v.as_object().cloned().unwrap_or_default();
     let unsupported: Vec<&str> = obj
         .iter()
-        .filter(|(k, val)| !UPDATABLE.contains(&k.as_str()) && !is_zero(val))
+        .filter(|(k, val)| {
+            !translate::linux::update::UPDATABLE.contains(&k.as_str()) && !is_zero(val)
+        })
         .map(|(k, _)| k.as_str())
         .collect();
     if !unsupported.is_empty() {
         return Err(ApiError::bad_request(format!(
-            "docker update of {} is not supported by dockbridge yet (only the restart policy can be updated)",
+            "docker update of {} is not supported by dockbridge yet",
             unsupported.join(", ")
         )));
     }
-    if let Some(p) = obj.get("RestartPolicy") {
-        let policy: spec::api::models::RestartPolicy = serde_json::from_value(p.clone())
-            .map_err(|e| ApiError::bad_request(format!("invalid restart policy: {e}")))?;
-        d.containers.update_restart_policy(&c.id, policy).await?;
-    }
-    Ok(Json(serde_json::json!({ "Warnings": [] })))
+    let u: spec::api::models::ContainerUpdateBody = serde_json::from_value(v)
+        .map_err(|e| ApiError::bad_request(format!("invalid update: {e}")))?;
+    let warnings = d.containers.update(&id, u).await?;
+    Ok(Json(serde_json::json!({ "Warnings": warnings })))
 }
 
 fn is_zero(v: &serde_json::Value) -> bool {

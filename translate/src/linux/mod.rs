@@ -26,6 +26,7 @@ pub mod mounts;
 pub mod namespaces;
 pub mod network;
 pub mod resources;
+pub mod update;
 pub mod user;
 pub mod validate;
 
