@@ -267,9 +267,17 @@ pub fn check_restart_policy(p: &RestartPolicy) -> Result<(), Error> {
 fn check_log_config(l: &HostConfigLogConfig) -> Result<(), Error> {
     match l.typ.as_deref().unwrap_or("") {
         "" | "json-file" => {}
-        other => {
+        // Drivers Docker has: refused clearly until dockbridge has them.
+        other @ ("local" | "none" | "syslog" | "journald" | "gelf" | "fluentd" | "awslogs"
+        | "splunk" | "etwlogs" | "gcplogs" | "logentries") => {
             return Err(unsupported(format!(
                 "--log-driver {other} (only json-file is)"
+            )))
+        }
+        // Docker's wording for a driver that does not exist, which scripts match on.
+        other => {
+            return Err(invalid(format!(
+                "logger: no log driver named '{other}' is registered"
             )))
         }
     }
@@ -865,6 +873,29 @@ mod tests {
             check_create(&c).unwrap(),
             vec!["Published ports are discarded when using host network mode".to_string()]
         );
+    }
+
+    #[test]
+    fn unknown_log_driver_in_dockers_words() {
+        let body = |driver: &str| ContainerCreateBody {
+            host_config: Some(HostConfig {
+                log_config: Some(HostConfigLogConfig {
+                    typ: Some(driver.into()),
+                    config: None,
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let e = check_create(&body("asdf")).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "logger: no log driver named 'asdf' is registered"
+        );
+        assert!(matches!(
+            check_create(&body("syslog")),
+            Err(Error::Unsupported(_))
+        ));
     }
 
     #[test]
