@@ -26,6 +26,11 @@ fi
 # Debian's docker.io starts a system dockerd/containerd via systemd where systemd runs;
 # dockbridge and the tests never use them (each runs private instances).
 
+# The client libraries the end-to-end suite drives (compat-tests/python).
+if ! python3 -c 'import docker, pytest, testcontainers' >/dev/null 2>&1; then
+  python3 -m pip install -q --disable-pip-version-check docker pytest testcontainers >/dev/null
+fi
+
 if command -v rustup >/dev/null 2>&1; then
   rustup target list --installed 2>/dev/null | grep -q x86_64-pc-windows-gnu \
     || rustup target add x86_64-pc-windows-gnu >/dev/null

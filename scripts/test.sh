@@ -14,3 +14,4 @@ cargo clippy --workspace --all-targets --target x86_64-pc-windows-gnu -- -D warn
 cargo test --workspace --no-fail-fast
 
 scripts/compat.sh
+scripts/pytest-clients.sh
