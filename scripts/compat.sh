@@ -8,34 +8,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build -q -p dockbridge -p dockbridge-compat
-work=$(mktemp -d /tmp/dbc.XXXXXX)
-db_pid=
-cleanup() {
-  set +e
-  compat-tests/scripts/reference-dockerd.sh stop "$work/ref" >/dev/null 2>&1
-  if [ -n "$db_pid" ]; then
-    kill -TERM "$db_pid" 2>/dev/null
-    for _ in $(seq 1 100); do kill -0 "$db_pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$db_pid" 2>/dev/null
-  fi
-  pkill -9 -f "$work/db" 2>/dev/null
-  awk -v d="$work/" 'index($5, d) == 1 {print $5}' /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
+source scripts/engines.sh
 
 status=0
 echo "== compat suite against the reference dockerd"
-compat-tests/scripts/reference-dockerd.sh start "$work/ref" >/dev/null
+start_reference
 target/debug/dockbridge-compat -q --host "unix://$work/ref/docker.sock" --json "$work/ref.json" || status=1
-compat-tests/scripts/reference-dockerd.sh stop "$work/ref" >/dev/null
+stop_reference
 
 echo "== compat suite against dockbridge"
-mkdir -p "$work/db"
-target/debug/dockbridge serve -H "unix://$work/db/d.sock" --data-root "$work/db/data" \
-  --exec-root "$work/db/exec" 2>"$work/db/log" &
-db_pid=$!
-for _ in $(seq 1 300); do [ -S "$work/db/d.sock" ] && break; sleep 0.1; done
+start_dockbridge
 # The table goes to a file: its "N failed" counts the known gaps, which are not failures.
 target/debug/dockbridge-compat -q --host "unix://$work/db/d.sock" --json "$work/db.json" >"$work/db.txt" || true
 gate=()

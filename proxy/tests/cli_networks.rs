@@ -7,15 +7,6 @@ mod common;
 
 use common::{Daemon, IMAGE};
 
-fn fails_with(d: &Daemon, args: &[&str], text: &str) {
-    let st = d.docker(args);
-    assert!(!st.status.success(), "{args:?} should fail: {st:?}");
-    assert!(
-        String::from_utf8_lossy(&st.stderr).contains(text),
-        "{args:?}: {st:?}"
-    );
-}
-
 #[test]
 fn networks_volumes_and_system_prune() {
     let d = Daemon::start();
@@ -53,16 +44,15 @@ fn networks_volumes_and_system_prune() {
         "host",
     ]);
     assert_eq!(attached.trim(), "onhost");
-    fails_with(&d, &["network", "inspect", "bridge"], "not found");
-    fails_with(
-        &d,
+    d.fails_with(&["network", "inspect", "bridge"], "not found");
+    d.fails_with(
         &["network", "create", "mynet"],
         "not supported by dockbridge",
     );
-    fails_with(&d, &["network", "rm", "host"], "pre-defined network");
+    d.fails_with(&["network", "rm", "host"], "pre-defined network");
 
     assert_eq!(d.ok(&["volume", "ls", "-q"]), "");
-    fails_with(&d, &["volume", "inspect", "v1"], "no such volume");
+    d.fails_with(&["volume", "inspect", "v1"], "no such volume");
 
     // `docker system prune` walks containers, networks, images and the build cache.
     d.ok(&["rm", "-f", "onhost"]);

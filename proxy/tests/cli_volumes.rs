@@ -9,15 +9,6 @@ mod common;
 
 use common::{Daemon, IMAGE};
 
-fn fails_with(d: &Daemon, args: &[&str], text: &str) {
-    let st = d.docker(args);
-    assert!(!st.status.success(), "{args:?} should fail: {st:?}");
-    assert!(
-        String::from_utf8_lossy(&st.stderr).contains(text),
-        "{args:?}: {st:?}"
-    );
-}
-
 fn volumes(d: &Daemon) -> Vec<String> {
     let mut v: Vec<String> = d
         .ok(&["volume", "ls", "-q"])
@@ -87,7 +78,7 @@ fn volumes_with_the_cli() {
         "sleep",
         "300",
     ]);
-    fails_with(&d, &["volume", "rm", "data"], "volume is in use");
+    d.fails_with(&["volume", "rm", "data"], "volume is in use");
     assert!(volumes(&d).contains(&"data".to_string()));
     let dangling = d.ok(&["volume", "ls", "-q", "--filter", "dangling=false"]);
     assert_eq!(dangling.trim(), "data");
@@ -164,26 +155,22 @@ fn volumes_with_the_cli() {
     let before_rm = volumes(&d);
     d.ok(&["run", "--rm", "--volumes-from", "src", IMAGE, "true"]);
     assert_eq!(volumes(&d), before_rm);
-    fails_with(
-        &d,
+    d.fails_with(
         &["run", "--rm", "--volumes-from", "nosuch", IMAGE, "true"],
         "No such container",
     );
     d.ok(&["rm", "-v", "src"]);
 
     // Bad input.
-    fails_with(
-        &d,
+    d.fails_with(
         &["volume", "create", "bad/name"],
         "includes invalid characters",
     );
-    fails_with(
-        &d,
+    d.fails_with(
         &["run", "--rm", "-v", "rel/path:/x", IMAGE, "true"],
         "use absolute path",
     );
-    fails_with(
-        &d,
+    d.fails_with(
         &["volume", "create", "-o", "bogus=1", "opts"],
         "invalid option",
     );
@@ -191,7 +178,7 @@ fn volumes_with_the_cli() {
     // Survives a daemon restart, with its users.
     d.restart();
     assert!(volumes(&d).contains(&"data".to_string()));
-    fails_with(&d, &["volume", "rm", "data"], "volume is in use");
+    d.fails_with(&["volume", "rm", "data"], "volume is in use");
 
     // An interrupted copy-up (a staging dir left behind, `_data` empty) is redone.
     let root = d.path("data/volumes");

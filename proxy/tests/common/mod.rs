@@ -196,6 +196,16 @@ impl Daemon {
             .expect("running script(1)")
     }
 
+    /// Runs the CLI, which must fail with `text` in its stderr.
+    pub fn fails_with(&self, args: &[&str], text: &str) {
+        let st = self.docker(args);
+        assert!(!st.status.success(), "{args:?} should fail: {st:?}");
+        assert!(
+            String::from_utf8_lossy(&st.stderr).contains(text),
+            "{args:?}: {st:?}"
+        );
+    }
+
     pub fn path(&self, rel: &str) -> PathBuf {
         self.dir.path().join(rel)
     }
