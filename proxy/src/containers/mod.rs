@@ -760,6 +760,10 @@ impl Manager {
         rec: &Record,
     ) -> Result<(oci_spec::runtime::Spec, NetworkAttachment)> {
         let image = self.images.resolve(&rec.image_id).await?;
+        let joins = providers::Joins {
+            pid: self.joined(rec.host_config.pid_mode.as_deref(), "PID")?,
+            ipc: self.ipc_donor(rec.host_config.ipc_mode.as_deref())?,
+        };
         let body = self.mounts.runtime_body(rec, &create_body(rec));
         self.mounts.prepare(rec, &body).await?;
         let network = self.networks.attach(rec).await?;
@@ -770,6 +774,7 @@ impl Manager {
                 image: &image,
                 body: &body,
                 network: &network,
+                joins,
             })
             .await;
         match built {
@@ -779,6 +784,42 @@ impl Manager {
                 Err(e)
             }
         }
+    }
+
+    /// The init pid of the container a `container:NAME` namespace mode names, with
+    /// dockerd's refusals (not running; an IPC donor that is not shareable).
+    fn joined(&self, mode: Option<&str>, what: &str) -> Result<Option<u32>> {
+        let Some(name) = mode.and_then(|m| m.strip_prefix("container:")) else {
+            return Ok(None);
+        };
+        let other = self.get(name)?.record();
+        if other.state.status != Status::Running {
+            return Err(ContainerError::Conflict(format!(
+                "cannot join {what} of a non running container: {name}"
+            )));
+        }
+        if what == "IPC"
+            && !matches!(
+                other.host_config.ipc_mode.as_deref(),
+                Some("shareable" | "host")
+            )
+        {
+            return Err(ContainerError::InvalidParameter(
+                "non-shareable IPC (hint: use IpcMode:shareable for the donor container)".into(),
+            ));
+        }
+        Ok(Some(other.state.pid))
+    }
+
+    /// The IPC donor of a `container:NAME` mode: its pid and ID.
+    fn ipc_donor(&self, mode: Option<&str>) -> Result<Option<(u32, String)>> {
+        let Some(pid) = self.joined(mode, "IPC")? else {
+            return Ok(None);
+        };
+        let name = mode
+            .and_then(|m| m.strip_prefix("container:"))
+            .unwrap_or_default();
+        Ok(Some((pid, self.get(name)?.id.clone())))
     }
 
     async fn release_network(&self, rec: &Record, _network: &NetworkAttachment) {
@@ -1037,6 +1078,7 @@ impl Manager {
             .flat_map(|c| c.record().volumes.into_iter().map(|v| v.name))
             .collect();
         self.mounts.remove(rec, volumes, &used_elsewhere).await?;
+        providers::unmount_shared_shm(&self.store.dir(""), &rec.id);
         Ok(())
     }
 

@@ -392,6 +392,16 @@ pub struct SpecRequest<'a> {
     pub image: &'a ImageRecord,
     pub body: &'a ContainerCreateBody,
     pub network: &'a NetworkAttachment,
+    /// Init pids of the containers whose PID / IPC namespaces this one joins.
+    pub joins: Joins,
+}
+
+/// `--pid container:X` and `--ipc container:X`, resolved to the other container's pid.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Joins {
+    pub pid: Option<u32>,
+    /// The IPC donor's pid and ID (its shared `/dev/shm` lives under its directory).
+    pub ipc: Option<(u32, String)>,
 }
 
 /// Turns a container record into the runtime spec for one start.
@@ -478,6 +488,13 @@ impl RuntimeSpecs {
         let privileged = rec.host_config.privileged == Some(true);
         let netns_path = req.network.netns_path.clone();
         let init_path = self.init_path.as_ref().map(|p| p.display().to_string());
+        let joins = req.joins.clone();
+        let shareable_ipc = rec.host_config.ipc_mode.as_deref() == Some("shareable");
+        let shm_size = match rec.host_config.shm_size.unwrap_or(0) {
+            0 => 64 << 20,
+            s => s,
+        };
+        let containers_dir = self.containers_dir.clone();
         let device_mappings = rec.host_config.devices.clone().unwrap_or_default();
         // Writing host files, mounting the rootfs and walking /dev are blocking work.
         blocking(move || {
@@ -519,6 +536,19 @@ impl RuntimeSpecs {
             ctx.cgroups_path = cgroups_path(&id);
             ctx.netns_path = netns_path;
             ctx.init_path = init_path;
+            ctx.pid_ns_path = joins.pid.map(|p| format!("/proc/{p}/ns/pid"));
+            ctx.ipc_ns_path = joins.ipc.as_ref().map(|(p, _)| format!("/proc/{p}/ns/ipc"));
+            ctx.ipc_shm_path = match (&joins.ipc, shareable_ipc) {
+                (Some((_, donor)), _) => {
+                    Some(shm_dir(&containers_dir, donor).display().to_string())
+                }
+                (None, true) => {
+                    let dir = shm_dir(&containers_dir, &id);
+                    mount_shared_shm(&dir, shm_size)?;
+                    Some(dir.display().to_string())
+                }
+                (None, false) => None,
+            };
             ctx.user_devices = crate::host::user_devices(&device_mappings)
                 .map_err(ContainerError::InvalidParameter)?;
             ctx.extra_masked_paths = crate::host::thermal_throttle_paths();
@@ -540,6 +570,62 @@ impl RuntimeSpecs {
         })
         .await
     }
+}
+
+/// Where a shareable IPC namespace's `/dev/shm` lives on the host.
+pub fn shm_dir(containers_dir: &Path, id: &str) -> PathBuf {
+    containers_dir.join(id).join("shm")
+}
+
+/// Mounts the tmpfs a `--ipc shareable` container's `/dev/shm` is (once; it stays for the
+/// container's life so joiners see the same memory, and goes at removal).
+#[cfg(unix)]
+fn mount_shared_shm(dir: &Path, size: i64) -> Result<()> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| ContainerError::io(format!("creating {}", dir.display()), e))?;
+    let mounted = std::fs::read_to_string("/proc/self/mountinfo")
+        .map(|m| {
+            let want = dir.display().to_string();
+            m.lines()
+                .any(|l| l.split(' ').nth(4) == Some(want.as_str()))
+        })
+        .unwrap_or(false);
+    if mounted {
+        return Ok(());
+    }
+    use nix::mount::{mount, MsFlags};
+    let data = format!("mode=1777,size={size}");
+    mount(
+        Some("shm"),
+        dir,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        Some(data.as_str()),
+    )
+    .map_err(|e| {
+        ContainerError::io(
+            format!("mounting shared shm at {}", dir.display()),
+            e.into(),
+        )
+    })
+}
+
+#[cfg(not(unix))]
+fn mount_shared_shm(_dir: &Path, _size: i64) -> Result<()> {
+    Err(ContainerError::NotImplemented(
+        "--ipc shareable needs a unix host".into(),
+    ))
+}
+
+/// Unmounts a shareable container's `/dev/shm` (at removal).
+pub fn unmount_shared_shm(containers_dir: &Path, id: &str) {
+    #[cfg(unix)]
+    {
+        let dir = shm_dir(containers_dir, id);
+        let _ = nix::mount::umount2(&dir, nix::mount::MntFlags::MNT_DETACH);
+    }
+    #[cfg(not(unix))]
+    let _ = (containers_dir, id);
 }
 
 /// The cgroup a Linux container's task runs in (relative to the hierarchy root).

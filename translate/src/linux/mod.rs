@@ -103,6 +103,16 @@ pub struct LinuxContext {
     /// runc and the kernel support recursive read-only bind mounts (`rro`, kernel ≥ 5.12);
     /// dockerd then makes read-only binds recursively read-only.
     pub supports_recursive_readonly: bool,
+    /// `--pid container:X` / `--ipc container:X`: the namespaces to join (`/proc/<pid>/ns/…`
+    /// of the other container's init process, found by the proxy at start).
+    #[serde(default)]
+    pub pid_ns_path: Option<String>,
+    #[serde(default)]
+    pub ipc_ns_path: Option<String>,
+    /// With `--ipc shareable` or `--ipc container:X`: the host directory holding the shared
+    /// `/dev/shm` (a tmpfs the proxy mounted), bind-mounted at `/dev/shm`.
+    #[serde(default)]
+    pub ipc_shm_path: Option<String>,
     /// The `--device`s, resolved on the host by the proxy (in `HostConfig.Devices` order).
     #[serde(default)]
     pub user_devices: Vec<devices::UserDevice>,

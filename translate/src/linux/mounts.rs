@@ -531,6 +531,16 @@ pub(super) fn spec_mounts(
     if ipc == "host" && !users.iter().any(|m| m.destination == "/dev/shm") {
         users.push(UserMount::bind("/dev/shm", "/dev/shm", true));
     }
+    // A shareable IPC namespace keeps its /dev/shm on the host, and a container joining it
+    // mounts that one, as dockerd does.
+    if let (true, Some(shm)) = (
+        ipc == "shareable" || ipc.starts_with("container:"),
+        ctx.ipc_shm_path.as_deref(),
+    ) {
+        if !users.iter().any(|m| m.destination == "/dev/shm") {
+            users.push(UserMount::bind("/dev/shm", shm, true));
+        }
+    }
     // The files the proxy wrote; a user mount at the same place replaces them, as in dockerd.
     for (dest, src) in [
         ("/etc/resolv.conf", &ctx.resolv_conf),

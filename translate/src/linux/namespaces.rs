@@ -115,11 +115,31 @@ pub(super) fn linux(
     if !uts_is_host(hc) {
         namespaces.push(ns("uts", None)?);
     }
+    let joins =
+        |mode: &Option<String>| mode.as_deref().is_some_and(|m| m.starts_with("container:"));
     if hc.pid_mode.as_deref() != Some("host") {
-        namespaces.push(ns("pid", None)?);
+        let path = if joins(&hc.pid_mode) {
+            Some(ctx.pid_ns_path.as_deref().ok_or_else(|| {
+                Error::InvalidParameter(
+                    "--pid container:…: the container's namespace is not known".into(),
+                )
+            })?)
+        } else {
+            None
+        };
+        namespaces.push(ns("pid", path)?);
     }
     if hc.ipc_mode.as_deref() != Some("host") {
-        namespaces.push(ns("ipc", None)?);
+        let path = if joins(&hc.ipc_mode) {
+            Some(ctx.ipc_ns_path.as_deref().ok_or_else(|| {
+                Error::InvalidParameter(
+                    "--ipc container:…: the container's namespace is not known".into(),
+                )
+            })?)
+        } else {
+            None
+        };
+        namespaces.push(ns("ipc", path)?);
     }
     // dockerd's default: private on cgroup v2 (even when privileged), host on v1.
     let private_cgroupns = match hc.cgroupns_mode {

@@ -406,9 +406,9 @@ fn check_mode(what: &str, flag: &str, v: &Option<String>, allowed: &[&str]) -> R
         if rest.is_empty() {
             return Err(invalid(format!("invalid {what} mode: {v}")));
         }
-        return Err(unsupported(format!(
-            "{flag} {v} (joining another container's namespace)"
-        )));
+        // Joined at start: the proxy resolves the container to its namespace.
+        let _ = flag;
+        return Ok(());
     }
     Err(invalid(format!("invalid {what} mode: {v}")))
 }
@@ -743,13 +743,6 @@ mod tests {
                 ..Default::default()
             },
             "-v /data (anonymous volume)",
-        );
-        unsupported_naming(
-            with_hc(HostConfig {
-                pid_mode: Some("container:abc".into()),
-                ..Default::default()
-            }),
-            "--pid container:abc",
         );
         unsupported_naming(
             with_hc(HostConfig {
