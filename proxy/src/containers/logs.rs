@@ -171,8 +171,17 @@ impl LogWriter {
         &self.path
     }
 
+    /// Whether the driver keeps what is written (`none` does not, and cannot be read).
+    pub fn readable(&self) -> bool {
+        self.rotation.stored
+    }
+
     pub fn write(&self, entry: Entry) {
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if !self.rotation.stored {
+            let _ = self.tx.send(LogEvent::Entry(entry));
+            return;
+        }
         if inner.file.is_none() {
             match std::fs::OpenOptions::new()
                 .create(true)
@@ -355,6 +364,7 @@ mod tests {
         let w = LogWriter::new(
             path.clone(),
             translate::linux::LogOptions {
+                stored: true,
                 max_size: Some(200),
                 max_file: 3,
             },

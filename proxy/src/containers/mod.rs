@@ -311,6 +311,7 @@ impl Manager {
             .as_ref()
             .and_then(|l| translate::linux::log_options(l).ok())
             .unwrap_or(translate::linux::LogOptions {
+                stored: true,
                 max_size: None,
                 max_file: 1,
             });

@@ -357,6 +357,12 @@ async fn logs(
 ) -> ApiResult<Response> {
     let c = d.containers.get(&id)?;
     let rec = c.record();
+    if !c.log.readable() {
+        return Err(ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "configured logging driver does not support reading",
+        ));
+    }
     let opts =
         ReadOptions {
             since: match q.get("since").filter(|s| !s.is_empty() && *s != "0") {

@@ -266,10 +266,10 @@ pub fn check_restart_policy(p: &RestartPolicy) -> Result<(), Error> {
 
 fn check_log_config(l: &HostConfigLogConfig) -> Result<(), Error> {
     match l.typ.as_deref().unwrap_or("") {
-        "" | "json-file" => {}
+        "" | "json-file" | "local" | "none" => {}
         // Drivers Docker has: refused clearly until dockbridge has them.
-        other @ ("local" | "none" | "syslog" | "journald" | "gelf" | "fluentd" | "awslogs"
-        | "splunk" | "etwlogs" | "gcplogs" | "logentries") => {
+        other @ ("syslog" | "journald" | "gelf" | "fluentd" | "awslogs" | "splunk" | "etwlogs"
+        | "gcplogs" | "logentries") => {
             return Err(unsupported(format!(
                 "--log-driver {other} (only json-file is)"
             )))
@@ -284,9 +284,13 @@ fn check_log_config(l: &HostConfigLogConfig) -> Result<(), Error> {
     log_options(l).map(|_| ())
 }
 
-/// json-file rotation settings (`--log-opt max-size=10m --log-opt max-file=3`).
+/// Log settings of the drivers dockbridge has: json-file's and local's rotation
+/// (`--log-opt max-size=10m --log-opt max-file=3`), and whether anything is kept at all
+/// (`none` keeps nothing and cannot be read back).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct LogOptions {
+    /// `false` for the `none` driver.
+    pub stored: bool,
     /// Rotate when the file reaches this many bytes; `None` = never.
     pub max_size: Option<u64>,
     /// How many files to keep, the current one included (at least 1).
@@ -295,14 +299,44 @@ pub struct LogOptions {
 
 /// Parses json-file's options as dockerd does; any other option is refused by name.
 pub fn log_options(l: &HostConfigLogConfig) -> Result<LogOptions, Error> {
-    let mut opts = LogOptions {
-        max_size: None,
-        max_file: 1,
+    let driver = l.typ.as_deref().unwrap_or("");
+    let mut opts = match driver {
+        "none" => LogOptions {
+            stored: false,
+            max_size: None,
+            max_file: 1,
+        },
+        // The local driver's defaults: 20 MB files, five of them.
+        "local" => LogOptions {
+            stored: true,
+            max_size: Some(20 * 1024 * 1024),
+            max_file: 5,
+        },
+        _ => LogOptions {
+            stored: true,
+            max_size: None,
+            max_file: 1,
+        },
     };
     let mut keys: Vec<_> = l.config.iter().flatten().collect();
     keys.sort();
     for (k, v) in keys {
+        if matches!(driver, "local" | "none")
+            && !matches!(k.as_str(), "max-size" | "max-file" | "compress")
+            || driver == "none"
+        {
+            return Err(invalid(format!(
+                "unknown log opt '{k}' for log driver {driver}"
+            )));
+        }
         match k.as_str() {
+            // The local driver's files are its own business (not a format users read);
+            // dockbridge keeps them uncompressed whatever this says.
+            "compress" if driver == "local" => {
+                if !matches!(v.as_str(), "true" | "false") {
+                    return Err(invalid(format!("invalid value for compress: {v}")));
+                }
+            }
             "max-size" => {
                 let n = ram_in_bytes(v).ok_or_else(|| invalid(format!("invalid max-size: {v}")))?;
                 // dockerd treats -1 as "no limit".
@@ -321,7 +355,7 @@ pub fn log_options(l: &HostConfigLogConfig) -> Result<LogOptions, Error> {
             other => return Err(unsupported(format!("--log-opt {other}"))),
         }
     }
-    if opts.max_file > 1 && opts.max_size.is_none() {
+    if driver != "local" && opts.max_file > 1 && opts.max_size.is_none() {
         return Err(invalid("max-file can only be set if max-size is set"));
     }
     Ok(opts)
@@ -355,6 +389,35 @@ mod log_option_tests {
     use super::*;
     use std::collections::HashMap;
 
+    #[test]
+    fn local_and_none_drivers() {
+        let with = |driver: &str, pairs: &[(&str, &str)]| HostConfigLogConfig {
+            typ: Some(driver.into()),
+            config: Some(
+                pairs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            ),
+        };
+        let local = log_options(&with("local", &[])).unwrap();
+        assert_eq!(
+            (local.stored, local.max_size, local.max_file),
+            (true, Some(20 << 20), 5)
+        );
+        let sized =
+            log_options(&with("local", &[("max-size", "1m"), ("compress", "false")])).unwrap();
+        assert_eq!(sized.max_size, Some(1 << 20));
+        assert_eq!(
+            log_options(&with("local", &[("bogus", "1")]))
+                .unwrap_err()
+                .to_string(),
+            "unknown log opt 'bogus' for log driver local"
+        );
+        assert!(!log_options(&with("none", &[])).unwrap().stored);
+        assert!(log_options(&with("none", &[("max-size", "1m")])).is_err());
+    }
+
     fn cfg(pairs: &[(&str, &str)]) -> HostConfigLogConfig {
         HostConfigLogConfig {
             typ: Some("json-file".into()),
@@ -372,6 +435,7 @@ mod log_option_tests {
         assert_eq!(
             log_options(&cfg(&[])).unwrap(),
             LogOptions {
+                stored: true,
                 max_size: None,
                 max_file: 1
             }
@@ -379,6 +443,7 @@ mod log_option_tests {
         assert_eq!(
             log_options(&cfg(&[("max-size", "10m"), ("max-file", "3")])).unwrap(),
             LogOptions {
+                stored: true,
                 max_size: Some(10 * 1024 * 1024),
                 max_file: 3
             }
