@@ -359,10 +359,10 @@ fn unsupported_options_are_refused_and_default_network_warns() {
     let d = Daemon::start();
     d.load_busybox();
     for (args, needle) in [
-        (vec!["--device", "/dev/null"], "--device"),
+        (vec!["--device-read-bps", "/dev/null:1mb"], "--device-read-bps"),
         (vec!["-p", "8080:80"], "-p"),
         (vec!["--cgroup-parent", "/x"], "--cgroup-parent"),
-        (vec!["-v", "named:/data"], "named"),
+        (vec!["--volume-driver", "nfs", "-v", "named:/data"], "nfs"),
         (vec!["--log-driver", "syslog"], "syslog"),
     ] {
         let mut full = vec!["run", "--rm"];
