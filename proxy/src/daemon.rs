@@ -17,6 +17,8 @@ pub struct Daemon {
     pub containers: Arc<Manager>,
     pub events: Arc<EventBus>,
     pub host: Arc<HostInfo>,
+    /// The default bridge network (endpoints, published ports).
+    pub networks: Arc<crate::networks::bridge::BridgeNetworks>,
     /// A stable ID for `/info`, kept under the data root.
     pub id: String,
 }

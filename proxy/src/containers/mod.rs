@@ -248,6 +248,7 @@ impl Manager {
         images: Arc<crate::images::ImageStore>,
         paths: &Paths,
         host: Arc<crate::host::HostInfo>,
+        networks: Arc<dyn NetworkProvider>,
     ) -> Providers {
         let images: Arc<dyn ImageProvider> = images;
         Providers {
@@ -259,7 +260,7 @@ impl Manager {
                 windows_layers: paths.data_root.join("windowsfilter"),
             }),
             images,
-            networks: Arc::new(providers::RuntimeNetworks),
+            networks,
             mounts: Arc::new(providers::BindMounts),
         }
     }
@@ -497,7 +498,11 @@ impl Manager {
                 translate::windows::windows_spec(&body, &image.config, &ctx)?;
                 translate::windows::warnings(&body, &ctx)
             }
-            Platform::Linux => translate::linux::check_create(&body)?,
+            Platform::Linux => {
+                let mut w = translate::linux::check_create(&body)?;
+                self.networks.validate_create(&body, &mut w)?;
+                w
+            }
         };
         let name = match name.filter(|n| !n.is_empty()) {
             Some(n) => names::validate(n).map_err(ContainerError::InvalidParameter)?,

@@ -83,11 +83,22 @@ pub struct NetworkAttachment {
     /// A prepared network namespace to join; `None`: the spec says (a new private one, the
     /// host's, or none).
     pub netns_path: Option<String>,
+    /// The container's own address on its network (`/etc/hosts` maps the hostname to it).
+    pub address: Option<std::net::IpAddr>,
 }
 
 /// Sets up and tears down a container's network around each run.
 #[async_trait]
 pub trait NetworkProvider: Send + Sync + 'static {
+    /// At create: refuses what this provider cannot give the container (a 400 then, not a
+    /// failed start) and adds its warnings.
+    fn validate_create(
+        &self,
+        _body: &ContainerCreateBody,
+        _warnings: &mut Vec<String>,
+    ) -> Result<()> {
+        Ok(())
+    }
     /// Before the task is created. Whatever this sets up is released by [`Self::release`].
     async fn attach(&self, rec: &Record) -> Result<NetworkAttachment>;
     /// After the run ended or a start failed; idempotent.
@@ -100,6 +111,8 @@ pub trait NetworkProvider: Send + Sync + 'static {
 
 /// The network modes that need nothing set up outside the runtime: `none`, `host` and the
 /// default private namespace with loopback only (the runtime creates it from the spec).
+/// The daemon uses [`crate::networks::bridge::BridgeNetworks`]; this is the fake-free
+/// provider for tests and builds without a bridge.
 pub struct RuntimeNetworks;
 
 #[async_trait]
@@ -244,6 +257,7 @@ impl RuntimeSpecs {
         );
         let privileged = rec.host_config.privileged == Some(true);
         let netns_path = req.network.netns_path.clone();
+        let address = req.network.address;
         // Writing host files, mounting the rootfs and walking /dev are blocking work.
         blocking(move || {
             let hostname = translate::linux::container_hostname(&body, &id, &host.hostname);
@@ -263,6 +277,7 @@ impl RuntimeSpecs {
                     &extra_hosts,
                     &network_mode,
                     host_hosts.as_deref(),
+                    address,
                 )?,
             )?;
             let resolv = write(

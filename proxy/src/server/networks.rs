@@ -1,11 +1,10 @@
 //! `/networks`, `/volumes` and `/build/prune`: what exists, truthfully.
 //!
-//! dockbridge has no network drivers, named volumes or build cache yet. The networks it
-//! really has are dockerd's two built-in ones without a driver behind them, `host` and
-//! `none` (`--network host|none`); the default isolated namespace of a container is not a
-//! network one could attach to, so it is not listed. Listing, inspecting and pruning work
-//! as they do on dockerd (so `docker network ls` and `docker system prune` work);
-//! creating anything is refused with a 400 naming what is missing.
+//! The networks dockbridge has are dockerd's pre-defined ones: `bridge` (the default
+//! bridge, unless the daemon runs with `--bridge none`), `host` and `none`. Listing,
+//! inspecting and pruning work as they do on dockerd (so `docker network ls` and `docker
+//! system prune` work); creating user-defined networks and named volumes is refused with a
+//! 400 naming what is missing.
 
 use std::collections::BTreeMap;
 
@@ -18,7 +17,20 @@ use serde_json::{json, Value};
 use super::error::{ApiError, ApiResult};
 use super::params::{self, check_filter_keys, filters};
 use super::AppState;
-use crate::networks::{find, network_json, select};
+use crate::networks::{bridge_json, find_in, network_json, predefined, select_in};
+
+/// This daemon's pre-defined networks.
+fn nets(d: &AppState) -> Vec<(&'static str, &'static str)> {
+    predefined(d.networks.net().is_some())
+}
+
+/// A pre-defined network's JSON; `containers` for inspect (list leaves them empty).
+fn json_of(d: &AppState, name: &str, driver: &str, containers: Option<Value>) -> Value {
+    match (name, d.networks.net(), d.networks.bridge_name()) {
+        ("bridge", Some(net), Some(br)) => bridge_json(br, &net.subnet, net.gateway, containers),
+        _ => network_json(name, driver, containers),
+    }
+}
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -61,39 +73,52 @@ fn attached(d: &AppState, name: &str) -> BTreeMap<String, Value> {
         .collect()
 }
 
-async fn list(Query(q): Query<params::Query>) -> ApiResult<Json<Vec<Value>>> {
-    let picked = select(&filters(&q)?)?;
+async fn list(
+    State(d): State<AppState>,
+    Query(q): Query<params::Query>,
+) -> ApiResult<Json<Vec<Value>>> {
+    let picked = select_in(&filters(&q)?, &nets(&d))?;
     Ok(Json(
         picked
             .into_iter()
-            .map(|(n, drv)| network_json(n, drv, None))
+            .map(|(n, drv)| json_of(&d, n, drv, None))
             .collect(),
     ))
 }
 
 async fn inspect(State(d): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    let (name, driver) = find(&id)?;
-    let containers = serde_json::to_value(attached(&d, name)).unwrap_or_default();
-    Ok(Json(network_json(name, driver, Some(containers))))
+    let (name, driver) = find_in(&id, &nets(&d))?;
+    let containers = if name == "bridge" {
+        let names = d
+            .containers
+            .all()
+            .into_iter()
+            .map(|c| (c.id.clone(), c.name().trim_start_matches('/').to_string()))
+            .collect();
+        d.networks.containers_json(&names)
+    } else {
+        serde_json::to_value(attached(&d, name)).unwrap_or_default()
+    };
+    Ok(Json(json_of(&d, name, driver, Some(containers))))
 }
 
 async fn create_network() -> ApiResult<()> {
     Err(ApiError::bad_request(
-        "creating networks is not supported by dockbridge yet (no network drivers; \
-         containers use --network host, none, or an isolated namespace)",
+        "creating networks is not supported by dockbridge yet (user-defined networks; \
+         containers use the default bridge, --network host or none)",
     ))
 }
 
-async fn remove_network(Path(id): Path<String>) -> ApiResult<()> {
-    let (name, _) = find(&id)?;
+async fn remove_network(State(d): State<AppState>, Path(id): Path<String>) -> ApiResult<()> {
+    let (name, _) = find_in(&id, &nets(&d))?;
     Err(ApiError::new(
         StatusCode::FORBIDDEN,
         format!("{name} is a pre-defined network and cannot be removed"),
     ))
 }
 
-async fn connect(Path(id): Path<String>) -> ApiResult<()> {
-    let (name, _) = find(&id)?;
+async fn connect(State(d): State<AppState>, Path(id): Path<String>) -> ApiResult<()> {
+    let (name, _) = find_in(&id, &nets(&d))?;
     Err(ApiError::new(
         StatusCode::FORBIDDEN,
         format!("container cannot be disconnected from or connected to the {name} network: the network mode is fixed at create"),

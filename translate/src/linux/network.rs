@@ -1,8 +1,10 @@
 //! Network modes and the `/etc/hosts` and `/etc/resolv.conf` contents the proxy writes.
 //!
-//! dockbridge has no bridge networking yet: `none` and `host` behave exactly as in Docker;
-//! the default/bridge mode gives the container its own network namespace with loopback
-//! only, and the create response carries a warning saying so.
+//! `none` and `host` behave exactly as in Docker. The default/bridge mode is the daemon's
+//! business (dockbridge's network provider): with a bridge, the container gets an address
+//! on it ([`etc_hosts`] maps the hostname to that address); a daemon started with
+//! `--bridge none` gives it its own namespace with loopback only and warns
+//! ([`BRIDGE_WARNING`]).
 
 use std::net::IpAddr;
 
@@ -11,8 +13,9 @@ use spec::api::models::{ContainerCreateBody, HostConfig};
 use super::{invalid, nonempty, nonempty_vec, unsupported};
 use crate::Error;
 
-/// The warning `POST /containers/create` returns for the default/bridge mode.
-pub const BRIDGE_WARNING: &str = "dockbridge has no bridge networking yet: the container gets its own network namespace with loopback only (no external connectivity, no published ports)";
+/// The warning `POST /containers/create` returns for the default/bridge mode on a daemon
+/// without a bridge (`--bridge none`).
+pub const BRIDGE_WARNING: &str = "dockbridge runs without a bridge (--bridge none): the container gets its own network namespace with loopback only (no external connectivity, no published ports)";
 
 /// The network modes dockbridge implements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,16 +103,22 @@ pub(super) fn validate(
         .flatten()
         .any(|(_, b)| b.as_ref().is_some_and(|b| !b.is_empty()));
     if published || hc.publish_all_ports == Some(true) {
-        if mode == NetworkMode::Host {
-            warnings.push("Published ports are discarded when using host network mode".into());
-        } else if published {
-            return Err(unsupported(
-                "-p/--publish (port publishing; there is no bridge network yet)",
-            ));
-        } else {
-            return Err(unsupported(
-                "-P/--publish-all (port publishing; there is no bridge network yet)",
-            ));
+        match mode {
+            NetworkMode::Host => warnings
+                .push("Published ports are discarded when using host network mode".into()),
+            // Published on the bridge by the daemon's network provider, which checks the
+            // bindings (and refuses them on a daemon without a bridge).
+            NetworkMode::Bridge => {}
+            NetworkMode::None if published => {
+                return Err(unsupported(
+                    "-p/--publish with --network none (the container has no interface to publish from)",
+                ))
+            }
+            NetworkMode::None => {
+                return Err(unsupported(
+                    "-P/--publish-all with --network none (the container has no interface to publish from)",
+                ))
+            }
         }
     }
     for h in hc.extra_hosts.iter().flatten() {
@@ -156,10 +165,6 @@ pub(super) fn validate(
             return Err(unsupported("--network …,gw-priority="));
         }
     }
-    // NetworkDisabled gives the same loopback-only namespace as Docker does: nothing to warn.
-    if mode == NetworkMode::Bridge && create.network_disabled != Some(true) {
-        warnings.push(BRIDGE_WARNING.into());
-    }
     Ok(mode)
 }
 
@@ -185,15 +190,16 @@ fn parse_extra_host(h: &str) -> Result<(&str, IpAddr), Error> {
 /// The container's `/etc/hosts`.
 ///
 /// For private namespaces: Docker's default entries (localhost and the IPv6 names), the
-/// `--add-host` entries, and for the bridge mode the container's hostname on 127.0.0.1 —
-/// Docker maps it to the container's bridge address, and loopback is the only address the
-/// container has. `none` gets no hostname entry, as in Docker. For `host`, the host's own
-/// file (`host_etc_hosts`) plus the `--add-host` entries.
+/// `--add-host` entries, and for the bridge mode the container's hostname on its bridge
+/// address (`address`), or on 127.0.0.1 when the daemon has no bridge and loopback is the
+/// only address the container has. `none` gets no hostname entry, as in Docker. For
+/// `host`, the host's own file (`host_etc_hosts`) plus the `--add-host` entries.
 pub fn etc_hosts(
     hostname: &str,
     extra_hosts: &[String],
     network_mode: &str,
     host_etc_hosts: Option<&str>,
+    address: Option<IpAddr>,
 ) -> Result<String, Error> {
     let mode = NetworkMode::parse(network_mode)?;
     let mut out = String::new();
@@ -214,7 +220,8 @@ pub fn etc_hosts(
         out.push_str(&format!("{ip}\t{name}\n"));
     }
     if mode == NetworkMode::Bridge && !hostname.is_empty() {
-        out.push_str(&format!("127.0.0.1\t{hostname}\n"));
+        let ip = address.unwrap_or(IpAddr::from([127, 0, 0, 1]));
+        out.push_str(&format!("{ip}\t{hostname}\n"));
     }
     Ok(out)
 }
@@ -328,25 +335,28 @@ mod tests {
 
     #[test]
     fn hosts_file() {
-        let h = etc_hosts("abc", &s(&["db:10.0.0.5", "v6:::1"]), "bridge", None).unwrap();
+        let h = etc_hosts("abc", &s(&["db:10.0.0.5", "v6:::1"]), "bridge", None, None).unwrap();
         assert!(h.starts_with("127.0.0.1\tlocalhost\n"));
         assert!(h.contains("10.0.0.5\tdb\n") && h.contains("::1\tv6\n"));
         assert!(h.ends_with("127.0.0.1\tabc\n"));
-        let h = etc_hosts("abc", &[], "none", None).unwrap();
+        let h = etc_hosts("abc", &[], "none", None, None).unwrap();
         assert!(!h.contains("abc"));
+        let h = etc_hosts("abc", &[], "", None, Some([172, 17, 0, 2].into())).unwrap();
+        assert!(h.ends_with("172.17.0.2\tabc\n"), "{h}");
         let h = etc_hosts(
             "abc",
             &s(&["x:1.2.3.4"]),
             "host",
             Some("127.0.0.1 localhost"),
+            None,
         )
         .unwrap();
         assert_eq!(h, "127.0.0.1 localhost\n1.2.3.4\tx\n");
         assert!(matches!(
-            etc_hosts("a", &s(&["gw:host-gateway"]), "", None).unwrap_err(),
+            etc_hosts("a", &s(&["gw:host-gateway"]), "", None, None).unwrap_err(),
             Error::Unsupported(_)
         ));
-        assert!(etc_hosts("a", &s(&["nocolon"]), "", None).is_err());
+        assert!(etc_hosts("a", &s(&["nocolon"]), "", None, None).is_err());
     }
 
     #[test]

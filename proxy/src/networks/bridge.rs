@@ -1,0 +1,626 @@
+//! The default `bridge` network: a Linux bridge (`dockbridge0` unless `--bridge` names
+//! another), one pinned network namespace per running container with a veth on the bridge,
+//! an address from the bridge's subnet, masquerade for outbound traffic, and the container's
+//! published ports behind userland proxies.
+//!
+//! Lifetime of an endpoint: created by [`NetworkProvider::attach`] before the task exists
+//! (the namespace path goes into the spec), released after the run ends, a start fails, or
+//! the container is removed. Endpoints are persisted under the data root
+//! (`network/bridge.json`), so a restarted daemon keeps running containers' addresses and
+//! ports, never hands an address out twice, and releases what a crash left behind
+//! ([`BridgeNetworks::sweep`]).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use spec::api::models::ContainerCreateBody;
+
+use super::ipam::{self, Subnet};
+use super::ops::{Link, NetOps};
+use super::ports::{self, Bound, PortError};
+use super::proxy::{self, Published};
+use crate::containers::providers::{NetworkAttachment, NetworkProvider};
+use crate::containers::record::Record;
+use crate::containers::{ContainerError, Result};
+
+/// `--bridge` / `--bip`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BridgeConfig {
+    /// The bridge interface; `None`: `--bridge none`, no default bridge network.
+    pub name: Option<String>,
+    /// `--bip`: the bridge's own address and prefix (the containers' gateway).
+    pub bip: Option<(Ipv4Addr, u8)>,
+}
+
+impl BridgeConfig {
+    pub fn parse(bridge: &str, bip: Option<&str>) -> std::result::Result<Self, String> {
+        let name = match bridge {
+            "none" => None,
+            "" => Some("dockbridge0".to_string()),
+            n if n.len() > 15 || n.contains(['/', ' ']) => {
+                return Err(format!("invalid bridge name {n:?}"))
+            }
+            n => Some(n.to_string()),
+        };
+        let bip = bip
+            .map(|b| {
+                let (ip, p) = ipam::parse_cidr(b).map_err(|e| format!("--bip: {e}"))?;
+                if p > 30 {
+                    return Err(format!("--bip {b}: the subnet has no room for containers"));
+                }
+                Ok((ip, p))
+            })
+            .transpose()?;
+        Ok(Self { name, bip })
+    }
+}
+
+/// A container's endpoint on the bridge.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Endpoint {
+    pub endpoint_id: String,
+    pub sandbox_id: String,
+    pub netns: PathBuf,
+    pub host_if: String,
+    pub ip: Ipv4Addr,
+    pub mac: String,
+    #[serde(default)]
+    pub ports: Vec<Bound>,
+}
+
+/// What survives a daemon restart.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct Persisted {
+    subnet: Option<Subnet>,
+    gateway: Option<Ipv4Addr>,
+    /// By container ID.
+    endpoints: BTreeMap<String, Endpoint>,
+}
+
+struct Live {
+    persisted: Persisted,
+    proxies: HashMap<String, Published>,
+}
+
+/// The bridge as configured at start.
+#[derive(Debug, Clone, Copy)]
+pub struct Net {
+    pub subnet: Subnet,
+    pub gateway: Ipv4Addr,
+}
+
+pub struct BridgeNetworks {
+    bridge: Option<String>,
+    net: Option<Net>,
+    ops: Arc<dyn NetOps>,
+    state_file: PathBuf,
+    netns_dir: PathBuf,
+    live: tokio::sync::Mutex<Live>,
+    /// Read by inspect without waiting for a network operation in progress.
+    snapshot: std::sync::RwLock<BTreeMap<String, Endpoint>>,
+}
+
+fn err(e: impl std::fmt::Display) -> ContainerError {
+    ContainerError::Internal(e.to_string())
+}
+
+fn port_err(e: PortError) -> ContainerError {
+    match e {
+        PortError::Invalid(m) => ContainerError::InvalidParameter(m),
+        PortError::Unsupported(m) => ContainerError::InvalidParameter(m),
+    }
+}
+
+/// `default`/`bridge`/empty: the container is on the default bridge (when there is one).
+fn on_default_bridge(mode: Option<&str>) -> bool {
+    matches!(mode.unwrap_or(""), "" | "default" | "bridge")
+}
+
+fn random_hex() -> String {
+    let bytes: [u8; 32] = rand::random();
+    hex::encode(bytes)
+}
+
+impl BridgeNetworks {
+    /// Sets the bridge up (or adopts the one there) and re-opens the published ports of
+    /// the endpoints a previous run left, for containers that still run.
+    pub async fn start(
+        config: BridgeConfig,
+        ops: Arc<dyn NetOps>,
+        data_root: &Path,
+        exec_root: &Path,
+    ) -> anyhow::Result<Arc<Self>> {
+        let state_file = data_root.join("network").join("bridge.json");
+        let mut persisted: Persisted = match std::fs::read(&state_file) {
+            Ok(b) => serde_json::from_slice(&b).unwrap_or_else(|e| {
+                tracing::warn!("ignoring unreadable {}: {e}", state_file.display());
+                Persisted::default()
+            }),
+            Err(_) => Persisted::default(),
+        };
+        let mut net = None;
+        if let Some(name) = &config.name {
+            let (gateway, prefix) = match (config.bip, ops.address_of(name).await?) {
+                (Some(bip), _) => bip,
+                // An existing bridge keeps its address (as dockerd adopts docker0's).
+                (None, Some(existing)) => existing,
+                (None, None) => match (persisted.subnet, persisted.gateway) {
+                    (Some(s), Some(g)) => (g, s.prefix),
+                    _ => {
+                        let used = ops.routed_subnets(name).await?;
+                        let s = ipam::pick_pool(&ipam::default_pools(), &used)?;
+                        (s.first_host(), s.prefix)
+                    }
+                },
+            };
+            let subnet = Subnet::new(gateway, prefix)?;
+            ops.ensure_bridge(name, gateway, prefix).await?;
+            if let Err(e) = ops.ensure_nat(name, subnet).await {
+                // Containers still reach each other and published ports; say what is missing.
+                tracing::warn!("no outbound NAT for {subnet} on {name}: {e}");
+            }
+            if persisted.subnet != Some(subnet) {
+                // A different range now: old endpoints cannot be kept as they were.
+                persisted.endpoints.retain(|_, ep| subnet.contains(ep.ip));
+            }
+            persisted.subnet = Some(subnet);
+            persisted.gateway = Some(gateway);
+            net = Some(Net { subnet, gateway });
+            tracing::info!("default bridge {name}: {subnet} via {gateway}");
+        }
+        let mut proxies = HashMap::new();
+        for (id, ep) in &persisted.endpoints {
+            if ep.ports.is_empty() {
+                continue;
+            }
+            match proxy::republish(&ep.ports, ep.ip) {
+                Ok(p) => {
+                    proxies.insert(id.clone(), p);
+                }
+                Err(e) => tracing::warn!(container = %id, "re-publishing ports: {e}"),
+            }
+        }
+        let me = Arc::new(Self {
+            bridge: config.name,
+            net,
+            ops,
+            state_file,
+            netns_dir: exec_root.join("netns"),
+            snapshot: std::sync::RwLock::new(persisted.endpoints.clone()),
+            live: tokio::sync::Mutex::new(Live { persisted, proxies }),
+        });
+        me.save(&me.live.lock().await.persisted)?;
+        Ok(me)
+    }
+
+    pub fn bridge_name(&self) -> Option<&str> {
+        self.bridge.as_deref()
+    }
+
+    pub fn net(&self) -> Option<Net> {
+        self.net
+    }
+
+    fn save(&self, p: &Persisted) -> Result<()> {
+        if let Ok(mut s) = self.snapshot.write() {
+            *s = p.endpoints.clone();
+        }
+        let dir = self.state_file.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).map_err(|e| ContainerError::io("creating network state dir", e))?;
+        let tmp = self.state_file.with_extension("json.tmp");
+        let data = serde_json::to_vec_pretty(p).map_err(err)?;
+        std::fs::write(&tmp, data).map_err(|e| ContainerError::io("writing network state", e))?;
+        std::fs::rename(&tmp, &self.state_file)
+            .map_err(|e| ContainerError::io("writing network state", e))
+    }
+
+    /// The endpoint of a running container on the default bridge.
+    pub fn endpoint(&self, container_id: &str) -> Option<Endpoint> {
+        self.snapshot.read().ok()?.get(container_id).cloned()
+    }
+
+    /// Every endpoint, by container ID.
+    pub fn endpoints(&self) -> BTreeMap<String, Endpoint> {
+        self.snapshot.read().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Releases endpoints whose container is not running any more (a crash between the
+    /// network set-up and the task, or a container removed while the daemon was down).
+    pub async fn sweep(&self, running: &HashSet<String>) {
+        let stale: Vec<String> = self
+            .endpoints()
+            .into_keys()
+            .filter(|id| !running.contains(id))
+            .collect();
+        for id in stale {
+            tracing::info!(container = %id, "releasing a stale network endpoint");
+            if let Err(e) = self.release_id(&id).await {
+                tracing::warn!(container = %id, "releasing a stale endpoint: {e}");
+            }
+        }
+    }
+
+    async fn release_id(&self, id: &str) -> Result<()> {
+        let mut live = self.live.lock().await;
+        live.proxies.remove(id);
+        let Some(ep) = live.persisted.endpoints.get(id).cloned() else {
+            return Ok(());
+        };
+        self.teardown(&ep).await?;
+        live.persisted.endpoints.remove(id);
+        self.save(&live.persisted)
+    }
+
+    /// Removes the OS side of an endpoint (idempotent).
+    async fn teardown(&self, ep: &Endpoint) -> Result<()> {
+        self.ops.remove_link(&ep.host_if).await.map_err(err)?;
+        self.ops.remove_netns(&ep.netns).await.map_err(err)
+    }
+
+    /// The network a container's inspect shows under `NetworkSettings.Networks`.
+    fn network_of(&self, rec: &Record) -> String {
+        match rec.host_config.network_mode.as_deref().unwrap_or("default") {
+            "" | "default" => "bridge".into(),
+            other => other.into(),
+        }
+    }
+
+    /// Fills `NetworkSettings` of `docker inspect` (already in dockerd's full shape) with
+    /// the container's endpoint: the top-level fields dockerd keeps for the default bridge,
+    /// `Networks.bridge`, `Ports`, the sandbox.
+    pub fn patch_inspect(&self, rec: &Record, v: &mut Value) {
+        let exposed = rec.config.exposed_ports.clone().unwrap_or_default();
+        let Some(ns) = v.get_mut("NetworkSettings") else {
+            return;
+        };
+        let name = self.network_of(rec);
+        let ep = (self.net.is_some() && name == "bridge")
+            .then(|| self.endpoint(&rec.id))
+            .flatten();
+        let (Some(ep), Some(net)) = (ep, self.net) else {
+            if rec.state.status.is_running() {
+                // Exposed ports show as unpublished while running (dockerd's shape).
+                ns["Ports"] = ports::port_map(&exposed, &[]);
+            }
+            return;
+        };
+        let ip = ep.ip.to_string();
+        let gw = net.gateway.to_string();
+        let prefix = net.subnet.prefix;
+        for (k, val) in [
+            ("Bridge", json!("")),
+            ("SandboxID", json!(ep.sandbox_id)),
+            ("SandboxKey", json!(ep.netns.display().to_string())),
+            ("EndpointID", json!(ep.endpoint_id)),
+            ("Gateway", json!(gw)),
+            ("IPAddress", json!(ip)),
+            ("IPPrefixLen", json!(prefix)),
+            ("MacAddress", json!(ep.mac)),
+            ("Ports", ports::port_map(&exposed, &ep.ports)),
+        ] {
+            ns[k] = val;
+        }
+        if let Some(b) = ns.pointer_mut("/Networks/bridge") {
+            for (k, val) in [
+                ("NetworkID", json!(super::network_id("bridge"))),
+                ("EndpointID", json!(ep.endpoint_id)),
+                ("Gateway", json!(gw)),
+                ("IPAddress", json!(ip)),
+                ("IPPrefixLen", json!(prefix)),
+                ("MacAddress", json!(ep.mac)),
+            ] {
+                b[k] = val;
+            }
+        }
+    }
+
+    /// `Ports` and the bridge endpoint of `docker ps`.
+    pub fn patch_summary(&self, rec: &Record, s: &mut spec::api::models::ContainerSummary) {
+        let exposed = rec.config.exposed_ports.clone().unwrap_or_default();
+        let ep = self.endpoint(&rec.id);
+        let bound = ep.as_ref().map(|e| e.ports.clone()).unwrap_or_default();
+        s.ports = Some(ports::summary(&exposed, &bound));
+        if let (Some(ep), Some(net)) = (ep, self.net) {
+            if let Some(b) = s
+                .network_settings
+                .as_mut()
+                .and_then(|n| n.networks.as_mut())
+                .and_then(|n| n.get_mut("bridge"))
+            {
+                b.network_id = Some(super::network_id("bridge"));
+                b.endpoint_id = Some(ep.endpoint_id);
+                b.gateway = Some(net.gateway.to_string());
+                b.ip_address = Some(ep.ip.to_string());
+                b.ip_prefix_len = Some(i64::from(net.subnet.prefix));
+                b.mac_address = Some(ep.mac);
+            }
+        }
+    }
+
+    /// `Containers` of `docker network inspect bridge`.
+    pub fn containers_json(&self, names: &HashMap<String, String>) -> Value {
+        let prefix = self.net.map(|n| n.subnet.prefix).unwrap_or(16);
+        let m: BTreeMap<String, Value> = self
+            .endpoints()
+            .into_iter()
+            .map(|(id, ep)| {
+                let v = json!({
+                    "Name": names.get(&id).cloned().unwrap_or_default(),
+                    "EndpointID": ep.endpoint_id,
+                    "MacAddress": ep.mac,
+                    "IPv4Address": format!("{}/{prefix}", ep.ip),
+                    "IPv6Address": "",
+                });
+                (id, v)
+            })
+            .collect();
+        serde_json::to_value(m).unwrap_or_else(|_| json!({}))
+    }
+
+    async fn attach_bridge(&self, rec: &Record, name: &str, net: Net) -> Result<NetworkAttachment> {
+        let exposed = rec.config.exposed_ports.clone().unwrap_or_default();
+        let requests = ports::requests(&rec.host_config, &exposed).map_err(port_err)?;
+        let mut live = self.live.lock().await;
+        // A leftover of a run whose release did not happen (e.g. a crash) goes first.
+        live.proxies.remove(&rec.id);
+        if let Some(old) = live.persisted.endpoints.remove(&rec.id) {
+            self.teardown(&old).await?;
+        }
+        let taken: BTreeSet<Ipv4Addr> = live.persisted.endpoints.values().map(|e| e.ip).collect();
+        let ip = ipam::allocate(net.subnet, net.gateway, &taken).map_err(err)?;
+        let endpoint_id = random_hex();
+        let sandbox_id = random_hex();
+        let mut ep = Endpoint {
+            netns: self.netns_dir.join(&sandbox_id[..12]),
+            host_if: format!("veth{}", &endpoint_id[..7]),
+            mac: ipam::mac_for(ip),
+            ip,
+            endpoint_id,
+            sandbox_id,
+            ports: Vec::new(),
+        };
+        let set_up = async {
+            self.ops.create_netns(&ep.netns).await.map_err(err)?;
+            self.ops
+                .add_link(&Link {
+                    bridge: name,
+                    host_if: &ep.host_if,
+                    netns: &ep.netns,
+                    mac: &ep.mac,
+                    ip,
+                    prefix: net.subnet.prefix,
+                    gateway: net.gateway,
+                })
+                .await
+                .map_err(err)?;
+            proxy::publish(&requests, ip).map_err(|e| {
+                ContainerError::Internal(format!(
+                    "driver failed programming external connectivity on endpoint {} ({}): {e}",
+                    rec.name.trim_start_matches('/'),
+                    ep.endpoint_id
+                ))
+            })
+        };
+        match set_up.await {
+            Ok((bound, published)) => {
+                ep.ports = bound;
+                live.proxies.insert(rec.id.clone(), published);
+                let netns = ep.netns.display().to_string();
+                live.persisted.endpoints.insert(rec.id.clone(), ep);
+                if let Err(e) = self.save(&live.persisted) {
+                    live.proxies.remove(&rec.id);
+                    if let Some(ep) = live.persisted.endpoints.remove(&rec.id) {
+                        let _ = self.teardown(&ep).await;
+                    }
+                    return Err(e);
+                }
+                Ok(NetworkAttachment {
+                    netns_path: Some(netns),
+                    address: Some(IpAddr::V4(ip)),
+                })
+            }
+            Err(e) => {
+                // Nothing of the attempt stays: link, namespace (the address was never
+                // recorded, so it is free again).
+                if let Err(te) = self.teardown(&ep).await {
+                    tracing::warn!(container = %rec.id, "cleaning up a failed attach: {te}");
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl NetworkProvider for BridgeNetworks {
+    fn validate_create(&self, body: &ContainerCreateBody, warnings: &mut Vec<String>) -> Result<()> {
+        let hc = body.host_config.clone().unwrap_or_default();
+        if !on_default_bridge(hc.network_mode.as_deref()) {
+            return Ok(());
+        }
+        let exposed = body.exposed_ports.clone().unwrap_or_default();
+        let reqs = ports::requests(&hc, &exposed).map_err(port_err)?;
+        if self.net.is_none() {
+            if !reqs.is_empty() {
+                return Err(ContainerError::InvalidParameter(
+                    "-p/--publish and -P/--publish-all need the default bridge, and this daemon runs with --bridge none".into(),
+                ));
+            }
+            if body.network_disabled != Some(true) {
+                warnings.push(translate::linux::BRIDGE_WARNING.into());
+            }
+        }
+        Ok(())
+    }
+
+    async fn attach(&self, rec: &Record) -> Result<NetworkAttachment> {
+        let (Some(name), Some(net)) = (&self.bridge, self.net) else {
+            return Ok(NetworkAttachment::default());
+        };
+        if !on_default_bridge(rec.host_config.network_mode.as_deref())
+            || rec.config.network_disabled == Some(true)
+        {
+            return Ok(NetworkAttachment::default());
+        }
+        self.attach_bridge(rec, name, net).await
+    }
+
+    async fn release(&self, rec: &Record) -> Result<()> {
+        self.release_id(&rec.id).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::networks::ops::RecordingOps;
+    use spec::api::models::{ContainerConfig, HostConfig, PortBinding};
+
+    fn rec(id: &str, hc: HostConfig) -> Record {
+        let mut r: Record = serde_json::from_value(json!({
+            "id": id, "name": format!("/{id}"), "created": "2026-01-01T00:00:00Z",
+            "image_ref": "busybox", "image_id": "sha256:x",
+            "config": {}, "host_config": {}, "state": {
+                "status": "created", "pid": 0, "exit_code": 0, "error": "",
+                "oom_killed": false, "started_at": null, "finished_at": null },
+            "backend": "containerd",
+            "platform": "linux", "restart_count": 0, "rootfs_key": id, "snapshotter": "overlayfs",
+            "path": "sh", "args": [], "has_been_manually_stopped": false, "warnings": []
+        }))
+        .unwrap_or_else(|e| panic!("record: {e}"));
+        r.host_config = hc;
+        r.config = ContainerConfig::default();
+        r
+    }
+
+    async fn bridge(ops: Arc<RecordingOps>, dir: &Path) -> Arc<BridgeNetworks> {
+        BridgeNetworks::start(
+            BridgeConfig::parse("db0", None).unwrap(),
+            ops,
+            &dir.join("data"),
+            &dir.join("exec"),
+        )
+        .await
+        .unwrap()
+    }
+
+    #[test]
+    fn config_flags() {
+        assert_eq!(BridgeConfig::parse("none", None).unwrap().name, None);
+        let c = BridgeConfig::parse("", Some("10.5.0.1/24")).unwrap();
+        assert_eq!(c.name.as_deref(), Some("dockbridge0"));
+        assert_eq!(c.bip, Some((Ipv4Addr::new(10, 5, 0, 1), 24)));
+        assert!(BridgeConfig::parse("", Some("10.5.0.1")).is_err());
+        assert!(BridgeConfig::parse("averyveryverylongname", None).is_err());
+    }
+
+    #[tokio::test]
+    async fn attach_release_and_addresses_survive_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let ops = Arc::new(RecordingOps {
+            routed: vec!["172.17.0.0/16".parse().unwrap()],
+            ..Default::default()
+        });
+        let b = bridge(ops.clone(), dir.path()).await;
+        assert_eq!(b.net().unwrap().subnet.to_string(), "172.18.0.0/16");
+        let a = b.attach(&rec("c1", HostConfig::default())).await.unwrap();
+        assert_eq!(a.address, Some("172.18.0.2".parse().unwrap()));
+        assert!(a.netns_path.unwrap().contains("/exec/netns/"));
+        let a2 = b.attach(&rec("c2", HostConfig::default())).await.unwrap();
+        assert_eq!(a2.address, Some("172.18.0.3".parse().unwrap()));
+        let calls = ops.calls();
+        assert_eq!(calls[0], "bridge db0 172.18.0.1/16");
+        assert_eq!(calls[1], "nat db0 172.18.0.0/16");
+        assert!(calls[3].contains("02:42:ac:12:00:02 172.18.0.2/16 gw 172.18.0.1 db0"), "{calls:?}");
+
+        // A new daemon on the same state keeps both, and hands out the next address.
+        drop(b);
+        let b = bridge(ops.clone(), dir.path()).await;
+        assert_eq!(b.endpoints().len(), 2);
+        b.release(&rec("c1", HostConfig::default())).await.unwrap();
+        b.release(&rec("c1", HostConfig::default())).await.unwrap();
+        assert!(ops.calls().iter().any(|c| c.starts_with("link- veth")));
+        let a3 = b.attach(&rec("c3", HostConfig::default())).await.unwrap();
+        assert_eq!(a3.address, Some("172.18.0.2".parse().unwrap()));
+        // The sweep releases what no running container owns.
+        b.sweep(&HashSet::from(["c3".to_string()])).await;
+        assert_eq!(b.endpoints().into_keys().collect::<Vec<_>>(), ["c3"]);
+    }
+
+    #[tokio::test]
+    async fn failed_setup_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let ops = Arc::new(RecordingOps::default());
+        let b = bridge(ops.clone(), dir.path()).await;
+        ops.fail.lock().unwrap().push("link+".into());
+        assert!(b.attach(&rec("c1", HostConfig::default())).await.is_err());
+        let calls = ops.calls();
+        let n = calls.len();
+        assert!(calls[n - 2].starts_with("link- veth") && calls[n - 1].starts_with("netns- "), "{calls:?}");
+        assert!(b.endpoints().is_empty());
+        ops.fail.lock().unwrap().clear();
+
+        // A port that cannot be bound: the start fails with dockerd's message, and the
+        // endpoint is gone again.
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port().to_string();
+        let hc = HostConfig {
+            port_bindings: Some(HashMap::from([(
+                "80/tcp".to_string(),
+                Some(vec![PortBinding {
+                    host_ip: Some("127.0.0.1".into()),
+                    host_port: Some(port),
+                }]),
+            )])),
+            ..Default::default()
+        };
+        let e = b.attach(&rec("c2", hc)).await.unwrap_err().to_string();
+        assert!(e.contains("driver failed programming external connectivity"), "{e}");
+        assert!(e.contains("address already in use"), "{e}");
+        assert!(b.endpoints().is_empty());
+    }
+
+    #[tokio::test]
+    async fn other_modes_and_no_bridge_need_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let ops = Arc::new(RecordingOps::default());
+        let b = bridge(ops.clone(), dir.path()).await;
+        let host = HostConfig {
+            network_mode: Some("host".into()),
+            ..Default::default()
+        };
+        assert_eq!(b.attach(&rec("h", host)).await.unwrap(), NetworkAttachment::default());
+        let none = BridgeNetworks::start(
+            BridgeConfig::parse("none", None).unwrap(),
+            ops.clone(),
+            &dir.path().join("d2"),
+            &dir.path().join("e2"),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            none.attach(&rec("x", HostConfig::default())).await.unwrap(),
+            NetworkAttachment::default()
+        );
+        let mut w = Vec::new();
+        none.validate_create(&ContainerCreateBody::default(), &mut w).unwrap();
+        assert_eq!(w, [translate::linux::BRIDGE_WARNING]);
+        let publish = ContainerCreateBody {
+            host_config: Some(HostConfig {
+                publish_all_ports: Some(true),
+                ..Default::default()
+            }),
+            exposed_ports: Some(vec!["80/tcp".into()]),
+            ..Default::default()
+        };
+        assert!(none.validate_create(&publish, &mut w).is_err());
+        let mut w = Vec::new();
+        b.validate_create(&publish, &mut w).unwrap();
+        assert!(w.is_empty());
+    }
+}
