@@ -207,7 +207,8 @@ async fn start_networks(
     let mut cfg = BridgeConfig::parse(&args.bridge, args.bip.as_deref())
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     #[cfg(target_os = "linux")]
-    let ops: std::sync::Arc<dyn networks::ops::NetOps> = std::sync::Arc::new(networks::ops::SystemOps);
+    let ops: std::sync::Arc<dyn networks::ops::NetOps> =
+        std::sync::Arc::new(networks::ops::SystemOps);
     #[cfg(not(target_os = "linux"))]
     let ops: std::sync::Arc<dyn networks::ops::NetOps> = {
         cfg.name = None;

@@ -92,6 +92,8 @@ struct Live {
 pub struct Net {
     pub subnet: Subnet,
     pub gateway: Ipv4Addr,
+    /// `--bip` named the gateway: dockerd then lists it in `IPAM.Config`.
+    pub gateway_configured: bool,
 }
 
 pub struct BridgeNetworks {
@@ -119,6 +121,34 @@ fn port_err(e: PortError) -> ContainerError {
 /// `default`/`bridge`/empty: the container is on the default bridge (when there is one).
 fn on_default_bridge(mode: Option<&str>) -> bool {
     matches!(mode.unwrap_or(""), "" | "default" | "bridge")
+}
+
+/// A fixed host port another container already publishes: dockerd's own allocator's
+/// message, before any socket is tried.
+fn allocated_elsewhere(
+    requests: &[ports::Request],
+    endpoints: &BTreeMap<String, Endpoint>,
+) -> Option<String> {
+    for r in requests.iter().filter(|r| r.host_ports.len() == 1) {
+        let port = r.host_ports[0];
+        let clash = endpoints.values().flat_map(|e| &e.ports).find(|b| {
+            b.host_port == port
+                && b.container.proto == r.container.proto
+                && (r.host_ip.is_none()
+                    || b.host_ip.is_unspecified()
+                    || Some(b.host_ip) == r.host_ip)
+        });
+        if clash.is_some() {
+            let ip = r
+                .host_ip
+                .map(|i| i.to_string())
+                .unwrap_or_else(|| "0.0.0.0".into());
+            return Some(format!(
+                "Bind for {ip}:{port} failed: port is already allocated"
+            ));
+        }
+    }
+    None
 }
 
 fn random_hex() -> String {
@@ -170,7 +200,11 @@ impl BridgeNetworks {
             }
             persisted.subnet = Some(subnet);
             persisted.gateway = Some(gateway);
-            net = Some(Net { subnet, gateway });
+            net = Some(Net {
+                subnet,
+                gateway,
+                gateway_configured: config.bip.is_some(),
+            });
             tracing::info!("default bridge {name}: {subnet} via {gateway}");
         }
         let mut proxies = HashMap::new();
@@ -211,7 +245,8 @@ impl BridgeNetworks {
             *s = p.endpoints.clone();
         }
         let dir = self.state_file.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir).map_err(|e| ContainerError::io("creating network state dir", e))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| ContainerError::io("creating network state dir", e))?;
         let tmp = self.state_file.with_extension("json.tmp");
         let data = serde_json::to_vec_pretty(p).map_err(err)?;
         std::fs::write(&tmp, data).map_err(|e| ContainerError::io("writing network state", e))?;
@@ -286,6 +321,13 @@ impl BridgeNetworks {
             if rec.state.status.is_running() {
                 // Exposed ports show as unpublished while running (dockerd's shape).
                 ns["Ports"] = ports::port_map(&exposed, &[]);
+            }
+            if self.net.is_some() && name == "bridge" && rec.state.started_at.is_some() {
+                // dockerd keeps the network's ID of a container that ran, and clears the
+                // endpoint's fields.
+                if let Some(b) = ns.pointer_mut("/Networks/bridge") {
+                    b["NetworkID"] = json!(super::network_id("bridge"));
+                }
             }
             return;
         };
@@ -371,6 +413,13 @@ impl BridgeNetworks {
         if let Some(old) = live.persisted.endpoints.remove(&rec.id) {
             self.teardown(&old).await?;
         }
+        if let Some(m) = allocated_elsewhere(&requests, &live.persisted.endpoints) {
+            return Err(ContainerError::Internal(format!(
+                "driver failed programming external connectivity on endpoint {} ({}): {m}",
+                rec.name.trim_start_matches('/'),
+                random_hex()
+            )));
+        }
         let taken: BTreeSet<Ipv4Addr> = live.persisted.endpoints.values().map(|e| e.ip).collect();
         let ip = ipam::allocate(net.subnet, net.gateway, &taken).map_err(err)?;
         let endpoint_id = random_hex();
@@ -438,7 +487,11 @@ impl BridgeNetworks {
 
 #[async_trait]
 impl NetworkProvider for BridgeNetworks {
-    fn validate_create(&self, body: &ContainerCreateBody, warnings: &mut Vec<String>) -> Result<()> {
+    fn validate_create(
+        &self,
+        body: &ContainerCreateBody,
+        warnings: &mut Vec<String>,
+    ) -> Result<()> {
         let hc = body.host_config.clone().unwrap_or_default();
         if !on_default_bridge(hc.network_mode.as_deref()) {
             return Ok(());
@@ -536,7 +589,10 @@ mod tests {
         let calls = ops.calls();
         assert_eq!(calls[0], "bridge db0 172.18.0.1/16");
         assert_eq!(calls[1], "nat db0 172.18.0.0/16");
-        assert!(calls[3].contains("02:42:ac:12:00:02 172.18.0.2/16 gw 172.18.0.1 db0"), "{calls:?}");
+        assert!(
+            calls[3].contains("02:42:ac:12:00:02 172.18.0.2/16 gw 172.18.0.1 db0"),
+            "{calls:?}"
+        );
 
         // A new daemon on the same state keeps both, and hands out the next address.
         drop(b);
@@ -561,7 +617,10 @@ mod tests {
         assert!(b.attach(&rec("c1", HostConfig::default())).await.is_err());
         let calls = ops.calls();
         let n = calls.len();
-        assert!(calls[n - 2].starts_with("link- veth") && calls[n - 1].starts_with("netns- "), "{calls:?}");
+        assert!(
+            calls[n - 2].starts_with("link- veth") && calls[n - 1].starts_with("netns- "),
+            "{calls:?}"
+        );
         assert!(b.endpoints().is_empty());
         ops.fail.lock().unwrap().clear();
 
@@ -580,7 +639,10 @@ mod tests {
             ..Default::default()
         };
         let e = b.attach(&rec("c2", hc)).await.unwrap_err().to_string();
-        assert!(e.contains("driver failed programming external connectivity"), "{e}");
+        assert!(
+            e.contains("driver failed programming external connectivity"),
+            "{e}"
+        );
         assert!(e.contains("address already in use"), "{e}");
         assert!(b.endpoints().is_empty());
     }
@@ -594,7 +656,10 @@ mod tests {
             network_mode: Some("host".into()),
             ..Default::default()
         };
-        assert_eq!(b.attach(&rec("h", host)).await.unwrap(), NetworkAttachment::default());
+        assert_eq!(
+            b.attach(&rec("h", host)).await.unwrap(),
+            NetworkAttachment::default()
+        );
         let none = BridgeNetworks::start(
             BridgeConfig::parse("none", None).unwrap(),
             ops.clone(),
@@ -608,7 +673,8 @@ mod tests {
             NetworkAttachment::default()
         );
         let mut w = Vec::new();
-        none.validate_create(&ContainerCreateBody::default(), &mut w).unwrap();
+        none.validate_create(&ContainerCreateBody::default(), &mut w)
+            .unwrap();
         assert_eq!(w, [translate::linux::BRIDGE_WARNING]);
         let publish = ContainerCreateBody {
             host_config: Some(HostConfig {

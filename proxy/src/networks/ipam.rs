@@ -163,7 +163,10 @@ mod tests {
     #[test]
     fn subnets_parse_and_normalise() {
         assert_eq!(s("172.17.0.1/16").to_string(), "172.17.0.0/16");
-        assert_eq!(s("10.1.2.3/8").broadcast(), Ipv4Addr::new(10, 255, 255, 255));
+        assert_eq!(
+            s("10.1.2.3/8").broadcast(),
+            Ipv4Addr::new(10, 255, 255, 255)
+        );
         assert!(s("172.17.0.0/16").contains(Ipv4Addr::new(172, 17, 200, 1)));
         assert!(!s("172.17.0.0/16").contains(Ipv4Addr::new(172, 18, 0, 1)));
         for bad in ["172.17.0.0", "x/16", "1.2.3.4/33", "1.2.3/8"] {

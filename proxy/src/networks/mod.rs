@@ -52,14 +52,18 @@ pub fn predefined(with_bridge: bool) -> Vec<(&'static str, &'static str)> {
 }
 
 /// The default bridge's `Options` and `IPAM.Config` as dockerd shows them.
+/// `gateway`: only when configured (`--bip`); dockerd lists the chosen subnet alone.
 pub fn bridge_json(
     bridge_name: &str,
     subnet: &ipam::Subnet,
-    gateway: std::net::Ipv4Addr,
+    gateway: Option<std::net::Ipv4Addr>,
     containers: Option<Value>,
 ) -> Value {
     let mut v = network_json("bridge", "bridge", containers);
-    v["IPAM"]["Config"] = json!([{"Subnet": subnet.to_string(), "Gateway": gateway.to_string()}]);
+    v["IPAM"]["Config"] = match gateway {
+        Some(g) => json!([{"Subnet": subnet.to_string(), "Gateway": g.to_string()}]),
+        None => json!([{"Subnet": subnet.to_string()}]),
+    };
     v["Options"] = json!({
         "com.docker.network.bridge.default_bridge": "true",
         "com.docker.network.bridge.enable_icc": "true",
@@ -210,8 +214,15 @@ mod tests {
             names(select_in(&f(r#"{"driver":["bridge"]}"#), &with).unwrap()),
             ["bridge"]
         );
-        let v = bridge_json("db0", &"172.18.0.0/16".parse().unwrap(), [172, 18, 0, 1].into(), None);
+        let v = bridge_json(
+            "db0",
+            &"172.18.0.0/16".parse().unwrap(),
+            Some([172, 18, 0, 1].into()),
+            None,
+        );
         assert_eq!(v["IPAM"]["Config"][0]["Gateway"], "172.18.0.1");
+        let v = bridge_json("db0", &"172.18.0.0/16".parse().unwrap(), None, None);
+        assert_eq!(v["IPAM"]["Config"], json!([{"Subnet": "172.18.0.0/16"}]));
         assert_eq!(v["Options"]["com.docker.network.bridge.name"], "db0");
     }
 }

@@ -44,8 +44,12 @@ pub trait NetOps: Send + Sync + 'static {
     /// The IPv4 address of an existing interface.
     async fn address_of(&self, ifname: &str) -> Result<Option<(Ipv4Addr, u8)>, OpsError>;
     /// Creates the bridge with `gateway/prefix` unless it exists, and brings it up.
-    async fn ensure_bridge(&self, name: &str, gateway: Ipv4Addr, prefix: u8)
-        -> Result<(), OpsError>;
+    async fn ensure_bridge(
+        &self,
+        name: &str,
+        gateway: Ipv4Addr,
+        prefix: u8,
+    ) -> Result<(), OpsError>;
     /// Forwarding on, masquerade for `subnet` leaving by another interface, and the
     /// bridge's traffic accepted in FORWARD (hosts with Docker have a DROP policy there).
     async fn ensure_nat(&self, bridge: &str, subnet: Subnet) -> Result<(), OpsError>;
@@ -142,7 +146,12 @@ mod system {
     }
 
     /// `iptables -C …` then `-A`/`-I` only when missing, so restarts add nothing twice.
-    async fn iptables_ensure(table: &str, chain: &str, insert: bool, rule: &[&str]) -> Result<(), OpsError> {
+    async fn iptables_ensure(
+        table: &str,
+        chain: &str,
+        insert: bool,
+        rule: &[&str],
+    ) -> Result<(), OpsError> {
         let mut check = vec!["-w", "-t", table, "-C", chain];
         check.extend_from_slice(rule);
         if run("iptables", &check, None).await.is_ok() {
@@ -202,7 +211,9 @@ mod system {
             prefix: u8,
         ) -> Result<(), OpsError> {
             if self.address_of(name).await?.is_none() {
-                let exists = run("ip", &["link", "show", "dev", name], None).await.is_ok();
+                let exists = run("ip", &["link", "show", "dev", name], None)
+                    .await
+                    .is_ok();
                 let mut batch = String::new();
                 if !exists {
                     batch.push_str(&format!("link add {name} type bridge\n"));
@@ -210,7 +221,9 @@ mod system {
                 batch.push_str(&format!("addr add {gateway}/{prefix} dev {name}\n"));
                 run("ip", &["-batch", "-"], Some(&batch)).await?;
             }
-            run("ip", &["link", "set", name, "up"], None).await.map(|_| ())
+            run("ip", &["link", "set", name, "up"], None)
+                .await
+                .map(|_| ())
         }
 
         async fn ensure_nat(&self, bridge: &str, subnet: Subnet) -> Result<(), OpsError> {
@@ -305,7 +318,10 @@ mod system {
         }
 
         async fn remove_link(&self, ifname: &str) -> Result<(), OpsError> {
-            if run("ip", &["link", "show", "dev", ifname], None).await.is_err() {
+            if run("ip", &["link", "show", "dev", ifname], None)
+                .await
+                .is_err()
+            {
                 return Ok(());
             }
             run("ip", &["link", "del", ifname], None).await.map(|_| ())

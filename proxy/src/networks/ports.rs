@@ -219,8 +219,7 @@ mod tests {
     use spec::api::models::PortBinding;
 
     fn hc(bindings: &[(&str, &str, &str)], all: bool) -> HostConfig {
-        let mut m: std::collections::HashMap<String, Option<Vec<PortBinding>>> =
-            Default::default();
+        let mut m: std::collections::HashMap<String, Option<Vec<PortBinding>>> = Default::default();
         for (k, ip, port) in bindings {
             m.entry(k.to_string())
                 .or_default()
@@ -246,7 +245,10 @@ mod tests {
                 proto: Proto::Tcp
             }
         );
-        assert_eq!(parse_container_port("53/udp").unwrap().to_string(), "53/udp");
+        assert_eq!(
+            parse_container_port("53/udp").unwrap().to_string(),
+            "53/udp"
+        );
         assert!(matches!(
             parse_container_port("1/sctp"),
             Err(PortError::Unsupported(_))

@@ -317,10 +317,7 @@ mod tests {
         )
         .err()
         .unwrap();
-        assert!(
-            err.to_string().contains("address already in use"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("address already in use"), "{err}");
         drop(published);
         tokio::time::sleep(Duration::from_millis(50)).await;
         let again = republish(&bound[..1], Ipv4Addr::LOCALHOST);

@@ -27,7 +27,12 @@ fn nets(d: &AppState) -> Vec<(&'static str, &'static str)> {
 /// A pre-defined network's JSON; `containers` for inspect (list leaves them empty).
 fn json_of(d: &AppState, name: &str, driver: &str, containers: Option<Value>) -> Value {
     match (name, d.networks.net(), d.networks.bridge_name()) {
-        ("bridge", Some(net), Some(br)) => bridge_json(br, &net.subnet, net.gateway, containers),
+        ("bridge", Some(net), Some(br)) => bridge_json(
+            br,
+            &net.subnet,
+            net.gateway_configured.then_some(net.gateway),
+            containers,
+        ),
         _ => network_json(name, driver, containers),
     }
 }

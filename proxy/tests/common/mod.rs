@@ -80,7 +80,11 @@ impl Daemon {
             ns
         });
         let mut extra: Vec<String> = extra_args.iter().map(|s| s.to_string()).collect();
-        if !isolated && !extra.iter().any(|a| a == "--bridge" || a.starts_with("--bridge=")) {
+        if !isolated
+            && !extra
+                .iter()
+                .any(|a| a == "--bridge" || a.starts_with("--bridge="))
+        {
             extra.extend(["--bridge".to_string(), "none".to_string()]);
         }
         let mut d = Self {
@@ -170,13 +174,18 @@ impl Daemon {
 
     /// Runs a command in the daemon's network namespace (see [`Self::start_isolated`]).
     pub fn in_netns(&self, args: &[&str]) -> Output {
-        let ns = self.netns.as_ref().expect("an isolated daemon");
-        Command::new("nsenter")
-            .arg(format!("--net={}", ns.display()))
-            .args(args)
+        self.netns_cmd(args)
             .stdin(Stdio::null())
             .output()
             .expect("running nsenter")
+    }
+
+    /// A command that runs in the daemon's network namespace.
+    pub fn netns_cmd(&self, args: &[&str]) -> Command {
+        let ns = self.netns.as_ref().expect("an isolated daemon");
+        let mut c = Command::new("nsenter");
+        c.arg(format!("--net={}", ns.display())).args(args);
+        c
     }
 
     /// Stops the daemon with SIGKILL (a crash) and starts it again on the same roots.
