@@ -308,3 +308,136 @@ fn no_bridge_daemon_refuses_publishing() {
         "host\nnone\n"
     );
 }
+
+fn bridges(d: &Daemon) -> Vec<String> {
+    let out = d.in_netns(&["ip", "-o", "link", "show", "type", "bridge"]);
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split(": ").nth(1).map(|n| n.to_string()))
+        .collect()
+}
+
+#[test]
+fn user_networks_with_dns() {
+    let mut d = Daemon::start_isolated(&[]);
+    d.load_busybox();
+    let id = d
+        .ok(&[
+            "network", "create", "--subnet", "10.77.0.0/24", "--label", "env=ci", "mynet",
+        ])
+        .trim()
+        .to_string();
+    assert_eq!(id.len(), 64);
+    let n: Value = serde_json::from_str(&d.ok(&["network", "inspect", "mynet"])).unwrap();
+    assert_eq!(n[0]["Id"], id.as_str());
+    assert_eq!(n[0]["Driver"], "bridge");
+    assert_eq!(
+        n[0]["IPAM"]["Config"],
+        serde_json::json!([{"Subnet": "10.77.0.0/24"}])
+    );
+    assert_eq!(n[0]["Labels"], serde_json::json!({"env": "ci"}));
+    assert_eq!(
+        d.ok(&["network", "ls", "--filter", "label=env=ci", "--format", "{{.Name}}"]),
+        "mynet\n"
+    );
+    assert_eq!(
+        d.ok(&["network", "ls", "--filter", "type=custom", "--format", "{{.Name}}"]),
+        "mynet\n"
+    );
+    // dockerd's errors.
+    let dup = d.docker(&["network", "create", "mynet"]);
+    assert!(String::from_utf8_lossy(&dup.stderr).contains("network with name mynet already exists"));
+    let overlap = d.docker(&["network", "create", "--subnet", "10.77.0.0/16", "other"]);
+    assert!(
+        String::from_utf8_lossy(&overlap.stderr)
+            .contains("Pool overlaps with other one on this address space"),
+        "{overlap:?}"
+    );
+    let missing = d.docker(&["run", "--rm", "--network", "nope", IMAGE, "true"]);
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains("network nope not found"),
+        "{missing:?}"
+    );
+
+    d.ok(&[
+        "run", "-d", "--name", "db", "--network", "mynet", "--network-alias", "database", IMAGE,
+        "sleep", "1000",
+    ]);
+    d.ok(&["run", "-d", "--name", "web", "--network", "mynet", IMAGE, "sh", "-c", HTTPD]);
+    let c = inspect(&d, "db");
+    let ep = &c["NetworkSettings"]["Networks"]["mynet"];
+    assert_eq!(ep["NetworkID"], id.as_str());
+    assert_eq!(ep["IPAddress"], "10.77.0.2");
+    assert_eq!(ep["Gateway"], "10.77.0.1");
+    assert_eq!(ep["IPPrefixLen"], 24);
+    let aliases: Vec<&str> = ep["Aliases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a.as_str())
+        .collect();
+    assert!(aliases.contains(&"database"), "{aliases:?}");
+    // Only the default bridge fills the top-level fields.
+    assert_eq!(c["NetworkSettings"]["IPAddress"], "");
+    let resolv = d.ok(&["exec", "db", "cat", "/etc/resolv.conf"]);
+    assert!(resolv.contains("nameserver 127.0.0.11"), "{resolv}");
+    assert!(resolv.contains("ndots:0"), "{resolv}");
+
+    // Names and aliases resolve on the network, through the embedded DNS server.
+    let looked = d.ok(&["run", "--rm", "--network", "mynet", IMAGE, "busybox", "nslookup", "database"]);
+    assert!(looked.contains("10.77.0.2"), "{looked}");
+    let mut got = String::new();
+    for _ in 0..30 {
+        let out = d.docker(&[
+            "run", "--rm", "--network", "mynet", IMAGE, "busybox", "wget", "-qO-", "http://web/",
+        ]);
+        got = String::from_utf8_lossy(&out.stdout).into_owned();
+        if got == "hello\n" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(got, "hello\n");
+    // A container on the default bridge does not see them.
+    let out = d.docker(&["run", "--rm", IMAGE, "busybox", "nslookup", "database"]);
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("10.77.0.2"));
+
+    let members = d.ok(&[
+        "network", "inspect", "-f", "{{range .Containers}}{{.Name}} {{end}}", "mynet",
+    ]);
+    let mut members: Vec<&str> = members.split_whitespace().collect();
+    members.sort();
+    assert_eq!(members, ["db", "web"]);
+    let rm = d.docker(&["network", "rm", "mynet"]);
+    assert!(
+        String::from_utf8_lossy(&rm.stderr).contains("has active endpoints"),
+        "{rm:?}"
+    );
+    let conn = d.docker(&["network", "connect", "mynet", "db"]);
+    assert!(String::from_utf8_lossy(&conn.stderr).contains("not supported by dockbridge"));
+
+    // A restarted daemon keeps the network, the addresses and the DNS.
+    d.restart();
+    let looked = d.ok(&["exec", "web", "busybox", "nslookup", "database"]);
+    assert!(looked.contains("10.77.0.2"), "{looked}");
+
+    // --internal: no route out.
+    d.ok(&["network", "create", "--internal", "int"]);
+    let route = d.ok(&["run", "--rm", "--network", "int", IMAGE, "busybox", "ip", "route"]);
+    assert!(!route.contains("default"), "{route}");
+    assert!(route.contains("dev eth0"), "{route}");
+
+    // Nothing left once the containers and networks are gone.
+    d.ok(&["rm", "-f", "db", "web"]);
+    d.ok(&["network", "rm", "mynet"]);
+    let pruned = d.ok(&["network", "prune", "-f"]);
+    assert!(pruned.contains("int"), "{pruned}");
+    assert_eq!(bridges(&d), ["dockbridge0"]);
+    assert_eq!(leftovers(&d), (0, 0, 0));
+    let nat = d.in_netns(&["iptables", "-t", "nat", "-S", "POSTROUTING"]);
+    assert_eq!(String::from_utf8_lossy(&nat.stdout).matches("MASQUERADE").count(), 1);
+    assert_eq!(
+        d.ok(&["network", "ls", "--format", "{{.Name}}"]),
+        "bridge\nhost\nnone\n"
+    );
+}

@@ -1,7 +1,9 @@
-//! The default `bridge` network: a Linux bridge (`dockbridge0` unless `--bridge` names
-//! another), one pinned network namespace per running container with a veth on the bridge,
-//! an address from the bridge's subnet, masquerade for outbound traffic, and the container's
-//! published ports behind userland proxies.
+//! The bridge driver: the default `bridge` network (a Linux bridge, `dockbridge0` unless
+//! `--bridge` names another) and user-defined networks (a bridge each, `br-<id>`). A
+//! running container gets one pinned network namespace with a veth on its network's
+//! bridge, an address from the network's subnet, masquerade for outbound traffic (not on
+//! `--internal` networks, which have no default route either), its published ports behind
+//! userland proxies, and on user networks the embedded DNS server at 127.0.0.11.
 //!
 //! Lifetime of an endpoint: created by [`NetworkProvider::attach`] before the task exists
 //! (the namespace path goes into the spec), released after the run ends, a start fails, or
@@ -20,7 +22,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use spec::api::models::ContainerCreateBody;
 
+use super::dns;
 use super::ipam::{self, Subnet};
+use super::user::{self, UserNetwork};
+use super::NetworkError;
 use super::ops::{Link, NetOps};
 use super::ports::{self, Bound, PortError};
 use super::proxy::{self, Published};
@@ -71,6 +76,13 @@ pub struct Endpoint {
     pub mac: String,
     #[serde(default)]
     pub ports: Vec<Bound>,
+    /// The user network's ID; empty on the default bridge.
+    #[serde(default)]
+    pub network_id: String,
+    /// The names other containers find this one by on a user network (its name, its
+    /// `--network-alias`es, its short ID).
+    #[serde(default)]
+    pub aliases: Vec<String>,
 }
 
 /// What survives a daemon restart.
@@ -80,11 +92,35 @@ struct Persisted {
     gateway: Option<Ipv4Addr>,
     /// By container ID.
     endpoints: BTreeMap<String, Endpoint>,
+    /// User-defined networks, by ID.
+    #[serde(default)]
+    networks: BTreeMap<String, UserNetwork>,
+}
+
+/// A task that ends when dropped (a container's DNS listener).
+struct Task(tokio::task::JoinHandle<()>);
+
+impl Drop for Task {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 struct Live {
     persisted: Persisted,
     proxies: HashMap<String, Published>,
+    dns: HashMap<String, Task>,
+}
+
+/// Where an endpoint goes: the default bridge or a user network.
+struct Target {
+    /// Empty for the default bridge.
+    network_id: String,
+    bridge: String,
+    subnet: Subnet,
+    gateway: Ipv4Addr,
+    ip_range: Option<Subnet>,
+    internal: bool,
 }
 
 /// The bridge as configured at start.
@@ -104,7 +140,9 @@ pub struct BridgeNetworks {
     netns_dir: PathBuf,
     live: tokio::sync::Mutex<Live>,
     /// Read by inspect without waiting for a network operation in progress.
-    snapshot: std::sync::RwLock<BTreeMap<String, Endpoint>>,
+    snapshot: std::sync::RwLock<Persisted>,
+    /// What the DNS listeners answer from, rebuilt at every change.
+    directory: Arc<std::sync::RwLock<dns::Directory>>,
 }
 
 fn err(e: impl std::fmt::Display) -> ContainerError {
@@ -196,7 +234,9 @@ impl BridgeNetworks {
             }
             if persisted.subnet != Some(subnet) {
                 // A different range now: old endpoints cannot be kept as they were.
-                persisted.endpoints.retain(|_, ep| subnet.contains(ep.ip));
+                persisted
+                    .endpoints
+                    .retain(|_, ep| !ep.network_id.is_empty() || subnet.contains(ep.ip));
             }
             persisted.subnet = Some(subnet);
             persisted.gateway = Some(gateway);
@@ -206,6 +246,14 @@ impl BridgeNetworks {
                 gateway_configured: config.bip.is_some(),
             });
             tracing::info!("default bridge {name}: {subnet} via {gateway}");
+        }
+        for n in persisted.networks.values() {
+            ops.ensure_bridge(&n.bridge, n.gateway, n.subnet.prefix).await?;
+            if !n.internal && n.masquerade {
+                if let Err(e) = ops.ensure_nat(&n.bridge, n.subnet).await {
+                    tracing::warn!("no outbound NAT for network {}: {e}", n.name);
+                }
+            }
         }
         let mut proxies = HashMap::new();
         for (id, ep) in &persisted.endpoints {
@@ -225,11 +273,52 @@ impl BridgeNetworks {
             ops,
             state_file,
             netns_dir: exec_root.join("netns"),
-            snapshot: std::sync::RwLock::new(persisted.endpoints.clone()),
-            live: tokio::sync::Mutex::new(Live { persisted, proxies }),
+            snapshot: std::sync::RwLock::new(persisted.clone()),
+            directory: Arc::default(),
+            live: tokio::sync::Mutex::new(Live {
+                persisted,
+                proxies,
+                dns: HashMap::new(),
+            }),
         });
-        me.save(&me.live.lock().await.persisted)?;
+        {
+            let mut live = me.live.lock().await;
+            let eps: Vec<(String, Endpoint)> = live
+                .persisted
+                .endpoints
+                .iter()
+                .filter(|(_, e)| !e.network_id.is_empty())
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            for (id, ep) in eps {
+                match me.start_dns(&ep).await {
+                    Ok(Some(t)) => {
+                        live.dns.insert(id, t);
+                    }
+                    Ok(None) => {}
+                    Err(e) => tracing::warn!(container = %id, "restarting DNS: {e}"),
+                }
+            }
+            me.save(&live.persisted)?;
+        }
         Ok(me)
+    }
+
+    /// The container's DNS listener at 127.0.0.11 in its namespace (user networks).
+    async fn start_dns(&self, ep: &Endpoint) -> Result<Option<Task>> {
+        let Some(sock) = self.ops.dns_socket(&ep.netns).await.map_err(err)? else {
+            return Ok(None);
+        };
+        let sock = tokio::net::UdpSocket::from_std(sock)
+            .map_err(|e| ContainerError::io("serving DNS", e))?;
+        let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+        let upstream = dns::upstream(&[], &host_resolv);
+        Ok(Some(Task(tokio::spawn(dns::serve(
+            sock,
+            ep.network_id.clone(),
+            self.directory.clone(),
+            upstream,
+        )))))
     }
 
     pub fn bridge_name(&self) -> Option<&str> {
@@ -242,7 +331,15 @@ impl BridgeNetworks {
 
     fn save(&self, p: &Persisted) -> Result<()> {
         if let Ok(mut s) = self.snapshot.write() {
-            *s = p.endpoints.clone();
+            *s = p.clone();
+        }
+        if let Ok(mut d) = self.directory.write() {
+            d.entries = p
+                .endpoints
+                .values()
+                .filter(|e| !e.network_id.is_empty())
+                .map(|e| (e.network_id.clone(), e.aliases.clone(), e.ip))
+                .collect();
         }
         let dir = self.state_file.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir)
@@ -256,12 +353,114 @@ impl BridgeNetworks {
 
     /// The endpoint of a running container on the default bridge.
     pub fn endpoint(&self, container_id: &str) -> Option<Endpoint> {
-        self.snapshot.read().ok()?.get(container_id).cloned()
+        self.snapshot.read().ok()?.endpoints.get(container_id).cloned()
     }
 
     /// Every endpoint, by container ID.
     pub fn endpoints(&self) -> BTreeMap<String, Endpoint> {
-        self.snapshot.read().map(|s| s.clone()).unwrap_or_default()
+        self.snapshot
+            .read()
+            .map(|s| s.endpoints.clone())
+            .unwrap_or_default()
+    }
+
+    /// The user-defined networks.
+    pub fn user_networks(&self) -> Vec<UserNetwork> {
+        self.snapshot
+            .read()
+            .map(|s| s.networks.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// A user network by name, ID or unique ID prefix.
+    pub fn find_user(&self, key: &str) -> Option<UserNetwork> {
+        find_user_in(&self.user_networks(), key)
+    }
+
+    /// Whether a network (by ID; empty: the default bridge) has endpoints.
+    pub fn in_use(&self, network_id: &str) -> bool {
+        self.endpoints().values().any(|e| e.network_id == network_id)
+    }
+
+    /// `POST /networks/create`.
+    pub async fn create_network(&self, req: &user::CreateRequest) -> Result<UserNetwork, NetworkError> {
+        let mut live = self.live.lock().await;
+        let predefined = ["bridge", "host", "none"];
+        if live.persisted.networks.values().any(|n| n.name == req.name)
+            || (predefined.contains(&req.name.as_str()) && (req.name != "bridge" || self.net.is_some()))
+        {
+            return Err(NetworkError::Conflict(format!(
+                "network with name {} already exists",
+                req.name
+            )));
+        }
+        let mut taken: Vec<Subnet> = live.persisted.networks.values().map(|n| n.subnet).collect();
+        if let Some(n) = self.net {
+            taken.push(n.subnet);
+        }
+        let routed = self
+            .ops
+            .routed_subnets(self.bridge.as_deref().unwrap_or(""))
+            .await
+            .unwrap_or_default();
+        let created = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
+        let n = user::create(req, random_hex(), created, &taken, &routed)?;
+        if live.persisted.networks.values().any(|x| x.bridge == n.bridge)
+            || self.bridge.as_deref() == Some(n.bridge.as_str())
+        {
+            return Err(NetworkError::Conflict(format!(
+                "bridge name {} is already in use by another network",
+                n.bridge
+            )));
+        }
+        let set_up = async {
+            self.ops
+                .ensure_bridge(&n.bridge, n.gateway, n.subnet.prefix)
+                .await?;
+            if !n.internal && n.masquerade {
+                self.ops.ensure_nat(&n.bridge, n.subnet).await?;
+            }
+            Ok::<(), super::ops::OpsError>(())
+        };
+        if let Err(e) = set_up.await {
+            let _ = self.ops.remove_nat(&n.bridge, n.subnet).await;
+            let _ = self.ops.remove_link(&n.bridge).await;
+            return Err(NetworkError::Internal(format!("creating network {}: {e}", n.name)));
+        }
+        live.persisted.networks.insert(n.id.clone(), n.clone());
+        if let Err(e) = self.save(&live.persisted) {
+            live.persisted.networks.remove(&n.id);
+            let _ = self.ops.remove_nat(&n.bridge, n.subnet).await;
+            let _ = self.ops.remove_link(&n.bridge).await;
+            return Err(NetworkError::Internal(e.to_string()));
+        }
+        Ok(n)
+    }
+
+    /// `DELETE /networks/{id}` of a user network: refused while containers are on it.
+    pub async fn remove_network(&self, key: &str) -> Result<UserNetwork, NetworkError> {
+        let mut live = self.live.lock().await;
+        let nets: Vec<UserNetwork> = live.persisted.networks.values().cloned().collect();
+        let n = find_user_in(&nets, key)
+            .ok_or_else(|| NetworkError::NotFound(format!("network {key} not found")))?;
+        if live.persisted.endpoints.values().any(|e| e.network_id == n.id) {
+            return Err(NetworkError::Forbidden(format!(
+                "error while removing network: network {} id {} has active endpoints",
+                n.name, n.id
+            )));
+        }
+        self.ops
+            .remove_nat(&n.bridge, n.subnet)
+            .await
+            .map_err(|e| NetworkError::Internal(e.to_string()))?;
+        self.ops
+            .remove_link(&n.bridge)
+            .await
+            .map_err(|e| NetworkError::Internal(e.to_string()))?;
+        live.persisted.networks.remove(&n.id);
+        self.save(&live.persisted)
+            .map_err(|e| NetworkError::Internal(e.to_string()))?;
+        Ok(n)
     }
 
     /// Releases endpoints whose container is not running any more (a crash between the
@@ -283,6 +482,7 @@ impl BridgeNetworks {
     async fn release_id(&self, id: &str) -> Result<()> {
         let mut live = self.live.lock().await;
         live.proxies.remove(id);
+        live.dns.remove(id);
         let Some(ep) = live.persisted.endpoints.get(id).cloned() else {
             return Ok(());
         };
@@ -306,50 +506,60 @@ impl BridgeNetworks {
     }
 
     /// Fills `NetworkSettings` of `docker inspect` (already in dockerd's full shape) with
-    /// the container's endpoint: the top-level fields dockerd keeps for the default bridge,
-    /// `Networks.bridge`, `Ports`, the sandbox.
+    /// the container's endpoint: the sandbox, `Ports`, `Networks.<name>`, and for the
+    /// default bridge the top-level address fields dockerd keeps for it.
     pub fn patch_inspect(&self, rec: &Record, v: &mut Value) {
         let exposed = rec.config.exposed_ports.clone().unwrap_or_default();
         let Some(ns) = v.get_mut("NetworkSettings") else {
             return;
         };
         let name = self.network_of(rec);
-        let ep = (self.net.is_some() && name == "bridge")
-            .then(|| self.endpoint(&rec.id))
-            .flatten();
-        let (Some(ep), Some(net)) = (ep, self.net) else {
+        let ep = self.endpoint(&rec.id);
+        let target = ep.as_ref().and_then(|e| self.target_of(e));
+        let (Some(ep), Some(t)) = (ep, target) else {
             if rec.state.status.is_running() {
                 // Exposed ports show as unpublished while running (dockerd's shape).
                 ns["Ports"] = ports::port_map(&exposed, &[]);
             }
-            if self.net.is_some() && name == "bridge" && rec.state.started_at.is_some() {
+            let network_id = if name == "bridge" {
+                self.net.map(|_| super::network_id("bridge"))
+            } else {
+                self.find_user(&name).map(|n| n.id)
+            };
+            if let (Some(id), true) = (network_id, rec.state.started_at.is_some()) {
                 // dockerd keeps the network's ID of a container that ran, and clears the
                 // endpoint's fields.
-                if let Some(b) = ns.pointer_mut("/Networks/bridge") {
-                    b["NetworkID"] = json!(super::network_id("bridge"));
+                if let Some(b) = ns.get_mut("Networks").and_then(|n| n.get_mut(&name)) {
+                    b["NetworkID"] = json!(id);
                 }
             }
             return;
         };
         let ip = ep.ip.to_string();
-        let gw = net.gateway.to_string();
-        let prefix = net.subnet.prefix;
-        for (k, val) in [
-            ("Bridge", json!("")),
-            ("SandboxID", json!(ep.sandbox_id)),
-            ("SandboxKey", json!(ep.netns.display().to_string())),
-            ("EndpointID", json!(ep.endpoint_id)),
-            ("Gateway", json!(gw)),
-            ("IPAddress", json!(ip)),
-            ("IPPrefixLen", json!(prefix)),
-            ("MacAddress", json!(ep.mac)),
-            ("Ports", ports::port_map(&exposed, &ep.ports)),
-        ] {
-            ns[k] = val;
-        }
-        if let Some(b) = ns.pointer_mut("/Networks/bridge") {
+        let gw = t.gateway.to_string();
+        let prefix = t.subnet.prefix;
+        ns["SandboxID"] = json!(ep.sandbox_id);
+        ns["SandboxKey"] = json!(ep.netns.display().to_string());
+        ns["Ports"] = ports::port_map(&exposed, &ep.ports);
+        if t.network_id.is_empty() {
             for (k, val) in [
-                ("NetworkID", json!(super::network_id("bridge"))),
+                ("EndpointID", json!(ep.endpoint_id)),
+                ("Gateway", json!(gw)),
+                ("IPAddress", json!(ip)),
+                ("IPPrefixLen", json!(prefix)),
+                ("MacAddress", json!(ep.mac)),
+            ] {
+                ns[k] = val;
+            }
+        }
+        let network_id = if t.network_id.is_empty() {
+            super::network_id("bridge")
+        } else {
+            t.network_id.clone()
+        };
+        if let Some(b) = ns.get_mut("Networks").and_then(|n| n.get_mut(&name)) {
+            for (k, val) in [
+                ("NetworkID", json!(network_id)),
                 ("EndpointID", json!(ep.endpoint_id)),
                 ("Gateway", json!(gw)),
                 ("IPAddress", json!(ip)),
@@ -358,39 +568,55 @@ impl BridgeNetworks {
             ] {
                 b[k] = val;
             }
+            if !t.network_id.is_empty() {
+                // dockerd lists the aliases and the short ID (not the name).
+                let shown: Vec<&String> = ep
+                    .aliases
+                    .iter()
+                    .filter(|a| **a != rec.name.trim_start_matches('/'))
+                    .collect();
+                b["Aliases"] = json!(shown);
+            }
         }
     }
 
-    /// `Ports` and the bridge endpoint of `docker ps`.
+    /// `Ports` and the endpoint of `docker ps`.
     pub fn patch_summary(&self, rec: &Record, s: &mut spec::api::models::ContainerSummary) {
         let exposed = rec.config.exposed_ports.clone().unwrap_or_default();
         let ep = self.endpoint(&rec.id);
         let bound = ep.as_ref().map(|e| e.ports.clone()).unwrap_or_default();
         s.ports = Some(ports::summary(&exposed, &bound));
-        if let (Some(ep), Some(net)) = (ep, self.net) {
-            if let Some(b) = s
-                .network_settings
-                .as_mut()
-                .and_then(|n| n.networks.as_mut())
-                .and_then(|n| n.get_mut("bridge"))
-            {
-                b.network_id = Some(super::network_id("bridge"));
-                b.endpoint_id = Some(ep.endpoint_id);
-                b.gateway = Some(net.gateway.to_string());
-                b.ip_address = Some(ep.ip.to_string());
-                b.ip_prefix_len = Some(i64::from(net.subnet.prefix));
-                b.mac_address = Some(ep.mac);
-            }
+        let name = self.network_of(rec);
+        let Some((ep, t)) = ep.and_then(|e| self.target_of(&e).map(|t| (e, t))) else {
+            return;
+        };
+        if let Some(b) = s
+            .network_settings
+            .as_mut()
+            .and_then(|n| n.networks.as_mut())
+            .and_then(|n| n.get_mut(&name))
+        {
+            b.network_id = Some(if t.network_id.is_empty() {
+                super::network_id("bridge")
+            } else {
+                t.network_id.clone()
+            });
+            b.endpoint_id = Some(ep.endpoint_id);
+            b.gateway = Some(t.gateway.to_string());
+            b.ip_address = Some(ep.ip.to_string());
+            b.ip_prefix_len = Some(i64::from(t.subnet.prefix));
+            b.mac_address = Some(ep.mac);
         }
     }
 
-    /// `Containers` of `docker network inspect bridge`.
-    pub fn containers_json(&self, names: &HashMap<String, String>) -> Value {
-        let prefix = self.net.map(|n| n.subnet.prefix).unwrap_or(16);
+    /// `Containers` of `docker network inspect` (`network_id` empty: the default bridge).
+    pub fn containers_json(&self, network_id: &str, names: &HashMap<String, String>) -> Value {
         let m: BTreeMap<String, Value> = self
             .endpoints()
             .into_iter()
-            .map(|(id, ep)| {
+            .filter(|(_, ep)| ep.network_id == network_id)
+            .filter_map(|(id, ep)| {
+                let prefix = self.target_of(&ep)?.subnet.prefix;
                 let v = json!({
                     "Name": names.get(&id).cloned().unwrap_or_default(),
                     "EndpointID": ep.endpoint_id,
@@ -398,18 +624,94 @@ impl BridgeNetworks {
                     "IPv4Address": format!("{}/{prefix}", ep.ip),
                     "IPv6Address": "",
                 });
-                (id, v)
+                Some((id, v))
             })
             .collect();
         serde_json::to_value(m).unwrap_or_else(|_| json!({}))
     }
 
-    async fn attach_bridge(&self, rec: &Record, name: &str, net: Net) -> Result<NetworkAttachment> {
+    /// The network an endpoint is on.
+    fn target_of(&self, ep: &Endpoint) -> Option<Target> {
+        if ep.network_id.is_empty() {
+            let net = self.net?;
+            return Some(Target {
+                network_id: String::new(),
+                bridge: self.bridge.clone()?,
+                subnet: net.subnet,
+                gateway: net.gateway,
+                ip_range: None,
+                internal: false,
+            });
+        }
+        let n = self
+            .snapshot
+            .read()
+            .ok()?
+            .networks
+            .get(&ep.network_id)
+            .cloned()?;
+        Some(user_target(&n))
+    }
+
+    /// The network a container's mode names: `None` for modes without an endpoint
+    /// (`host`, `none`, `container:…`, the default mode without a bridge).
+    fn target_for(&self, rec: &Record) -> Result<Option<(Target, Vec<String>)>> {
+        let mode = rec.host_config.network_mode.as_deref().unwrap_or("");
+        if rec.config.network_disabled == Some(true)
+            || matches!(mode, "host" | "none")
+            || mode.starts_with("container:")
+        {
+            return Ok(None);
+        }
+        if on_default_bridge(Some(mode)) {
+            let (Some(bridge), Some(net)) = (&self.bridge, self.net) else {
+                return Ok(None);
+            };
+            return Ok(Some((
+                Target {
+                    network_id: String::new(),
+                    bridge: bridge.clone(),
+                    subnet: net.subnet,
+                    gateway: net.gateway,
+                    ip_range: None,
+                    internal: false,
+                },
+                Vec::new(),
+            )));
+        }
+        let n = self
+            .find_user(mode)
+            .ok_or_else(|| ContainerError::NotFound(format!("network {mode} not found")))?;
+        // Found by name, its ID, or under the name the request used.
+        let mut aliases = vec![rec.name.trim_start_matches('/').to_string()];
+        let endpoints = rec
+            .request
+            .as_ref()
+            .and_then(|b| b.networking_config.as_ref())
+            .and_then(|c| c.endpoints_config.clone())
+            .unwrap_or_default();
+        for (k, ep) in endpoints {
+            if k == mode || k == n.name || k == n.id {
+                aliases.extend(ep.aliases.unwrap_or_default());
+            }
+        }
+        aliases.push(rec.id.chars().take(12).collect());
+        aliases.dedup();
+        Ok(Some((user_target(&n), aliases)))
+    }
+
+    async fn attach_endpoint(
+        &self,
+        rec: &Record,
+        t: Target,
+        aliases: Vec<String>,
+    ) -> Result<NetworkAttachment> {
         let exposed = rec.config.exposed_ports.clone().unwrap_or_default();
         let requests = ports::requests(&rec.host_config, &exposed).map_err(port_err)?;
         let mut live = self.live.lock().await;
         // A leftover of a run whose release did not happen (e.g. a crash) goes first.
         live.proxies.remove(&rec.id);
+        live.dns.remove(&rec.id);
         if let Some(old) = live.persisted.endpoints.remove(&rec.id) {
             self.teardown(&old).await?;
         }
@@ -420,8 +722,19 @@ impl BridgeNetworks {
                 random_hex()
             )));
         }
-        let taken: BTreeSet<Ipv4Addr> = live.persisted.endpoints.values().map(|e| e.ip).collect();
-        let ip = ipam::allocate(net.subnet, net.gateway, &taken).map_err(err)?;
+        let taken: BTreeSet<Ipv4Addr> = live
+            .persisted
+            .endpoints
+            .values()
+            .filter(|e| e.network_id == t.network_id)
+            .map(|e| e.ip)
+            .collect();
+        let ip = ipam::allocate(t.ip_range.unwrap_or(t.subnet), t.gateway, &taken)
+            .ok()
+            .filter(|ip| *ip != t.subnet.broadcast())
+            .ok_or_else(|| {
+                ContainerError::Internal(format!("no available IPv4 address on {}", t.subnet))
+            })?;
         let endpoint_id = random_hex();
         let sandbox_id = random_hex();
         let mut ep = Endpoint {
@@ -432,37 +745,50 @@ impl BridgeNetworks {
             endpoint_id,
             sandbox_id,
             ports: Vec::new(),
+            network_id: t.network_id.clone(),
+            aliases,
         };
         let set_up = async {
             self.ops.create_netns(&ep.netns).await.map_err(err)?;
             self.ops
                 .add_link(&Link {
-                    bridge: name,
+                    bridge: &t.bridge,
                     host_if: &ep.host_if,
                     netns: &ep.netns,
                     mac: &ep.mac,
                     ip,
-                    prefix: net.subnet.prefix,
-                    gateway: net.gateway,
+                    prefix: t.subnet.prefix,
+                    gateway: t.gateway,
+                    default_route: !t.internal,
                 })
                 .await
                 .map_err(err)?;
-            proxy::publish(&requests, ip).map_err(|e| {
+            let dns = if t.network_id.is_empty() {
+                None
+            } else {
+                self.start_dns(&ep).await?
+            };
+            let (bound, published) = proxy::publish(&requests, ip).map_err(|e| {
                 ContainerError::Internal(format!(
                     "driver failed programming external connectivity on endpoint {} ({}): {e}",
                     rec.name.trim_start_matches('/'),
                     ep.endpoint_id
                 ))
-            })
+            })?;
+            Ok::<_, ContainerError>((bound, published, dns))
         };
         match set_up.await {
-            Ok((bound, published)) => {
+            Ok((bound, published, dns)) => {
                 ep.ports = bound;
                 live.proxies.insert(rec.id.clone(), published);
+                if let Some(d) = dns {
+                    live.dns.insert(rec.id.clone(), d);
+                }
                 let netns = ep.netns.display().to_string();
                 live.persisted.endpoints.insert(rec.id.clone(), ep);
                 if let Err(e) = self.save(&live.persisted) {
                     live.proxies.remove(&rec.id);
+                    live.dns.remove(&rec.id);
                     if let Some(ep) = live.persisted.endpoints.remove(&rec.id) {
                         let _ = self.teardown(&ep).await;
                     }
@@ -485,6 +811,29 @@ impl BridgeNetworks {
     }
 }
 
+fn user_target(n: &UserNetwork) -> Target {
+    Target {
+        network_id: n.id.clone(),
+        bridge: n.bridge.clone(),
+        subnet: n.subnet,
+        gateway: n.gateway,
+        ip_range: n.ip_range,
+        internal: n.internal,
+    }
+}
+
+/// By exact name, exact ID, then unique ID prefix (dockerd's order).
+fn find_user_in(nets: &[UserNetwork], key: &str) -> Option<UserNetwork> {
+    if key.is_empty() {
+        return None;
+    }
+    if let Some(n) = nets.iter().find(|n| n.name == key || n.id == key) {
+        return Some(n.clone());
+    }
+    let hits: Vec<&UserNetwork> = nets.iter().filter(|n| n.id.starts_with(key)).collect();
+    (hits.len() == 1).then(|| hits[0].clone())
+}
+
 #[async_trait]
 impl NetworkProvider for BridgeNetworks {
     fn validate_create(
@@ -493,34 +842,32 @@ impl NetworkProvider for BridgeNetworks {
         warnings: &mut Vec<String>,
     ) -> Result<()> {
         let hc = body.host_config.clone().unwrap_or_default();
-        if !on_default_bridge(hc.network_mode.as_deref()) {
-            return Ok(());
-        }
+        let mode = hc.network_mode.as_deref().unwrap_or("");
         let exposed = body.exposed_ports.clone().unwrap_or_default();
         let reqs = ports::requests(&hc, &exposed).map_err(port_err)?;
-        if self.net.is_none() {
-            if !reqs.is_empty() {
-                return Err(ContainerError::InvalidParameter(
-                    "-p/--publish and -P/--publish-all need the default bridge, and this daemon runs with --bridge none".into(),
-                ));
+        if on_default_bridge(Some(mode)) {
+            if self.net.is_none() {
+                if !reqs.is_empty() {
+                    return Err(ContainerError::InvalidParameter(
+                        "-p/--publish and -P/--publish-all need the default bridge, and this daemon runs with --bridge none".into(),
+                    ));
+                }
+                if body.network_disabled != Some(true) {
+                    warnings.push(translate::linux::BRIDGE_WARNING.into());
+                }
             }
-            if body.network_disabled != Some(true) {
-                warnings.push(translate::linux::BRIDGE_WARNING.into());
-            }
+            return Ok(());
         }
+        // A user network is looked up at start, not here: dockerd creates the container
+        // and its start fails with a 404 (a 404 at create would make the CLI pull).
         Ok(())
     }
 
     async fn attach(&self, rec: &Record) -> Result<NetworkAttachment> {
-        let (Some(name), Some(net)) = (&self.bridge, self.net) else {
-            return Ok(NetworkAttachment::default());
-        };
-        if !on_default_bridge(rec.host_config.network_mode.as_deref())
-            || rec.config.network_disabled == Some(true)
-        {
-            return Ok(NetworkAttachment::default());
+        match self.target_for(rec)? {
+            Some((t, aliases)) => self.attach_endpoint(rec, t, aliases).await,
+            None => Ok(NetworkAttachment::default()),
         }
-        self.attach_bridge(rec, name, net).await
     }
 
     async fn release(&self, rec: &Record) -> Result<()> {

@@ -4,15 +4,20 @@
 //!
 //! - [`ipam`]: subnets, the default bridge's pool choice, address allocation (pure);
 //! - [`ports`]: published-port requests and dockerd's shapes for them (pure);
-//! - [`bridge`]: the default bridge driver, the container manager's network provider;
+//! - [`user`]: user-defined networks: create checks, JSON shape, filters (pure);
+//! - [`bridge`]: the bridge driver (default and user networks), the container manager's
+//!   network provider;
+//! - [`dns`]: the embedded DNS server of user networks;
 //! - [`ops`]: the host networking calls behind a trait (real and recording fake);
 //! - [`proxy`]: the userland proxy behind published ports.
 
 pub mod bridge;
+pub mod dns;
 pub mod ipam;
 pub mod ops;
 pub mod ports;
 pub mod proxy;
+pub mod user;
 
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -24,13 +29,23 @@ pub enum NetworkError {
     NotFound(String),
     #[error("{0}")]
     InvalidParameter(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    Internal(String),
 }
 
 impl crate::error_kind::Kinded for NetworkError {
     fn kind(&self) -> crate::error_kind::ErrorKind {
+        use crate::error_kind::ErrorKind;
         match self {
-            Self::NotFound(_) => crate::error_kind::ErrorKind::NotFound,
-            Self::InvalidParameter(_) => crate::error_kind::ErrorKind::InvalidParameter,
+            Self::NotFound(_) => ErrorKind::NotFound,
+            Self::InvalidParameter(_) => ErrorKind::InvalidParameter,
+            Self::Conflict(_) => ErrorKind::Conflict,
+            Self::Forbidden(_) => ErrorKind::Forbidden,
+            Self::Internal(_) => ErrorKind::Internal,
         }
     }
 }

@@ -35,6 +35,8 @@ pub struct Link<'a> {
     pub ip: Ipv4Addr,
     pub prefix: u8,
     pub gateway: Ipv4Addr,
+    /// No default route on `--internal` networks.
+    pub default_route: bool,
 }
 
 #[async_trait]
@@ -53,6 +55,8 @@ pub trait NetOps: Send + Sync + 'static {
     /// Forwarding on, masquerade for `subnet` leaving by another interface, and the
     /// bridge's traffic accepted in FORWARD (hosts with Docker have a DROP policy there).
     async fn ensure_nat(&self, bridge: &str, subnet: Subnet) -> Result<(), OpsError>;
+    /// Removes what [`Self::ensure_nat`] added (forwarding stays on); missing rules are fine.
+    async fn remove_nat(&self, bridge: &str, subnet: Subnet) -> Result<(), OpsError>;
     /// A new network namespace pinned at `path` (a bind mount of its nsfs file).
     async fn create_netns(&self, path: &Path) -> Result<(), OpsError>;
     /// Unpins and deletes `path`; a missing one is fine.
@@ -61,6 +65,9 @@ pub trait NetOps: Send + Sync + 'static {
     async fn add_link(&self, link: &Link<'_>) -> Result<(), OpsError>;
     /// Deletes a host-side interface (its peer goes with it); a missing one is fine.
     async fn remove_link(&self, ifname: &str) -> Result<(), OpsError>;
+    /// A UDP socket bound to 127.0.0.11:53 inside `netns`, for the embedded DNS server;
+    /// `None` where sockets cannot be made (the fake).
+    async fn dns_socket(&self, netns: &Path) -> Result<Option<std::net::UdpSocket>, OpsError>;
 }
 
 /// The real calls.
@@ -85,6 +92,9 @@ impl NetOps for NoBridges {
     async fn ensure_nat(&self, _bridge: &str, _subnet: Subnet) -> Result<(), OpsError> {
         Err(unsupported())
     }
+    async fn remove_nat(&self, _bridge: &str, _subnet: Subnet) -> Result<(), OpsError> {
+        Ok(())
+    }
     async fn create_netns(&self, _path: &Path) -> Result<(), OpsError> {
         Err(unsupported())
     }
@@ -96,6 +106,9 @@ impl NetOps for NoBridges {
     }
     async fn remove_link(&self, _ifname: &str) -> Result<(), OpsError> {
         Ok(())
+    }
+    async fn dns_socket(&self, _netns: &Path) -> Result<Option<std::net::UdpSocket>, OpsError> {
+        Err(unsupported())
     }
 }
 
@@ -242,6 +255,22 @@ mod system {
             iptables_ensure("filter", "FORWARD", true, &["-i", bridge, "-j", "ACCEPT"]).await
         }
 
+        async fn remove_nat(&self, bridge: &str, subnet: Subnet) -> Result<(), OpsError> {
+            let s = subnet.to_string();
+            let rules: [(&str, &str, Vec<&str>); 3] = [
+                ("nat", "POSTROUTING", vec!["-s", &s, "!", "-o", bridge, "-j", "MASQUERADE"]),
+                ("filter", "FORWARD", vec!["-o", bridge, "-j", "ACCEPT"]),
+                ("filter", "FORWARD", vec!["-i", bridge, "-j", "ACCEPT"]),
+            ];
+            for (table, chain, rule) in rules {
+                let mut del = vec!["-w", "-t", table, "-D", chain];
+                del.extend_from_slice(&rule);
+                // Deleted until none is left (an older run may have added it twice).
+                while run("iptables", &del, None).await.is_ok() {}
+            }
+            Ok(())
+        }
+
         async fn create_netns(&self, path: &Path) -> Result<(), OpsError> {
             let path = path.to_path_buf();
             let what = format!("creating the network namespace {}", path.display());
@@ -304,10 +333,13 @@ mod system {
                 l.host_if, l.mac, l.host_if, l.bridge
             );
             run("ip", &["-batch", "-"], Some(&host)).await?;
-            let inside = format!(
-                "link set lo up\naddr add {}/{} dev eth0\nlink set eth0 up\nroute add default via {}\n",
-                l.ip, l.prefix, l.gateway
+            let mut inside = format!(
+                "link set lo up\naddr add {}/{} dev eth0\nlink set eth0 up\n",
+                l.ip, l.prefix
             );
+            if l.default_route {
+                inside.push_str(&format!("route add default via {}\n", l.gateway));
+            }
             run(
                 "nsenter",
                 &[&format!("--net={ns}"), "ip", "-batch", "-"],
@@ -325,6 +357,27 @@ mod system {
                 return Ok(());
             }
             run("ip", &["link", "del", ifname], None).await.map(|_| ())
+        }
+
+        async fn dns_socket(
+            &self,
+            netns: &Path,
+        ) -> Result<Option<std::net::UdpSocket>, OpsError> {
+            let path = netns.to_path_buf();
+            let what = format!("binding 127.0.0.11:53 in {}", path.display());
+            // setns moves only the calling thread: one of its own, which ends right after;
+            // the socket stays in the namespace it was made in.
+            let r = std::thread::spawn(move || -> Result<std::net::UdpSocket, String> {
+                let f = std::fs::File::open(&path).map_err(|e| e.to_string())?;
+                nix::sched::setns(&f, nix::sched::CloneFlags::CLONE_NEWNET)
+                    .map_err(|e| format!("setns: {e}"))?;
+                let s = std::net::UdpSocket::bind("127.0.0.11:53").map_err(|e| e.to_string())?;
+                s.set_nonblocking(true).map_err(|e| e.to_string())?;
+                Ok(s)
+            })
+            .join()
+            .map_err(|_| OpsError::new(&what, "the thread panicked"))?;
+            r.map(Some).map_err(|e| OpsError::new(what, e))
         }
     }
 }
@@ -374,6 +427,9 @@ impl NetOps for RecordingOps {
     async fn ensure_nat(&self, bridge: &str, subnet: Subnet) -> Result<(), OpsError> {
         self.record(format!("nat {bridge} {subnet}"))
     }
+    async fn remove_nat(&self, bridge: &str, subnet: Subnet) -> Result<(), OpsError> {
+        self.record(format!("nat- {bridge} {subnet}"))
+    }
     async fn create_netns(&self, path: &Path) -> Result<(), OpsError> {
         self.record(format!("netns+ {}", path.display()))
     }
@@ -388,5 +444,9 @@ impl NetOps for RecordingOps {
     }
     async fn remove_link(&self, ifname: &str) -> Result<(), OpsError> {
         self.record(format!("link- {ifname}"))
+    }
+    async fn dns_socket(&self, netns: &Path) -> Result<Option<std::net::UdpSocket>, OpsError> {
+        self.record(format!("dns {}", netns.display()))?;
+        Ok(None)
     }
 }

@@ -26,10 +26,13 @@ pub enum NetworkMode {
     None,
     /// `host`: the host's network namespace.
     Host,
+    /// A user-defined network (by name or ID; the daemon's network provider checks that
+    /// it exists): an address on it, and the embedded DNS server at 127.0.0.11.
+    User,
 }
 
 impl NetworkMode {
-    /// Parses `HostConfig.NetworkMode`; `container:…` and user-defined networks are refused.
+    /// Parses `HostConfig.NetworkMode`; `container:…` is refused.
     pub fn parse(mode: &str) -> Result<Self, Error> {
         match mode {
             "" | "default" | "bridge" => Ok(Self::Bridge),
@@ -42,7 +45,7 @@ impl NetworkMode {
                 }
                 Err(unsupported(format!("--network {m} (sharing another container's network namespace)")))
             }
-            m => Err(unsupported(format!("--network {m} (user-defined networks; only none, host and the default bridge mode are)"))),
+            _ => Ok(Self::User),
         }
     }
 
@@ -61,6 +64,7 @@ impl NetworkMode {
                 Self::Bridge => matches!(name, "" | "default" | "bridge"),
                 Self::None => name == "none",
                 Self::Host => name == "host",
+                Self::User => false,
             }
     }
 }
@@ -108,7 +112,7 @@ pub(super) fn validate(
                 .push("Published ports are discarded when using host network mode".into()),
             // Published on the bridge by the daemon's network provider, which checks the
             // bindings (and refuses them on a daemon without a bridge).
-            NetworkMode::Bridge => {}
+            NetworkMode::Bridge | NetworkMode::User => {}
             NetworkMode::None if published => {
                 return Err(unsupported(
                     "-p/--publish with --network none (the container has no interface to publish from)",
@@ -152,8 +156,9 @@ pub(super) fn validate(
         if nonempty_vec(&ep.links).is_some() {
             return Err(unsupported("--link"));
         }
-        if nonempty_vec(&ep.aliases).is_some() {
-            return Err(unsupported("--network-alias"));
+        if nonempty_vec(&ep.aliases).is_some() && mode != NetworkMode::User {
+            // dockerd: aliases only mean something on user-defined networks.
+            return Err(invalid("network-scoped alias is supported only for containers in user defined networks"));
         }
         if nonempty(&ep.mac_address).is_some() {
             return Err(unsupported("--mac-address"));
@@ -219,7 +224,7 @@ pub fn etc_hosts(
         let (name, ip) = parse_extra_host(h)?;
         out.push_str(&format!("{ip}\t{name}\n"));
     }
-    if mode == NetworkMode::Bridge && !hostname.is_empty() {
+    if matches!(mode, NetworkMode::Bridge | NetworkMode::User) && !hostname.is_empty() {
         let ip = address.unwrap_or(IpAddr::from([127, 0, 0, 1]));
         out.push_str(&format!("{ip}\t{hostname}\n"));
     }
@@ -265,7 +270,16 @@ pub fn resolv_conf(
         }
     }
     let mut overrides: Vec<&str> = Vec::new();
-    if !dns.is_empty() {
+    if mode == NetworkMode::User {
+        // As dockerd: the embedded DNS server answers the network's names and forwards the
+        // rest to the host's (or the `--dns`) servers; the container sees only 127.0.0.11.
+        if !dns.is_empty() {
+            overrides.push("nameservers");
+        }
+        nameservers = vec![[127, 0, 0, 11].into()];
+        options.retain(|o| !o.starts_with("ndots:"));
+        options.push("ndots:0".into());
+    } else if !dns.is_empty() {
         nameservers = dns
             .iter()
             .map(|d| {
@@ -319,10 +333,7 @@ mod tests {
     fn modes() {
         assert_eq!(NetworkMode::parse("default").unwrap(), NetworkMode::Bridge);
         assert_eq!(NetworkMode::parse("none").unwrap(), NetworkMode::None);
-        assert!(matches!(
-            NetworkMode::parse("mynet").unwrap_err(),
-            Error::Unsupported(_)
-        ));
+        assert_eq!(NetworkMode::parse("mynet").unwrap(), NetworkMode::User);
         assert!(matches!(
             NetworkMode::parse("container:abc").unwrap_err(),
             Error::Unsupported(_)
@@ -378,5 +389,10 @@ mod tests {
             "{r}"
         );
         assert!(resolv_conf(host, &s(&["nope"]), &[], &[], "").is_err());
+        let r = resolv_conf(host, &[], &[], &[], "mynet").unwrap();
+        assert!(
+            r.contains("nameserver 127.0.0.11\nsearch lan\noptions edns0 trust-ad ndots:0\n"),
+            "{r}"
+        );
     }
 }
