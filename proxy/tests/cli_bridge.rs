@@ -323,7 +323,13 @@ fn user_networks_with_dns() {
     d.load_busybox();
     let id = d
         .ok(&[
-            "network", "create", "--subnet", "10.77.0.0/24", "--label", "env=ci", "mynet",
+            "network",
+            "create",
+            "--subnet",
+            "10.77.0.0/24",
+            "--label",
+            "env=ci",
+            "mynet",
         ])
         .trim()
         .to_string();
@@ -337,11 +343,25 @@ fn user_networks_with_dns() {
     );
     assert_eq!(n[0]["Labels"], serde_json::json!({"env": "ci"}));
     assert_eq!(
-        d.ok(&["network", "ls", "--filter", "label=env=ci", "--format", "{{.Name}}"]),
+        d.ok(&[
+            "network",
+            "ls",
+            "--filter",
+            "label=env=ci",
+            "--format",
+            "{{.Name}}"
+        ]),
         "mynet\n"
     );
     assert_eq!(
-        d.ok(&["network", "ls", "--filter", "type=custom", "--format", "{{.Name}}"]),
+        d.ok(&[
+            "network",
+            "ls",
+            "--filter",
+            "type=custom",
+            "--format",
+            "{{.Name}}"
+        ]),
         "mynet\n"
     );
     // dockerd's errors.
@@ -360,10 +380,30 @@ fn user_networks_with_dns() {
     );
 
     d.ok(&[
-        "run", "-d", "--name", "db", "--network", "mynet", "--network-alias", "database", IMAGE,
-        "sleep", "1000",
+        "run",
+        "-d",
+        "--name",
+        "db",
+        "--network",
+        "mynet",
+        "--network-alias",
+        "database",
+        IMAGE,
+        "sleep",
+        "1000",
     ]);
-    d.ok(&["run", "-d", "--name", "web", "--network", "mynet", IMAGE, "sh", "-c", HTTPD]);
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "--network",
+        "mynet",
+        IMAGE,
+        "sh",
+        "-c",
+        HTTPD,
+    ]);
     let c = inspect(&d, "db");
     let ep = &c["NetworkSettings"]["Networks"]["mynet"];
     assert_eq!(ep["NetworkID"], id.as_str());
@@ -384,12 +424,29 @@ fn user_networks_with_dns() {
     assert!(resolv.contains("ndots:0"), "{resolv}");
 
     // Names and aliases resolve on the network, through the embedded DNS server.
-    let looked = d.ok(&["run", "--rm", "--network", "mynet", IMAGE, "busybox", "nslookup", "database"]);
+    let looked = d.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "mynet",
+        IMAGE,
+        "busybox",
+        "nslookup",
+        "database",
+    ]);
     assert!(looked.contains("10.77.0.2"), "{looked}");
     let mut got = String::new();
     for _ in 0..30 {
         let out = d.docker(&[
-            "run", "--rm", "--network", "mynet", IMAGE, "busybox", "wget", "-qO-", "http://web/",
+            "run",
+            "--rm",
+            "--network",
+            "mynet",
+            IMAGE,
+            "busybox",
+            "wget",
+            "-qO-",
+            "http://web/",
         ]);
         got = String::from_utf8_lossy(&out.stdout).into_owned();
         if got == "hello\n" {
@@ -403,7 +460,11 @@ fn user_networks_with_dns() {
     assert!(!String::from_utf8_lossy(&out.stdout).contains("10.77.0.2"));
 
     let members = d.ok(&[
-        "network", "inspect", "-f", "{{range .Containers}}{{.Name}} {{end}}", "mynet",
+        "network",
+        "inspect",
+        "-f",
+        "{{range .Containers}}{{.Name}} {{end}}",
+        "mynet",
     ]);
     let mut members: Vec<&str> = members.split_whitespace().collect();
     members.sort();
@@ -423,7 +484,16 @@ fn user_networks_with_dns() {
 
     // --internal: no route out.
     d.ok(&["network", "create", "--internal", "int"]);
-    let route = d.ok(&["run", "--rm", "--network", "int", IMAGE, "busybox", "ip", "route"]);
+    let route = d.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "int",
+        IMAGE,
+        "busybox",
+        "ip",
+        "route",
+    ]);
     assert!(!route.contains("default"), "{route}");
     assert!(route.contains("dev eth0"), "{route}");
 
@@ -435,7 +505,12 @@ fn user_networks_with_dns() {
     assert_eq!(bridges(&d), ["dockbridge0"]);
     assert_eq!(leftovers(&d), (0, 0, 0));
     let nat = d.in_netns(&["iptables", "-t", "nat", "-S", "POSTROUTING"]);
-    assert_eq!(String::from_utf8_lossy(&nat.stdout).matches("MASQUERADE").count(), 1);
+    assert_eq!(
+        String::from_utf8_lossy(&nat.stdout)
+            .matches("MASQUERADE")
+            .count(),
+        1
+    );
     assert_eq!(
         d.ok(&["network", "ls", "--format", "{{.Name}}"]),
         "bridge\nhost\nnone\n"

@@ -33,6 +33,18 @@ pub fn cases() -> Vec<Case> {
             (1, 24),
             bridge_port_conflict,
         ),
+        Case::new(
+            A,
+            "bridge_user_network_create_inspect_rm",
+            (1, 24),
+            user_network_shape,
+        ),
+        Case::new(
+            A,
+            "bridge_user_network_errors",
+            (1, 24),
+            user_network_errors,
+        ),
     ]
 }
 
@@ -392,5 +404,121 @@ fn build_prune(ctx: &mut Ctx) -> Result<Outcome> {
     ctx.expect(&r, 200)?;
     let v = r.json()?;
     ensure!(v.get("SpaceReclaimed").is_some(), "{v}");
+    Ok(Outcome::Pass)
+}
+
+/// Creates a user network (the engine has a default bridge, so it can); removed at the end
+/// of the case by the caller.
+fn create_net(ctx: &mut Ctx, body: Value) -> Result<(u16, Value)> {
+    let r = ctx.post_json("/networks/create", &body)?;
+    let status = r.status();
+    Ok((status, r.json().unwrap_or(Value::Null)))
+}
+
+fn user_network_shape(ctx: &mut Ctx) -> Result<Outcome> {
+    if let Err(skip) = default_bridge(ctx)? {
+        return Ok(skip);
+    }
+    let name = ctx.name();
+    let (st, v) = create_net(
+        ctx,
+        json!({"Name": name, "Labels": {"compat": "yes"}, "Internal": true,
+               "IPAM": {"Config": [{"Subnet": "10.199.0.0/24", "IPRange": "10.199.0.128/25", "Gateway": "10.199.0.254"}]}}),
+    )?;
+    eq("create status", st, 201)?;
+    let id = s(&v, "/Id").to_string();
+    ensure!(id.len() == 64, "Id {v}");
+    eq("Warning", s(&v, "/Warning"), "")?;
+    let result = (|| -> Result<()> {
+        let r = ctx.get(&format!("/networks/{name}"))?;
+        ctx.expect(&r, 200)?;
+        let n = ctx.validate("get", "/networks/{id}", &r)?;
+        eq("Id", s(&n, "/Id"), id.as_str())?;
+        eq("Driver", s(&n, "/Driver"), "bridge")?;
+        eq("Scope", s(&n, "/Scope"), "local")?;
+        eq("Internal", n["Internal"].as_bool(), Some(true))?;
+        eq(
+            "IPAM.Config",
+            n["IPAM"]["Config"].clone(),
+            json!([{"Subnet": "10.199.0.0/24", "IPRange": "10.199.0.128/25", "Gateway": "10.199.0.254"}]),
+        )?;
+        eq("Labels", n["Labels"].clone(), json!({"compat": "yes"}))?;
+        eq("Containers", n["Containers"].clone(), json!({}))?;
+        ensure!(s(&n, "/Created").len() > 20, "Created {:?}", n["Created"]);
+        // A container on it: an address from the IP range, the network's ID, its name.
+        let c =
+            ctx.create(json!({"Cmd": ["sleep", "300"], "HostConfig": {"NetworkMode": name}}))?;
+        ctx.start(&c)?;
+        let v = ctx.inspect(&c)?;
+        let ep = &v["NetworkSettings"]["Networks"][&name];
+        eq("NetworkID", s(ep, "/NetworkID"), id.as_str())?;
+        eq("IPAddress", s(ep, "/IPAddress"), "10.199.0.128")?;
+        eq("Gateway", s(ep, "/Gateway"), "10.199.0.254")?;
+        eq(
+            "top-level IPAddress",
+            s(&v, "/NetworkSettings/IPAddress"),
+            "",
+        )?;
+        let r = ctx.get(&format!("/networks/{id}"))?;
+        let n = r.json()?;
+        eq(
+            "member IPv4Address",
+            s(&n["Containers"][&c], "/IPv4Address"),
+            "10.199.0.128/24",
+        )?;
+        // In use: refused.
+        let r = ctx.delete(&format!("/networks/{name}"))?;
+        let m = ctx.expect_error(&r, 403)?;
+        contains("message", &m, "has active endpoints")?;
+        let r = ctx.delete(&format!("/containers/{c}?force=1"))?;
+        ctx.expect(&r, 204)?;
+        Ok(())
+    })();
+    let r = ctx.delete(&format!("/networks/{id}"))?;
+    result?;
+    ctx.expect(&r, 204)?;
+    let r = ctx.get(&format!("/networks/{id}"))?;
+    ctx.expect_error(&r, 404)?;
+    Ok(Outcome::Pass)
+}
+
+fn user_network_errors(ctx: &mut Ctx) -> Result<Outcome> {
+    if let Err(skip) = default_bridge(ctx)? {
+        return Ok(skip);
+    }
+    let name = ctx.name();
+    let (st, v) = create_net(
+        ctx,
+        json!({"Name": name, "IPAM": {"Config": [{"Subnet": "10.198.0.0/24"}]}}),
+    )?;
+    eq("create status", st, 201)?;
+    let id = s(&v, "/Id").to_string();
+    let result = (|| -> Result<()> {
+        let (st, v) = create_net(ctx, json!({"Name": name, "CheckDuplicate": true}))?;
+        eq("duplicate status", st, 409)?;
+        contains(
+            "message",
+            s(&v, "/message"),
+            &format!("network with name {name} already exists"),
+        )?;
+        let other = ctx.name();
+        let (st, v) = create_net(
+            ctx,
+            json!({"Name": other, "IPAM": {"Config": [{"Subnet": "10.198.0.0/16"}]}}),
+        )?;
+        eq("overlap status", st, 403)?;
+        eq(
+            "overlap message",
+            s(&v, "/message"),
+            "Pool overlaps with other one on this address space",
+        )?;
+        let r = ctx.delete(&format!("/networks/compat-missing-{}", ctx.run_id))?;
+        let m = ctx.expect_error(&r, 404)?;
+        contains("message", &m, "not found")?;
+        Ok(())
+    })();
+    let r = ctx.delete(&format!("/networks/{id}"))?;
+    result?;
+    ctx.expect(&r, 204)?;
     Ok(Outcome::Pass)
 }

@@ -24,11 +24,11 @@ use spec::api::models::ContainerCreateBody;
 
 use super::dns;
 use super::ipam::{self, Subnet};
-use super::user::{self, UserNetwork};
-use super::NetworkError;
 use super::ops::{Link, NetOps};
 use super::ports::{self, Bound, PortError};
 use super::proxy::{self, Published};
+use super::user::{self, UserNetwork};
+use super::NetworkError;
 use crate::containers::providers::{NetworkAttachment, NetworkProvider};
 use crate::containers::record::Record;
 use crate::containers::{ContainerError, Result};
@@ -248,7 +248,8 @@ impl BridgeNetworks {
             tracing::info!("default bridge {name}: {subnet} via {gateway}");
         }
         for n in persisted.networks.values() {
-            ops.ensure_bridge(&n.bridge, n.gateway, n.subnet.prefix).await?;
+            ops.ensure_bridge(&n.bridge, n.gateway, n.subnet.prefix)
+                .await?;
             if !n.internal && n.masquerade {
                 if let Err(e) = ops.ensure_nat(&n.bridge, n.subnet).await {
                     tracing::warn!("no outbound NAT for network {}: {e}", n.name);
@@ -353,7 +354,12 @@ impl BridgeNetworks {
 
     /// The endpoint of a running container on the default bridge.
     pub fn endpoint(&self, container_id: &str) -> Option<Endpoint> {
-        self.snapshot.read().ok()?.endpoints.get(container_id).cloned()
+        self.snapshot
+            .read()
+            .ok()?
+            .endpoints
+            .get(container_id)
+            .cloned()
     }
 
     /// Every endpoint, by container ID.
@@ -379,15 +385,21 @@ impl BridgeNetworks {
 
     /// Whether a network (by ID; empty: the default bridge) has endpoints.
     pub fn in_use(&self, network_id: &str) -> bool {
-        self.endpoints().values().any(|e| e.network_id == network_id)
+        self.endpoints()
+            .values()
+            .any(|e| e.network_id == network_id)
     }
 
     /// `POST /networks/create`.
-    pub async fn create_network(&self, req: &user::CreateRequest) -> Result<UserNetwork, NetworkError> {
+    pub async fn create_network(
+        &self,
+        req: &user::CreateRequest,
+    ) -> Result<UserNetwork, NetworkError> {
         let mut live = self.live.lock().await;
         let predefined = ["bridge", "host", "none"];
         if live.persisted.networks.values().any(|n| n.name == req.name)
-            || (predefined.contains(&req.name.as_str()) && (req.name != "bridge" || self.net.is_some()))
+            || (predefined.contains(&req.name.as_str())
+                && (req.name != "bridge" || self.net.is_some()))
         {
             return Err(NetworkError::Conflict(format!(
                 "network with name {} already exists",
@@ -405,7 +417,11 @@ impl BridgeNetworks {
             .unwrap_or_default();
         let created = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
         let n = user::create(req, random_hex(), created, &taken, &routed)?;
-        if live.persisted.networks.values().any(|x| x.bridge == n.bridge)
+        if live
+            .persisted
+            .networks
+            .values()
+            .any(|x| x.bridge == n.bridge)
             || self.bridge.as_deref() == Some(n.bridge.as_str())
         {
             return Err(NetworkError::Conflict(format!(
@@ -425,7 +441,10 @@ impl BridgeNetworks {
         if let Err(e) = set_up.await {
             let _ = self.ops.remove_nat(&n.bridge, n.subnet).await;
             let _ = self.ops.remove_link(&n.bridge).await;
-            return Err(NetworkError::Internal(format!("creating network {}: {e}", n.name)));
+            return Err(NetworkError::Internal(format!(
+                "creating network {}: {e}",
+                n.name
+            )));
         }
         live.persisted.networks.insert(n.id.clone(), n.clone());
         if let Err(e) = self.save(&live.persisted) {
@@ -443,7 +462,12 @@ impl BridgeNetworks {
         let nets: Vec<UserNetwork> = live.persisted.networks.values().cloned().collect();
         let n = find_user_in(&nets, key)
             .ok_or_else(|| NetworkError::NotFound(format!("network {key} not found")))?;
-        if live.persisted.endpoints.values().any(|e| e.network_id == n.id) {
+        if live
+            .persisted
+            .endpoints
+            .values()
+            .any(|e| e.network_id == n.id)
+        {
             return Err(NetworkError::Forbidden(format!(
                 "error while removing network: network {} id {} has active endpoints",
                 n.name, n.id
@@ -729,12 +753,7 @@ impl BridgeNetworks {
             .filter(|e| e.network_id == t.network_id)
             .map(|e| e.ip)
             .collect();
-        let ip = ipam::allocate(t.ip_range.unwrap_or(t.subnet), t.gateway, &taken)
-            .ok()
-            .filter(|ip| *ip != t.subnet.broadcast())
-            .ok_or_else(|| {
-                ContainerError::Internal(format!("no available IPv4 address on {}", t.subnet))
-            })?;
+        let ip = ipam::allocate_in(t.subnet, t.ip_range, t.gateway, &taken).map_err(err)?;
         let endpoint_id = random_hex();
         let sandbox_id = random_hex();
         let mut ep = Endpoint {

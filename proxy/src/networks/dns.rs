@@ -125,7 +125,9 @@ impl Directory {
         let mut v: Vec<Ipv4Addr> = self
             .entries
             .iter()
-            .filter(|(n, names, _)| n == network && names.iter().any(|x| x.eq_ignore_ascii_case(name)))
+            .filter(|(n, names, _)| {
+                n == network && names.iter().any(|x| x.eq_ignore_ascii_case(name))
+            })
             .map(|(_, _, ip)| *ip)
             .collect();
         v.sort();
@@ -269,8 +271,16 @@ mod tests {
     fn directory_is_scoped_to_the_network() {
         let d = Directory {
             entries: vec![
-                ("n1".into(), vec!["web".into(), "www".into()], Ipv4Addr::new(10, 0, 0, 2)),
-                ("n1".into(), vec!["db".into(), "www".into()], Ipv4Addr::new(10, 0, 0, 3)),
+                (
+                    "n1".into(),
+                    vec!["web".into(), "www".into()],
+                    Ipv4Addr::new(10, 0, 0, 2),
+                ),
+                (
+                    "n1".into(),
+                    vec!["db".into(), "www".into()],
+                    Ipv4Addr::new(10, 0, 0, 3),
+                ),
                 ("n2".into(), vec!["web".into()], Ipv4Addr::new(10, 1, 0, 2)),
             ],
         };

@@ -138,12 +138,25 @@ pub fn allocate(
     gateway: Ipv4Addr,
     taken: &BTreeSet<Ipv4Addr>,
 ) -> Result<Ipv4Addr, IpamError> {
-    let first = u32::from(subnet.network).saturating_add(1);
-    let last = u32::from(subnet.broadcast()).saturating_sub(1);
+    allocate_in(subnet, None, gateway, taken)
+}
+
+/// As [`allocate`], from `range` (`--ip-range`) when given: every address of the range is
+/// usable except the subnet's own network and broadcast addresses (as dockerd hands out
+/// `10.0.0.128` first for the range `10.0.0.128/25`).
+pub fn allocate_in(
+    subnet: Subnet,
+    range: Option<Subnet>,
+    gateway: Ipv4Addr,
+    taken: &BTreeSet<Ipv4Addr>,
+) -> Result<Ipv4Addr, IpamError> {
+    let r = range.unwrap_or(subnet);
+    let first = u32::from(r.network).max(u32::from(subnet.network).saturating_add(1));
+    let last = u32::from(r.broadcast()).min(u32::from(subnet.broadcast()).saturating_sub(1));
     (first..=last)
         .map(Ipv4Addr::from)
         .find(|ip| *ip != gateway && !taken.contains(ip))
-        .ok_or(IpamError::Exhausted(subnet))
+        .ok_or(IpamError::Exhausted(r))
 }
 
 /// dockerd 20.10 derives a container's MAC from its IPv4 address: `02:42` + the 4 bytes.
@@ -222,6 +235,28 @@ mod tests {
         assert_eq!(
             allocate(net, gw, &taken).unwrap(),
             Ipv4Addr::new(10, 0, 0, 4)
+        );
+    }
+
+    #[test]
+    fn ranges_start_at_their_first_address() {
+        let net = s("10.0.0.0/24");
+        let r = Some(s("10.0.0.128/25"));
+        let gw = Ipv4Addr::new(10, 0, 0, 254);
+        let mut taken = BTreeSet::new();
+        assert_eq!(
+            allocate_in(net, r, gw, &taken).unwrap(),
+            Ipv4Addr::new(10, 0, 0, 128)
+        );
+        for i in 128..=253 {
+            taken.insert(Ipv4Addr::new(10, 0, 0, i));
+        }
+        // .254 is the gateway and .255 the broadcast address.
+        assert!(allocate_in(net, r, gw, &taken).is_err());
+        let whole = Some(s("10.0.0.0/24"));
+        assert_eq!(
+            allocate_in(net, whole, gw, &BTreeSet::new()).unwrap(),
+            Ipv4Addr::new(10, 0, 0, 1)
         );
     }
 

@@ -258,7 +258,11 @@ mod system {
         async fn remove_nat(&self, bridge: &str, subnet: Subnet) -> Result<(), OpsError> {
             let s = subnet.to_string();
             let rules: [(&str, &str, Vec<&str>); 3] = [
-                ("nat", "POSTROUTING", vec!["-s", &s, "!", "-o", bridge, "-j", "MASQUERADE"]),
+                (
+                    "nat",
+                    "POSTROUTING",
+                    vec!["-s", &s, "!", "-o", bridge, "-j", "MASQUERADE"],
+                ),
                 ("filter", "FORWARD", vec!["-o", bridge, "-j", "ACCEPT"]),
                 ("filter", "FORWARD", vec!["-i", bridge, "-j", "ACCEPT"]),
             ];
@@ -359,10 +363,7 @@ mod system {
             run("ip", &["link", "del", ifname], None).await.map(|_| ())
         }
 
-        async fn dns_socket(
-            &self,
-            netns: &Path,
-        ) -> Result<Option<std::net::UdpSocket>, OpsError> {
+        async fn dns_socket(&self, netns: &Path) -> Result<Option<std::net::UdpSocket>, OpsError> {
             let path = netns.to_path_buf();
             let what = format!("binding 127.0.0.11:53 in {}", path.display());
             // setns moves only the calling thread: one of its own, which ends right after;

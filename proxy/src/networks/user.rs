@@ -121,7 +121,9 @@ pub fn create(
         return Err(unsupported("IPv6 on networks (--ipv6)"));
     }
     if req.ingress || req.config_only || !matches!(req.scope.as_str(), "" | "local") {
-        return Err(unsupported("swarm-scoped, ingress and config-only networks"));
+        return Err(unsupported(
+            "swarm-scoped, ingress and config-only networks",
+        ));
     }
     let ipam = req.ipam.clone().unwrap_or_default();
     if !matches!(ipam.driver.as_str(), "" | "default") {
@@ -131,7 +133,10 @@ pub fn create(
         return Err(unsupported("IPAM options"));
     }
     let options = req.options.clone().unwrap_or_default();
-    if let Some(k) = options.keys().find(|k| !KNOWN_OPTIONS.contains(&k.as_str())) {
+    if let Some(k) = options
+        .keys()
+        .find(|k| !KNOWN_OPTIONS.contains(&k.as_str()))
+    {
         return Err(unsupported(&format!("the network option {k}")));
     }
     let masquerade = match options.get(MASQUERADE).map(String::as_str) {
@@ -146,7 +151,10 @@ pub fn create(
     let mut shown = BTreeMap::new();
     let (subnet, gateway, ip_range) = match configs.first().filter(|c| !c.subnet.is_empty()) {
         Some(c) => {
-            if c.auxiliary_addresses.as_ref().is_some_and(|a| !a.is_empty()) {
+            if c.auxiliary_addresses
+                .as_ref()
+                .is_some_and(|a| !a.is_empty())
+            {
                 return Err(unsupported("auxiliary addresses (--aux-address)"));
             }
             let subnet: Subnet = c.subnet.parse().map_err(|_| {
@@ -156,7 +164,10 @@ pub fn create(
                 ))
             })?;
             if c.subnet.contains(':') || subnet.prefix > 30 {
-                return Err(invalid(format!("Invalid subnet {}: no room for containers", c.subnet)));
+                return Err(invalid(format!(
+                    "Invalid subnet {}: no room for containers",
+                    c.subnet
+                )));
             }
             if taken.iter().any(|t| t.overlaps(&subnet)) {
                 return Err(NetworkError::Forbidden(
@@ -183,7 +194,10 @@ pub fn create(
                 None
             } else {
                 let r: Subnet = c.ip_range.parse().map_err(|_| {
-                    invalid(format!("Invalid IP range {}: invalid CIDR address", c.ip_range))
+                    invalid(format!(
+                        "Invalid IP range {}: invalid CIDR address",
+                        c.ip_range
+                    ))
                 })?;
                 if !subnet.contains(r.network) || r.prefix < subnet.prefix {
                     return Err(invalid(format!(
@@ -197,7 +211,10 @@ pub fn create(
             (subnet, gateway, ip_range)
         }
         None => {
-            if configs.first().is_some_and(|c| !c.gateway.is_empty() || !c.ip_range.is_empty()) {
+            if configs
+                .first()
+                .is_some_and(|c| !c.gateway.is_empty() || !c.ip_range.is_empty())
+            {
                 return Err(invalid("a gateway or IP range needs a subnet (--subnet)"));
             }
             let mut in_use = taken.to_vec();
@@ -276,7 +293,11 @@ pub fn label_matches(labels: &BTreeMap<String, String>, filter: &str) -> bool {
 }
 
 /// `network prune` filters: `label`, `label!`, `until` (created before).
-pub fn prune_matches(f: &Filters, n: &UserNetwork, until: Option<chrono::DateTime<chrono::Utc>>) -> bool {
+pub fn prune_matches(
+    f: &Filters,
+    n: &UserNetwork,
+    until: Option<chrono::DateTime<chrono::Utc>>,
+) -> bool {
     f.get("label").iter().all(|l| label_matches(&n.labels, l))
         && !f.get("label!").iter().any(|l| label_matches(&n.labels, l))
         && until.is_none_or(|u| {
@@ -295,13 +316,22 @@ mod tests {
     }
 
     fn mk(v: Value, taken: &[Subnet]) -> Result<UserNetwork, NetworkError> {
-        create(&req(v), "ab".repeat(32), "2026-01-01T00:00:00Z".into(), taken, &[])
+        create(
+            &req(v),
+            "ab".repeat(32),
+            "2026-01-01T00:00:00Z".into(),
+            taken,
+            &[],
+        )
     }
 
     #[test]
     fn auto_pool_and_shape() {
-        let n = mk(json!({"Name": "n1", "Labels": {"a": "b"}}), &["172.17.0.0/16".parse().unwrap()])
-            .unwrap();
+        let n = mk(
+            json!({"Name": "n1", "Labels": {"a": "b"}}),
+            &["172.17.0.0/16".parse().unwrap()],
+        )
+        .unwrap();
         assert_eq!(n.subnet.to_string(), "172.18.0.0/16");
         assert_eq!(n.bridge, "br-abababababab");
         let v = to_json(&n, json!({}));
@@ -335,11 +365,22 @@ mod tests {
     #[test]
     fn errors_as_dockerd_words_them() {
         let taken = ["10.10.0.0/24".parse().unwrap()];
-        let e = mk(json!({"Name": "x", "IPAM": {"Config": [{"Subnet": "10.10.0.0/16"}]}}), &taken)
-            .unwrap_err();
-        assert!(matches!(e, NetworkError::Forbidden(ref m) if m == "Pool overlaps with other one on this address space"));
-        let e = mk(json!({"Name": "x", "IPAM": {"Config": [{"Subnet": "10.10.0.0/33"}]}}), &[]).unwrap_err();
-        assert!(matches!(e, NetworkError::InvalidParameter(ref m) if m.contains("invalid CIDR address")));
+        let e = mk(
+            json!({"Name": "x", "IPAM": {"Config": [{"Subnet": "10.10.0.0/16"}]}}),
+            &taken,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(e, NetworkError::Forbidden(ref m) if m == "Pool overlaps with other one on this address space")
+        );
+        let e = mk(
+            json!({"Name": "x", "IPAM": {"Config": [{"Subnet": "10.10.0.0/33"}]}}),
+            &[],
+        )
+        .unwrap_err();
+        assert!(
+            matches!(e, NetworkError::InvalidParameter(ref m) if m.contains("invalid CIDR address"))
+        );
         let e = mk(
             json!({"Name": "x", "IPAM": {"Config": [{"Subnet": "10.20.0.0/24", "Gateway": "10.30.0.1"}]}}),
             &[],
@@ -348,7 +389,11 @@ mod tests {
         assert!(e.to_string().contains("out of range"));
         assert!(mk(json!({"Name": "x", "Driver": "overlay"}), &[]).is_err());
         assert!(mk(json!({"Name": "x", "EnableIPv6": true}), &[]).is_err());
-        assert!(mk(json!({"Name": "x", "Options": {"com.docker.network.driver.mtu": "9000"}}), &[]).is_err());
+        assert!(mk(
+            json!({"Name": "x", "Options": {"com.docker.network.driver.mtu": "9000"}}),
+            &[]
+        )
+        .is_err());
         assert!(mk(json!({"Name": ""}), &[]).is_err());
     }
 

@@ -38,12 +38,18 @@ impl NetworkMode {
             "" | "default" | "bridge" => Ok(Self::Bridge),
             "none" => Ok(Self::None),
             "host" => Ok(Self::Host),
-            "container" => Err(invalid("invalid network mode: invalid container format container:<name|id>")),
+            "container" => Err(invalid(
+                "invalid network mode: invalid container format container:<name|id>",
+            )),
             m if m.starts_with("container:") => {
                 if m.len() == "container:".len() {
-                    return Err(invalid("invalid network mode: invalid container format container:<name|id>"));
+                    return Err(invalid(
+                        "invalid network mode: invalid container format container:<name|id>",
+                    ));
                 }
-                Err(unsupported(format!("--network {m} (sharing another container's network namespace)")))
+                Err(unsupported(format!(
+                    "--network {m} (sharing another container's network namespace)"
+                )))
             }
             _ => Ok(Self::User),
         }
@@ -158,7 +164,9 @@ pub(super) fn validate(
         }
         if nonempty_vec(&ep.aliases).is_some() && mode != NetworkMode::User {
             // dockerd: aliases only mean something on user-defined networks.
-            return Err(invalid("network-scoped alias is supported only for containers in user defined networks"));
+            return Err(invalid(
+                "network-scoped alias is supported only for containers in user defined networks",
+            ));
         }
         if nonempty(&ep.mac_address).is_some() {
             return Err(unsupported("--mac-address"));
