@@ -4,12 +4,16 @@
 # protobuf-compiler (containerd-client generates its gRPC code at build time), docker.io
 # (the reference dockerd the compat suite is checked against; the docker CLI 28.x at
 # /usr/local/bin/docker is used as the client), util-linux's script(1) for TTY tests, and
-# the Windows target for type-checking the Windows code.
+# the Windows target for type-checking the Windows code. Networking: iproute2 (`ip`, for
+# bridges, veths and addresses), iptables (masquerade), util-linux's nsenter/unshare
+# (network namespaces; the bridge tests run in private ones), curl and python3 (the bridge
+# tests fetch published ports and hold a port from another process).
 set -euo pipefail
 
 need=()
 for pair in containerd:containerd runc:runc busybox:busybox-static protoc:protobuf-compiler \
-            dockerd:docker.io script:bsdutils; do
+            dockerd:docker.io script:bsdutils ip:iproute2 iptables:iptables nsenter:util-linux \
+            unshare:util-linux curl:curl python3:python3; do
   bin=${pair%%:*}; pkg=${pair#*:}
   command -v "$bin" >/dev/null 2>&1 || need+=("$pkg")
 done
