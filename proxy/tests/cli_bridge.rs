@@ -573,7 +573,14 @@ fn compose_project_on_a_user_network() {
     // The services find each other by name on the project network.
     let mut got = String::new();
     for _ in 0..50 {
-        let out = d.docker(&["exec", "dbtest-web-1", "busybox", "wget", "-qO-", "http://db/"]);
+        let out = d.docker(&[
+            "exec",
+            "dbtest-web-1",
+            "busybox",
+            "wget",
+            "-qO-",
+            "http://db/",
+        ]);
         got = String::from_utf8_lossy(&out.stdout).into_owned();
         if got == "db\n" {
             break;
@@ -582,7 +589,13 @@ fn compose_project_on_a_user_network() {
     }
     assert_eq!(got, "db\n");
     assert_eq!(curl(&d, "http://127.0.0.1:18080/").unwrap(), "web\n");
-    let labels = d.ok(&["network", "inspect", "-f", "{{json .Labels}}", "dbtest_back"]);
+    let labels = d.ok(&[
+        "network",
+        "inspect",
+        "-f",
+        "{{json .Labels}}",
+        "dbtest_back",
+    ]);
     assert!(labels.contains(r#""tier":"backend""#), "{labels}");
     assert!(labels.contains("com.docker.compose.project"), "{labels}");
     compose_run(&["down"]);

@@ -83,6 +83,9 @@ pub struct Endpoint {
     /// `--network-alias`es, its short ID).
     #[serde(default)]
     pub aliases: Vec<String>,
+    /// The container's `--dns` servers: where its DNS listener forwards (else the host's).
+    #[serde(default)]
+    pub dns: Vec<String>,
 }
 
 /// What survives a daemon restart.
@@ -313,7 +316,7 @@ impl BridgeNetworks {
         let sock = tokio::net::UdpSocket::from_std(sock)
             .map_err(|e| ContainerError::io("serving DNS", e))?;
         let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-        let upstream = dns::upstream(&[], &host_resolv);
+        let upstream = dns::upstream(&ep.dns, &host_resolv);
         Ok(Some(Task(tokio::spawn(dns::serve(
             sock,
             ep.network_id.clone(),
@@ -766,6 +769,7 @@ impl BridgeNetworks {
             ports: Vec::new(),
             network_id: t.network_id.clone(),
             aliases,
+            dns: rec.host_config.dns.clone().unwrap_or_default(),
         };
         let set_up = async {
             self.ops.create_netns(&ep.netns).await.map_err(err)?;

@@ -197,7 +197,11 @@ async fn forward_tcp(listener: TcpListener, to: SocketAddr) {
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let Ok((mut client, _)) = accepted else { continue };
+                let Ok((mut client, _)) = accepted else {
+                    // Out of descriptors, most likely: let connections finish first.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                };
                 conns.spawn(async move {
                     let Ok(mut upstream) = TcpStream::connect(to).await else { return };
                     let _ = client.set_nodelay(true);
