@@ -51,7 +51,7 @@ unshare -n sh -c 'ip link set lo up && REFERENCE_BRIDGE=1 exec "$0" start "$1"' 
   compat-tests/scripts/reference-dockerd.sh "$work/refb" >/dev/null
 target/debug/dockbridge-compat -q -f networks/bridge_ --host "unix://$work/refb/docker.sock" \
   >"$work/refb.txt" || { status=1; cat "$work/refb.txt"; }
-compat-tests/scripts/reference-dockerd.sh stop "$work/refb" >/dev/null
+compat-tests/scripts/reference-dockerd.sh stop "$work/refb" >/dev/null 2>&1
 mkdir -p "$work/dbb"
 unshare -n sh -c 'ip link set lo up && exec "$0" serve -H "unix://$1/d.sock" --data-root "$1/data" --exec-root "$1/exec"' \
   target/debug/dockbridge "$work/dbb" 2>"$work/dbb/log" &

@@ -182,6 +182,22 @@ fn default_bridge_published_ports_and_cleanup() {
     let route = d.ok(&["exec", "web", "busybox", "ip", "route"]);
     assert!(route.contains("default via 172.17.0.1"), "{route}");
 
+    // `--add-host NAME:host-gateway` is the bridge's gateway, in every network mode.
+    for mode in ["bridge", "none"] {
+        let hosts = d.ok(&[
+            "run",
+            "--rm",
+            "--network",
+            mode,
+            "--add-host",
+            "gw:host-gateway",
+            IMAGE,
+            "cat",
+            "/etc/hosts",
+        ]);
+        assert!(hosts.contains("172.17.0.1\tgw\n"), "{mode}: {hosts}");
+    }
+
     // A taken port: a clear error at start, nothing left behind. Taken by another
     // container, it is dockerd's allocator's message; by another process, docker-proxy's.
     let before = leftovers(&d);
@@ -306,6 +322,11 @@ fn no_bridge_daemon_refuses_publishing() {
     assert_eq!(
         d.ok(&["network", "ls", "--format", "{{.Name}}"]),
         "host\nnone\n"
+    );
+    let out = d.docker(&["create", "--add-host", "gw:host-gateway", IMAGE, "true"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("host-gateway needs the default bridge"),
+        "{out:?}"
     );
 }
 

@@ -85,6 +85,8 @@ pub struct NetworkAttachment {
     pub netns_path: Option<String>,
     /// The container's own address on its network (`/etc/hosts` maps the hostname to it).
     pub address: Option<std::net::IpAddr>,
+    /// What `--add-host NAME:host-gateway` means (the default bridge's gateway), if any.
+    pub host_gateway: Option<std::net::IpAddr>,
 }
 
 /// Sets up and tears down a container's network around each run.
@@ -249,7 +251,10 @@ impl RuntimeSpecs {
         let host = self.host.clone();
         let id = rec.id.clone();
         let network_mode = rec.host_config.network_mode.clone().unwrap_or_default();
-        let extra_hosts = rec.host_config.extra_hosts.clone().unwrap_or_default();
+        let mut extra_hosts = rec.host_config.extra_hosts.clone().unwrap_or_default();
+        if let Some(gw) = req.network.host_gateway {
+            extra_hosts = translate::linux::resolve_host_gateway(&extra_hosts, gw);
+        }
         let dns = (
             rec.host_config.dns.clone().unwrap_or_default(),
             rec.host_config.dns_search.clone().unwrap_or_default(),

@@ -325,6 +325,11 @@ impl BridgeNetworks {
         )))))
     }
 
+    /// `host-gateway` of `--add-host`: the default bridge's address, as dockerd's default.
+    pub fn host_gateway(&self) -> Option<IpAddr> {
+        self.net.map(|n| IpAddr::V4(n.gateway))
+    }
+
     pub fn bridge_name(&self) -> Option<&str> {
         self.bridge.as_deref()
     }
@@ -820,6 +825,7 @@ impl BridgeNetworks {
                 Ok(NetworkAttachment {
                     netns_path: Some(netns),
                     address: Some(IpAddr::V4(ip)),
+                    host_gateway: self.host_gateway(),
                 })
             }
             Err(e) => {
@@ -866,6 +872,15 @@ impl NetworkProvider for BridgeNetworks {
     ) -> Result<()> {
         let hc = body.host_config.clone().unwrap_or_default();
         let mode = hc.network_mode.as_deref().unwrap_or("");
+        let gateway_wanted = hc.extra_hosts.iter().flatten().any(|h| {
+            h.split_once(':')
+                .is_some_and(|(_, ip)| ip == translate::linux::HOST_GATEWAY)
+        });
+        if gateway_wanted && self.net.is_none() {
+            return Err(ContainerError::InvalidParameter(
+                "--add-host …:host-gateway needs the default bridge's gateway, and this daemon runs with --bridge none".into(),
+            ));
+        }
         let exposed = body.exposed_ports.clone().unwrap_or_default();
         let reqs = ports::requests(&hc, &exposed).map_err(port_err)?;
         if on_default_bridge(Some(mode)) {
@@ -889,7 +904,10 @@ impl NetworkProvider for BridgeNetworks {
     async fn attach(&self, rec: &Record) -> Result<NetworkAttachment> {
         match self.target_for(rec)? {
             Some((t, aliases)) => self.attach_endpoint(rec, t, aliases).await,
-            None => Ok(NetworkAttachment::default()),
+            None => Ok(NetworkAttachment {
+                host_gateway: self.host_gateway(),
+                ..Default::default()
+            }),
         }
     }
 
@@ -1026,10 +1044,10 @@ mod tests {
             network_mode: Some("host".into()),
             ..Default::default()
         };
-        assert_eq!(
-            b.attach(&rec("h", host)).await.unwrap(),
-            NetworkAttachment::default()
-        );
+        // Nothing to set up; `host-gateway` still means the default bridge's gateway.
+        let a = b.attach(&rec("h", host)).await.unwrap();
+        assert_eq!((a.netns_path, a.address), (None, None));
+        assert_eq!(a.host_gateway, Some("172.17.0.1".parse().unwrap()));
         let none = BridgeNetworks::start(
             BridgeConfig::parse("none", None).unwrap(),
             ops.clone(),

@@ -132,6 +132,13 @@ pub(super) fn validate(
         }
     }
     for h in hc.extra_hosts.iter().flatten() {
+        // `host-gateway` is resolved by the daemon (its default bridge's gateway) before
+        // `etc_hosts` sees it.
+        if h.split_once(':')
+            .is_some_and(|(n, ip)| !n.is_empty() && ip == HOST_GATEWAY)
+        {
+            continue;
+        }
         parse_extra_host(h)?;
     }
     for d in hc.dns.iter().flatten() {
@@ -181,15 +188,19 @@ pub(super) fn validate(
     Ok(mode)
 }
 
+/// The special `--add-host` address: the daemon's host gateway (dockerd: the default
+/// bridge's address).
+pub const HOST_GATEWAY: &str = "host-gateway";
+
 /// `--add-host name:ip` (split at the first `:`, so IPv6 addresses work).
 fn parse_extra_host(h: &str) -> Result<(&str, IpAddr), Error> {
     let (name, ip) = h
         .split_once(':')
         .filter(|(n, _)| !n.is_empty())
         .ok_or_else(|| invalid(format!("bad format for add-host: {h:?}")))?;
-    if ip == "host-gateway" {
+    if ip == HOST_GATEWAY {
         return Err(unsupported(format!(
-            "--add-host {name}:host-gateway (there is no bridge gateway yet)"
+            "--add-host {name}:host-gateway on a daemon without a default bridge (--bridge none)"
         )));
     }
     let ip: IpAddr = ip
@@ -202,6 +213,7 @@ fn parse_extra_host(h: &str) -> Result<(&str, IpAddr), Error> {
 
 /// The container's `/etc/hosts`.
 ///
+/// `host-gateway` entries must have been resolved by the caller ([`resolve_host_gateway`]).
 /// For private namespaces: Docker's default entries (localhost and the IPv6 names), the
 /// `--add-host` entries, and for the bridge mode the container's hostname on its bridge
 /// address (`address`), or on 127.0.0.1 when the daemon has no bridge and loopback is the
@@ -237,6 +249,17 @@ pub fn etc_hosts(
         out.push_str(&format!("{ip}\t{hostname}\n"));
     }
     Ok(out)
+}
+
+/// `--add-host` entries with `host-gateway` replaced by `gateway`.
+pub fn resolve_host_gateway(extra_hosts: &[String], gateway: IpAddr) -> Vec<String> {
+    extra_hosts
+        .iter()
+        .map(|h| match h.split_once(':') {
+            Some((name, ip)) if ip == HOST_GATEWAY => format!("{name}:{gateway}"),
+            _ => h.clone(),
+        })
+        .collect()
 }
 
 /// The container's `/etc/resolv.conf`, built from the host's as dockerd builds it for a
@@ -375,6 +398,13 @@ mod tests {
             etc_hosts("a", &s(&["gw:host-gateway"]), "", None, None).unwrap_err(),
             Error::Unsupported(_)
         ));
+        let resolved = resolve_host_gateway(
+            &s(&["gw:host-gateway", "x:1.2.3.4"]),
+            [172, 17, 0, 1].into(),
+        );
+        assert_eq!(resolved, s(&["gw:172.17.0.1", "x:1.2.3.4"]));
+        let h = etc_hosts("a", &resolved, "", None, None).unwrap();
+        assert!(h.contains("172.17.0.1\tgw\n"), "{h}");
         assert!(etc_hosts("a", &s(&["nocolon"]), "", None, None).is_err());
     }
 
