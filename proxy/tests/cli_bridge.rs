@@ -629,3 +629,37 @@ fn compose_project_on_a_user_network() {
     assert_eq!(leftovers(&d), (0, 0, 0));
     assert!(curl(&d, "http://127.0.0.1:18080/").is_err());
 }
+
+#[test]
+fn bip_sets_the_default_bridge_range() {
+    let mut d = Daemon::start_isolated(&["--bip", "10.55.0.1/24"]);
+    d.load_busybox();
+    let ip = d.ok(&[
+        "run",
+        "--rm",
+        IMAGE,
+        "sh",
+        "-c",
+        "busybox ip -o -4 addr show eth0 | awk '{print $4}'",
+    ]);
+    assert_eq!(ip.trim(), "10.55.0.2/24");
+    let cfg = d.ok(&[
+        "network",
+        "inspect",
+        "-f",
+        "{{json .IPAM.Config}}",
+        "bridge",
+    ]);
+    assert_eq!(
+        cfg.trim(),
+        r#"[{"Subnet":"10.55.0.0/24","Gateway":"10.55.0.1"}]"#
+    );
+    // The same bridge under another --bip takes the new address (not a second one).
+    d.restart_with(&["--bip", "10.56.0.1/24"]);
+    let addr = d.in_netns(&["ip", "-o", "-4", "addr", "show", "dev", "dockbridge0"]);
+    let addr = String::from_utf8_lossy(&addr.stdout);
+    assert!(
+        addr.contains("10.56.0.1/24") && !addr.contains("10.55.0.1"),
+        "{addr}"
+    );
+}

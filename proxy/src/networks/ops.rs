@@ -223,13 +223,17 @@ mod system {
             gateway: Ipv4Addr,
             prefix: u8,
         ) -> Result<(), OpsError> {
-            if self.address_of(name).await?.is_none() {
+            let current = self.address_of(name).await?;
+            if current != Some((gateway, prefix)) {
                 let exists = run("ip", &["link", "show", "dev", name], None)
                     .await
                     .is_ok();
                 let mut batch = String::new();
                 if !exists {
                     batch.push_str(&format!("link add {name} type bridge\n"));
+                } else if current.is_some() {
+                    // `--bip` changed: the bridge takes the new address, not a second one.
+                    batch.push_str(&format!("addr flush dev {name}\n"));
                 }
                 batch.push_str(&format!("addr add {gateway}/{prefix} dev {name}\n"));
                 run("ip", &["-batch", "-"], Some(&batch)).await?;

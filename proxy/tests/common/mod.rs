@@ -154,6 +154,17 @@ impl Daemon {
         self.spawn();
     }
 
+    /// As [`Self::restart`], with these extra `serve` flags instead of the first ones.
+    pub fn restart_with(&mut self, extra_args: &[&str]) {
+        self.stop();
+        self.extra_args = extra_args.iter().map(|s| s.to_string()).collect();
+        if self.netns.is_none() && !self.extra_args.iter().any(|a| a.starts_with("--bridge")) {
+            self.extra_args
+                .extend(["--bridge".to_string(), "none".to_string()]);
+        }
+        self.spawn();
+    }
+
     fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = Command::new("kill")
