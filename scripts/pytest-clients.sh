@@ -19,7 +19,8 @@ DOCKER_HOST="unix://$work/ref/docker.sock" python3 -m pytest -q -p no:cacheprovi
 stop_reference
 
 echo "== docker-py / testcontainers against dockbridge"
-start_dockbridge
+# --bridge none as the reference's --bridge=none: nothing on the host's networking.
+start_dockbridge --bridge none
 DOCKER_HOST="unix://$work/db/d.sock" docker load -q -i "$work/busybox.tar" >/dev/null
 DOCKER_HOST="unix://$work/db/d.sock" python3 -m pytest -q -p no:cacheprovider compat-tests/python \
   || { status=1; tail -50 "$work/db/log" >&2; }

@@ -103,14 +103,19 @@ TOML
   fi
 
   # --bridge=none / --iptables=false: no host networking changes; cases use
-  # NetworkMode "none". --exec-opt native.cgroupdriver=cgroupfs: cgroup v1 host.
+  # NetworkMode "none". With REFERENCE_BRIDGE=1 (only inside a private network
+  # namespace: `unshare -n`) dockerd sets up its default bridge, for the bridge cases.
+  # --exec-opt native.cgroupdriver=cgroupfs: cgroup v1 host.
+  local net_flags=(--iptables=false --ip6tables=false --ip-forward=false --ip-masq=false --bridge=none)
+  if [[ "${REFERENCE_BRIDGE:-}" == 1 ]]; then
+    net_flags=()
+  fi
   dockerd \
     --data-root "$dir/data" \
     --exec-root "$dir/exec" \
     --pidfile "$dir/dockerd.pid" \
     --containerd "$ctrd_sock" \
-    --iptables=false --ip6tables=false --ip-forward=false --ip-masq=false \
-    --bridge=none \
+    "${net_flags[@]}" \
     --storage-driver overlay2 \
     -H "unix://$docker_sock" \
     >"$dir/dockerd.log" 2>&1 &

@@ -35,6 +35,14 @@ pub struct ServeArgs {
     /// Path of a pidfile to write.
     #[arg(short = 'p', long)]
     pub pidfile: Option<PathBuf>,
+    /// The default bridge's interface (created when missing), or `none` for no default
+    /// bridge: containers in the default mode then get a namespace with loopback only.
+    #[arg(short = 'b', long, default_value = "dockbridge0")]
+    pub bridge: String,
+    /// The bridge's address and prefix (`172.18.0.1/16`); default: the first private range
+    /// free on the host, 172.17.0.0/16 first.
+    #[arg(long)]
+    pub bip: Option<String>,
     /// The static init binary for `--init` (default: `docker-init`, `tini-static` or
     /// `tini` from PATH).
     #[arg(long)]

@@ -18,6 +18,8 @@ pub struct Daemon {
     pub events: Arc<EventBus>,
     pub host: Arc<HostInfo>,
     pub volumes: Arc<crate::volumes::VolumeStore>,
+    /// The default bridge network (endpoints, published ports).
+    pub networks: Arc<crate::networks::bridge::BridgeNetworks>,
     /// A stable ID for `/info`, kept under the data root.
     pub id: String,
 }

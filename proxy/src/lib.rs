@@ -99,12 +99,14 @@ pub async fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
         volumes::VolumeStore::new(args.data_root.join("volumes"))
             .context("opening the volume store")?,
     );
+    let networks = start_networks(&args).await?;
     let providers = containers::Manager::runtime_providers(
         images.clone(),
         volumes.clone(),
         events.clone(),
         &paths,
         host.clone(),
+        networks.clone(),
     );
     let containers = containers::Manager::new(
         paths,
@@ -115,6 +117,14 @@ pub async fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
         host.clone(),
     )?;
     containers.restore().await?;
+    // Endpoints a crash left for containers that no longer run go now.
+    let running = containers
+        .all()
+        .into_iter()
+        .filter(|c| c.record().state.status.is_live())
+        .map(|c| c.id.clone())
+        .collect();
+    networks.sweep(&running).await;
     let daemon = Arc::new(daemon::Daemon {
         data_root: args.data_root.clone(),
         exec_root: args.exec_root.clone(),
@@ -124,6 +134,7 @@ pub async fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
         events,
         host,
         volumes,
+        networks,
         id: daemon_id(&args.data_root)?,
     });
 
@@ -195,4 +206,27 @@ async fn shutdown_signal() {
             std::future::pending::<()>().await;
         }
     }
+}
+
+/// The default bridge (`--bridge`, `--bip`), set up before any container starts.
+async fn start_networks(
+    args: &config::ServeArgs,
+) -> anyhow::Result<std::sync::Arc<networks::bridge::BridgeNetworks>> {
+    use networks::bridge::{BridgeConfig, BridgeNetworks};
+    let mut cfg = BridgeConfig::parse(&args.bridge, args.bip.as_deref())
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    #[cfg(target_os = "linux")]
+    let ops: std::sync::Arc<dyn networks::ops::NetOps> =
+        std::sync::Arc::new(networks::ops::SystemOps);
+    #[cfg(not(target_os = "linux"))]
+    let ops: std::sync::Arc<dyn networks::ops::NetOps> = {
+        cfg.name = None;
+        std::sync::Arc::new(networks::ops::NoBridges)
+    };
+    if cfg.name.is_none() {
+        cfg.bip = None;
+    }
+    BridgeNetworks::start(cfg, ops, &args.data_root, &args.exec_root)
+        .await
+        .context("setting up the default bridge (`--bridge none` runs without one)")
 }

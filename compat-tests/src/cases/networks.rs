@@ -1,8 +1,11 @@
 //! Networks, volumes and the build cache as listed by the API (an engine started with
 //! `--bridge=none`, like the reference, has only the pre-defined `host` and `none`).
+//!
+//! The `bridge_*` cases need an engine with its default bridge and are skipped without
+//! one; `scripts/compat.sh` runs them on both engines inside private network namespaces.
 
 use anyhow::{ensure, Result};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use super::{contains, eq, s};
 use crate::ctx::Ctx;
@@ -20,7 +23,294 @@ pub fn cases() -> Vec<Case> {
         Case::new(A, "volumes_list_shape", (1, 24), volumes_list),
         Case::new(A, "volume_inspect_missing_404", (1, 24), volume_missing),
         Case::new(A, "build_prune_ok", (1, 31), build_prune),
+        Case::new(A, "bridge_container_inspect_shape", (1, 24), bridge_inspect),
+        Case::new(A, "bridge_network_lists_container", (1, 24), bridge_members),
+        Case::new(A, "bridge_ps_ports_shape", (1, 24), bridge_ps_ports),
+        Case::new(A, "bridge_stopped_container_shape", (1, 24), bridge_stopped),
+        Case::new(
+            A,
+            "bridge_port_already_allocated",
+            (1, 24),
+            bridge_port_conflict,
+        ),
+        Case::new(
+            A,
+            "bridge_user_network_create_inspect_rm",
+            (1, 24),
+            user_network_shape,
+        ),
+        Case::new(
+            A,
+            "bridge_user_network_errors",
+            (1, 24),
+            user_network_errors,
+        ),
     ]
+}
+
+/// The default bridge network, or a skip when the engine has none.
+fn default_bridge(ctx: &mut Ctx) -> Result<std::result::Result<Value, Outcome>> {
+    let r = ctx.get("/networks/bridge")?;
+    if r.status() == 404 {
+        return Ok(Err(Outcome::Skip(
+            "the engine runs without its default bridge (--bridge=none)".into(),
+        )));
+    }
+    ctx.expect(&r, 200)?;
+    Ok(Ok(ctx.validate("get", "/networks/{id}", &r)?))
+}
+
+/// A container on the default bridge publishing 80/tcp on a random port of 127.0.0.1,
+/// exposing 443/tcp unpublished.
+fn published(ctx: &mut Ctx, started: bool) -> Result<String> {
+    let cfg = json!({
+        "Cmd": ["sleep", "300"],
+        "ExposedPorts": {"80/tcp": {}, "443/tcp": {}},
+        "HostConfig": {
+            "NetworkMode": "default",
+            "PortBindings": {"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": ""}]}
+        }
+    });
+    let id = ctx.create(cfg)?;
+    if started {
+        ctx.start(&id)?;
+    }
+    Ok(id)
+}
+
+fn bridge_inspect(ctx: &mut Ctx) -> Result<Outcome> {
+    let net = match default_bridge(ctx)? {
+        Ok(n) => n,
+        Err(skip) => return Ok(skip),
+    };
+    let subnet = s(&net, "/IPAM/Config/0/Subnet").to_string();
+    let (base, prefix) = subnet
+        .split_once('/')
+        .ok_or_else(|| anyhow::anyhow!("bridge subnet {subnet:?}"))?;
+    let prefix: i64 = prefix.parse()?;
+    let id = published(ctx, true)?;
+    let v = ctx.inspect(&id)?;
+    let ns = &v["NetworkSettings"];
+    let ip = s(ns, "/IPAddress");
+    let net_prefix: Vec<&str> = base.split('.').take(2).collect();
+    ensure!(
+        ip.starts_with(&format!("{}.", net_prefix.join("."))),
+        "IPAddress {ip:?} not in {subnet}"
+    );
+    let gw = s(ns, "/Gateway");
+    // Docker's gateway is the subnet's first address.
+    let base_v: Vec<u8> = base.split('.').filter_map(|o| o.parse().ok()).collect();
+    ensure!(base_v.len() == 4, "subnet {subnet:?}");
+    eq(
+        "Gateway",
+        gw.to_string(),
+        format!(
+            "{}.{}.{}.{}",
+            base_v[0],
+            base_v[1],
+            base_v[2],
+            base_v[3] + 1
+        ),
+    )?;
+    eq("IPPrefixLen", ns["IPPrefixLen"].as_i64(), Some(prefix))?;
+    let octets: Vec<String> = ip
+        .split('.')
+        .filter_map(|o| o.parse::<u8>().ok())
+        .map(|o| format!("{o:02x}"))
+        .collect();
+    eq(
+        "MacAddress",
+        s(ns, "/MacAddress").to_string(),
+        format!("02:42:{}", octets.join(":")),
+    )?;
+    ensure!(
+        s(ns, "/EndpointID").len() == 64,
+        "EndpointID {:?}",
+        ns["EndpointID"]
+    );
+    ensure!(
+        !s(ns, "/SandboxKey").is_empty(),
+        "SandboxKey {:?}",
+        ns["SandboxKey"]
+    );
+    let ep = &ns["Networks"]["bridge"];
+    eq(
+        "Networks.bridge.NetworkID",
+        s(ep, "/NetworkID"),
+        s(&net, "/Id"),
+    )?;
+    eq(
+        "Networks.bridge.EndpointID",
+        s(ep, "/EndpointID"),
+        s(ns, "/EndpointID"),
+    )?;
+    eq("Networks.bridge.IPAddress", s(ep, "/IPAddress"), ip)?;
+    eq("Networks.bridge.Gateway", s(ep, "/Gateway"), gw)?;
+    eq(
+        "Networks.bridge.MacAddress",
+        s(ep, "/MacAddress"),
+        s(ns, "/MacAddress"),
+    )?;
+    eq(
+        "Networks.bridge.IPPrefixLen",
+        ep["IPPrefixLen"].as_i64(),
+        Some(prefix),
+    )?;
+    // The port map testcontainers reads.
+    let p80 = ns["Ports"]["80/tcp"]
+        .as_array()
+        .ok_or_else(|| anyhow::anyhow!("Ports {}", ns["Ports"]))?;
+    eq("bindings of 80/tcp", p80.len(), 1)?;
+    eq("HostIp", s(&p80[0], "/HostIp"), "127.0.0.1")?;
+    let port: u16 = s(&p80[0], "/HostPort").parse()?;
+    ensure!(port > 0, "HostPort {port}");
+    ensure!(
+        ns["Ports"]["443/tcp"].is_null(),
+        "443/tcp {}",
+        ns["Ports"]["443/tcp"]
+    );
+    // The request as sent.
+    eq(
+        "HostConfig.PortBindings",
+        v["HostConfig"]["PortBindings"].clone(),
+        json!({"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": ""}]}),
+    )?;
+    Ok(Outcome::Pass)
+}
+
+fn bridge_members(ctx: &mut Ctx) -> Result<Outcome> {
+    if let Err(skip) = default_bridge(ctx)? {
+        return Ok(skip);
+    }
+    let id = published(ctx, true)?;
+    let c = ctx.inspect(&id)?;
+    let net = default_bridge(ctx)?.map_err(|_| anyhow::anyhow!("bridge gone"))?;
+    eq("Driver", s(&net, "/Driver"), "bridge")?;
+    eq("Scope", s(&net, "/Scope"), "local")?;
+    eq(
+        "Options default_bridge",
+        s(&net, "/Options/com.docker.network.bridge.default_bridge"),
+        "true",
+    )?;
+    let m = &net["Containers"][&id];
+    ensure!(m.is_object(), "container {id} not in {}", net["Containers"]);
+    eq(
+        "Name",
+        s(m, "/Name"),
+        s(&c, "/Name").trim_start_matches('/'),
+    )?;
+    eq(
+        "EndpointID",
+        s(m, "/EndpointID"),
+        s(&c, "/NetworkSettings/EndpointID"),
+    )?;
+    eq(
+        "MacAddress",
+        s(m, "/MacAddress"),
+        s(&c, "/NetworkSettings/MacAddress"),
+    )?;
+    eq(
+        "IPv4Address",
+        s(m, "/IPv4Address").to_string(),
+        format!(
+            "{}/{}",
+            s(&c, "/NetworkSettings/IPAddress"),
+            c["NetworkSettings"]["IPPrefixLen"]
+        ),
+    )?;
+    eq("IPv6Address", s(m, "/IPv6Address"), "")?;
+    Ok(Outcome::Pass)
+}
+
+fn bridge_ps_ports(ctx: &mut Ctx) -> Result<Outcome> {
+    if let Err(skip) = default_bridge(ctx)? {
+        return Ok(skip);
+    }
+    let id = published(ctx, true)?;
+    let c = ctx.inspect(&id)?;
+    let port: u64 = s(&c, "/NetworkSettings/Ports/80~1tcp/0/HostPort").parse()?;
+    let r = ctx.get(&format!(
+        "/containers/json?filters={}",
+        crate::ctx::filters(&json!({"id": [id]}))
+    ))?;
+    ctx.expect(&r, 200)?;
+    let list = r.json()?;
+    let mut ports: Vec<Value> = list[0]["Ports"].as_array().cloned().unwrap_or_default();
+    ports.sort_by_key(|p| p["PrivatePort"].as_u64());
+    eq(
+        "Ports",
+        Value::Array(ports),
+        json!([
+            {"IP": "127.0.0.1", "PrivatePort": 80, "PublicPort": port, "Type": "tcp"},
+            {"PrivatePort": 443, "Type": "tcp"}
+        ]),
+    )?;
+    let ep = &list[0]["NetworkSettings"]["Networks"]["bridge"];
+    eq(
+        "ps IPAddress",
+        s(ep, "/IPAddress"),
+        s(&c, "/NetworkSettings/IPAddress"),
+    )?;
+    Ok(Outcome::Pass)
+}
+
+fn bridge_stopped(ctx: &mut Ctx) -> Result<Outcome> {
+    let net = match default_bridge(ctx)? {
+        Ok(n) => n,
+        Err(skip) => return Ok(skip),
+    };
+    let created = published(ctx, false)?;
+    let v = ctx.inspect(&created)?;
+    let ns = &v["NetworkSettings"];
+    eq("created Ports", ns["Ports"].clone(), json!({}))?;
+    eq("created IPAddress", s(ns, "/IPAddress"), "")?;
+    eq("created NetworkID", s(ns, "/Networks/bridge/NetworkID"), "")?;
+    let id = published(ctx, true)?;
+    ctx.stop(&id)?;
+    let v = ctx.inspect(&id)?;
+    let ns = &v["NetworkSettings"];
+    eq("stopped Ports", ns["Ports"].clone(), json!({}))?;
+    eq("stopped IPAddress", s(ns, "/IPAddress"), "")?;
+    eq("stopped EndpointID", s(ns, "/EndpointID"), "")?;
+    let ep = &ns["Networks"]["bridge"];
+    eq("stopped NetworkID", s(ep, "/NetworkID"), s(&net, "/Id"))?;
+    eq("stopped Networks.bridge.IPAddress", s(ep, "/IPAddress"), "")?;
+    Ok(Outcome::Pass)
+}
+
+fn bridge_port_conflict(ctx: &mut Ctx) -> Result<Outcome> {
+    if let Err(skip) = default_bridge(ctx)? {
+        return Ok(skip);
+    }
+    // A port from the run ID, so parallel runs on one host rarely meet.
+    let port = 20000 + (ctx.run_id.bytes().map(u32::from).sum::<u32>() % 10000);
+    let cfg = json!({
+        "Cmd": ["sleep", "300"],
+        "ExposedPorts": {"80/tcp": {}},
+        "HostConfig": {
+            "NetworkMode": "default",
+            "PortBindings": {"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": port.to_string()}]}
+        }
+    });
+    let a = ctx.create(cfg.clone())?;
+    ctx.start(&a)?;
+    let b = ctx.create(cfg)?;
+    let r = ctx.post(&format!("/containers/{b}/start"))?;
+    let m = ctx.expect_error(&r, 500)?;
+    contains(
+        "message",
+        &m,
+        "driver failed programming external connectivity on endpoint",
+    )?;
+    contains(
+        "message",
+        &m,
+        &format!("Bind for 127.0.0.1:{port} failed: port is already allocated"),
+    )?;
+    let v = ctx.inspect(&b)?;
+    eq("State.Status", s(&v, "/State/Status"), "created")?;
+    eq("IPAddress", s(&v, "/NetworkSettings/IPAddress"), "")?;
+    Ok(Outcome::Pass)
 }
 
 fn list(ctx: &mut Ctx, query: &str) -> Result<Vec<Value>> {
@@ -114,5 +404,121 @@ fn build_prune(ctx: &mut Ctx) -> Result<Outcome> {
     ctx.expect(&r, 200)?;
     let v = r.json()?;
     ensure!(v.get("SpaceReclaimed").is_some(), "{v}");
+    Ok(Outcome::Pass)
+}
+
+/// Creates a user network (the engine has a default bridge, so it can); removed at the end
+/// of the case by the caller.
+fn create_net(ctx: &mut Ctx, body: Value) -> Result<(u16, Value)> {
+    let r = ctx.post_json("/networks/create", &body)?;
+    let status = r.status();
+    Ok((status, r.json().unwrap_or(Value::Null)))
+}
+
+fn user_network_shape(ctx: &mut Ctx) -> Result<Outcome> {
+    if let Err(skip) = default_bridge(ctx)? {
+        return Ok(skip);
+    }
+    let name = ctx.name();
+    let (st, v) = create_net(
+        ctx,
+        json!({"Name": name, "Labels": {"compat": "yes"}, "Internal": true,
+               "IPAM": {"Config": [{"Subnet": "10.199.0.0/24", "IPRange": "10.199.0.128/25", "Gateway": "10.199.0.254"}]}}),
+    )?;
+    eq("create status", st, 201)?;
+    let id = s(&v, "/Id").to_string();
+    ensure!(id.len() == 64, "Id {v}");
+    eq("Warning", s(&v, "/Warning"), "")?;
+    let result = (|| -> Result<()> {
+        let r = ctx.get(&format!("/networks/{name}"))?;
+        ctx.expect(&r, 200)?;
+        let n = ctx.validate("get", "/networks/{id}", &r)?;
+        eq("Id", s(&n, "/Id"), id.as_str())?;
+        eq("Driver", s(&n, "/Driver"), "bridge")?;
+        eq("Scope", s(&n, "/Scope"), "local")?;
+        eq("Internal", n["Internal"].as_bool(), Some(true))?;
+        eq(
+            "IPAM.Config",
+            n["IPAM"]["Config"].clone(),
+            json!([{"Subnet": "10.199.0.0/24", "IPRange": "10.199.0.128/25", "Gateway": "10.199.0.254"}]),
+        )?;
+        eq("Labels", n["Labels"].clone(), json!({"compat": "yes"}))?;
+        eq("Containers", n["Containers"].clone(), json!({}))?;
+        ensure!(s(&n, "/Created").len() > 20, "Created {:?}", n["Created"]);
+        // A container on it: an address from the IP range, the network's ID, its name.
+        let c =
+            ctx.create(json!({"Cmd": ["sleep", "300"], "HostConfig": {"NetworkMode": name}}))?;
+        ctx.start(&c)?;
+        let v = ctx.inspect(&c)?;
+        let ep = &v["NetworkSettings"]["Networks"][&name];
+        eq("NetworkID", s(ep, "/NetworkID"), id.as_str())?;
+        eq("IPAddress", s(ep, "/IPAddress"), "10.199.0.128")?;
+        eq("Gateway", s(ep, "/Gateway"), "10.199.0.254")?;
+        eq(
+            "top-level IPAddress",
+            s(&v, "/NetworkSettings/IPAddress"),
+            "",
+        )?;
+        let r = ctx.get(&format!("/networks/{id}"))?;
+        let n = r.json()?;
+        eq(
+            "member IPv4Address",
+            s(&n["Containers"][&c], "/IPv4Address"),
+            "10.199.0.128/24",
+        )?;
+        // In use: refused.
+        let r = ctx.delete(&format!("/networks/{name}"))?;
+        let m = ctx.expect_error(&r, 403)?;
+        contains("message", &m, "has active endpoints")?;
+        let r = ctx.delete(&format!("/containers/{c}?force=1"))?;
+        ctx.expect(&r, 204)?;
+        Ok(())
+    })();
+    let r = ctx.delete(&format!("/networks/{id}"))?;
+    result?;
+    ctx.expect(&r, 204)?;
+    let r = ctx.get(&format!("/networks/{id}"))?;
+    ctx.expect_error(&r, 404)?;
+    Ok(Outcome::Pass)
+}
+
+fn user_network_errors(ctx: &mut Ctx) -> Result<Outcome> {
+    if let Err(skip) = default_bridge(ctx)? {
+        return Ok(skip);
+    }
+    let name = ctx.name();
+    let (st, v) = create_net(
+        ctx,
+        json!({"Name": name, "IPAM": {"Config": [{"Subnet": "10.198.0.0/24"}]}}),
+    )?;
+    eq("create status", st, 201)?;
+    let id = s(&v, "/Id").to_string();
+    let result = (|| -> Result<()> {
+        let (st, v) = create_net(ctx, json!({"Name": name, "CheckDuplicate": true}))?;
+        eq("duplicate status", st, 409)?;
+        contains(
+            "message",
+            s(&v, "/message"),
+            &format!("network with name {name} already exists"),
+        )?;
+        let other = ctx.name();
+        let (st, v) = create_net(
+            ctx,
+            json!({"Name": other, "IPAM": {"Config": [{"Subnet": "10.198.0.0/16"}]}}),
+        )?;
+        eq("overlap status", st, 403)?;
+        eq(
+            "overlap message",
+            s(&v, "/message"),
+            "Pool overlaps with other one on this address space",
+        )?;
+        let r = ctx.delete(&format!("/networks/compat-missing-{}", ctx.run_id))?;
+        let m = ctx.expect_error(&r, 404)?;
+        contains("message", &m, "not found")?;
+        Ok(())
+    })();
+    let r = ctx.delete(&format!("/networks/{id}"))?;
+    result?;
+    ctx.expect(&r, 204)?;
     Ok(Outcome::Pass)
 }

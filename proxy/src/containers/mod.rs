@@ -256,6 +256,7 @@ impl Manager {
         events: Arc<EventBus>,
         paths: &Paths,
         host: Arc<crate::host::HostInfo>,
+        networks: Arc<dyn NetworkProvider>,
     ) -> Providers {
         let images: Arc<dyn ImageProvider> = images;
         Providers {
@@ -274,7 +275,7 @@ impl Manager {
                 events,
             }),
             images,
-            networks: Arc::new(providers::RuntimeNetworks),
+            networks,
         }
     }
 
@@ -537,7 +538,11 @@ impl Manager {
                 translate::windows::windows_spec(&body, &image.config, &ctx)?;
                 translate::windows::warnings(&body, &ctx)
             }
-            Platform::Linux => translate::linux::check_create(&checked)?,
+            Platform::Linux => {
+                let mut w = translate::linux::check_create(&checked)?;
+                self.networks.validate_create(&checked, &mut w)?;
+                w
+            }
         };
         let name = match name.filter(|n| !n.is_empty()) {
             Some(n) => names::validate(n).map_err(ContainerError::InvalidParameter)?,

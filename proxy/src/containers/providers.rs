@@ -85,11 +85,24 @@ pub struct NetworkAttachment {
     /// A prepared network namespace to join; `None`: the spec says (a new private one, the
     /// host's, or none).
     pub netns_path: Option<String>,
+    /// The container's own address on its network (`/etc/hosts` maps the hostname to it).
+    pub address: Option<std::net::IpAddr>,
+    /// What `--add-host NAME:host-gateway` means (the default bridge's gateway), if any.
+    pub host_gateway: Option<std::net::IpAddr>,
 }
 
 /// Sets up and tears down a container's network around each run.
 #[async_trait]
 pub trait NetworkProvider: Send + Sync + 'static {
+    /// At create: refuses what this provider cannot give the container (a 400 then, not a
+    /// failed start) and adds its warnings.
+    fn validate_create(
+        &self,
+        _body: &ContainerCreateBody,
+        _warnings: &mut Vec<String>,
+    ) -> Result<()> {
+        Ok(())
+    }
     /// Before the task is created. Whatever this sets up is released by [`Self::release`].
     async fn attach(&self, rec: &Record) -> Result<NetworkAttachment>;
     /// After the run ended or a start failed; idempotent.
@@ -102,6 +115,8 @@ pub trait NetworkProvider: Send + Sync + 'static {
 
 /// The network modes that need nothing set up outside the runtime: `none`, `host` and the
 /// default private namespace with loopback only (the runtime creates it from the spec).
+/// The daemon uses [`crate::networks::bridge::BridgeNetworks`]; this is the fake-free
+/// provider for tests and builds without a bridge.
 pub struct RuntimeNetworks;
 
 #[async_trait]
@@ -479,7 +494,10 @@ impl RuntimeSpecs {
         let host = self.host.clone();
         let id = rec.id.clone();
         let network_mode = rec.host_config.network_mode.clone().unwrap_or_default();
-        let extra_hosts = rec.host_config.extra_hosts.clone().unwrap_or_default();
+        let mut extra_hosts = rec.host_config.extra_hosts.clone().unwrap_or_default();
+        if let Some(gw) = req.network.host_gateway {
+            extra_hosts = translate::linux::resolve_host_gateway(&extra_hosts, gw);
+        }
         let dns = (
             rec.host_config.dns.clone().unwrap_or_default(),
             rec.host_config.dns_search.clone().unwrap_or_default(),
@@ -496,6 +514,7 @@ impl RuntimeSpecs {
         };
         let containers_dir = self.containers_dir.clone();
         let device_mappings = rec.host_config.devices.clone().unwrap_or_default();
+        let address = req.network.address;
         // Writing host files, mounting the rootfs and walking /dev are blocking work.
         blocking(move || {
             let hostname = translate::linux::container_hostname(&body, &id, &host.hostname);
@@ -515,6 +534,7 @@ impl RuntimeSpecs {
                     &extra_hosts,
                     &network_mode,
                     host_hosts.as_deref(),
+                    address,
                 )?,
             )?;
             let resolv = write(

@@ -120,6 +120,7 @@ async fn list(
     let mut out = Vec::new();
     for r in recs {
         let mut summary = crate::containers::inspect::summary(&r, r.image_ref.clone(), now);
+        d.networks.patch_summary(&r, &mut summary);
         if with_size {
             if let Some((rw, root)) = d.containers.sizes(&r).await {
                 summary.size_rw = Some(rw);
@@ -164,10 +165,9 @@ async fn inspect(
             out.size_root_fs = Some(root);
         }
     }
-    Ok(Json(crate::containers::inspect::docker_shape(
-        &out,
-        d.host.cgroup_version == 2,
-    )))
+    let mut v = crate::containers::inspect::docker_shape(&out, d.host.cgroup_version == 2);
+    d.networks.patch_inspect(&rec, &mut v);
+    Ok(Json(v))
 }
 
 async fn start(State(d): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {

@@ -1,13 +1,11 @@
 //! `/networks` and `/build/prune`: what exists, truthfully.
 //!
-//! dockbridge has no network drivers or build cache yet. The networks it
-//! really has are dockerd's two built-in ones without a driver behind them, `host` and
-//! `none` (`--network host|none`); the default isolated namespace of a container is not a
-//! network one could attach to, so it is not listed. Listing, inspecting and pruning work
-//! as they do on dockerd (so `docker network ls` and `docker system prune` work);
-//! creating anything is refused with a 400 naming what is missing.
+//! The networks dockbridge has are dockerd's pre-defined ones (`bridge`, unless the daemon
+//! runs with `--bridge none`, `host` and `none`) and user-defined bridge networks (create,
+//! list, inspect, remove, prune as dockerd). Connecting a running container to a network
+//! and named volumes are refused with a 400 naming what is missing.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -18,7 +16,26 @@ use serde_json::{json, Value};
 use super::error::{ApiError, ApiResult};
 use super::params::{self, check_filter_keys, filters};
 use super::AppState;
-use crate::networks::{find, network_json, select};
+use crate::networks::{bridge_json, find_in, network_json, predefined, select_in, user};
+use spec::api::models::EventMessageTypeEnum;
+
+/// This daemon's pre-defined networks.
+fn nets(d: &AppState) -> Vec<(&'static str, &'static str)> {
+    predefined(d.networks.net().is_some())
+}
+
+/// A pre-defined network's JSON; `containers` for inspect (list leaves them empty).
+fn json_of(d: &AppState, name: &str, driver: &str, containers: Option<Value>) -> Value {
+    match (name, d.networks.net(), d.networks.bridge_name()) {
+        ("bridge", Some(net), Some(br)) => bridge_json(
+            br,
+            &net.subnet,
+            net.gateway_configured.then_some(net.gateway),
+            containers,
+        ),
+        _ => network_json(name, driver, containers),
+    }
+}
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -57,49 +74,136 @@ fn attached(d: &AppState, name: &str) -> BTreeMap<String, Value> {
         .collect()
 }
 
-async fn list(Query(q): Query<params::Query>) -> ApiResult<Json<Vec<Value>>> {
-    let picked = select(&filters(&q)?)?;
-    Ok(Json(
-        picked
-            .into_iter()
-            .map(|(n, drv)| network_json(n, drv, None))
-            .collect(),
-    ))
+async fn list(
+    State(d): State<AppState>,
+    Query(q): Query<params::Query>,
+) -> ApiResult<Json<Vec<Value>>> {
+    let f = filters(&q)?;
+    let picked = select_in(&f, &nets(&d))?;
+    let mut out: Vec<Value> = picked
+        .into_iter()
+        .map(|(n, drv)| json_of(&d, n, drv, None))
+        .collect();
+    for n in d.networks.user_networks() {
+        if user::matches(&f, &n, d.networks.in_use(&n.id)) {
+            out.push(user::to_json(&n, json!({})));
+        }
+    }
+    Ok(Json(out))
+}
+
+fn container_names(d: &AppState) -> HashMap<String, String> {
+    d.containers
+        .all()
+        .into_iter()
+        .map(|c| (c.id.clone(), c.name().trim_start_matches('/').to_string()))
+        .collect()
 }
 
 async fn inspect(State(d): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    let (name, driver) = find(&id)?;
-    let containers = serde_json::to_value(attached(&d, name)).unwrap_or_default();
-    Ok(Json(network_json(name, driver, Some(containers))))
+    let (name, driver) = match find_in(&id, &nets(&d)) {
+        Ok(found) => found,
+        Err(e) => {
+            let n = d.networks.find_user(&id).ok_or(e)?;
+            let containers = d.networks.containers_json(&n.id, &container_names(&d));
+            return Ok(Json(user::to_json(&n, containers)));
+        }
+    };
+    let containers = if name == "bridge" {
+        d.networks.containers_json("", &container_names(&d))
+    } else {
+        serde_json::to_value(attached(&d, name)).unwrap_or_default()
+    };
+    Ok(Json(json_of(&d, name, driver, Some(containers))))
 }
 
-async fn create_network() -> ApiResult<()> {
-    Err(ApiError::bad_request(
-        "creating networks is not supported by dockbridge yet (no network drivers; \
-         containers use --network host, none, or an isolated namespace)",
+fn network_event(d: &AppState, action: &str, n: &user::UserNetwork) {
+    d.events.emit(
+        EventMessageTypeEnum::NETWORK,
+        action,
+        &n.id,
+        HashMap::from([
+            ("name".to_string(), n.name.clone()),
+            ("type".to_string(), "bridge".to_string()),
+        ]),
+    );
+}
+
+async fn create_network(
+    State(d): State<AppState>,
+    body: axum::body::Bytes,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let req: user::CreateRequest = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
+    let n = d.networks.create_network(&req).await?;
+    network_event(&d, "create", &n);
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"Id": n.id, "Warning": ""})),
     ))
 }
 
-async fn remove_network(Path(id): Path<String>) -> ApiResult<()> {
-    let (name, _) = find(&id)?;
+async fn remove_network(
+    State(d): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    if find_in(&id, &nets(&d)).is_err() {
+        let n = d.networks.remove_network(&id).await?;
+        network_event(&d, "destroy", &n);
+        return Ok(StatusCode::NO_CONTENT);
+    }
+    let (name, _) = find_in(&id, &nets(&d))?;
     Err(ApiError::new(
         StatusCode::FORBIDDEN,
         format!("{name} is a pre-defined network and cannot be removed"),
     ))
 }
 
-async fn connect(Path(id): Path<String>) -> ApiResult<()> {
-    let (name, _) = find(&id)?;
+async fn connect(State(d): State<AppState>, Path(id): Path<String>) -> ApiResult<()> {
+    if let Some(n) = d.networks.find_user(&id) {
+        return Err(ApiError::bad_request(format!(
+            "connecting a container to network {} or disconnecting it is not supported by dockbridge yet (a container is on the one network it was created with)",
+            n.name
+        )));
+    }
+    let (name, _) = find_in(&id, &nets(&d))?;
     Err(ApiError::new(
         StatusCode::FORBIDDEN,
         format!("container cannot be disconnected from or connected to the {name} network: the network mode is fixed at create"),
     ))
 }
 
-async fn prune_networks(Query(q): Query<params::Query>) -> ApiResult<Json<Value>> {
-    check_filter_keys(&filters(&q)?, &["label", "label!", "until"])?;
-    // Only built-in networks exist, and dockerd never prunes those.
-    Ok(Json(json!({ "NetworksDeleted": null })))
+async fn prune_networks(
+    State(d): State<AppState>,
+    Query(q): Query<params::Query>,
+) -> ApiResult<Json<Value>> {
+    let f = filters(&q)?;
+    check_filter_keys(&f, &["label", "label!", "until"])?;
+    let until = match f.first("until") {
+        Some(u) => spec::timestamp::parse(&u, chrono::Utc::now())
+            .ok()
+            .and_then(spec::timestamp::to_datetime)
+            .map(Some)
+            .ok_or_else(|| ApiError::bad_request(format!("invalid filter 'until={u}'")))?,
+        None => None,
+    };
+    // dockerd never prunes its pre-defined networks, nor one a container is on.
+    let mut deleted = Vec::new();
+    for n in d.networks.user_networks() {
+        if d.networks.in_use(&n.id) || !user::prune_matches(&f, &n, until) {
+            continue;
+        }
+        if let Ok(n) = d.networks.remove_network(&n.id).await {
+            network_event(&d, "destroy", &n);
+            deleted.push(n.name);
+        }
+    }
+    let deleted = if deleted.is_empty() {
+        Value::Null
+    } else {
+        json!(deleted)
+    };
+    Ok(Json(json!({ "NetworksDeleted": deleted })))
 }
 
 async fn prune_build() -> Json<Value> {

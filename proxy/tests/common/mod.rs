@@ -21,6 +21,9 @@ pub struct Daemon {
     pub dir: tempfile::TempDir,
     pub sock: PathBuf,
     child: Option<Child>,
+    /// A private network namespace (pinned at `<dir>/netns`) the daemon runs in, so its
+    /// default bridge never touches the host's networking.
+    netns: Option<PathBuf>,
     extra_args: Vec<String>,
     env: Vec<(String, String)>,
     /// `None` for a second daemon started by a test that already holds the lock.
@@ -32,21 +35,30 @@ impl Daemon {
         Self::start_with(&[], &[])
     }
 
-    /// With extra `serve` flags and environment variables.
+    /// With extra `serve` flags and environment variables. The daemon shares the host's
+    /// network namespace, so it runs without a default bridge (`--bridge none`).
     pub fn start_with(extra_args: &[&str], env: &[(&str, &str)]) -> Self {
         let serial = Some(SERIAL.lock().unwrap_or_else(|p| p.into_inner()));
-        Self::spawn_new(extra_args, env, serial)
+        Self::spawn_new(extra_args, env, serial, false)
+    }
+
+    /// In a private network namespace of its own (loopback up, nothing else), with its
+    /// default bridge. [`Self::in_netns`] runs commands there (curl to published ports).
+    pub fn start_isolated(extra_args: &[&str]) -> Self {
+        let serial = Some(SERIAL.lock().unwrap_or_else(|p| p.into_inner()));
+        Self::spawn_new(extra_args, &[], serial, true)
     }
 
     /// A second daemon beside `self` (the caller's test already holds the serial lock).
     pub fn start_second(&self, extra_args: &[&str]) -> Self {
-        Self::spawn_new(extra_args, &[], None)
+        Self::spawn_new(extra_args, &[], None, false)
     }
 
     fn spawn_new(
         extra_args: &[&str],
         env: &[(&str, &str)],
         serial: Option<MutexGuard<'static, ()>>,
+        isolated: bool,
     ) -> Self {
         // Unix socket paths must stay under 108 bytes.
         let dir = tempfile::Builder::new()
@@ -54,11 +66,33 @@ impl Daemon {
             .tempdir_in("/tmp")
             .unwrap();
         let sock = dir.path().join("d.sock");
+        let netns = isolated.then(|| {
+            let ns = dir.path().join("netns");
+            std::fs::write(&ns, "").unwrap();
+            // Pinned by a bind mount, so a restarted daemon comes back into the same one.
+            let ok = Command::new("unshare")
+                .arg(format!("--net={}", ns.display()))
+                .args(["ip", "link", "set", "lo", "up"])
+                .status()
+                .map(|s| s.success())
+                .unwrap_or(false);
+            assert!(ok, "creating a private network namespace");
+            ns
+        });
+        let mut extra: Vec<String> = extra_args.iter().map(|s| s.to_string()).collect();
+        if !isolated
+            && !extra
+                .iter()
+                .any(|a| a == "--bridge" || a.starts_with("--bridge="))
+        {
+            extra.extend(["--bridge".to_string(), "none".to_string()]);
+        }
         let mut d = Self {
             dir,
             sock,
             child: None,
-            extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
+            netns,
+            extra_args: extra,
             env: env
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -71,7 +105,17 @@ impl Daemon {
 
     fn spawn(&mut self) {
         let log = std::fs::File::create(self.dir.path().join("dockbridge.log")).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_dockbridge"))
+        let mut cmd = match &self.netns {
+            Some(ns) => {
+                // nsenter execs dockbridge: the child's pid is the daemon's.
+                let mut c = Command::new("nsenter");
+                c.arg(format!("--net={}", ns.display()))
+                    .arg(env!("CARGO_BIN_EXE_dockbridge"));
+                c
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_dockbridge")),
+        };
+        let child = cmd
             .arg("serve")
             .arg("-H")
             .arg(format!("unix://{}", self.sock.display()))
@@ -110,6 +154,17 @@ impl Daemon {
         self.spawn();
     }
 
+    /// As [`Self::restart`], with these extra `serve` flags instead of the first ones.
+    pub fn restart_with(&mut self, extra_args: &[&str]) {
+        self.stop();
+        self.extra_args = extra_args.iter().map(|s| s.to_string()).collect();
+        if self.netns.is_none() && !self.extra_args.iter().any(|a| a.starts_with("--bridge")) {
+            self.extra_args
+                .extend(["--bridge".to_string(), "none".to_string()]);
+        }
+        self.spawn();
+    }
+
     fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = Command::new("kill")
@@ -126,6 +181,31 @@ impl Daemon {
             let _ = c.kill();
             let _ = c.wait();
         }
+    }
+
+    /// Runs a command in the daemon's network namespace (see [`Self::start_isolated`]).
+    pub fn in_netns(&self, args: &[&str]) -> Output {
+        self.netns_cmd(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("running nsenter")
+    }
+
+    /// A command that runs in the daemon's network namespace.
+    pub fn netns_cmd(&self, args: &[&str]) -> Command {
+        let ns = self.netns.as_ref().expect("an isolated daemon");
+        let mut c = Command::new("nsenter");
+        c.arg(format!("--net={}", ns.display())).args(args);
+        c
+    }
+
+    /// Stops the daemon with SIGKILL (a crash) and starts it again on the same roots.
+    pub fn crash_and_restart(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        self.spawn();
     }
 
     pub fn log(&self) -> String {

@@ -45,7 +45,9 @@ use crate::Error;
 pub use config::merge_config;
 pub use exec::{exec_process, exec_process_with, ExecOptions};
 pub use mounts::{bind_mounts, bind_sources, BindMount, BindSource};
-pub use network::{etc_hosts, resolv_conf, NetworkMode};
+pub use network::{
+    etc_hosts, resolv_conf, resolve_host_gateway, NetworkMode, BRIDGE_WARNING, HOST_GATEWAY,
+};
 pub use validate::{check_create, check_restart_policy, image_warnings, log_options, LogOptions};
 
 /// The OCI runtime-spec version dockbridge writes (runc accepts any 1.x).

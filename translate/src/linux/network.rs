@@ -1,8 +1,10 @@
 //! Network modes and the `/etc/hosts` and `/etc/resolv.conf` contents the proxy writes.
 //!
-//! dockbridge has no bridge networking yet: `none` and `host` behave exactly as in Docker;
-//! the default/bridge mode gives the container its own network namespace with loopback
-//! only, and the create response carries a warning saying so.
+//! `none` and `host` behave exactly as in Docker. The default/bridge mode is the daemon's
+//! business (dockbridge's network provider): with a bridge, the container gets an address
+//! on it ([`etc_hosts`] maps the hostname to that address); a daemon started with
+//! `--bridge none` gives it its own namespace with loopback only and warns
+//! ([`BRIDGE_WARNING`]).
 
 use std::net::IpAddr;
 
@@ -11,8 +13,9 @@ use spec::api::models::{ContainerCreateBody, HostConfig};
 use super::{invalid, nonempty, nonempty_vec, unsupported};
 use crate::Error;
 
-/// The warning `POST /containers/create` returns for the default/bridge mode.
-pub const BRIDGE_WARNING: &str = "dockbridge has no bridge networking yet: the container gets its own network namespace with loopback only (no external connectivity, no published ports)";
+/// The warning `POST /containers/create` returns for the default/bridge mode on a daemon
+/// without a bridge (`--bridge none`).
+pub const BRIDGE_WARNING: &str = "dockbridge runs without a bridge (--bridge none): the container gets its own network namespace with loopback only (no external connectivity, no published ports)";
 
 /// The network modes dockbridge implements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,23 +26,32 @@ pub enum NetworkMode {
     None,
     /// `host`: the host's network namespace.
     Host,
+    /// A user-defined network (by name or ID; the daemon's network provider checks that
+    /// it exists): an address on it, and the embedded DNS server at 127.0.0.11.
+    User,
 }
 
 impl NetworkMode {
-    /// Parses `HostConfig.NetworkMode`; `container:…` and user-defined networks are refused.
+    /// Parses `HostConfig.NetworkMode`; `container:…` is refused.
     pub fn parse(mode: &str) -> Result<Self, Error> {
         match mode {
             "" | "default" | "bridge" => Ok(Self::Bridge),
             "none" => Ok(Self::None),
             "host" => Ok(Self::Host),
-            "container" => Err(invalid("invalid network mode: invalid container format container:<name|id>")),
+            "container" => Err(invalid(
+                "invalid network mode: invalid container format container:<name|id>",
+            )),
             m if m.starts_with("container:") => {
                 if m.len() == "container:".len() {
-                    return Err(invalid("invalid network mode: invalid container format container:<name|id>"));
+                    return Err(invalid(
+                        "invalid network mode: invalid container format container:<name|id>",
+                    ));
                 }
-                Err(unsupported(format!("--network {m} (sharing another container's network namespace)")))
+                Err(unsupported(format!(
+                    "--network {m} (sharing another container's network namespace)"
+                )))
             }
-            m => Err(unsupported(format!("--network {m} (user-defined networks; only none, host and the default bridge mode are)"))),
+            _ => Ok(Self::User),
         }
     }
 
@@ -58,6 +70,7 @@ impl NetworkMode {
                 Self::Bridge => matches!(name, "" | "default" | "bridge"),
                 Self::None => name == "none",
                 Self::Host => name == "host",
+                Self::User => false,
             }
     }
 }
@@ -100,19 +113,32 @@ pub(super) fn validate(
         .flatten()
         .any(|(_, b)| b.as_ref().is_some_and(|b| !b.is_empty()));
     if published || hc.publish_all_ports == Some(true) {
-        if mode == NetworkMode::Host {
-            warnings.push("Published ports are discarded when using host network mode".into());
-        } else if published {
-            return Err(unsupported(
-                "-p/--publish (port publishing; there is no bridge network yet)",
-            ));
-        } else {
-            return Err(unsupported(
-                "-P/--publish-all (port publishing; there is no bridge network yet)",
-            ));
+        match mode {
+            NetworkMode::Host => warnings
+                .push("Published ports are discarded when using host network mode".into()),
+            // Published on the bridge by the daemon's network provider, which checks the
+            // bindings (and refuses them on a daemon without a bridge).
+            NetworkMode::Bridge | NetworkMode::User => {}
+            NetworkMode::None if published => {
+                return Err(unsupported(
+                    "-p/--publish with --network none (the container has no interface to publish from)",
+                ))
+            }
+            NetworkMode::None => {
+                return Err(unsupported(
+                    "-P/--publish-all with --network none (the container has no interface to publish from)",
+                ))
+            }
         }
     }
     for h in hc.extra_hosts.iter().flatten() {
+        // `host-gateway` is resolved by the daemon (its default bridge's gateway) before
+        // `etc_hosts` sees it.
+        if h.split_once(':')
+            .is_some_and(|(n, ip)| !n.is_empty() && ip == HOST_GATEWAY)
+        {
+            continue;
+        }
         parse_extra_host(h)?;
     }
     for d in hc.dns.iter().flatten() {
@@ -143,8 +169,11 @@ pub(super) fn validate(
         if nonempty_vec(&ep.links).is_some() {
             return Err(unsupported("--link"));
         }
-        if nonempty_vec(&ep.aliases).is_some() {
-            return Err(unsupported("--network-alias"));
+        if nonempty_vec(&ep.aliases).is_some() && mode != NetworkMode::User {
+            // dockerd: aliases only mean something on user-defined networks.
+            return Err(invalid(
+                "network-scoped alias is supported only for containers in user defined networks",
+            ));
         }
         if nonempty(&ep.mac_address).is_some() {
             return Err(unsupported("--mac-address"));
@@ -156,12 +185,12 @@ pub(super) fn validate(
             return Err(unsupported("--network …,gw-priority="));
         }
     }
-    // NetworkDisabled gives the same loopback-only namespace as Docker does: nothing to warn.
-    if mode == NetworkMode::Bridge && create.network_disabled != Some(true) {
-        warnings.push(BRIDGE_WARNING.into());
-    }
     Ok(mode)
 }
+
+/// The special `--add-host` address: the daemon's host gateway (dockerd: the default
+/// bridge's address).
+pub const HOST_GATEWAY: &str = "host-gateway";
 
 /// `--add-host name:ip` (split at the first `:`, so IPv6 addresses work).
 fn parse_extra_host(h: &str) -> Result<(&str, IpAddr), Error> {
@@ -169,9 +198,9 @@ fn parse_extra_host(h: &str) -> Result<(&str, IpAddr), Error> {
         .split_once(':')
         .filter(|(n, _)| !n.is_empty())
         .ok_or_else(|| invalid(format!("bad format for add-host: {h:?}")))?;
-    if ip == "host-gateway" {
+    if ip == HOST_GATEWAY {
         return Err(unsupported(format!(
-            "--add-host {name}:host-gateway (there is no bridge gateway yet)"
+            "--add-host {name}:host-gateway on a daemon without a default bridge (--bridge none)"
         )));
     }
     let ip: IpAddr = ip
@@ -184,16 +213,18 @@ fn parse_extra_host(h: &str) -> Result<(&str, IpAddr), Error> {
 
 /// The container's `/etc/hosts`.
 ///
+/// `host-gateway` entries must have been resolved by the caller ([`resolve_host_gateway`]).
 /// For private namespaces: Docker's default entries (localhost and the IPv6 names), the
-/// `--add-host` entries, and for the bridge mode the container's hostname on 127.0.0.1 —
-/// Docker maps it to the container's bridge address, and loopback is the only address the
-/// container has. `none` gets no hostname entry, as in Docker. For `host`, the host's own
-/// file (`host_etc_hosts`) plus the `--add-host` entries.
+/// `--add-host` entries, and for the bridge mode the container's hostname on its bridge
+/// address (`address`), or on 127.0.0.1 when the daemon has no bridge and loopback is the
+/// only address the container has. `none` gets no hostname entry, as in Docker. For
+/// `host`, the host's own file (`host_etc_hosts`) plus the `--add-host` entries.
 pub fn etc_hosts(
     hostname: &str,
     extra_hosts: &[String],
     network_mode: &str,
     host_etc_hosts: Option<&str>,
+    address: Option<IpAddr>,
 ) -> Result<String, Error> {
     let mode = NetworkMode::parse(network_mode)?;
     let mut out = String::new();
@@ -206,17 +237,29 @@ pub fn etc_hosts(
         }
     } else {
         out.push_str(
-            "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::\tip6-localnet\nff00::\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n",
+            "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n",
         );
     }
     for h in extra_hosts {
         let (name, ip) = parse_extra_host(h)?;
         out.push_str(&format!("{ip}\t{name}\n"));
     }
-    if mode == NetworkMode::Bridge && !hostname.is_empty() {
-        out.push_str(&format!("127.0.0.1\t{hostname}\n"));
+    if matches!(mode, NetworkMode::Bridge | NetworkMode::User) && !hostname.is_empty() {
+        let ip = address.unwrap_or(IpAddr::from([127, 0, 0, 1]));
+        out.push_str(&format!("{ip}\t{hostname}\n"));
     }
     Ok(out)
+}
+
+/// `--add-host` entries with `host-gateway` replaced by `gateway`.
+pub fn resolve_host_gateway(extra_hosts: &[String], gateway: IpAddr) -> Vec<String> {
+    extra_hosts
+        .iter()
+        .map(|h| match h.split_once(':') {
+            Some((name, ip)) if ip == HOST_GATEWAY => format!("{name}:{gateway}"),
+            _ => h.clone(),
+        })
+        .collect()
 }
 
 /// The container's `/etc/resolv.conf`, built from the host's as dockerd builds it for a
@@ -258,7 +301,16 @@ pub fn resolv_conf(
         }
     }
     let mut overrides: Vec<&str> = Vec::new();
-    if !dns.is_empty() {
+    if mode == NetworkMode::User {
+        // As dockerd: the embedded DNS server answers the network's names and forwards the
+        // rest to the host's (or the `--dns`) servers; the container sees only 127.0.0.11.
+        if !dns.is_empty() {
+            overrides.push("nameservers");
+        }
+        nameservers = vec![[127, 0, 0, 11].into()];
+        options.retain(|o| !o.starts_with("ndots:"));
+        options.push("ndots:0".into());
+    } else if !dns.is_empty() {
         nameservers = dns
             .iter()
             .map(|d| {
@@ -312,10 +364,7 @@ mod tests {
     fn modes() {
         assert_eq!(NetworkMode::parse("default").unwrap(), NetworkMode::Bridge);
         assert_eq!(NetworkMode::parse("none").unwrap(), NetworkMode::None);
-        assert!(matches!(
-            NetworkMode::parse("mynet").unwrap_err(),
-            Error::Unsupported(_)
-        ));
+        assert_eq!(NetworkMode::parse("mynet").unwrap(), NetworkMode::User);
         assert!(matches!(
             NetworkMode::parse("container:abc").unwrap_err(),
             Error::Unsupported(_)
@@ -328,25 +377,35 @@ mod tests {
 
     #[test]
     fn hosts_file() {
-        let h = etc_hosts("abc", &s(&["db:10.0.0.5", "v6:::1"]), "bridge", None).unwrap();
+        let h = etc_hosts("abc", &s(&["db:10.0.0.5", "v6:::1"]), "bridge", None, None).unwrap();
         assert!(h.starts_with("127.0.0.1\tlocalhost\n"));
         assert!(h.contains("10.0.0.5\tdb\n") && h.contains("::1\tv6\n"));
         assert!(h.ends_with("127.0.0.1\tabc\n"));
-        let h = etc_hosts("abc", &[], "none", None).unwrap();
+        let h = etc_hosts("abc", &[], "none", None, None).unwrap();
         assert!(!h.contains("abc"));
+        let h = etc_hosts("abc", &[], "", None, Some([172, 17, 0, 2].into())).unwrap();
+        assert!(h.ends_with("172.17.0.2\tabc\n"), "{h}");
         let h = etc_hosts(
             "abc",
             &s(&["x:1.2.3.4"]),
             "host",
             Some("127.0.0.1 localhost"),
+            None,
         )
         .unwrap();
         assert_eq!(h, "127.0.0.1 localhost\n1.2.3.4\tx\n");
         assert!(matches!(
-            etc_hosts("a", &s(&["gw:host-gateway"]), "", None).unwrap_err(),
+            etc_hosts("a", &s(&["gw:host-gateway"]), "", None, None).unwrap_err(),
             Error::Unsupported(_)
         ));
-        assert!(etc_hosts("a", &s(&["nocolon"]), "", None).is_err());
+        let resolved = resolve_host_gateway(
+            &s(&["gw:host-gateway", "x:1.2.3.4"]),
+            [172, 17, 0, 1].into(),
+        );
+        assert_eq!(resolved, s(&["gw:172.17.0.1", "x:1.2.3.4"]));
+        let h = etc_hosts("a", &resolved, "", None, None).unwrap();
+        assert!(h.contains("172.17.0.1\tgw\n"), "{h}");
+        assert!(etc_hosts("a", &s(&["nocolon"]), "", None, None).is_err());
     }
 
     #[test]
@@ -368,5 +427,10 @@ mod tests {
             "{r}"
         );
         assert!(resolv_conf(host, &s(&["nope"]), &[], &[], "").is_err());
+        let r = resolv_conf(host, &[], &[], &[], "mynet").unwrap();
+        assert!(
+            r.contains("nameserver 127.0.0.11\nsearch lan\noptions edns0 trust-ad ndots:0\n"),
+            "{r}"
+        );
     }
 }

@@ -709,7 +709,7 @@ mod tests {
     }
 
     #[test]
-    fn cli_defaults_are_accepted_with_the_bridge_warning() {
+    fn cli_defaults_are_accepted_without_warnings() {
         // What `docker create busybox` sends: zero values everywhere.
         let create: ContainerCreateBody = serde_json::from_str(
             r#"{"Image":"busybox","Cmd":["true"],"Env":[],"Volumes":{},"Labels":{},"OnBuild":null,
@@ -729,10 +729,8 @@ mod tests {
             "ReadonlyPaths":null},"NetworkingConfig":{"EndpointsConfig":{"default":{}}}}"#,
         )
         .unwrap();
-        assert_eq!(
-            check_create(&create).unwrap(),
-            vec![network::BRIDGE_WARNING.to_string()]
-        );
+        // The bridge (or its absence, with a warning) is the daemon's network provider's.
+        assert!(check_create(&create).unwrap().is_empty());
     }
 
     #[test]
@@ -758,6 +756,7 @@ mod tests {
         unsupported_naming(
             with_hc(HostConfig {
                 port_bindings: Some(pb.into()),
+                network_mode: Some("none".into()),
                 ..Default::default()
             }),
             "-p/--publish",
@@ -787,14 +786,12 @@ mod tests {
             }),
             "--log-driver syslog",
         );
-        unsupported_naming(
-            with_hc(HostConfig {
-                network_mode: Some("mynet".into()),
-                ..Default::default()
-            }),
-            "--network mynet",
-        );
-
+        // User-defined networks are the daemon's network provider's (it checks they exist).
+        assert!(check_create(&with_hc(HostConfig {
+            network_mode: Some("mynet".into()),
+            ..Default::default()
+        }))
+        .is_ok());
         unsupported_naming(
             with_hc(HostConfig {
                 links: Some(vec!["db:db".into()]),

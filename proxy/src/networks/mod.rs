@@ -1,7 +1,23 @@
-//! Docker's network model as dockbridge has it today: dockerd's pre-defined `host` and
-//! `none` networks (no driver behind them), their IDs, JSON shape and filters. Pure; the
-//! HTTP handlers (`server/networks.rs`) and the container manager use it. User-defined
-//! bridge networks (IPAM, endpoints) belong here as they arrive.
+//! Docker's network model: dockerd's pre-defined networks (`host`, `none`, and `bridge`
+//! when the daemon has its default bridge), their IDs, JSON shape and filters. Pure; the
+//! HTTP handlers (`server/networks.rs`) and the container manager use it.
+//!
+//! - [`ipam`]: subnets, the default bridge's pool choice, address allocation (pure);
+//! - [`ports`]: published-port requests and dockerd's shapes for them (pure);
+//! - [`user`]: user-defined networks: create checks, JSON shape, filters (pure);
+//! - [`bridge`]: the bridge driver (default and user networks), the container manager's
+//!   network provider;
+//! - [`dns`]: the embedded DNS server of user networks;
+//! - [`ops`]: the host networking calls behind a trait (real and recording fake);
+//! - [`proxy`]: the userland proxy behind published ports.
+
+pub mod bridge;
+pub mod dns;
+pub mod ipam;
+pub mod ops;
+pub mod ports;
+pub mod proxy;
+pub mod user;
 
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -13,19 +29,66 @@ pub enum NetworkError {
     NotFound(String),
     #[error("{0}")]
     InvalidParameter(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    Internal(String),
 }
 
 impl crate::error_kind::Kinded for NetworkError {
     fn kind(&self) -> crate::error_kind::ErrorKind {
+        use crate::error_kind::ErrorKind;
         match self {
-            Self::NotFound(_) => crate::error_kind::ErrorKind::NotFound,
-            Self::InvalidParameter(_) => crate::error_kind::ErrorKind::InvalidParameter,
+            Self::NotFound(_) => ErrorKind::NotFound,
+            Self::InvalidParameter(_) => ErrorKind::InvalidParameter,
+            Self::Conflict(_) => ErrorKind::Conflict,
+            Self::Forbidden(_) => ErrorKind::Forbidden,
+            Self::Internal(_) => ErrorKind::Internal,
         }
     }
 }
 
 /// A built-in network: name and driver.
 pub const BUILTIN: [(&str, &str); 2] = [("host", "host"), ("none", "null")];
+
+/// The default bridge network, pre-defined when the daemon has a bridge.
+pub const BRIDGE: (&str, &str) = ("bridge", "bridge");
+
+/// The pre-defined networks of a daemon with (or without) its default bridge.
+pub fn predefined(with_bridge: bool) -> Vec<(&'static str, &'static str)> {
+    let mut v = Vec::new();
+    if with_bridge {
+        v.push(BRIDGE);
+    }
+    v.extend(BUILTIN);
+    v
+}
+
+/// The default bridge's `Options` and `IPAM.Config` as dockerd shows them.
+/// `gateway`: only when configured (`--bip`); dockerd lists the chosen subnet alone.
+pub fn bridge_json(
+    bridge_name: &str,
+    subnet: &ipam::Subnet,
+    gateway: Option<std::net::Ipv4Addr>,
+    containers: Option<Value>,
+) -> Value {
+    let mut v = network_json("bridge", "bridge", containers);
+    v["IPAM"]["Config"] = match gateway {
+        Some(g) => json!([{"Subnet": subnet.to_string(), "Gateway": g.to_string()}]),
+        None => json!([{"Subnet": subnet.to_string()}]),
+    };
+    v["Options"] = json!({
+        "com.docker.network.bridge.default_bridge": "true",
+        "com.docker.network.bridge.enable_icc": "true",
+        "com.docker.network.bridge.enable_ip_masquerade": "true",
+        "com.docker.network.bridge.host_binding_ipv4": "0.0.0.0",
+        "com.docker.network.bridge.name": bridge_name,
+        "com.docker.network.driver.mtu": "1500",
+    });
+    v
+}
 
 /// A stable ID per daemon-independent name (dockerd's are random per host).
 pub fn network_id(name: &str) -> String {
@@ -58,6 +121,14 @@ pub fn network_json(name: &str, driver: &str, containers: Option<Value>) -> Valu
 
 /// Which built-in networks pass `f` (dockerd's network filters).
 pub fn select(f: &Filters) -> Result<Vec<(&'static str, &'static str)>, NetworkError> {
+    select_in(f, &BUILTIN)
+}
+
+/// Which of `nets` (pre-defined networks) pass `f`.
+pub fn select_in(
+    f: &Filters,
+    nets: &[(&'static str, &'static str)],
+) -> Result<Vec<(&'static str, &'static str)>, NetworkError> {
     f.validate(&["dangling", "driver", "id", "label", "name", "scope", "type"])
         .map_err(|e| NetworkError::InvalidParameter(e.0))?;
     let any = |k: &str, pred: &dyn Fn(&str) -> bool| f.any_or_absent(k, pred);
@@ -75,8 +146,9 @@ pub fn select(f: &Filters) -> Result<Vec<(&'static str, &'static str)>, NetworkE
             )));
         }
     }
-    Ok(BUILTIN
-        .into_iter()
+    Ok(nets
+        .iter()
+        .copied()
         .filter(|(name, driver)| {
             let id = network_id(name);
             any("name", &|v| name.contains(v))
@@ -94,12 +166,21 @@ pub fn select(f: &Filters) -> Result<Vec<(&'static str, &'static str)>, NetworkE
 }
 
 pub fn find(key: &str) -> Result<(&'static str, &'static str), NetworkError> {
-    BUILTIN
-        .into_iter()
+    find_in(key, &BUILTIN)
+}
+
+/// `key` (name, ID or unique ID prefix) among `nets`.
+pub fn find_in(
+    key: &str,
+    nets: &[(&'static str, &'static str)],
+) -> Result<(&'static str, &'static str), NetworkError> {
+    nets.iter()
+        .copied()
         .find(|(n, _)| *n == key || network_id(n) == key)
         .or_else(|| {
-            let hits: Vec<_> = BUILTIN
-                .into_iter()
+            let hits: Vec<_> = nets
+                .iter()
+                .copied()
                 .filter(|(n, _)| !key.is_empty() && network_id(n).starts_with(key))
                 .collect();
             (hits.len() == 1).then(|| hits[0])
@@ -142,5 +223,21 @@ mod tests {
         assert_eq!(find(&network_id("none")).unwrap().0, "none");
         assert_eq!(find(&network_id("none")[..8]).unwrap().0, "none");
         assert!(matches!(find("bridge"), Err(NetworkError::NotFound(_))));
+        let with = predefined(true);
+        assert_eq!(find_in("bridge", &with).unwrap(), BRIDGE);
+        assert_eq!(
+            names(select_in(&f(r#"{"driver":["bridge"]}"#), &with).unwrap()),
+            ["bridge"]
+        );
+        let v = bridge_json(
+            "db0",
+            &"172.18.0.0/16".parse().unwrap(),
+            Some([172, 18, 0, 1].into()),
+            None,
+        );
+        assert_eq!(v["IPAM"]["Config"][0]["Gateway"], "172.18.0.1");
+        let v = bridge_json("db0", &"172.18.0.0/16".parse().unwrap(), None, None);
+        assert_eq!(v["IPAM"]["Config"], json!([{"Subnet": "172.18.0.0/16"}]));
+        assert_eq!(v["Options"]["com.docker.network.bridge.name"], "db0");
     }
 }

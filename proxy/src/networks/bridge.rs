@@ -1,0 +1,1080 @@
+//! The bridge driver: the default `bridge` network (a Linux bridge, `dockbridge0` unless
+//! `--bridge` names another) and user-defined networks (a bridge each, `br-<id>`). A
+//! running container gets one pinned network namespace with a veth on its network's
+//! bridge, an address from the network's subnet, masquerade for outbound traffic (not on
+//! `--internal` networks, which have no default route either), its published ports behind
+//! userland proxies, and on user networks the embedded DNS server at 127.0.0.11.
+//!
+//! Lifetime of an endpoint: created by [`NetworkProvider::attach`] before the task exists
+//! (the namespace path goes into the spec), released after the run ends, a start fails, or
+//! the container is removed. Endpoints are persisted under the data root
+//! (`network/bridge.json`), so a restarted daemon keeps running containers' addresses and
+//! ports, never hands an address out twice, and releases what a crash left behind
+//! ([`BridgeNetworks::sweep`]).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use spec::api::models::ContainerCreateBody;
+
+use super::dns;
+use super::ipam::{self, Subnet};
+use super::ops::{Link, NetOps};
+use super::ports::{self, Bound, PortError};
+use super::proxy::{self, Published};
+use super::user::{self, UserNetwork};
+use super::NetworkError;
+use crate::containers::providers::{NetworkAttachment, NetworkProvider};
+use crate::containers::record::Record;
+use crate::containers::{ContainerError, Result};
+
+/// `--bridge` / `--bip`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BridgeConfig {
+    /// The bridge interface; `None`: `--bridge none`, no default bridge network.
+    pub name: Option<String>,
+    /// `--bip`: the bridge's own address and prefix (the containers' gateway).
+    pub bip: Option<(Ipv4Addr, u8)>,
+}
+
+impl BridgeConfig {
+    pub fn parse(bridge: &str, bip: Option<&str>) -> std::result::Result<Self, String> {
+        let name = match bridge {
+            "none" => None,
+            "" => Some("dockbridge0".to_string()),
+            n if n.len() > 15 || n.contains(['/', ' ']) => {
+                return Err(format!("invalid bridge name {n:?}"))
+            }
+            n => Some(n.to_string()),
+        };
+        let bip = bip
+            .map(|b| {
+                let (ip, p) = ipam::parse_cidr(b).map_err(|e| format!("--bip: {e}"))?;
+                if p > 30 {
+                    return Err(format!("--bip {b}: the subnet has no room for containers"));
+                }
+                Ok((ip, p))
+            })
+            .transpose()?;
+        Ok(Self { name, bip })
+    }
+}
+
+/// A container's endpoint on the bridge.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Endpoint {
+    pub endpoint_id: String,
+    pub sandbox_id: String,
+    pub netns: PathBuf,
+    pub host_if: String,
+    pub ip: Ipv4Addr,
+    pub mac: String,
+    #[serde(default)]
+    pub ports: Vec<Bound>,
+    /// The user network's ID; empty on the default bridge.
+    #[serde(default)]
+    pub network_id: String,
+    /// The names other containers find this one by on a user network (its name, its
+    /// `--network-alias`es, its short ID).
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    /// The container's `--dns` servers: where its DNS listener forwards (else the host's).
+    #[serde(default)]
+    pub dns: Vec<String>,
+}
+
+/// What survives a daemon restart.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct Persisted {
+    subnet: Option<Subnet>,
+    gateway: Option<Ipv4Addr>,
+    /// By container ID.
+    endpoints: BTreeMap<String, Endpoint>,
+    /// User-defined networks, by ID.
+    #[serde(default)]
+    networks: BTreeMap<String, UserNetwork>,
+}
+
+/// A task that ends when dropped (a container's DNS listener).
+struct Task(tokio::task::JoinHandle<()>);
+
+impl Drop for Task {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+struct Live {
+    persisted: Persisted,
+    proxies: HashMap<String, Published>,
+    dns: HashMap<String, Task>,
+}
+
+/// Where an endpoint goes: the default bridge or a user network.
+struct Target {
+    /// Empty for the default bridge.
+    network_id: String,
+    bridge: String,
+    subnet: Subnet,
+    gateway: Ipv4Addr,
+    ip_range: Option<Subnet>,
+    internal: bool,
+}
+
+/// The bridge as configured at start.
+#[derive(Debug, Clone, Copy)]
+pub struct Net {
+    pub subnet: Subnet,
+    pub gateway: Ipv4Addr,
+    /// `--bip` named the gateway: dockerd then lists it in `IPAM.Config`.
+    pub gateway_configured: bool,
+}
+
+pub struct BridgeNetworks {
+    bridge: Option<String>,
+    net: Option<Net>,
+    ops: Arc<dyn NetOps>,
+    state_file: PathBuf,
+    netns_dir: PathBuf,
+    live: tokio::sync::Mutex<Live>,
+    /// Read by inspect without waiting for a network operation in progress.
+    snapshot: std::sync::RwLock<Persisted>,
+    /// What the DNS listeners answer from, rebuilt at every change.
+    directory: Arc<std::sync::RwLock<dns::Directory>>,
+}
+
+fn err(e: impl std::fmt::Display) -> ContainerError {
+    ContainerError::Internal(e.to_string())
+}
+
+fn port_err(e: PortError) -> ContainerError {
+    match e {
+        PortError::Invalid(m) => ContainerError::InvalidParameter(m),
+        PortError::Unsupported(m) => ContainerError::InvalidParameter(m),
+    }
+}
+
+/// `default`/`bridge`/empty: the container is on the default bridge (when there is one).
+fn on_default_bridge(mode: Option<&str>) -> bool {
+    matches!(mode.unwrap_or(""), "" | "default" | "bridge")
+}
+
+/// A fixed host port another container already publishes: dockerd's own allocator's
+/// message, before any socket is tried.
+fn allocated_elsewhere(
+    requests: &[ports::Request],
+    endpoints: &BTreeMap<String, Endpoint>,
+) -> Option<String> {
+    for r in requests.iter().filter(|r| r.host_ports.len() == 1) {
+        let port = r.host_ports[0];
+        let clash = endpoints.values().flat_map(|e| &e.ports).find(|b| {
+            b.host_port == port
+                && b.container.proto == r.container.proto
+                && (r.host_ip.is_none()
+                    || b.host_ip.is_unspecified()
+                    || Some(b.host_ip) == r.host_ip)
+        });
+        if clash.is_some() {
+            let ip = r
+                .host_ip
+                .map(|i| i.to_string())
+                .unwrap_or_else(|| "0.0.0.0".into());
+            return Some(format!(
+                "Bind for {ip}:{port} failed: port is already allocated"
+            ));
+        }
+    }
+    None
+}
+
+fn random_hex() -> String {
+    let bytes: [u8; 32] = rand::random();
+    hex::encode(bytes)
+}
+
+impl BridgeNetworks {
+    /// Sets the bridge up (or adopts the one there) and re-opens the published ports of
+    /// the endpoints a previous run left, for containers that still run.
+    pub async fn start(
+        config: BridgeConfig,
+        ops: Arc<dyn NetOps>,
+        data_root: &Path,
+        exec_root: &Path,
+    ) -> anyhow::Result<Arc<Self>> {
+        let state_file = data_root.join("network").join("bridge.json");
+        let mut persisted: Persisted = match std::fs::read(&state_file) {
+            Ok(b) => serde_json::from_slice(&b).unwrap_or_else(|e| {
+                tracing::warn!("ignoring unreadable {}: {e}", state_file.display());
+                Persisted::default()
+            }),
+            Err(_) => Persisted::default(),
+        };
+        let mut net = None;
+        if let Some(name) = &config.name {
+            let (gateway, prefix) = match (config.bip, ops.address_of(name).await?) {
+                (Some(bip), _) => bip,
+                // An existing bridge keeps its address (as dockerd adopts docker0's).
+                (None, Some(existing)) => existing,
+                (None, None) => match (persisted.subnet, persisted.gateway) {
+                    (Some(s), Some(g)) => (g, s.prefix),
+                    _ => {
+                        let used = ops.routed_subnets(name).await?;
+                        let s = ipam::pick_pool(&ipam::default_pools(), &used)?;
+                        (s.first_host(), s.prefix)
+                    }
+                },
+            };
+            let subnet = Subnet::new(gateway, prefix)?;
+            ops.ensure_bridge(name, gateway, prefix).await?;
+            if let Err(e) = ops.ensure_nat(name, subnet).await {
+                // Containers still reach each other and published ports; say what is missing.
+                tracing::warn!("no outbound NAT for {subnet} on {name}: {e}");
+            }
+            if persisted.subnet != Some(subnet) {
+                // A different range now: old endpoints cannot be kept as they were.
+                persisted
+                    .endpoints
+                    .retain(|_, ep| !ep.network_id.is_empty() || subnet.contains(ep.ip));
+            }
+            persisted.subnet = Some(subnet);
+            persisted.gateway = Some(gateway);
+            net = Some(Net {
+                subnet,
+                gateway,
+                gateway_configured: config.bip.is_some(),
+            });
+            tracing::info!("default bridge {name}: {subnet} via {gateway}");
+        }
+        for n in persisted.networks.values() {
+            ops.ensure_bridge(&n.bridge, n.gateway, n.subnet.prefix)
+                .await?;
+            if !n.internal && n.masquerade {
+                if let Err(e) = ops.ensure_nat(&n.bridge, n.subnet).await {
+                    tracing::warn!("no outbound NAT for network {}: {e}", n.name);
+                }
+            }
+        }
+        let mut proxies = HashMap::new();
+        for (id, ep) in &persisted.endpoints {
+            if ep.ports.is_empty() {
+                continue;
+            }
+            match proxy::republish(&ep.ports, ep.ip) {
+                Ok(p) => {
+                    proxies.insert(id.clone(), p);
+                }
+                Err(e) => tracing::warn!(container = %id, "re-publishing ports: {e}"),
+            }
+        }
+        let me = Arc::new(Self {
+            bridge: config.name,
+            net,
+            ops,
+            state_file,
+            netns_dir: exec_root.join("netns"),
+            snapshot: std::sync::RwLock::new(persisted.clone()),
+            directory: Arc::default(),
+            live: tokio::sync::Mutex::new(Live {
+                persisted,
+                proxies,
+                dns: HashMap::new(),
+            }),
+        });
+        {
+            let mut live = me.live.lock().await;
+            let eps: Vec<(String, Endpoint)> = live
+                .persisted
+                .endpoints
+                .iter()
+                .filter(|(_, e)| !e.network_id.is_empty())
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            for (id, ep) in eps {
+                match me.start_dns(&ep).await {
+                    Ok(Some(t)) => {
+                        live.dns.insert(id, t);
+                    }
+                    Ok(None) => {}
+                    Err(e) => tracing::warn!(container = %id, "restarting DNS: {e}"),
+                }
+            }
+            me.save(&live.persisted)?;
+        }
+        Ok(me)
+    }
+
+    /// The container's DNS listener at 127.0.0.11 in its namespace (user networks).
+    async fn start_dns(&self, ep: &Endpoint) -> Result<Option<Task>> {
+        let Some(sock) = self.ops.dns_socket(&ep.netns).await.map_err(err)? else {
+            return Ok(None);
+        };
+        let sock = tokio::net::UdpSocket::from_std(sock)
+            .map_err(|e| ContainerError::io("serving DNS", e))?;
+        let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+        let upstream = dns::upstream(&ep.dns, &host_resolv);
+        Ok(Some(Task(tokio::spawn(dns::serve(
+            sock,
+            ep.network_id.clone(),
+            self.directory.clone(),
+            upstream,
+        )))))
+    }
+
+    /// `host-gateway` of `--add-host`: the default bridge's address, as dockerd's default.
+    pub fn host_gateway(&self) -> Option<IpAddr> {
+        self.net.map(|n| IpAddr::V4(n.gateway))
+    }
+
+    pub fn bridge_name(&self) -> Option<&str> {
+        self.bridge.as_deref()
+    }
+
+    pub fn net(&self) -> Option<Net> {
+        self.net
+    }
+
+    fn save(&self, p: &Persisted) -> Result<()> {
+        if let Ok(mut s) = self.snapshot.write() {
+            *s = p.clone();
+        }
+        if let Ok(mut d) = self.directory.write() {
+            d.entries = p
+                .endpoints
+                .values()
+                .filter(|e| !e.network_id.is_empty())
+                .map(|e| (e.network_id.clone(), e.aliases.clone(), e.ip))
+                .collect();
+        }
+        let dir = self.state_file.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir)
+            .map_err(|e| ContainerError::io("creating network state dir", e))?;
+        let tmp = self.state_file.with_extension("json.tmp");
+        let data = serde_json::to_vec_pretty(p).map_err(err)?;
+        std::fs::write(&tmp, data).map_err(|e| ContainerError::io("writing network state", e))?;
+        std::fs::rename(&tmp, &self.state_file)
+            .map_err(|e| ContainerError::io("writing network state", e))
+    }
+
+    /// The endpoint of a running container on the default bridge.
+    pub fn endpoint(&self, container_id: &str) -> Option<Endpoint> {
+        self.snapshot
+            .read()
+            .ok()?
+            .endpoints
+            .get(container_id)
+            .cloned()
+    }
+
+    /// Every endpoint, by container ID.
+    pub fn endpoints(&self) -> BTreeMap<String, Endpoint> {
+        self.snapshot
+            .read()
+            .map(|s| s.endpoints.clone())
+            .unwrap_or_default()
+    }
+
+    /// The user-defined networks.
+    pub fn user_networks(&self) -> Vec<UserNetwork> {
+        self.snapshot
+            .read()
+            .map(|s| s.networks.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// A user network by name, ID or unique ID prefix.
+    pub fn find_user(&self, key: &str) -> Option<UserNetwork> {
+        find_user_in(&self.user_networks(), key)
+    }
+
+    /// Whether a network (by ID; empty: the default bridge) has endpoints.
+    pub fn in_use(&self, network_id: &str) -> bool {
+        self.endpoints()
+            .values()
+            .any(|e| e.network_id == network_id)
+    }
+
+    /// `POST /networks/create`.
+    pub async fn create_network(
+        &self,
+        req: &user::CreateRequest,
+    ) -> Result<UserNetwork, NetworkError> {
+        let mut live = self.live.lock().await;
+        let predefined = ["bridge", "host", "none"];
+        if live.persisted.networks.values().any(|n| n.name == req.name)
+            || (predefined.contains(&req.name.as_str())
+                && (req.name != "bridge" || self.net.is_some()))
+        {
+            return Err(NetworkError::Conflict(format!(
+                "network with name {} already exists",
+                req.name
+            )));
+        }
+        let mut taken: Vec<Subnet> = live.persisted.networks.values().map(|n| n.subnet).collect();
+        if let Some(n) = self.net {
+            taken.push(n.subnet);
+        }
+        let routed = self
+            .ops
+            .routed_subnets(self.bridge.as_deref().unwrap_or(""))
+            .await
+            .unwrap_or_default();
+        let created = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
+        let n = user::create(req, random_hex(), created, &taken, &routed)?;
+        if live
+            .persisted
+            .networks
+            .values()
+            .any(|x| x.bridge == n.bridge)
+            || self.bridge.as_deref() == Some(n.bridge.as_str())
+        {
+            return Err(NetworkError::Conflict(format!(
+                "bridge name {} is already in use by another network",
+                n.bridge
+            )));
+        }
+        let set_up = async {
+            self.ops
+                .ensure_bridge(&n.bridge, n.gateway, n.subnet.prefix)
+                .await?;
+            if !n.internal && n.masquerade {
+                self.ops.ensure_nat(&n.bridge, n.subnet).await?;
+            }
+            Ok::<(), super::ops::OpsError>(())
+        };
+        if let Err(e) = set_up.await {
+            let _ = self.ops.remove_nat(&n.bridge, n.subnet).await;
+            let _ = self.ops.remove_link(&n.bridge).await;
+            return Err(NetworkError::Internal(format!(
+                "creating network {}: {e}",
+                n.name
+            )));
+        }
+        live.persisted.networks.insert(n.id.clone(), n.clone());
+        if let Err(e) = self.save(&live.persisted) {
+            live.persisted.networks.remove(&n.id);
+            let _ = self.ops.remove_nat(&n.bridge, n.subnet).await;
+            let _ = self.ops.remove_link(&n.bridge).await;
+            return Err(NetworkError::Internal(e.to_string()));
+        }
+        Ok(n)
+    }
+
+    /// `DELETE /networks/{id}` of a user network: refused while containers are on it.
+    pub async fn remove_network(&self, key: &str) -> Result<UserNetwork, NetworkError> {
+        let mut live = self.live.lock().await;
+        let nets: Vec<UserNetwork> = live.persisted.networks.values().cloned().collect();
+        let n = find_user_in(&nets, key)
+            .ok_or_else(|| NetworkError::NotFound(format!("network {key} not found")))?;
+        if live
+            .persisted
+            .endpoints
+            .values()
+            .any(|e| e.network_id == n.id)
+        {
+            return Err(NetworkError::Forbidden(format!(
+                "error while removing network: network {} id {} has active endpoints",
+                n.name, n.id
+            )));
+        }
+        self.ops
+            .remove_nat(&n.bridge, n.subnet)
+            .await
+            .map_err(|e| NetworkError::Internal(e.to_string()))?;
+        self.ops
+            .remove_link(&n.bridge)
+            .await
+            .map_err(|e| NetworkError::Internal(e.to_string()))?;
+        live.persisted.networks.remove(&n.id);
+        self.save(&live.persisted)
+            .map_err(|e| NetworkError::Internal(e.to_string()))?;
+        Ok(n)
+    }
+
+    /// Releases endpoints whose container is not running any more (a crash between the
+    /// network set-up and the task, or a container removed while the daemon was down).
+    pub async fn sweep(&self, running: &HashSet<String>) {
+        let stale: Vec<String> = self
+            .endpoints()
+            .into_keys()
+            .filter(|id| !running.contains(id))
+            .collect();
+        for id in stale {
+            tracing::info!(container = %id, "releasing a stale network endpoint");
+            if let Err(e) = self.release_id(&id).await {
+                tracing::warn!(container = %id, "releasing a stale endpoint: {e}");
+            }
+        }
+    }
+
+    async fn release_id(&self, id: &str) -> Result<()> {
+        let mut live = self.live.lock().await;
+        live.proxies.remove(id);
+        live.dns.remove(id);
+        let Some(ep) = live.persisted.endpoints.get(id).cloned() else {
+            return Ok(());
+        };
+        self.teardown(&ep).await?;
+        live.persisted.endpoints.remove(id);
+        self.save(&live.persisted)
+    }
+
+    /// Removes the OS side of an endpoint (idempotent).
+    async fn teardown(&self, ep: &Endpoint) -> Result<()> {
+        self.ops.remove_link(&ep.host_if).await.map_err(err)?;
+        self.ops.remove_netns(&ep.netns).await.map_err(err)
+    }
+
+    /// The network a container's inspect shows under `NetworkSettings.Networks`.
+    fn network_of(&self, rec: &Record) -> String {
+        match rec.host_config.network_mode.as_deref().unwrap_or("default") {
+            "" | "default" => "bridge".into(),
+            other => other.into(),
+        }
+    }
+
+    /// Fills `NetworkSettings` of `docker inspect` (already in dockerd's full shape) with
+    /// the container's endpoint: the sandbox, `Ports`, `Networks.<name>`, and for the
+    /// default bridge the top-level address fields dockerd keeps for it.
+    pub fn patch_inspect(&self, rec: &Record, v: &mut Value) {
+        let exposed = rec.config.exposed_ports.clone().unwrap_or_default();
+        let Some(ns) = v.get_mut("NetworkSettings") else {
+            return;
+        };
+        let name = self.network_of(rec);
+        let ep = self.endpoint(&rec.id);
+        let target = ep.as_ref().and_then(|e| self.target_of(e));
+        let (Some(ep), Some(t)) = (ep, target) else {
+            if rec.state.status.is_running() {
+                // Exposed ports show as unpublished while running (dockerd's shape).
+                ns["Ports"] = ports::port_map(&exposed, &[]);
+            }
+            let network_id = if name == "bridge" {
+                self.net.map(|_| super::network_id("bridge"))
+            } else {
+                self.find_user(&name).map(|n| n.id)
+            };
+            if let (Some(id), true) = (network_id, rec.state.started_at.is_some()) {
+                // dockerd keeps the network's ID of a container that ran, and clears the
+                // endpoint's fields.
+                if let Some(b) = ns.get_mut("Networks").and_then(|n| n.get_mut(&name)) {
+                    b["NetworkID"] = json!(id);
+                }
+            }
+            return;
+        };
+        let ip = ep.ip.to_string();
+        let gw = t.gateway.to_string();
+        let prefix = t.subnet.prefix;
+        ns["SandboxID"] = json!(ep.sandbox_id);
+        ns["SandboxKey"] = json!(ep.netns.display().to_string());
+        ns["Ports"] = ports::port_map(&exposed, &ep.ports);
+        if t.network_id.is_empty() {
+            for (k, val) in [
+                ("EndpointID", json!(ep.endpoint_id)),
+                ("Gateway", json!(gw)),
+                ("IPAddress", json!(ip)),
+                ("IPPrefixLen", json!(prefix)),
+                ("MacAddress", json!(ep.mac)),
+            ] {
+                ns[k] = val;
+            }
+        }
+        let network_id = if t.network_id.is_empty() {
+            super::network_id("bridge")
+        } else {
+            t.network_id.clone()
+        };
+        if let Some(b) = ns.get_mut("Networks").and_then(|n| n.get_mut(&name)) {
+            for (k, val) in [
+                ("NetworkID", json!(network_id)),
+                ("EndpointID", json!(ep.endpoint_id)),
+                ("Gateway", json!(gw)),
+                ("IPAddress", json!(ip)),
+                ("IPPrefixLen", json!(prefix)),
+                ("MacAddress", json!(ep.mac)),
+            ] {
+                b[k] = val;
+            }
+            if !t.network_id.is_empty() {
+                // dockerd lists the aliases and the short ID (not the name).
+                let shown: Vec<&String> = ep
+                    .aliases
+                    .iter()
+                    .filter(|a| **a != rec.name.trim_start_matches('/'))
+                    .collect();
+                b["Aliases"] = json!(shown);
+            }
+        }
+    }
+
+    /// `Ports` and the endpoint of `docker ps`.
+    pub fn patch_summary(&self, rec: &Record, s: &mut spec::api::models::ContainerSummary) {
+        let exposed = rec.config.exposed_ports.clone().unwrap_or_default();
+        let ep = self.endpoint(&rec.id);
+        let bound = ep.as_ref().map(|e| e.ports.clone()).unwrap_or_default();
+        s.ports = Some(ports::summary(&exposed, &bound));
+        let name = self.network_of(rec);
+        let Some((ep, t)) = ep.and_then(|e| self.target_of(&e).map(|t| (e, t))) else {
+            return;
+        };
+        if let Some(b) = s
+            .network_settings
+            .as_mut()
+            .and_then(|n| n.networks.as_mut())
+            .and_then(|n| n.get_mut(&name))
+        {
+            b.network_id = Some(if t.network_id.is_empty() {
+                super::network_id("bridge")
+            } else {
+                t.network_id.clone()
+            });
+            b.endpoint_id = Some(ep.endpoint_id);
+            b.gateway = Some(t.gateway.to_string());
+            b.ip_address = Some(ep.ip.to_string());
+            b.ip_prefix_len = Some(i64::from(t.subnet.prefix));
+            b.mac_address = Some(ep.mac);
+        }
+    }
+
+    /// `Containers` of `docker network inspect` (`network_id` empty: the default bridge).
+    pub fn containers_json(&self, network_id: &str, names: &HashMap<String, String>) -> Value {
+        let m: BTreeMap<String, Value> = self
+            .endpoints()
+            .into_iter()
+            .filter(|(_, ep)| ep.network_id == network_id)
+            .filter_map(|(id, ep)| {
+                let prefix = self.target_of(&ep)?.subnet.prefix;
+                let v = json!({
+                    "Name": names.get(&id).cloned().unwrap_or_default(),
+                    "EndpointID": ep.endpoint_id,
+                    "MacAddress": ep.mac,
+                    "IPv4Address": format!("{}/{prefix}", ep.ip),
+                    "IPv6Address": "",
+                });
+                Some((id, v))
+            })
+            .collect();
+        serde_json::to_value(m).unwrap_or_else(|_| json!({}))
+    }
+
+    /// The network an endpoint is on.
+    fn target_of(&self, ep: &Endpoint) -> Option<Target> {
+        if ep.network_id.is_empty() {
+            let net = self.net?;
+            return Some(Target {
+                network_id: String::new(),
+                bridge: self.bridge.clone()?,
+                subnet: net.subnet,
+                gateway: net.gateway,
+                ip_range: None,
+                internal: false,
+            });
+        }
+        let n = self
+            .snapshot
+            .read()
+            .ok()?
+            .networks
+            .get(&ep.network_id)
+            .cloned()?;
+        Some(user_target(&n))
+    }
+
+    /// The network a container's mode names: `None` for modes without an endpoint
+    /// (`host`, `none`, `container:…`, the default mode without a bridge).
+    fn target_for(&self, rec: &Record) -> Result<Option<(Target, Vec<String>)>> {
+        let mode = rec.host_config.network_mode.as_deref().unwrap_or("");
+        if rec.config.network_disabled == Some(true)
+            || matches!(mode, "host" | "none")
+            || mode.starts_with("container:")
+        {
+            return Ok(None);
+        }
+        if on_default_bridge(Some(mode)) {
+            let (Some(bridge), Some(net)) = (&self.bridge, self.net) else {
+                return Ok(None);
+            };
+            return Ok(Some((
+                Target {
+                    network_id: String::new(),
+                    bridge: bridge.clone(),
+                    subnet: net.subnet,
+                    gateway: net.gateway,
+                    ip_range: None,
+                    internal: false,
+                },
+                Vec::new(),
+            )));
+        }
+        let n = self
+            .find_user(mode)
+            .ok_or_else(|| ContainerError::NotFound(format!("network {mode} not found")))?;
+        // Found by name, its ID, or under the name the request used.
+        let mut aliases = vec![rec.name.trim_start_matches('/').to_string()];
+        let endpoints = rec
+            .request
+            .as_ref()
+            .and_then(|b| b.networking_config.as_ref())
+            .and_then(|c| c.endpoints_config.clone())
+            .unwrap_or_default();
+        for (k, ep) in endpoints {
+            if k == mode || k == n.name || k == n.id {
+                aliases.extend(ep.aliases.unwrap_or_default());
+            }
+        }
+        aliases.push(rec.id.chars().take(12).collect());
+        aliases.dedup();
+        Ok(Some((user_target(&n), aliases)))
+    }
+
+    async fn attach_endpoint(
+        &self,
+        rec: &Record,
+        t: Target,
+        aliases: Vec<String>,
+    ) -> Result<NetworkAttachment> {
+        let exposed = rec.config.exposed_ports.clone().unwrap_or_default();
+        let requests = ports::requests(&rec.host_config, &exposed).map_err(port_err)?;
+        let mut live = self.live.lock().await;
+        // A leftover of a run whose release did not happen (e.g. a crash) goes first.
+        live.proxies.remove(&rec.id);
+        live.dns.remove(&rec.id);
+        if let Some(old) = live.persisted.endpoints.remove(&rec.id) {
+            self.teardown(&old).await?;
+        }
+        if let Some(m) = allocated_elsewhere(&requests, &live.persisted.endpoints) {
+            return Err(ContainerError::Internal(format!(
+                "driver failed programming external connectivity on endpoint {} ({}): {m}",
+                rec.name.trim_start_matches('/'),
+                random_hex()
+            )));
+        }
+        let taken: BTreeSet<Ipv4Addr> = live
+            .persisted
+            .endpoints
+            .values()
+            .filter(|e| e.network_id == t.network_id)
+            .map(|e| e.ip)
+            .collect();
+        let ip = ipam::allocate_in(t.subnet, t.ip_range, t.gateway, &taken).map_err(err)?;
+        let endpoint_id = random_hex();
+        let sandbox_id = random_hex();
+        let mut ep = Endpoint {
+            netns: self.netns_dir.join(&sandbox_id[..12]),
+            host_if: format!("veth{}", &endpoint_id[..7]),
+            mac: ipam::mac_for(ip),
+            ip,
+            endpoint_id,
+            sandbox_id,
+            ports: Vec::new(),
+            network_id: t.network_id.clone(),
+            aliases,
+            dns: rec.host_config.dns.clone().unwrap_or_default(),
+        };
+        let set_up = async {
+            self.ops.create_netns(&ep.netns).await.map_err(err)?;
+            self.ops
+                .add_link(&Link {
+                    bridge: &t.bridge,
+                    host_if: &ep.host_if,
+                    netns: &ep.netns,
+                    mac: &ep.mac,
+                    ip,
+                    prefix: t.subnet.prefix,
+                    gateway: t.gateway,
+                    default_route: !t.internal,
+                })
+                .await
+                .map_err(err)?;
+            let dns = if t.network_id.is_empty() {
+                None
+            } else {
+                self.start_dns(&ep).await?
+            };
+            let (bound, published) = proxy::publish(&requests, ip).map_err(|e| {
+                ContainerError::Internal(format!(
+                    "driver failed programming external connectivity on endpoint {} ({}): {e}",
+                    rec.name.trim_start_matches('/'),
+                    ep.endpoint_id
+                ))
+            })?;
+            Ok::<_, ContainerError>((bound, published, dns))
+        };
+        match set_up.await {
+            Ok((bound, published, dns)) => {
+                ep.ports = bound;
+                live.proxies.insert(rec.id.clone(), published);
+                if let Some(d) = dns {
+                    live.dns.insert(rec.id.clone(), d);
+                }
+                let netns = ep.netns.display().to_string();
+                live.persisted.endpoints.insert(rec.id.clone(), ep);
+                if let Err(e) = self.save(&live.persisted) {
+                    live.proxies.remove(&rec.id);
+                    live.dns.remove(&rec.id);
+                    if let Some(ep) = live.persisted.endpoints.remove(&rec.id) {
+                        let _ = self.teardown(&ep).await;
+                    }
+                    return Err(e);
+                }
+                Ok(NetworkAttachment {
+                    netns_path: Some(netns),
+                    address: Some(IpAddr::V4(ip)),
+                    host_gateway: self.host_gateway(),
+                })
+            }
+            Err(e) => {
+                // Nothing of the attempt stays: link, namespace (the address was never
+                // recorded, so it is free again).
+                if let Err(te) = self.teardown(&ep).await {
+                    tracing::warn!(container = %rec.id, "cleaning up a failed attach: {te}");
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
+fn user_target(n: &UserNetwork) -> Target {
+    Target {
+        network_id: n.id.clone(),
+        bridge: n.bridge.clone(),
+        subnet: n.subnet,
+        gateway: n.gateway,
+        ip_range: n.ip_range,
+        internal: n.internal,
+    }
+}
+
+/// By exact name, exact ID, then unique ID prefix (dockerd's order).
+fn find_user_in(nets: &[UserNetwork], key: &str) -> Option<UserNetwork> {
+    if key.is_empty() {
+        return None;
+    }
+    if let Some(n) = nets.iter().find(|n| n.name == key || n.id == key) {
+        return Some(n.clone());
+    }
+    let hits: Vec<&UserNetwork> = nets.iter().filter(|n| n.id.starts_with(key)).collect();
+    (hits.len() == 1).then(|| hits[0].clone())
+}
+
+#[async_trait]
+impl NetworkProvider for BridgeNetworks {
+    fn validate_create(
+        &self,
+        body: &ContainerCreateBody,
+        warnings: &mut Vec<String>,
+    ) -> Result<()> {
+        let hc = body.host_config.clone().unwrap_or_default();
+        let mode = hc.network_mode.as_deref().unwrap_or("");
+        let gateway_wanted = hc.extra_hosts.iter().flatten().any(|h| {
+            h.split_once(':')
+                .is_some_and(|(_, ip)| ip == translate::linux::HOST_GATEWAY)
+        });
+        if gateway_wanted && self.net.is_none() {
+            return Err(ContainerError::InvalidParameter(
+                "--add-host …:host-gateway needs the default bridge's gateway, and this daemon runs with --bridge none".into(),
+            ));
+        }
+        let exposed = body.exposed_ports.clone().unwrap_or_default();
+        let reqs = ports::requests(&hc, &exposed).map_err(port_err)?;
+        if on_default_bridge(Some(mode)) {
+            if self.net.is_none() {
+                if !reqs.is_empty() {
+                    return Err(ContainerError::InvalidParameter(
+                        "-p/--publish and -P/--publish-all need the default bridge, and this daemon runs with --bridge none".into(),
+                    ));
+                }
+                if body.network_disabled != Some(true) {
+                    warnings.push(translate::linux::BRIDGE_WARNING.into());
+                }
+            }
+            return Ok(());
+        }
+        // A user network is looked up at start, not here: dockerd creates the container
+        // and its start fails with a 404 (a 404 at create would make the CLI pull).
+        Ok(())
+    }
+
+    async fn attach(&self, rec: &Record) -> Result<NetworkAttachment> {
+        match self.target_for(rec)? {
+            Some((t, aliases)) => self.attach_endpoint(rec, t, aliases).await,
+            None => Ok(NetworkAttachment {
+                host_gateway: self.host_gateway(),
+                ..Default::default()
+            }),
+        }
+    }
+
+    async fn release(&self, rec: &Record) -> Result<()> {
+        self.release_id(&rec.id).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::networks::ops::RecordingOps;
+    use spec::api::models::{ContainerConfig, HostConfig, PortBinding};
+
+    fn rec(id: &str, hc: HostConfig) -> Record {
+        let mut r: Record = serde_json::from_value(json!({
+            "id": id, "name": format!("/{id}"), "created": "2026-01-01T00:00:00Z",
+            "image_ref": "busybox", "image_id": "sha256:x",
+            "config": {}, "host_config": {}, "state": {
+                "status": "created", "pid": 0, "exit_code": 0, "error": "",
+                "oom_killed": false, "started_at": null, "finished_at": null },
+            "backend": "containerd",
+            "platform": "linux", "restart_count": 0, "rootfs_key": id, "snapshotter": "overlayfs",
+            "path": "sh", "args": [], "has_been_manually_stopped": false, "warnings": []
+        }))
+        .unwrap_or_else(|e| panic!("record: {e}"));
+        r.host_config = hc;
+        r.config = ContainerConfig::default();
+        r
+    }
+
+    async fn bridge(ops: Arc<RecordingOps>, dir: &Path) -> Arc<BridgeNetworks> {
+        BridgeNetworks::start(
+            BridgeConfig::parse("db0", None).unwrap(),
+            ops,
+            &dir.join("data"),
+            &dir.join("exec"),
+        )
+        .await
+        .unwrap()
+    }
+
+    #[test]
+    fn config_flags() {
+        assert_eq!(BridgeConfig::parse("none", None).unwrap().name, None);
+        let c = BridgeConfig::parse("", Some("10.5.0.1/24")).unwrap();
+        assert_eq!(c.name.as_deref(), Some("dockbridge0"));
+        assert_eq!(c.bip, Some((Ipv4Addr::new(10, 5, 0, 1), 24)));
+        assert!(BridgeConfig::parse("", Some("10.5.0.1")).is_err());
+        assert!(BridgeConfig::parse("averyveryverylongname", None).is_err());
+    }
+
+    #[tokio::test]
+    async fn attach_release_and_addresses_survive_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let ops = Arc::new(RecordingOps {
+            routed: vec!["172.17.0.0/16".parse().unwrap()],
+            ..Default::default()
+        });
+        let b = bridge(ops.clone(), dir.path()).await;
+        assert_eq!(b.net().unwrap().subnet.to_string(), "172.18.0.0/16");
+        let a = b.attach(&rec("c1", HostConfig::default())).await.unwrap();
+        assert_eq!(a.address, Some("172.18.0.2".parse().unwrap()));
+        assert!(a.netns_path.unwrap().contains("/exec/netns/"));
+        let a2 = b.attach(&rec("c2", HostConfig::default())).await.unwrap();
+        assert_eq!(a2.address, Some("172.18.0.3".parse().unwrap()));
+        let calls = ops.calls();
+        assert_eq!(calls[0], "bridge db0 172.18.0.1/16");
+        assert_eq!(calls[1], "nat db0 172.18.0.0/16");
+        assert!(
+            calls[3].contains("02:42:ac:12:00:02 172.18.0.2/16 gw 172.18.0.1 db0"),
+            "{calls:?}"
+        );
+
+        // A new daemon on the same state keeps both, and hands out the next address.
+        drop(b);
+        let b = bridge(ops.clone(), dir.path()).await;
+        assert_eq!(b.endpoints().len(), 2);
+        b.release(&rec("c1", HostConfig::default())).await.unwrap();
+        b.release(&rec("c1", HostConfig::default())).await.unwrap();
+        assert!(ops.calls().iter().any(|c| c.starts_with("link- veth")));
+        let a3 = b.attach(&rec("c3", HostConfig::default())).await.unwrap();
+        assert_eq!(a3.address, Some("172.18.0.2".parse().unwrap()));
+        // The sweep releases what no running container owns.
+        b.sweep(&HashSet::from(["c3".to_string()])).await;
+        assert_eq!(b.endpoints().into_keys().collect::<Vec<_>>(), ["c3"]);
+    }
+
+    #[tokio::test]
+    async fn failed_setup_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let ops = Arc::new(RecordingOps::default());
+        let b = bridge(ops.clone(), dir.path()).await;
+        ops.fail.lock().unwrap().push("link+".into());
+        assert!(b.attach(&rec("c1", HostConfig::default())).await.is_err());
+        let calls = ops.calls();
+        let n = calls.len();
+        assert!(
+            calls[n - 2].starts_with("link- veth") && calls[n - 1].starts_with("netns- "),
+            "{calls:?}"
+        );
+        assert!(b.endpoints().is_empty());
+        ops.fail.lock().unwrap().clear();
+
+        // A port that cannot be bound: the start fails with dockerd's message, and the
+        // endpoint is gone again.
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port().to_string();
+        let hc = HostConfig {
+            port_bindings: Some(HashMap::from([(
+                "80/tcp".to_string(),
+                Some(vec![PortBinding {
+                    host_ip: Some("127.0.0.1".into()),
+                    host_port: Some(port),
+                }]),
+            )])),
+            ..Default::default()
+        };
+        let e = b.attach(&rec("c2", hc)).await.unwrap_err().to_string();
+        assert!(
+            e.contains("driver failed programming external connectivity"),
+            "{e}"
+        );
+        assert!(e.contains("address already in use"), "{e}");
+        assert!(b.endpoints().is_empty());
+    }
+
+    #[tokio::test]
+    async fn other_modes_and_no_bridge_need_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let ops = Arc::new(RecordingOps::default());
+        let b = bridge(ops.clone(), dir.path()).await;
+        let host = HostConfig {
+            network_mode: Some("host".into()),
+            ..Default::default()
+        };
+        // Nothing to set up; `host-gateway` still means the default bridge's gateway.
+        let a = b.attach(&rec("h", host)).await.unwrap();
+        assert_eq!((a.netns_path, a.address), (None, None));
+        assert_eq!(a.host_gateway, Some("172.17.0.1".parse().unwrap()));
+        let none = BridgeNetworks::start(
+            BridgeConfig::parse("none", None).unwrap(),
+            ops.clone(),
+            &dir.path().join("d2"),
+            &dir.path().join("e2"),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            none.attach(&rec("x", HostConfig::default())).await.unwrap(),
+            NetworkAttachment::default()
+        );
+        let mut w = Vec::new();
+        none.validate_create(&ContainerCreateBody::default(), &mut w)
+            .unwrap();
+        assert_eq!(w, [translate::linux::BRIDGE_WARNING]);
+        let publish = ContainerCreateBody {
+            host_config: Some(HostConfig {
+                publish_all_ports: Some(true),
+                ..Default::default()
+            }),
+            exposed_ports: Some(vec!["80/tcp".into()]),
+            ..Default::default()
+        };
+        assert!(none.validate_create(&publish, &mut w).is_err());
+        let mut w = Vec::new();
+        b.validate_create(&publish, &mut w).unwrap();
+        assert!(w.is_empty());
+    }
+}

@@ -1,0 +1,457 @@
+//! The host networking calls the bridge driver makes, behind a trait: the real one runs
+//! iproute2 (`ip`, in batches), `nsenter` and `iptables`, and pins network namespaces with
+//! `unshare` + a bind mount; the recording fake lets the driver's logic be unit-tested.
+
+use std::net::Ipv4Addr;
+use std::path::Path;
+
+use async_trait::async_trait;
+
+use super::ipam::Subnet;
+
+#[derive(Debug, thiserror::Error)]
+#[error("{what}: {detail}")]
+pub struct OpsError {
+    pub what: String,
+    pub detail: String,
+}
+
+impl OpsError {
+    pub fn new(what: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self {
+            what: what.into(),
+            detail: detail.into(),
+        }
+    }
+}
+
+/// One container's link to a bridge: a veth pair with `eth0` in the container's netns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link<'a> {
+    pub bridge: &'a str,
+    pub host_if: &'a str,
+    pub netns: &'a Path,
+    pub mac: &'a str,
+    pub ip: Ipv4Addr,
+    pub prefix: u8,
+    pub gateway: Ipv4Addr,
+    /// No default route on `--internal` networks.
+    pub default_route: bool,
+}
+
+#[async_trait]
+pub trait NetOps: Send + Sync + 'static {
+    /// IPv4 ranges the host already routes, other than `except` (our own bridge).
+    async fn routed_subnets(&self, except: &str) -> Result<Vec<Subnet>, OpsError>;
+    /// The IPv4 address of an existing interface.
+    async fn address_of(&self, ifname: &str) -> Result<Option<(Ipv4Addr, u8)>, OpsError>;
+    /// Creates the bridge with `gateway/prefix` unless it exists, and brings it up.
+    async fn ensure_bridge(
+        &self,
+        name: &str,
+        gateway: Ipv4Addr,
+        prefix: u8,
+    ) -> Result<(), OpsError>;
+    /// Forwarding on, masquerade for `subnet` leaving by another interface, and the
+    /// bridge's traffic accepted in FORWARD (hosts with Docker have a DROP policy there).
+    async fn ensure_nat(&self, bridge: &str, subnet: Subnet) -> Result<(), OpsError>;
+    /// Removes what [`Self::ensure_nat`] added (forwarding stays on); missing rules are fine.
+    async fn remove_nat(&self, bridge: &str, subnet: Subnet) -> Result<(), OpsError>;
+    /// A new network namespace pinned at `path` (a bind mount of its nsfs file).
+    async fn create_netns(&self, path: &Path) -> Result<(), OpsError>;
+    /// Unpins and deletes `path`; a missing one is fine.
+    async fn remove_netns(&self, path: &Path) -> Result<(), OpsError>;
+    /// The veth pair, the container side addressed, loopback up, the default route.
+    async fn add_link(&self, link: &Link<'_>) -> Result<(), OpsError>;
+    /// Deletes a host-side interface (its peer goes with it); a missing one is fine.
+    async fn remove_link(&self, ifname: &str) -> Result<(), OpsError>;
+    /// A UDP socket bound to 127.0.0.11:53 inside `netns`, for the embedded DNS server;
+    /// `None` where sockets cannot be made (the fake).
+    async fn dns_socket(&self, netns: &Path) -> Result<Option<std::net::UdpSocket>, OpsError>;
+}
+
+/// The real calls.
+#[cfg(target_os = "linux")]
+pub struct SystemOps;
+
+/// Where there are no Linux bridges (Windows): every call fails, so a bridge is never
+/// configured there (the daemon runs as with `--bridge none`).
+pub struct NoBridges;
+
+#[async_trait]
+impl NetOps for NoBridges {
+    async fn routed_subnets(&self, _except: &str) -> Result<Vec<Subnet>, OpsError> {
+        Err(unsupported())
+    }
+    async fn address_of(&self, _ifname: &str) -> Result<Option<(Ipv4Addr, u8)>, OpsError> {
+        Err(unsupported())
+    }
+    async fn ensure_bridge(&self, _: &str, _: Ipv4Addr, _: u8) -> Result<(), OpsError> {
+        Err(unsupported())
+    }
+    async fn ensure_nat(&self, _bridge: &str, _subnet: Subnet) -> Result<(), OpsError> {
+        Err(unsupported())
+    }
+    async fn remove_nat(&self, _bridge: &str, _subnet: Subnet) -> Result<(), OpsError> {
+        Ok(())
+    }
+    async fn create_netns(&self, _path: &Path) -> Result<(), OpsError> {
+        Err(unsupported())
+    }
+    async fn remove_netns(&self, _path: &Path) -> Result<(), OpsError> {
+        Ok(())
+    }
+    async fn add_link(&self, _link: &Link<'_>) -> Result<(), OpsError> {
+        Err(unsupported())
+    }
+    async fn remove_link(&self, _ifname: &str) -> Result<(), OpsError> {
+        Ok(())
+    }
+    async fn dns_socket(&self, _netns: &Path) -> Result<Option<std::net::UdpSocket>, OpsError> {
+        Err(unsupported())
+    }
+}
+
+fn unsupported() -> OpsError {
+    OpsError::new("bridge networking", "Linux bridges exist only on Linux")
+}
+
+#[cfg(target_os = "linux")]
+mod system {
+    use super::*;
+    use std::process::Stdio;
+    use tokio::io::AsyncWriteExt;
+    use tokio::process::Command;
+
+    async fn run(prog: &str, args: &[&str], stdin: Option<&str>) -> Result<String, OpsError> {
+        let what = format!("{prog} {}", args.join(" "));
+        let mut child = Command::new(prog)
+            .args(args)
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| OpsError::new(&what, e.to_string()))?;
+        if let (Some(input), Some(mut w)) = (stdin, child.stdin.take()) {
+            w.write_all(input.as_bytes())
+                .await
+                .map_err(|e| OpsError::new(&what, e.to_string()))?;
+        }
+        let out = child
+            .wait_with_output()
+            .await
+            .map_err(|e| OpsError::new(&what, e.to_string()))?;
+        if !out.status.success() {
+            let what = match stdin {
+                Some(s) => format!("{what} <<< {}", s.trim().replace('\n', "; ")),
+                None => what,
+            };
+            return Err(OpsError::new(
+                what,
+                String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            ));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// `iptables -C …` then `-A`/`-I` only when missing, so restarts add nothing twice.
+    async fn iptables_ensure(
+        table: &str,
+        chain: &str,
+        insert: bool,
+        rule: &[&str],
+    ) -> Result<(), OpsError> {
+        let mut check = vec!["-w", "-t", table, "-C", chain];
+        check.extend_from_slice(rule);
+        if run("iptables", &check, None).await.is_ok() {
+            return Ok(());
+        }
+        let mut add = vec!["-w", "-t", table, if insert { "-I" } else { "-A" }, chain];
+        add.extend_from_slice(rule);
+        run("iptables", &add, None).await.map(|_| ())
+    }
+
+    #[async_trait]
+    impl NetOps for SystemOps {
+        async fn routed_subnets(&self, except: &str) -> Result<Vec<Subnet>, OpsError> {
+            let out = run("ip", &["-4", "-o", "route", "show", "table", "all"], None).await?;
+            Ok(out
+                .lines()
+                .filter(|l| !l.split_whitespace().any(|w| w == except))
+                .filter_map(|l| {
+                    let first = l.split_whitespace().next()?;
+                    // `local 127.0.0.1 …`, `broadcast …` in the local table.
+                    let first = if matches!(first, "local" | "broadcast" | "unicast") {
+                        l.split_whitespace().nth(1)?
+                    } else {
+                        first
+                    };
+                    if first == "default" {
+                        return None;
+                    }
+                    if first.contains('/') {
+                        first.parse().ok()
+                    } else {
+                        first
+                            .parse::<Ipv4Addr>()
+                            .ok()
+                            .and_then(|ip| Subnet::new(ip, 32).ok())
+                    }
+                })
+                .collect())
+        }
+
+        async fn address_of(&self, ifname: &str) -> Result<Option<(Ipv4Addr, u8)>, OpsError> {
+            let Ok(out) = run("ip", &["-4", "-o", "addr", "show", "dev", ifname], None).await
+            else {
+                return Ok(None);
+            };
+            Ok(out.lines().find_map(|l| {
+                let mut w = l.split_whitespace();
+                w.find(|x| *x == "inet")?;
+                super::super::ipam::parse_cidr(w.next()?).ok()
+            }))
+        }
+
+        async fn ensure_bridge(
+            &self,
+            name: &str,
+            gateway: Ipv4Addr,
+            prefix: u8,
+        ) -> Result<(), OpsError> {
+            let current = self.address_of(name).await?;
+            if current != Some((gateway, prefix)) {
+                let exists = run("ip", &["link", "show", "dev", name], None)
+                    .await
+                    .is_ok();
+                let mut batch = String::new();
+                if !exists {
+                    batch.push_str(&format!("link add {name} type bridge\n"));
+                } else if current.is_some() {
+                    // `--bip` changed: the bridge takes the new address, not a second one.
+                    batch.push_str(&format!("addr flush dev {name}\n"));
+                }
+                batch.push_str(&format!("addr add {gateway}/{prefix} dev {name}\n"));
+                run("ip", &["-batch", "-"], Some(&batch)).await?;
+            }
+            run("ip", &["link", "set", name, "up"], None)
+                .await
+                .map(|_| ())
+        }
+
+        async fn ensure_nat(&self, bridge: &str, subnet: Subnet) -> Result<(), OpsError> {
+            tokio::fs::write("/proc/sys/net/ipv4/ip_forward", "1")
+                .await
+                .map_err(|e| OpsError::new("enabling IPv4 forwarding", e.to_string()))?;
+            let s = subnet.to_string();
+            iptables_ensure(
+                "nat",
+                "POSTROUTING",
+                false,
+                &["-s", &s, "!", "-o", bridge, "-j", "MASQUERADE"],
+            )
+            .await?;
+            iptables_ensure("filter", "FORWARD", true, &["-o", bridge, "-j", "ACCEPT"]).await?;
+            iptables_ensure("filter", "FORWARD", true, &["-i", bridge, "-j", "ACCEPT"]).await
+        }
+
+        async fn remove_nat(&self, bridge: &str, subnet: Subnet) -> Result<(), OpsError> {
+            let s = subnet.to_string();
+            let rules: [(&str, &str, Vec<&str>); 3] = [
+                (
+                    "nat",
+                    "POSTROUTING",
+                    vec!["-s", &s, "!", "-o", bridge, "-j", "MASQUERADE"],
+                ),
+                ("filter", "FORWARD", vec!["-o", bridge, "-j", "ACCEPT"]),
+                ("filter", "FORWARD", vec!["-i", bridge, "-j", "ACCEPT"]),
+            ];
+            for (table, chain, rule) in rules {
+                let mut del = vec!["-w", "-t", table, "-D", chain];
+                del.extend_from_slice(&rule);
+                // Deleted until none is left (an older run may have added it twice).
+                while run("iptables", &del, None).await.is_ok() {}
+            }
+            Ok(())
+        }
+
+        async fn create_netns(&self, path: &Path) -> Result<(), OpsError> {
+            let path = path.to_path_buf();
+            let what = format!("creating the network namespace {}", path.display());
+            // unshare(CLONE_NEWNET) moves only the calling thread: a thread of its own,
+            // which ends right after, so no pool thread is ever left in the new namespace.
+            let r = std::thread::spawn(move || -> Result<(), String> {
+                use nix::mount::{mount, MsFlags};
+                use nix::sched::{unshare, CloneFlags};
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+                }
+                std::fs::File::create(&path).map_err(|e| e.to_string())?;
+                let pin = || -> Result<(), String> {
+                    unshare(CloneFlags::CLONE_NEWNET).map_err(|e| format!("unshare: {e}"))?;
+                    let ns = format!("/proc/self/task/{}/ns/net", nix::unistd::gettid());
+                    mount(
+                        Some(ns.as_str()),
+                        &path,
+                        None::<&str>,
+                        MsFlags::MS_BIND,
+                        None::<&str>,
+                    )
+                    .map_err(|e| format!("bind-mounting {ns}: {e}"))
+                };
+                pin().inspect_err(|_| {
+                    let _ = std::fs::remove_file(&path);
+                })
+            })
+            .join()
+            .map_err(|_| OpsError::new(&what, "the thread panicked"))?;
+            r.map_err(|e| OpsError::new(what, e))
+        }
+
+        async fn remove_netns(&self, path: &Path) -> Result<(), OpsError> {
+            use nix::mount::{umount2, MntFlags};
+            match umount2(path, MntFlags::MNT_DETACH) {
+                // EINVAL: not a mount point (any more); ENOENT: gone.
+                Ok(()) | Err(nix::errno::Errno::EINVAL) | Err(nix::errno::Errno::ENOENT) => {}
+                Err(e) => {
+                    return Err(OpsError::new(
+                        format!("unmounting {}", path.display()),
+                        e.to_string(),
+                    ))
+                }
+            }
+            match std::fs::remove_file(path) {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                Err(e) => Err(OpsError::new(
+                    format!("removing {}", path.display()),
+                    e.to_string(),
+                )),
+            }
+        }
+
+        async fn add_link(&self, l: &Link<'_>) -> Result<(), OpsError> {
+            let ns = l.netns.display().to_string();
+            let host = format!(
+                "link add {} type veth peer name eth0 netns {ns} address {}\nlink set {} master {} up\n",
+                l.host_if, l.mac, l.host_if, l.bridge
+            );
+            run("ip", &["-batch", "-"], Some(&host)).await?;
+            let mut inside = format!(
+                "link set lo up\naddr add {}/{} dev eth0\nlink set eth0 up\n",
+                l.ip, l.prefix
+            );
+            if l.default_route {
+                inside.push_str(&format!("route add default via {}\n", l.gateway));
+            }
+            run(
+                "nsenter",
+                &[&format!("--net={ns}"), "ip", "-batch", "-"],
+                Some(&inside),
+            )
+            .await
+            .map(|_| ())
+        }
+
+        async fn remove_link(&self, ifname: &str) -> Result<(), OpsError> {
+            if run("ip", &["link", "show", "dev", ifname], None)
+                .await
+                .is_err()
+            {
+                return Ok(());
+            }
+            run("ip", &["link", "del", ifname], None).await.map(|_| ())
+        }
+
+        async fn dns_socket(&self, netns: &Path) -> Result<Option<std::net::UdpSocket>, OpsError> {
+            let path = netns.to_path_buf();
+            let what = format!("binding 127.0.0.11:53 in {}", path.display());
+            // setns moves only the calling thread: one of its own, which ends right after;
+            // the socket stays in the namespace it was made in.
+            let r = std::thread::spawn(move || -> Result<std::net::UdpSocket, String> {
+                let f = std::fs::File::open(&path).map_err(|e| e.to_string())?;
+                nix::sched::setns(&f, nix::sched::CloneFlags::CLONE_NEWNET)
+                    .map_err(|e| format!("setns: {e}"))?;
+                let s = std::net::UdpSocket::bind("127.0.0.11:53").map_err(|e| e.to_string())?;
+                s.set_nonblocking(true).map_err(|e| e.to_string())?;
+                Ok(s)
+            })
+            .join()
+            .map_err(|_| OpsError::new(&what, "the thread panicked"))?;
+            r.map(Some).map_err(|e| OpsError::new(what, e))
+        }
+    }
+}
+
+/// A fake that records every call and fails the ones it is told to.
+#[cfg(test)]
+#[derive(Default)]
+pub struct RecordingOps {
+    pub calls: std::sync::Mutex<Vec<String>>,
+    /// Calls whose text starts with one of these fail.
+    pub fail: std::sync::Mutex<Vec<String>>,
+    pub routed: Vec<Subnet>,
+}
+
+#[cfg(test)]
+impl RecordingOps {
+    fn record(&self, call: String) -> Result<(), OpsError> {
+        let failing = self
+            .fail
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|f| call.starts_with(f.as_str()));
+        self.calls.lock().unwrap().push(call.clone());
+        if failing {
+            return Err(OpsError::new(call, "injected failure"));
+        }
+        Ok(())
+    }
+    pub fn calls(&self) -> Vec<String> {
+        self.calls.lock().unwrap().clone()
+    }
+}
+
+#[cfg(test)]
+#[async_trait]
+impl NetOps for RecordingOps {
+    async fn routed_subnets(&self, _except: &str) -> Result<Vec<Subnet>, OpsError> {
+        Ok(self.routed.clone())
+    }
+    async fn address_of(&self, _ifname: &str) -> Result<Option<(Ipv4Addr, u8)>, OpsError> {
+        Ok(None)
+    }
+    async fn ensure_bridge(&self, name: &str, gw: Ipv4Addr, prefix: u8) -> Result<(), OpsError> {
+        self.record(format!("bridge {name} {gw}/{prefix}"))
+    }
+    async fn ensure_nat(&self, bridge: &str, subnet: Subnet) -> Result<(), OpsError> {
+        self.record(format!("nat {bridge} {subnet}"))
+    }
+    async fn remove_nat(&self, bridge: &str, subnet: Subnet) -> Result<(), OpsError> {
+        self.record(format!("nat- {bridge} {subnet}"))
+    }
+    async fn create_netns(&self, path: &Path) -> Result<(), OpsError> {
+        self.record(format!("netns+ {}", path.display()))
+    }
+    async fn remove_netns(&self, path: &Path) -> Result<(), OpsError> {
+        self.record(format!("netns- {}", path.display()))
+    }
+    async fn add_link(&self, l: &Link<'_>) -> Result<(), OpsError> {
+        self.record(format!(
+            "link+ {} {} {}/{} gw {} {}",
+            l.host_if, l.mac, l.ip, l.prefix, l.gateway, l.bridge
+        ))
+    }
+    async fn remove_link(&self, ifname: &str) -> Result<(), OpsError> {
+        self.record(format!("link- {ifname}"))
+    }
+    async fn dns_socket(&self, netns: &Path) -> Result<Option<std::net::UdpSocket>, OpsError> {
+        self.record(format!("dns {}", netns.display()))?;
+        Ok(None)
+    }
+}

