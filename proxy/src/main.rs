@@ -19,7 +19,8 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the Docker Engine API.
-    Serve(dockbridge::config::ServeArgs),
+    // Boxed: the serve flags are much larger than the other commands' arguments.
+    Serve(Box<dockbridge::config::ServeArgs>),
     /// Join or split Windows command lines.
     #[command(subcommand)]
     Cmdline(dockbridge::tools::CmdlineCommand),
@@ -34,7 +35,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => serve(*args),
         Command::Cmdline(cmd) => dockbridge::tools::run_cmdline(cmd),
         Command::Translate(args) => dockbridge::tools::run_translate(args),
         Command::ArchiveHelper { request } => dockbridge::archive::helper::main(&request),
