@@ -41,6 +41,21 @@ fn devices_with_the_cli() {
     // Opened (reading an unmounted fuse device then fails, which is the device's business).
     assert!(!allowed.contains("can't open"), "{allowed}");
 
+    // --privileged gets the host's device nodes, as dockerd gives them (issue 19).
+    let host_block = std::fs::read_dir("/sys/block")
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .find(|n| std::path::Path::new("/dev").join(n).exists())
+        .expect("a host block device");
+    let privileged = d.ok(&["run", "--rm", "--privileged", IMAGE, "ls", "/dev"]);
+    assert!(
+        privileged.lines().any(|l| l == host_block),
+        "{host_block} missing:\n{privileged}"
+    );
+    let plain = d.ok(&["run", "--rm", IMAGE, "ls", "/dev"]);
+    assert!(!plain.lines().any(|l| l == host_block), "{plain}");
+
     let st = d.docker(&["run", "--rm", "--device", "/dev/nope", IMAGE, "true"]);
     assert!(!st.status.success());
     let err = String::from_utf8_lossy(&st.stderr);
