@@ -39,7 +39,7 @@ fn fifo_count(d: &Daemon, id: &str) -> usize {
 
 #[test]
 fn healthchecks_with_the_cli() {
-    let d = Daemon::start();
+    let mut d = Daemon::start();
     d.load_busybox();
     let start = chrono::Utc::now().timestamp();
     d.ok(&[
@@ -152,6 +152,28 @@ fn healthchecks_with_the_cli() {
         let sleeps = top.lines().filter(|l| l.contains("sleep 60")).count();
         assert!(sleeps <= 1, "{name}: hung probes pile up:\n{top}");
     }
+
+    // A daemon restart keeps probing the runs that survived it.
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "flips",
+        "--health-cmd",
+        "test ! -e /tmp/sick",
+        "--health-interval",
+        "200ms",
+        "--health-retries",
+        "1",
+        IMAGE,
+        "sleep",
+        "300",
+    ]);
+    wait_health(&d, "flips", "healthy");
+    d.restart();
+    d.ok(&["exec", "flips", "touch", "/tmp/sick"]);
+    wait_health(&d, "flips", "unhealthy");
+    d.ok(&["rm", "-f", "flips"]);
 
     // Probes stop with the container; its health stays as it was.
     d.ok(&["stop", "-t", "1", "good"]);

@@ -25,6 +25,12 @@ impl Manager {
             self.index.insert(&rec.id, c.clone());
             if rec.state.status.is_live() {
                 self.reconcile(&c).await;
+                // A run that survived the restart keeps being probed.
+                if c.record().state.status.is_live() {
+                    if let Some(probe) = super::health::probe_of(&rec.config) {
+                        self.monitor_health(&c, probe);
+                    }
+                }
             }
             if rec.state.status == Status::Restarting {
                 was_restarting.push(c);
