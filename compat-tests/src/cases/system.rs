@@ -17,6 +17,7 @@ pub fn cases() -> Vec<Case> {
         Case::new(A, "version_content_type", (1, 24), version_content_type),
         Case::new(A, "info_schema", (1, 24), info_schema),
         Case::new(A, "info_fields", (1, 24), info_fields),
+        Case::new(A, "info_swarm_inactive", (1, 24), info_swarm),
         Case::new(
             A,
             "info_server_version_matches",
@@ -96,6 +97,18 @@ fn info_fields(ctx: &mut Ctx) -> Result<Outcome> {
         i(&v, "/Images").unwrap_or(0) >= 1,
         "Images < 1 with the test image loaded"
     );
+    Ok(Outcome::Pass)
+}
+
+/// An engine outside swarm mode says so (`docker info` prints `Swarm: inactive`).
+fn info_swarm(ctx: &mut Ctx) -> Result<Outcome> {
+    let v = ctx.get("/info")?.json()?;
+    eq(
+        "Swarm.LocalNodeState",
+        s(&v, "/Swarm/LocalNodeState"),
+        "inactive",
+    )?;
+    eq("Swarm.NodeID", s(&v, "/Swarm/NodeID"), "")?;
     Ok(Outcome::Pass)
 }
 

@@ -46,6 +46,12 @@ pub fn routes() -> Router<AppState> {
         .route("/networks/{id}/connect", post(connect))
         .route("/networks/{id}/disconnect", post(connect))
         .route("/build/prune", post(prune_build))
+        // `docker build` uploads its context before it reads an answer: the body is read
+        // to its end (no size limit) so the client gets the error, not a broken pipe.
+        .route(
+            "/build",
+            post(build).layer(axum::extract::DefaultBodyLimit::disable()),
+        )
 }
 
 /// Containers whose network mode is `name`, as inspect lists them (no addresses: neither
@@ -204,6 +210,20 @@ async fn prune_networks(
         json!(deleted)
     };
     Ok(Json(json!({ "NetworksDeleted": deleted })))
+}
+
+async fn build(body: axum::body::Body) -> ApiResult<()> {
+    use futures::StreamExt;
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        if chunk.is_err() {
+            break;
+        }
+    }
+    Err(ApiError::new(
+        StatusCode::NOT_IMPLEMENTED,
+        "docker build is not supported by dockbridge yet",
+    ))
 }
 
 async fn prune_build() -> Json<Value> {

@@ -133,6 +133,17 @@ async fn info(State(d): State<AppState>) -> impl IntoResponse {
         },
     );
     Json(SystemInfo {
+        // Without swarm mode dockerd reports an inactive node, which the CLI prints as
+        // `Swarm: inactive`.
+        swarm: Some(spec::api::models::SwarmInfo {
+            node_id: Some(String::new()),
+            node_addr: Some(String::new()),
+            local_node_state: Some(spec::api::models::LocalNodeState::INACTIVE),
+            control_available: Some(false),
+            error: Some(String::new()),
+            remote_managers: None,
+            ..Default::default()
+        }),
         id: Some(d.id.clone()),
         containers: Some(all.len() as i64),
         containers_running: Some(running),
