@@ -498,6 +498,49 @@ fn user_networks_with_dns() {
     let conn = d.docker(&["network", "connect", "mynet", "db"]);
     assert!(String::from_utf8_lossy(&conn.stderr).contains("not supported by dockbridge"));
 
+    // --ip: that address, inside the subnet only, on user networks only.
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "fixed",
+        "--network",
+        "mynet",
+        "--ip",
+        "10.77.0.50",
+        IMAGE,
+        "sleep",
+        "1000",
+    ]);
+    let c = inspect(&d, "fixed");
+    assert_eq!(
+        c["NetworkSettings"]["Networks"]["mynet"]["IPAddress"],
+        "10.77.0.50"
+    );
+    let looked = d.ok(&["exec", "db", "busybox", "nslookup", "fixed"]);
+    assert!(looked.contains("10.77.0.50"), "{looked}");
+    d.ok(&["rm", "-f", "fixed"]);
+    let out = d.docker(&[
+        "create",
+        "--network",
+        "mynet",
+        "--ip",
+        "10.78.0.5",
+        IMAGE,
+        "true",
+    ]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("no configured subnet or ip-range contain the IP address 10.78.0.5"),
+        "{out:?}"
+    );
+    let out = d.docker(&["create", "--ip", "172.17.0.9", IMAGE, "true"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("user specified IP address is supported on user defined networks only"),
+        "{out:?}"
+    );
+
     // A restarted daemon keeps the network, the addresses and the DNS.
     d.restart();
     let looked = d.ok(&["exec", "web", "busybox", "nslookup", "database"]);

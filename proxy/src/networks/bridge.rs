@@ -687,7 +687,7 @@ impl BridgeNetworks {
 
     /// The network a container's mode names: `None` for modes without an endpoint
     /// (`host`, `none`, `container:…`, the default mode without a bridge).
-    fn target_for(&self, rec: &Record) -> Result<Option<(Target, Vec<String>)>> {
+    fn target_for(&self, rec: &Record) -> Result<Option<(Target, Vec<String>, Option<Ipv4Addr>)>> {
         let mode = rec.host_config.network_mode.as_deref().unwrap_or("");
         if rec.config.network_disabled == Some(true)
             || matches!(mode, "host" | "none")
@@ -709,6 +709,7 @@ impl BridgeNetworks {
                     internal: false,
                 },
                 Vec::new(),
+                None,
             )));
         }
         let n = self
@@ -722,14 +723,19 @@ impl BridgeNetworks {
             .and_then(|b| b.networking_config.as_ref())
             .and_then(|c| c.endpoints_config.clone())
             .unwrap_or_default();
+        let mut wanted = None;
         for (k, ep) in endpoints {
             if k == mode || k == n.name || k == n.id {
+                wanted = requested_ip(&ep).or(wanted);
                 aliases.extend(ep.aliases.unwrap_or_default());
             }
         }
         aliases.push(rec.id.chars().take(12).collect());
         aliases.dedup();
-        Ok(Some((user_target(&n), aliases)))
+        if let Some(ip) = wanted {
+            check_requested(&n, ip)?;
+        }
+        Ok(Some((user_target(&n), aliases, wanted)))
     }
 
     async fn attach_endpoint(
@@ -737,6 +743,7 @@ impl BridgeNetworks {
         rec: &Record,
         t: Target,
         aliases: Vec<String>,
+        wanted: Option<Ipv4Addr>,
     ) -> Result<NetworkAttachment> {
         let exposed = rec.config.exposed_ports.clone().unwrap_or_default();
         let requests = ports::requests(&rec.host_config, &exposed).map_err(port_err)?;
@@ -761,7 +768,16 @@ impl BridgeNetworks {
             .filter(|e| e.network_id == t.network_id)
             .map(|e| e.ip)
             .collect();
-        let ip = ipam::allocate_in(t.subnet, t.ip_range, t.gateway, &taken).map_err(err)?;
+        let ip = match wanted {
+            // `--ip`: that address or nothing (libnetwork's error for a taken one).
+            Some(ip) if taken.contains(&ip) => {
+                return Err(ContainerError::Forbidden(format!(
+                    "Address already in use: {ip}"
+                )))
+            }
+            Some(ip) => ip,
+            None => ipam::allocate_in(t.subnet, t.ip_range, t.gateway, &taken).map_err(err)?,
+        };
         let endpoint_id = random_hex();
         let sandbox_id = random_hex();
         let mut ep = Endpoint {
@@ -840,6 +856,31 @@ impl BridgeNetworks {
     }
 }
 
+/// `--ip` (`EndpointsConfig.<net>.IPAMConfig.IPv4Address`), checked by translate.
+fn requested_ip(ep: &spec::api::models::EndpointSettings) -> Option<Ipv4Addr> {
+    ep.ipam_config
+        .as_ref()?
+        .ipv4_address
+        .as_deref()
+        .filter(|s| !s.is_empty())?
+        .parse()
+        .ok()
+}
+
+/// A requested address must be a host address of the network's subnet (not its gateway).
+fn check_requested(n: &UserNetwork, ip: Ipv4Addr) -> Result<()> {
+    if !n.subnet.contains(ip)
+        || ip == n.subnet.network
+        || ip == n.subnet.broadcast()
+        || ip == n.gateway
+    {
+        return Err(ContainerError::InvalidParameter(format!(
+            "no configured subnet or ip-range contain the IP address {ip}"
+        )));
+    }
+    Ok(())
+}
+
 fn user_target(n: &UserNetwork) -> Target {
     Target {
         network_id: n.id.clone(),
@@ -897,13 +938,28 @@ impl NetworkProvider for BridgeNetworks {
             return Ok(());
         }
         // A user network is looked up at start, not here: dockerd creates the container
-        // and its start fails with a 404 (a 404 at create would make the CLI pull).
+        // and its start fails with a 404 (a 404 at create would make the CLI pull). An
+        // `--ip` outside an existing network's subnet is refused now.
+        if let Some(n) = self.find_user(mode) {
+            let endpoints = body
+                .networking_config
+                .as_ref()
+                .and_then(|c| c.endpoints_config.clone())
+                .unwrap_or_default();
+            for (k, ep) in endpoints {
+                if k == mode || k == n.name || k == n.id {
+                    if let Some(ip) = requested_ip(&ep) {
+                        check_requested(&n, ip)?;
+                    }
+                }
+            }
+        }
         Ok(())
     }
 
     async fn attach(&self, rec: &Record) -> Result<NetworkAttachment> {
         match self.target_for(rec)? {
-            Some((t, aliases)) => self.attach_endpoint(rec, t, aliases).await,
+            Some((t, aliases, wanted)) => self.attach_endpoint(rec, t, aliases, wanted).await,
             None => Ok(NetworkAttachment {
                 host_gateway: self.host_gateway(),
                 ..Default::default()
