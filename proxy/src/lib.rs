@@ -94,6 +94,7 @@ pub async fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
         exec_root: args.exec_root.clone(),
     };
     let networks = start_networks(&args).await?;
+    networks.set_events(events.clone());
     let providers = containers::Manager::runtime_providers(
         images.clone(),
         &paths,

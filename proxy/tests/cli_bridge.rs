@@ -285,6 +285,40 @@ fn default_bridge_published_ports_and_cleanup() {
     let nat = d.in_netns(&["iptables", "-t", "nat", "-S", "POSTROUTING"]);
     let nat = String::from_utf8_lossy(&nat.stdout);
     assert_eq!(nat.matches("MASQUERADE").count(), 1, "{nat}");
+    // dockerd's network events for a container joining and leaving the bridge (`--until`
+    // has a resolution of seconds: the last events are a second old first).
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let ev = d.ok(&[
+        "events",
+        "--since",
+        "0",
+        "--until",
+        "0s",
+        "--filter",
+        "type=network",
+        "--filter",
+        "event=disconnect",
+        "--format",
+        "{{.Action}} {{.Actor.Attributes.name}}",
+    ]);
+    let all = d.ok(&[
+        "events", "--since", "0", "--until", "0s", "--format",
+        "{{.Type}} {{.Action}} {{.Actor.ID}} {{.Actor.Attributes.container}}",
+    ]);
+    assert!(ev.lines().count() >= 3, "{ev}\n{all}");
+    assert!(ev.lines().all(|l| l == "disconnect bridge"), "{ev}");
+    let ev = d.ok(&[
+        "events",
+        "--since",
+        "0",
+        "--until",
+        "0s",
+        "--filter",
+        "type=network",
+        "--format",
+        "{{.Action}}",
+    ]);
+    assert!(ev.contains("connect\n"), "{ev}");
 
     // `-P` publishes the exposed ports on random host ports.
     d.ok(&[

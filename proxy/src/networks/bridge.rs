@@ -146,6 +146,8 @@ pub struct BridgeNetworks {
     snapshot: std::sync::RwLock<Persisted>,
     /// What the DNS listeners answer from, rebuilt at every change.
     directory: Arc<std::sync::RwLock<dns::Directory>>,
+    /// Where `network connect`/`disconnect` events go (set once the bus exists).
+    events: std::sync::OnceLock<Arc<crate::events::EventBus>>,
 }
 
 fn err(e: impl std::fmt::Display) -> ContainerError {
@@ -279,6 +281,7 @@ impl BridgeNetworks {
             netns_dir: exec_root.join("netns"),
             snapshot: std::sync::RwLock::new(persisted.clone()),
             directory: Arc::default(),
+            events: std::sync::OnceLock::new(),
             live: tokio::sync::Mutex::new(Live {
                 persisted,
                 proxies,
@@ -323,6 +326,39 @@ impl BridgeNetworks {
             self.directory.clone(),
             upstream,
         )))))
+    }
+
+    /// Reports `network connect`/`disconnect` events on this bus from now on.
+    pub fn set_events(&self, events: Arc<crate::events::EventBus>) {
+        let _ = self.events.set(events);
+    }
+
+    /// dockerd's `network` event when a container joins or leaves a network.
+    fn network_event(&self, action: &str, container: &str, ep: &Endpoint) {
+        let Some(bus) = self.events.get() else {
+            return;
+        };
+        let (id, name) = if ep.network_id.is_empty() {
+            (super::network_id("bridge"), "bridge".to_string())
+        } else {
+            let name = self
+                .snapshot
+                .read()
+                .ok()
+                .and_then(|s| s.networks.get(&ep.network_id).map(|n| n.name.clone()))
+                .unwrap_or_default();
+            (ep.network_id.clone(), name)
+        };
+        bus.emit(
+            spec::api::models::EventMessageTypeEnum::NETWORK,
+            action,
+            &id,
+            HashMap::from([
+                ("container".to_string(), container.to_string()),
+                ("name".to_string(), name),
+                ("type".to_string(), "bridge".to_string()),
+            ]),
+        );
     }
 
     /// `host-gateway` of `--add-host`: the default bridge's address, as dockerd's default.
@@ -520,7 +556,9 @@ impl BridgeNetworks {
         };
         self.teardown(&ep).await?;
         live.persisted.endpoints.remove(id);
-        self.save(&live.persisted)
+        self.save(&live.persisted)?;
+        self.network_event("disconnect", id, &ep);
+        Ok(())
     }
 
     /// Removes the OS side of an endpoint (idempotent).
@@ -829,6 +867,7 @@ impl BridgeNetworks {
                     live.dns.insert(rec.id.clone(), d);
                 }
                 let netns = ep.netns.display().to_string();
+                let joined = ep.clone();
                 live.persisted.endpoints.insert(rec.id.clone(), ep);
                 if let Err(e) = self.save(&live.persisted) {
                     live.proxies.remove(&rec.id);
@@ -838,6 +877,7 @@ impl BridgeNetworks {
                     }
                     return Err(e);
                 }
+                self.network_event("connect", &rec.id, &joined);
                 Ok(NetworkAttachment {
                     netns_path: Some(netns),
                     address: Some(IpAddr::V4(ip)),
