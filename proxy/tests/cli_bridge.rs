@@ -302,7 +302,12 @@ fn default_bridge_published_ports_and_cleanup() {
         "{{.Action}} {{.Actor.Attributes.name}}",
     ]);
     let all = d.ok(&[
-        "events", "--since", "0", "--until", "0s", "--format",
+        "events",
+        "--since",
+        "0",
+        "--until",
+        "0s",
+        "--format",
         "{{.Type}} {{.Action}} {{.Actor.ID}} {{.Actor.Attributes.container}}",
     ]);
     assert!(ev.lines().count() >= 3, "{ev}\n{all}");

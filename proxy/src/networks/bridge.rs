@@ -115,6 +115,9 @@ struct Live {
     dns: HashMap<String, Task>,
 }
 
+/// A container about to join a network: where, under which names, at which `--ip`.
+type Joining = (Target, Vec<String>, Option<Ipv4Addr>);
+
 /// Where an endpoint goes: the default bridge or a user network.
 struct Target {
     /// Empty for the default bridge.
@@ -725,7 +728,7 @@ impl BridgeNetworks {
 
     /// The network a container's mode names: `None` for modes without an endpoint
     /// (`host`, `none`, `container:…`, the default mode without a bridge).
-    fn target_for(&self, rec: &Record) -> Result<Option<(Target, Vec<String>, Option<Ipv4Addr>)>> {
+    fn target_for(&self, rec: &Record) -> Result<Option<Joining>> {
         let mode = rec.host_config.network_mode.as_deref().unwrap_or("");
         if rec.config.network_disabled == Some(true)
             || matches!(mode, "host" | "none")
