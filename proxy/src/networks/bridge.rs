@@ -241,10 +241,20 @@ impl BridgeNetworks {
                 tracing::warn!("no outbound NAT for {subnet} on {name}: {e}");
             }
             if persisted.subnet != Some(subnet) {
-                // A different range now: old endpoints cannot be kept as they were.
-                persisted
+                // A different range now: old endpoints cannot be kept as they were, and
+                // what they had on the host goes with them.
+                let stale: Vec<String> = persisted
                     .endpoints
-                    .retain(|_, ep| !ep.network_id.is_empty() || subnet.contains(ep.ip));
+                    .iter()
+                    .filter(|(_, ep)| ep.network_id.is_empty() && !subnet.contains(ep.ip))
+                    .map(|(id, _)| id.clone())
+                    .collect();
+                for id in stale {
+                    if let Some(ep) = persisted.endpoints.remove(&id) {
+                        let _ = ops.remove_link(&ep.host_if).await;
+                        let _ = ops.remove_netns(&ep.netns).await;
+                    }
+                }
             }
             persisted.subnet = Some(subnet);
             persisted.gateway = Some(gateway);
