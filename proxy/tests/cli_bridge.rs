@@ -477,6 +477,11 @@ fn user_networks_with_dns() {
         .filter_map(|a| a.as_str())
         .collect();
     assert!(aliases.contains(&"database"), "{aliases:?}");
+    let dns_names = ep["DNSNames"].to_string();
+    assert!(
+        dns_names.contains("\"db\"") && dns_names.contains("\"database\""),
+        "{dns_names}"
+    );
     // Only the default bridge fills the top-level fields.
     assert_eq!(c["NetworkSettings"]["IPAddress"], "");
     let resolv = d.ok(&["exec", "db", "cat", "/etc/resolv.conf"]);

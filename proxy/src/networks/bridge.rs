@@ -659,6 +659,8 @@ impl BridgeNetworks {
                     .filter(|a| **a != rec.name.trim_start_matches('/'))
                     .collect();
                 b["Aliases"] = json!(shown);
+                // API 1.44's DNSNames: every name the embedded DNS answers for it.
+                b["DNSNames"] = json!(ep.aliases);
             }
         }
     }
