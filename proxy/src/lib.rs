@@ -100,6 +100,7 @@ pub async fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
             .context("opening the volume store")?,
     );
     let networks = start_networks(&args).await?;
+    networks.set_events(events.clone());
     let providers = containers::Manager::runtime_providers(
         images.clone(),
         volumes.clone(),

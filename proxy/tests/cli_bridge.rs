@@ -285,6 +285,45 @@ fn default_bridge_published_ports_and_cleanup() {
     let nat = d.in_netns(&["iptables", "-t", "nat", "-S", "POSTROUTING"]);
     let nat = String::from_utf8_lossy(&nat.stdout);
     assert_eq!(nat.matches("MASQUERADE").count(), 1, "{nat}");
+    // dockerd's network events for a container joining and leaving the bridge (`--until`
+    // has a resolution of seconds: the last events are a second old first).
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let ev = d.ok(&[
+        "events",
+        "--since",
+        "0",
+        "--until",
+        "0s",
+        "--filter",
+        "type=network",
+        "--filter",
+        "event=disconnect",
+        "--format",
+        "{{.Action}} {{.Actor.Attributes.name}}",
+    ]);
+    let all = d.ok(&[
+        "events",
+        "--since",
+        "0",
+        "--until",
+        "0s",
+        "--format",
+        "{{.Type}} {{.Action}} {{.Actor.ID}} {{.Actor.Attributes.container}}",
+    ]);
+    assert!(ev.lines().count() >= 3, "{ev}\n{all}");
+    assert!(ev.lines().all(|l| l == "disconnect bridge"), "{ev}");
+    let ev = d.ok(&[
+        "events",
+        "--since",
+        "0",
+        "--until",
+        "0s",
+        "--filter",
+        "type=network",
+        "--format",
+        "{{.Action}}",
+    ]);
+    assert!(ev.contains("connect\n"), "{ev}");
 
     // `-P` publishes the exposed ports on random host ports.
     d.ok(&[
@@ -438,6 +477,11 @@ fn user_networks_with_dns() {
         .filter_map(|a| a.as_str())
         .collect();
     assert!(aliases.contains(&"database"), "{aliases:?}");
+    let dns_names = ep["DNSNames"].to_string();
+    assert!(
+        dns_names.contains("\"db\"") && dns_names.contains("\"database\""),
+        "{dns_names}"
+    );
     // Only the default bridge fills the top-level fields.
     assert_eq!(c["NetworkSettings"]["IPAddress"], "");
     let resolv = d.ok(&["exec", "db", "cat", "/etc/resolv.conf"]);
@@ -497,6 +541,49 @@ fn user_networks_with_dns() {
     );
     let conn = d.docker(&["network", "connect", "mynet", "db"]);
     assert!(String::from_utf8_lossy(&conn.stderr).contains("not supported by dockbridge"));
+
+    // --ip: that address, inside the subnet only, on user networks only.
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "fixed",
+        "--network",
+        "mynet",
+        "--ip",
+        "10.77.0.50",
+        IMAGE,
+        "sleep",
+        "1000",
+    ]);
+    let c = inspect(&d, "fixed");
+    assert_eq!(
+        c["NetworkSettings"]["Networks"]["mynet"]["IPAddress"],
+        "10.77.0.50"
+    );
+    let looked = d.ok(&["exec", "db", "busybox", "nslookup", "fixed"]);
+    assert!(looked.contains("10.77.0.50"), "{looked}");
+    d.ok(&["rm", "-f", "fixed"]);
+    let out = d.docker(&[
+        "create",
+        "--network",
+        "mynet",
+        "--ip",
+        "10.78.0.5",
+        IMAGE,
+        "true",
+    ]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("no configured subnet or ip-range contain the IP address 10.78.0.5"),
+        "{out:?}"
+    );
+    let out = d.docker(&["create", "--ip", "172.17.0.9", IMAGE, "true"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("user specified IP address is supported on user defined networks only"),
+        "{out:?}"
+    );
 
     // A restarted daemon keeps the network, the addresses and the DNS.
     d.restart();

@@ -115,6 +115,9 @@ struct Live {
     dns: HashMap<String, Task>,
 }
 
+/// A container about to join a network: where, under which names, at which `--ip`.
+type Joining = (Target, Vec<String>, Option<Ipv4Addr>);
+
 /// Where an endpoint goes: the default bridge or a user network.
 struct Target {
     /// Empty for the default bridge.
@@ -146,6 +149,8 @@ pub struct BridgeNetworks {
     snapshot: std::sync::RwLock<Persisted>,
     /// What the DNS listeners answer from, rebuilt at every change.
     directory: Arc<std::sync::RwLock<dns::Directory>>,
+    /// Where `network connect`/`disconnect` events go (set once the bus exists).
+    events: std::sync::OnceLock<Arc<crate::events::EventBus>>,
 }
 
 fn err(e: impl std::fmt::Display) -> ContainerError {
@@ -236,10 +241,20 @@ impl BridgeNetworks {
                 tracing::warn!("no outbound NAT for {subnet} on {name}: {e}");
             }
             if persisted.subnet != Some(subnet) {
-                // A different range now: old endpoints cannot be kept as they were.
-                persisted
+                // A different range now: old endpoints cannot be kept as they were, and
+                // what they had on the host goes with them.
+                let stale: Vec<String> = persisted
                     .endpoints
-                    .retain(|_, ep| !ep.network_id.is_empty() || subnet.contains(ep.ip));
+                    .iter()
+                    .filter(|(_, ep)| ep.network_id.is_empty() && !subnet.contains(ep.ip))
+                    .map(|(id, _)| id.clone())
+                    .collect();
+                for id in stale {
+                    if let Some(ep) = persisted.endpoints.remove(&id) {
+                        let _ = ops.remove_link(&ep.host_if).await;
+                        let _ = ops.remove_netns(&ep.netns).await;
+                    }
+                }
             }
             persisted.subnet = Some(subnet);
             persisted.gateway = Some(gateway);
@@ -279,6 +294,7 @@ impl BridgeNetworks {
             netns_dir: exec_root.join("netns"),
             snapshot: std::sync::RwLock::new(persisted.clone()),
             directory: Arc::default(),
+            events: std::sync::OnceLock::new(),
             live: tokio::sync::Mutex::new(Live {
                 persisted,
                 proxies,
@@ -323,6 +339,39 @@ impl BridgeNetworks {
             self.directory.clone(),
             upstream,
         )))))
+    }
+
+    /// Reports `network connect`/`disconnect` events on this bus from now on.
+    pub fn set_events(&self, events: Arc<crate::events::EventBus>) {
+        let _ = self.events.set(events);
+    }
+
+    /// dockerd's `network` event when a container joins or leaves a network.
+    fn network_event(&self, action: &str, container: &str, ep: &Endpoint) {
+        let Some(bus) = self.events.get() else {
+            return;
+        };
+        let (id, name) = if ep.network_id.is_empty() {
+            (super::network_id("bridge"), "bridge".to_string())
+        } else {
+            let name = self
+                .snapshot
+                .read()
+                .ok()
+                .and_then(|s| s.networks.get(&ep.network_id).map(|n| n.name.clone()))
+                .unwrap_or_default();
+            (ep.network_id.clone(), name)
+        };
+        bus.emit(
+            spec::api::models::EventMessageTypeEnum::NETWORK,
+            action,
+            &id,
+            HashMap::from([
+                ("container".to_string(), container.to_string()),
+                ("name".to_string(), name),
+                ("type".to_string(), "bridge".to_string()),
+            ]),
+        );
     }
 
     /// `host-gateway` of `--add-host`: the default bridge's address, as dockerd's default.
@@ -520,7 +569,9 @@ impl BridgeNetworks {
         };
         self.teardown(&ep).await?;
         live.persisted.endpoints.remove(id);
-        self.save(&live.persisted)
+        self.save(&live.persisted)?;
+        self.network_event("disconnect", id, &ep);
+        Ok(())
     }
 
     /// Removes the OS side of an endpoint (idempotent).
@@ -608,6 +659,8 @@ impl BridgeNetworks {
                     .filter(|a| **a != rec.name.trim_start_matches('/'))
                     .collect();
                 b["Aliases"] = json!(shown);
+                // API 1.44's DNSNames: every name the embedded DNS answers for it.
+                b["DNSNames"] = json!(ep.aliases);
             }
         }
     }
@@ -687,7 +740,7 @@ impl BridgeNetworks {
 
     /// The network a container's mode names: `None` for modes without an endpoint
     /// (`host`, `none`, `container:…`, the default mode without a bridge).
-    fn target_for(&self, rec: &Record) -> Result<Option<(Target, Vec<String>)>> {
+    fn target_for(&self, rec: &Record) -> Result<Option<Joining>> {
         let mode = rec.host_config.network_mode.as_deref().unwrap_or("");
         if rec.config.network_disabled == Some(true)
             || matches!(mode, "host" | "none")
@@ -709,6 +762,7 @@ impl BridgeNetworks {
                     internal: false,
                 },
                 Vec::new(),
+                None,
             )));
         }
         let n = self
@@ -722,14 +776,19 @@ impl BridgeNetworks {
             .and_then(|b| b.networking_config.as_ref())
             .and_then(|c| c.endpoints_config.clone())
             .unwrap_or_default();
+        let mut wanted = None;
         for (k, ep) in endpoints {
             if k == mode || k == n.name || k == n.id {
+                wanted = requested_ip(&ep).or(wanted);
                 aliases.extend(ep.aliases.unwrap_or_default());
             }
         }
         aliases.push(rec.id.chars().take(12).collect());
         aliases.dedup();
-        Ok(Some((user_target(&n), aliases)))
+        if let Some(ip) = wanted {
+            check_requested(&n, ip)?;
+        }
+        Ok(Some((user_target(&n), aliases, wanted)))
     }
 
     async fn attach_endpoint(
@@ -737,6 +796,7 @@ impl BridgeNetworks {
         rec: &Record,
         t: Target,
         aliases: Vec<String>,
+        wanted: Option<Ipv4Addr>,
     ) -> Result<NetworkAttachment> {
         let exposed = rec.config.exposed_ports.clone().unwrap_or_default();
         let requests = ports::requests(&rec.host_config, &exposed).map_err(port_err)?;
@@ -761,7 +821,16 @@ impl BridgeNetworks {
             .filter(|e| e.network_id == t.network_id)
             .map(|e| e.ip)
             .collect();
-        let ip = ipam::allocate_in(t.subnet, t.ip_range, t.gateway, &taken).map_err(err)?;
+        let ip = match wanted {
+            // `--ip`: that address or nothing (libnetwork's error for a taken one).
+            Some(ip) if taken.contains(&ip) => {
+                return Err(ContainerError::Forbidden(format!(
+                    "Address already in use: {ip}"
+                )))
+            }
+            Some(ip) => ip,
+            None => ipam::allocate_in(t.subnet, t.ip_range, t.gateway, &taken).map_err(err)?,
+        };
         let endpoint_id = random_hex();
         let sandbox_id = random_hex();
         let mut ep = Endpoint {
@@ -813,6 +882,7 @@ impl BridgeNetworks {
                     live.dns.insert(rec.id.clone(), d);
                 }
                 let netns = ep.netns.display().to_string();
+                let joined = ep.clone();
                 live.persisted.endpoints.insert(rec.id.clone(), ep);
                 if let Err(e) = self.save(&live.persisted) {
                     live.proxies.remove(&rec.id);
@@ -822,6 +892,7 @@ impl BridgeNetworks {
                     }
                     return Err(e);
                 }
+                self.network_event("connect", &rec.id, &joined);
                 Ok(NetworkAttachment {
                     netns_path: Some(netns),
                     address: Some(IpAddr::V4(ip)),
@@ -838,6 +909,31 @@ impl BridgeNetworks {
             }
         }
     }
+}
+
+/// `--ip` (`EndpointsConfig.<net>.IPAMConfig.IPv4Address`), checked by translate.
+fn requested_ip(ep: &spec::api::models::EndpointSettings) -> Option<Ipv4Addr> {
+    ep.ipam_config
+        .as_ref()?
+        .ipv4_address
+        .as_deref()
+        .filter(|s| !s.is_empty())?
+        .parse()
+        .ok()
+}
+
+/// A requested address must be a host address of the network's subnet (not its gateway).
+fn check_requested(n: &UserNetwork, ip: Ipv4Addr) -> Result<()> {
+    if !n.subnet.contains(ip)
+        || ip == n.subnet.network
+        || ip == n.subnet.broadcast()
+        || ip == n.gateway
+    {
+        return Err(ContainerError::InvalidParameter(format!(
+            "no configured subnet or ip-range contain the IP address {ip}"
+        )));
+    }
+    Ok(())
 }
 
 fn user_target(n: &UserNetwork) -> Target {
@@ -897,13 +993,28 @@ impl NetworkProvider for BridgeNetworks {
             return Ok(());
         }
         // A user network is looked up at start, not here: dockerd creates the container
-        // and its start fails with a 404 (a 404 at create would make the CLI pull).
+        // and its start fails with a 404 (a 404 at create would make the CLI pull). An
+        // `--ip` outside an existing network's subnet is refused now.
+        if let Some(n) = self.find_user(mode) {
+            let endpoints = body
+                .networking_config
+                .as_ref()
+                .and_then(|c| c.endpoints_config.clone())
+                .unwrap_or_default();
+            for (k, ep) in endpoints {
+                if k == mode || k == n.name || k == n.id {
+                    if let Some(ip) = requested_ip(&ep) {
+                        check_requested(&n, ip)?;
+                    }
+                }
+            }
+        }
         Ok(())
     }
 
     async fn attach(&self, rec: &Record) -> Result<NetworkAttachment> {
         match self.target_for(rec)? {
-            Some((t, aliases)) => self.attach_endpoint(rec, t, aliases).await,
+            Some((t, aliases, wanted)) => self.attach_endpoint(rec, t, aliases, wanted).await,
             None => Ok(NetworkAttachment {
                 host_gateway: self.host_gateway(),
                 ..Default::default()

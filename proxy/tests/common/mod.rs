@@ -199,15 +199,6 @@ impl Daemon {
         c
     }
 
-    /// Stops the daemon with SIGKILL (a crash) and starts it again on the same roots.
-    pub fn crash_and_restart(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        self.spawn();
-    }
-
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("dockbridge.log")).unwrap_or_default()
     }

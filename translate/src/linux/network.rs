@@ -158,10 +158,18 @@ pub(super) fn validate(
             )));
         }
         let ipam = ep.ipam_config.as_ref();
-        if ipam.is_some_and(|i| {
-            nonempty(&i.ipv4_address).is_some() || nonempty(&i.ipv6_address).is_some()
-        }) {
-            return Err(unsupported("--ip/--ip6"));
+        if ipam.is_some_and(|i| nonempty(&i.ipv6_address).is_some()) {
+            return Err(unsupported("--ip6 (there are no IPv6 networks yet)"));
+        }
+        if let Some(ip) = ipam.and_then(|i| nonempty(&i.ipv4_address)) {
+            if mode != NetworkMode::User {
+                return Err(invalid(
+                    "user specified IP address is supported on user defined networks only",
+                ));
+            }
+            // Whether it is in the network's subnet is the daemon's check.
+            ip.parse::<std::net::Ipv4Addr>()
+                .map_err(|_| invalid(format!("invalid IPv4 address: {ip}")))?;
         }
         if ipam.is_some_and(|i| nonempty_vec(&i.link_local_ips).is_some()) {
             return Err(unsupported("--link-local-ip"));
