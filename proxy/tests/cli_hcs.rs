@@ -87,6 +87,7 @@ fn windows_container_runs_on_the_hcs_simulator_through_the_cli() {
     let script = r#"{"processes":[
         {"command_line_contains":"cmd /S /C echo hello from \"C:\\Program Files\"","stdout":"hello from hcs\r\n","exit_code":0},
         {"command_line_contains":"cmd /S /C exit 3","stderr":"failing\r\n","exit_code":3},
+        {"command_line_contains":"\"C:\\tools\\echo args.exe\" \"a b\" q\\\"uote","stdout":"exec ok\r\n","exit_code":0},
         {"command_line_contains":"ping -t localhost","run":"until_signalled","signal_exit_code":1}
     ]}"#;
     let d = Daemon::start_with(
@@ -106,7 +107,14 @@ fn windows_container_runs_on_the_hcs_simulator_through_the_cli() {
     assert_eq!(since.trim(), "linux");
 
     let t0 = chrono_now();
-    d.ok(&["create", "--name", "win", "winbox:1"]);
+    // Windows networking (HNS) does not exist yet: the default network is refused clearly.
+    let st = d.docker(&["create", "winbox:1"]);
+    assert!(!st.status.success(), "{st:?}");
+    assert!(
+        String::from_utf8_lossy(&st.stderr).contains("use --network none"),
+        "{st:?}"
+    );
+    d.ok(&["create", "--network", "none", "--name", "win", "winbox:1"]);
     let out = d.ok(&["start", "-a", "win"]);
     assert_eq!(out, "hello from hcs\r\n");
     assert_eq!(d.ok(&["wait", "win"]).trim(), "0");
@@ -121,7 +129,17 @@ fn windows_container_runs_on_the_hcs_simulator_through_the_cli() {
 
     // A user Cmd on an ArgsEscaped image is escaped normally, and its exit code comes back.
     let st = d.docker(&[
-        "run", "--name", "w3", "winbox:1", "cmd", "/S", "/C", "exit", "3",
+        "run",
+        "--network",
+        "none",
+        "--name",
+        "w3",
+        "winbox:1",
+        "cmd",
+        "/S",
+        "/C",
+        "exit",
+        "3",
     ]);
     assert_eq!(st.status.code(), Some(3), "{st:?}");
     assert_eq!(String::from_utf8_lossy(&st.stderr), "failing\r\n");
@@ -152,6 +170,8 @@ fn windows_container_runs_on_the_hcs_simulator_through_the_cli() {
         "-d",
         "--name",
         "wl",
+        "--network",
+        "none",
         "winbox:1",
         "ping",
         "-t",
@@ -168,6 +188,16 @@ fn windows_container_runs_on_the_hcs_simulator_through_the_cli() {
         stats.starts_with("wl ") && !stats.contains(" 0B /"),
         "{stats}"
     );
+    // `docker exec` runs the exec's own command, escaped by the Windows rules (the
+    // simulator answers only that exact command line), not the init's again.
+    let out = d.ok(&["exec", "wl", "C:\\tools\\echo args.exe", "a b", "q\"uote"]);
+    assert_eq!(out, "exec ok\r\n");
+    let st = d.docker(&["exec", "-w", "/linux/path", "wl", "cmd"]);
+    assert!(!st.status.success(), "{st:?}");
+    assert!(
+        String::from_utf8_lossy(&st.stderr).contains("absolute path"),
+        "{st:?}"
+    );
     for args in [
         &["cp", "wl:/x", "/tmp/x"][..],
         &["diff", "wl"][..],
@@ -183,7 +213,14 @@ fn windows_container_runs_on_the_hcs_simulator_through_the_cli() {
     d.ok(&["rm", "-f", "wl"]);
 
     // Unsupported Linux-only options are refused for Windows containers, naming the option.
-    let st = d.docker(&["create", "--cap-add", "NET_ADMIN", "winbox:1"]);
+    let st = d.docker(&[
+        "create",
+        "--network",
+        "none",
+        "--cap-add",
+        "NET_ADMIN",
+        "winbox:1",
+    ]);
     assert_eq!(st.status.code(), Some(1), "{st:?}");
     assert!(
         String::from_utf8_lossy(&st.stderr)

@@ -144,6 +144,9 @@ impl Manager {
                 "No exec command specified".into(),
             ));
         }
+        if rec.platform == super::record::Platform::Windows {
+            translate::windows::exec::check(&config)?;
+        }
         let id = names::new_id();
         let exec = Arc::new(Exec {
             id: id.clone(),
@@ -210,21 +213,29 @@ impl Manager {
             .ok_or_else(|| {
                 ContainerError::Internal(format!("container {} has no recorded process spec", c.id))
             })?;
-        // Users and groups resolve against the container's files as they are now.
-        let root = format!("/proc/{}/root", rec.state.pid);
-        let passwd = std::fs::read_to_string(format!("{root}/etc/passwd")).ok();
-        let group = std::fs::read_to_string(format!("{root}/etc/group")).ok();
-        let group_add = rec.host_config.group_add.clone().unwrap_or_default();
-        let process = translate::linux::exec_process_with(
-            &init,
-            &exec.config,
-            &translate::linux::ExecOptions {
-                passwd: passwd.as_deref(),
-                group: group.as_deref(),
-                group_add: &group_add,
-                host_capabilities: self.host.capabilities.as_deref(),
-            },
-        )?;
+        let process = match rec.platform {
+            // The exec's own command by the Windows rules, never the init's command line.
+            super::record::Platform::Windows => {
+                translate::windows::exec::exec_process(&init, &exec.config)?
+            }
+            super::record::Platform::Linux => {
+                // Users and groups resolve against the container's files as they are now.
+                let root = format!("/proc/{}/root", rec.state.pid);
+                let passwd = std::fs::read_to_string(format!("{root}/etc/passwd")).ok();
+                let group = std::fs::read_to_string(format!("{root}/etc/group")).ok();
+                let group_add = rec.host_config.group_add.clone().unwrap_or_default();
+                translate::linux::exec_process_with(
+                    &init,
+                    &exec.config,
+                    &translate::linux::ExecOptions {
+                        passwd: passwd.as_deref(),
+                        group: group.as_deref(),
+                        group_add: &group_add,
+                        host_capabilities: self.host.capabilities.as_deref(),
+                    },
+                )?
+            }
+        };
         let backend = self.backend(&rec.backend)?;
         let stdio = StdioConfig {
             stdin: exec.config.attach_stdin.unwrap_or(false),

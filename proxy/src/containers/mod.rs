@@ -526,6 +526,21 @@ impl Manager {
         volume_refs.retain(|r| {
             r.name.is_some() || !inherited.iter().any(|v| v.destination == r.destination)
         });
+        // No HNS endpoints yet: a Windows container would silently have no network, so
+        // anything but `--network none` is refused.
+        if platform == Platform::Windows {
+            let mode = body
+                .host_config
+                .as_ref()
+                .and_then(|h| h.network_mode.as_deref())
+                .unwrap_or("");
+            if mode != "none" {
+                return Err(ContainerError::InvalidParameter(format!(
+                    "networking of Windows containers is not supported by dockbridge yet (network mode {:?}): use --network none",
+                    if mode.is_empty() { "default" } else { mode }
+                )));
+            }
+        }
         if platform == Platform::Windows && !volume_refs.is_empty() {
             return Err(ContainerError::InvalidParameter(
                 "volumes on Windows containers are not supported by dockbridge".into(),

@@ -42,6 +42,7 @@
 
 pub mod command;
 pub mod config;
+pub mod exec;
 pub mod mounts;
 pub mod resources;
 
