@@ -655,3 +655,36 @@ async fn update_applies_to_the_running_task_then_records() {
     );
     assert_eq!(r.actions(&id), ["create", "update", "start", "update"]);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_start_with_a_late_exit_event_is_no_die_and_no_restart() {
+    // HCS reports a process that could not start as an exit (127) as well as failing the
+    // start call: the exit must not become a `die`, nor a restart by policy.
+    let r = Rig::new().await;
+    let id = r.create(Some(RestartPolicyNameEnum::ALWAYS)).await;
+    *r.backend.on_start.lock().unwrap() = OnStart::Fail(|| BackendError::ProcessStart {
+        message: "The system cannot find the file specified.".into(),
+        exit_code: 127,
+    });
+    assert!(r.m.start(&id).await.is_err());
+    let tx = r.backend.events.lock().unwrap().clone().unwrap();
+    let _ = tx.send(RuntimeEvent::Exit {
+        container_id: id.clone(),
+        exec_id: None,
+        pid: 0,
+        exit_code: 127,
+        exited_at: SystemTime::now(),
+    });
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let rec = r.m.get(&id).unwrap().record();
+    assert_eq!(rec.state.status, Status::Created);
+    assert_eq!(rec.state.exit_code, 127);
+    assert_eq!(r.actions(&id), ["create"]);
+    let starts = r
+        .backend
+        .calls()
+        .iter()
+        .filter(|c| c.starts_with("start"))
+        .count();
+    assert_eq!(starts, 1, "restarted by policy after a failed start");
+}
