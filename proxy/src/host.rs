@@ -297,6 +297,47 @@ pub fn user_devices(
     }
 }
 
+/// Major and minor numbers of the block devices the blkio options name, as dockerd reads
+/// them with `stat` (symlinks followed).
+#[cfg(unix)]
+pub fn block_devices(
+    paths: impl IntoIterator<Item = String>,
+) -> Result<BTreeMap<String, (i64, i64)>, String> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let mut out = BTreeMap::new();
+    for p in paths {
+        let md = std::fs::metadata(&p).map_err(|e| {
+            let why = match e.kind() {
+                std::io::ErrorKind::NotFound => "no such file or directory".to_string(),
+                _ => e.to_string(),
+            };
+            format!("stat {p}: {why}")
+        })?;
+        if !md.file_type().is_block_device() {
+            return Err(format!("{p}: not a block device"));
+        }
+        let rdev = md.rdev();
+        out.insert(
+            p,
+            (
+                i64::from(nix::sys::stat::major(rdev) as u32),
+                i64::from(nix::sys::stat::minor(rdev) as u32),
+            ),
+        );
+    }
+    Ok(out)
+}
+
+#[cfg(not(unix))]
+pub fn block_devices(
+    paths: impl IntoIterator<Item = String>,
+) -> Result<BTreeMap<String, (i64, i64)>, String> {
+    match paths.into_iter().next() {
+        None => Ok(BTreeMap::new()),
+        Some(_) => Err("blkio device options need a unix host".into()),
+    }
+}
+
 /// `/sys/devices/system/cpu/cpuN/thermal_throttle` directories present on this host, which
 /// dockerd masks in unprivileged containers besides its fixed list.
 pub fn thermal_throttle_paths() -> Vec<String> {

@@ -56,6 +56,30 @@ fn devices_with_the_cli() {
     let plain = d.ok(&["run", "--rm", IMAGE, "ls", "/dev"]);
     assert!(!plain.lines().any(|l| l == host_block), "{plain}");
 
+    // blkio throttles land in the container's cgroup for the host device's numbers.
+    let dev = format!("/dev/{host_block}");
+    let throttled = d.ok(&[
+        "run", "--rm", "--device-read-bps", &format!("{dev}:1mb"),
+        "--device-write-iops", &format!("{dev}:100"), IMAGE, "sh", "-c",
+        "cat /sys/fs/cgroup/blkio/blkio.throttle.read_bps_device /sys/fs/cgroup/blkio/blkio.throttle.write_iops_device",
+    ]);
+    let lines: Vec<&str> = throttled.lines().collect();
+    assert!(
+        lines.len() == 2 && lines[0].ends_with(" 1048576") && lines[1].ends_with(" 100"),
+        "{throttled}"
+    );
+    d.fails_with(
+        &[
+            "run",
+            "--rm",
+            "--device-read-bps",
+            "/dev/nope:1mb",
+            IMAGE,
+            "true",
+        ],
+        "stat /dev/nope: no such file or directory",
+    );
+
     let st = d.docker(&["run", "--rm", "--device", "/dev/nope", IMAGE, "true"]);
     assert!(!st.status.success());
     let err = String::from_utf8_lossy(&st.stderr);

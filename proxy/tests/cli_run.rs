@@ -359,10 +359,7 @@ fn unsupported_options_are_refused_and_default_network_warns() {
     let d = Daemon::start();
     d.load_busybox();
     for (args, needle) in [
-        (
-            vec!["--device-read-bps", "/dev/null:1mb"],
-            "--device-read-bps",
-        ),
+        (vec!["--gpus", "all"], "--gpus"),
         (vec!["-p", "8080:80"], "-p"),
         (vec!["--cgroup-parent", "/x"], "--cgroup-parent"),
         (vec!["--volume-driver", "nfs", "-v", "named:/data"], "nfs"),

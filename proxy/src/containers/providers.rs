@@ -514,6 +514,21 @@ impl RuntimeSpecs {
         };
         let containers_dir = self.containers_dir.clone();
         let device_mappings = rec.host_config.devices.clone().unwrap_or_default();
+        let hc = &rec.host_config;
+        let mut blkio_paths: Vec<String> = hc
+            .blkio_weight_device
+            .iter()
+            .flatten()
+            .filter_map(|w| w.path.clone())
+            .collect();
+        for list in [
+            &hc.blkio_device_read_bps,
+            &hc.blkio_device_write_bps,
+            &hc.blkio_device_read_iops,
+            &hc.blkio_device_write_iops,
+        ] {
+            blkio_paths.extend(list.iter().flatten().filter_map(|t| t.path.clone()));
+        }
         let address = req.network.address;
         // Writing host files, mounting the rootfs and walking /dev are blocking work.
         blocking(move || {
@@ -570,6 +585,8 @@ impl RuntimeSpecs {
                 (None, false) => None,
             };
             ctx.user_devices = crate::host::user_devices(&device_mappings)
+                .map_err(ContainerError::InvalidParameter)?;
+            ctx.block_devices = crate::host::block_devices(blkio_paths)
                 .map_err(ContainerError::InvalidParameter)?;
             ctx.extra_masked_paths = crate::host::thermal_throttle_paths();
             if privileged {

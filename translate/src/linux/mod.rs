@@ -115,6 +115,10 @@ pub struct LinuxContext {
     /// `/dev/shm` (a tmpfs the proxy mounted), bind-mounted at `/dev/shm`.
     #[serde(default)]
     pub ipc_shm_path: Option<String>,
+    /// Major and minor numbers of the host block devices the blkio options name
+    /// (`--device-read-bps /dev/sda:1mb` …), by path.
+    #[serde(default)]
+    pub block_devices: BTreeMap<String, (i64, i64)>,
     /// The `--device`s, resolved on the host by the proxy (in `HostConfig.Devices` order).
     #[serde(default)]
     pub user_devices: Vec<devices::UserDevice>,

@@ -333,8 +333,47 @@ pub(super) fn linux_resources(
         r.set_pids(Some(blank(serde_json::json!({ "limit": limit }))?));
     }
 
+    let mut blkio = serde_json::Map::new();
     if let Some(w) = hc.blkio_weight.filter(|w| *w > 0) {
-        r.set_block_io(Some(blank(serde_json::json!({ "weight": w }))?));
+        blkio.insert("weight".into(), w.into());
+    }
+    // Per-device weights and throttles: the device numbers come from the proxy's stat of
+    // each path (`LinuxContext::block_devices`).
+    let dev = |path: &str| -> Result<(i64, i64), Error> {
+        ctx.block_devices
+            .get(path)
+            .copied()
+            .ok_or_else(|| invalid(format!("{path}: not a block device on this host")))
+    };
+    let mut weights = Vec::new();
+    for w in hc.blkio_weight_device.iter().flatten() {
+        let (major, minor) = dev(w.path.as_deref().unwrap_or_default())?;
+        weights.push(
+            serde_json::json!({ "major": major, "minor": minor, "weight": w.weight.unwrap_or(0) }),
+        );
+    }
+    if !weights.is_empty() {
+        blkio.insert("weightDevice".into(), weights.into());
+    }
+    for (key, list) in [
+        ("throttleReadBpsDevice", &hc.blkio_device_read_bps),
+        ("throttleWriteBpsDevice", &hc.blkio_device_write_bps),
+        ("throttleReadIOPSDevice", &hc.blkio_device_read_iops),
+        ("throttleWriteIOPSDevice", &hc.blkio_device_write_iops),
+    ] {
+        let mut out = Vec::new();
+        for t in list.iter().flatten() {
+            let (major, minor) = dev(t.path.as_deref().unwrap_or_default())?;
+            let rate = u64::try_from(t.rate.unwrap_or(0))
+                .map_err(|_| invalid("blkio rates cannot be negative"))?;
+            out.push(serde_json::json!({ "major": major, "minor": minor, "rate": rate }));
+        }
+        if !out.is_empty() {
+            blkio.insert(key.into(), out.into());
+        }
+    }
+    if !blkio.is_empty() {
+        r.set_block_io(Some(blank(serde_json::Value::Object(blkio))?));
     }
     Ok(r)
 }
@@ -342,6 +381,26 @@ pub(super) fn linux_resources(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn blkio_device_throttles_use_the_host_numbers() {
+        let hc: HostConfig = serde_json::from_value(serde_json::json!({
+            "BlkioDeviceReadBps": [{"Path": "/dev/sda", "Rate": 1048576}],
+            "BlkioWeightDevice": [{"Path": "/dev/sda", "Weight": 300}]
+        }))
+        .unwrap();
+        let mut ctx = LinuxContext::default();
+        ctx.block_devices.insert("/dev/sda".into(), (8, 0));
+        let r = linux_resources(&hc, &ctx).unwrap();
+        let v = serde_json::to_value(r.block_io().as_ref().unwrap()).unwrap();
+        assert_eq!(
+            v["throttleReadBpsDevice"],
+            serde_json::json!([{"major": 8, "minor": 0, "rate": 1048576}])
+        );
+        assert_eq!(v["weightDevice"][0]["weight"], 300);
+        // A path the proxy did not resolve is refused, never dropped.
+        assert!(linux_resources(&hc, &LinuxContext::default()).is_err());
+    }
 
     fn ul(name: &str, soft: i64, hard: i64) -> ResourcesUlimits {
         ResourcesUlimits {

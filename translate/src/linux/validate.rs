@@ -489,11 +489,11 @@ fn check_host_config(
         memory: _,
         cgroup_parent,
         blkio_weight: _,
-        blkio_weight_device,
-        blkio_device_read_bps,
-        blkio_device_write_bps,
-        blkio_device_read_iops,
-        blkio_device_write_iops,
+        blkio_weight_device: _, // resources::linux_resources (device numbers from the proxy)
+        blkio_device_read_bps: _, // resources::linux_resources (device numbers from the proxy)
+        blkio_device_write_bps: _, // resources::linux_resources (device numbers from the proxy)
+        blkio_device_read_iops: _, // resources::linux_resources (device numbers from the proxy)
+        blkio_device_write_iops: _, // resources::linux_resources (device numbers from the proxy)
         cpu_period: _,
         cpu_quota: _,
         cpu_realtime_period: _,
@@ -576,26 +576,6 @@ fn check_host_config(
         return Err(unsupported("--cgroup-parent"));
     }
     for (flag, set) in [
-        (
-            "--blkio-weight-device",
-            nonempty_vec(blkio_weight_device).is_some(),
-        ),
-        (
-            "--device-read-bps",
-            nonempty_vec(blkio_device_read_bps).is_some(),
-        ),
-        (
-            "--device-write-bps",
-            nonempty_vec(blkio_device_write_bps).is_some(),
-        ),
-        (
-            "--device-read-iops",
-            nonempty_vec(blkio_device_read_iops).is_some(),
-        ),
-        (
-            "--device-write-iops",
-            nonempty_vec(blkio_device_write_iops).is_some(),
-        ),
         (
             "--gpus/DeviceRequests",
             nonempty_vec(device_requests).is_some(),
