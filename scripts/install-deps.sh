@@ -4,7 +4,8 @@
 # protobuf-compiler (containerd-client generates its gRPC code at build time), docker.io
 # (the reference dockerd the compat suite is checked against; the docker CLI 28.x at
 # /usr/local/bin/docker is used as the client), util-linux's script(1) for TTY tests, and
-# the Windows target for type-checking the Windows code.
+# the Windows target for type-checking the Windows code, and wine64 + mingw-w64 for running
+# the Windows builds of the tests.
 set -euo pipefail
 
 need=()
@@ -13,6 +14,10 @@ for pair in containerd:containerd runc:runc busybox:busybox-static protoc:protob
   bin=${pair%%:*}; pkg=${pair#*:}
   command -v "$bin" >/dev/null 2>&1 || need+=("$pkg")
 done
+# Wine (Debian's wine64 8.0: the loader is /usr/lib/wine/wine64) runs the Windows builds of
+# the tests; mingw-w64 links them and builds the ProcessPrng shim (scripts/wine-shim.sh).
+command -v x86_64-w64-mingw32-gcc >/dev/null 2>&1 || need+=(gcc-mingw-w64-x86-64)
+[ -x /usr/lib/wine/wine64 ] || command -v wine64 >/dev/null 2>&1 || need+=(wine64)
 if [ ! -x /bin/busybox ] || ldd /bin/busybox >/dev/null 2>&1; then
   # The image needs the static build: a dynamic busybox has no libc in the image.
   need+=(busybox-static)
