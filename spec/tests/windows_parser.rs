@@ -26,7 +26,10 @@ const VECTORS: &str = include_str!("../testdata/windows-cmdline-vectors.json");
 fn echo(tail: &str) -> (Vec<String>, Vec<String>) {
     let exe = std::env::var("DOCKBRIDGE_ARGV_ECHO")
         .expect("DOCKBRIDGE_ARGV_ECHO (set by scripts/wine-run.sh) names argv-echo.exe");
-    let out = Command::new(exe).raw_arg(tail).output().expect("argv-echo runs");
+    let out = Command::new(exe)
+        .raw_arg(tail)
+        .output()
+        .expect("argv-echo runs");
     assert!(out.status.success(), "argv-echo failed: {out:?}");
     let text = String::from_utf8(out.stdout).expect("argv-echo prints ASCII hex");
     let (mut crt, mut shell) = (Vec::new(), Vec::new());
@@ -44,7 +47,10 @@ fn echo(tail: &str) -> (Vec<String>, Vec<String>) {
             other => panic!("unexpected argv-echo line tag {other:?}"),
         }
     }
-    assert!(!crt.is_empty() && !shell.is_empty(), "argv-echo printed {text:?}");
+    assert!(
+        !crt.is_empty() && !shell.is_empty(),
+        "argv-echo printed {text:?}"
+    );
     (crt.split_off(1), shell.split_off(1))
 }
 
@@ -66,7 +72,17 @@ fn codec_matches_the_real_windows_parsers() {
     for v in &vectors {
         // What the CreateProcess caller passes after the program name.
         let (line, want) = match v.direction.as_str() {
-            "parse" => (v.cmdline.clone(), v.argv[1..].to_vec()),
+            "parse" => {
+                // Vectors about parsing the program name itself cannot be replayed: here
+                // CreateProcess writes the echo program's path as argv[0].
+                let program = &v.cmdline[..v.cmdline.len() - tail(&v.cmdline).len()];
+                let program = program.trim_end_matches([' ', '\t']);
+                let plain = program.strip_prefix('"').and_then(|p| p.strip_suffix('"'));
+                if plain.unwrap_or(program) != v.argv[0] {
+                    continue;
+                }
+                (v.cmdline.clone(), v.argv[1..].to_vec())
+            }
             // The codec's own escaping of argv must come back unchanged.
             _ => {
                 let mut argv = vec!["X".to_string()];
@@ -83,10 +99,17 @@ fn codec_matches_the_real_windows_parsers() {
             failures.push(format!("CRT: {line:?} -> {crt:?}, want {want:?}"));
         }
         if (is_escape || v.rules.iter().any(|r| r == "CommandLineToArgvW")) && shell != want {
-            failures.push(format!("CommandLineToArgvW: {line:?} -> {shell:?}, want {want:?}"));
+            failures.push(format!(
+                "CommandLineToArgvW: {line:?} -> {shell:?}, want {want:?}"
+            ));
         }
         checked += 1;
     }
-    assert!(checked >= 90, "only {checked} vectors checked");
-    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+    assert!(checked >= 85, "only {checked} vectors checked");
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
