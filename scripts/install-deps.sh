@@ -4,7 +4,8 @@
 # protobuf-compiler (containerd-client generates its gRPC code at build time), docker.io
 # (the reference dockerd the compat suite is checked against; the docker CLI 28.x at
 # /usr/local/bin/docker is used as the client), util-linux's script(1) for TTY tests, and
-# the Windows target for type-checking the Windows code, tini (the `--init` binary).
+# the Windows target for type-checking the Windows code, wine64 + mingw-w64 for running
+# the Windows builds of the tests, tini (the `--init` binary).
 # Networking: iproute2 (`ip`, for
 # bridges, veths and addresses), iptables (masquerade), util-linux's nsenter/unshare
 # (network namespaces; the bridge tests run in private ones), curl and python3 (the bridge
@@ -18,6 +19,10 @@ for pair in containerd:containerd runc:runc busybox:busybox-static protoc:protob
   bin=${pair%%:*}; pkg=${pair#*:}
   command -v "$bin" >/dev/null 2>&1 || need+=("$pkg")
 done
+# Wine (Debian's wine64 8.0: the loader is /usr/lib/wine/wine64) runs the Windows builds of
+# the tests; mingw-w64 links them and builds the ProcessPrng shim (scripts/wine-shim.sh).
+command -v x86_64-w64-mingw32-gcc >/dev/null 2>&1 || need+=(gcc-mingw-w64-x86-64)
+[ -x /usr/lib/wine/wine64 ] || command -v wine64 >/dev/null 2>&1 || need+=(wine64)
 if [ ! -x /bin/busybox ] || ldd /bin/busybox >/dev/null 2>&1; then
   # The image needs the static build: a dynamic busybox has no libc in the image.
   need+=(busybox-static)

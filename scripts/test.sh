@@ -12,6 +12,10 @@ cargo clippy --workspace --all-targets -- -D warnings
 # The whole workspace type-checks (and lints) for Windows too.
 cargo clippy --workspace --all-targets --target x86_64-pc-windows-gnu -- -D warnings
 cargo test --workspace --no-fail-fast
+# The Windows builds of the codec and translation tests, run under Wine (the runner in
+# .cargo/config.toml: scripts/wine-run.sh), so the command-line codec meets a real Windows
+# CRT and CommandLineToArgvW (spec/tests/windows_parser.rs).
+cargo test -p dockbridge-spec -p dockbridge-translate --target x86_64-pc-windows-gnu --no-fail-fast
 
 scripts/compat.sh
 scripts/pytest-clients.sh

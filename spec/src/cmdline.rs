@@ -71,7 +71,9 @@ pub fn join(argv: &[impl AsRef<str>]) -> Result<String, CmdlineError> {
         return Err(CmdlineError::QuoteInProgramName(program.to_owned()));
     }
     let mut line = String::with_capacity(argv.iter().map(|a| a.as_ref().len() + 3).sum());
-    if needs_quotes(program) {
+    // An unquoted program name ends at the first character <= ' ' for CommandLineToArgvW
+    // (any control character, not only blanks), so argv[0] with one must be quoted.
+    if needs_quotes(program) || program.chars().any(|c| c <= ' ') {
         line.push('"');
         line.push_str(program);
         line.push('"');
@@ -302,6 +304,14 @@ mod tests {
             line.find([' ', '\t']).unwrap_or(line.len())
         };
         line.split_at(end)
+    }
+
+    #[test]
+    fn program_name_with_control_characters_is_quoted() {
+        for program in ["a\u{1}b", "tab\there", "x\u{1f}"] {
+            let line = join(&[program, "arg"]).expect("joins");
+            assert_eq!(line, format!("\"{program}\" arg"));
+        }
     }
 
     #[test]
