@@ -13,6 +13,7 @@ pub mod hcs_backend;
 pub mod host;
 pub mod images;
 pub mod listen;
+pub mod registry;
 pub mod server;
 pub mod tools;
 
