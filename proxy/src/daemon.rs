@@ -8,6 +8,7 @@ use crate::containers::Manager;
 use crate::events::EventBus;
 use crate::host::HostInfo;
 use crate::images::ImageStore;
+use crate::registry::Registries;
 
 pub struct Daemon {
     pub data_root: PathBuf,
@@ -17,6 +18,8 @@ pub struct Daemon {
     pub containers: Arc<Manager>,
     pub events: Arc<EventBus>,
     pub host: Arc<HostInfo>,
+    /// Registry access (pull, push, login).
+    pub registries: Arc<Registries>,
     /// A stable ID for `/info`, kept under the data root.
     pub id: String,
 }

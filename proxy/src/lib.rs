@@ -86,6 +86,11 @@ pub async fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
         .context("starting the hcs backend")?;
         backends.insert("hcs", Arc::new(hcs));
     }
+    let registries = Arc::new(registry::Registries::new(registry::RegistryConfig::new(
+        &args.insecure_registries,
+        &args.registry_mirrors,
+        Some(&args.registry_certs_dir),
+    )?));
     let host = Arc::new(host::HostInfo::read());
     let events = Arc::new(events::EventBus::new());
     let containers = containers::Manager::new(
@@ -106,6 +111,7 @@ pub async fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
         containers,
         events,
         host,
+        registries,
         id: daemon_id(&args.data_root)?,
     });
 

@@ -47,6 +47,10 @@ pub enum ImagesError {
         #[source]
         source: serde_json::Error,
     },
+    /// A registry failed or refused (pull, push, login), worded as dockerd words it;
+    /// `status` is the HTTP status dockerd answers with before any progress went out.
+    #[error("{message}")]
+    Remote { status: u16, message: String },
     /// A background task (tar spooling) panicked or was cancelled.
     #[error("{0}")]
     Internal(String),
@@ -68,6 +72,7 @@ impl ImagesError {
                 tonic::Code::InvalidArgument => 400,
                 _ => 500,
             },
+            Self::Remote { status, .. } => *status,
             Self::Io { .. } | Self::Corrupt { .. } | Self::Internal(_) => 500,
         }
     }

@@ -128,11 +128,14 @@ impl Registries {
                         }
                         Err(e) => return Err(e),
                     };
+                    let no_credentials =
+                        authorization.is_none() && challenges.iter().any(|c| c.scheme == "basic");
                     return Ok(Session {
                         client,
                         base: ep.base.clone(),
                         repo: repo.to_string(),
                         authorization,
+                        no_credentials,
                     });
                 }
                 Err(e) => {
@@ -173,7 +176,19 @@ impl Registries {
                 req = req.header(AUTHORIZATION, a);
             }
             let resp = req.send().await.map_err(|e| transport("Get", &url, &e))?;
-            return check(resp, "Get", &url).await.map(|_| None);
+            let status = resp.status();
+            if status.is_success() {
+                return Ok(None);
+            }
+            return Err(RegistryError::LoginFailed {
+                url,
+                status: format!(
+                    "{} {}",
+                    status.as_u16(),
+                    status.canonical_reason().unwrap_or_default()
+                ),
+                code: status.as_u16(),
+            });
         }
         Err(last.unwrap_or_else(|| RegistryError::Other(format!("no endpoint for {domain}"))))
     }
@@ -369,6 +384,9 @@ pub struct Session {
     base: String,
     repo: String,
     authorization: Option<String>,
+    /// The registry asked for basic auth and there were no credentials: a 401 then reads
+    /// as Go's client words it.
+    no_credentials: bool,
 }
 
 impl Session {
@@ -379,6 +397,43 @@ impl Session {
 
     fn url(&self, tail: &str) -> String {
         format!("{}/v2/{}/{tail}", self.base, self.repo)
+    }
+
+    /// The error of a non-success answer to this session.
+    fn fail(
+        &self,
+        method: &'static str,
+        url: &str,
+        status: StatusCode,
+        body: &[u8],
+    ) -> RegistryError {
+        if status == StatusCode::UNAUTHORIZED && self.no_credentials {
+            return RegistryError::NoCredentials {
+                method,
+                url: url.to_string(),
+            };
+        }
+        error::from_response(
+            method,
+            url,
+            status.as_u16(),
+            status.canonical_reason().unwrap_or_default(),
+            body,
+        )
+    }
+
+    async fn checked(
+        &self,
+        resp: reqwest::Response,
+        method: &'static str,
+        url: &str,
+    ) -> Result<Bytes> {
+        let status = resp.status();
+        if status.is_success() {
+            return resp.bytes().await.map_err(|e| transport(method, url, &e));
+        }
+        let body = resp.bytes().await.unwrap_or_default();
+        Err(self.fail(method, url, status, &body))
     }
 
     fn request(&self, method: Method, url: &str) -> reqwest::RequestBuilder {
@@ -408,15 +463,8 @@ impl Session {
             .to_string();
         let status = resp.status();
         if !status.is_success() {
-            let reason = status.canonical_reason().unwrap_or_default().to_string();
             let body = resp.bytes().await.unwrap_or_default();
-            return Err(error::from_response(
-                "Get",
-                &url,
-                status.as_u16(),
-                &reason,
-                &body,
-            ));
+            return Err(self.fail("Get", &url, status, &body));
         }
         let bytes = read_limited(resp, "Get", &url, manifest::MAX_DOCUMENT, "manifest").await?;
         let digest = sha256(&bytes);
@@ -470,15 +518,8 @@ impl Session {
         if status.is_success() {
             return Ok(resp);
         }
-        let reason = status.canonical_reason().unwrap_or_default().to_string();
         let body = resp.bytes().await.unwrap_or_default();
-        Err(error::from_response(
-            "Get",
-            &url,
-            status.as_u16(),
-            &reason,
-            &body,
-        ))
+        Err(self.fail("Get", &url, status, &body))
     }
 
     /// Whether the repository has a blob (`HEAD`).
@@ -493,13 +534,7 @@ impl Session {
         match resp.status() {
             s if s.is_success() => Ok(true),
             StatusCode::NOT_FOUND => Ok(false),
-            s => Err(error::from_response(
-                "Head",
-                &url,
-                s.as_u16(),
-                s.canonical_reason().unwrap_or_default(),
-                b"",
-            )),
+            s => Err(self.fail("Head", &url, s, b"")),
         }
     }
 
@@ -528,15 +563,8 @@ impl Session {
             .map_err(|e| transport("Post", &start, &e))?;
         let status = resp.status();
         if status != StatusCode::ACCEPTED {
-            let reason = status.canonical_reason().unwrap_or_default().to_string();
             let body = resp.bytes().await.unwrap_or_default();
-            return Err(error::from_response(
-                "Post",
-                &start,
-                status.as_u16(),
-                &reason,
-                &body,
-            ));
+            return Err(self.fail("Post", &start, status, &body));
         }
         let location = resp
             .headers()
@@ -558,7 +586,7 @@ impl Session {
             .send()
             .await
             .map_err(|e| transport("Put", &put_url, &e))?;
-        check(resp, "Put", &put_url).await.map(|_| ())
+        self.checked(resp, "Put", &put_url).await.map(|_| ())
     }
 
     /// `Location` may be relative to the registry.
@@ -592,7 +620,7 @@ impl Session {
             .get("Docker-Content-Digest")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        check(resp, "Put", &url).await?;
+        self.checked(resp, "Put", &url).await?;
         Ok(digest.unwrap_or(computed))
     }
 
@@ -613,7 +641,7 @@ impl Session {
                 .await
                 .map_err(|e| transport("Get", &url, &e))?;
             let next = next_link(resp.headers());
-            let body = check(resp, "Get", &url).await?;
+            let body = self.checked(resp, "Get", &url).await?;
             let t: Tags = serde_json::from_slice(&body)
                 .map_err(|e| RegistryError::Other(format!("tag list of {}: {e}", self.repo)))?;
             out.extend(t.tags.unwrap_or_default());

@@ -29,6 +29,16 @@ pub enum RegistryError {
         url: String,
         detail: String,
     },
+    /// A registry that wants basic auth, asked without credentials (Go's wording).
+    #[error("{method} \"{url}\": no basic auth credentials")]
+    NoCredentials { method: &'static str, url: String },
+    /// `docker login` refused (dockerd's wording).
+    #[error("login attempt to {url} failed with status: {status}")]
+    LoginFailed {
+        url: String,
+        status: String,
+        code: u16,
+    },
     #[error("{what}: digest mismatch: expected {expected}, got {actual}")]
     DigestMismatch {
         what: String,
@@ -68,7 +78,11 @@ impl RegistryError {
     }
 
     pub fn is_unauthorized(&self) -> bool {
-        self.code() == Some("UNAUTHORIZED") || self.http_status() == Some(401)
+        matches!(
+            self,
+            Self::NoCredentials { .. } | Self::LoginFailed { code: 401, .. }
+        ) || self.code() == Some("UNAUTHORIZED")
+            || self.http_status() == Some(401)
     }
 
     /// Transport failures are worth another try (a dropped connection mid-blob); answers
