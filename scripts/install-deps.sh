@@ -4,12 +4,17 @@
 # protobuf-compiler (containerd-client generates its gRPC code at build time), docker.io
 # (the reference dockerd the compat suite is checked against; the docker CLI 28.x at
 # /usr/local/bin/docker is used as the client), util-linux's script(1) for TTY tests, and
-# the Windows target for type-checking the Windows code.
+# the Windows target for type-checking the Windows code; docker-registry (distribution 2.8),
+# skopeo and apache2-utils (htpasswd) for the registry tests and bench/pull.sh, openssl for
+# their test CA, and the MinGW C compiler that ring (rustls' crypto) needs when the
+# workspace is linted for Windows.
 set -euo pipefail
 
 need=()
 for pair in containerd:containerd runc:runc busybox:busybox-static protoc:protobuf-compiler \
-            dockerd:docker.io script:bsdutils; do
+            dockerd:docker.io script:bsdutils docker-registry:docker-registry skopeo:skopeo \
+            htpasswd:apache2-utils openssl:openssl curl:curl \
+            x86_64-w64-mingw32-gcc:gcc-mingw-w64-x86-64; do
   bin=${pair%%:*}; pkg=${pair#*:}
   command -v "$bin" >/dev/null 2>&1 || need+=("$pkg")
 done

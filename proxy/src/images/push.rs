@@ -38,6 +38,13 @@ impl ImageStore {
         if !tag.is_empty() {
             r = r.with_tag(tag)?;
         }
+        // dockerd says this first, before it looks anything up.
+        let _ = progress
+            .send(Message::status(format!(
+                "The push refers to repository [{}]",
+                r.familiar_name()
+            )))
+            .await;
         let repo = r.name();
         let mut to_push: Vec<(Reference, ImageRecord)> = Vec::new();
         for rec in self.list().await? {
@@ -52,7 +59,7 @@ impl ImageStore {
         }
         if to_push.is_empty() {
             return Err(ImagesError::Remote {
-                status: 404,
+                status: 500,
                 message: format!(
                     "An image does not exist locally with the tag: {}",
                     r.familiar_name()
@@ -64,12 +71,6 @@ impl ImageStore {
             .session(r.domain(), r.path(), auth, &["pull", "push"])
             .await
             .map_err(push_error)?;
-        let _ = progress
-            .send(Message::status(format!(
-                "The push refers to repository [{}]",
-                r.familiar_name()
-            )))
-            .await;
         let mut digests = Vec::new();
         for (t, rec) in &to_push {
             let digest = self.push_one(&session, t, rec, progress).await?;
