@@ -6,6 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
+# Tests that need an installed tool fail rather than skip when it is missing.
+export DOCKBRIDGE_TEST_STRICT=1
 
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings

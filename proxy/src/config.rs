@@ -35,6 +35,16 @@ pub struct ServeArgs {
     /// Path of a pidfile to write.
     #[arg(short = 'p', long)]
     pub pidfile: Option<PathBuf>,
+    /// A registry spoken to over plain HTTP or unverified HTTPS: host:port, host or CIDR
+    /// (repeatable; loopback registries always are, as with dockerd).
+    #[arg(long = "insecure-registry")]
+    pub insecure_registries: Vec<String>,
+    /// A Docker Hub mirror, tried before Docker Hub (repeatable).
+    #[arg(long = "registry-mirror")]
+    pub registry_mirrors: Vec<String>,
+    /// Per-registry certificates: DIR/HOST:PORT/*.crt (CAs), *.cert + *.key (client).
+    #[arg(long = "registry-certs-dir", default_value = "/etc/docker/certs.d")]
+    pub registry_certs_dir: PathBuf,
     /// The default bridge's interface (created when missing), or `none` for no default
     /// bridge: containers in the default mode then get a namespace with loopback only.
     #[arg(short = 'b', long, default_value = "dockbridge0")]

@@ -8,6 +8,7 @@ use crate::containers::Manager;
 use crate::events::EventBus;
 use crate::host::HostInfo;
 use crate::images::ImageStore;
+use crate::registry::Registries;
 
 pub struct Daemon {
     pub data_root: PathBuf,
@@ -20,6 +21,8 @@ pub struct Daemon {
     pub volumes: Arc<crate::volumes::VolumeStore>,
     /// The default bridge network (endpoints, published ports).
     pub networks: Arc<crate::networks::bridge::BridgeNetworks>,
+    /// Registry access (pull, push, login).
+    pub registries: Arc<Registries>,
     /// A stable ID for `/info`, kept under the data root.
     pub id: String,
 }

@@ -7,6 +7,8 @@ pub enum ErrorKind {
     /// Bad input from the client (400).
     InvalidParameter,
     NotFound,
+    /// The registry refused the credentials (401).
+    Unauthorized,
     /// Not possible in the current state (409).
     Conflict,
     /// Already so; nothing done (304).

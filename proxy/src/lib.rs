@@ -15,6 +15,7 @@ pub mod host;
 pub mod images;
 pub mod listen;
 pub mod networks;
+pub mod registry;
 pub mod server;
 pub mod tools;
 pub mod volumes;
@@ -88,6 +89,11 @@ pub async fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
         .context("starting the hcs backend")?;
         backends.insert("hcs", Arc::new(hcs));
     }
+    let registries = Arc::new(registry::Registries::new(registry::RegistryConfig::new(
+        &args.insecure_registries,
+        &args.registry_mirrors,
+        Some(&args.registry_certs_dir),
+    )?));
     let host = Arc::new(host::HostInfo::read());
     let events = Arc::new(events::EventBus::new());
     let paths = containers::Paths {
@@ -136,6 +142,7 @@ pub async fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
         host,
         volumes,
         networks,
+        registries,
         id: daemon_id(&args.data_root)?,
     });
 

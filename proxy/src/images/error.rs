@@ -47,6 +47,13 @@ pub enum ImagesError {
         #[source]
         source: serde_json::Error,
     },
+    /// A registry failed or refused (pull, push, login), worded as dockerd words it;
+    /// `kind` is what dockerd answers with before any progress went out.
+    #[error("{message}")]
+    Remote {
+        kind: crate::error_kind::ErrorKind,
+        message: String,
+    },
     /// A background task (tar spooling) panicked or was cancelled.
     #[error("{0}")]
     Internal(String),
@@ -71,6 +78,7 @@ impl ImagesError {
             | Self::DigestMismatch { .. } => K::InvalidParameter,
             Self::Conflict(_) => K::Conflict,
             Self::Containerd { status, .. } => crate::error_kind::grpc_kind(status.code()),
+            Self::Remote { kind, .. } => *kind,
             Self::Io { .. } | Self::Corrupt { .. } | Self::Internal(_) => K::Internal,
         }
     }

@@ -24,6 +24,7 @@ const LEASE_HEADER: &str = "containerd-lease";
 
 /// A containerd lease. Everything created with [`Lease::request`] belongs to it and survives
 /// GC until the lease is released (or expires).
+#[derive(Clone)]
 pub struct Lease {
     cd: Containerd,
     id: String,
@@ -328,4 +329,141 @@ pub async fn update_labels(
         .await
         .map_err(grpc(format!("Content.Update labels of {digest}")))?;
     Ok(())
+}
+
+/// A blob written to the content store as it arrives (a registry download): bytes are
+/// gathered into [`CHUNK`]-sized messages, each acknowledged before the next (the same
+/// lock step as [`write_blob`]), and containerd checks the digest at [`commit`]. Nothing
+/// is visible in the store before the commit; [`abort`] drops a partial ingest.
+///
+/// [`commit`]: BlobWriter::commit
+/// [`abort`]: BlobWriter::abort
+pub struct BlobWriter {
+    cd: Containerd,
+    tx: tokio::sync::mpsc::Sender<WriteContentRequest>,
+    stream: tonic::Streaming<containerd_client::services::v1::WriteContentResponse>,
+    write_ref: String,
+    digest: String,
+    total: i64,
+    offset: i64,
+    buf: Vec<u8>,
+}
+
+impl BlobWriter {
+    /// Opens an ingest for `digest` of `total` bytes (0: unknown) under the lease.
+    pub async fn open(cd: &Containerd, lease: &Lease, digest: &str, total: i64) -> Result<Self> {
+        let write_ref = format!(
+            "dockbridge-pull-{}-{}",
+            digest.replace(':', "-"),
+            random_suffix()
+        );
+        let (tx, rx) = tokio::sync::mpsc::channel::<WriteContentRequest>(2);
+        // The first request goes out before the call: containerd sends its response
+        // headers only once it has read one. A `Stat` opens the ingest.
+        let first = WriteContentRequest {
+            action: WriteAction::Stat as i32,
+            r#ref: write_ref.clone(),
+            total,
+            expected: digest.to_string(),
+            offset: 0,
+            data: Vec::new(),
+            labels: HashMap::new(),
+        };
+        let op = || format!("Content.Write {digest}");
+        tx.send(first).await.map_err(|_| {
+            ImagesError::Internal(format!("{}: the write stream closed early", op()))
+        })?;
+        let mut stream = cd
+            .content()
+            .write(lease.request(ReceiverStream::new(rx)))
+            .await
+            .map_err(grpc(op()))?
+            .into_inner();
+        stream.message().await.map_err(grpc(op()))?.ok_or_else(|| {
+            ImagesError::Internal(format!("{}: the write stream closed early", op()))
+        })?;
+        Ok(Self {
+            cd: cd.clone(),
+            tx,
+            stream,
+            write_ref,
+            digest: digest.to_string(),
+            total,
+            offset: 0,
+            buf: Vec::with_capacity(CHUNK),
+        })
+    }
+
+    pub async fn write(&mut self, data: &[u8]) -> Result<()> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= CHUNK {
+            let data = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK));
+            self.send(WriteAction::Write, data).await?;
+        }
+        Ok(())
+    }
+
+    async fn send(&mut self, action: WriteAction, data: Vec<u8>) -> Result<()> {
+        let op = || format!("Content.Write {}", self.digest);
+        let len = data.len() as i64;
+        let msg = WriteContentRequest {
+            action: action as i32,
+            r#ref: self.write_ref.clone(),
+            total: self.total,
+            expected: self.digest.clone(),
+            offset: self.offset,
+            data,
+            labels: HashMap::new(),
+        };
+        self.tx.send(msg).await.map_err(|_| {
+            ImagesError::Internal(format!("{}: the write stream closed early", op()))
+        })?;
+        self.stream
+            .message()
+            .await
+            .map_err(grpc(op()))?
+            .ok_or_else(|| {
+                ImagesError::Internal(format!("{}: the write stream closed early", op()))
+            })?;
+        self.offset += len;
+        Ok(())
+    }
+
+    /// Sends what is buffered and commits: containerd checks size and digest. A blob that
+    /// another pull committed meanwhile is fine.
+    pub async fn commit(mut self) -> Result<()> {
+        let data = std::mem::take(&mut self.buf);
+        match self.send(WriteAction::Commit, data).await {
+            Err(ImagesError::Containerd { status, .. })
+                if status.code() == tonic::Code::AlreadyExists =>
+            {
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
+    /// Drops the partial ingest (best effort: a lease-bound ingest is collected anyway).
+    pub async fn abort(self) {
+        let Self {
+            cd,
+            tx,
+            stream,
+            write_ref,
+            ..
+        } = self;
+        drop(tx);
+        drop(stream);
+        if let Err(s) = cd
+            .content()
+            .abort(containerd_client::services::v1::AbortRequest {
+                r#ref: write_ref.clone(),
+            })
+            .await
+        {
+            if s.code() != tonic::Code::NotFound {
+                tracing::debug!(write_ref = %write_ref, "aborting ingest: {}", s.message());
+            }
+        }
+    }
 }

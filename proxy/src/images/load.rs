@@ -471,23 +471,35 @@ pub(super) struct LayerDigests {
 /// regular file sizes and symlink target lengths, which is what dockerd's overlay2 driver
 /// reports as a layer's size: `directory.Size` of the diff directory).
 pub(super) fn inspect_layer(file: &SpooledFile, what: &str) -> Result<LayerDigests> {
-    if file.zstd {
-        return Err(ImagesError::InvalidArchive(format!(
-            "{what}: zstd-compressed layers are not supported"
-        )));
-    }
     let f = File::open(&file.path).map_err(io(format!("opening spooled {what}")))?;
-    let inner: Box<dyn Read> = if file.gzip {
-        Box::new(flate2::read::MultiGzDecoder::new(BufReader::new(f)))
-    } else {
-        Box::new(BufReader::new(f))
-    };
+    inspect_stream(f, what)
+}
+
+/// [`inspect_layer`] of any reader (a registry download as it arrives); the compression
+/// (none, gzip, zstd) is sniffed from the first bytes.
+pub(super) fn inspect_stream(src: impl Read, what: &str) -> Result<LayerDigests> {
+    let mut src = BufReader::with_capacity(256 * 1024, src);
+    let magic = io::BufRead::fill_buf(&mut src)
+        .map_err(io(format!("reading {what}")))?
+        .get(..4)
+        .map(<[u8]>::to_vec)
+        .unwrap_or_default();
+    let bad = |e: io::Error| ImagesError::InvalidArchive(format!("{what} is not a valid tar: {e}"));
+    let inner: Box<dyn Read> =
+        if magic.starts_with(&[0x1f, 0x8b]) {
+            Box::new(flate2::read::MultiGzDecoder::new(src))
+        } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+            Box::new(ruzstd::decoding::StreamingDecoder::new(src).map_err(|e| {
+                ImagesError::InvalidArchive(format!("{what}: bad zstd stream: {e}"))
+            })?)
+        } else {
+            Box::new(src)
+        };
     let mut hashing = HashingReader {
         inner,
         hasher: Sha256::new(),
         count: 0,
     };
-    let bad = |e: io::Error| ImagesError::InvalidArchive(format!("{what} is not a valid tar: {e}"));
     let mut size = 0u64;
     {
         let mut tar = tar::Archive::new(&mut hashing);

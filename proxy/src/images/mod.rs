@@ -22,6 +22,8 @@ pub mod import;
 mod ingest;
 pub mod load;
 pub mod models;
+pub mod pull;
+mod push;
 pub mod save;
 mod unpack;
 
@@ -172,6 +174,8 @@ pub struct ImageStore {
     /// Serialises changes to names, so that "was this its last name?" stays true while
     /// acting on it (moving tags, placeholders, deletes).
     names: tokio::sync::Mutex<()>,
+    /// Layer downloads in flight, shared by concurrent pulls.
+    downloads: Arc<pull::Downloads>,
 }
 
 impl ImageStore {
@@ -205,6 +209,7 @@ impl ImageStore {
             spool_dir,
             meta: Mutex::new(HashMap::new()),
             names: tokio::sync::Mutex::new(()),
+            downloads: Arc::default(),
         })
     }
 

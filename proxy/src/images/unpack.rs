@@ -94,6 +94,27 @@ pub async fn unpack(
     Ok(chains.last().cloned())
 }
 
+/// Unpacks one layer on top of `parent` (a chain ID, empty for the base layer) unless its
+/// chain is already there; the snapshot joins the lease either way. Returns whether it
+/// had to be applied. A pull calls this layer by layer as downloads finish.
+pub async fn unpack_layer(
+    cd: &Containerd,
+    snapshotter: &str,
+    lease: &Lease,
+    layer: &LayerToApply,
+    parent: &str,
+    chain: &str,
+) -> Result<bool> {
+    if snapshot_exists(cd, snapshotter, chain).await? {
+        lease
+            .add(&format!("snapshots/{snapshotter}"), chain)
+            .await?;
+        return Ok(false);
+    }
+    apply_one(cd, snapshotter, lease, layer, parent, chain).await?;
+    Ok(true)
+}
+
 async fn apply_one(
     cd: &Containerd,
     snapshotter: &str,

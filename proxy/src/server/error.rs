@@ -68,6 +68,7 @@ impl ApiError {
         let status = match kind {
             ErrorKind::InvalidParameter => StatusCode::BAD_REQUEST,
             ErrorKind::NotFound => StatusCode::NOT_FOUND,
+            ErrorKind::Unauthorized => StatusCode::UNAUTHORIZED,
             ErrorKind::Conflict => StatusCode::CONFLICT,
             ErrorKind::NotModified => return Self::not_modified(),
             ErrorKind::Forbidden => StatusCode::FORBIDDEN,

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
@@ -16,7 +16,6 @@ use futures::{StreamExt, TryStreamExt};
 use serde_json::{json, Value};
 use spec::api::models::EventMessageTypeEnum;
 use spec::api::ApiVersion;
-use spec::reference;
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::error::{ApiError, ApiResult};
@@ -144,37 +143,13 @@ fn first_of<'a>(q: &'a [(String, String)], key: &str) -> &'a str {
 async fn create(
     State(d): State<AppState>,
     Query(q): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
     req: Request,
 ) -> ApiResult<Response> {
     if first_of(&q, "fromImage").is_empty() {
         return import(d, &q, req.into_body()).await;
     }
-    pull(&q)
-}
-
-/// A pull: there is no registry access, so it fails at once, with the reference checked
-/// first (400 for a malformed one, as dockerd). dockerd answers a pull that fails before
-/// any progress with a plain error response (500), not a stream; the CLI prints it
-/// (`docker run` after its "Unable to find image" line) and exits non-zero.
-fn pull(q: &[(String, String)]) -> ApiResult<Response> {
-    let from_image = first_of(q, "fromImage");
-    let tag = first_of(q, "tag");
-    let mut r = reference::parse_normalized_named(from_image).map_err(images::ImagesError::from)?;
-    if !tag.is_empty() {
-        // A digest in `tag` is how the CLI asks for `name@sha256:…`.
-        r = if tag.contains(':') {
-            r.with_digest(tag)
-        } else {
-            r.with_tag(tag)
-        }
-        .map_err(images::ImagesError::from)?;
-    }
-    let r = r.with_default_tag();
-    Err(ApiError::internal(format!(
-        "pull access to {} is not available: dockbridge cannot pull images yet; load {} with `docker load`",
-        r.domain(),
-        r.familiar_string()
-    )))
+    super::registry::pull(d, &q, &headers).await
 }
 
 /// `docker import`: `fromSrc=-` is the request body. dockerd writes nothing before the
@@ -305,14 +280,13 @@ async fn get_image(
 async fn post_image(
     State(d): State<AppState>,
     Path(rest): Path<String>,
-    Query(q): Query<params::Query>,
+    Query(all): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
 ) -> ApiResult<Response> {
+    let q: params::Query = all.iter().cloned().collect();
     let Some(name) = rest.strip_suffix("/tag") else {
-        if rest.ends_with("/push") {
-            return Err(ApiError::new(
-                StatusCode::NOT_IMPLEMENTED,
-                "pushing images is not supported by dockbridge yet",
-            ));
+        if let Some(name) = rest.strip_suffix("/push") {
+            return super::registry::push(d, name, &all, &headers).await;
         }
         return Err(ApiError::not_found(format!(
             "page not found: /images/{rest}"

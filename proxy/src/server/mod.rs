@@ -14,6 +14,7 @@ pub mod images;
 pub mod legacy_hijack;
 pub mod networks;
 pub mod params;
+pub mod registry;
 pub mod stats;
 pub mod stdcopy;
 pub mod system;
@@ -48,6 +49,7 @@ pub fn router(daemon: AppState) -> Router {
         .merge(networks::routes())
         .merge(volumes::routes())
         .merge(images::routes())
+        .merge(registry::routes())
         .fallback(not_found)
         .with_state(daemon)
 }

@@ -4,6 +4,8 @@
 
 #[cfg(unix)]
 pub mod raw;
+#[cfg(unix)]
+pub mod registry;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
