@@ -824,7 +824,7 @@ mod tests {
             br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}"#,
         );
         let e = pull_error(e, &r);
-        assert_eq!(e.status_code(), 404);
+        assert_eq!(e.kind(), crate::error_kind::ErrorKind::NotFound);
         assert_eq!(
             e.to_string(),
             "manifest for 127.0.0.1:5055/busybox:nope not found: manifest unknown: manifest unknown"
