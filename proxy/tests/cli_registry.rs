@@ -693,4 +693,86 @@ fn faults_dropped_corrupt_shared_and_token_auth() {
     let out = d.ok(&["pull", &image]);
     assert!(out.contains("Downloaded newer image"), "{out}");
     assert!(!d.log().contains("pw1"), "a password in the log");
+
+    // Push through a plain front to a new repository: large layers are streamed in a
+    // PATCH, small blobs go in one PUT; what skopeo reads back is what dockbridge pushed.
+    let plain = registry::FaultFront::start(&reg, d.path("").as_path(), "plain", &[]);
+    let target = format!("{}/pushed/multi:v1", plain.host());
+    d.ok(&["tag", &image, &target]);
+    let out = d.ok(&["push", &target]);
+    let reqs = plain.requests();
+    let patches = reqs.iter().filter(|l| l.starts_with("PATCH ")).count();
+    let monolithic = reqs
+        .iter()
+        .filter(|l| l.starts_with("PUT ") && l.contains("/blobs/uploads/"))
+        .count();
+    assert!(patches >= 1 && monolithic > patches, "{reqs:?}");
+    let pushed = reg.inspect("pushed/multi:v1", None);
+    assert!(
+        out.contains(&format!(
+            "v1: digest: {} ",
+            pushed["Digest"].as_str().unwrap()
+        )),
+        "{out}\n{pushed}"
+    );
+}
+
+#[test]
+fn docker_hub_names_through_a_mirror_and_zstd_layers() {
+    if !have_tools() {
+        return;
+    }
+    // The mirror holds Docker Hub's `library/` path; its layers are zstd-compressed (an
+    // OCI manifest, as skopeo writes it).
+    let mirror = Registry::start(Options::default());
+    let d = Daemon::start_with(
+        &["--registry-mirror", &format!("http://{}", mirror.host())],
+        &[],
+    );
+    let seeded = archive(&d, "zstd.tar", "zstd:v1", Some(("/etc/zstd", "squeezed")));
+    mirror.seed_with(
+        &seeded,
+        "library/mirrored:v1",
+        None,
+        &["--dest-compress-format", "zstd", "--format", "oci"],
+    );
+    let info = mirror.inspect("library/mirrored:v1", None);
+    let raw = std::process::Command::new("skopeo")
+        .args(["inspect", "--raw", "--tls-verify=false"])
+        .arg(format!("docker://{}/library/mirrored:v1", mirror.host()))
+        .output()
+        .expect("skopeo");
+    let manifest: Value = serde_json::from_slice(&raw.stdout).expect("a manifest");
+    assert_eq!(
+        manifest["layers"][0]["mediaType"], "application/vnd.oci.image.layer.v1.tar+zstd",
+        "{manifest}"
+    );
+    // `mirrored:v1` is docker.io/library/mirrored:v1: asked of the mirror first.
+    let out = d.ok(&["pull", "mirrored:v1"]);
+    assert!(out.contains("v1: Pulling from library/mirrored"), "{out}");
+    assert!(
+        out.contains("Status: Downloaded newer image for mirrored:v1"),
+        "{out}"
+    );
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "mirrored:v1",
+        "cat",
+        "/etc/zstd",
+    ]);
+    assert_eq!(out.trim(), "squeezed");
+    let digests = d.ok(&[
+        "image",
+        "inspect",
+        "-f",
+        "{{json .RepoDigests}}",
+        "mirrored:v1",
+    ]);
+    assert!(
+        digests.contains(&format!("mirrored@{}", info["Digest"].as_str().unwrap())),
+        "{digests}"
+    );
 }

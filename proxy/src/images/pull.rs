@@ -183,18 +183,16 @@ impl ImageStore {
             .await
             .map_err(|e| pull_error(e, r))?;
         // dockerd's id is the tag, or the whole reference for a pull by digest; the name is
-        // the repository's path, familiar (`busybox`, not `library/busybox`, on Docker Hub).
+        // the repository's path as the registry knows it (`library/busybox` on Docker Hub).
         let id = match r.digest() {
             Some(d) => format!("{}@{d}", r.name()),
             None => tag_or_digest.to_string(),
         };
-        let path = session.repo();
-        let shown = match r.domain() {
-            reference::DEFAULT_DOMAIN => path.strip_prefix("library/").unwrap_or(path),
-            _ => path,
-        };
         let _ = progress
-            .send(Message::status_for(id, format!("Pulling from {shown}")))
+            .send(Message::status_for(
+                id,
+                format!("Pulling from {}", session.repo()),
+            ))
             .await;
         // From here on the stream is open: errors go out in-band.
         let (raw, m) = match manifest::parse(&top.media_type, &top.bytes).map_err(remote)? {

@@ -146,9 +146,21 @@ impl Registry {
 
     /// `skopeo copy docker-archive:ARCHIVE docker://HOST/REPO_TAG`.
     pub fn seed(&self, archive: &Path, repo_tag: &str, creds: Option<(&str, &str)>) {
+        self.seed_with(archive, repo_tag, creds, &[]);
+    }
+
+    /// `seed` with more `skopeo copy` flags (e.g. `--dest-compress-format zstd`).
+    pub fn seed_with(
+        &self,
+        archive: &Path,
+        repo_tag: &str,
+        creds: Option<(&str, &str)>,
+        flags: &[&str],
+    ) {
         let out = Command::new("skopeo")
             .arg("copy")
             .arg("--dest-tls-verify=false")
+            .args(flags)
             .args(self.skopeo_auth(creds, "dest-creds"))
             .arg(format!("docker-archive:{}", archive.display()))
             .arg(format!("docker://{}/{repo_tag}", self.host()))
