@@ -771,6 +771,43 @@ fn docker_hub_names_through_a_mirror_and_zstd_layers() {
         "{{json .RepoDigests}}",
         "mirrored:v1",
     ]);
+    // `--pull`, as the CLI drives it: never (a missing image is an error), always (asks
+    // the registry even with the image present), missing (pulls after the 404).
+    let out = d.docker(&["run", "--rm", "--pull", "never", "mirrored:absent", "true"]);
+    assert_eq!(out.status.code(), Some(125), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("No such image: mirrored:absent"),
+        "{out:?}"
+    );
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "--pull",
+        "always",
+        "--network",
+        "none",
+        "mirrored:v1",
+        "true",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("Image is up to date for mirrored:v1"),
+        "{out:?}"
+    );
+    d.ok(&["rmi", "mirrored:v1"]);
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "--pull",
+        "missing",
+        "--network",
+        "none",
+        "mirrored:v1",
+        "cat",
+        "/etc/zstd",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "squeezed");
     assert!(
         digests.contains(&format!("mirrored@{}", info["Digest"].as_str().unwrap())),
         "{digests}"
