@@ -724,3 +724,78 @@ fn bip_sets_the_default_bridge_range() {
         "{addr}"
     );
 }
+
+#[test]
+fn legacy_links_on_the_default_bridge() {
+    let d = Daemon::start_isolated(&[]);
+    d.load_busybox();
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "db",
+        "--hostname",
+        "dbhost",
+        "-e",
+        "SECRET=s3",
+        "--expose",
+        "5432",
+        IMAGE,
+        "sleep",
+        "300",
+    ]);
+    let db_ip = inspect(&d, "db")["NetworkSettings"]["IPAddress"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The parent reaches the child by alias and by name; its environment describes it.
+    let out = d.ok(&[
+        "run", "--rm", "--name", "web", "--link", "db:data", IMAGE, "sh", "-c",
+        "grep -w data /etc/hosts; env | grep ^DATA_ | sort; ping -c1 -W2 data >/dev/null && echo reached",
+    ]);
+    assert!(out.contains(&format!("{db_ip}\tdata dbhost db")), "{out}");
+    for want in [
+        format!("DATA_PORT=tcp://{db_ip}:5432"),
+        format!("DATA_PORT_5432_TCP_ADDR={db_ip}"),
+        "DATA_PORT_5432_TCP_PORT=5432".to_string(),
+        "DATA_PORT_5432_TCP_PROTO=tcp".to_string(),
+        "DATA_NAME=/web/data".to_string(),
+        "DATA_ENV_SECRET=s3".to_string(),
+        "reached".to_string(),
+    ] {
+        assert!(out.lines().any(|l| l == want), "{want:?} missing:\n{out}");
+    }
+    // Inspect shows the link as dockerd records it.
+    d.ok(&["create", "--name", "web2", "--link", "db", IMAGE, "true"]);
+    assert_eq!(
+        inspect(&d, "web2")["HostConfig"]["Links"],
+        serde_json::json!(["/db:/web2/db"])
+    );
+    // Bad links: dockerd's words.
+    let out = d.docker(&["create", "--link", "nosuch:x", IMAGE, "true"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("could not get container for nosuch: No such container: nosuch"),
+        "{out:?}"
+    );
+    d.ok(&["stop", "-t", "0", "db"]);
+    let out = d.docker(&["start", "web2"]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("Cannot link to a non running container: /db AS /web2/db"),
+        "{out:?}"
+    );
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--link",
+        "db",
+        IMAGE,
+        "true",
+    ]);
+    assert_eq!(out.status.code(), Some(125), "{out:?}");
+}

@@ -45,7 +45,80 @@ pub fn cases() -> Vec<Case> {
             (1, 24),
             user_network_errors,
         ),
+        Case::new(A, "bridge_legacy_link", (1, 24), bridge_link),
     ]
+}
+
+/// `--link db:data` on the default bridge: the parent's /etc/hosts and environment, the
+/// link as inspect records it, and the create-time error for a missing child.
+fn bridge_link(ctx: &mut Ctx) -> Result<Outcome> {
+    if let Err(skip) = default_bridge(ctx)? {
+        return Ok(skip);
+    }
+    let db = format!("lnkdb-{}", ctx.run_id);
+    let web = format!("lnkweb-{}", ctx.run_id);
+    let child = ctx.create_named(
+        &db,
+        json!({
+            "Cmd": ["sleep", "300"],
+            "Hostname": "lnkhost",
+            "Env": ["SECRET=s3"],
+            "ExposedPorts": {"5432/tcp": {}},
+            "HostConfig": {"NetworkMode": "default"}
+        }),
+    )?;
+    ctx.start(&child)?;
+    let ip = s(&ctx.inspect(&child)?, "/NetworkSettings/IPAddress").to_string();
+    let parent = ctx.create_named(
+        &web,
+        json!({
+            "Cmd": ["sh", "-c", "grep -w data /etc/hosts; env | grep ^DATA_ | sort"],
+            "HostConfig": {"NetworkMode": "default", "Links": [format!("{db}:data")]}
+        }),
+    )?;
+    let v = ctx.inspect(&parent)?;
+    eq(
+        "HostConfig.Links",
+        v["HostConfig"]["Links"].clone(),
+        json!([format!("/{db}:/{web}/data")]),
+    )?;
+    ctx.start(&parent)?;
+    eq("exit", ctx.wait(&parent)?, 0)?;
+    let r = ctx.get(&format!("/containers/{parent}/logs?stdout=1"))?;
+    let out = crate::http::stream_text(&crate::http::demux(&r.body)?, 1);
+    let lines: Vec<&str> = out.lines().collect();
+    for want in [
+        format!("{ip}\tdata lnkhost {db}"),
+        format!("DATA_PORT=tcp://{ip}:5432"),
+        format!("DATA_PORT_5432_TCP=tcp://{ip}:5432"),
+        format!("DATA_PORT_5432_TCP_ADDR={ip}"),
+        "DATA_PORT_5432_TCP_PORT=5432".to_string(),
+        "DATA_PORT_5432_TCP_PROTO=tcp".to_string(),
+        format!("DATA_NAME=/{web}/data"),
+        "DATA_ENV_SECRET=s3".to_string(),
+    ] {
+        anyhow::ensure!(
+            lines.contains(&want.as_str()),
+            "{want:?} missing in {out:?}"
+        );
+    }
+    let r = ctx.post_json(
+        "/containers/create",
+        &ctx.container_config(json!({
+            "Cmd": ["true"],
+            "HostConfig": {"NetworkMode": "default", "Links": [format!("nosuch-{}:x", ctx.run_id)]}
+        })),
+    )?;
+    let m = ctx.expect_error(&r, 400)?;
+    contains(
+        "message",
+        &m,
+        &format!(
+            "could not get container for nosuch-{0}: No such container: nosuch-{0}",
+            ctx.run_id
+        ),
+    )?;
+    Ok(Outcome::Pass)
 }
 
 /// The default bridge network, or a skip when the engine has none.

@@ -585,6 +585,9 @@ impl Manager {
         if host_config.network_mode.as_deref().unwrap_or("").is_empty() {
             host_config.network_mode = Some("default".into());
         }
+        if let Some(links) = host_config.links.as_ref().filter(|l| !l.is_empty()) {
+            host_config.links = Some(self.resolve_links(&name, links)?);
+        }
         // As dockerd records it: a memory limit without a swap limit allows as much swap.
         if let (Some(m), None | Some(0)) = (
             host_config.memory.filter(|m| *m > 0),
@@ -798,6 +801,7 @@ impl Manager {
         let joins = providers::Joins {
             pid: self.joined(rec.host_config.pid_mode.as_deref(), "PID")?,
             ipc: self.ipc_donor(rec.host_config.ipc_mode.as_deref())?,
+            links: self.linked_children(rec)?,
         };
         let body = self.mounts.runtime_body(rec, &create_body(rec));
         self.mounts.prepare(rec, &body).await?;
@@ -844,6 +848,74 @@ impl Manager {
             ));
         }
         Ok(Some(other.state.pid))
+    }
+
+    /// `--link` children as this start sees them: each must be running on the default
+    /// bridge (dockerd's errors otherwise).
+    fn linked_children(&self, rec: &Record) -> Result<Vec<translate::linux::links::LinkedChild>> {
+        let mut out = Vec::new();
+        for link in rec.host_config.links.iter().flatten() {
+            let (name, alias) = translate::linux::links::parse_link(link)?;
+            let link_name = format!("{}/{alias}", rec.name);
+            let child = self
+                .get(&name)
+                .map_err(|_| {
+                    ContainerError::InvalidParameter(format!(
+                        "could not get container for {name}: No such container: {name}"
+                    ))
+                })?
+                .record();
+            if child.state.status != Status::Running {
+                return Err(ContainerError::Internal(format!(
+                    "Cannot link to a non running container: {} AS {link_name}",
+                    child.name
+                )));
+            }
+            let ip = self.networks.bridge_address(&child.id).ok_or_else(|| {
+                ContainerError::Internal(format!(
+                    "container {} not attached to default bridge network",
+                    child.id
+                ))
+            })?;
+            out.push(translate::linux::links::LinkedChild {
+                link_name,
+                name: child.name.trim_start_matches('/').to_string(),
+                hostname: child.config.hostname.clone().unwrap_or_default(),
+                ip: ip.to_string(),
+                env: child.config.env.clone().unwrap_or_default(),
+                exposed: child
+                    .config
+                    .exposed_ports
+                    .as_ref()
+                    .cloned()
+                    .unwrap_or_default(),
+            });
+        }
+        Ok(out)
+    }
+
+    /// At create: each `--link` names an existing container not on the host's network;
+    /// recorded as inspect shows them, `/child:/parent/alias`.
+    fn resolve_links(&self, parent: &str, links: &[String]) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        for link in links {
+            let (name, alias) = translate::linux::links::parse_link(link)?;
+            let child = self
+                .get(&name)
+                .map_err(|_| {
+                    ContainerError::InvalidParameter(format!(
+                        "could not get container for {name}: No such container: {name}"
+                    ))
+                })?
+                .record();
+            if child.host_config.network_mode.as_deref() == Some("host") {
+                return Err(ContainerError::InvalidParameter(
+                    "conflicting options: host type networking can't be used with links. This would result in undefined behavior".into(),
+                ));
+            }
+            out.push(format!("{}:{parent}/{alias}", child.name));
+        }
+        Ok(out)
     }
 
     /// The IPC donor of a `container:NAME` mode: its pid and ID.

@@ -111,6 +111,10 @@ pub trait NetworkProvider: Send + Sync + 'static {
     async fn remove(&self, rec: &Record) -> Result<()> {
         self.release(rec).await
     }
+    /// A running container's address on the default bridge (what `--link` points at).
+    fn bridge_address(&self, _container_id: &str) -> Option<std::net::IpAddr> {
+        None
+    }
 }
 
 /// The network modes that need nothing set up outside the runtime: `none`, `host` and the
@@ -417,6 +421,8 @@ pub struct Joins {
     pub pid: Option<u32>,
     /// The IPC donor's pid and ID (its shared `/dev/shm` lives under its directory).
     pub ipc: Option<(u32, String)>,
+    /// `--link` children, running on the default bridge.
+    pub links: Vec<translate::linux::links::LinkedChild>,
 }
 
 /// Turns a container record into the runtime spec for one start.
@@ -495,6 +501,13 @@ impl RuntimeSpecs {
         let id = rec.id.clone();
         let network_mode = rec.host_config.network_mode.clone().unwrap_or_default();
         let mut extra_hosts = rec.host_config.extra_hosts.clone().unwrap_or_default();
+        // Linked children after the --add-host entries, as dockerd orders them.
+        extra_hosts.extend(
+            req.joins
+                .links
+                .iter()
+                .map(translate::linux::links::hosts_entry),
+        );
         if let Some(gw) = req.network.host_gateway {
             extra_hosts = translate::linux::resolve_host_gateway(&extra_hosts, gw);
         }
@@ -572,6 +585,11 @@ impl RuntimeSpecs {
             ctx.netns_path = netns_path;
             ctx.init_path = init_path;
             ctx.pid_ns_path = joins.pid.map(|p| format!("/proc/{p}/ns/pid"));
+            ctx.link_env = joins
+                .links
+                .iter()
+                .flat_map(translate::linux::links::link_env)
+                .collect();
             ctx.ipc_ns_path = joins.ipc.as_ref().map(|(p, _)| format!("/proc/{p}/ns/ipc"));
             ctx.ipc_shm_path = match (&joins.ipc, shareable_ipc) {
                 (Some((_, donor)), _) => {

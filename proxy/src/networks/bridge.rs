@@ -961,6 +961,12 @@ fn find_user_in(nets: &[UserNetwork], key: &str) -> Option<UserNetwork> {
 
 #[async_trait]
 impl NetworkProvider for BridgeNetworks {
+    fn bridge_address(&self, container_id: &str) -> Option<std::net::IpAddr> {
+        self.endpoint(container_id)
+            .filter(|e| e.network_id.is_empty())
+            .map(|e| std::net::IpAddr::V4(e.ip))
+    }
+
     fn validate_create(
         &self,
         body: &ContainerCreateBody,
@@ -968,6 +974,11 @@ impl NetworkProvider for BridgeNetworks {
     ) -> Result<()> {
         let hc = body.host_config.clone().unwrap_or_default();
         let mode = hc.network_mode.as_deref().unwrap_or("");
+        if hc.links.as_ref().is_some_and(|l| !l.is_empty()) && self.net.is_none() {
+            return Err(ContainerError::InvalidParameter(
+                "--link needs the default bridge, and this daemon runs with --bridge none".into(),
+            ));
+        }
         let gateway_wanted = hc.extra_hosts.iter().flatten().any(|h| {
             h.split_once(':')
                 .is_some_and(|(_, ip)| ip == translate::linux::HOST_GATEWAY)

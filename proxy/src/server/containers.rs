@@ -292,7 +292,7 @@ async fn remove(
     let force = bool_param(&q, "force")?;
     if bool_param(&q, "link")? {
         return Err(ApiError::bad_request(
-            "links are not supported by dockbridge",
+            "removing a link (docker rm -l) is not supported by dockbridge",
         ));
     }
     let volumes = bool_param(&q, "v")?;

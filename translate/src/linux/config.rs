@@ -199,10 +199,21 @@ pub fn replace_or_append_env(defaults: &[String], overrides: &[String]) -> Vec<S
 /// The environment dockerd gives the container's processes: `PATH`, `HOSTNAME`, `TERM=xterm`
 /// with a tty, then the container's `Env` replacing those by key.
 pub fn daemon_environment(hostname: &str, tty: bool, config_env: &[String]) -> Vec<String> {
+    daemon_environment_with_links(hostname, tty, &[], config_env)
+}
+
+/// [`daemon_environment`] with `--link` variables after the defaults.
+pub fn daemon_environment_with_links(
+    hostname: &str,
+    tty: bool,
+    link_env: &[String],
+    config_env: &[String],
+) -> Vec<String> {
     let mut defaults = vec![DEFAULT_PATH_ENV.to_string(), format!("HOSTNAME={hostname}")];
     if tty {
         defaults.push("TERM=xterm".to_string());
     }
+    defaults.extend(link_env.iter().cloned());
     replace_or_append_env(&defaults, config_env)
 }
 
@@ -267,9 +278,10 @@ pub(super) fn process(
     }
     p.set_user(user);
     p.set_args(Some(args(merged)?));
-    p.set_env(Some(daemon_environment(
+    p.set_env(Some(daemon_environment_with_links(
         &ctx.hostname,
         tty,
+        &ctx.link_env,
         merged.env.as_deref().unwrap_or(&[]),
     )));
     p.set_capabilities(Some(caps::linux_capabilities(&cap_names)?));

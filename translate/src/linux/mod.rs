@@ -22,6 +22,7 @@ pub mod config;
 pub mod devices;
 pub mod exec;
 pub mod init;
+pub mod links;
 pub mod mounts;
 pub mod namespaces;
 pub mod network;
@@ -128,6 +129,9 @@ pub struct LinuxContext {
     /// dockerd mounts `docker-init`; `None`: `--init` is refused.
     #[serde(default)]
     pub init_path: Option<String>,
+    /// `--link` children's variables ([`links::link_env`]), between the daemon's defaults
+    /// and the container's own `Env`, as dockerd's `CreateDaemonEnvironment` puts them.
+    pub link_env: Vec<String>,
     /// The seccomp filter for unprivileged containers; `None` runs them unconfined (dockbridge
     /// does not ship Docker's default profile yet, so `docker info` must not claim seccomp).
     pub seccomp: Option<LinuxSeccomp>,

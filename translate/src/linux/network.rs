@@ -104,8 +104,23 @@ pub(super) fn validate(
             "conflicting options: host type networking can't be used with links. This would result in undefined behavior",
         ));
     }
-    if nonempty_vec(&hc.links).is_some() {
-        return Err(unsupported("--link"));
+    if let Some(links) = nonempty_vec(&hc.links) {
+        match mode {
+            // Legacy links live on the default bridge (the daemon checks it has one).
+            NetworkMode::Bridge => {
+                for l in links {
+                    super::links::parse_link(l)?;
+                }
+            }
+            NetworkMode::User => {
+                return Err(unsupported(
+                    "--link on a user-defined network (containers there find each other by name and --network-alias)",
+                ))
+            }
+            NetworkMode::None | NetworkMode::Host => {
+                return Err(unsupported("--link without the default bridge"))
+            }
+        }
     }
     let published = hc
         .port_bindings

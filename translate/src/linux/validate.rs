@@ -826,9 +826,24 @@ mod tests {
             ..Default::default()
         }))
         .is_ok());
+        // Links are the default bridge's: elsewhere refused by name.
+        assert!(check_create(&with_hc(HostConfig {
+            links: Some(vec!["db:db".into()]),
+            ..Default::default()
+        }))
+        .is_ok());
         unsupported_naming(
             with_hc(HostConfig {
                 links: Some(vec!["db:db".into()]),
+                network_mode: Some("none".into()),
+                ..Default::default()
+            }),
+            "--link",
+        );
+        unsupported_naming(
+            with_hc(HostConfig {
+                links: Some(vec!["db:db".into()]),
+                network_mode: Some("appnet".into()),
                 ..Default::default()
             }),
             "--link",
