@@ -7,6 +7,7 @@
 
 pub mod cases;
 pub mod cli;
+pub mod coverage;
 pub mod ctx;
 pub mod http;
 pub mod image;

@@ -45,6 +45,13 @@ struct Args {
     /// compat-tests/scripts/registry.sh); without it the registry cases skip.
     #[arg(long, value_name = "HOST:PORT")]
     registry: Option<String>,
+    /// Write a JUnit XML report to this file (one testcase per case).
+    #[arg(long, value_name = "PATH")]
+    junit: Option<String>,
+    /// After the run, print which API operations (the swagger's operationIds) the cases
+    /// exercised, and those no case touches.
+    #[arg(long)]
+    coverage: bool,
     /// Don't print per-case progress on stderr.
     #[arg(long, short = 'q')]
     quiet: bool,
@@ -118,7 +125,18 @@ fn real_main() -> Result<ExitCode> {
     if let Some(path) = &args.json {
         write_json(path, &r)?;
     }
+    if let Some(path) = &args.junit {
+        std::fs::write(path, report::junit(&r)).with_context(|| format!("writing {path}"))?;
+    }
     print!("{}", report::table(&r));
+    if args.coverage {
+        let api = r.negotiated_api.parse()?;
+        let schema = compat::schema::Schema::for_version(api)?;
+        print!(
+            "{}",
+            compat::coverage::render(&compat::coverage::coverage(&schema, &r))
+        );
+    }
     Ok(if report::failed(&r) {
         ExitCode::FAILURE
     } else {

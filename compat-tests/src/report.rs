@@ -232,3 +232,127 @@ pub fn area_counts<'a>(areas: impl Iterator<Item = &'a str>) -> Vec<(String, usi
 pub fn failed(r: &RunReport) -> bool {
     r.results.iter().any(|c| c.result == Status::Fail)
 }
+
+/// XML's five escapes, and nothing a parser would refuse (control characters go).
+fn xml_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\t' | '\n' | '\r' => out.push(c),
+            c if (c as u32) < 0x20 => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// JUnit XML (`--junit`): one `testsuite` per run, one `testcase` per case (`classname`
+/// the area); a failure carries the detail and the case's requests with their statuses.
+pub fn junit(r: &RunReport) -> String {
+    let secs = |ms: u128| format!("{:.3}", ms as f64 / 1000.0);
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    out.push_str(&format!(
+        "<testsuites name=\"dockbridge-compat\" tests=\"{}\" failures=\"{}\" skipped=\"{}\" time=\"{}\">\n",
+        r.results.len(),
+        r.failed,
+        r.skipped,
+        secs(r.duration_ms)
+    ));
+    out.push_str(&format!(
+        "  <testsuite name=\"{}\" hostname=\"{}\" tests=\"{}\" failures=\"{}\" skipped=\"{}\" time=\"{}\">\n",
+        xml_escape(&format!("{} (server {}, API {})", r.host, r.server_version, r.negotiated_api)),
+        xml_escape(&r.host),
+        r.results.len(),
+        r.failed,
+        r.skipped,
+        secs(r.duration_ms)
+    ));
+    for c in &r.results {
+        out.push_str(&format!(
+            "    <testcase classname=\"{}\" name=\"{}\" time=\"{}\"",
+            xml_escape(&c.area),
+            xml_escape(&c.case),
+            secs(c.duration_ms)
+        ));
+        match c.result {
+            Status::Pass => out.push_str("/>\n"),
+            Status::Skip => out.push_str(&format!(
+                ">\n      <skipped message=\"{}\"/>\n    </testcase>\n",
+                xml_escape(&c.detail)
+            )),
+            Status::Fail => {
+                let requests: Vec<String> = c
+                    .exchanges
+                    .iter()
+                    .map(|x| format!("{} {} -> {} {}", x.method, x.path, x.status, x.content_type))
+                    .collect();
+                out.push_str(&format!(
+                    ">\n      <failure message=\"{}\">{}\n\nrequests:\n{}</failure>\n    </testcase>\n",
+                    xml_escape(c.detail.lines().next().unwrap_or_default()),
+                    xml_escape(&c.detail),
+                    xml_escape(&requests.join("\n"))
+                ));
+            }
+        }
+    }
+    out.push_str("  </testsuite>\n</testsuites>\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn case(case: &str, result: Status, detail: &str) -> CaseResult {
+        CaseResult {
+            area: "logs".into(),
+            case: case.into(),
+            min_api: "1.24".into(),
+            result,
+            detail: detail.into(),
+            duration_ms: 1500,
+            exchanges: vec![Exchange {
+                method: "GET".into(),
+                path: "/containers/ID/logs?stdout=1".into(),
+                status: 500,
+                content_type: "application/json".into(),
+                shape: vec![],
+            }],
+        }
+    }
+
+    #[test]
+    fn junit_has_a_testcase_per_case_and_escapes() {
+        let r = RunReport {
+            host: "unix:///x.sock".into(),
+            run_id: "r".into(),
+            server_version: "20.10".into(),
+            server_api: "1.41".into(),
+            negotiated_api: "1.41".into(),
+            passed: 1,
+            failed: 1,
+            skipped: 1,
+            duration_ms: 4500,
+            results: vec![
+                case("a", Status::Pass, ""),
+                case("b", Status::Fail, "got <1> & \"2\"\nmore\u{1}"),
+                case("c", Status::Skip, "needs API 1.42"),
+            ],
+        };
+        let x = junit(&r);
+        assert!(x.contains(r#"<testsuites name="dockbridge-compat" tests="3" failures="1" skipped="1" time="4.500">"#), "{x}");
+        assert!(x.contains(r#"<testcase classname="logs" name="a" time="1.500"/>"#));
+        assert!(x.contains(r#"<failure message="got &lt;1&gt; &amp; &quot;2&quot;">got &lt;1&gt; &amp; &quot;2&quot;
+more
+
+requests:
+GET /containers/ID/logs?stdout=1 -&gt; 500 application/json</failure>"#), "{x}");
+        assert!(x.contains(r#"<skipped message="needs API 1.42"/>"#));
+        assert_eq!(x.matches("<testcase ").count(), 3);
+    }
+}

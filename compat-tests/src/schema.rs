@@ -54,6 +54,25 @@ impl Schema {
         })
     }
 
+    /// Every operation: `(METHOD, path template, operationId)`, in the schema's order.
+    pub fn operations(&self) -> Vec<(String, String, String)> {
+        let mut out = Vec::new();
+        let Some(paths) = self.doc.get("paths").and_then(Value::as_object) else {
+            return out;
+        };
+        for (path, item) in paths {
+            let Some(methods) = item.as_object() else {
+                continue;
+            };
+            for (method, op) in methods {
+                if let Some(id) = op.get("operationId").and_then(Value::as_str) {
+                    out.push((method.to_uppercase(), path.clone(), id.to_string()));
+                }
+            }
+        }
+        out
+    }
+
     pub fn definition(&self, name: &str) -> Option<&Value> {
         self.doc.get("definitions")?.get(name)
     }
