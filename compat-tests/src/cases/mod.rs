@@ -8,6 +8,7 @@ use crate::runner::Case;
 pub mod archive;
 pub mod cli;
 pub mod containers;
+pub mod daemon;
 pub mod errors;
 pub mod events;
 pub mod exec;
@@ -41,6 +42,7 @@ pub fn all() -> Vec<Case> {
     v.extend(volumes::cases());
     v.extend(registry::cases());
     v.extend(sdk::cases());
+    v.extend(daemon::cases());
     v.extend(errors::cases());
     v.extend(cli::cases());
     v
