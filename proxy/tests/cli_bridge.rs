@@ -540,7 +540,11 @@ fn user_networks_with_dns() {
         "{rm:?}"
     );
     let conn = d.docker(&["network", "connect", "mynet", "db"]);
-    assert!(String::from_utf8_lossy(&conn.stderr).contains("not supported by dockbridge"));
+    assert!(
+        String::from_utf8_lossy(&conn.stderr)
+            .contains("endpoint with name db already exists in network mynet"),
+        "{conn:?}"
+    );
 
     // --ip: that address, inside the subnet only, on user networks only.
     d.ok(&[
@@ -798,4 +802,135 @@ fn legacy_links_on_the_default_bridge() {
         "true",
     ]);
     assert_eq!(out.status.code(), Some(125), "{out:?}");
+}
+
+#[test]
+fn connect_disconnect_and_several_networks() {
+    let d = Daemon::start_isolated(&[]);
+    d.load_busybox();
+    d.ok(&["network", "create", "--subnet", "10.81.0.0/24", "front"]);
+    d.ok(&["network", "create", "--subnet", "10.82.0.0/24", "back"]);
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "--network",
+        "front",
+        IMAGE,
+        "sleep",
+        "300",
+    ]);
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "db",
+        "--network",
+        "back",
+        IMAGE,
+        "sleep",
+        "300",
+    ]);
+    let lookup = |from: &str, name: &str| {
+        d.docker(&["exec", from, "busybox", "nslookup", name])
+            .status
+            .success()
+    };
+    assert!(!lookup("web", "db"), "db is on another network");
+
+    // Connect the running web to back, with an alias: both find each other there.
+    d.ok(&["network", "connect", "--alias", "webalias", "back", "web"]);
+    assert!(lookup("web", "db"));
+    assert!(lookup("db", "webalias"));
+    let out = d.ok(&[
+        "exec", "web", "busybox", "ip", "-o", "-4", "addr", "show", "eth1",
+    ]);
+    assert!(out.contains("10.82.0."), "{out}");
+    let v = inspect(&d, "web");
+    let nets = &v["NetworkSettings"]["Networks"];
+    assert!(
+        nets["front"]["IPAddress"]
+            .as_str()
+            .unwrap()
+            .starts_with("10.81.0."),
+        "{nets}"
+    );
+    assert!(
+        nets["back"]["IPAddress"]
+            .as_str()
+            .unwrap()
+            .starts_with("10.82.0."),
+        "{nets}"
+    );
+    assert_eq!(
+        nets["back"]["Aliases"],
+        serde_json::json!(["webalias", &v["Id"].as_str().unwrap()[..12]])
+    );
+    let n: Value = serde_json::from_str(&d.ok(&["network", "inspect", "back"])).unwrap();
+    assert_eq!(n[0]["Containers"].as_object().unwrap().len(), 2, "{n}");
+    // dockerd's refusals.
+    let out = d.docker(&["network", "connect", "back", "web"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("endpoint with name web already exists in network back"),
+        "{out:?}"
+    );
+    let out = d.docker(&["network", "connect", "back", "nosuch"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("No such container: nosuch"),
+        "{out:?}"
+    );
+
+    // The connection outlives a restart of the container, and disconnect undoes it.
+    d.ok(&["restart", "-t", "0", "web"]);
+    assert!(lookup("web", "db"));
+    d.ok(&["network", "disconnect", "back", "web"]);
+    assert!(!lookup("web", "db"));
+    assert!(inspect(&d, "web")["NetworkSettings"]["Networks"]["back"].is_null());
+    let out = d.docker(&["network", "disconnect", "back", "web"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("is not connected to network back"),
+        "{out:?}"
+    );
+
+    // Several networks at create (API 1.44 sends them all), and a stopped container
+    // connected before its start.
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "both",
+        "--network",
+        "front",
+        "--network",
+        "back",
+        IMAGE,
+        "sleep",
+        "300",
+    ]);
+    assert!(lookup("both", "db") && lookup("both", "web"));
+    d.ok(&[
+        "create",
+        "--name",
+        "late",
+        "--network",
+        "front",
+        IMAGE,
+        "sleep",
+        "300",
+    ]);
+    d.ok(&["network", "connect", "back", "late"]);
+    d.ok(&["start", "late"]);
+    assert!(lookup("late", "db"));
+    assert!(lookup("db", "late"));
+
+    // Nothing stays behind.
+    d.ok(&["rm", "-f", "web", "db", "both", "late"]);
+    let (veths, netns, endpoints) = leftovers(&d);
+    assert_eq!((veths, netns, endpoints), (0, 0, 0));
+    let state = std::fs::read_to_string(d.path("data/network/bridge.json")).unwrap();
+    let v: Value = serde_json::from_str(&state).unwrap();
+    assert_eq!(v["extra"], serde_json::json!({}), "{v}");
+    d.ok(&["network", "rm", "front", "back"]);
 }

@@ -116,8 +116,32 @@ fn network_name(rec: &Record) -> String {
     }
 }
 
+/// The network the mode names, and the further ones the container is configured for
+/// (several `--network`s at create, `network connect`), as they were asked for; the
+/// network provider fills in the endpoints of a running container.
 fn networks(rec: &Record) -> HashMap<String, EndpointSettings> {
-    HashMap::from([(network_name(rec), EndpointSettings::default())])
+    let primary = network_name(rec);
+    let mut out = HashMap::from([(primary.clone(), EndpointSettings::default())]);
+    let configured = rec
+        .request
+        .as_ref()
+        .and_then(|b| b.networking_config.as_ref())
+        .and_then(|c| c.endpoints_config.clone())
+        .unwrap_or_default();
+    for (name, ep) in configured {
+        if name == primary || matches!(name.as_str(), "" | "default" | "bridge" | "host" | "none") {
+            continue;
+        }
+        out.insert(
+            name,
+            EndpointSettings {
+                ipam_config: ep.ipam_config,
+                aliases: ep.aliases,
+                ..Default::default()
+            },
+        );
+    }
+    out
 }
 
 /// Bind mounts from `Binds` and `Mounts`, as `docker inspect` lists them.

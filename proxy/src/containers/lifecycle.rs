@@ -62,6 +62,12 @@ pub enum Transition {
     HostConfigUpdated {
         host_config: Box<HostConfig>,
     },
+    /// `network connect`/`disconnect`: the networks the container is configured for
+    /// (`NetworkingConfig.EndpointsConfig` of its request). The network events come from
+    /// the network provider, which knows when an endpoint really joins or leaves.
+    NetworksChanged {
+        endpoints: HashMap<String, spec::api::models::EndpointSettings>,
+    },
 }
 
 /// What the manager does after a transition, in order.
@@ -365,6 +371,13 @@ pub fn apply(rec: &Record, t: Transition, now: DateTime<Utc>) -> Result<Applied,
                     attrs: HashMap::from([("oldName".to_string(), old)]),
                 },
             ]
+        }
+        Transition::NetworksChanged { endpoints } => {
+            let body = r.request.get_or_insert_with(Default::default);
+            body.networking_config
+                .get_or_insert_with(Default::default)
+                .endpoints_config = Some(endpoints);
+            vec![Effect::Persist]
         }
         Transition::HostConfigUpdated { host_config } => {
             r.host_config = *host_config;

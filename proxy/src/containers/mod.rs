@@ -11,6 +11,7 @@
 
 pub mod archive;
 pub mod commit;
+pub mod connect;
 pub mod exec;
 pub mod health;
 pub mod index;

@@ -111,6 +111,17 @@ pub trait NetworkProvider: Send + Sync + 'static {
     async fn remove(&self, rec: &Record) -> Result<()> {
         self.release(rec).await
     }
+    /// Joins a running container to one more (user) network, by name or ID.
+    async fn connect(&self, _rec: &Record, network: &str) -> Result<()> {
+        Err(ContainerError::InvalidParameter(format!(
+            "connecting a container to network {network} needs bridge networking"
+        )))
+    }
+    /// Takes a running container off one of its further networks (by ID); `false` when
+    /// it was not on it.
+    async fn disconnect(&self, _rec: &Record, _network_id: &str) -> Result<bool> {
+        Ok(false)
+    }
     /// A running container's address on the default bridge (what `--link` points at).
     fn bridge_address(&self, _container_id: &str) -> Option<std::net::IpAddr> {
         None

@@ -86,6 +86,9 @@ pub struct Endpoint {
     /// The container's `--dns` servers: where its DNS listener forwards (else the host's).
     #[serde(default)]
     pub dns: Vec<String>,
+    /// The interface inside the namespace; empty for `eth0` (the first network's).
+    #[serde(default)]
+    pub ifname: String,
 }
 
 /// What survives a daemon restart.
@@ -98,6 +101,21 @@ struct Persisted {
     /// User-defined networks, by ID.
     #[serde(default)]
     networks: BTreeMap<String, UserNetwork>,
+    /// A running container's further networks (`network connect`, or several networks
+    /// at create): endpoints in the first endpoint's namespace, by container ID.
+    #[serde(default)]
+    extra: BTreeMap<String, Vec<Endpoint>>,
+}
+
+impl Persisted {
+    /// Every endpoint with its container's ID: the first networks', then the others.
+    fn all(&self) -> impl Iterator<Item = (&String, &Endpoint)> {
+        self.endpoints.iter().chain(
+            self.extra
+                .iter()
+                .flat_map(|(id, v)| v.iter().map(move |e| (id, e))),
+        )
+    }
 }
 
 /// A task that ends when dropped (a container's DNS listener).
@@ -311,7 +329,7 @@ impl BridgeNetworks {
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect();
             for (id, ep) in eps {
-                match me.start_dns(&ep).await {
+                match me.start_dns(&id, &ep).await {
                     Ok(Some(t)) => {
                         live.dns.insert(id, t);
                     }
@@ -325,7 +343,7 @@ impl BridgeNetworks {
     }
 
     /// The container's DNS listener at 127.0.0.11 in its namespace (user networks).
-    async fn start_dns(&self, ep: &Endpoint) -> Result<Option<Task>> {
+    async fn start_dns(&self, container_id: &str, ep: &Endpoint) -> Result<Option<Task>> {
         let Some(sock) = self.ops.dns_socket(&ep.netns).await.map_err(err)? else {
             return Ok(None);
         };
@@ -335,7 +353,7 @@ impl BridgeNetworks {
         let upstream = dns::upstream(&ep.dns, &host_resolv);
         Ok(Some(Task(tokio::spawn(dns::serve(
             sock,
-            ep.network_id.clone(),
+            container_id.to_string(),
             self.directory.clone(),
             upstream,
         )))))
@@ -393,11 +411,17 @@ impl BridgeNetworks {
         }
         if let Ok(mut d) = self.directory.write() {
             d.entries = p
-                .endpoints
-                .values()
-                .filter(|e| !e.network_id.is_empty())
-                .map(|e| (e.network_id.clone(), e.aliases.clone(), e.ip))
+                .all()
+                .filter(|(_, e)| !e.network_id.is_empty())
+                .map(|(_, e)| (e.network_id.clone(), e.aliases.clone(), e.ip))
                 .collect();
+            d.scopes = HashMap::new();
+            for (id, e) in p.all().filter(|(_, e)| !e.network_id.is_empty()) {
+                d.scopes
+                    .entry(id.clone())
+                    .or_default()
+                    .push(e.network_id.clone());
+            }
         }
         let dir = self.state_file.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir)
@@ -442,9 +466,19 @@ impl BridgeNetworks {
 
     /// Whether a network (by ID; empty: the default bridge) has endpoints.
     pub fn in_use(&self, network_id: &str) -> bool {
-        self.endpoints()
-            .values()
-            .any(|e| e.network_id == network_id)
+        self.snapshot
+            .read()
+            .map(|s| s.all().any(|(_, e)| e.network_id == network_id))
+            .unwrap_or(false)
+    }
+
+    /// A running container's further networks' endpoints.
+    pub fn extra_endpoints(&self, container_id: &str) -> Vec<Endpoint> {
+        self.snapshot
+            .read()
+            .ok()
+            .and_then(|s| s.extra.get(container_id).cloned())
+            .unwrap_or_default()
     }
 
     /// `POST /networks/create`.
@@ -519,12 +553,7 @@ impl BridgeNetworks {
         let nets: Vec<UserNetwork> = live.persisted.networks.values().cloned().collect();
         let n = find_user_in(&nets, key)
             .ok_or_else(|| NetworkError::NotFound(format!("network {key} not found")))?;
-        if live
-            .persisted
-            .endpoints
-            .values()
-            .any(|e| e.network_id == n.id)
-        {
+        if live.persisted.all().any(|(_, e)| e.network_id == n.id) {
             return Err(NetworkError::Forbidden(format!(
                 "error while removing network: network {} id {} has active endpoints",
                 n.name, n.id
@@ -564,6 +593,18 @@ impl BridgeNetworks {
         let mut live = self.live.lock().await;
         live.proxies.remove(id);
         live.dns.remove(id);
+        // Further networks first: their links live in the first endpoint's namespace.
+        while let Some(ep) = live.persisted.extra.get(id).and_then(|v| v.last()).cloned() {
+            self.ops.remove_link(&ep.host_if).await.map_err(err)?;
+            if let Some(v) = live.persisted.extra.get_mut(id) {
+                v.pop();
+                if v.is_empty() {
+                    live.persisted.extra.remove(id);
+                }
+            }
+            self.save(&live.persisted)?;
+            self.network_event("disconnect", id, &ep);
+        }
         let Some(ep) = live.persisted.endpoints.get(id).cloned() else {
             return Ok(());
         };
@@ -663,6 +704,34 @@ impl BridgeNetworks {
                 b["DNSNames"] = json!(ep.aliases);
             }
         }
+        // Further networks of a running container.
+        for e in self.extra_endpoints(&rec.id) {
+            let Some(t) = self.target_of(&e) else {
+                continue;
+            };
+            let name = self.network_name(&e.network_id);
+            let Some(nets) = ns.get_mut("Networks").and_then(Value::as_object_mut) else {
+                continue;
+            };
+            let b = nets.entry(name).or_insert_with(|| json!({}));
+            let shown: Vec<&String> = e
+                .aliases
+                .iter()
+                .filter(|a| **a != rec.name.trim_start_matches('/'))
+                .collect();
+            for (k, val) in [
+                ("NetworkID", json!(e.network_id)),
+                ("EndpointID", json!(e.endpoint_id)),
+                ("Gateway", json!(t.gateway.to_string())),
+                ("IPAddress", json!(e.ip.to_string())),
+                ("IPPrefixLen", json!(t.subnet.prefix)),
+                ("MacAddress", json!(e.mac)),
+                ("Aliases", json!(shown)),
+                ("DNSNames", json!(e.aliases)),
+            ] {
+                b[k] = val;
+            }
+        }
     }
 
     /// `Ports` and the endpoint of `docker ps`.
@@ -696,8 +765,12 @@ impl BridgeNetworks {
 
     /// `Containers` of `docker network inspect` (`network_id` empty: the default bridge).
     pub fn containers_json(&self, network_id: &str, names: &HashMap<String, String>) -> Value {
-        let m: BTreeMap<String, Value> = self
-            .endpoints()
+        let all: Vec<(String, Endpoint)> = self
+            .snapshot
+            .read()
+            .map(|s| s.all().map(|(k, e)| (k.clone(), e.clone())).collect())
+            .unwrap_or_default();
+        let m: BTreeMap<String, Value> = all
             .into_iter()
             .filter(|(_, ep)| ep.network_id == network_id)
             .filter_map(|(id, ep)| {
@@ -765,20 +838,20 @@ impl BridgeNetworks {
                 None,
             )));
         }
+        self.user_joining(rec, mode).map(Some)
+    }
+
+    /// Joining the user network `key` (name or ID) with what the container's
+    /// `EndpointsConfig` asks for it: aliases and `--ip`.
+    fn user_joining(&self, rec: &Record, key: &str) -> Result<Joining> {
         let n = self
-            .find_user(mode)
-            .ok_or_else(|| ContainerError::NotFound(format!("network {mode} not found")))?;
+            .find_user(key)
+            .ok_or_else(|| ContainerError::NotFound(format!("network {key} not found")))?;
         // Found by name, its ID, or under the name the request used.
         let mut aliases = vec![rec.name.trim_start_matches('/').to_string()];
-        let endpoints = rec
-            .request
-            .as_ref()
-            .and_then(|b| b.networking_config.as_ref())
-            .and_then(|c| c.endpoints_config.clone())
-            .unwrap_or_default();
         let mut wanted = None;
-        for (k, ep) in endpoints {
-            if k == mode || k == n.name || k == n.id {
+        for (k, ep) in endpoints_config(rec) {
+            if k == key || k == n.name || k == n.id {
                 wanted = requested_ip(&ep).or(wanted);
                 aliases.extend(ep.aliases.unwrap_or_default());
             }
@@ -788,7 +861,148 @@ impl BridgeNetworks {
         if let Some(ip) = wanted {
             check_requested(&n, ip)?;
         }
-        Ok(Some((user_target(&n), aliases, wanted)))
+        Ok((user_target(&n), aliases, wanted))
+    }
+
+    /// The user networks a container is configured for besides the one its mode names
+    /// (several `--network`s at create, or `network connect`), by the key it used.
+    fn further_networks(&self, rec: &Record) -> Vec<String> {
+        let mode = rec.host_config.network_mode.as_deref().unwrap_or("");
+        let primary = self.find_user(mode).map(|n| n.id);
+        let mut out: Vec<String> = endpoints_config(rec)
+            .into_keys()
+            .filter(|k| {
+                !matches!(k.as_str(), "" | "default" | "bridge" | "host" | "none")
+                    && k != mode
+                    && self.find_user(k).map(|n| n.id) != primary
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Joins a running container to one more network, in its namespace, as `ethN`.
+    async fn attach_extra(&self, rec: &Record, key: &str) -> Result<()> {
+        let (t, aliases, wanted) = self.user_joining(rec, key)?;
+        let mut live = self.live.lock().await;
+        let Some(first) = live.persisted.endpoints.get(&rec.id).cloned() else {
+            return Err(ContainerError::Conflict(format!(
+                "container {} has no network namespace of its own to join {key} in",
+                rec.name.trim_start_matches('/')
+            )));
+        };
+        let extra = live
+            .persisted
+            .extra
+            .get(&rec.id)
+            .cloned()
+            .unwrap_or_default();
+        if first.network_id == t.network_id || extra.iter().any(|e| e.network_id == t.network_id) {
+            let name = self.network_name(&t.network_id);
+            return Err(ContainerError::Forbidden(format!(
+                "endpoint with name {} already exists in network {name}",
+                rec.name.trim_start_matches('/')
+            )));
+        }
+        let taken: BTreeSet<Ipv4Addr> = live
+            .persisted
+            .all()
+            .filter(|(_, e)| e.network_id == t.network_id)
+            .map(|(_, e)| e.ip)
+            .collect();
+        let ip = match wanted {
+            Some(ip) if taken.contains(&ip) => {
+                return Err(ContainerError::Forbidden(format!(
+                    "Address already in use: {ip}"
+                )))
+            }
+            Some(ip) => ip,
+            None => ipam::allocate_in(t.subnet, t.ip_range, t.gateway, &taken).map_err(err)?,
+        };
+        let endpoint_id = random_hex();
+        let ifname = format!("eth{}", extra.len() + 1);
+        let ep = Endpoint {
+            netns: first.netns.clone(),
+            host_if: format!("veth{}", &endpoint_id[..7]),
+            mac: ipam::mac_for(ip),
+            ip,
+            endpoint_id,
+            sandbox_id: first.sandbox_id.clone(),
+            ports: Vec::new(),
+            network_id: t.network_id.clone(),
+            aliases,
+            dns: first.dns.clone(),
+            ifname: ifname.clone(),
+        };
+        let added = self
+            .ops
+            .add_link(&Link {
+                bridge: &t.bridge,
+                host_if: &ep.host_if,
+                ifname: &ifname,
+                netns: &ep.netns,
+                mac: &ep.mac,
+                ip,
+                prefix: t.subnet.prefix,
+                gateway: t.gateway,
+                // The first network keeps the default route, as dockerd's gateway choice.
+                default_route: false,
+            })
+            .await;
+        if let Err(e) = added {
+            let _ = self.ops.remove_link(&ep.host_if).await;
+            return Err(err(e));
+        }
+        live.persisted
+            .extra
+            .entry(rec.id.clone())
+            .or_default()
+            .push(ep.clone());
+        if let Err(e) = self.save(&live.persisted) {
+            let _ = self.ops.remove_link(&ep.host_if).await;
+            if let Some(v) = live.persisted.extra.get_mut(&rec.id) {
+                v.retain(|x| x.endpoint_id != ep.endpoint_id);
+            }
+            return Err(e);
+        }
+        self.network_event("connect", &rec.id, &ep);
+        Ok(())
+    }
+
+    /// Takes a running container off one of its further networks (by network ID).
+    async fn detach_extra(&self, container_id: &str, network_id: &str) -> Result<bool> {
+        let mut live = self.live.lock().await;
+        let Some(ep) = live
+            .persisted
+            .extra
+            .get(container_id)
+            .and_then(|v| v.iter().find(|e| e.network_id == network_id))
+            .cloned()
+        else {
+            return Ok(false);
+        };
+        self.ops.remove_link(&ep.host_if).await.map_err(err)?;
+        if let Some(v) = live.persisted.extra.get_mut(container_id) {
+            v.retain(|x| x.endpoint_id != ep.endpoint_id);
+            if v.is_empty() {
+                live.persisted.extra.remove(container_id);
+            }
+        }
+        self.save(&live.persisted)?;
+        self.network_event("disconnect", container_id, &ep);
+        Ok(true)
+    }
+
+    /// A network's name by ID (`bridge` for the default one).
+    fn network_name(&self, network_id: &str) -> String {
+        if network_id.is_empty() {
+            return "bridge".into();
+        }
+        self.snapshot
+            .read()
+            .ok()
+            .and_then(|s| s.networks.get(network_id).map(|n| n.name.clone()))
+            .unwrap_or_default()
     }
 
     async fn attach_endpoint(
@@ -816,10 +1030,9 @@ impl BridgeNetworks {
         }
         let taken: BTreeSet<Ipv4Addr> = live
             .persisted
-            .endpoints
-            .values()
-            .filter(|e| e.network_id == t.network_id)
-            .map(|e| e.ip)
+            .all()
+            .filter(|(_, e)| e.network_id == t.network_id)
+            .map(|(_, e)| e.ip)
             .collect();
         let ip = match wanted {
             // `--ip`: that address or nothing (libnetwork's error for a taken one).
@@ -844,6 +1057,7 @@ impl BridgeNetworks {
             network_id: t.network_id.clone(),
             aliases,
             dns: rec.host_config.dns.clone().unwrap_or_default(),
+            ifname: String::new(),
         };
         let set_up = async {
             self.ops.create_netns(&ep.netns).await.map_err(err)?;
@@ -851,6 +1065,7 @@ impl BridgeNetworks {
                 .add_link(&Link {
                     bridge: &t.bridge,
                     host_if: &ep.host_if,
+                    ifname: "eth0",
                     netns: &ep.netns,
                     mac: &ep.mac,
                     ip,
@@ -863,7 +1078,7 @@ impl BridgeNetworks {
             let dns = if t.network_id.is_empty() {
                 None
             } else {
-                self.start_dns(&ep).await?
+                self.start_dns(&rec.id, &ep).await?
             };
             let (bound, published) = proxy::publish(&requests, ip).map_err(|e| {
                 ContainerError::Internal(format!(
@@ -909,6 +1124,16 @@ impl BridgeNetworks {
             }
         }
     }
+}
+
+/// `NetworkingConfig.EndpointsConfig` of the container's request (and of later
+/// `network connect`s).
+fn endpoints_config(rec: &Record) -> HashMap<String, spec::api::models::EndpointSettings> {
+    rec.request
+        .as_ref()
+        .and_then(|b| b.networking_config.as_ref())
+        .and_then(|c| c.endpoints_config.clone())
+        .unwrap_or_default()
 }
 
 /// `--ip` (`EndpointsConfig.<net>.IPAMConfig.IPv4Address`), checked by translate.
@@ -1024,13 +1249,50 @@ impl NetworkProvider for BridgeNetworks {
     }
 
     async fn attach(&self, rec: &Record) -> Result<NetworkAttachment> {
-        match self.target_for(rec)? {
-            Some((t, aliases, wanted)) => self.attach_endpoint(rec, t, aliases, wanted).await,
-            None => Ok(NetworkAttachment {
-                host_gateway: self.host_gateway(),
-                ..Default::default()
-            }),
+        let further = self.further_networks(rec);
+        // Further endpoints of a run whose release did not happen go first.
+        {
+            let mut live = self.live.lock().await;
+            if let Some(old) = live.persisted.extra.remove(&rec.id) {
+                for ep in old {
+                    self.ops.remove_link(&ep.host_if).await.map_err(err)?;
+                }
+                self.save(&live.persisted)?;
+            }
         }
+        let attached = match self.target_for(rec)? {
+            Some((t, aliases, wanted)) => self.attach_endpoint(rec, t, aliases, wanted).await?,
+            None if further.is_empty() => {
+                return Ok(NetworkAttachment {
+                    host_gateway: self.host_gateway(),
+                    ..Default::default()
+                })
+            }
+            None => {
+                return Err(ContainerError::InvalidParameter(format!(
+                    "container cannot be connected to network {} in network mode {:?}",
+                    further.join(", "),
+                    rec.host_config.network_mode.as_deref().unwrap_or("")
+                )))
+            }
+        };
+        for key in further {
+            if let Err(e) = self.attach_extra(rec, &key).await {
+                if let Err(re) = self.release_id(&rec.id).await {
+                    tracing::warn!(container = %rec.id, "releasing after a failed join: {re}");
+                }
+                return Err(e);
+            }
+        }
+        Ok(attached)
+    }
+
+    async fn connect(&self, rec: &Record, network: &str) -> Result<()> {
+        self.attach_extra(rec, network).await
+    }
+
+    async fn disconnect(&self, rec: &Record, network_id: &str) -> Result<bool> {
+        self.detach_extra(&rec.id, network_id).await
     }
 
     async fn release(&self, rec: &Record) -> Result<()> {

@@ -8,6 +8,7 @@
 //! synthesised (there is no IPv6 on these networks): AAAA and other types for a known name
 //! get an empty NOERROR answer, as dockerd gives.
 
+use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
@@ -117,9 +118,23 @@ pub fn servfail(msg: &[u8]) -> Option<Vec<u8>> {
 #[derive(Debug, Clone, Default)]
 pub struct Directory {
     pub entries: Vec<(String, Vec<String>, Ipv4Addr)>,
+    /// The user networks each container (by ID) is on: what its listener answers from.
+    pub scopes: HashMap<String, Vec<String>>,
 }
 
 impl Directory {
+    /// The addresses `name` resolves to for container `scope`: on any of its networks, the
+    /// first network with an answer winning (its primary one first), sorted.
+    pub fn lookup_for(&self, scope: &str, name: &str) -> Vec<Ipv4Addr> {
+        self.scopes
+            .get(scope)
+            .into_iter()
+            .flatten()
+            .map(|n| self.lookup(n, name))
+            .find(|v| !v.is_empty())
+            .unwrap_or_default()
+    }
+
     /// The addresses `name` resolves to on `network`, sorted.
     pub fn lookup(&self, network: &str, name: &str) -> Vec<Ipv4Addr> {
         let mut v: Vec<Ipv4Addr> = self
@@ -139,7 +154,7 @@ impl Directory {
 /// Serves one container's listener until the task is aborted.
 pub async fn serve(
     sock: UdpSocket,
-    network: String,
+    scope: String,
     directory: Arc<RwLock<Directory>>,
     upstream: Vec<SocketAddr>,
 ) {
@@ -154,7 +169,7 @@ pub async fn serve(
         let local = parse_query(&msg).and_then(|q| {
             let mut addrs = directory
                 .read()
-                .map(|d| d.lookup(&network, &q.name))
+                .map(|d| d.lookup_for(&scope, &q.name))
                 .unwrap_or_default();
             if addrs.is_empty() {
                 return None;
@@ -283,11 +298,18 @@ mod tests {
                 ),
                 ("n2".into(), vec!["web".into()], Ipv4Addr::new(10, 1, 0, 2)),
             ],
+            scopes: HashMap::new(),
         };
         assert_eq!(d.lookup("n1", "WEB"), [Ipv4Addr::new(10, 0, 0, 2)]);
         assert_eq!(d.lookup("n1", "www").len(), 2);
         assert_eq!(d.lookup("n2", "web"), [Ipv4Addr::new(10, 1, 0, 2)]);
         assert!(d.lookup("n2", "db").is_empty());
+        // A container on both networks finds names on either, its first network first.
+        let mut d = d;
+        d.scopes.insert("c".into(), vec!["n2".into(), "n1".into()]);
+        assert_eq!(d.lookup_for("c", "web"), [Ipv4Addr::new(10, 1, 0, 2)]);
+        assert_eq!(d.lookup_for("c", "db").len(), 1);
+        assert!(d.lookup_for("other", "web").is_empty());
     }
 
     #[test]

@@ -30,6 +30,8 @@ impl OpsError {
 pub struct Link<'a> {
     pub bridge: &'a str,
     pub host_if: &'a str,
+    /// The interface's name inside the namespace: `eth0`, `eth1` for a second network.
+    pub ifname: &'a str,
     pub netns: &'a Path,
     pub mac: &'a str,
     pub ip: Ipv4Addr,
@@ -337,13 +339,13 @@ mod system {
         async fn add_link(&self, l: &Link<'_>) -> Result<(), OpsError> {
             let ns = l.netns.display().to_string();
             let host = format!(
-                "link add {} type veth peer name eth0 netns {ns} address {}\nlink set {} master {} up\n",
-                l.host_if, l.mac, l.host_if, l.bridge
+                "link add {} type veth peer name {} netns {ns} address {}\nlink set {} master {} up\n",
+                l.host_if, l.ifname, l.mac, l.host_if, l.bridge
             );
             run("ip", &["-batch", "-"], Some(&host)).await?;
             let mut inside = format!(
-                "link set lo up\naddr add {}/{} dev eth0\nlink set eth0 up\n",
-                l.ip, l.prefix
+                "link set lo up\naddr add {}/{} dev {}\nlink set {} up\n",
+                l.ip, l.prefix, l.ifname, l.ifname
             );
             if l.default_route {
                 inside.push_str(&format!("route add default via {}\n", l.gateway));

@@ -2,8 +2,8 @@
 //!
 //! The networks dockbridge has are dockerd's pre-defined ones (`bridge`, unless the daemon
 //! runs with `--bridge none`, `host` and `none`) and user-defined bridge networks (create,
-//! list, inspect, remove, prune as dockerd). Connecting a running container to a network
-//! and named volumes are refused with a 400 naming what is missing.
+//! list, inspect, remove, prune as dockerd), and `connect`/`disconnect` of containers to
+//! and from user networks (`containers/connect.rs`).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -44,7 +44,7 @@ pub fn routes() -> Router<AppState> {
         .route("/networks/prune", post(prune_networks))
         .route("/networks/{id}", get(inspect).delete(remove_network))
         .route("/networks/{id}/connect", post(connect))
-        .route("/networks/{id}/disconnect", post(connect))
+        .route("/networks/{id}/disconnect", post(disconnect))
         .route("/build/prune", post(prune_build))
         // `docker build` uploads its context before it reads an answer: the body is read
         // to its end (no size limit) so the client gets the error, not a broken pipe.
@@ -165,18 +165,69 @@ async fn remove_network(
     ))
 }
 
-async fn connect(State(d): State<AppState>, Path(id): Path<String>) -> ApiResult<()> {
-    if let Some(n) = d.networks.find_user(&id) {
-        return Err(ApiError::bad_request(format!(
-            "connecting a container to network {} or disconnecting it is not supported by dockbridge yet (a container is on the one network it was created with)",
-            n.name
-        )));
+/// `POST /networks/{id}/connect` and `/disconnect` bodies.
+#[derive(serde::Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct ConnectBody {
+    container: String,
+    endpoint_config: Option<spec::api::models::EndpointSettings>,
+    #[allow(dead_code)] // dockerd's `-f` removes a stale endpoint; there are none here.
+    force: bool,
+}
+
+fn connect_body(body: &[u8]) -> ApiResult<ConnectBody> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(ConnectBody::default());
     }
-    let (name, _) = find_in(&id, &nets(&d))?;
-    Err(ApiError::new(
-        StatusCode::FORBIDDEN,
-        format!("container cannot be disconnected from or connected to the {name} network: the network mode is fixed at create"),
-    ))
+    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(e.to_string()))
+}
+
+/// The user network `id` names, or dockerd's answer for a pre-defined one.
+fn user_network(d: &AppState, id: &str) -> ApiResult<crate::containers::connect::NetworkRef> {
+    if let Some(n) = d.networks.find_user(id) {
+        return Ok(crate::containers::connect::NetworkRef {
+            name: n.name,
+            id: n.id,
+        });
+    }
+    let (name, _) = find_in(id, &nets(d))?;
+    Err(match name {
+        "host" => ApiError::new(
+            StatusCode::FORBIDDEN,
+            "container cannot be disconnected from host network or connected to host network",
+        ),
+        "none" => ApiError::new(
+            StatusCode::FORBIDDEN,
+            "container cannot be connected to multiple networks with one of the networks in private (none) mode",
+        ),
+        _ => ApiError::bad_request(format!(
+            "connecting a running container to or disconnecting it from the {name} network is not supported by dockbridge yet (user-defined networks are)"
+        )),
+    })
+}
+
+async fn connect(
+    State(d): State<AppState>,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> ApiResult<()> {
+    let b = connect_body(&body)?;
+    let net = user_network(&d, &id)?;
+    d.containers
+        .connect_network(&b.container, &net, b.endpoint_config.unwrap_or_default())
+        .await?;
+    Ok(())
+}
+
+async fn disconnect(
+    State(d): State<AppState>,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> ApiResult<()> {
+    let b = connect_body(&body)?;
+    let net = user_network(&d, &id)?;
+    d.containers.disconnect_network(&b.container, &net).await?;
+    Ok(())
 }
 
 async fn prune_networks(

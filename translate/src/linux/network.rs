@@ -167,11 +167,18 @@ pub(super) fn validate(
         .as_ref()
         .and_then(|n| n.endpoints_config.as_ref());
     for (name, ep) in endpoints.into_iter().flatten() {
-        if !mode.accepts_endpoint(name, mode_str) {
+        // Further endpoints (several `--network`s, API 1.44) are user networks joined
+        // beside the first; the built-in ones cannot be.
+        let further = !mode.accepts_endpoint(name, mode_str);
+        if further
+            && (matches!(mode, NetworkMode::None | NetworkMode::Host)
+                || matches!(name.as_str(), "" | "default" | "bridge" | "host" | "none"))
+        {
             return Err(unsupported(format!(
                 "--network {name} (connecting to more than one network)"
             )));
         }
+        let mode = if further { NetworkMode::User } else { mode };
         let ipam = ep.ipam_config.as_ref();
         if ipam.is_some_and(|i| nonempty(&i.ipv6_address).is_some()) {
             return Err(unsupported("--ip6 (there are no IPv6 networks yet)"));
