@@ -46,6 +46,12 @@ pub fn cases() -> Vec<Case> {
             user_network_errors,
         ),
         Case::new(A, "bridge_legacy_link", (1, 24), bridge_link),
+        Case::new(
+            A,
+            "bridge_network_connect_disconnect",
+            (1, 24),
+            connect_disconnect,
+        ),
     ]
 }
 
@@ -593,5 +599,96 @@ fn user_network_errors(ctx: &mut Ctx) -> Result<Outcome> {
     let r = ctx.delete(&format!("/networks/{id}"))?;
     result?;
     ctx.expect(&r, 204)?;
+    Ok(Outcome::Pass)
+}
+
+/// `POST /networks/{id}/connect` and `/disconnect` of a running container: the second
+/// network in inspect and in the network's `Containers`, an alias, dockerd's refusals.
+fn connect_disconnect(ctx: &mut Ctx) -> Result<Outcome> {
+    if let Err(skip) = default_bridge(ctx)? {
+        return Ok(skip);
+    }
+    let first = ctx.name();
+    let second = ctx.name();
+    let mut made = Vec::new();
+    let result = (|| -> Result<()> {
+        for (n, subnet) in [(&first, "10.197.0.0/24"), (&second, "10.198.0.0/24")] {
+            let (st, v) = create_net(
+                ctx,
+                json!({"Name": n, "IPAM": {"Config": [{"Subnet": subnet}]}}),
+            )?;
+            eq("create status", st, 201)?;
+            made.push(s(&v, "/Id").to_string());
+        }
+        let cname = format!("conn-{}", ctx.run_id);
+        let c = ctx.create_named(
+            &cname,
+            json!({"Cmd": ["sleep", "300"], "HostConfig": {"NetworkMode": first}}),
+        )?;
+        ctx.start(&c)?;
+        let r = ctx.post_json(
+            &format!("/networks/{second}/connect"),
+            &json!({"Container": cname, "EndpointConfig": {"Aliases": ["connalias"]}}),
+        )?;
+        ctx.expect(&r, 200)?;
+        let v = ctx.inspect(&c)?;
+        let ep = &v["NetworkSettings"]["Networks"][&second];
+        eq("NetworkID", s(ep, "/NetworkID"), made[1].as_str())?;
+        ensure!(s(ep, "/IPAddress").starts_with("10.198.0."), "{ep}");
+        eq("Gateway", s(ep, "/Gateway"), "10.198.0.1")?;
+        ensure!(
+            ep["Aliases"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|x| x == "connalias")),
+            "Aliases {ep}"
+        );
+        let first_ep = &v["NetworkSettings"]["Networks"][&first];
+        ensure!(
+            s(first_ep, "/IPAddress").starts_with("10.197.0."),
+            "{first_ep}"
+        );
+        let n = ctx.get(&format!("/networks/{second}"))?.json()?;
+        ensure!(
+            n["Containers"].get(&c).is_some(),
+            "Containers {}",
+            n["Containers"]
+        );
+        // Twice: dockerd's refusal.
+        let r = ctx.post_json(
+            &format!("/networks/{second}/connect"),
+            &json!({"Container": cname}),
+        )?;
+        let m = ctx.expect_error(&r, 403)?;
+        contains(
+            "message",
+            &m,
+            &format!("endpoint with name {cname} already exists in network {second}"),
+        )?;
+        let r = ctx.post_json(
+            &format!("/networks/{second}/connect"),
+            &json!({"Container": format!("nosuch-{}", ctx.run_id)}),
+        )?;
+        ctx.expect_error(&r, 404)?;
+        let r = ctx.post_json(
+            &format!("/networks/{second}/disconnect"),
+            &json!({"Container": cname}),
+        )?;
+        ctx.expect(&r, 200)?;
+        let v = ctx.inspect(&c)?;
+        ensure!(
+            v["NetworkSettings"]["Networks"].get(&second).is_none(),
+            "still on {second}: {}",
+            v["NetworkSettings"]["Networks"]
+        );
+        let n = ctx.get(&format!("/networks/{second}"))?.json()?;
+        eq("Containers", n["Containers"].clone(), json!({}))?;
+        let r = ctx.delete(&format!("/containers/{c}?force=1"))?;
+        ctx.expect(&r, 204)?;
+        Ok(())
+    })();
+    for id in made {
+        let _ = ctx.delete(&format!("/networks/{id}"));
+    }
+    result?;
     Ok(Outcome::Pass)
 }
