@@ -235,8 +235,12 @@ fn docker_py(port: u16, pki: &Pki, client: &str, script: &str) -> Output {
          {script}\n",
         ca = dir.join("ca.pem").display().to_string(),
     );
+    // requests lets these override the session's CA (docker-py's ca_cert) when a request
+    // has no `verify` of its own, and this machine sets them.
     Command::new("python3")
         .args(["-c", &program])
+        .env_remove("REQUESTS_CA_BUNDLE")
+        .env_remove("CURL_CA_BUNDLE")
         .stdin(Stdio::null())
         .output()
         .expect("running python3 (docker-py)")
@@ -308,17 +312,21 @@ fn tlsverify_admits_only_clients_with_a_certificate_from_the_ca() {
     assert!(out.status.success(), "{out:?}");
     assert_eq!(text(&out.stdout), "over tls\n");
 
-    // Refused at the handshake: another CA's certificate, none, an expired one. The CLI
-    // shows the server's TLS alert.
-    for client in ["wrong-ca", "no-cert", "expired"] {
+    // Refused at the handshake: none, another CA's certificate (Go's client does not
+    // even offer it, since the server names its CA), an expired one. The CLI shows the
+    // server's TLS alert.
+    for (client, alert) in [
+        ("no-cert", "tls: certificate required"),
+        ("wrong-ca", "tls: certificate required"),
+        ("expired", "tls: expired certificate"),
+    ] {
         let err = refused(&d, port, &pki, client);
-        assert!(err.contains("tls: "), "{client}: {err}");
+        assert!(err.contains(alert), "{client}: {err}");
     }
-    let log = d.log();
     assert!(
-        log.matches("TLS handshake with 127.0.0.1:").count() >= 3,
+        d.log().contains("certificate expired"),
         "{}",
-        common::tail(&log, 30)
+        common::tail(&d.log(), 30)
     );
     // Plain HTTP on the TLS port gets no API answer.
     let out = Command::new(DOCKER)
@@ -348,6 +356,15 @@ fn tlsverify_admits_only_clients_with_a_certificate_from_the_ca() {
     assert!(text(&out.stdout).ends_with("py\n"), "{out:?}");
     let out = docker_py(port, &pki, "no-cert", "");
     assert!(!out.status.success(), "{out:?}");
+    // OpenSSL sends the other CA's certificate anyway: the server refuses it.
+    let out = docker_py(port, &pki, "wrong-ca", "");
+    assert!(!out.status.success(), "{out:?}");
+    let log = d.log();
+    assert!(
+        log.contains("invalid peer certificate: UnknownIssuer"),
+        "{}",
+        common::tail(&log, 30)
+    );
     assert_eq!(d.ok(&["ps", "-aq"]), "");
 }
 
@@ -377,7 +394,7 @@ fn tls_without_verification_takes_clients_without_certificates() {
     d.restart_with(&args);
     assert!(version_when_up(&d, port, &pki, "client").status.success());
     let err = refused(&d, port, &pki, "no-cert");
-    assert!(err.contains("tls: "), "{err}");
+    assert!(err.contains("tls: certificate required"), "{err}");
 }
 
 fn group_gid(name: &str) -> Option<u32> {
