@@ -26,28 +26,26 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Finished handshakes waiting for the HTTP server to take them.
 const ACCEPT_BACKLOG: usize = 64;
 
+/// Each names the file as given or defaulted ([`TlsFile`]'s display).
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
     #[error("{file}: {reason}")]
-    Read { file: TlsFile, reason: String },
+    Read { file: String, reason: String },
     #[error("{0}: no PEM certificate in the file")]
-    NoCertificate(TlsFile),
+    NoCertificate(String),
     #[error("{0}: no PEM private key in the file (PKCS#8, PKCS#1 or SEC1; encrypted keys are not supported)")]
-    NoKey(TlsFile),
+    NoKey(String),
     #[error("{file}: not a usable CA certificate: {reason}")]
-    BadCa {
-        file: TlsFile,
-        reason: rustls::Error,
-    },
+    BadCa { file: String, reason: rustls::Error },
     #[error("client certificate verification with {file}: {reason}")]
     Verifier {
-        file: TlsFile,
+        file: String,
         reason: rustls::server::VerifierBuilderError,
     },
     #[error("{cert} with {key}: {reason}")]
     KeyPair {
-        cert: TlsFile,
-        key: TlsFile,
+        cert: String,
+        key: String,
         reason: String,
     },
     #[error("TLS protocol versions: {0}")]
@@ -66,14 +64,14 @@ pub fn server_config(settings: &TlsSettings) -> Result<Arc<ServerConfig>, TlsErr
             let mut roots = RootCertStore::empty();
             for cert in read_certs(ca)? {
                 roots.add(cert).map_err(|reason| TlsError::BadCa {
-                    file: ca.clone(),
+                    file: ca.to_string(),
                     reason,
                 })?;
             }
             let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
                 .build()
                 .map_err(|reason| TlsError::Verifier {
-                    file: ca.clone(),
+                    file: ca.to_string(),
                     reason,
                 })?;
             builder.with_client_cert_verifier(verifier)
@@ -86,8 +84,8 @@ pub fn server_config(settings: &TlsSettings) -> Result<Arc<ServerConfig>, TlsErr
     let config = builder
         .with_single_cert(chain, key)
         .map_err(|e| TlsError::KeyPair {
-            cert: settings.cert.clone(),
-            key: settings.key.clone(),
+            cert: settings.cert.to_string(),
+            key: settings.key.to_string(),
             reason: match e {
                 rustls::Error::InconsistentKeys(_) => {
                     "the key is not the certificate's (its public key differs)".to_string()
@@ -103,14 +101,14 @@ fn read_certs(file: &TlsFile) -> Result<Vec<CertificateDer<'static>>, TlsError> 
         .and_then(|it| it.collect::<Result<Vec<_>, _>>())
         .map_err(|e| read_error(file, e))?;
     if certs.is_empty() {
-        return Err(TlsError::NoCertificate(file.clone()));
+        return Err(TlsError::NoCertificate(file.to_string()));
     }
     Ok(certs)
 }
 
 fn read_key(file: &TlsFile) -> Result<PrivateKeyDer<'static>, TlsError> {
     PrivateKeyDer::from_pem_file(&file.path).map_err(|e| match e {
-        rustls_pki_types::pem::Error::NoItemsFound => TlsError::NoKey(file.clone()),
+        rustls_pki_types::pem::Error::NoItemsFound => TlsError::NoKey(file.to_string()),
         e => read_error(file, e),
     })
 }
@@ -121,7 +119,7 @@ fn read_error(file: &TlsFile, e: rustls_pki_types::pem::Error) -> TlsError {
         e => format!("bad PEM: {e}"),
     };
     TlsError::Read {
-        file: file.clone(),
+        file: file.to_string(),
         reason,
     }
 }
