@@ -286,7 +286,11 @@ fn tlsverify_admits_only_clients_with_a_certificate_from_the_ca() {
         d.ok(&["version", "--format", "{{.Server.Version}}"]).trim()
     );
 
+    // A client that connects and never says a word holds up no one's handshake.
+    let _silent = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+
     // The environment form: DOCKER_TLS_VERIFY=1 DOCKER_CERT_PATH=DIR.
+    let started = Instant::now();
     let out = Command::new(DOCKER)
         .args(["info", "--format", "{{.ID}}"])
         .env("DOCKER_HOST", format!("tcp://127.0.0.1:{port}"))
@@ -299,6 +303,8 @@ fn tlsverify_admits_only_clients_with_a_certificate_from_the_ca() {
         .unwrap();
     assert!(out.status.success(), "{out:?}");
     assert!(!text(&out.stdout).trim().is_empty());
+    // (A handshake waiting for the silent one would take its 30 s timeout.)
+    assert!(started.elapsed() < Duration::from_secs(10));
 
     // A container over TLS, and a hijacked stream with stdin (closed at its end).
     let mut c = cli(&d, port, &pki, "client");
