@@ -4,13 +4,50 @@ use std::path::PathBuf;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
-    /// Daemon socket(s) to listen on: unix:///path or tcp://127.0.0.1:PORT (repeatable).
-    #[arg(
-        short = 'H',
-        long = "host",
-        default_value = "unix:///run/dockbridge.sock"
-    )]
+    /// Daemon socket(s) to listen on: unix:///path or tcp://HOST[:PORT] (repeatable;
+    /// the port defaults to 2375). Without -H: unix:///run/dockbridge.sock, or
+    /// tcp://localhost:2376 when TLS is on, as dockerd.
+    #[arg(short = 'H', long = "host")]
     pub hosts: Vec<String>,
+    /// Use TLS on tcp:// listeners; implied by --tlsverify. As with dockerd (20.10 and
+    /// later), --tls alone also verifies clients: add --tlsverify=false for TLS without
+    /// client certificates.
+    #[arg(
+        long,
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub tls: Option<bool>,
+    /// Use TLS and verify the remote: clients must present a certificate signed by
+    /// --tlscacert (given at all, even =false, it turns TLS on).
+    #[arg(
+        long,
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub tlsverify: Option<bool>,
+    /// Trust client certificates signed only by this CA [default: ~/.docker/ca.pem, or
+    /// $DOCKER_CERT_PATH/ca.pem].
+    #[arg(long, value_name = "PATH")]
+    pub tlscacert: Option<PathBuf>,
+    /// The server's TLS certificate (PEM, chain after it) [default: ~/.docker/cert.pem].
+    #[arg(long, value_name = "PATH")]
+    pub tlscert: Option<PathBuf>,
+    /// The server's TLS key (PEM: PKCS#8, PKCS#1 or SEC1) [default: ~/.docker/key.pem].
+    #[arg(long, value_name = "PATH")]
+    pub tlskey: Option<PathBuf>,
+    /// Group for the unix socket(s), by name or GID [default: docker]. A missing `docker`
+    /// group only warns (the socket keeps the daemon's group), as with dockerd; any other
+    /// missing group is an error; "" keeps the daemon's group.
+    #[cfg(unix)]
+    #[arg(short = 'G', long = "group", value_name = "GROUP")]
+    pub group: Option<String>,
     /// Root of persistent state (containers, logs, containerd's root).
     #[arg(long, default_value = "/var/lib/dockbridge")]
     pub data_root: PathBuf,
@@ -73,6 +110,113 @@ pub fn init_path(flag: Option<&std::path::Path>) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// One of the three TLS files, with where its path came from (for error messages).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFile {
+    /// The flag that names it: `--tlscacert`, `--tlscert` or `--tlskey`.
+    pub flag: &'static str,
+    pub path: PathBuf,
+    /// Not given: dockerd's default under the certificate directory.
+    pub defaulted: bool,
+}
+
+impl std::fmt::Display for TlsFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.defaulted {
+            write!(
+                f,
+                "{} (the default for {}, which was not given)",
+                self.path.display(),
+                self.flag
+            )
+        } else {
+            write!(f, "{} {}", self.flag, self.path.display())
+        }
+    }
+}
+
+/// What `--tls`, `--tlsverify` and the three paths amount to, by dockerd's rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsSettings {
+    pub cert: TlsFile,
+    pub key: TlsFile,
+    /// The CA client certificates must be signed by; `None`: clients are not asked for a
+    /// certificate (`--tlsverify=false`).
+    pub client_ca: Option<TlsFile>,
+}
+
+impl TlsSettings {
+    pub fn verifies_clients(&self) -> bool {
+        self.client_ca.is_some()
+    }
+}
+
+impl ServeArgs {
+    /// The TLS settings for tcp:// listeners, `None` when TLS is off. Default paths come
+    /// from [`default_cert_dir`] (the environment), as dockerd's do.
+    pub fn tls_settings(&self) -> Option<TlsSettings> {
+        resolve_tls(
+            self.tls,
+            self.tlsverify,
+            [
+                self.tlscacert.as_deref(),
+                self.tlscert.as_deref(),
+                self.tlskey.as_deref(),
+            ],
+            &default_cert_dir(),
+        )
+    }
+}
+
+/// dockerd's rules (cmd/dockerd, 20.10 to 28): `--tlsverify` given at all turns TLS on;
+/// `--tls` turns it on and, unless `--tlsverify=false` is given too, client
+/// verification with it; `--tls=false` alone leaves it off. `[ca, cert, key]` default
+/// to `ca.pem`, `cert.pem`, `key.pem` in `cert_dir`.
+pub fn resolve_tls(
+    tls: Option<bool>,
+    tlsverify: Option<bool>,
+    [ca, cert, key]: [Option<&std::path::Path>; 3],
+    cert_dir: &std::path::Path,
+) -> Option<TlsSettings> {
+    let on = tlsverify.is_some() || tls == Some(true);
+    if !on {
+        return None;
+    }
+    let verify = tlsverify.unwrap_or(true);
+    let file = |flag: &'static str, given: Option<&std::path::Path>, name: &str| TlsFile {
+        flag,
+        path: given.map_or_else(|| cert_dir.join(name), |p| p.to_path_buf()),
+        defaulted: given.is_none(),
+    };
+    Some(TlsSettings {
+        cert: file("--tlscert", cert, "cert.pem"),
+        key: file("--tlskey", key, "key.pem"),
+        client_ca: verify.then(|| file("--tlscacert", ca, "ca.pem")),
+    })
+}
+
+/// Where dockerd looks for `ca.pem`, `cert.pem` and `key.pem` when the flags are not
+/// given: `$DOCKER_CERT_PATH`, else `$DOCKER_CONFIG`, else `~/.docker`.
+pub fn default_cert_dir() -> PathBuf {
+    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    if let Some(dir) = var("DOCKER_CERT_PATH").or_else(|| var("DOCKER_CONFIG")) {
+        return PathBuf::from(dir);
+    }
+    let home = if cfg!(windows) {
+        var("USERPROFILE")
+    } else {
+        var("HOME")
+    };
+    home.map(PathBuf::from).unwrap_or_default().join(".docker")
+}
+
+/// dockerd's port for `tcp://HOST` without one (with or without TLS: 2376 is only the
+/// port of the default host when TLS is on, see [`listen_addrs`]).
+pub const DEFAULT_TCP_PORT: u16 = 2375;
+/// The default listener with TLS on and no `-H`, as dockerd: `tcp://localhost:2376`.
+pub const DEFAULT_TLS_HOST: &str = "tcp://localhost:2376";
+pub const DEFAULT_UNIX_HOST: &str = "unix:///run/dockbridge.sock";
+
 /// A parsed `-H` address.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ListenAddr {
@@ -80,41 +224,152 @@ pub enum ListenAddr {
     Tcp(std::net::SocketAddr),
 }
 
+impl std::fmt::Display for ListenAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Unix(p) => write!(f, "unix://{}", p.display()),
+            Self::Tcp(sa) => write!(f, "tcp://{sa}"),
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum AddrError {
-    #[error("invalid host {0:?}: expected unix:///path or tcp://127.0.0.1:PORT")]
+    #[error("invalid host {0:?}: expected unix:///path or tcp://HOST[:PORT]")]
     Invalid(String),
-    #[error("refusing to listen on {0}: a non-loopback TCP address needs TLS, which dockbridge does not implement yet; use a loopback address or a unix socket")]
+    #[error("invalid host {host:?}: cannot resolve {name:?}: {source}")]
+    Resolve {
+        host: String,
+        name: String,
+        source: std::io::Error,
+    },
+    #[error("refusing to listen on {0} without TLS: a non-loopback TCP address needs TLS (--tlsverify with --tlscacert, --tlscert and --tlskey); use a loopback address or a unix socket")]
     NonLoopback(String),
 }
 
+/// The listeners for the `-H` values, as dockerd chooses them: none given means the unix
+/// socket, or `tcp://localhost:2376` when TLS is on; duplicates are dropped. A
+/// non-loopback TCP address without TLS is refused.
+pub fn listen_addrs(hosts: &[String], tls: bool) -> Result<Vec<ListenAddr>, AddrError> {
+    let defaults = [if tls {
+        DEFAULT_TLS_HOST
+    } else {
+        DEFAULT_UNIX_HOST
+    }
+    .to_string()];
+    let hosts = if hosts.is_empty() {
+        &defaults[..]
+    } else {
+        hosts
+    };
+    let mut out: Vec<ListenAddr> = Vec::new();
+    for h in hosts {
+        let addr = ListenAddr::parse(h)?;
+        if let ListenAddr::Tcp(sa) = &addr {
+            if !tls && !sa.ip().is_loopback() {
+                return Err(AddrError::NonLoopback(addr.to_string()));
+            }
+        }
+        if !out.contains(&addr) {
+            out.push(addr);
+        }
+    }
+    Ok(out)
+}
+
 impl ListenAddr {
+    /// `unix:///path`, `/path`, `tcp://HOST[:PORT]` or `HOST[:PORT]` (tcp, as dockerd);
+    /// HOST is an address, `[v6]`, a name (resolved now) or empty (localhost), PORT
+    /// defaults to 2375.
     pub fn parse(s: &str) -> Result<Self, AddrError> {
+        let s = s.trim();
         if let Some(path) = s.strip_prefix("unix://") {
             if path.is_empty() {
                 return Ok(Self::Unix(PathBuf::from("/run/dockbridge.sock")));
             }
-            return Ok(Self::Unix(PathBuf::from(path)));
-        }
-        if let Some(addr) = s.strip_prefix("tcp://") {
-            let addr: std::net::SocketAddr = addr
-                .parse()
-                .map_err(|_| AddrError::Invalid(s.to_string()))?;
-            if !addr.ip().is_loopback() {
-                return Err(AddrError::NonLoopback(s.to_string()));
+            if path.contains("://") {
+                return Err(AddrError::Invalid(s.to_string()));
             }
-            return Ok(Self::Tcp(addr));
+            return Ok(Self::Unix(PathBuf::from(path)));
         }
         if s.starts_with('/') {
             return Ok(Self::Unix(PathBuf::from(s)));
         }
-        Err(AddrError::Invalid(s.to_string()))
+        let rest = match s.split_once("://") {
+            Some(("tcp", rest)) => rest,
+            Some(_) => return Err(AddrError::Invalid(s.to_string())),
+            None => s,
+        };
+        let (host, port) =
+            split_host_port(rest).ok_or_else(|| AddrError::Invalid(s.to_string()))?;
+        resolve_tcp(host, port)
+            .map(Self::Tcp)
+            .map_err(|source| AddrError::Resolve {
+                host: s.to_string(),
+                name: host.to_string(),
+                source,
+            })
     }
+}
+
+/// Splits `HOST[:PORT]` as Go's `net.SplitHostPort` with dockerd's defaults; `None` for
+/// what dockerd refuses (a path, a bad port).
+fn split_host_port(s: &str) -> Option<(&str, u16)> {
+    if s.contains('/') || s.contains('@') {
+        return None;
+    }
+    let port = |p: &str| -> Option<u16> {
+        if p.is_empty() {
+            Some(DEFAULT_TCP_PORT)
+        } else {
+            p.parse().ok()
+        }
+    };
+    if let Some(v6) = s.strip_prefix('[') {
+        let (host, after) = v6.split_once(']')?;
+        return match after {
+            "" => Some((host, DEFAULT_TCP_PORT)),
+            _ => Some((host, port(after.strip_prefix(':')?)?)),
+        };
+    }
+    // A bare IPv6 address (Go joins it with the default port).
+    if s.parse::<std::net::Ipv6Addr>().is_ok() {
+        return Some((s, DEFAULT_TCP_PORT));
+    }
+    match s.rsplit_once(':') {
+        Some((host, _)) if host.contains(':') => None,
+        Some((host, p)) => Some((host, port(p)?)),
+        None => Some((s, DEFAULT_TCP_PORT)),
+    }
+}
+
+fn resolve_tcp(host: &str, port: u16) -> std::io::Result<std::net::SocketAddr> {
+    use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
+    if host.is_empty() || host.eq_ignore_ascii_case("localhost") {
+        return Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port));
+    }
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, port));
+    }
+    // As Go's net.Listen on a name: one of its addresses, IPv4 first.
+    let addrs: Vec<SocketAddr> = (host, port).to_socket_addrs()?.collect();
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or_else(|| addrs.first())
+        .copied()
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "no address"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::SocketAddr;
+    use std::path::Path;
+
+    fn tcp(s: &str) -> ListenAddr {
+        ListenAddr::Tcp(s.parse::<SocketAddr>().unwrap())
+    }
 
     #[test]
     fn parses_hosts() {
@@ -124,13 +379,135 @@ mod tests {
         );
         assert_eq!(
             ListenAddr::parse("tcp://127.0.0.1:2375").unwrap(),
-            ListenAddr::Tcp("127.0.0.1:2375".parse().unwrap())
+            tcp("127.0.0.1:2375")
         );
-        assert!(matches!(
-            ListenAddr::parse("tcp://0.0.0.0:2375"),
-            Err(AddrError::NonLoopback(_))
-        ));
         assert!(ListenAddr::parse("ftp://x").is_err());
-        assert!(ListenAddr::parse("tcp://localhost").is_err());
+        assert!(ListenAddr::parse("unix://tcp://x").is_err());
+    }
+
+    #[test]
+    fn tcp_hosts_default_as_dockerd_does() {
+        for (h, want) in [
+            ("tcp://127.0.0.1", "127.0.0.1:2375"),
+            ("tcp://127.0.0.1:", "127.0.0.1:2375"),
+            ("tcp://localhost", "127.0.0.1:2375"),
+            ("tcp://", "127.0.0.1:2375"),
+            ("tcp://:2376", "127.0.0.1:2376"),
+            ("127.0.0.1:2376", "127.0.0.1:2376"),
+            ("tcp://[::1]", "[::1]:2375"),
+            ("tcp://[::1]:2376", "[::1]:2376"),
+            ("tcp://::1", "[::1]:2375"),
+            ("tcp://0.0.0.0:2376", "0.0.0.0:2376"),
+        ] {
+            assert_eq!(ListenAddr::parse(h).unwrap(), tcp(want), "{h}");
+        }
+        for bad in [
+            "tcp://127.0.0.1:x",
+            "tcp://127.0.0.1:70000",
+            "tcp://127.0.0.1:2375/path",
+            "tcp://[::1",
+            "tcp://a:b:c",
+        ] {
+            assert!(ListenAddr::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn listeners_default_by_tls_and_refuse_exposure_without_it() {
+        assert_eq!(
+            listen_addrs(&[], false).unwrap(),
+            [ListenAddr::Unix("/run/dockbridge.sock".into())]
+        );
+        assert_eq!(listen_addrs(&[], true).unwrap(), [tcp("127.0.0.1:2376")]);
+        let hosts = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let err = listen_addrs(&hosts(&["tcp://0.0.0.0:2375"]), false).unwrap_err();
+        assert!(matches!(err, AddrError::NonLoopback(_)));
+        assert!(err.to_string().contains("needs TLS"), "{err}");
+        assert_eq!(
+            listen_addrs(&hosts(&["tcp://0.0.0.0:2376"]), true).unwrap(),
+            [tcp("0.0.0.0:2376")]
+        );
+        // Duplicates go, as dockerd drops them.
+        assert_eq!(
+            listen_addrs(&hosts(&["tcp://127.0.0.1", "127.0.0.1:2375"]), false).unwrap(),
+            [tcp("127.0.0.1:2375")]
+        );
+    }
+
+    fn flags(tls: Option<bool>, verify: Option<bool>) -> Option<TlsSettings> {
+        resolve_tls(tls, verify, [None, None, None], Path::new("/certs"))
+    }
+
+    #[test]
+    fn tls_flags_follow_dockerd() {
+        assert_eq!(flags(None, None), None);
+        assert_eq!(flags(Some(false), None), None);
+        // --tlsverify, even =false, turns TLS on.
+        assert!(flags(None, Some(true)).unwrap().verifies_clients());
+        assert!(!flags(None, Some(false)).unwrap().verifies_clients());
+        assert!(flags(Some(false), Some(true)).unwrap().verifies_clients());
+        // --tls alone verifies clients (dockerd 20.10+); =false on --tlsverify does not.
+        assert!(flags(Some(true), None).unwrap().verifies_clients());
+        assert!(!flags(Some(true), Some(false)).unwrap().verifies_clients());
+    }
+
+    #[test]
+    fn tls_paths_default_under_the_cert_dir() {
+        let s = flags(None, Some(true)).unwrap();
+        assert_eq!(s.cert.path, Path::new("/certs/cert.pem"));
+        assert_eq!(s.key.path, Path::new("/certs/key.pem"));
+        let ca = s.client_ca.unwrap();
+        assert_eq!(ca.path, Path::new("/certs/ca.pem"));
+        assert!(ca.defaulted);
+        assert!(ca.to_string().contains("default for --tlscacert"), "{ca}");
+        let s = resolve_tls(
+            None,
+            Some(true),
+            [Some(Path::new("/x/ca")), None, Some(Path::new("/x/k"))],
+            Path::new("/certs"),
+        )
+        .unwrap();
+        let ca = s.client_ca.unwrap();
+        assert_eq!(
+            (ca.path.as_path(), ca.defaulted),
+            (Path::new("/x/ca"), false)
+        );
+        assert_eq!(ca.to_string(), "--tlscacert /x/ca");
+        assert_eq!(s.key.path, Path::new("/x/k"));
+        assert!(s.cert.defaulted);
+    }
+
+    #[test]
+    fn serve_flags_parse_as_dockerd_spells_them() {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            serve: ServeArgs,
+        }
+        let p = |args: &[&str]| Cli::try_parse_from([&["x"], args].concat()).map(|c| c.serve);
+        let a = p(&[
+            "--tlsverify",
+            "--tlscacert",
+            "/c",
+            "-H",
+            "tcp://0.0.0.0:2376",
+        ])
+        .unwrap();
+        assert_eq!((a.tls, a.tlsverify), (None, Some(true)));
+        assert_eq!(a.tlscacert.as_deref(), Some(Path::new("/c")));
+        let a = p(&["--tls", "--tlsverify=false"]).unwrap();
+        assert_eq!((a.tls, a.tlsverify), (Some(true), Some(false)));
+        assert!(!a.tls_settings().unwrap().verifies_clients());
+        let a = p(&["--tls=0"]).unwrap();
+        assert_eq!(a.tls, Some(false));
+        assert!(a.tls_settings().is_none());
+        assert!(p(&["--tls=maybe"]).is_err());
+        assert!(p(&[]).unwrap().hosts.is_empty());
+        #[cfg(unix)]
+        {
+            assert_eq!(p(&["-G", "staff"]).unwrap().group.as_deref(), Some("staff"));
+            assert_eq!(p(&[]).unwrap().group, None);
+        }
     }
 }

@@ -31,11 +31,10 @@ pub const GIT_COMMIT: &str = "dockbridge";
 
 /// Runs the daemon until SIGTERM or SIGINT.
 pub async fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
-    let addrs = args
-        .hosts
-        .iter()
-        .map(|h| config::ListenAddr::parse(h))
-        .collect::<Result<Vec<_>, _>>()?;
+    // Flags are checked and TLS files read before anything is created or started.
+    let tls = args.tls_settings();
+    let addrs = config::listen_addrs(&args.hosts, tls.is_some())?;
+    let bind_opts = bind_options(&args, tls.as_ref(), &addrs)?;
     for dir in [&args.data_root, &args.exec_root] {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
@@ -149,8 +148,8 @@ pub async fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut servers = tokio::task::JoinSet::new();
     for addr in &addrs {
-        let listener = listen::bind(addr).await?;
-        tracing::info!("API listening on {}", listen::describe(addr));
+        let listener = listen::bind(addr, &bind_opts).await?;
+        tracing::info!("API listening on {}", listen::describe(addr, &bind_opts));
         let mut rx = stop_rx.clone();
         let shutdown = async move {
             let _ = rx.wait_for(|s| *s).await;
@@ -179,6 +178,46 @@ pub async fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
         let _ = std::fs::remove_file(p);
     }
     Ok(())
+}
+
+/// The TLS configuration (its files read now) and the unix sockets' group.
+fn bind_options(
+    args: &config::ServeArgs,
+    tls: Option<&config::TlsSettings>,
+    addrs: &[config::ListenAddr],
+) -> anyhow::Result<listen::BindOptions> {
+    if !tls.is_some_and(config::TlsSettings::verifies_clients) {
+        for addr in addrs
+            .iter()
+            .filter(|a| matches!(a, config::ListenAddr::Tcp(_)))
+        {
+            // As dockerd warns (and pauses) for a TCP listener without --tlsverify.
+            tracing::warn!(
+                "{addr}: without --tlsverify, anyone who can reach this address controls the daemon (root on this host)"
+            );
+        }
+    }
+    let tls = tls.map(listen::tls::server_config).transpose()?;
+    #[cfg(unix)]
+    let socket_group = {
+        let group = listen::group::resolve(args.group.as_deref())?;
+        if let listen::group::SocketGroup::Missing(msg) = &group {
+            if addrs
+                .iter()
+                .any(|a| matches!(a, config::ListenAddr::Unix(_)))
+            {
+                tracing::warn!("{msg}");
+            }
+        }
+        group.gid()
+    };
+    #[cfg(not(unix))]
+    let _ = args;
+    Ok(listen::BindOptions {
+        tls,
+        #[cfg(unix)]
+        socket_group,
+    })
 }
 
 fn daemon_id(data_root: &std::path::Path) -> anyhow::Result<String> {

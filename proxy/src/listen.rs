@@ -1,4 +1,11 @@
-//! Binding the `-H` addresses.
+//! Binding the `-H` addresses: unix sockets (0660, the `--group`'s), plain TCP, and TCP
+//! with TLS ([`tls`]).
+
+#[cfg(unix)]
+pub mod group;
+pub mod tls;
+
+use std::sync::Arc;
 
 use anyhow::Context;
 
@@ -9,9 +16,20 @@ pub enum Listener {
     #[cfg(unix)]
     Unix(tokio::net::UnixListener),
     Tcp(tokio::net::TcpListener),
+    Tls(tls::TlsListener),
 }
 
-pub async fn bind(addr: &ListenAddr) -> anyhow::Result<Listener> {
+/// What every listener is bound with.
+#[derive(Clone, Default)]
+pub struct BindOptions {
+    /// TLS for tcp:// listeners (`--tls`/`--tlsverify`); unix sockets never use it.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// The group unix sockets are given (`--group`); `None` keeps the daemon's.
+    #[cfg(unix)]
+    pub socket_group: Option<nix::unistd::Gid>,
+}
+
+pub async fn bind(addr: &ListenAddr, opts: &BindOptions) -> anyhow::Result<Listener> {
     match addr {
         #[cfg(not(unix))]
         ListenAddr::Unix(path) => anyhow::bail!(
@@ -29,22 +47,34 @@ pub async fn bind(addr: &ListenAddr) -> anyhow::Result<Listener> {
             let _ = std::fs::remove_file(path);
             let l = tokio::net::UnixListener::bind(path)
                 .with_context(|| format!("listening on {}", path.display()))?;
+            // As dockerd: the group first, then 0660.
+            if let Some(gid) = opts.socket_group {
+                nix::unistd::chown(path.as_path(), None, Some(gid))
+                    .with_context(|| format!("giving {} to group {gid}", path.display()))?;
+            }
             std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))
                 .with_context(|| format!("setting the mode of {}", path.display()))?;
             Ok(Listener::Unix(l))
         }
-        ListenAddr::Tcp(sa) => Ok(Listener::Tcp(
-            tokio::net::TcpListener::bind(sa)
+        ListenAddr::Tcp(sa) => {
+            let l = tokio::net::TcpListener::bind(sa)
                 .await
-                .with_context(|| format!("listening on {sa}"))?,
-        )),
+                .with_context(|| format!("listening on {sa}"))?;
+            match &opts.tls {
+                Some(config) => Ok(Listener::Tls(
+                    tls::TlsListener::new(l, config.clone())
+                        .with_context(|| format!("listening on {sa}"))?,
+                )),
+                None => Ok(Listener::Tcp(l)),
+            }
+        }
     }
 }
 
-pub fn describe(addr: &ListenAddr) -> String {
-    match addr {
-        ListenAddr::Unix(p) => format!("unix://{}", p.display()),
-        ListenAddr::Tcp(sa) => format!("tcp://{sa}"),
+pub fn describe(addr: &ListenAddr, opts: &BindOptions) -> String {
+    match (addr, &opts.tls) {
+        (ListenAddr::Tcp(_), Some(_)) => format!("{addr} (TLS)"),
+        _ => addr.to_string(),
     }
 }
 
@@ -57,5 +87,6 @@ pub async fn serve(
         #[cfg(unix)]
         Listener::Unix(u) => crate::server::run(u, daemon, shutdown).await,
         Listener::Tcp(t) => crate::server::run(t, daemon, shutdown).await,
+        Listener::Tls(t) => crate::server::run(t, daemon, shutdown).await,
     }
 }
