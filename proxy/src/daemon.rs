@@ -23,6 +23,8 @@ pub struct Daemon {
     pub networks: Arc<crate::networks::bridge::BridgeNetworks>,
     /// Registry access (pull, push, login).
     pub registries: Arc<Registries>,
+    /// How `docker info` names the seccomp profile: `default`, a path, or `unconfined`.
+    pub seccomp: String,
     /// A stable ID for `/info`, kept under the data root.
     pub id: String,
 }

@@ -35,6 +35,7 @@ pub async fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
     let tls = args.tls_settings();
     let addrs = config::listen_addrs(&args.hosts, tls.is_some())?;
     let bind_opts = bind_options(&args, tls.as_ref(), &addrs)?;
+    let (seccomp_profile, seccomp) = config::seccomp_profile(args.seccomp_profile.as_deref())?;
     for dir in [&args.data_root, &args.exec_root] {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
@@ -99,6 +100,7 @@ pub async fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
         data_root: args.data_root.clone(),
         exec_root: args.exec_root.clone(),
         init_path: config::init_path(args.init_path.as_deref()),
+        seccomp_profile: seccomp_profile.map(Arc::new),
     };
     let volumes = Arc::new(
         volumes::VolumeStore::new(args.data_root.join("volumes"))
@@ -142,6 +144,7 @@ pub async fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
         volumes,
         networks,
         registries,
+        seccomp,
         id: daemon_id(&args.data_root)?,
     });
 

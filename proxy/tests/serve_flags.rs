@@ -110,3 +110,37 @@ fn an_unknown_socket_group_is_refused() {
     let err = refused_start(home.path(), &["--group", "no-such-group-here"]);
     assert!(err.contains("group no-such-group-here not found"), "{err}");
 }
+
+#[test]
+fn a_seccomp_profile_that_does_not_load_is_refused() {
+    let home = tempfile::tempdir().unwrap();
+    let missing = home.path().join("nope.json");
+    let err = refused_start(
+        home.path(),
+        &[
+            "--seccomp-profile",
+            missing.to_str().unwrap(),
+            "-H",
+            "tcp://127.0.0.1:0",
+        ],
+    );
+    assert!(
+        err.contains(&format!(
+            "reading the seccomp profile {}",
+            missing.display()
+        )),
+        "{err}"
+    );
+    let bad = home.path().join("bad.json");
+    std::fs::write(&bad, "{bad").unwrap();
+    let err = refused_start(
+        home.path(),
+        &[
+            "--seccomp-profile",
+            bad.to_str().unwrap(),
+            "-H",
+            "tcp://127.0.0.1:0",
+        ],
+    );
+    assert!(err.contains("Decoding seccomp profile failed"), "{err}");
+}

@@ -11,6 +11,10 @@ pub enum Error {
     /// Not possible with the container's current settings (dockerd's conflict, 409).
     #[error("{0}")]
     Conflict(String),
+    /// The runtime spec cannot be built from what was accepted at create (dockerd's 500 at
+    /// start, e.g. a seccomp profile that does not decode).
+    #[error("{0}")]
+    Runtime(String),
     #[error(transparent)]
     Spec(#[from] spec::Error),
 }

@@ -20,6 +20,7 @@ pub mod networks;
 pub mod ping;
 pub mod registry;
 pub mod sdk;
+pub mod security;
 pub mod streams;
 pub mod system;
 pub mod volumes;
@@ -40,6 +41,7 @@ pub fn all() -> Vec<Case> {
     v.extend(archive::cases());
     v.extend(networks::cases());
     v.extend(volumes::cases());
+    v.extend(security::cases());
     v.extend(registry::cases());
     v.extend(sdk::cases());
     v.extend(daemon::cases());

@@ -193,6 +193,8 @@ pub struct Paths {
     pub exec_root: PathBuf,
     /// The init binary for `--init` (`None`: refused).
     pub init_path: Option<PathBuf>,
+    /// The daemon's seccomp profile for unprivileged containers (`None`: unconfined).
+    pub seccomp_profile: Option<Arc<translate::linux::seccomp::Profile>>,
 }
 
 /// The subsystems the manager works through (see [`providers`]).
@@ -268,6 +270,7 @@ impl Manager {
                 mount_root: paths.exec_root.join("mnt"),
                 windows_layers: paths.data_root.join("windowsfilter"),
                 init_path: paths.init_path.clone(),
+                seccomp_profile: paths.seccomp_profile.clone(),
             }),
             mounts: Arc::new(providers::LocalMounts {
                 volumes,

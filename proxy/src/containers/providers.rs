@@ -457,6 +457,8 @@ pub struct RuntimeSpecs {
     pub windows_layers: PathBuf,
     /// The init binary for `--init`.
     pub init_path: Option<PathBuf>,
+    /// The daemon's seccomp profile (`--seccomp-profile`, Docker's default).
+    pub seccomp_profile: Option<Arc<translate::linux::seccomp::Profile>>,
 }
 
 #[async_trait]
@@ -531,6 +533,7 @@ impl RuntimeSpecs {
         let netns_path = req.network.netns_path.clone();
         let init_path = self.init_path.as_ref().map(|p| p.display().to_string());
         let joins = req.joins.clone();
+        let seccomp_profile = self.seccomp_profile.clone();
         let shareable_ipc = rec.host_config.ipc_mode.as_deref() == Some("shareable");
         let shm_size = match rec.host_config.shm_size.unwrap_or(0) {
             0 => 64 << 20,
@@ -596,6 +599,8 @@ impl RuntimeSpecs {
             ctx.netns_path = netns_path;
             ctx.init_path = init_path;
             ctx.pid_ns_path = joins.pid.map(|p| format!("/proc/{p}/ns/pid"));
+            ctx.seccomp_profile = seccomp_profile.as_deref().cloned();
+            ctx.kernel = translate::linux::seccomp::parse_kernel(&host.kernel_version);
             ctx.link_env = joins
                 .links
                 .iter()

@@ -290,6 +290,7 @@ impl Rig {
                 data_root: dir.path().join("data"),
                 exec_root: dir.path().join("exec"),
                 init_path: None,
+                seccomp_profile: None,
             },
             Providers {
                 images: Arc::new(FakeImages),

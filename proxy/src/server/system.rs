@@ -112,7 +112,7 @@ pub fn go_arch() -> &'static str {
 }
 
 async fn info(State(d): State<AppState>) -> impl IntoResponse {
-    let (cd_version, cd_rev) = containerd_version(&d).await;
+    let (_, cd_rev) = containerd_version(&d).await;
     let (mut running, mut paused, mut stopped) = (0i64, 0i64, 0i64);
     let all = d.containers.all();
     for c in &all {
@@ -209,11 +209,15 @@ async fn info(State(d): State<AppState>) -> impl IntoResponse {
         init_commit: Some(Commit {
             id: Some(String::new()),
         }),
-        security_options: Some(vec!["name=seccomp,profile=unconfined".into()]),
-        warnings: Some(vec![format!(
-            "dockbridge: containerd {cd_version}; backends: {}; no bridge networking yet",
-            backends.join(", ")
-        )]),
+        security_options: Some(vec![format!("name=seccomp,profile={}", d.seccomp)]),
+        warnings: Some(
+            (d.seccomp == "unconfined")
+                .then(|| {
+                    "WARNING: containers run without a seccomp filter (no profile: see dockbridge serve --seccomp-profile)".to_string()
+                })
+                .into_iter()
+                .collect(),
+        ),
         ..Default::default()
     })
 }

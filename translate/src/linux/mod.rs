@@ -27,6 +27,7 @@ pub mod mounts;
 pub mod namespaces;
 pub mod network;
 pub mod resources;
+pub mod seccomp;
 pub mod update;
 pub mod user;
 pub mod validate;
@@ -36,7 +37,7 @@ mod golden;
 
 use std::collections::{BTreeMap, HashMap};
 
-use oci_spec::runtime::{LinuxDevice, LinuxSeccomp, Spec};
+use oci_spec::runtime::{LinuxDevice, Spec};
 use serde::{Deserialize, Serialize};
 use spec::api::models::{ContainerCreateBody, HostConfig};
 use spec::image::ImageConfigFile;
@@ -132,9 +133,11 @@ pub struct LinuxContext {
     /// `--link` children's variables ([`links::link_env`]), between the daemon's defaults
     /// and the container's own `Env`, as dockerd's `CreateDaemonEnvironment` puts them.
     pub link_env: Vec<String>,
-    /// The seccomp filter for unprivileged containers; `None` runs them unconfined (dockbridge
-    /// does not ship Docker's default profile yet, so `docker info` must not claim seccomp).
-    pub seccomp: Option<LinuxSeccomp>,
+    /// The daemon's seccomp profile for unprivileged containers (Docker's default, or
+    /// `--seccomp-profile`); `None` runs them unconfined.
+    pub seccomp_profile: Option<seccomp::Profile>,
+    /// The host kernel's version, for profiles' `minKernel`.
+    pub kernel: Option<(u32, u32)>,
 }
 
 impl LinuxContext {
@@ -175,7 +178,7 @@ pub fn linux_spec(
     let process = config::process(&merged, hc, ctx, &security)?;
     let readonly_rootfs = hc.readonly_rootfs == Some(true);
     let (spec_mounts, rootfs_propagation) = mounts::spec_mounts(hc, ctx, &security)?;
-    let linux = namespaces::linux(&merged, hc, ctx, net, &security, rootfs_propagation)?;
+    let linux = namespaces::linux(&merged, hc, ctx, net, rootfs_propagation)?;
 
     let mut root = blank::<oci_spec::runtime::Root>(serde_json::json!({ "path": "rootfs" }))?;
     if readonly_rootfs {
@@ -203,8 +206,46 @@ pub fn linux_spec(
                 .collect::<HashMap<_, _>>(),
         ));
     }
+    let mut linux = linux;
+    linux.set_seccomp(container_seccomp(
+        hc,
+        ctx,
+        &security,
+        spec.process().as_ref(),
+    )?);
     spec.set_linux(Some(linux));
     Ok(spec)
+}
+
+/// dockerd's `WithSeccomp`: nothing for privileged or `seccomp=unconfined` containers,
+/// else the custom profile or the daemon's, for the process's bounding capabilities.
+fn container_seccomp(
+    hc: &HostConfig,
+    ctx: &LinuxContext,
+    security: &validate::SecurityOptions,
+    process: Option<&oci_spec::runtime::Process>,
+) -> Result<Option<oci_spec::runtime::LinuxSeccomp>, Error> {
+    if hc.privileged == Some(true) {
+        return Ok(None);
+    }
+    let custom;
+    let profile = match &security.seccomp {
+        validate::Seccomp::Unconfined => return Ok(None),
+        validate::Seccomp::Custom(json) => {
+            custom = seccomp::parse(json)?;
+            &custom
+        }
+        validate::Seccomp::Default => match &ctx.seccomp_profile {
+            Some(p) => p,
+            None => return Ok(None),
+        },
+    };
+    let caps: Vec<String> = process
+        .and_then(|p| p.capabilities().as_ref())
+        .and_then(|c| c.bounding().as_ref())
+        .map(|b| b.iter().map(|c| format!("CAP_{c}")).collect())
+        .unwrap_or_default();
+    seccomp::setup(profile, &caps, seccomp::native_arch(), ctx.kernel)
 }
 
 /// The container's hostname as dockerd picks it at create time: `Config.Hostname` when

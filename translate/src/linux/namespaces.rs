@@ -7,7 +7,6 @@ use oci_spec::runtime::{Linux, LinuxNamespace};
 use spec::api::models::{ContainerConfig, HostConfig, HostConfigCgroupnsModeEnum as CgroupNs};
 
 use super::network::NetworkMode;
-use super::validate::{Seccomp, SecurityOptions};
 use super::{blank, invalid, resources, LinuxContext};
 use crate::Error;
 
@@ -101,7 +100,6 @@ pub(super) fn linux(
     hc: &HostConfig,
     ctx: &LinuxContext,
     net: NetworkMode,
-    security: &SecurityOptions,
     rootfs_propagation: Option<String>,
 ) -> Result<Linux, Error> {
     let privileged = hc.privileged == Some(true);
@@ -217,9 +215,6 @@ pub(super) fn linux(
     }
     if !devices.is_empty() {
         linux.set_devices(Some(devices));
-    }
-    if !privileged && security.seccomp != Seccomp::Unconfined {
-        linux.set_seccomp(ctx.seccomp.clone());
     }
     linux.set_rootfs_propagation(rootfs_propagation);
     Ok(linux)
