@@ -13,11 +13,34 @@ cleanup() {
     kill -KILL "$db_pid" 2>/dev/null
   fi
   compat-tests/scripts/reference-dockerd.sh stop "$work/refb" >/dev/null 2>&1
+  [ -n "${podman_pid:-}" ] && kill -KILL "$podman_pid" 2>/dev/null
   pkill -9 -f "$work/db" 2>/dev/null
   awk -v d="$work/" 'index($5, d) == 1 {print $5}' /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null
   rm -rf "$work"
 }
 trap cleanup EXIT
+
+# podman's Docker-compatible service on unix://$work/podman/podman.sock, with its own
+# storage under $work. This sandbox's hard limits are below podman's default container
+# rlimits (nofile/nproc 1048576), which runc then cannot set: lower defaults, and
+# cgroupfs/file events since there is no systemd.
+start_podman() {
+  mkdir -p "$work/podman"
+  printf '[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]\n[engine]\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n' \
+    >"$work/podman/containers.conf"
+  # In a private network namespace: the bridge cases make podman create networks.
+  CONTAINERS_CONF="$work/podman/containers.conf" unshare -n sh -c 'ip link set lo up &&
+    exec podman --root "$1/root" --runroot "$1/run" system service --time=0 "unix://$1/podman.sock"' \
+    sh "$work/podman" >"$work/podman/log" 2>&1 &
+  podman_pid=$!
+  for _ in $(seq 1 100); do [ -S "$work/podman/podman.sock" ] && break; sleep 0.1; done
+}
+stop_podman() {
+  [ -n "${podman_pid:-}" ] && kill -TERM "$podman_pid" 2>/dev/null
+  for _ in $(seq 1 50); do kill -0 "${podman_pid:-0}" 2>/dev/null || break; sleep 0.1; done
+  podman --root "$work/podman/root" --runroot "$work/podman/run" rm -af >/dev/null 2>&1 || true
+  podman_pid=
+}
 
 start_reference() { compat-tests/scripts/reference-dockerd.sh start "$work/ref" >/dev/null; }
 stop_reference() { compat-tests/scripts/reference-dockerd.sh stop "$work/ref" >/dev/null; }

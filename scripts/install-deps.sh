@@ -11,14 +11,16 @@
 # (network namespaces; the bridge tests run in private ones), curl and python3 (the bridge
 # tests fetch published ports and hold a port from another process).
 # Registries: docker-registry (distribution 2.8), skopeo and apache2-utils (htpasswd) for
-# the registry tests and bench/pull.sh, openssl for their test CA.
+# the registry tests and bench/pull.sh, openssl for their test CA. podman (4.3): the third
+# engine of the compat table (its Docker-compatible service; differences are findings).
 set -euo pipefail
 
 need=()
 for pair in containerd:containerd runc:runc busybox:busybox-static protoc:protobuf-compiler \
             dockerd:docker.io script:bsdutils ip:iproute2 iptables:iptables nsenter:util-linux \
             unshare:util-linux curl:curl python3:python3 tini-static:tini \
-            docker-registry:docker-registry skopeo:skopeo htpasswd:apache2-utils openssl:openssl; do
+            docker-registry:docker-registry skopeo:skopeo htpasswd:apache2-utils openssl:openssl \
+            podman:podman; do
   bin=${pair%%:*}; pkg=${pair#*:}
   command -v "$bin" >/dev/null 2>&1 || need+=("$pkg")
 done

@@ -45,6 +45,9 @@ struct Args {
     /// compat-tests/scripts/registry.sh); without it the registry cases skip.
     #[arg(long, value_name = "HOST:PORT")]
     registry: Option<String>,
+    /// With --compare: also write the side-by-side report as Markdown to this file.
+    #[arg(long, value_name = "PATH")]
+    markdown: Option<String>,
     /// Write a JUnit XML report to this file (one testcase per case).
     #[arg(long, value_name = "PATH")]
     junit: Option<String>,
@@ -108,6 +111,10 @@ fn real_main() -> Result<ExitCode> {
         let rb = runner::run(b, &all, &opts, !args.quiet)?;
         if let Some(path) = &args.json {
             write_json(path, &serde_json::json!({ "a": ra, "b": rb }))?;
+        }
+        if let Some(path) = &args.markdown {
+            std::fs::write(path, report::compare_markdown(&ra, &rb))
+                .with_context(|| format!("writing {path}"))?;
         }
         let (text, differing) = report::compare(&ra, &rb);
         print!("{text}");

@@ -217,6 +217,70 @@ pub fn compare(a: &RunReport, b: &RunReport) -> (String, usize) {
     (out, differing)
 }
 
+/// `|` and newlines would break a Markdown table cell.
+fn md_cell(s: &str) -> String {
+    one_line(&s.replace('|', "\\|"), 300)
+}
+
+/// The `--compare` report as Markdown (`--markdown PATH`): every case with both
+/// endpoints' status and detail lines, and the first difference of the ones that differ.
+pub fn compare_markdown(a: &RunReport, b: &RunReport) -> String {
+    let bmap: BTreeMap<(String, String), &CaseResult> = b
+        .results
+        .iter()
+        .map(|c| ((c.area.clone(), c.case.clone()), c))
+        .collect();
+    let mut out = String::from("# dockbridge-compat: side by side\n\n");
+    let _ = writeln!(
+        out,
+        "- **A**: `{}` (server {}, API {}): {}",
+        a.host,
+        a.server_version,
+        a.server_api,
+        summary_line(a)
+    );
+    let _ = writeln!(
+        out,
+        "- **B**: `{}` (server {}, API {}): {}\n",
+        b.host,
+        b.server_version,
+        b.server_api,
+        summary_line(b)
+    );
+    out.push_str("| area | case | A | B | first difference |\n|---|---|---|---|---|\n");
+    for ca in &a.results {
+        let cb = bmap.get(&(ca.area.clone(), ca.case.clone()));
+        let status = |c: &CaseResult| {
+            let detail = c.detail.lines().next().unwrap_or_default();
+            if detail.is_empty() {
+                c.result.as_str().to_string()
+            } else {
+                format!("{}: {}", c.result.as_str(), md_cell(detail))
+            }
+        };
+        let (b_status, diff) = match cb {
+            Some(cb) => (
+                status(cb),
+                case_diff(ca, cb)
+                    .first()
+                    .map(|d| md_cell(d))
+                    .unwrap_or_default(),
+            ),
+            None => ("(not run)".to_string(), String::new()),
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} |",
+            ca.area,
+            ca.case,
+            status(ca),
+            b_status,
+            diff
+        );
+    }
+    out
+}
+
 /// Counts of cases per area (for the README table and `--list`).
 pub fn area_counts<'a>(areas: impl Iterator<Item = &'a str>) -> Vec<(String, usize)> {
     let mut m: Vec<(String, usize)> = Vec::new();
@@ -324,6 +388,37 @@ mod tests {
                 shape: vec![],
             }],
         }
+    }
+
+    #[test]
+    fn markdown_compare_rows_and_first_difference() {
+        let mut a = RunReport {
+            host: "unix:///a.sock".into(),
+            run_id: "r".into(),
+            server_version: "20.10".into(),
+            server_api: "1.41".into(),
+            negotiated_api: "1.41".into(),
+            passed: 1,
+            failed: 0,
+            skipped: 0,
+            duration_ms: 1,
+            results: vec![case("a", Status::Pass, "")],
+        };
+        let mut b = a.clone();
+        b.host = "unix:///b.sock".into();
+        b.results[0].result = Status::Fail;
+        b.results[0].detail = "got 1 | want 2".into();
+        b.results[0].exchanges[0].status = 404;
+        a.results.push(case("only-a", Status::Pass, ""));
+        let md = compare_markdown(&a, &b);
+        assert!(
+            md.contains("| logs | a | pass | FAIL: got 1 \\| want 2 | result: pass \\| FAIL |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| logs | only-a | pass | (not run) |  |"),
+            "{md}"
+        );
     }
 
     #[test]
