@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The real client libraries as tests: the Docker SDK for Python and testcontainers-python
-# (compat-tests/python) against the reference dockerd (must pass: that proves the tests
+# (compat-tests/python), and bollard's scenario (proxy/tests/bollard_client.rs, which
+# cargo test runs against dockbridge) against the reference dockerd (must pass: that proves the tests
 # test the right thing) and against dockbridge, each on its own private containerd.
 #   scripts/pytest-clients.sh
 set -euo pipefail
@@ -20,6 +21,9 @@ start_reference
 DOCKER_HOST="unix://$work/ref/docker.sock" docker load -q -i "$work/busybox.tar" >/dev/null
 DOCKER_HOST="unix://$work/ref/docker.sock" python3 -m pytest -q -p no:cacheprovider \
   -m "not beyond_dockerd" compat-tests/python || status=1
+# bollard's scenario (proxy/tests/bollard_client.rs) against the reference too.
+DOCKBRIDGE_REFERENCE_HOST="unix://$work/ref/docker.sock" cargo test -q -p dockbridge \
+  --test bollard_client -- --ignored || status=1
 stop_reference
 
 echo "== docker-py / testcontainers against dockbridge"
