@@ -65,6 +65,7 @@ fn parallel_run_rm(ctx: &mut Ctx) -> Result<Outcome> {
             let ep = ctx.ep.clone();
             let body = ctx.container_config(json!({
                 "Cmd": ["sh", "-c", format!("exit {i}")],
+                "Labels": {"dockbridge.compat.case": "parallel_run_rm"},
                 "HostConfig": {"AutoRemove": true}
             }));
             let create = versioned(ctx, "POST", "/containers/create").json(&body);
@@ -81,7 +82,10 @@ fn parallel_run_rm(ctx: &mut Ctx) -> Result<Outcome> {
     }
     ensure!(wrong.is_empty(), "{wrong:?}");
     // Every one of them is gone.
-    let f = json!({"label": [format!("{RUN_LABEL}={}", ctx.run_id)], "status": ["exited", "created", "dead", "removing"]});
+    let f = json!({"label": [
+        format!("{RUN_LABEL}={}", ctx.run_id),
+        "dockbridge.compat.case=parallel_run_rm".to_string(),
+    ]});
     let r = ctx.get(&format!("/containers/json?all=1&filters={}", filters(&f)))?;
     ctx.expect(&r, 200)?;
     eq("left behind", r.json()?.as_array().map(Vec::len), Some(0))?;
