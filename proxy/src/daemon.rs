@@ -23,6 +23,10 @@ pub struct Daemon {
     pub networks: Arc<crate::networks::bridge::BridgeNetworks>,
     /// Registry access (pull, push, login).
     pub registries: Arc<Registries>,
+    /// Builds in progress (`POST /build/cancel`).
+    pub builds: Arc<crate::build::Builds>,
+    /// The largest build context accepted, unpacked (`--max-build-context`).
+    pub build_context_limit: u64,
     /// A stable ID for `/info`, kept under the data root.
     pub id: String,
 }

@@ -19,26 +19,23 @@ impl ImageStore {
         &self,
         parent: Option<&ImageRecord>,
         layer_tar: &Path,
+        config: ImageConfigFile,
+    ) -> Result<String> {
+        self.create_image(parent, Some(layer_tar), config).await
+    }
+
+    /// Like [`Self::create_from_layer`]; without a layer the image has `parent`'s layers
+    /// only (a builder step that changed only the config).
+    pub async fn create_image(
+        &self,
+        parent: Option<&ImageRecord>,
+        layer_tar: Option<&Path>,
         mut config: ImageConfigFile,
     ) -> Result<String> {
-        let path = layer_tar.to_path_buf();
-        let (diff_id, unpacked, size) = tokio::task::spawn_blocking(move || {
-            let size = std::fs::metadata(&path)
-                .map_err(|e| ImagesError::Internal(format!("layer {}: {e}", path.display())))?
-                .len();
-            let file = SpooledFile {
-                path,
-                digest: String::new(),
-                size,
-                gzip: false,
-                zstd: false,
-            };
-            let d = load::inspect_layer(&file, "the new layer")?;
-            Ok::<_, ImagesError>((d.diff_id, d.unpacked_size, size))
-        })
-        .await
-        .map_err(|e| ImagesError::Internal(format!("hashing the new layer: {e}")))??;
-
+        let new_layer = match layer_tar {
+            Some(p) => Some(self.new_layer(p).await?),
+            None => None,
+        };
         let mut layers = Vec::new();
         if let Some(p) = parent {
             for (i, desc) in p.layers.iter().enumerate() {
@@ -61,7 +58,30 @@ impl ImageStore {
                 });
             }
         }
-        layers.push(Layer {
+        layers.extend(new_layer);
+        self.store_new_image(layers, &mut config).await
+    }
+
+    async fn new_layer(&self, layer_tar: &Path) -> Result<Layer> {
+        let path = layer_tar.to_path_buf();
+        let (diff_id, unpacked, size) = tokio::task::spawn_blocking(move || {
+            let size = std::fs::metadata(&path)
+                .map_err(|e| ImagesError::Internal(format!("layer {}: {e}", path.display())))?
+                .len();
+            let file = SpooledFile {
+                path,
+                digest: String::new(),
+                size,
+                gzip: false,
+                zstd: false,
+            };
+            let d = load::inspect_layer(&file, "the new layer")?;
+            Ok::<_, ImagesError>((d.diff_id, d.unpacked_size, size))
+        })
+        .await
+        .map_err(|e| ImagesError::Internal(format!("hashing the new layer: {e}")))??;
+
+        Ok(Layer {
             blob: Blob {
                 media_type: load::MEDIA_DOCKER_LAYER.to_string(),
                 // An uncompressed layer's digest is its diff ID.
@@ -72,7 +92,14 @@ impl ImageStore {
             diff_id,
             unpacked_size: unpacked,
             tar_size: size,
-        });
+        })
+    }
+
+    async fn store_new_image(
+        &self,
+        layers: Vec<Layer>,
+        config: &mut ImageConfigFile,
+    ) -> Result<String> {
         config.rootfs = Some(RootFs {
             kind: "layers".into(),
             diff_ids: layers.iter().map(|l| l.diff_id.clone()).collect(),
@@ -92,7 +119,7 @@ impl ImageStore {
             names: Vec::new(),
             manifest,
             config: config_blob,
-            config_file: config,
+            config_file: config.clone(),
             layers,
         };
         let lease = Lease::create(&self.cd, "commit").await?;
