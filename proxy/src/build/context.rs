@@ -89,7 +89,11 @@ where
                 .stderr(Stdio::piped())
                 .kill_on_drop(true)
                 .spawn()
-                .map_err(|e| BuildError::Context(format!("starting {prog} to decompress the build context: {e}")))?;
+                .map_err(|e| {
+                    BuildError::Context(format!(
+                        "starting {prog} to decompress the build context: {e}"
+                    ))
+                })?;
             let mut stdin = child
                 .stdin
                 .take()
@@ -110,7 +114,11 @@ where
             unpacked?;
             match fed {
                 Ok(Ok(_)) => {}
-                Ok(Err(e)) => return Err(BuildError::Context(format!("reading the build context: {e}"))),
+                Ok(Err(e)) => {
+                    return Err(BuildError::Context(format!(
+                        "reading the build context: {e}"
+                    )))
+                }
                 Err(e) => return Err(BuildError::Internal(e.to_string())),
             }
             match status {
@@ -169,7 +177,14 @@ pub fn unpack(r: impl Read, dir: &Path, limit: u64) -> Result<(), BuildError> {
     let mut total: u64 = 0;
     let bad = |e: std::io::Error| BuildError::Context(format!("unpacking the build context: {e}"));
     for entry in ar.entries().map_err(bad)? {
-        let mut entry = entry.map_err(bad)?;
+        // The docker CLI's `-f -` context ends right after its last file's data (no
+        // padding, no end-of-archive blocks), which Go's reader accepts: so does this.
+        let mut entry = match entry {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+            Err(e) if e.to_string().contains("unexpected EOF") => break,
+            Err(e) => return Err(bad(e)),
+        };
         total = total.saturating_add(entry.header().size().unwrap_or(0));
         if total > limit {
             return Err(too_large(limit));

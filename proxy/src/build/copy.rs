@@ -122,19 +122,23 @@ fn walk(view: &LayerView, dir: &str, f: &mut dyn FnMut(&str, bool) -> bool) {
 
 fn source(view: &LayerView, path: &str) -> Result<Source, BuildError> {
     let (resolved, host) = view.resolve(path);
-    let host = host.ok_or_else(|| BuildError::Invalid(format!("stat {path}: file does not exist")))?;
+    let host =
+        host.ok_or_else(|| BuildError::Invalid(format!("stat {path}: file does not exist")))?;
     let meta = std::fs::metadata(&host).map_err(|e| BuildError::io(format!("stat {path}"), e))?;
     let is_dir = meta.is_dir();
     let hash = if is_dir {
         let mut parts = Vec::new();
         walk(view, &resolved, &mut |p, _| {
             if let Some(h) = view.lookup(p) {
-                let rel = p.strip_prefix(resolved.as_str()).unwrap_or(p);
+                let rel = p.get(resolved.trim_end_matches('/').len()..).unwrap_or(p);
                 parts.push(format!("{rel}:{}", entry_hash(&h)));
             }
             true
         });
-        format!("dir:{}", hex::encode(Sha256::digest(parts.join(",").as_bytes())))
+        format!(
+            "dir:{}",
+            hex::encode(Sha256::digest(parts.join(",").as_bytes()))
+        )
     } else {
         format!("file:{}", entry_hash(&host))
     };
@@ -213,7 +217,10 @@ pub fn sources_hash(sources: &[Source]) -> String {
         [one] => one.hash.clone(),
         many => {
             let joined: Vec<&str> = many.iter().map(|s| s.hash.as_str()).collect();
-            format!("multi:{}", hex::encode(Sha256::digest(joined.join(",").as_bytes())))
+            format!(
+                "multi:{}",
+                hex::encode(Sha256::digest(joined.join(",").as_bytes()))
+            )
         }
     }
 }
@@ -308,7 +315,11 @@ impl<'a, W: Write> LayerWriter<'a, W> {
             h.set_mtime(self.now);
             h.set_size(0);
             self.tar
-                .append_data(&mut h, format!("{}/", cur.trim_start_matches('/')), std::io::empty())
+                .append_data(
+                    &mut h,
+                    format!("{}/", cur.trim_start_matches('/')),
+                    std::io::empty(),
+                )
                 .map_err(|e| BuildError::io("writing the layer", e))?;
             self.made.insert(cur.clone());
         }
@@ -383,11 +394,16 @@ impl<'a, W: Write> LayerWriter<'a, W> {
                 true
             });
             for p in items {
-                let rel = p.strip_prefix(&src.path).unwrap_or(&p);
+                let rel = p.get(src.path.trim_end_matches('/').len()..).unwrap_or(&p);
                 let Some(host) = src_view.lookup(&p) else {
                     continue;
                 };
-                self.entry(&host, &format!("{}{rel}", target.trim_end_matches('/')), owner, chmod)?;
+                self.entry(
+                    &host,
+                    &format!("{}{rel}", target.trim_end_matches('/')),
+                    owner,
+                    chmod,
+                )?;
             }
             return Ok(());
         }
@@ -486,7 +502,11 @@ impl<'a, W: Write> LayerWriter<'a, W> {
 fn parent_of(p: &str) -> Option<String> {
     let t = p.trim_end_matches('/');
     let i = t.rfind('/')?;
-    Some(if i == 0 { "/".into() } else { t[..i].to_string() })
+    Some(if i == 0 {
+        "/".into()
+    } else {
+        t[..i].to_string()
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -524,7 +544,9 @@ fn archive_kind(p: &Path) -> Option<Archive> {
     let f = std::fs::File::open(p).ok()?;
     let mut inner = [0u8; 262];
     let ok = match kind {
-        Archive::Gzip => flate2::read::MultiGzDecoder::new(f).read_exact(&mut inner).is_ok(),
+        Archive::Gzip => flate2::read::MultiGzDecoder::new(f)
+            .read_exact(&mut inner)
+            .is_ok(),
         _ => {
             let prog = if kind == Archive::Xz { "xz" } else { "bzip2" };
             let out = std::process::Command::new(prog)

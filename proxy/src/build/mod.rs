@@ -625,7 +625,8 @@ impl Build {
         let dir = self.d.data_root.join("tmp");
         std::fs::create_dir_all(&dir)
             .map_err(|e| BuildError::io(format!("creating {}", dir.display()), e))?;
-        tempfile::NamedTempFile::new_in(&dir).map_err(|e| BuildError::io("creating a layer file", e))
+        tempfile::NamedTempFile::new_in(&dir)
+            .map_err(|e| BuildError::io("creating a layer file", e))
     }
 
     /// A view of an image's layers (a snapshot prepared for the purpose; drop it after).
@@ -686,7 +687,14 @@ impl Build {
             }
         };
         let result = self
-            .copy_with_views(state, req, current.as_ref(), src_view, dest_view, from_context)
+            .copy_with_views(
+                state,
+                req,
+                current.as_ref(),
+                src_view,
+                dest_view,
+                from_context,
+            )
             .await;
         self.drop_view(src_key).await;
         self.drop_view(dest_key).await;
@@ -889,7 +897,9 @@ impl Build {
 
 /// The host's architecture as Go names it (`amd64`).
 fn host_arch() -> String {
-    crate::registry::manifest::Platform::host().architecture.clone()
+    crate::registry::manifest::Platform::host()
+        .architecture
+        .clone()
 }
 
 /// A layer tar with no entries (what a step that changed nothing leaves).

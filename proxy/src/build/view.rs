@@ -86,7 +86,11 @@ impl LayerView {
     /// Resolves symlinks along `path` inside the view (as a chroot would). Returns the
     /// resolved in-image path and the host path of its final component, if it exists.
     pub fn resolve(&self, path: &str) -> (String, Option<PathBuf>) {
-        let mut todo: Vec<String> = components(path).iter().rev().map(|s| s.to_string()).collect();
+        let mut todo: Vec<String> = components(path)
+            .iter()
+            .rev()
+            .map(|s| s.to_string())
+            .collect();
         let mut done: Vec<String> = Vec::new();
         let mut hops = 0;
         while let Some(c) = todo.pop() {

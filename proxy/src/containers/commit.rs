@@ -38,7 +38,10 @@ pub struct Committed {
 impl Manager {
     /// The container's changes (its snapshot's upper dir) as an uncompressed layer tar in
     /// a temporary file; whiteouts for deletions. Used by commit and by the builder.
-    pub(crate) async fn changes_layer(&self, rec: &super::Record) -> Result<tempfile::NamedTempFile> {
+    pub(crate) async fn changes_layer(
+        &self,
+        rec: &super::Record,
+    ) -> Result<tempfile::NamedTempFile> {
         self.host_fs_backend(rec)?;
         let (upper, _) = layer_dirs(&self.snapshot_mount(rec).await?)?;
         std::fs::create_dir_all(&self.mount_root).map_err(|e| {

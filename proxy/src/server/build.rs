@@ -35,7 +35,10 @@ pub fn routes() -> Router<AppState> {
         .route("/build/cancel", post(cancel))
 }
 
-fn json_map<T: serde::de::DeserializeOwned + Default>(q: &params::Query, key: &str) -> ApiResult<T> {
+fn json_map<T: serde::de::DeserializeOwned + Default>(
+    q: &params::Query,
+    key: &str,
+) -> ApiResult<T> {
     match q.get(key).map(String::as_str) {
         None | Some("") | Some("null") => Ok(T::default()),
         Some(v) => serde_json::from_str(v)
@@ -55,12 +58,16 @@ fn refuse_unsupported(q: &params::Query) -> ApiResult<()> {
             "BuildKit is not supported by dockbridge: use the classic builder (DOCKER_BUILDKIT=0)",
         ));
     }
-    if q.get("outputs").is_some_and(|v| !v.is_empty() && v != "null" && v != "[]") {
+    if q.get("outputs")
+        .is_some_and(|v| !v.is_empty() && v != "null" && v != "[]")
+    {
         return Err(ApiError::bad_request(
             "--output needs BuildKit, which dockbridge does not have",
         ));
     }
-    if q.get("isolation").is_some_and(|v| !v.is_empty() && v != "default") {
+    if q.get("isolation")
+        .is_some_and(|v| !v.is_empty() && v != "default")
+    {
         return Err(ApiError::bad_request(format!(
             "isolation {:?} is not supported by dockbridge's builder",
             q.get("isolation").cloned().unwrap_or_default()
@@ -72,8 +79,13 @@ fn refuse_unsupported(q: &params::Query) -> ApiResult<()> {
             "remote build contexts (git repositories, URLs) are not supported by dockbridge: nothing remote is reachable from the daemon; send the context from the client",
         ));
     }
-    for (k, what) in [("securityopt", "--security-opt"), ("cgroupparent", "--cgroup-parent")] {
-        if q.get(k).is_some_and(|v| !v.is_empty() && v != "null" && v != "[]") {
+    for (k, what) in [
+        ("securityopt", "--security-opt"),
+        ("cgroupparent", "--cgroup-parent"),
+    ] {
+        if q.get(k)
+            .is_some_and(|v| !v.is_empty() && v != "null" && v != "[]")
+        {
             return Err(ApiError::bad_request(format!(
                 "{what} is not supported by dockbridge's builder"
             )));
@@ -82,7 +94,11 @@ fn refuse_unsupported(q: &params::Query) -> ApiResult<()> {
     Ok(())
 }
 
-fn options(q: &params::Query, pairs: &[(String, String)], headers: &HeaderMap) -> ApiResult<BuildOptions> {
+fn options(
+    q: &params::Query,
+    pairs: &[(String, String)],
+    headers: &HeaderMap,
+) -> ApiResult<BuildOptions> {
     refuse_unsupported(q)?;
     let tags = params::all_of(pairs, "t");
     for t in &tags {
@@ -98,7 +114,12 @@ fn options(q: &params::Query, pairs: &[(String, String)], headers: &HeaderMap) -
     let network = q.get("networkmode").cloned().unwrap_or_default();
     hc.insert(
         "NetworkMode".into(),
-        if network.is_empty() { "default".to_string() } else { network }.into(),
+        if network.is_empty() {
+            "default".to_string()
+        } else {
+            network
+        }
+        .into(),
     );
     for (k, field) in [
         ("memory", "Memory"),
@@ -196,9 +217,7 @@ fn read_dockerfile(dir: &std::path::Path, name: &str) -> Result<String, BuildErr
     let text = match std::fs::read(&path) {
         Ok(t) => t,
         Err(_) if name == "Dockerfile" => std::fs::read(dir.join("dockerfile")).map_err(|_| {
-            BuildError::Invalid(format!(
-                "Cannot locate specified Dockerfile: {name}"
-            ))
+            BuildError::Invalid(format!("Cannot locate specified Dockerfile: {name}"))
         })?,
         Err(_) => {
             return Err(BuildError::Invalid(format!(
@@ -292,7 +311,13 @@ async fn build(
         let opts = opts.clone();
         let out = out.clone();
         tokio::spawn(async move {
-            let mut b = Build::new(d.clone(), opts.clone(), ctx.path().to_path_buf(), out.clone(), cancel);
+            let mut b = Build::new(
+                d.clone(),
+                opts.clone(),
+                ctx.path().to_path_buf(),
+                out.clone(),
+                cancel,
+            );
             let r = b.run(&dockerfile).await;
             drop(ctx);
             if let Some(id) = &opts.build_id {
@@ -308,11 +333,7 @@ async fn build(
             ))
             .await?;
             for t in &opts.tags {
-                let name = d
-                    .images
-                    .tag(&id, t, "")
-                    .await
-                    .map_err(BuildError::from)?;
+                let name = d.images.tag(&id, t, "").await.map_err(BuildError::from)?;
                 let attrs = HashMap::from([("name".to_string(), name.clone())]);
                 d.events.emit(
                     spec::api::models::EventMessageTypeEnum::IMAGE,
@@ -365,7 +386,9 @@ async fn build(
             }
             Err(e) => {
                 let _ = out_tx
-                    .send(error_line(&BuildError::Internal(format!("build task: {e}"))))
+                    .send(error_line(&BuildError::Internal(format!(
+                        "build task: {e}"
+                    ))))
                     .await;
             }
         }
@@ -394,7 +417,10 @@ fn json_stream(rx: mpsc::Receiver<Bytes>, _: Option<()>) -> Response {
 
 /// `POST /build/prune`: the classic builder's cache is its intermediate images (untagged
 /// images with a parent that no container uses); they go, and what they held is reported.
-async fn prune(State(d): State<AppState>, Query(q): Query<params::Query>) -> ApiResult<Json<Value>> {
+async fn prune(
+    State(d): State<AppState>,
+    Query(q): Query<params::Query>,
+) -> ApiResult<Json<Value>> {
     let _ = bool_param(&q, "all")?;
     let users = d.containers.image_users();
     let images = d.images.list().await?;
@@ -406,7 +432,12 @@ async fn prune(State(d): State<AppState>, Query(q): Query<params::Query>) -> Api
         .filter(|i| i.dangling && i.config.extra.contains_key("parent"))
         .filter(|i| !users.contains_key(&i.id))
         .collect();
-    candidates.sort_by(|a, b| b.chain_ids.len().cmp(&a.chain_ids.len()).then(b.created_nanos.cmp(&a.created_nanos)));
+    candidates.sort_by(|a, b| {
+        b.chain_ids
+            .len()
+            .cmp(&a.chain_ids.len())
+            .then(b.created_nanos.cmp(&a.created_nanos))
+    });
     let none = |_: &str| Vec::new();
     for img in candidates {
         match d.images.remove(&img.id, false, &none).await {
@@ -427,12 +458,17 @@ async fn prune(State(d): State<AppState>, Query(q): Query<params::Query>) -> Api
     } else {
         json!(deleted)
     };
-    Ok(Json(json!({ "CachesDeleted": caches, "SpaceReclaimed": reclaimed })))
+    Ok(Json(
+        json!({ "CachesDeleted": caches, "SpaceReclaimed": reclaimed }),
+    ))
 }
 
 /// `POST /build/cancel?id=`: stops a running build (its step container is killed and
 /// removed, nothing is tagged).
-async fn cancel(State(d): State<AppState>, Query(q): Query<params::Query>) -> ApiResult<StatusCode> {
+async fn cancel(
+    State(d): State<AppState>,
+    Query(q): Query<params::Query>,
+) -> ApiResult<StatusCode> {
     let id = q.get("id").cloned().unwrap_or_default();
     if id.is_empty() {
         return Err(ApiError::bad_request("build ID not provided"));

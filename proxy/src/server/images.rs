@@ -266,7 +266,12 @@ async fn get_image(
     }
     if let Some(name) = rest.strip_suffix("/history") {
         let rec = d.images.resolve(name).await?;
-        return Ok(Json(images::history(&rec)).into_response());
+        let all = if rec.config.extra.contains_key("parent") {
+            d.images.list().await?
+        } else {
+            Vec::new()
+        };
+        return Ok(Json(images::history_with_parents(&rec, &all)).into_response());
     }
     if let Some(name) = rest.strip_suffix("/get") {
         return save(&d, &[name.to_string()]).await;
