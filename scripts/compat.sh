@@ -11,16 +11,21 @@ cargo build -q -p dockbridge -p dockbridge-compat
 source scripts/engines.sh
 
 status=0
+# A local registry for the registry cases (both engines push to and pull from it).
+registry=$(compat-tests/scripts/registry.sh start "$work/registry")
+trap 'compat-tests/scripts/registry.sh stop "$work/registry"; cleanup' EXIT
 echo "== compat suite against the reference dockerd"
 start_reference
-target/debug/dockbridge-compat -q --host "unix://$work/ref/docker.sock" --json "$work/ref.json" || status=1
+target/debug/dockbridge-compat -q --host "unix://$work/ref/docker.sock" --registry "$registry" \
+  --json "$work/ref.json" || status=1
 stop_reference
 
 echo "== compat suite against dockbridge"
 # --bridge none as the reference's --bridge=none: nothing on the host's networking.
 start_dockbridge --bridge none
 # The table goes to a file: its "N failed" counts the known gaps, which are not failures.
-target/debug/dockbridge-compat -q --host "unix://$work/db/d.sock" --json "$work/db.json" >"$work/db.txt" || true
+target/debug/dockbridge-compat -q --host "unix://$work/db/d.sock" --registry "$registry" \
+  --json "$work/db.json" >"$work/db.txt" || true
 kill -TERM "$db_pid" 2>/dev/null || true
 for _ in $(seq 1 100); do kill -0 "$db_pid" 2>/dev/null || break; sleep 0.1; done
 

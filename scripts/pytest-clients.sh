@@ -9,6 +9,10 @@ cargo build -q -p dockbridge -p dockbridge-compat
 source scripts/engines.sh
 target/debug/dockbridge-compat --save-image "$work/busybox.tar" --tag busybox:latest >/dev/null
 export TESTCONTAINERS_RYUK_DISABLED=true
+# A local registry for the pull/push tests (loopback: plain HTTP for both engines).
+COMPAT_REGISTRY=$(compat-tests/scripts/registry.sh start "$work/registry")
+export COMPAT_REGISTRY
+trap 'compat-tests/scripts/registry.sh stop "$work/registry"; cleanup' EXIT
 status=0
 
 echo "== docker-py / testcontainers against the reference dockerd"

@@ -263,3 +263,81 @@ def test_testcontainers_generic_container_exec():
         code, out = c.exec(["sh", "-c", "echo from-testcontainers"])
         assert code == 0
         assert out == b"from-testcontainers\n"
+
+
+# Registries: a local docker-registry given by COMPAT_REGISTRY (HOST:PORT, plain HTTP on
+# loopback), started by scripts/pytest-clients.sh.
+REGISTRY = os.environ.get("COMPAT_REGISTRY")
+needs_registry = pytest.mark.skipif(not REGISTRY, reason="COMPAT_REGISTRY not set")
+
+
+def fresh_image(client, name):
+    """busybox plus a committed layer of its own, tagged REGISTRY/compat-py/<name>:v1."""
+    repo = f"{REGISTRY}/compat-py-{os.getpid()}/{name}"
+    ct = client.containers.run(IMAGE, f"sh -c 'echo {name} > /fresh'", detach=True, labels=["compat-py"])
+    ct.wait()
+    img = ct.commit(repository=repo, tag="v1")
+    ct.remove()
+    return repo, img
+
+
+@needs_registry
+def test_push_then_pull_round_trip(client):
+    repo, img = fresh_image(client, "roundtrip")
+    lines = list(client.images.push(repo, tag="v1", stream=True, decode=True))
+    assert not [l for l in lines if "error" in l], lines
+    aux = lines[-1]["aux"]
+    assert aux["Tag"] == "v1" and aux["Digest"].startswith("sha256:") and aux["Size"] > 0
+    client.images.remove(f"{repo}:v1")
+    pulled = client.images.pull(repo, tag="v1")
+    assert pulled.id == img.id
+    assert pulled.attrs["RepoDigests"] == [f"{repo}@{aux['Digest']}"]
+    assert f"{repo}:v1" in pulled.tags
+    # The low-level stream as SDKs parse it: per-layer ids, a Digest and a Status line.
+    again = list(client.api.pull(repo, tag="v1", stream=True, decode=True))
+    assert again[-1]["status"] == f"Status: Image is up to date for {repo}:v1", again
+    # /distribution, through get_registry_data.
+    data = client.images.get_registry_data(f"{repo}:v1")
+    assert data.id == aux["Digest"]
+    assert data.has_platform("linux/amd64") or data.has_platform("linux/arm64")
+    client.images.remove(f"{repo}:v1")
+
+
+@needs_registry
+def test_run_of_missing_image_pulls_it(client):
+    repo, _ = fresh_image(client, "missing")
+    for l in client.images.push(repo, tag="v1", stream=True, decode=True):
+        assert "error" not in l, l
+    client.images.remove(f"{repo}:v1")
+    out = client.containers.run(f"{repo}:v1", "cat /fresh", remove=True)
+    assert out == b"missing\n"
+    client.images.remove(f"{repo}:v1")
+
+
+@needs_registry
+def test_pull_of_unknown_tag_is_not_found(client):
+    with pytest.raises(docker.errors.NotFound) as e:
+        client.images.pull(f"{REGISTRY}/compat-py/absent", tag="nope")
+    assert "manifest unknown" in str(e.value)
+
+
+@needs_registry
+def test_login_to_anonymous_registry(client):
+    r = client.login(username="compat", password="pw", registry=REGISTRY, reauth=True)
+    assert r["Status"] == "Login Succeeded"
+
+
+@needs_registry
+def test_testcontainers_pulls_missing_image(client):
+    os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
+    from testcontainers.core.container import DockerContainer
+
+    repo, _ = fresh_image(client, "tc")
+    for l in client.images.push(repo, tag="v1", stream=True, decode=True):
+        assert "error" not in l, l
+    client.images.remove(f"{repo}:v1")
+    with DockerContainer(f"{repo}:v1").with_command("sleep 60") as c:
+        code, out = c.exec(["cat", "/fresh"])
+        assert code == 0
+        assert out == b"tc\n"
+    client.images.remove(f"{repo}:v1")

@@ -49,6 +49,8 @@ pub struct Ctx {
     volumes: Vec<String>,
     pub trace: Vec<Exchange>,
     cli_config: PathBuf,
+    /// `HOST:PORT` of a registry for the registry cases (`--registry`).
+    pub registry: Option<String>,
 }
 
 impl Ctx {
@@ -75,6 +77,7 @@ impl Ctx {
             volumes: Vec::new(),
             trace: Vec::new(),
             cli_config,
+            registry: None,
         })
     }
 

@@ -41,6 +41,10 @@ struct Args {
     /// With --save-image: write an OCI layout instead of a docker archive.
     #[arg(long)]
     oci: bool,
+    /// A registry HOST:PORT the endpoint can push to and pull from over plain HTTP (e.g.
+    /// compat-tests/scripts/registry.sh); without it the registry cases skip.
+    #[arg(long, value_name = "HOST:PORT")]
+    registry: Option<String>,
     /// Don't print per-case progress on stderr.
     #[arg(long, short = 'q')]
     quiet: bool,
@@ -62,6 +66,7 @@ fn real_main() -> Result<ExitCode> {
     let opts = RunOptions {
         filters: args.filter.clone(),
         api_version: args.api_version.as_deref().map(str::parse).transpose()?,
+        registry: args.registry.clone(),
     };
     if args.list {
         for c in all.iter().filter(|c| runner::selected(c, &opts.filters)) {

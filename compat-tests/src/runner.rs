@@ -99,6 +99,9 @@ pub struct RunOptions {
     pub filters: Vec<String>,
     /// Forces the API version instead of negotiating.
     pub api_version: Option<ApiVersion>,
+    /// A registry (`HOST:PORT`) the engine can push to and pull from over plain HTTP (a
+    /// loopback one is insecure for dockerd by default); the registry cases skip without.
+    pub registry: Option<String>,
 }
 
 pub fn selected(case: &Case, filters: &[String]) -> bool {
@@ -177,6 +180,7 @@ pub fn run(host: &str, cases: &[Case], opts: &RunOptions, progress: bool) -> Res
     let api = opts.api_version.unwrap_or(negotiated);
     let run_id = new_run_id();
     let mut ctx = Ctx::new(ep.clone(), api, server_api, run_id.clone())?;
+    ctx.registry = opts.registry.clone();
     let server_version = http::send(&ep, &ctx.req("GET", "/version"))
         .ok()
         .and_then(|r| r.json().ok())

@@ -556,3 +556,260 @@ fn login_and_pull_with_htpasswd_over_tls() {
     // Credentials are never logged.
     assert!(!d.log().contains("s3cret-pw"));
 }
+
+/// `ctr` on the daemon's own containerd, in dockbridge's namespace.
+fn ctr(d: &Daemon, args: &[&str]) -> String {
+    let sock = d.path("exec/containerd/containerd.sock");
+    let out = std::process::Command::new("ctr")
+        .arg("--address")
+        .arg(&sock)
+        .args(["-n", "dockbridge"])
+        .args(args)
+        .output()
+        .expect("ctr");
+    assert!(out.status.success(), "ctr {args:?}: {out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The blob GETs a fault front saw, by digest.
+fn blob_gets(front: &registry::FaultFront) -> Vec<String> {
+    front
+        .requests()
+        .into_iter()
+        .filter(|l| l.starts_with("GET ") && l.contains("/blobs/sha256:"))
+        .collect()
+}
+
+#[test]
+fn faults_dropped_corrupt_shared_and_token_auth() {
+    if !have_tools() {
+        return;
+    }
+    let d = Daemon::start();
+    let reg = Registry::start(Options::default());
+    let multi = multi_layer_archive(&d);
+    reg.seed(&multi, "faults/app:v1", None);
+    let layers = 3;
+
+    // A connection dropped mid-blob: the download resumes with a Range request and the
+    // pull succeeds, every layer whole.
+    let drop = registry::FaultFront::start(
+        &reg,
+        d.path("").as_path(),
+        "drop",
+        &["--drop-after", "100000"],
+    );
+    let image = format!("{}/faults/app:v1", drop.host());
+    let out = d.ok(&["pull", &image]);
+    assert!(out.contains("Downloaded newer image"), "{out}");
+    let gets = blob_gets(&drop);
+    let ranged = gets.iter().filter(|l| !l.ends_with(" -")).count();
+    assert!(ranged >= 2, "no resumed download: {gets:?}");
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        &image,
+        "sh",
+        "-c",
+        "wc -c < /data/blob1",
+    ]);
+    assert_eq!(out.trim(), (512 * 1024).to_string());
+    d.ok(&["rmi", &image]);
+    let leases_before = ctr(&d, &["leases", "ls", "-q"]);
+
+    // A corrupt blob: the pull fails on the digest, nothing is tagged, no ingest or lease
+    // is left behind.
+    let bad = registry::FaultFront::start(&reg, d.path("").as_path(), "corrupt", &["--corrupt"]);
+    let image = format!("{}/faults/app:v1", bad.host());
+    let out = d.docker(&["pull", &image]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.to_lowercase().contains("digest"), "{stderr}");
+    let images = d.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+    assert!(!images.contains("faults/app"), "{images}");
+    assert_eq!(
+        ctr(&d, &["content", "active"]).lines().count(),
+        1,
+        "ingests left"
+    );
+    assert_eq!(
+        ctr(&d, &["leases", "ls", "-q"]),
+        leases_before,
+        "leases left"
+    );
+
+    // Two pulls at once share each layer's download.
+    let slow = registry::FaultFront::start(&reg, d.path("").as_path(), "slow", &["--delay", "1.5"]);
+    let image = format!("{}/faults/app:v1", slow.host());
+    let both: Vec<_> = (0..2)
+        .map(|_| {
+            std::process::Command::new("docker")
+                .env("DOCKER_HOST", format!("unix://{}", d.sock.display()))
+                .env("DOCKER_CONFIG", d.path("cli-config"))
+                .args(["pull", "-q", &image])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in both {
+        let o = c.wait_with_output().unwrap();
+        assert!(o.status.success(), "{o:?}");
+    }
+    // Each layer blob was fetched once (the small config is read by each pull).
+    let gets = blob_gets(&slow);
+    let info = reg.inspect("faults/app:v1", None);
+    let layer_digests: Vec<&str> = info["Layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|l| l.as_str())
+        .collect();
+    assert_eq!(layer_digests.len(), layers);
+    for l in layer_digests {
+        let n = gets.iter().filter(|g| g.contains(l)).count();
+        assert_eq!(n, 1, "layer {l} fetched {n} times: {gets:?}");
+    }
+    d.ok(&["rmi", &image]);
+
+    // Bearer tokens: no credentials is refused with the registry's words; `docker login`
+    // gets a token through the realm, and the pull goes through with it.
+    let tok = registry::FaultFront::start(
+        &reg,
+        d.path("").as_path(),
+        "token",
+        &["--token", "alice:pw1"],
+    );
+    let image = format!("{}/faults/app:v1", tok.host());
+    let out = d.docker(&["pull", &image]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let out = d.docker(&["login", "-u", "alice", "-p", "wrong", &tok.host()]);
+    assert_ne!(out.status.code(), Some(0), "{out:?}");
+    let out = d.docker(&["login", "-u", "alice", "-p", "pw1", &tok.host()]);
+    assert!(out.status.success(), "{out:?}");
+    let out = d.ok(&["pull", &image]);
+    assert!(out.contains("Downloaded newer image"), "{out}");
+    assert!(!d.log().contains("pw1"), "a password in the log");
+
+    // Push through a plain front to a new repository: large layers are streamed in a
+    // PATCH, small blobs go in one PUT; what skopeo reads back is what dockbridge pushed.
+    let plain = registry::FaultFront::start(&reg, d.path("").as_path(), "plain", &[]);
+    let target = format!("{}/pushed/multi:v1", plain.host());
+    d.ok(&["tag", &image, &target]);
+    let out = d.ok(&["push", &target]);
+    let reqs = plain.requests();
+    let patches = reqs.iter().filter(|l| l.starts_with("PATCH ")).count();
+    let monolithic = reqs
+        .iter()
+        .filter(|l| l.starts_with("PUT ") && l.contains("/blobs/uploads/"))
+        .count();
+    assert!(patches >= 1 && monolithic > patches, "{reqs:?}");
+    let pushed = reg.inspect("pushed/multi:v1", None);
+    assert!(
+        out.contains(&format!(
+            "v1: digest: {} ",
+            pushed["Digest"].as_str().unwrap()
+        )),
+        "{out}\n{pushed}"
+    );
+}
+
+#[test]
+fn docker_hub_names_through_a_mirror_and_zstd_layers() {
+    if !have_tools() {
+        return;
+    }
+    // The mirror holds Docker Hub's `library/` path; its layers are zstd-compressed (an
+    // OCI manifest, as skopeo writes it).
+    let mirror = Registry::start(Options::default());
+    let d = Daemon::start_with(
+        &["--registry-mirror", &format!("http://{}", mirror.host())],
+        &[],
+    );
+    let seeded = archive(&d, "zstd.tar", "zstd:v1", Some(("/etc/zstd", "squeezed")));
+    mirror.seed_with(
+        &seeded,
+        "library/mirrored:v1",
+        None,
+        &["--dest-compress-format", "zstd", "--format", "oci"],
+    );
+    let info = mirror.inspect("library/mirrored:v1", None);
+    let raw = std::process::Command::new("skopeo")
+        .args(["inspect", "--raw", "--tls-verify=false"])
+        .arg(format!("docker://{}/library/mirrored:v1", mirror.host()))
+        .output()
+        .expect("skopeo");
+    let manifest: Value = serde_json::from_slice(&raw.stdout).expect("a manifest");
+    assert_eq!(
+        manifest["layers"][0]["mediaType"], "application/vnd.oci.image.layer.v1.tar+zstd",
+        "{manifest}"
+    );
+    // `mirrored:v1` is docker.io/library/mirrored:v1: asked of the mirror first.
+    let out = d.ok(&["pull", "mirrored:v1"]);
+    assert!(out.contains("v1: Pulling from library/mirrored"), "{out}");
+    assert!(
+        out.contains("Status: Downloaded newer image for mirrored:v1"),
+        "{out}"
+    );
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "mirrored:v1",
+        "cat",
+        "/etc/zstd",
+    ]);
+    assert_eq!(out.trim(), "squeezed");
+    let digests = d.ok(&[
+        "image",
+        "inspect",
+        "-f",
+        "{{json .RepoDigests}}",
+        "mirrored:v1",
+    ]);
+    // `--pull`, as the CLI drives it: never (a missing image is an error), always (asks
+    // the registry even with the image present), missing (pulls after the 404).
+    let out = d.docker(&["run", "--rm", "--pull", "never", "mirrored:absent", "true"]);
+    assert_eq!(out.status.code(), Some(125), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("No such image: mirrored:absent"),
+        "{out:?}"
+    );
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "--pull",
+        "always",
+        "--network",
+        "none",
+        "mirrored:v1",
+        "true",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("Image is up to date for mirrored:v1"),
+        "{out:?}"
+    );
+    d.ok(&["rmi", "mirrored:v1"]);
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "--pull",
+        "missing",
+        "--network",
+        "none",
+        "mirrored:v1",
+        "cat",
+        "/etc/zstd",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "squeezed");
+    assert!(
+        digests.contains(&format!("mirrored@{}", info["Digest"].as_str().unwrap())),
+        "{digests}"
+    );
+}

@@ -17,6 +17,7 @@ pub mod lifecycle;
 pub mod logs;
 pub mod networks;
 pub mod ping;
+pub mod registry;
 pub mod sdk;
 pub mod streams;
 pub mod system;
@@ -38,6 +39,7 @@ pub fn all() -> Vec<Case> {
     v.extend(archive::cases());
     v.extend(networks::cases());
     v.extend(volumes::cases());
+    v.extend(registry::cases());
     v.extend(sdk::cases());
     v.extend(errors::cases());
     v.extend(cli::cases());

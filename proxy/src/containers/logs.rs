@@ -126,13 +126,24 @@ impl LogWriter {
         }
     }
 
+    /// `log.<n>`, or `log.<n>.gz` with `compress`.
     fn rotated(&self, n: u32) -> PathBuf {
+        self.rotated_as(n, self.rotation.compress)
+    }
+
+    fn rotated_as(&self, n: u32, gz: bool) -> PathBuf {
         let mut p = self.path.clone().into_os_string();
         p.push(format!(".{n}"));
+        if gz {
+            p.push(".gz");
+        }
         PathBuf::from(p)
     }
 
-    /// json-file's rotation: `log` → `log.1` → … → `log.<max-file - 1>`, oldest dropped.
+    /// json-file's rotation: `log` → `log.1` → … → `log.<max-file - 1>`, oldest dropped;
+    /// with `compress` the rotated files are `log.<n>.gz`. The compression happens here,
+    /// under the writer's lock (dockerd does it in the background): one file of
+    /// `max-size` bytes, written to `.gz.tmp` and renamed, so a reader never sees half.
     fn rotate(&self, inner: &mut Inner) {
         inner.file = None;
         inner.size = 0;
@@ -145,14 +156,49 @@ impl LogWriter {
         for n in (1..keep).rev() {
             let _ = std::fs::rename(self.rotated(n), self.rotated(n + 1));
         }
-        let _ = std::fs::rename(&self.path, self.rotated(1));
+        if !self.rotation.compress {
+            let _ = std::fs::rename(&self.path, self.rotated(1));
+            return;
+        }
+        let gz = self.rotated(1);
+        let mut tmp = gz.clone().into_os_string();
+        tmp.push(".tmp");
+        let tmp = PathBuf::from(tmp);
+        let compressed = (|| -> std::io::Result<()> {
+            let mut src = std::fs::File::open(&self.path)?;
+            let dst = std::fs::File::create(&tmp)?;
+            let mut enc = flate2::write::GzEncoder::new(dst, flate2::Compression::fast());
+            std::io::copy(&mut src, &mut enc)?;
+            enc.finish()?.sync_all()?;
+            std::fs::rename(&tmp, &gz)?;
+            std::fs::remove_file(&self.path)
+        })();
+        if let Err(e) = compressed {
+            // Keep the entries uncompressed rather than lose them.
+            tracing::warn!("compressing log {}: {e}", self.path.display());
+            let _ = std::fs::remove_file(&tmp);
+            let _ = std::fs::rename(&self.path, self.rotated_as(1, false));
+        }
+    }
+
+    /// A rotated file's entries (`.gz` or plain, whichever is there).
+    fn read_rotated(&self, n: u32) -> Option<Vec<u8>> {
+        use std::io::Read;
+        if let Ok(f) = std::fs::File::open(self.rotated_as(n, true)) {
+            let mut out = Vec::new();
+            return flate2::read::GzDecoder::new(f)
+                .read_to_end(&mut out)
+                .ok()
+                .map(|_| out);
+        }
+        std::fs::read(self.rotated_as(n, false)).ok()
     }
 
     /// The whole log: rotated files oldest first, then the current file up to `len` bytes.
     pub fn read_all(&self, len: u64) -> std::io::Result<Vec<u8>> {
         let mut out = Vec::new();
         for n in (1..self.rotation.max_file).rev() {
-            if let Ok(b) = std::fs::read(self.rotated(n)) {
+            if let Some(b) = self.read_rotated(n) {
                 out.extend_from_slice(&b);
             }
         }
@@ -359,22 +405,45 @@ mod tests {
 
     #[test]
     fn rotates_like_json_file() {
+        rotates(false);
+    }
+
+    #[test]
+    fn rotates_compressed_like_json_file() {
+        rotates(true);
+        // Each rotated file is a gzip stream of whole entries.
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c-json.log");
-        let w = LogWriter::new(
-            path.clone(),
-            translate::linux::LogOptions {
-                stored: true,
-                max_size: Some(200),
-                max_file: 3,
-            },
-        );
+        let w = LogWriter::new(path, rotation(true));
         for i in 0..20 {
             w.write(entry(&format!("line {i}\n"), StreamKind::Stdout, 100 + i));
         }
-        assert!(dir.path().join("c-json.log.1").exists());
-        assert!(dir.path().join("c-json.log.2").exists());
-        assert!(!dir.path().join("c-json.log.3").exists());
+        let gz = std::fs::read(dir.path().join("c-json.log.1.gz")).unwrap();
+        assert_eq!(&gz[..2], &[0x1f, 0x8b]);
+        assert!(!dir.path().join("c-json.log.1.gz.tmp").exists());
+    }
+
+    fn rotation(compress: bool) -> translate::linux::LogOptions {
+        translate::linux::LogOptions {
+            stored: true,
+            max_size: Some(200),
+            max_file: 3,
+            compress,
+        }
+    }
+
+    fn rotates(compress: bool) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c-json.log");
+        let w = LogWriter::new(path.clone(), rotation(compress));
+        for i in 0..20 {
+            w.write(entry(&format!("line {i}\n"), StreamKind::Stdout, 100 + i));
+        }
+        let ext = if compress { ".gz" } else { "" };
+        assert!(dir.path().join(format!("c-json.log.1{ext}")).exists());
+        assert!(dir.path().join(format!("c-json.log.2{ext}")).exists());
+        assert!(!dir.path().join(format!("c-json.log.3{ext}")).exists());
+        assert!(!dir.path().join("c-json.log.1").exists() || !compress);
         let len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         let all = w.read_all(len).unwrap();
         let opts = ReadOptions {

@@ -305,16 +305,18 @@ impl Manager {
     }
 
     fn new_container(&self, rec: Record) -> Arc<Container> {
-        // Options were validated at create; a record from before rotation existed rotates never.
+        // Options were validated at create; what only the logger's start checks (json-file
+        // `compress`) fails the start instead. A record from before rotation rotates never.
         let rotation = rec
             .host_config
             .log_config
             .as_ref()
-            .and_then(|l| translate::linux::log_options(l).ok())
+            .and_then(|l| translate::linux::log_init(l).ok())
             .unwrap_or(translate::linux::LogOptions {
                 stored: true,
                 max_size: None,
                 max_file: 1,
+                compress: false,
             });
         let log = Arc::new(logs::LogWriter::new(self.store.log_path(&rec.id), rotation));
         let running = rec.state.status.is_live();
@@ -708,6 +710,18 @@ impl Manager {
             lifecycle::check_start(&rec)?;
         }
         let backend = self.backend(&rec.backend)?;
+        // dockerd creates the logger as the container starts: its option errors fail the
+        // start (500, recorded in State.Error), not the create.
+        if let Some(Err(m)) = rec
+            .host_config
+            .log_config
+            .as_ref()
+            .map(translate::linux::log_init)
+        {
+            let e = ContainerError::Internal(m);
+            self.fail_start(c, op, &e).await;
+            return Err(e);
+        }
         let prepared = self.prepare_run(&rec).await;
         let (spec, network) = match prepared {
             Ok(p) => p,

@@ -182,9 +182,15 @@ impl ImageStore {
             .manifest(tag_or_digest)
             .await
             .map_err(|e| pull_error(e, r))?;
+        // dockerd's id is the tag, or the whole reference for a pull by digest; the name is
+        // the repository's path as the registry knows it (`library/busybox` on Docker Hub).
+        let id = match r.digest() {
+            Some(d) => format!("{}@{d}", r.name()),
+            None => tag_or_digest.to_string(),
+        };
         let _ = progress
             .send(Message::status_for(
-                tag_or_digest,
+                id,
                 format!("Pulling from {}", session.repo()),
             ))
             .await;
@@ -816,7 +822,7 @@ mod tests {
             br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}"#,
         );
         let e = pull_error(e, &r);
-        assert_eq!(e.status_code(), 404);
+        assert_eq!(e.kind(), crate::error_kind::ErrorKind::NotFound);
         assert_eq!(
             e.to_string(),
             "manifest for 127.0.0.1:5055/busybox:nope not found: manifest unknown: manifest unknown"

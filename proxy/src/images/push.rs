@@ -163,11 +163,11 @@ impl ImageStore {
             )))
             .await;
         let _ = progress
-            .send(Message::Aux(serde_json::json!({
-                "Tag": tag,
-                "Digest": digest,
-                "Size": size,
-            })))
+            .send(Message::Aux(crate::registry::progress::PushResult {
+                tag: tag.to_string(),
+                digest: digest.clone(),
+                size: size as u64,
+            }))
             .await;
         // The pushed digest is a RepoDigest of the image from now on.
         let by_digest = reference::parse_normalized_named(&format!("{}@{digest}", t.name()))?;

@@ -27,6 +27,9 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// A blob transfer that delivers nothing for this long is dead.
 const READ_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Blobs up to this size are uploaded in one `PUT`; larger ones are streamed in a `PATCH`.
+const MONOLITHIC_UPLOAD_MAX: u64 = 1 << 20;
+
 pub type Result<T, E = RegistryError> = std::result::Result<T, E>;
 
 /// The registries this daemon talks to: configuration plus one HTTP client per TLS set-up.
@@ -551,8 +554,10 @@ impl Session {
         Ok(resp.status() == StatusCode::CREATED)
     }
 
-    /// Uploads a blob monolithically: `POST` opens an upload, one `PUT ?digest=` carries
-    /// the bytes and closes it. The registry checks the digest.
+    /// Uploads a blob: `POST` opens an upload; a small blob (a config) goes monolithically
+    /// in the closing `PUT ?digest=`, a larger one is streamed in a `PATCH` (chunked
+    /// transfer encoding, as dockerd uploads layers) and the `PUT` closes it with no body.
+    /// The registry checks the digest.
     pub async fn upload_blob(&self, digest: &str, size: u64, body: reqwest::Body) -> Result<()> {
         let start = self.url("blobs/uploads/");
         let resp = self
@@ -574,6 +579,30 @@ impl Session {
                 RegistryError::Other(format!("upload of {digest}: no Location in the answer"))
             })?
             .to_string();
+        let (location, body, size) = if size > MONOLITHIC_UPLOAD_MAX {
+            let patch_url = self.resolve(&location);
+            let resp = self
+                .request(Method::PATCH, &patch_url)
+                .header(CONTENT_TYPE, "application/octet-stream")
+                .body(body)
+                .send()
+                .await
+                .map_err(|e| transport("Patch", &patch_url, &e))?;
+            let status = resp.status();
+            if status != StatusCode::ACCEPTED {
+                let body = resp.bytes().await.unwrap_or_default();
+                return Err(self.fail("Patch", &patch_url, status, &body));
+            }
+            // The registry may move the upload; without a new Location it stays put.
+            let next = resp
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .map_or(location, str::to_string);
+            (next, reqwest::Body::from(Vec::new()), 0)
+        } else {
+            (location, body, size)
+        };
         let mut put_url = self.resolve(&location);
         put_url.push(if put_url.contains('?') { '&' } else { '?' });
         put_url.push_str("digest=");

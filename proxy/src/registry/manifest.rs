@@ -263,6 +263,8 @@ pub struct Index {
     pub manifests: Vec<Descriptor>,
 }
 
+// One short-lived value per manifest read: boxing the larger variant buys nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Document {
     Manifest(Manifest),

@@ -23,8 +23,19 @@ pub enum Message {
         current: u64,
         total: u64,
     },
-    /// `{"progressDetail": {}, "aux": value}`: the push result the CLI reads.
-    Aux(serde_json::Value),
+    /// `{"progressDetail": {}, "aux": {...}}`: the push result the CLI reads.
+    Aux(PushResult),
+}
+
+/// The push's `aux`, field order as Go's `types.PushResult` writes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PushResult {
+    #[serde(rename = "Tag")]
+    pub tag: String,
+    #[serde(rename = "Digest")]
+    pub digest: String,
+    #[serde(rename = "Size")]
+    pub size: u64,
 }
 
 impl Message {
@@ -101,7 +112,22 @@ impl Message {
 
 /// The error line that ends a failed stream: the CLI prints `message` and exits 1.
 pub fn error_json(message: &str) -> String {
-    serde_json::json!({"errorDetail": {"message": message}, "error": message}).to_string()
+    /// Field order as Go's `JSONMessage` writes it: errorDetail before error.
+    #[derive(Serialize)]
+    struct ErrorLine<'a> {
+        #[serde(rename = "errorDetail")]
+        detail: Detail<'a>,
+        error: &'a str,
+    }
+    #[derive(Serialize)]
+    struct Detail<'a> {
+        message: &'a str,
+    }
+    serde_json::to_string(&ErrorLine {
+        detail: Detail { message },
+        error: message,
+    })
+    .unwrap_or_default()
 }
 
 /// Field order as Go's `JSONMessage` struct writes it.
@@ -116,7 +142,7 @@ struct JsonMessage<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    aux: Option<&'a serde_json::Value>,
+    aux: Option<&'a PushResult>,
 }
 
 #[derive(Serialize, Default)]
@@ -249,12 +275,17 @@ mod tests {
             r#"{"status":"Status: Image is up to date for 127.0.0.1:5055/busybox:latest"}"#
         );
         assert_eq!(
-            Message::Aux(serde_json::json!({"Tag":"v1","Digest":"sha256:ab","Size":527})).to_json(),
-            r#"{"progressDetail":{},"aux":{"Digest":"sha256:ab","Size":527,"Tag":"v1"}}"#
+            Message::Aux(PushResult {
+                tag: "v1".into(),
+                digest: "sha256:ab".into(),
+                size: 527
+            })
+            .to_json(),
+            r#"{"progressDetail":{},"aux":{"Tag":"v1","Digest":"sha256:ab","Size":527}}"#
         );
         assert_eq!(
             error_json("manifest unknown"),
-            r#"{"error":"manifest unknown","errorDetail":{"message":"manifest unknown"}}"#
+            r#"{"errorDetail":{"message":"manifest unknown"},"error":"manifest unknown"}"#
         );
     }
 

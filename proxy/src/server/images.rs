@@ -287,11 +287,12 @@ async fn post_image(
     Path(rest): Path<String>,
     Query(all): Query<Vec<(String, String)>>,
     headers: HeaderMap,
+    body: axum::body::Bytes,
 ) -> ApiResult<Response> {
     let q: params::Query = all.iter().cloned().collect();
     let Some(name) = rest.strip_suffix("/tag") else {
         if let Some(name) = rest.strip_suffix("/push") {
-            return super::registry::push(d, name, &all, &headers).await;
+            return super::registry::push(d, name, &all, &headers, &body).await;
         }
         return Err(ApiError::not_found(format!(
             "page not found: /images/{rest}"

@@ -97,9 +97,22 @@ pub async fn push(
     name: &str,
     q: &[(String, String)],
     headers: &HeaderMap,
+    body: &[u8],
 ) -> ApiResult<Response> {
     let tag = first_of(q, "tag").to_string();
-    let auth = registry_auth(headers);
+    // Without the header, dockerd reads credentials from the body (the old format) and
+    // refuses one that is not JSON: the CLI always sends the header, docker-py sends `{}`.
+    let auth = if headers.contains_key("X-Registry-Auth") {
+        registry_auth(headers)
+    } else if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad_request(
+            "Bad parameters and missing X-Registry-Auth: EOF",
+        ));
+    } else {
+        AuthConfig::from_json(body).map_err(|e| {
+            ApiError::bad_request(format!("Bad parameters and missing X-Registry-Auth: {e}"))
+        })?
+    };
     let name = name.to_string();
     let (tx, rx) = mpsc::channel::<Message>(64);
     let task = {

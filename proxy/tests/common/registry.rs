@@ -146,9 +146,21 @@ impl Registry {
 
     /// `skopeo copy docker-archive:ARCHIVE docker://HOST/REPO_TAG`.
     pub fn seed(&self, archive: &Path, repo_tag: &str, creds: Option<(&str, &str)>) {
+        self.seed_with(archive, repo_tag, creds, &[]);
+    }
+
+    /// `seed` with more `skopeo copy` flags (e.g. `--dest-compress-format zstd`).
+    pub fn seed_with(
+        &self,
+        archive: &Path,
+        repo_tag: &str,
+        creds: Option<(&str, &str)>,
+        flags: &[&str],
+    ) {
         let out = Command::new("skopeo")
             .arg("copy")
             .arg("--dest-tls-verify=false")
+            .args(flags)
             .args(self.skopeo_auth(creds, "dest-creds"))
             .arg(format!("docker-archive:{}", archive.display()))
             .arg(format!("docker://{}/{repo_tag}", self.host()))
@@ -385,4 +397,59 @@ pub fn push_index(
         "application/vnd.oci.image.index.v1+json",
         index.as_bytes(),
     )
+}
+
+/// A faulty front for a registry (tests/fixtures/fault_registry.py): drops, corrupts or
+/// slows blob downloads, or demands Bearer tokens; logs every request it forwards.
+pub struct FaultFront {
+    child: Child,
+    pub port: u16,
+    pub log: PathBuf,
+}
+
+impl FaultFront {
+    /// `args`: the script's fault flags (`--drop-after`, `--corrupt`, `--delay`, `--token`).
+    pub fn start(upstream: &Registry, dir: &Path, name: &str, args: &[&str]) -> Self {
+        use std::io::BufRead;
+        let log = dir.join(format!("{name}.log"));
+        let mut child = Command::new("python3")
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/fault_registry.py"
+            ))
+            .arg("--upstream")
+            .arg(upstream.host())
+            .arg("--log")
+            .arg(&log)
+            .args(args)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3 (scripts/install-deps.sh installs it)");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line.trim().parse().expect("the fault front's port");
+        Self { child, port, log }
+    }
+
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// The requests forwarded so far, one `METHOD PATH RANGE` per line.
+    pub fn requests(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+impl Drop for FaultFront {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

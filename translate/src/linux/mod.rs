@@ -48,7 +48,9 @@ pub use mounts::{bind_mounts, bind_sources, BindMount, BindSource};
 pub use network::{
     etc_hosts, resolv_conf, resolve_host_gateway, NetworkMode, BRIDGE_WARNING, HOST_GATEWAY,
 };
-pub use validate::{check_create, check_restart_policy, image_warnings, log_options, LogOptions};
+pub use validate::{
+    check_create, check_restart_policy, image_warnings, log_init, log_options, LogOptions,
+};
 
 /// The OCI runtime-spec version dockbridge writes (runc accepts any 1.x).
 pub const OCI_VERSION: &str = "1.2.0";

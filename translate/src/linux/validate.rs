@@ -295,6 +295,9 @@ pub struct LogOptions {
     pub max_size: Option<u64>,
     /// How many files to keep, the current one included (at least 1).
     pub max_file: u32,
+    /// json-file's `compress`: rotated files are gzipped (`…-json.log.1.gz`). Only set by
+    /// [`log_init`], where dockerd checks it.
+    pub compress: bool,
 }
 
 /// Parses json-file's options as dockerd does; any other option is refused by name.
@@ -305,17 +308,20 @@ pub fn log_options(l: &HostConfigLogConfig) -> Result<LogOptions, Error> {
             stored: false,
             max_size: None,
             max_file: 1,
+            compress: false,
         },
         // The local driver's defaults: 20 MB files, five of them.
         "local" => LogOptions {
             stored: true,
             max_size: Some(20 * 1024 * 1024),
             max_file: 5,
+            compress: false,
         },
         _ => LogOptions {
             stored: true,
             max_size: None,
             max_file: 1,
+            compress: false,
         },
     };
     let mut keys: Vec<_> = l.config.iter().flatten().collect();
@@ -332,6 +338,8 @@ pub fn log_options(l: &HostConfigLogConfig) -> Result<LogOptions, Error> {
         match k.as_str() {
             // The local driver's files are its own business (not a format users read);
             // dockbridge keeps them uncompressed whatever this says.
+            // json-file's is parsed when the logger starts, as dockerd does (`log_init`).
+            "compress" if driver != "local" => {}
             "compress" if driver == "local" => {
                 if !matches!(v.as_str(), "true" | "false") {
                     return Err(invalid(format!("invalid value for compress: {v}")));
@@ -359,6 +367,35 @@ pub fn log_options(l: &HostConfigLogConfig) -> Result<LogOptions, Error> {
         return Err(invalid("max-file can only be set if max-size is set"));
     }
     Ok(opts)
+}
+
+/// The logger's options as the container starts: [`log_options`] plus what dockerd only
+/// checks when it creates the logger (json-file's `compress`), worded as dockerd words it.
+pub fn log_init(l: &HostConfigLogConfig) -> Result<LogOptions, String> {
+    let fail = |m: String| format!("failed to initialize logging driver: {m}");
+    let mut opts = log_options(l).map_err(|e| fail(e.to_string()))?;
+    let json_file = matches!(l.typ.as_deref(), None | Some("") | Some("json-file"));
+    let compress = l.config.as_ref().and_then(|c| c.get("compress"));
+    if let (true, Some(v)) = (json_file, compress) {
+        opts.compress = go_parse_bool(v)
+            .ok_or_else(|| fail(format!("strconv.ParseBool: parsing {v:?}: invalid syntax")))?;
+        if opts.compress && (opts.max_file < 2 || opts.max_size.is_none()) {
+            return Err(fail(
+                "compress cannot be true when max-file is less than 2 or max-size is not set"
+                    .into(),
+            ));
+        }
+    }
+    Ok(opts)
+}
+
+/// Go's `strconv.ParseBool`.
+fn go_parse_bool(s: &str) -> Option<bool> {
+    match s {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
+    }
 }
 
 /// go-units' `RAMInBytes`: `10m`, `1.5G`, `512kb`, plain bytes; binary multiples.
@@ -437,7 +474,8 @@ mod log_option_tests {
             LogOptions {
                 stored: true,
                 max_size: None,
-                max_file: 1
+                max_file: 1,
+                compress: false,
             }
         );
         assert_eq!(
@@ -445,7 +483,8 @@ mod log_option_tests {
             LogOptions {
                 stored: true,
                 max_size: Some(10 * 1024 * 1024),
-                max_file: 3
+                max_file: 3,
+                compress: false,
             }
         );
         assert_eq!(
@@ -455,10 +494,25 @@ mod log_option_tests {
         assert!(log_options(&cfg(&[("max-file", "3")])).is_err());
         assert!(log_options(&cfg(&[("max-size", "ten")])).is_err());
         assert!(log_options(&cfg(&[("max-file", "0"), ("max-size", "1k")])).is_err());
-        let e = log_options(&cfg(&[("compress", "true")]))
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("compress"), "{e}");
+        // compress is checked when the logger starts, not at create.
+        assert!(log_options(&cfg(&[("compress", "true")])).is_ok());
+        assert_eq!(
+            log_init(&cfg(&[("compress", "true")])).unwrap_err(),
+            "failed to initialize logging driver: compress cannot be true when max-file is less than 2 or max-size is not set"
+        );
+        assert_eq!(
+            log_init(&cfg(&[("compress", "yes"), ("max-size", "1k"), ("max-file", "2")]))
+                .unwrap_err(),
+            "failed to initialize logging driver: strconv.ParseBool: parsing \"yes\": invalid syntax"
+        );
+        let on = log_init(&cfg(&[
+            ("compress", "T"),
+            ("max-size", "1k"),
+            ("max-file", "2"),
+        ]))
+        .unwrap();
+        assert!(on.compress);
+        assert!(!log_init(&cfg(&[("compress", "0")])).unwrap().compress);
     }
 }
 
