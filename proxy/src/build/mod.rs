@@ -391,7 +391,7 @@ impl Build {
     }
 
     async fn pull(&self, name: &str) -> Result<()> {
-        let reference = spec::reference::parse_normalized_named(&name.to_string())
+        let reference = spec::reference::parse_normalized_named(name)
             .map_err(|e| BuildError::Invalid(e.to_string()))?
             .with_default_tag();
         let auth = self
