@@ -361,3 +361,57 @@ fn add_tar_chown_chmod_and_scratch() {
     build_ok(&d, &["-t", "scr"], &dir);
     assert_eq!(d.ok(&["run", "--rm", "scr"]).trim(), "from scratch");
 }
+
+#[test]
+fn client_disconnect_kills_the_step_and_tags_nothing() {
+    let d = Daemon::start();
+    d.load_busybox();
+    let dir = ctx(
+        &d,
+        "cancel",
+        &[(
+            "Dockerfile",
+            "FROM busybox\nRUN echo started && sleep 60\nRUN true\n",
+        )],
+    );
+    let mut child = d
+        .docker_cmd(&["build", "-t", "cancelled:1", dir.to_str().unwrap()])
+        .env("DOCKER_BUILDKIT", "0")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait for the step's output, then go away.
+    let mut stdout = child.stdout.take().unwrap();
+    let mut seen = String::new();
+    let mut buf = [0u8; 4096];
+    while !seen.contains("\nstarted\n") {
+        let n = std::io::Read::read(&mut stdout, &mut buf).unwrap();
+        assert!(n > 0, "build ended early: {seen}");
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    let ps = d.ok(&["ps", "-a", "--format", "{{.ID}} {{.Status}}"]);
+    assert!(
+        ps.lines().count() == 1 && ps.contains(" Up "),
+        "the RUN container runs: {ps}"
+    );
+    child.kill().unwrap();
+    let _ = child.wait();
+    // The step container is killed and removed, long before its sleep ends.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        if d.ok(&["ps", "-aq"]).trim().is_empty() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the RUN container is still there"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert!(!d
+        .docker(&["image", "inspect", "cancelled:1"])
+        .status
+        .success());
+}

@@ -165,7 +165,7 @@ impl Output {
     }
 
     pub async fn send(&self, v: Value) -> Result<()> {
-        let mut s = v.to_string();
+        let mut s = go_escape(v.to_string());
         s.push('\n');
         self.tx
             .send(Bytes::from(s))
@@ -183,12 +183,18 @@ impl Output {
 
     /// A message even in quiet mode (`-q` still gets the image ID).
     pub async fn quiet_send(&self, v: Value) -> Result<()> {
-        let mut s = v.to_string();
+        let mut s = go_escape(v.to_string());
         s.push('\n');
         self.tx
             .send(Bytes::from(s))
             .await
             .map_err(|_| BuildError::Cancelled)
+    }
+
+    /// `Step N/M : …` as dockerd writes it: the line, then its newline on its own.
+    pub async fn step(&self, n: usize, total: usize, text: &str) -> Result<()> {
+        self.stream(format!("Step {n}/{total} : {text}")).await?;
+        self.stream("\n").await
     }
 
     pub fn closed(&self) -> bool {
@@ -260,9 +266,7 @@ impl Build {
         let mut step = 1;
         let mut global = BuildArgs::new(self.opts.build_args.clone());
         for meta in &plan.meta_args {
-            self.out
-                .stream(format!("Step {step}/{total} : {}\n", meta.original))
-                .await?;
+            self.out.step(step, total, &meta.original).await?;
             step += 1;
             let env: Vec<String> = global
                 .all_allowed()
@@ -285,9 +289,7 @@ impl Build {
         let mut last_id = String::new();
         for (i, stage) in plan.stages.iter().enumerate() {
             self.check_cancel()?;
-            self.out
-                .stream(format!("Step {step}/{total} : {}\n", stage.original))
-                .await?;
+            self.out.step(step, total, &stage.original).await?;
             step += 1;
             let base = self.base_image(&plan, i, &global).await?;
             let os = match &base {
@@ -315,9 +317,7 @@ impl Build {
             self.out.stream(format!(" ---> {}\n", short(&id))).await?;
             for node in &stage.commands {
                 self.check_cancel()?;
-                self.out
-                    .stream(format!("Step {step}/{total} : {}\n", node.original))
-                    .await?;
+                self.out.step(step, total, &node.original).await?;
                 step += 1;
                 current = self.step(&mut state, node, current).await?;
                 let id = current.as_ref().map(|c| c.id.clone()).unwrap_or_default();
@@ -893,6 +893,19 @@ impl Build {
         }
         Ok(())
     }
+}
+
+/// Go's `encoding/json` escapes `<`, `>`, `&`, U+2028 and U+2029 in strings (they occur
+/// nowhere else in JSON text).
+pub fn go_escape(s: String) -> String {
+    if !s.contains(['<', '>', '&', '\u{2028}', '\u{2029}']) {
+        return s;
+    }
+    s.replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
+        .replace('\u{2028}', "\\u2028")
+        .replace('\u{2029}', "\\u2029")
 }
 
 /// The host's architecture as Go names it (`amd64`).

@@ -198,13 +198,13 @@ fn options(
 }
 
 fn error_line(e: &BuildError) -> Bytes {
-    let msg = e.to_string();
+    // Field order as Go writes `jsonmessage.JSONMessage`.
+    let msg = Value::from(e.to_string()).to_string();
     let detail = match e.code() {
-        Some(code) => json!({"code": code, "message": msg}),
-        None => json!({"message": msg}),
+        Some(code) => format!("{{\"code\":{code},\"message\":{msg}}}"),
+        None => format!("{{\"message\":{msg}}}"),
     };
-    let mut s = json!({"errorDetail": detail, "error": msg}).to_string();
-    s.push('\n');
+    let s = crate::build::go_escape(format!("{{\"errorDetail\":{detail},\"error\":{msg}}}\n"));
     Bytes::from(s)
 }
 
