@@ -157,14 +157,37 @@ impl Builds {
 pub struct Output {
     tx: mpsc::Sender<Bytes>,
     quiet: bool,
+    /// Quiet mode keeps the messages: a failed build still shows them, as dockerd does.
+    held: Arc<Mutex<Vec<Value>>>,
 }
 
 impl Output {
     pub fn new(tx: mpsc::Sender<Bytes>, quiet: bool) -> Self {
-        Self { tx, quiet }
+        Self {
+            tx,
+            quiet,
+            held: Arc::default(),
+        }
     }
 
+    /// Quiet mode, after a failure: the messages held back.
+    pub async fn flush_held(&self) {
+        let held = std::mem::take(&mut *self.held.lock().unwrap_or_else(|p| p.into_inner()));
+        for v in held {
+            let _ = self.quiet_send(v).await;
+        }
+    }
+
+    /// A message for the stream (held back in quiet mode).
     pub async fn send(&self, v: Value) -> Result<()> {
+        if self.quiet {
+            self.held.lock().unwrap_or_else(|p| p.into_inner()).push(v);
+            return Ok(());
+        }
+        self.send_now(v).await
+    }
+
+    async fn send_now(&self, v: Value) -> Result<()> {
         let mut s = go_escape(v.to_string());
         s.push('\n');
         self.tx
@@ -175,20 +198,12 @@ impl Output {
 
     /// `{"stream": text}` (nothing in quiet mode).
     pub async fn stream(&self, text: impl Into<String>) -> Result<()> {
-        if self.quiet {
-            return Ok(());
-        }
         self.send(json!({ "stream": text.into() })).await
     }
 
     /// A message even in quiet mode (`-q` still gets the image ID).
     pub async fn quiet_send(&self, v: Value) -> Result<()> {
-        let mut s = go_escape(v.to_string());
-        s.push('\n');
-        self.tx
-            .send(Bytes::from(s))
-            .await
-            .map_err(|_| BuildError::Cancelled)
+        self.send_now(v).await
     }
 
     /// `Step N/M : …` as dockerd writes it: the line, then its newline on its own.
@@ -416,10 +431,8 @@ impl Build {
         let forward = tokio::spawn(async move {
             while let Some(m) = rx.recv().await {
                 let m: crate::registry::progress::Message = m;
-                if !out.quiet {
-                    if let Ok(v) = serde_json::from_str::<Value>(&m.to_json()) {
-                        let _ = out.send(v).await;
-                    }
+                if let Ok(v) = serde_json::from_str::<Value>(&m.to_json()) {
+                    let _ = out.send(v).await;
                 }
             }
         });

@@ -320,6 +320,9 @@ async fn build(
             );
             let r = b.run(&dockerfile).await;
             drop(ctx);
+            if r.is_err() && opts.quiet {
+                out.flush_held().await;
+            }
             if let Some(id) = &opts.build_id {
                 d.builds.finish(id);
             }

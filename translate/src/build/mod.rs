@@ -426,13 +426,15 @@ impl StageState {
                 Ok(self.commit(&format!("USER {u}")))
             }
             "expose" => {
-                let raw: Vec<&str> = node.rest.split_whitespace().collect();
+                // moby sorts the words as written, then expands each into words.
+                let mut raw: Vec<&str> = node.rest.split_whitespace().collect();
                 if raw.is_empty() {
                     return Err(invalid("EXPOSE requires at least one argument"));
                 }
+                raw.sort_unstable();
                 let mut ports = Vec::new();
                 for w in raw {
-                    ports.push(self.word(w, &env)?);
+                    ports.extend(lex::process_words(w, &env, self.escape)?);
                 }
                 let set = self.config.exposed_ports.get_or_insert_with(BTreeMap::new);
                 for p in &ports {
