@@ -358,8 +358,15 @@ fn add_tar_chown_chmod_and_scratch() {
 
     // FROM scratch with a COPY --from an image.
     let dir = ctx(&d, "scratch", &[("Dockerfile", "FROM busybox AS bb\nFROM scratch\nCOPY --from=bb /bin/busybox /busybox\nENTRYPOINT [\"/busybox\"]\nCMD [\"echo\", \"from scratch\"]\n")]);
+    let before = d.ok(&["images", "-qa"]).lines().count();
     build_ok(&d, &["-t", "scr"], &dir);
     assert_eq!(d.ok(&["run", "--rm", "scr"]).trim(), "from scratch");
+    assert_eq!(d.ok(&["images", "-qa"]).lines().count(), before + 3);
+    // rmi takes the untagged intermediate images with it, as dockerd does.
+    let out = d.ok(&["rmi", "scr"]);
+    // Three images, and the one layer the COPY made.
+    assert_eq!(out.matches("Deleted: ").count(), 4, "{out}");
+    assert_eq!(d.ok(&["images", "-qa"]).lines().count(), before);
 }
 
 #[test]

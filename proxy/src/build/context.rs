@@ -157,12 +157,17 @@ where
     let dir = dir.to_path_buf();
     let bridge = tokio_util::io::SyncIoBridge::new(reader);
     tokio::task::spawn_blocking(move || {
-        let r: Box<dyn Read> = if gzip {
+        let mut r: Box<dyn Read> = if gzip {
             Box::new(flate2::read::MultiGzDecoder::new(bridge))
         } else {
             Box::new(bridge)
         };
-        unpack(r, &dir, limit)
+        unpack(&mut r, &dir, limit)?;
+        // Read the body to its end (padding after the tar's end blocks): a request read
+        // to its end is what lets the server notice a client that goes away later.
+        std::io::copy(&mut r, &mut std::io::sink())
+            .map(|_| ())
+            .map_err(|e| BuildError::Context(format!("reading the build context: {e}")))
     })
     .await
     .map_err(|e| BuildError::Internal(format!("unpacking the build context: {e}")))?
