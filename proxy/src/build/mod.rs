@@ -753,7 +753,10 @@ impl Build {
         let file = tmp
             .reopen()
             .map_err(|e| BuildError::io("opening the layer file", e))?;
-        let req2 = req.clone();
+        let mut req2 = req.clone();
+        if state.os == ContainerOs::Windows {
+            req2.dest = windows_layer_path(&req2.dest)?;
+        }
         tokio::task::spawn_blocking(move || {
             let identity = owner.unwrap_or(copy::Identity { uid: 0, gid: 0 });
             let mut w = copy::LayerWriter::new(std::io::BufWriter::new(file), &dest_view, identity);
@@ -921,6 +924,29 @@ pub fn go_escape(s: String) -> String {
         .replace('\u{2029}', "\\u2029")
 }
 
+/// Where a Windows image's path lives in its layer tar: below `Files/`, drive `C:` only
+/// (moby's `normalizeDest` on Windows), with forward slashes.
+pub fn windows_layer_path(dest: &str) -> Result<String> {
+    let d = dest.replace('\\', "/");
+    let rest = match d.as_bytes() {
+        [drive, b':', ..] => {
+            if !drive.eq_ignore_ascii_case(&b'c') {
+                return Err(BuildError::Invalid(
+                    "Windows does not support destinations not on the system drive (C:)".into(),
+                ));
+            }
+            &d[2..]
+        }
+        _ => d.as_str(),
+    };
+    let trailing = rest.ends_with('/');
+    let mut p = format!("/Files/{}", rest.trim_matches('/'));
+    if trailing && !p.ends_with('/') {
+        p.push('/');
+    }
+    Ok(p)
+}
+
 /// The host's architecture as Go names it (`amd64`).
 fn host_arch() -> String {
     crate::registry::manifest::Platform::host()
@@ -952,4 +978,30 @@ pub fn check_platform(p: &str) -> Result<()> {
     Err(BuildError::Invalid(format!(
         "platform {p} is not supported by dockbridge's builder: it builds for linux/{host_arch} only"
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_destinations() {
+        assert_eq!(windows_layer_path("C:\\app\\").unwrap(), "/Files/app/");
+        assert_eq!(
+            windows_layer_path("c:/app/x.txt").unwrap(),
+            "/Files/app/x.txt"
+        );
+        assert_eq!(windows_layer_path("\\app").unwrap(), "/Files/app");
+        assert!(windows_layer_path("D:\\app").is_err());
+        assert!(check_platform("linux").is_ok());
+        assert!(check_platform("windows/amd64").is_err());
+    }
+
+    #[test]
+    fn go_escapes() {
+        assert_eq!(
+            go_escape("{\"a\":\"<b>&\"}".into()),
+            "{\"a\":\"\\u003cb\\u003e\\u0026\"}"
+        );
+    }
 }
