@@ -25,7 +25,10 @@ RUN rm /app/one
 CMD ["cat", "/app/count"]
 DOCKERFILE
 
-b() { DOCKER_BUILDKIT=0 DOCKER_HOST=$1 docker build -q "${@:2}" "$ctx" >/dev/null; }
+b() {
+  DOCKER_BUILDKIT=0 DOCKER_HOST=$1 docker build -q "${@:2}" "$ctx" >/dev/null 2>"$work/err" \
+    || { cat "$work/err"; exit 1; }
+}
 # One warm-up build each (also seeds the cache).
 b "$DB" -t benchbuild
 b "$REF" -t benchbuild

@@ -228,6 +228,10 @@ pub struct Build {
     stages: Vec<Option<ImageRecord>>,
     /// The plan's stage names, by index.
     stage_names: Vec<Option<String>>,
+    /// Images this build made: none of them has a cached child to find.
+    made: Mutex<std::collections::HashSet<String>>,
+    /// The image list, read once for the cache probes.
+    listing: tokio::sync::OnceCell<Vec<ImageRecord>>,
 }
 
 /// Keys of the snapshots the builder prepares for its layer views.
@@ -259,6 +263,8 @@ impl Build {
             cancel,
             stages: Vec::new(),
             stage_names: Vec::new(),
+            made: Mutex::default(),
+            listing: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -555,8 +561,19 @@ impl Build {
         }
         let want = serde_json::to_value(key).unwrap_or(Value::Null);
         let parent_id = parent.map(|p| p.id.as_str()).unwrap_or("");
-        let images = self.d.images.list().await?;
-        let hit = images.into_iter().find(|img| {
+        if self
+            .made
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(parent_id)
+        {
+            return Ok(None);
+        }
+        let images = self
+            .listing
+            .get_or_try_init(|| self.d.images.list())
+            .await?;
+        let hit = images.iter().find(|img| {
             let p = img
                 .config
                 .extra
@@ -570,7 +587,7 @@ impl Build {
         if hit.is_some() {
             self.out.stream(" ---> Using cache\n").await?;
         }
-        Ok(hit)
+        Ok(hit.cloned())
     }
 
     /// Stores a step's image: `parent`'s layers plus `layer` (none or an empty one makes
@@ -631,6 +648,10 @@ impl Build {
         }
         cfg.history.get_or_insert_with(Vec::new).push(h);
         let id = self.d.images.create_image(parent, layer, cfg).await?;
+        self.made
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id.clone());
         Ok(self.d.images.resolve(&id).await?)
     }
 
@@ -692,25 +713,10 @@ impl Build {
                 (v, k, false)
             }
         };
-        let (dest_view, dest_key) = match self.view(current.as_ref()).await {
-            Ok(v) => v,
-            Err(e) => {
-                self.drop_view(src_key).await;
-                return Err(e);
-            }
-        };
         let result = self
-            .copy_with_views(
-                state,
-                req,
-                current.as_ref(),
-                src_view,
-                dest_view,
-                from_context,
-            )
+            .copy_with_views(state, req, current.as_ref(), src_view, from_context)
             .await;
         self.drop_view(src_key).await;
-        self.drop_view(dest_key).await;
         result
     }
 
@@ -730,7 +736,6 @@ impl Build {
         req: &CopyRequest,
         current: Option<&ImageRecord>,
         src_view: LayerView,
-        dest_view: LayerView,
         from_context: bool,
     ) -> Result<ImageRecord> {
         let req2 = req.clone();
@@ -744,6 +749,36 @@ impl Build {
         if let Some(hit) = self.probe(current, &key).await? {
             return Ok(hit);
         }
+        // The destination's view only when the layer is written (not on a cache hit).
+        let (dest_view, dest_key) = self.view(current).await?;
+        let result = self
+            .write_copy(
+                state,
+                req,
+                current,
+                &key,
+                sources,
+                src_view,
+                dest_view,
+                from_context,
+            )
+            .await;
+        self.drop_view(dest_key).await;
+        result
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn write_copy(
+        &self,
+        state: &StageState,
+        req: &CopyRequest,
+        current: Option<&ImageRecord>,
+        key: &ContainerConfig,
+        sources: Vec<copy::Source>,
+        src_view: LayerView,
+        dest_view: LayerView,
+        from_context: bool,
+    ) -> Result<ImageRecord> {
         let owner = match &req.chown {
             Some(c) => Some(copy::parse_chown(c, &dest_view)?),
             None if from_context => Some(copy::Identity { uid: 0, gid: 0 }),
@@ -768,8 +803,7 @@ impl Build {
         })
         .await
         .map_err(|e| BuildError::Internal(e.to_string()))??;
-        self.commit(current, state, &key, "", Some(tmp.path()))
-            .await
+        self.commit(current, state, key, "", Some(tmp.path())).await
     }
 
     async fn run_step(
