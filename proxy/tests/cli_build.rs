@@ -463,3 +463,62 @@ fn compose_build_uses_the_classic_builder() {
         "compose built me\nby compose\n"
     );
 }
+
+#[test]
+fn compressed_contexts_from_stdin() {
+    let d = Daemon::start();
+    d.load_busybox();
+    let dir = ctx(
+        &d,
+        "cz",
+        &[
+            (
+                "Dockerfile",
+                "FROM busybox\nCOPY f /f\nCMD [\"cat\", \"/f\"]\n",
+            ),
+            ("f", "packed\n"),
+        ],
+    );
+    for (flag, name) in [("-z", "gz"), ("-j", "bz2"), ("-J", "xz"), ("", "tar")] {
+        let archive = d.path(&format!("ctx.{name}"));
+        let mut tar = std::process::Command::new("tar");
+        tar.arg("-c");
+        if !flag.is_empty() {
+            tar.arg(flag);
+        }
+        let st = tar
+            .arg("-f")
+            .arg(&archive)
+            .args(["-C", dir.to_str().unwrap(), "Dockerfile", "f"])
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let tag = format!("cz:{name}");
+        let out = d
+            .docker_cmd(&["build", "-t", &tag, "-"])
+            .env("DOCKER_BUILDKIT", "0")
+            .stdin(std::fs::File::open(&archive).unwrap())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{name}: {out:?}\n{}", d.log());
+        assert_eq!(d.ok(&["run", "--rm", &tag]), "packed\n", "{name}");
+    }
+    // A bare Dockerfile on stdin (no context).
+    let out = d
+        .docker_cmd(&["build", "-t", "bare", "-"])
+        .env("DOCKER_BUILDKIT", "0")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            c.stdin
+                .take()
+                .unwrap()
+                .write_all(b"FROM busybox\nCMD [\"echo\", \"bare\"]\n")?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(d.ok(&["run", "--rm", "bare"]), "bare\n");
+}
