@@ -522,3 +522,36 @@ fn compressed_contexts_from_stdin() {
     assert!(out.status.success(), "{out:?}");
     assert_eq!(d.ok(&["run", "--rm", "bare"]), "bare\n");
 }
+
+#[test]
+fn cache_from_a_loaded_image() {
+    let d = Daemon::start();
+    d.load_busybox();
+    let dir = ctx(
+        &d,
+        "cf",
+        &[
+            (
+                "Dockerfile",
+                "FROM busybox\nENV A=1\nCOPY f /f\nRUN echo ran >> /f\nCMD [\"cat\", \"/f\"]\n",
+            ),
+            ("f", "cached\n"),
+        ],
+    );
+    build_ok(&d, &["-t", "cf:1"], &dir);
+    let id = d.ok(&["inspect", "-f", "{{.Id}}", "cf:1"]);
+    let tar = d.path("cf.tar");
+    d.ok(&["save", "-o", tar.to_str().unwrap(), "cf:1"]);
+    d.ok(&["rmi", "cf:1"]);
+    d.ok(&["load", "-i", tar.to_str().unwrap()]);
+    // The loaded image has no local parents: only --cache-from makes its steps a cache.
+    let out = build_ok(&d, &["--cache-from", "cf:1", "-t", "cf:2"], &dir);
+    assert_eq!(out.matches("Using cache").count(), 4, "{out}");
+    assert_eq!(d.ok(&["inspect", "-f", "{{.Id}}", "cf:2"]), id);
+    assert_eq!(d.ok(&["run", "--rm", "cf:2"]), "cached\nran\n");
+    // A changed file stops the cache at its COPY.
+    std::fs::write(dir.join("f"), "changed\n").unwrap();
+    let out = build_ok(&d, &["--cache-from", "cf:1", "-t", "cf:3"], &dir);
+    assert_eq!(out.matches("Using cache").count(), 1, "{out}");
+    assert_eq!(d.ok(&["run", "--rm", "cf:3"]), "changed\nran\n");
+}

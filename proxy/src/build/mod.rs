@@ -110,6 +110,8 @@ pub struct BuildOptions {
     /// `HostConfig` of the `RUN` containers (network mode, limits, extra hosts …).
     pub host_config: Value,
     pub build_id: Option<String>,
+    /// `--cache-from`: images whose history may stand in for steps.
+    pub cache_from: Vec<String>,
     /// `X-Registry-Config`: credentials per registry, for `FROM` pulls.
     pub auth: HashMap<String, crate::registry::auth::AuthConfig>,
 }
@@ -232,6 +234,8 @@ pub struct Build {
     made: Mutex<std::collections::HashSet<String>>,
     /// The image list, read once for the cache probes.
     listing: tokio::sync::OnceCell<Vec<ImageRecord>>,
+    /// `--cache-from` images that exist.
+    cache_from: Mutex<Vec<ImageRecord>>,
 }
 
 /// Keys of the snapshots the builder prepares for its layer views.
@@ -265,6 +269,7 @@ impl Build {
             stage_names: Vec::new(),
             made: Mutex::default(),
             listing: tokio::sync::OnceCell::new(),
+            cache_from: Mutex::default(),
         }
     }
 
@@ -283,6 +288,14 @@ impl Build {
             self.out.stream(format!("{w}\n")).await?;
         }
         self.stage_names = plan.stages.iter().map(|s| s.name.clone()).collect();
+        let mut sources = Vec::new();
+        for name in &self.opts.cache_from {
+            match self.d.images.resolve(name).await {
+                Ok(r) => sources.push(r),
+                Err(e) => tracing::warn!("--cache-from {name}: {e}; skipped"),
+            }
+        }
+        *self.cache_from.lock().unwrap_or_else(|p| p.into_inner()) = sources;
         let total = plan.total_steps();
         let mut step = 1;
         let mut global = BuildArgs::new(self.opts.build_args.clone());
@@ -458,7 +471,10 @@ impl Build {
         let step = state.dispatch(node)?;
         match step {
             Step::Commit { container_config } => {
-                if let Some(hit) = self.probe(current.as_ref(), &container_config).await? {
+                if let Some(hit) = self
+                    .probe(current.as_ref(), &container_config, state)
+                    .await?
+                {
                     return Ok(Some(hit));
                 }
                 // dockerd creates (and removes) a container for a config-only step; the
@@ -481,7 +497,10 @@ impl Build {
                 container_config,
                 path,
             } => {
-                if let Some(hit) = self.probe(current.as_ref(), &container_config).await? {
+                if let Some(hit) = self
+                    .probe(current.as_ref(), &container_config, state)
+                    .await?
+                {
                     return Ok(Some(hit));
                 }
                 let cid = crate::containers::names::new_id();
@@ -529,7 +548,7 @@ impl Build {
                 Ok(Some(img))
             }
             Step::Run { probe, run } => {
-                if let Some(hit) = self.probe(current.as_ref(), &probe).await? {
+                if let Some(hit) = self.probe(current.as_ref(), &probe, state).await? {
                     return Ok(Some(hit));
                 }
                 let Some(parent) = current else {
@@ -555,10 +574,115 @@ impl Build {
         &self,
         parent: Option<&ImageRecord>,
         key: &ContainerConfig,
+        state: &StageState,
     ) -> Result<Option<ImageRecord>> {
         if self.opts.no_cache {
             return Ok(None);
         }
+        let hit = self.probe_local(parent, key).await?;
+        let sources = self
+            .cache_from
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let hit = match (hit, sources.is_empty()) {
+            (hit, true) => hit,
+            // With `--cache-from`, a local hit counts only below one of the sources.
+            (Some(h), false) => {
+                let listing = self.listing().await?;
+                if sources.iter().any(|s| is_ancestor(listing, &s.id, &h.id)) {
+                    Some(h)
+                } else {
+                    self.probe_sources(parent, key, state, &sources).await?
+                }
+            }
+            (None, false) => self.probe_sources(parent, key, state, &sources).await?,
+        };
+        if hit.is_some() {
+            self.out.stream(" ---> Using cache\n").await?;
+        }
+        Ok(hit)
+    }
+
+    async fn listing(&self) -> Result<&Vec<ImageRecord>> {
+        Ok(self
+            .listing
+            .get_or_try_init(|| self.d.images.list())
+            .await?)
+    }
+
+    /// moby's image cache from `--cache-from` sources: a source whose history and layers
+    /// continue the parent's with this very step is the cached result (itself when it is
+    /// its last step, else an image restored from its history and layer).
+    async fn probe_sources(
+        &self,
+        parent: Option<&ImageRecord>,
+        key: &ContainerConfig,
+        state: &StageState,
+        sources: &[ImageRecord],
+    ) -> Result<Option<ImageRecord>> {
+        let created_by = Step::created_by(key);
+        let empty = Vec::new();
+        let parent_history = parent
+            .and_then(|p| p.config.history.as_ref())
+            .unwrap_or(&empty);
+        let n = parent_history.len();
+        for target in sources {
+            let history = target.config.history.as_ref().unwrap_or(&empty);
+            if !valid_parent(target, parent) {
+                continue;
+            }
+            let Some(h) = history.get(n) else {
+                continue;
+            };
+            if h.get("created_by").and_then(Value::as_str).unwrap_or("") != created_by {
+                continue;
+            }
+            if history.len() - 1 == n {
+                return Ok(Some(target.clone()));
+            }
+            let is_empty = |e: &Value| e.get("empty_layer").and_then(Value::as_bool) == Some(true);
+            let index =
+                (!is_empty(h)).then(|| history[..n].iter().filter(|e| !is_empty(e)).count());
+            let mut cfg = ImageConfigFile {
+                architecture: target.config.architecture.clone(),
+                os: target.config.os.clone(),
+                os_version: target.config.os_version.clone(),
+                author: target.config.author.clone(),
+                created: h.get("created").and_then(Value::as_str).map(String::from),
+                config: Some(state.config.clone()),
+                ..Default::default()
+            };
+            let mut hist = parent_history.clone();
+            hist.push(h.clone());
+            cfg.history = Some(hist);
+            cfg.extra.insert(
+                "container_config".into(),
+                serde_json::to_value(key).unwrap_or(Value::Null),
+            );
+            cfg.extra
+                .insert("docker_version".into(), crate::ENGINE_VERSION.into());
+            if let Some(p) = parent {
+                cfg.extra.insert("parent".into(), p.id.clone().into());
+            }
+            let id = self
+                .d
+                .images
+                .create_image_reusing(parent, target, index, cfg)
+                .await?;
+            // Stay on this source from now on, as moby does.
+            *self.cache_from.lock().unwrap_or_else(|p| p.into_inner()) = vec![target.clone()];
+            return Ok(Some(self.d.images.resolve(&id).await?));
+        }
+        Ok(None)
+    }
+
+    /// The local cache: a child of `parent` made by the same step.
+    async fn probe_local(
+        &self,
+        parent: Option<&ImageRecord>,
+        key: &ContainerConfig,
+    ) -> Result<Option<ImageRecord>> {
         let want = serde_json::to_value(key).unwrap_or(Value::Null);
         let parent_id = parent.map(|p| p.id.as_str()).unwrap_or("");
         if self
@@ -584,9 +708,6 @@ impl Build {
                 && img.config.extra.get("container_config") == Some(&want)
                 && (parent.is_some() || img.config.history.as_ref().is_some_and(|h| h.len() == 1))
         });
-        if hit.is_some() {
-            self.out.stream(" ---> Using cache\n").await?;
-        }
         Ok(hit.cloned())
     }
 
@@ -746,7 +867,7 @@ impl Build {
                 .map_err(|e| BuildError::Internal(e.to_string()))??;
         let hash = copy::sources_hash(&sources);
         let key = state.copy_config(req, &hash);
-        if let Some(hit) = self.probe(current, &key).await? {
+        if let Some(hit) = self.probe(current, &key, state).await? {
             return Ok(hit);
         }
         // The destination's view only when the layer is written (not on a cache hit).
@@ -986,6 +1107,46 @@ fn host_arch() -> String {
     crate::registry::manifest::Platform::host()
         .architecture
         .clone()
+}
+
+/// moby `isValidParent`: `img`'s history and layers continue `parent`'s.
+fn valid_parent(img: &ImageRecord, parent: Option<&ImageRecord>) -> bool {
+    let empty = Vec::new();
+    let ih = img.config.history.as_ref().unwrap_or(&empty);
+    if ih.is_empty() {
+        return false;
+    }
+    let Some(p) = parent else {
+        return true;
+    };
+    let ph = p.config.history.as_ref().unwrap_or(&empty);
+    if ph.is_empty() && p.diff_ids.is_empty() {
+        return true;
+    }
+    ph.len() < ih.len()
+        && p.diff_ids.len() <= img.diff_ids.len()
+        && ph.iter().zip(ih).all(|(a, b)| a == b)
+        && p.diff_ids.iter().zip(&img.diff_ids).all(|(a, b)| a == b)
+}
+
+/// Whether `ancestor` is a (strict) ancestor of `id` through the configs' `parent`.
+fn is_ancestor(all: &[ImageRecord], id: &str, ancestor: &str) -> bool {
+    let mut cur = id.to_string();
+    for _ in 0..10_000 {
+        let Some(p) = all
+            .iter()
+            .find(|r| r.id == cur)
+            .and_then(|r| r.config.extra.get("parent"))
+            .and_then(Value::as_str)
+        else {
+            return false;
+        };
+        if p == ancestor {
+            return true;
+        }
+        cur = p.to_string();
+    }
+    false
 }
 
 /// A layer tar with no entries (what a step that changed nothing leaves).

@@ -38,27 +38,32 @@ impl ImageStore {
         };
         let mut layers = Vec::new();
         if let Some(p) = parent {
-            for (i, desc) in p.layers.iter().enumerate() {
-                layers.push(Layer {
-                    // Already stored: write_blob only adds it to the lease.
-                    blob: Blob {
-                        media_type: desc.media_type.clone(),
-                        digest: desc.digest.clone(),
-                        size: u64::try_from(desc.size).unwrap_or(0),
-                        source: BlobSource::Bytes(Vec::new()),
-                    },
-                    diff_id: p.diff_ids.get(i).cloned().unwrap_or_default(),
-                    unpacked_size: p
-                        .layer_sizes
-                        .get(i)
-                        .and_then(|s| u64::try_from(*s).ok())
-                        .unwrap_or(0),
-                    // Stored already, with its label: see `store_one`.
-                    tar_size: 0,
-                });
+            for i in 0..p.layers.len() {
+                layers.push(stored_layer(p, i));
             }
         }
         layers.extend(new_layer);
+        self.store_new_image(layers, &mut config).await
+    }
+
+    /// Like [`Self::create_image`], the new layer being layer `index` of `from`, which
+    /// is stored already (the builder's `--cache-from` restoring a step).
+    pub async fn create_image_reusing(
+        &self,
+        parent: Option<&ImageRecord>,
+        from: &ImageRecord,
+        index: Option<usize>,
+        mut config: ImageConfigFile,
+    ) -> Result<String> {
+        let mut layers = Vec::new();
+        if let Some(p) = parent {
+            for i in 0..p.layers.len() {
+                layers.push(stored_layer(p, i));
+            }
+        }
+        if let Some(i) = index.filter(|i| *i < from.layers.len()) {
+            layers.push(stored_layer(from, i));
+        }
         self.store_new_image(layers, &mut config).await
     }
 
@@ -131,5 +136,26 @@ impl ImageStore {
         lease.release().await;
         result?;
         Ok(img.id().to_string())
+    }
+}
+
+/// Layer `i` of an image, as stored already: writing it only adds it to the lease.
+fn stored_layer(p: &ImageRecord, i: usize) -> Layer {
+    let desc = &p.layers[i];
+    Layer {
+        blob: Blob {
+            media_type: desc.media_type.clone(),
+            digest: desc.digest.clone(),
+            size: u64::try_from(desc.size).unwrap_or(0),
+            source: BlobSource::Bytes(Vec::new()),
+        },
+        diff_id: p.diff_ids.get(i).cloned().unwrap_or_default(),
+        unpacked_size: p
+            .layer_sizes
+            .get(i)
+            .and_then(|s| u64::try_from(*s).ok())
+            .unwrap_or(0),
+        // Stored already, with its label: see `store_one`.
+        tar_size: 0,
     }
 }

@@ -193,6 +193,7 @@ fn options(
         target: q.get("target").cloned().filter(|t| !t.is_empty()),
         host_config: Value::Object(hc),
         build_id: q.get("buildid").cloned().filter(|t| !t.is_empty()),
+        cache_from: json_map(q, "cachefrom")?,
         auth,
     })
 }
