@@ -204,13 +204,23 @@ fn multi_stage_build_runs_and_caches() {
         "hi from a changed context"
     );
 
-    // builder prune frees the intermediate images; tagged ones stay and run.
+    // system df counts the intermediate images as the build cache; builder prune frees
+    // them; tagged ones stay and run.
+    let df = d.ok(&["system", "df", "--format", "{{.Type}} {{.TotalCount}}"]);
+    let cache: usize = df
+        .lines()
+        .find_map(|l| l.strip_prefix("Build Cache "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0);
+    assert!(cache > 5, "{df}");
     let pruned = d.ok(&["builder", "prune", "-f"]);
     assert!(pruned.contains("Total reclaimed space"), "{pruned}");
     assert_eq!(
         d.ok(&["run", "--rm", "multi:2"]).trim(),
         "hi from the context"
     );
+    let df = d.ok(&["system", "df", "--format", "{{.Type}} {{.TotalCount}}"]);
+    assert!(df.contains("Build Cache 0"), "{df}");
 }
 
 #[test]

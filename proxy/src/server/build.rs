@@ -450,7 +450,17 @@ async fn prune(
                     .iter()
                     .any(|i| matches!(i, crate::images::DeleteItem::Deleted(_)))
                 {
-                    reclaimed += img.layer_sizes.last().copied().unwrap_or(0);
+                    let empty = img
+                        .config
+                        .history
+                        .as_ref()
+                        .and_then(|h| h.last())
+                        .and_then(|h| h.get("empty_layer"))
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false);
+                    if !empty {
+                        reclaimed += img.layer_sizes.last().copied().unwrap_or(0);
+                    }
                     deleted.push(img.id.clone());
                 }
             }
