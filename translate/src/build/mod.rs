@@ -739,7 +739,13 @@ pub fn normalize_dest(
     requested: &str,
 ) -> Result<String, Error> {
     if os == ContainerOs::Windows {
-        return Ok(requested.to_string());
+        // Absolute (`\x`, `/x`, `C:\x`) as written; relative to `WORKDIR` otherwise.
+        let abs = requested.starts_with(['/', '\\']) || requested.get(1..2) == Some(":");
+        let wd = workdir.unwrap_or_default();
+        if abs || wd.is_empty() {
+            return Ok(requested.to_string());
+        }
+        return Ok(format!("{}\\{requested}", wd.trim_end_matches(['\\', '/'])));
     }
     if requested.starts_with('/') {
         return Ok(requested.to_string());

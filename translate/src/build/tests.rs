@@ -172,6 +172,14 @@ fn windows_commands_are_escaped_lines() {
     assert_eq!(run.args_escaped, Some(true));
     st.dispatch(&plan.stages[0].commands[2]).unwrap();
     assert_eq!(st.config.working_dir.as_deref(), Some("C:\\app"));
+    assert_eq!(
+        normalize_dest(ContainerOs::Windows, Some("C:\\app"), "bin\\").unwrap(),
+        "C:\\app\\bin\\"
+    );
+    assert_eq!(
+        normalize_dest(ContainerOs::Windows, Some("C:\\app"), "C:\\x").unwrap(),
+        "C:\\x"
+    );
     // No default PATH on Windows.
     assert!(st.config.env.is_none());
 }
