@@ -565,3 +565,123 @@ fn cache_from_a_loaded_image() {
     assert_eq!(out.matches("Using cache").count(), 1, "{out}");
     assert_eq!(d.ok(&["run", "--rm", "cf:3"]), "changed\nran\n");
 }
+
+/// A docker-archive of a tiny Windows image (one layer in Windows' `Files/` layout).
+fn windows_image(tag: &str) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    let sha = |b: &[u8]| hex::encode(Sha256::digest(b));
+    let mut layer = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(4);
+    h.set_mode(0o644);
+    h.set_cksum();
+    layer
+        .append_data(&mut h, "Files/Windows/System32/cmd.exe", &b"fake"[..])
+        .unwrap();
+    let layer = layer.into_inner().unwrap();
+    let config = serde_json::to_vec(&serde_json::json!({
+        "architecture": "amd64", "os": "windows", "os.version": "10.0.20348.2227",
+        "config": {"Cmd": ["cmd /S /C echo base"], "ArgsEscaped": true, "WorkingDir": "C:\\"},
+        "rootfs": {"type": "layers", "diff_ids": [format!("sha256:{}", sha(&layer))]}
+    }))
+    .unwrap();
+    let (cname, lname) = (
+        format!("{}.json", sha(&config)),
+        format!("{}/layer.tar", sha(&layer)),
+    );
+    let manifest = serde_json::to_vec(
+        &serde_json::json!([{"Config": cname, "RepoTags": [tag], "Layers": [lname]}]),
+    )
+    .unwrap();
+    let mut out = tar::Builder::new(Vec::new());
+    for (name, body) in [
+        (&cname, &config[..]),
+        (&lname, &layer[..]),
+        (&"manifest.json".to_string(), &manifest[..]),
+    ] {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(body.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        out.append_data(&mut h, name, body).unwrap();
+    }
+    out.into_inner().unwrap()
+}
+
+#[test]
+fn windows_image_steps_that_run_nothing() {
+    let d = Daemon::start();
+    let archive = d.path("win.tar");
+    std::fs::write(&archive, windows_image("winbase:1")).unwrap();
+    d.ok(&["load", "-i", archive.to_str().unwrap()]);
+    let dir = ctx(
+        &d,
+        "win",
+        &[
+            ("Dockerfile", "# escape=`\nFROM winbase:1\nENV A=1\nWORKDIR C:\\app\nCOPY f .\nCMD echo \"built\"\n"),
+            ("f", "win file"),
+        ],
+    );
+    build_ok(&d, &["-t", "winbuilt:1"], &dir);
+    let cfg = d.ok(&[
+        "inspect",
+        "-f",
+        "{{json .Config.Cmd}} {{.Config.ArgsEscaped}} {{.Config.WorkingDir}} {{.Os}}",
+        "winbuilt:1",
+    ]);
+    assert_eq!(
+        cfg.trim(),
+        r#"["cmd /S /C echo \"built\""] true C:\app windows"#
+    );
+    let hist = d.ok(&[
+        "history",
+        "--no-trunc",
+        "--format",
+        "{{.CreatedBy}}",
+        "winbuilt:1",
+    ]);
+    assert_eq!(
+        hist.lines().next().unwrap(),
+        r#"cmd /S /C #(nop)  CMD ["cmd /S /C echo \"built\""]"#
+    );
+    // The COPY layer is in Windows' layout.
+    let saved = d.path("winbuilt.tar");
+    d.ok(&["save", "-o", saved.to_str().unwrap(), "winbuilt:1"]);
+    let mut files: std::collections::HashMap<String, Vec<u8>> = Default::default();
+    let mut ar = tar::Archive::new(std::fs::File::open(&saved).unwrap());
+    for e in ar.entries().unwrap() {
+        let mut e = e.unwrap();
+        let name = e.path().unwrap().to_string_lossy().into_owned();
+        let mut b = Vec::new();
+        std::io::Read::read_to_end(&mut e, &mut b).unwrap();
+        files.insert(name, b);
+    }
+    let manifest: serde_json::Value = serde_json::from_slice(&files["manifest.json"]).unwrap();
+    let last = manifest[0]["Layers"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut layer = tar::Archive::new(&files[&last][..]);
+    let names: Vec<String> = layer
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().any(|n| n == "Files/app/f"), "{names:?}");
+    // RUN needs a Windows runtime.
+    let dir = ctx(
+        &d,
+        "winrun",
+        &[("Dockerfile", "FROM winbase:1\nRUN echo hi\n")],
+    );
+    let out = build(&d, &[], &dir);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("HCS backend"),
+        "{out:?}"
+    );
+}

@@ -732,29 +732,38 @@ pub fn normalize_workdir(os: ContainerOs, current: Option<&str>, requested: &str
     }
 }
 
-/// moby `normalizeDest` for Linux: relative to `WORKDIR`, the trailing `/` kept.
+/// moby `normalizeDest`: relative to `WORKDIR`, a trailing separator (or `.`) kept as
+/// the sign of a directory.
 pub fn normalize_dest(
     os: ContainerOs,
     workdir: Option<&str>,
     requested: &str,
 ) -> Result<String, Error> {
-    if os == ContainerOs::Windows {
-        // Absolute (`\x`, `/x`, `C:\x`) as written; relative to `WORKDIR` otherwise.
-        let abs = requested.starts_with(['/', '\\']) || requested.get(1..2) == Some(":");
-        let wd = workdir.unwrap_or_default();
+    let win = os == ContainerOs::Windows;
+    let is_sep = |c: char| c == '/' || (win && c == '\\');
+    // `.` and a trailing `/.` name a directory, like a trailing separator.
+    let (base, dir_like) = match requested.strip_suffix('.') {
+        Some(b) if b.is_empty() || b.ends_with(is_sep) => (b, true),
+        _ => (requested, requested.ends_with(is_sep)),
+    };
+    let sep = if win { "\\" } else { "/" };
+    let wd = workdir.unwrap_or_default();
+    let mut out = if win {
+        let abs = base.starts_with(is_sep) || base.get(1..2) == Some(":");
         if abs || wd.is_empty() {
-            return Ok(requested.to_string());
+            base.to_string()
+        } else {
+            format!("{}\\{base}", wd.trim_end_matches(is_sep))
         }
-        return Ok(format!("{}\\{requested}", wd.trim_end_matches(['\\', '/'])));
+    } else if base.starts_with('/') {
+        base.to_string()
+    } else {
+        ignore::clean(&format!("/{wd}/{base}"))
+    };
+    if dir_like && !out.ends_with(is_sep) {
+        out.push_str(sep);
     }
-    if requested.starts_with('/') {
-        return Ok(requested.to_string());
-    }
-    let mut d = ignore::clean(&format!("/{}/{requested}", workdir.unwrap_or_default()));
-    if requested.ends_with('/') && !d.ends_with('/') {
-        d.push('/');
-    }
-    Ok(d)
+    Ok(out)
 }
 
 /// `80`, `80/udp`, `8000-8002/tcp` → `80/tcp`, … (`nat.ParsePortSpecs`).

@@ -180,6 +180,18 @@ fn windows_commands_are_escaped_lines() {
         normalize_dest(ContainerOs::Windows, Some("C:\\app"), "C:\\x").unwrap(),
         "C:\\x"
     );
+    assert_eq!(
+        normalize_dest(ContainerOs::Windows, Some("C:\\app"), ".").unwrap(),
+        "C:\\app\\"
+    );
+    assert_eq!(
+        normalize_dest(ContainerOs::Linux, Some("/app"), ".").unwrap(),
+        "/app/"
+    );
+    assert_eq!(
+        normalize_dest(ContainerOs::Linux, None, "./x/.").unwrap(),
+        "/x/"
+    );
     // No default PATH on Windows.
     assert!(st.config.env.is_none());
 }
