@@ -341,3 +341,33 @@ def test_testcontainers_pulls_missing_image(client):
         assert code == 0
         assert out == b"tc\n"
     client.images.remove(f"{repo}:v1")
+
+
+# 20. images.build: docker-py reads the stream (aux ID / "Successfully built") and returns
+#     the image with its log; a failing RUN raises BuildError with the command's message.
+def test_images_build_returns_the_image(client, tmp_path):
+    (tmp_path / "Dockerfile").write_text(
+        f"FROM {IMAGE}\nARG WHO=nobody\nCOPY greeting /greeting\n"
+        "RUN echo built by $WHO > /by\nCMD [\"cat\", \"/greeting\", \"/by\"]\n"
+    )
+    (tmp_path / "greeting").write_text("hello from the context\n")
+    tag = "compat-py-build:latest"
+    image, logs = client.images.build(
+        path=str(tmp_path), tag=tag, buildargs={"WHO": "docker-py"}, rm=True
+    )
+    logs = list(logs)
+    try:
+        assert tag in image.tags
+        lines = [l.get("stream", "") for l in logs]
+        assert any(l.startswith("Step 1/5 : FROM") for l in lines), lines
+        assert any("Successfully built" in l for l in lines), lines
+        assert any("aux" in l for l in logs), logs
+        out = client.containers.run(tag, remove=True, labels=["compat-py"])
+        assert out == b"hello from the context\nbuilt by docker-py\n"
+        assert image.attrs["Config"]["Cmd"] == ["cat", "/greeting", "/by"]
+        (tmp_path / "Dockerfile").write_text(f"FROM {IMAGE}\nRUN exit 7\n")
+        with pytest.raises(docker.errors.BuildError) as e:
+            client.images.build(path=str(tmp_path), rm=True)
+        assert "returned a non-zero code: 7" in str(e.value)
+    finally:
+        client.images.remove(tag, force=True)

@@ -99,6 +99,10 @@ pub struct ServeArgs {
     /// (`/usr/local/share/dockbridge/seccomp/default.json`).
     #[arg(long)]
     pub seccomp_profile: Option<String>,
+    /// The largest build context `docker build` may send, in bytes once unpacked (it is
+    /// streamed to disk under the data root, never held in memory).
+    #[arg(long, default_value_t = 8 << 30)]
+    pub max_build_context: u64,
 }
 
 /// The init binary for `--init`: the flag's, else the first of dockerd's `docker-init`

@@ -25,6 +25,10 @@ pub struct Daemon {
     pub registries: Arc<Registries>,
     /// How `docker info` names the seccomp profile: `default`, a path, or `unconfined`.
     pub seccomp: String,
+    /// Builds in progress (`POST /build/cancel`).
+    pub builds: Arc<crate::build::Builds>,
+    /// The largest build context accepted, unpacked (`--max-build-context`).
+    pub build_context_limit: u64,
     /// A stable ID for `/info`, kept under the data root.
     pub id: String,
 }

@@ -4,6 +4,7 @@
 
 pub mod archive;
 pub mod backend;
+pub mod build;
 pub mod config;
 pub mod containerd;
 pub mod containers;
@@ -145,6 +146,8 @@ pub async fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
         networks,
         registries,
         seccomp,
+        builds: Arc::default(),
+        build_context_limit: args.max_build_context,
         id: daemon_id(&args.data_root)?,
     });
 

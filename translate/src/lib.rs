@@ -3,6 +3,7 @@
 //! image's `/etc/passwd`, the host's limits) and passes it in.
 #![forbid(unsafe_code)]
 
+pub mod build;
 pub mod changes;
 pub mod commit;
 pub mod dockerfile;

@@ -6,6 +6,7 @@ use serde_json::Value;
 use crate::runner::Case;
 
 pub mod archive;
+pub mod build;
 pub mod cli;
 pub mod containers;
 pub mod daemon;
@@ -43,6 +44,7 @@ pub fn all() -> Vec<Case> {
     v.extend(volumes::cases());
     v.extend(security::cases());
     v.extend(registry::cases());
+    v.extend(build::cases());
     v.extend(sdk::cases());
     v.extend(daemon::cases());
     v.extend(errors::cases());

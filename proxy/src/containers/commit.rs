@@ -36,6 +36,39 @@ pub struct Committed {
 }
 
 impl Manager {
+    /// The container's changes (its snapshot's upper dir) as an uncompressed layer tar in
+    /// a temporary file; whiteouts for deletions. Used by commit and by the builder.
+    pub(crate) async fn changes_layer(
+        &self,
+        rec: &super::Record,
+    ) -> Result<tempfile::NamedTempFile> {
+        self.host_fs_backend(rec)?;
+        let (upper, _) = layer_dirs(&self.snapshot_mount(rec).await?)?;
+        std::fs::create_dir_all(&self.mount_root).map_err(|e| {
+            ContainerError::io(format!("creating {}", self.mount_root.display()), e)
+        })?;
+        let layer = tempfile::NamedTempFile::new_in(&self.mount_root)
+            .map_err(|e| ContainerError::io("creating the commit layer file", e))?;
+        let file = layer
+            .reopen()
+            .map_err(|e| ContainerError::io("opening the commit layer file", e))?;
+        tokio::task::spawn_blocking(move || {
+            #[cfg_attr(not(unix), allow(unused_mut))]
+            let mut b = tar::Builder::new(std::io::BufWriter::new(file));
+            #[cfg(unix)]
+            crate::archive::changes::write_layer(&mut b, &upper)?;
+            #[cfg(not(unix))]
+            let _ = upper;
+            b.into_inner()
+                .and_then(|mut w| std::io::Write::flush(&mut w))
+                .map_err(|e| crate::archive::ArchiveError::io("writing the commit layer", e))
+        })
+        .await
+        .map_err(|e| ContainerError::Internal(format!("commit layer task: {e}")))?
+        .map_err(|e| ContainerError::Internal(e.to_string()))?;
+        Ok(layer)
+    }
+
     pub async fn commit(self: &Arc<Self>, key: &str, opts: CommitOptions) -> Result<Committed> {
         let c = self.get(key)?;
         let rec = c.record();
@@ -60,15 +93,7 @@ impl Manager {
             &opts.changes,
             translate::windows::ContainerOs::Linux,
         )?;
-        self.host_fs_backend(&rec)?;
         let parent = self.images.resolve(&rec.image_id).await?;
-        let (upper, _) = layer_dirs(&self.snapshot_mount(&rec).await?)?;
-        std::fs::create_dir_all(&self.mount_root).map_err(|e| {
-            ContainerError::io(format!("creating {}", self.mount_root.display()), e)
-        })?;
-        let layer = tempfile::NamedTempFile::new_in(&self.mount_root)
-            .map_err(|e| ContainerError::io("creating the commit layer file", e))?;
-
         // A running container keeps writing: freeze it while its changes are read.
         // Only a running container is paused (dockerd ignores `pause` otherwise); one that
         // exits meanwhile is read as it is.
@@ -81,29 +106,13 @@ impl Manager {
         } else {
             false
         };
-        let file = layer
-            .reopen()
-            .map_err(|e| ContainerError::io("opening the commit layer file", e))?;
-        let written = tokio::task::spawn_blocking(move || {
-            #[cfg_attr(not(unix), allow(unused_mut))]
-            let mut b = tar::Builder::new(std::io::BufWriter::new(file));
-            #[cfg(unix)]
-            crate::archive::changes::write_layer(&mut b, &upper)?;
-            #[cfg(not(unix))]
-            let _ = upper;
-            b.into_inner()
-                .and_then(|mut w| std::io::Write::flush(&mut w))
-                .map_err(|e| crate::archive::ArchiveError::io("writing the commit layer", e))
-        })
-        .await;
+        let written = self.changes_layer(&rec).await;
         if paused {
             if let Err(e) = self.unpause(key).await {
                 tracing::warn!(container = %c.id, "unpausing after commit: {e}");
             }
         }
-        written
-            .map_err(|e| ContainerError::Internal(format!("commit layer task: {e}")))?
-            .map_err(|e| ContainerError::Internal(e.to_string()))?;
+        let layer = written?;
 
         // The record's API model and the image's config share Docker's field names.
         let container_cfg: spec::image::ContainerConfig = serde_json::to_value(&rec.config)

@@ -19,8 +19,55 @@ impl ImageStore {
         &self,
         parent: Option<&ImageRecord>,
         layer_tar: &Path,
+        config: ImageConfigFile,
+    ) -> Result<String> {
+        self.create_image(parent, Some(layer_tar), config).await
+    }
+
+    /// Like [`Self::create_from_layer`]; without a layer the image has `parent`'s layers
+    /// only (a builder step that changed only the config).
+    pub async fn create_image(
+        &self,
+        parent: Option<&ImageRecord>,
+        layer_tar: Option<&Path>,
         mut config: ImageConfigFile,
     ) -> Result<String> {
+        let new_layer = match layer_tar {
+            Some(p) => Some(self.new_layer(p).await?),
+            None => None,
+        };
+        let mut layers = Vec::new();
+        if let Some(p) = parent {
+            for i in 0..p.layers.len() {
+                layers.push(stored_layer(p, i));
+            }
+        }
+        layers.extend(new_layer);
+        self.store_new_image(layers, &mut config).await
+    }
+
+    /// Like [`Self::create_image`], the new layer being layer `index` of `from`, which
+    /// is stored already (the builder's `--cache-from` restoring a step).
+    pub async fn create_image_reusing(
+        &self,
+        parent: Option<&ImageRecord>,
+        from: &ImageRecord,
+        index: Option<usize>,
+        mut config: ImageConfigFile,
+    ) -> Result<String> {
+        let mut layers = Vec::new();
+        if let Some(p) = parent {
+            for i in 0..p.layers.len() {
+                layers.push(stored_layer(p, i));
+            }
+        }
+        if let Some(i) = index.filter(|i| *i < from.layers.len()) {
+            layers.push(stored_layer(from, i));
+        }
+        self.store_new_image(layers, &mut config).await
+    }
+
+    async fn new_layer(&self, layer_tar: &Path) -> Result<Layer> {
         let path = layer_tar.to_path_buf();
         let (diff_id, unpacked, size) = tokio::task::spawn_blocking(move || {
             let size = std::fs::metadata(&path)
@@ -39,29 +86,7 @@ impl ImageStore {
         .await
         .map_err(|e| ImagesError::Internal(format!("hashing the new layer: {e}")))??;
 
-        let mut layers = Vec::new();
-        if let Some(p) = parent {
-            for (i, desc) in p.layers.iter().enumerate() {
-                layers.push(Layer {
-                    // Already stored: write_blob only adds it to the lease.
-                    blob: Blob {
-                        media_type: desc.media_type.clone(),
-                        digest: desc.digest.clone(),
-                        size: u64::try_from(desc.size).unwrap_or(0),
-                        source: BlobSource::Bytes(Vec::new()),
-                    },
-                    diff_id: p.diff_ids.get(i).cloned().unwrap_or_default(),
-                    unpacked_size: p
-                        .layer_sizes
-                        .get(i)
-                        .and_then(|s| u64::try_from(*s).ok())
-                        .unwrap_or(0),
-                    // Stored already, with its label: see `store_one`.
-                    tar_size: 0,
-                });
-            }
-        }
-        layers.push(Layer {
+        Ok(Layer {
             blob: Blob {
                 media_type: load::MEDIA_DOCKER_LAYER.to_string(),
                 // An uncompressed layer's digest is its diff ID.
@@ -72,7 +97,14 @@ impl ImageStore {
             diff_id,
             unpacked_size: unpacked,
             tar_size: size,
-        });
+        })
+    }
+
+    async fn store_new_image(
+        &self,
+        layers: Vec<Layer>,
+        config: &mut ImageConfigFile,
+    ) -> Result<String> {
         config.rootfs = Some(RootFs {
             kind: "layers".into(),
             diff_ids: layers.iter().map(|l| l.diff_id.clone()).collect(),
@@ -92,7 +124,7 @@ impl ImageStore {
             names: Vec::new(),
             manifest,
             config: config_blob,
-            config_file: config,
+            config_file: config.clone(),
             layers,
         };
         let lease = Lease::create(&self.cd, "commit").await?;
@@ -104,5 +136,26 @@ impl ImageStore {
         lease.release().await;
         result?;
         Ok(img.id().to_string())
+    }
+}
+
+/// Layer `i` of an image, as stored already: writing it only adds it to the lease.
+fn stored_layer(p: &ImageRecord, i: usize) -> Layer {
+    let desc = &p.layers[i];
+    Layer {
+        blob: Blob {
+            media_type: desc.media_type.clone(),
+            digest: desc.digest.clone(),
+            size: u64::try_from(desc.size).unwrap_or(0),
+            source: BlobSource::Bytes(Vec::new()),
+        },
+        diff_id: p.diff_ids.get(i).cloned().unwrap_or_default(),
+        unpacked_size: p
+            .layer_sizes
+            .get(i)
+            .and_then(|s| u64::try_from(*s).ok())
+            .unwrap_or(0),
+        // Stored already, with its label: see `store_one`.
+        tar_size: 0,
     }
 }

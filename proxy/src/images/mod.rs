@@ -47,7 +47,7 @@ pub use error::{ImagesError, Result};
 pub use filters::{Filters, TimeBounds};
 use ingest::Lease;
 use load::{ArchiveImage, Blob};
-pub use models::{history, inspect, inspect_json, summary, summary_json};
+pub use models::{history, history_with_parents, inspect, inspect_json, summary, summary_json};
 pub use unpack::chain_ids;
 
 /// Record name prefix of an image that has no Docker name (see the module docs).
@@ -503,8 +503,9 @@ impl ImageStore {
     }
 
     /// `GET /images/json`: `filters` as dockerd applies them (`before`/`since` name images).
-    /// `all` changes nothing here: loaded images have no intermediate parents to hide.
-    pub async fn list_filtered(&self, f: &Filters, _all: bool) -> Result<Vec<ImageRecord>> {
+    /// Without `all`, untagged images that are the parent of another (a build's
+    /// intermediate steps) are hidden, as dockerd hides them.
+    pub async fn list_filtered(&self, f: &Filters, all: bool) -> Result<Vec<ImageRecord>> {
         f.validate(filters::LIST_FILTERS)?;
         let mut bounds = TimeBounds::default();
         for v in f.get("before") {
@@ -513,7 +514,21 @@ impl ImageStore {
         for v in f.get("since") {
             bounds.since = Some(self.resolve(&v).await?.created_nanos);
         }
-        filters::apply_list(self.list().await?, f, &bounds)
+        let images = self.list().await?;
+        let images = if all {
+            images
+        } else {
+            let parents: std::collections::HashSet<String> = images
+                .iter()
+                .filter_map(|i| i.config.extra.get("parent").and_then(|p| p.as_str()))
+                .map(String::from)
+                .collect();
+            images
+                .into_iter()
+                .filter(|i| !(i.dangling && i.repo_digests.is_empty() && parents.contains(&i.id)))
+                .collect()
+        };
+        filters::apply_list(images, f, &bounds)
     }
 
     /// An image by name (`busybox` = `docker.io/library/busybox:latest`), full ID, `sha256:`

@@ -181,7 +181,7 @@ pub fn inspect_json(rec: &ImageRecord, version: ApiVersion) -> Value {
     let Value::Object(m) = &mut v else {
         return v;
     };
-    m.insert("Parent".into(), json!(""));
+    m.insert("Parent".into(), json!(extra_str(rec, "parent")));
     m.insert(
         "DockerVersion".into(),
         json!(extra_str(rec, "docker_version")),
@@ -210,6 +210,15 @@ pub fn inspect_json(rec: &ImageRecord, version: ApiVersion) -> Value {
 /// entries that made a layer; the image's ID and tags on the newest entry only, the
 /// others `<missing>` (a loaded image has no local parent images).
 pub fn history(rec: &ImageRecord) -> Vec<ImageHistoryResponseItem> {
+    history_with_parents(rec, &[])
+}
+
+/// [`history`], with the IDs and tags of the local parent chain (`parent` in the config,
+/// as builds and commits write it) on the entries they made, as dockerd fills them in.
+pub fn history_with_parents(
+    rec: &ImageRecord,
+    all: &[ImageRecord],
+) -> Vec<ImageHistoryResponseItem> {
     let mut out = Vec::new();
     let mut layer = 0usize;
     for h in rec.config.history.iter().flatten() {
@@ -241,9 +250,17 @@ pub fn history(rec: &ImageRecord) -> Vec<ImageHistoryResponseItem> {
         });
     }
     out.reverse();
-    if let Some(first) = out.first_mut() {
-        first.id = rec.id.clone();
-        first.tags = rec.repo_tags.clone();
+    let mut cur = Some(rec);
+    for item in out.iter_mut() {
+        let Some(img) = cur else {
+            break;
+        };
+        item.id = img.id.clone();
+        item.tags = img.repo_tags.clone();
+        let parent = extra_str(img, "parent");
+        cur = (!parent.is_empty())
+            .then(|| all.iter().find(|r| r.id == parent))
+            .flatten();
     }
     out
 }

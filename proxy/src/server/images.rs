@@ -266,7 +266,12 @@ async fn get_image(
     }
     if let Some(name) = rest.strip_suffix("/history") {
         let rec = d.images.resolve(name).await?;
-        return Ok(Json(images::history(&rec)).into_response());
+        let all = if rec.config.extra.contains_key("parent") {
+            d.images.list().await?
+        } else {
+            Vec::new()
+        };
+        return Ok(Json(images::history_with_parents(&rec, &all)).into_response());
     }
     if let Some(name) = rest.strip_suffix("/get") {
         return save(&d, &[name.to_string()]).await;
@@ -302,30 +307,59 @@ async fn post_image(
     Ok(StatusCode::CREATED.into_response())
 }
 
-/// `DELETE /images/{name}?force=&noprune=` (`noprune` changes nothing: loaded images have
-/// no parent images to prune).
+/// `DELETE /images/{name}?force=&noprune=`: a deleted image's untagged parents (a build's
+/// intermediate images) go with it unless `noprune`, as dockerd prunes them.
 async fn delete_image(
     State(d): State<AppState>,
     Path(name): Path<String>,
     Query(q): Query<params::Query>,
 ) -> ApiResult<impl IntoResponse> {
     let force = bool_param(&q, "force")?;
-    let _ = bool_param(&q, "noprune")?;
+    let noprune = bool_param(&q, "noprune")?;
     let all_users = d.containers.image_users();
     let users = |id: &str| all_users.get(id).cloned().unwrap_or_default();
-    let id = d
-        .images
-        .resolve(&name)
-        .await
-        .map(|r| r.id)
-        .unwrap_or_default();
-    let items = d.images.remove(&name, force, &users).await?;
+    let rec = d.images.resolve(&name).await.ok();
+    let id = rec.as_ref().map(|r| r.id.clone()).unwrap_or_default();
+    let mut items = d.images.remove(&name, force, &users).await?;
     for item in &items {
         match item {
             DeleteItem::Untagged(_) => event(&d, "untag", &id, &id),
             DeleteItem::Deleted(del) if del == &id => event(&d, "delete", &id, &id),
             DeleteItem::Deleted(_) => {}
         }
+    }
+    let deleted = items
+        .iter()
+        .any(|i| matches!(i, DeleteItem::Deleted(del) if del == &id));
+    let mut parent = rec
+        .as_ref()
+        .and_then(|r| r.config.extra.get("parent"))
+        .and_then(Value::as_str)
+        .map(String::from);
+    while let (false, true, Some(pid)) = (noprune, deleted, parent.take()) {
+        let all = d.images.list().await?;
+        let Some(p) = all.iter().find(|i| i.id == pid) else {
+            break;
+        };
+        let has_children = all
+            .iter()
+            .any(|i| i.config.extra.get("parent").and_then(Value::as_str) == Some(pid.as_str()));
+        if !p.dangling || !p.repo_digests.is_empty() || has_children || !users(&pid).is_empty() {
+            break;
+        }
+        match d.images.remove(&pid, false, &users).await {
+            Ok(more) => {
+                event(&d, "delete", &pid, &pid);
+                items.extend(more);
+            }
+            Err(_) => break,
+        }
+        parent = p
+            .config
+            .extra
+            .get("parent")
+            .and_then(Value::as_str)
+            .map(String::from);
     }
     Ok(Json(items.iter().map(delete_item_json).collect::<Vec<_>>()))
 }

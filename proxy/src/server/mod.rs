@@ -5,6 +5,7 @@
 
 pub mod archive;
 pub mod attach;
+pub mod build;
 pub mod commit;
 pub mod containers;
 pub mod error;
@@ -47,6 +48,7 @@ pub fn router(daemon: AppState) -> Router {
         .merge(top::routes())
         .merge(stats::routes())
         .merge(networks::routes())
+        .merge(build::routes())
         .merge(volumes::routes())
         .merge(images::routes())
         .merge(registry::routes())

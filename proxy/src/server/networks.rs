@@ -1,4 +1,4 @@
-//! `/networks` and `/build/prune`: what exists, truthfully.
+//! `/networks`: what exists, truthfully.
 //!
 //! The networks dockbridge has are dockerd's pre-defined ones (`bridge`, unless the daemon
 //! runs with `--bridge none`, `host` and `none`) and user-defined bridge networks (create,
@@ -45,13 +45,6 @@ pub fn routes() -> Router<AppState> {
         .route("/networks/{id}", get(inspect).delete(remove_network))
         .route("/networks/{id}/connect", post(connect))
         .route("/networks/{id}/disconnect", post(disconnect))
-        .route("/build/prune", post(prune_build))
-        // `docker build` uploads its context before it reads an answer: the body is read
-        // to its end (no size limit) so the client gets the error, not a broken pipe.
-        .route(
-            "/build",
-            post(build).layer(axum::extract::DefaultBodyLimit::disable()),
-        )
 }
 
 /// Containers whose network mode is `name`, as inspect lists them (no addresses: neither
@@ -261,23 +254,4 @@ async fn prune_networks(
         json!(deleted)
     };
     Ok(Json(json!({ "NetworksDeleted": deleted })))
-}
-
-async fn build(body: axum::body::Body) -> ApiResult<()> {
-    use futures::StreamExt;
-    let mut stream = body.into_data_stream();
-    while let Some(chunk) = stream.next().await {
-        if chunk.is_err() {
-            break;
-        }
-    }
-    Err(ApiError::new(
-        StatusCode::NOT_IMPLEMENTED,
-        "docker build is not supported by dockbridge yet",
-    ))
-}
-
-async fn prune_build() -> Json<Value> {
-    // dockbridge does not build, so there is never a build cache to free.
-    Json(json!({ "CachesDeleted": null, "SpaceReclaimed": 0 }))
 }

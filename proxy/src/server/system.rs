@@ -223,7 +223,8 @@ async fn info(State(d): State<AppState>) -> impl IntoResponse {
 }
 
 /// `docker system df`: images with their container counts, containers with their
-/// writable-layer sizes, volumes with their usage; no build cache exists in dockbridge.
+/// writable-layer sizes, volumes with their usage, the builder's intermediate images as
+/// the build cache.
 async fn df(
     State(d): State<AppState>,
     axum::Extension(version): axum::Extension<spec::api::ApiVersion>,
@@ -233,7 +234,44 @@ async fn df(
     let recs: Vec<_> = containers.iter().map(|c| c.record()).collect();
     let mut layers_size: i64 = 0;
     let mut image_json = Vec::new();
+    // The classic builder's cache: untagged intermediate images (the parent of another),
+    // hidden from `docker images` as from here, and freed by `docker builder prune`.
+    let parents: std::collections::HashSet<&str> = images
+        .iter()
+        .filter_map(|i| i.config.extra.get("parent").and_then(|p| p.as_str()))
+        .collect();
+    let mut build_cache = Vec::new();
     for img in &images {
+        if img.dangling
+            && img.repo_digests.is_empty()
+            && img.config.extra.contains_key("parent")
+            && parents.contains(img.id.as_str())
+            && !recs.iter().any(|r| r.image_id == img.id)
+        {
+            let last = img.config.history.as_ref().and_then(|h| h.last());
+            let empty = last
+                .and_then(|h| h.get("empty_layer"))
+                .and_then(|e| e.as_bool())
+                .unwrap_or(false);
+            let size = if empty {
+                0
+            } else {
+                img.layer_sizes.last().copied().unwrap_or(0)
+            };
+            build_cache.push(serde_json::json!({
+                "ID": img.id.trim_start_matches("sha256:").get(..25).unwrap_or_default(),
+                "Parent": img.config.extra.get("parent").and_then(|p| p.as_str()).unwrap_or_default().trim_start_matches("sha256:").get(..25).unwrap_or_default(),
+                "Type": "regular",
+                "Description": last.and_then(|h| h.get("created_by")).and_then(|c| c.as_str()).unwrap_or_default(),
+                "InUse": false,
+                "Shared": false,
+                "Size": size,
+                "CreatedAt": img.created.clone().unwrap_or_default(),
+                "LastUsedAt": serde_json::Value::Null,
+                "UsageCount": 0,
+            }));
+            continue;
+        }
         layers_size = layers_size.saturating_add(img.size);
         let mut v = crate::images::models::summary_json(img, version);
         let users = recs.iter().filter(|r| r.image_id == img.id).count();
@@ -266,6 +304,6 @@ async fn df(
         "Images": image_json,
         "Containers": container_json,
         "Volumes": volume_json,
-        "BuildCache": [],
+        "BuildCache": build_cache,
     })))
 }
