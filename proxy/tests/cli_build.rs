@@ -672,6 +672,18 @@ fn windows_image_steps_that_run_nothing() {
         .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
         .collect();
     assert!(names.iter().any(|n| n == "Files/app/f"), "{names:?}");
+    // WORKDIR made its directory in a layer of its own, in the same layout.
+    let layers = manifest[0]["Layers"].as_array().unwrap();
+    let workdir = layers[layers.len() - 2].as_str().unwrap();
+    let names: Vec<String> = tar::Archive::new(&files[workdir][..])
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names.iter().any(|n| n.trim_end_matches('/') == "Files/app"),
+        "{names:?}"
+    );
     // RUN needs a Windows runtime.
     let dir = ctx(
         &d,

@@ -507,7 +507,13 @@ impl Build {
                 self.out
                     .stream(format!(" ---> Running in {}\n", short(&cid)))
                     .await?;
-                let layer = if state.os == ContainerOs::Linux {
+                // The directory, as moby's ContainerCreateWorkdir makes it; a Windows
+                // image's files live below `Files/` in its layers.
+                let path = match state.os {
+                    ContainerOs::Windows => windows_layer_path(&path)?,
+                    _ => path,
+                };
+                let layer = {
                     let (view, key) = self.view(current.as_ref()).await?;
                     let tmp = self.layer_file()?;
                     let file = tmp
@@ -528,8 +534,6 @@ impl Build {
                     self.drop_view(key).await;
                     made.map_err(|e| BuildError::Internal(e.to_string()))??;
                     Some(tmp)
-                } else {
-                    None
                 };
                 let img = self
                     .commit(
