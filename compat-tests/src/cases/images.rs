@@ -89,6 +89,7 @@ pub fn cases() -> Vec<Case> {
         Case::new(A, "import_from_tar", (1, 24), import_from_tar),
         Case::new(A, "export_single_image", (1, 24), export_single),
         Case::new(A, "export_missing_image_404", (1, 24), export_missing),
+        Case::new(A, "export_several_images", (1, 24), export_several),
         Case::new(A, "commit_container", (1, 24), commit_container),
     ]
 }
@@ -736,6 +737,50 @@ fn export_single(ctx: &mut Ctx) -> Result<Outcome> {
         format!("sha256:{}", image::sha256_hex(&c.1)),
         ctx.image_id.clone(),
     )?;
+    Ok(Outcome::Pass)
+}
+
+/// `GET /images/get?names=a&names=b` (`docker save a b`): one archive, one manifest entry
+/// per image; two tags of one image share an entry.
+fn export_several(ctx: &mut Ctx) -> Result<Outcome> {
+    let img = ctx.image.clone();
+    let other = format!("compat-getall:{}", ctx.run_id);
+    let (repo, tag) = other.split_once(':').unwrap_or((&other, "latest"));
+    let r = ctx.post(&format!("/images/{img}/tag?repo={repo}&tag={tag}"))?;
+    ctx.expect(&r, 201)?;
+    ctx.track_image(&other);
+    let req = ctx
+        .req(
+            "GET",
+            &format!(
+                "/images/get?names={}&names={}",
+                crate::ctx::urlencode(&img),
+                crate::ctx::urlencode(&other)
+            ),
+        )
+        .timeout(Duration::from_secs(120));
+    let r = ctx.send(req)?;
+    ctx.expect(&r, 200)?;
+    eq("Content-Type", r.head.content_type(), "application/x-tar")?;
+    let entries = image::tar_entries(&r.body)?;
+    let manifest = entries
+        .iter()
+        .find(|(n, _)| n == "manifest.json")
+        .ok_or_else(|| anyhow!("no manifest.json in export"))?;
+    let m: Value = serde_json::from_slice(&manifest.1)?;
+    eq("entries", m.as_array().map(Vec::len), Some(1))?;
+    let mut tags: Vec<String> = m[0]["RepoTags"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|t| t.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    tags.sort();
+    let mut want = vec![img, other];
+    want.sort();
+    eq("RepoTags", tags, want)?;
     Ok(Outcome::Pass)
 }
 

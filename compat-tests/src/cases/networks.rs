@@ -52,6 +52,7 @@ pub fn cases() -> Vec<Case> {
             (1, 24),
             connect_disconnect,
         ),
+        Case::new(A, "bridge_network_prune_by_label", (1, 25), network_prune),
     ]
 }
 
@@ -690,5 +691,37 @@ fn connect_disconnect(ctx: &mut Ctx) -> Result<Outcome> {
         let _ = ctx.delete(&format!("/networks/{id}"));
     }
     result?;
+    Ok(Outcome::Pass)
+}
+
+/// `POST /networks/prune` with a label filter: the unused network named, and gone.
+fn network_prune(ctx: &mut Ctx) -> Result<Outcome> {
+    if let Err(skip) = default_bridge(ctx)? {
+        return Ok(skip);
+    }
+    let name = ctx.name();
+    let label = format!("compat-prune={}", ctx.run_id);
+    let (st, v) = create_net(
+        ctx,
+        json!({"Name": name, "Labels": {"compat-prune": ctx.run_id},
+               "IPAM": {"Config": [{"Subnet": "10.196.0.0/24"}]}}),
+    )?;
+    eq("create status", st, 201)?;
+    let id = s(&v, "/Id").to_string();
+    let f = crate::ctx::filters(&json!({"label": [label]}));
+    let r = ctx.post(&format!("/networks/prune?filters={f}"))?;
+    ctx.expect(&r, 200)?;
+    let v = ctx.validate("post", "/networks/prune", &r)?;
+    let result = eq(
+        "NetworksDeleted",
+        v["NetworksDeleted"].clone(),
+        json!([name]),
+    );
+    if result.is_err() {
+        let _ = ctx.delete(&format!("/networks/{id}"));
+    }
+    result?;
+    let r = ctx.get(&format!("/networks/{id}"))?;
+    ctx.expect_error(&r, 404)?;
     Ok(Outcome::Pass)
 }
