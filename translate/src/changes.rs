@@ -148,43 +148,10 @@ fn split_keyword(line: &str) -> (&str, &str) {
     (&line[..end], &line[end..])
 }
 
-/// Splits on whitespace outside quotes, keeping quotes and escapes for [`expand`].
+/// Splits on whitespace outside quotes, keeping quotes and escapes for [`expand`]: the
+/// builder's word splitting with the default escape.
 fn words(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut quote: Option<char> = None;
-    let mut escaped = false;
-    for c in text.chars() {
-        if escaped {
-            cur.push(c);
-            escaped = false;
-            continue;
-        }
-        match (quote, c) {
-            (_, '\\') if quote != Some('\'') => {
-                cur.push(c);
-                escaped = true;
-            }
-            (None, '"' | '\'') => {
-                quote = Some(c);
-                cur.push(c);
-            }
-            (Some(q), c) if c == q => {
-                quote = None;
-                cur.push(c);
-            }
-            (None, c) if c.is_whitespace() => {
-                if !cur.is_empty() {
-                    out.push(std::mem::take(&mut cur));
-                }
-            }
-            _ => cur.push(c),
-        }
-    }
-    if !cur.is_empty() {
-        out.push(cur);
-    }
-    out
+    crate::build::lex::split_words(text, '\\')
 }
 
 /// `ENV`/`LABEL` arguments: `k=v k2="v 2"`, or the legacy `key the value`.
