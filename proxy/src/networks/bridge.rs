@@ -595,15 +595,7 @@ impl BridgeNetworks {
         live.dns.remove(id);
         // Further networks first: their links live in the first endpoint's namespace.
         while let Some(ep) = live.persisted.extra.get(id).and_then(|v| v.last()).cloned() {
-            self.ops.remove_link(&ep.host_if).await.map_err(err)?;
-            if let Some(v) = live.persisted.extra.get_mut(id) {
-                v.pop();
-                if v.is_empty() {
-                    live.persisted.extra.remove(id);
-                }
-            }
-            self.save(&live.persisted)?;
-            self.network_event("disconnect", id, &ep);
+            self.drop_extra(&mut live, id, &ep).await?;
         }
         let Some(ep) = live.persisted.endpoints.get(id).cloned() else {
             return Ok(());
@@ -904,21 +896,7 @@ impl BridgeNetworks {
                 rec.name.trim_start_matches('/')
             )));
         }
-        let taken: BTreeSet<Ipv4Addr> = live
-            .persisted
-            .all()
-            .filter(|(_, e)| e.network_id == t.network_id)
-            .map(|(_, e)| e.ip)
-            .collect();
-        let ip = match wanted {
-            Some(ip) if taken.contains(&ip) => {
-                return Err(ContainerError::Forbidden(format!(
-                    "Address already in use: {ip}"
-                )))
-            }
-            Some(ip) => ip,
-            None => ipam::allocate_in(t.subnet, t.ip_range, t.gateway, &taken).map_err(err)?,
-        };
+        let ip = pick_address(&live.persisted, &t, wanted)?;
         let endpoint_id = random_hex();
         let ifname = format!("eth{}", extra.len() + 1);
         let ep = Endpoint {
@@ -981,6 +959,12 @@ impl BridgeNetworks {
         else {
             return Ok(false);
         };
+        self.drop_extra(&mut live, container_id, &ep).await?;
+        Ok(true)
+    }
+
+    /// Removes one further endpoint: its link, its record, and says so.
+    async fn drop_extra(&self, live: &mut Live, container_id: &str, ep: &Endpoint) -> Result<()> {
         self.ops.remove_link(&ep.host_if).await.map_err(err)?;
         if let Some(v) = live.persisted.extra.get_mut(container_id) {
             v.retain(|x| x.endpoint_id != ep.endpoint_id);
@@ -989,8 +973,8 @@ impl BridgeNetworks {
             }
         }
         self.save(&live.persisted)?;
-        self.network_event("disconnect", container_id, &ep);
-        Ok(true)
+        self.network_event("disconnect", container_id, ep);
+        Ok(())
     }
 
     /// A network's name by ID (`bridge` for the default one).
@@ -1028,22 +1012,7 @@ impl BridgeNetworks {
                 random_hex()
             )));
         }
-        let taken: BTreeSet<Ipv4Addr> = live
-            .persisted
-            .all()
-            .filter(|(_, e)| e.network_id == t.network_id)
-            .map(|(_, e)| e.ip)
-            .collect();
-        let ip = match wanted {
-            // `--ip`: that address or nothing (libnetwork's error for a taken one).
-            Some(ip) if taken.contains(&ip) => {
-                return Err(ContainerError::Forbidden(format!(
-                    "Address already in use: {ip}"
-                )))
-            }
-            Some(ip) => ip,
-            None => ipam::allocate_in(t.subnet, t.ip_range, t.gateway, &taken).map_err(err)?,
-        };
+        let ip = pick_address(&live.persisted, &t, wanted)?;
         let endpoint_id = random_hex();
         let sandbox_id = random_hex();
         let mut ep = Endpoint {
@@ -1123,6 +1092,23 @@ impl BridgeNetworks {
                 Err(e)
             }
         }
+    }
+}
+
+/// An endpoint's address on `t`: the `--ip` asked for (libnetwork's error when another
+/// endpoint has it), else the next free one.
+fn pick_address(p: &Persisted, t: &Target, wanted: Option<Ipv4Addr>) -> Result<Ipv4Addr> {
+    let taken: BTreeSet<Ipv4Addr> = p
+        .all()
+        .filter(|(_, e)| e.network_id == t.network_id)
+        .map(|(_, e)| e.ip)
+        .collect();
+    match wanted {
+        Some(ip) if taken.contains(&ip) => Err(ContainerError::Forbidden(format!(
+            "Address already in use: {ip}"
+        ))),
+        Some(ip) => Ok(ip),
+        None => ipam::allocate_in(t.subnet, t.ip_range, t.gateway, &taken).map_err(err),
     }
 }
 
