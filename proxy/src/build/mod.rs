@@ -471,85 +471,15 @@ impl Build {
         let step = state.dispatch(node)?;
         match step {
             Step::Commit { container_config } => {
-                if let Some(hit) = self
-                    .probe(current.as_ref(), &container_config, state)
-                    .await?
-                {
-                    return Ok(Some(hit));
-                }
-                // dockerd creates (and removes) a container for a config-only step; the
-                // stream says so, the image is the same without one.
-                let cid = crate::containers::names::new_id();
-                self.out
-                    .stream(format!(" ---> Running in {}\n", short(&cid)))
-                    .await?;
-                let img = self
-                    .commit(current.as_ref(), state, &container_config, &cid, None)
-                    .await?;
-                if self.opts.rm || self.opts.force_rm {
-                    self.out
-                        .stream(format!("Removing intermediate container {}\n", short(&cid)))
-                        .await?;
-                }
-                Ok(Some(img))
+                self.direct_step(current, state, &container_config, None)
+                    .await
             }
             Step::Workdir {
                 container_config,
                 path,
             } => {
-                if let Some(hit) = self
-                    .probe(current.as_ref(), &container_config, state)
-                    .await?
-                {
-                    return Ok(Some(hit));
-                }
-                let cid = crate::containers::names::new_id();
-                self.out
-                    .stream(format!(" ---> Running in {}\n", short(&cid)))
-                    .await?;
-                // The directory, as moby's ContainerCreateWorkdir makes it; a Windows
-                // image's files live below `Files/` in its layers.
-                let path = match state.os {
-                    ContainerOs::Windows => windows_layer_path(&path)?,
-                    _ => path,
-                };
-                let layer = {
-                    let (view, key) = self.view(current.as_ref()).await?;
-                    let tmp = self.layer_file()?;
-                    let file = tmp
-                        .reopen()
-                        .map_err(|e| BuildError::io("opening the layer file", e))?;
-                    let made = tokio::task::spawn_blocking(move || {
-                        let mut w = copy::LayerWriter::new(
-                            std::io::BufWriter::new(file),
-                            &view,
-                            copy::Identity { uid: 0, gid: 0 },
-                        );
-                        w.mkdir_all(&path)?;
-                        let mut f = w.finish()?;
-                        std::io::Write::flush(&mut f)
-                            .map_err(|e| BuildError::io("writing the layer", e))
-                    })
-                    .await;
-                    self.drop_view(key).await;
-                    made.map_err(|e| BuildError::Internal(e.to_string()))??;
-                    Some(tmp)
-                };
-                let img = self
-                    .commit(
-                        current.as_ref(),
-                        state,
-                        &container_config,
-                        &cid,
-                        layer.as_ref().map(|t| t.path()),
-                    )
-                    .await?;
-                if self.opts.rm || self.opts.force_rm {
-                    self.out
-                        .stream(format!("Removing intermediate container {}\n", short(&cid)))
-                        .await?;
-                }
-                Ok(Some(img))
+                self.direct_step(current, state, &container_config, Some(path))
+                    .await
             }
             Step::Run { probe, run } => {
                 if let Some(hit) = self.probe(current.as_ref(), &probe, state).await? {
@@ -574,6 +504,80 @@ impl Build {
     }
 
     /// The cached child of `parent` made by the same step, unless `--no-cache`.
+    /// A step with no container of its own: a config-only step, or `WORKDIR` with the
+    /// directory (`workdir`) as its layer. dockerd creates (and removes) a container for
+    /// these; the stream says so, the image is the same without one.
+    async fn direct_step(
+        &mut self,
+        current: Option<ImageRecord>,
+        state: &StageState,
+        container_config: &ContainerConfig,
+        workdir: Option<String>,
+    ) -> Result<Option<ImageRecord>> {
+        if let Some(hit) = self
+            .probe(current.as_ref(), container_config, state)
+            .await?
+        {
+            return Ok(Some(hit));
+        }
+        let cid = crate::containers::names::new_id();
+        self.out
+            .stream(format!(" ---> Running in {}\n", short(&cid)))
+            .await?;
+        let layer = match workdir {
+            Some(path) => Some(self.workdir_layer(current.as_ref(), state, path).await?),
+            None => None,
+        };
+        let img = self
+            .commit(
+                current.as_ref(),
+                state,
+                container_config,
+                &cid,
+                layer.as_ref().map(|t| t.path()),
+            )
+            .await?;
+        if self.opts.rm || self.opts.force_rm {
+            self.out
+                .stream(format!("Removing intermediate container {}\n", short(&cid)))
+                .await?;
+        }
+        Ok(Some(img))
+    }
+
+    /// `WORKDIR`'s layer: the directory, as moby's ContainerCreateWorkdir makes it (a
+    /// Windows image's files live below `Files/` in its layers).
+    async fn workdir_layer(
+        &self,
+        current: Option<&ImageRecord>,
+        state: &StageState,
+        path: String,
+    ) -> Result<tempfile::NamedTempFile> {
+        let path = match state.os {
+            ContainerOs::Windows => windows_layer_path(&path)?,
+            _ => path,
+        };
+        let (view, key) = self.view(current).await?;
+        let tmp = self.layer_file()?;
+        let file = tmp
+            .reopen()
+            .map_err(|e| BuildError::io("opening the layer file", e))?;
+        let made = tokio::task::spawn_blocking(move || {
+            let mut w = copy::LayerWriter::new(
+                std::io::BufWriter::new(file),
+                &view,
+                copy::Identity { uid: 0, gid: 0 },
+            );
+            w.mkdir_all(&path)?;
+            let mut f = w.finish()?;
+            std::io::Write::flush(&mut f).map_err(|e| BuildError::io("writing the layer", e))
+        })
+        .await;
+        self.drop_view(key).await;
+        made.map_err(|e| BuildError::Internal(e.to_string()))??;
+        Ok(tmp)
+    }
+
     async fn probe(
         &self,
         parent: Option<&ImageRecord>,
