@@ -708,13 +708,11 @@ fn import_from_tar(ctx: &mut Ctx) -> Result<Outcome> {
     Ok(Outcome::Pass)
 }
 
-fn export_single(ctx: &mut Ctx) -> Result<Outcome> {
-    let img = ctx.image.clone();
-    let req = ctx
-        .req("GET", &format!("/images/{img}/get"))
-        .timeout(Duration::from_secs(120));
-    let r = ctx.send(req)?;
-    ctx.expect(&r, 200)?;
+/// A tar's entries: name and content.
+type TarEntries = Vec<(String, Vec<u8>)>;
+
+/// An export's tar entries and its `manifest.json`.
+fn export_archive(r: &crate::http::Response) -> Result<(TarEntries, Value)> {
     eq("Content-Type", r.head.content_type(), "application/x-tar")?;
     let entries = image::tar_entries(&r.body)?;
     let manifest = entries
@@ -722,6 +720,17 @@ fn export_single(ctx: &mut Ctx) -> Result<Outcome> {
         .find(|(n, _)| n == "manifest.json")
         .ok_or_else(|| anyhow!("no manifest.json in export"))?;
     let m: Value = serde_json::from_slice(&manifest.1)?;
+    Ok((entries, m))
+}
+
+fn export_single(ctx: &mut Ctx) -> Result<Outcome> {
+    let img = ctx.image.clone();
+    let req = ctx
+        .req("GET", &format!("/images/{img}/get"))
+        .timeout(Duration::from_secs(120));
+    let r = ctx.send(req)?;
+    ctx.expect(&r, 200)?;
+    let (entries, m) = export_archive(&r)?;
     eq(
         "RepoTags",
         m.pointer("/0/RepoTags").cloned(),
@@ -761,13 +770,7 @@ fn export_several(ctx: &mut Ctx) -> Result<Outcome> {
         .timeout(Duration::from_secs(120));
     let r = ctx.send(req)?;
     ctx.expect(&r, 200)?;
-    eq("Content-Type", r.head.content_type(), "application/x-tar")?;
-    let entries = image::tar_entries(&r.body)?;
-    let manifest = entries
-        .iter()
-        .find(|(n, _)| n == "manifest.json")
-        .ok_or_else(|| anyhow!("no manifest.json in export"))?;
-    let m: Value = serde_json::from_slice(&manifest.1)?;
+    let (_, m) = export_archive(&r)?;
     eq("entries", m.as_array().map(Vec::len), Some(1))?;
     let mut tags: Vec<String> = m[0]["RepoTags"]
         .as_array()
