@@ -36,6 +36,13 @@ start_podman() {
   for _ in $(seq 1 100); do [ -S "$work/podman/podman.sock" ] && break; sleep 0.1; done
 }
 stop_podman() {
+  # podman's network cases start aardvark-dns in its namespace; it outlives the service.
+  if [ -n "${podman_pid:-}" ]; then
+    ns=$(readlink "/proc/$podman_pid/ns/net" 2>/dev/null || true)
+    for p in $(pgrep -x aardvark-dns || true); do
+      [ -n "$ns" ] && [ "$(readlink "/proc/$p/ns/net" 2>/dev/null)" = "$ns" ] && kill "$p" 2>/dev/null
+    done
+  fi
   [ -n "${podman_pid:-}" ] && kill -TERM "$podman_pid" 2>/dev/null
   for _ in $(seq 1 50); do kill -0 "${podman_pid:-0}" 2>/dev/null || break; sleep 0.1; done
   podman --root "$work/podman/root" --runroot "$work/podman/run" rm -af >/dev/null 2>&1 || true
