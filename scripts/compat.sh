@@ -25,9 +25,7 @@ echo "== compat suite against dockbridge"
 start_dockbridge --bridge none
 # The table goes to a file: its "N failed" counts the known gaps, which are not failures.
 target/debug/dockbridge-compat -q --host "unix://$work/db/d.sock" --registry "$registry" \
-  --json "$work/db.json" --coverage >"$work/db.txt" || true
-# Which API operations the cases exercised (the bridge cases run below, apart).
-grep "^# .* operations exercised" "$work/db.txt" || true
+  --json "$work/db.json" >"$work/db.txt" || true
 kill -TERM "$db_pid" 2>/dev/null || true
 for _ in $(seq 1 100); do kill -0 "$db_pid" 2>/dev/null || break; sleep 0.1; done
 
@@ -46,8 +44,11 @@ unshare -n sh -c 'ip link set lo up && exec "$0" serve -H "unix://$1/d.sock" --d
 db_pid=$!
 for _ in $(seq 1 300); do [ -S "$work/dbb/d.sock" ] && break; sleep 0.1; done
 target/debug/dockbridge-compat -q -f networks/bridge_ --host "unix://$work/dbb/d.sock" \
-  >"$work/dbb.txt" || { status=1; cat "$work/dbb.txt"; }
+  --json "$work/dbb.json" >"$work/dbb.txt" || { status=1; cat "$work/dbb.txt"; }
 grep -h "passed" "$work/refb.txt" "$work/dbb.txt" || true
+# Which API operations dockbridge's cases exercised, the main run and the bridge run together.
+target/debug/dockbridge-compat --coverage-of "$work/db.json" "$work/dbb.json" \
+  | grep "^# .* operations exercised" || true
 
 # podman 4.3's Docker-compatible service, for the table only: the cases stay validated
 # against dockerd, and what podman does differently is a finding, not a failure.

@@ -51,11 +51,13 @@ pub fn operation_for<'a>(
         .max_by_key(|(_, t, _)| t.split('/').filter(|s| !s.starts_with('{')).count())
 }
 
-/// Every operation of `schema`, with the cases of `report` that exercised it.
-pub fn coverage(schema: &Schema, report: &RunReport) -> Vec<Covered> {
+/// Every operation of `schema`, with the cases of `reports` that exercised it: several
+/// runs against one engine (e.g. the main run and the default-bridge cases, which run
+/// apart) count together.
+pub fn coverage(schema: &Schema, reports: &[RunReport]) -> Vec<Covered> {
     let ops = schema.operations();
     let mut by_id: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
-    for r in &report.results {
+    for r in reports.iter().flat_map(|report| &report.results) {
         for x in &r.exchanges {
             if let Some((_, _, id)) = operation_for(&ops, &x.method, &x.path) {
                 by_id
@@ -144,5 +146,55 @@ mod tests {
             Some("ContainerCreate")
         );
         assert_eq!(id("DELETE", "/containers/create"), None);
+    }
+
+    fn report(cases: &[(&str, &str, &str)]) -> RunReport {
+        let results: Vec<crate::runner::CaseResult> = cases
+            .iter()
+            .map(|(case, method, path)| crate::runner::CaseResult {
+                area: "a".into(),
+                case: case.to_string(),
+                min_api: "1.24".into(),
+                result: crate::runner::Status::Pass,
+                detail: String::new(),
+                duration_ms: 0,
+                exchanges: vec![crate::ctx::Exchange {
+                    method: method.to_string(),
+                    path: path.to_string(),
+                    status: 200,
+                    content_type: String::new(),
+                    shape: vec![],
+                }],
+            })
+            .collect();
+        let text = serde_json::json!({
+            "host": "h", "run_id": "r", "server_version": "v", "server_api": "1.44",
+            "negotiated_api": "1.44", "passed": 0, "failed": 0, "skipped": 0,
+            "duration_ms": 0, "results": results,
+        });
+        // Through JSON, as --coverage-of reads saved reports.
+        serde_json::from_value(text).expect("a report")
+    }
+
+    #[test]
+    fn several_runs_count_together() {
+        let schema = Schema::for_version(crate::version::ApiVersion(1, 44)).expect("schema");
+        let main = report(&[("list", "GET", "/images/json")]);
+        let bridge = report(&[
+            ("net", "POST", "/networks/create"),
+            ("list2", "GET", "/v1.44/images/json"),
+        ]);
+        let cov = coverage(&schema, &[main, bridge]);
+        let cases = |id: &str| {
+            cov.iter()
+                .find(|c| c.operation_id == id)
+                .map(|c| c.cases.iter().cloned().collect::<Vec<_>>())
+        };
+        assert_eq!(
+            cases("ImageList"),
+            Some(vec!["a/list".to_string(), "a/list2".to_string()])
+        );
+        assert_eq!(cases("NetworkCreate"), Some(vec!["a/net".to_string()]));
+        assert_eq!(cases("NetworkDelete"), Some(vec![]));
     }
 }

@@ -22,7 +22,7 @@ pub const RUN_LABEL: &str = "dockbridge.compat.run";
 pub const KEEPALIVE: &[&str] = &["sh", "-c", "trap 'exit 0' TERM; sleep 1000 & wait"];
 
 /// One request/response as seen by a case, for `--compare` and `--json`.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Exchange {
     pub method: String,
     pub path: String,

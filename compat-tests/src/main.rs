@@ -55,6 +55,10 @@ struct Args {
     /// exercised, and those no case touches.
     #[arg(long)]
     coverage: bool,
+    /// Print the coverage of saved `--json` reports together, without running anything
+    /// (e.g. the main run and a run of the cases that need the default bridge).
+    #[arg(long, num_args = 1.., value_name = "JSON")]
+    coverage_of: Option<Vec<String>>,
     /// Don't print per-case progress on stderr.
     #[arg(long, short = 'q')]
     quiet: bool,
@@ -97,6 +101,18 @@ fn real_main() -> Result<ExitCode> {
         std::fs::write(path, tar).with_context(|| format!("writing {path}"))?;
         return Ok(ExitCode::SUCCESS);
     }
+    if let Some(paths) = &args.coverage_of {
+        let reports = paths
+            .iter()
+            .map(|p| {
+                let text = std::fs::read(p).with_context(|| format!("reading {p}"))?;
+                serde_json::from_slice::<runner::RunReport>(&text)
+                    .with_context(|| format!("{p} is not a --json report of one run"))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        print_coverage(&reports)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     if !compat::image::busybox_available() {
         bail!(
             "{} is missing: install Debian's busybox-static",
@@ -136,19 +152,32 @@ fn real_main() -> Result<ExitCode> {
         std::fs::write(path, report::junit(&r)).with_context(|| format!("writing {path}"))?;
     }
     print!("{}", report::table(&r));
+    let failed = report::failed(&r);
     if args.coverage {
-        let api = r.negotiated_api.parse()?;
-        let schema = compat::schema::Schema::for_version(api)?;
-        print!(
-            "{}",
-            compat::coverage::render(&compat::coverage::coverage(&schema, &r))
-        );
+        print_coverage(&[r])?;
     }
-    Ok(if report::failed(&r) {
+    Ok(if failed {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The coverage table of `reports`, against the swagger of the newest API they negotiated.
+fn print_coverage(reports: &[runner::RunReport]) -> Result<()> {
+    let api = reports
+        .iter()
+        .map(|r| r.negotiated_api.parse())
+        .collect::<Result<Vec<compat::version::ApiVersion>, _>>()?
+        .into_iter()
+        .max()
+        .context("no report to count")?;
+    let schema = compat::schema::Schema::for_version(api)?;
+    print!(
+        "{}",
+        compat::coverage::render(&compat::coverage::coverage(&schema, reports))
+    );
+    Ok(())
 }
 
 fn write_json<T: serde::Serialize>(path: &str, v: &T) -> Result<()> {
