@@ -34,6 +34,14 @@ pub fn cases() -> Vec<Case> {
         Case::new(A, "auth_anonymous_registry", (1, 24), auth_ok),
         Case::new(A, "auth_registry_down_500", (1, 24), auth_down),
         Case::new(A, "cli_pull_quiet_and_run", (1, 24), cli_pull_run),
+        Case::new(
+            A,
+            "search_bad_limit_and_filters_400",
+            (1, 24),
+            search_bad_input,
+        ),
+        Case::new(A, "search_registry_down_500", (1, 24), search_down),
+        Case::new(A, "search_registry_without_v1_api", (1, 24), search_no_v1),
     ]
 }
 
@@ -483,5 +491,72 @@ fn cli_pull_run(ctx: &mut Ctx) -> Result<Outcome> {
     eq("output", out.stdout.trim(), repo.as_str())?;
     contains("stderr", &out.stderr, "Unable to find image")?;
     contains("stderr", &out.stderr, "Downloaded newer image")?;
+    Ok(Outcome::Pass)
+}
+
+/// `GET /images/search`: the limit's range and the filters are checked before anything
+/// goes out, so these answer the same offline (Docker Hub's index is not pinged).
+fn search_bad_input(ctx: &mut Ctx) -> Result<Outcome> {
+    let filters = |f: &str| format!("&filters={}", urlencode(f));
+    for (query, message) in [
+        (
+            "limit=0".to_string(),
+            "Limit 0 is outside the range of [1, 100]",
+        ),
+        (
+            "limit=101".to_string(),
+            "Limit 101 is outside the range of [1, 100]",
+        ),
+        (filters(r#"{"bogus":["x"]}"#), "Invalid filter 'bogus'"),
+        (
+            filters(r#"{"is-official":["yes"]}"#),
+            "Invalid filter 'is-official=[yes]'",
+        ),
+        (
+            filters(r#"{"stars":["many"]}"#),
+            "Invalid filter 'stars=many'",
+        ),
+    ] {
+        let r = ctx.get(&format!("/images/search?term=busybox&{query}"))?;
+        let m = ctx.expect_error(&r, 400).with_context(|| query.clone())?;
+        eq(&query, m.as_str(), message)?;
+    }
+    Ok(Outcome::Pass)
+}
+
+/// A registry that is not there: the v1 ping fails over HTTPS, then over HTTP (loopback
+/// registries are insecure), and both attempts are in the message.
+fn search_down(ctx: &mut Ctx) -> Result<Outcome> {
+    let r = ctx.get(&format!("/images/search?term={DOWN}/busybox"))?;
+    let m = ctx.expect_error(&r, 500)?;
+    eq(
+        "message",
+        m.as_str(),
+        format!(
+            "invalid registry endpoint \"http://{DOWN}/v1/\". HTTPS attempt: Get \"https://{DOWN}/v1/_ping\": dial tcp {DOWN}: connect: connection refused. HTTP attempt: Get \"http://{DOWN}/v1/_ping\": dial tcp {DOWN}: connect: connection refused"
+        )
+        .as_str(),
+    )?;
+    Ok(Outcome::Pass)
+}
+
+/// A registry (distribution) has no v1 search API: the ping is answered (any answer
+/// will do), the search is a 404, and the engine says so; the limit is checked between
+/// the two.
+fn search_no_v1(ctx: &mut Ctx) -> Result<Outcome> {
+    let reg = match registry(ctx) {
+        Ok(r) => r,
+        Err(o) => return Ok(o),
+    };
+    let r = ctx.get(&format!("/images/search?term={reg}/busybox&limit=0"))?;
+    let m = ctx.expect_error(&r, 400)?;
+    eq(
+        "limit",
+        m.as_str(),
+        "Limit 0 is outside the range of [1, 100]",
+    )?;
+    let r = ctx.get(&format!("/images/search?term={reg}/busybox"))?;
+    let m = ctx.expect_error(&r, 500)?;
+    eq("message", m.as_str(), "Unexpected status code 404")?;
     Ok(Outcome::Pass)
 }

@@ -18,6 +18,7 @@ use super::auth::{self, AuthConfig, Challenge};
 use super::endpoint::{Endpoint, RegistryConfig};
 use super::error::{self, RegistryError};
 use super::manifest;
+use super::search;
 
 /// A registry that does not answer the TCP handshake fails within this, not after
 /// minutes (dockerd dials with 30 s; a local tool should say so sooner).
@@ -148,6 +149,66 @@ impl Registries {
             }
         }
         Err(last.unwrap_or_else(|| RegistryError::Other(format!("no endpoint for {domain}"))))
+    }
+
+    /// `GET /images/search`: the plan's index over its v1 search API. Other registries
+    /// are pinged first (`/v1/_ping`; any HTTP answer will do, as dockerd's `validateEndpoint`),
+    /// over HTTPS and then, when insecure, HTTP; Docker Hub's index is asked directly.
+    pub async fn search(
+        &self,
+        plan: &search::SearchPlan,
+        creds: &AuthConfig,
+    ) -> Result<Vec<search::SearchResult>, search::SearchError> {
+        let (client, base) = match &plan.index {
+            search::Index::DockerHub => {
+                let ep = Endpoint {
+                    base: search::DOCKER_HUB_INDEX.to_string(),
+                    host: "index.docker.io".to_string(),
+                    skip_verify: false,
+                    mirror: false,
+                };
+                (self.client(&ep)?, ep.base)
+            }
+            search::Index::Registry(host) => self.v1_endpoint(host).await?,
+        };
+        search::check_limit(plan.limit)?;
+        let url = search::search_url(&base, &plan.query, plan.limit);
+        let mut req = client
+            .get(&url)
+            .timeout(REQUEST_TIMEOUT)
+            .header("X-Docker-Token", "true");
+        if let Some(basic) = creds.basic() {
+            req = req.header(AUTHORIZATION, basic);
+        }
+        let resp = req.send().await.map_err(|e| transport("Get", &url, &e))?;
+        if resp.status() != StatusCode::OK {
+            return Err(search::SearchError::Status(resp.status().as_u16()));
+        }
+        let body = resp.bytes().await.map_err(|e| transport("Get", &url, &e))?;
+        let results: search::SearchResults = serde_json::from_slice(&body)
+            .map_err(|e| search::SearchError::Decode(e.to_string()))?;
+        Ok(search::filter_results(plan, results.results))
+    }
+
+    /// The first of a registry's v1 endpoints that answers its ping.
+    async fn v1_endpoint(
+        &self,
+        host: &str,
+    ) -> Result<(reqwest::Client, String), search::SearchError> {
+        let mut failures = Vec::new();
+        for ep in self.config.endpoints(host) {
+            let client = self.client(&ep)?;
+            let url = format!("{}/v1/_ping", ep.base);
+            match client.get(&url).timeout(REQUEST_TIMEOUT).send().await {
+                Ok(_) => return Ok((client, ep.base)),
+                Err(e) => failures.push(transport("Get", &url, &e).to_string()),
+            }
+        }
+        Err(search::SearchError::Endpoint(match failures.as_slice() {
+            [https, http] => search::insecure_endpoint_error(host, https, http),
+            [one] => search::secure_endpoint_error(host, one),
+            _ => format!("no endpoint for {host}"),
+        }))
     }
 
     /// `docker login`: checks the credentials against the registry. Returns the identity

@@ -19,6 +19,7 @@ pub mod endpoint;
 pub mod error;
 pub mod manifest;
 pub mod progress;
+pub mod search;
 
 pub use auth::AuthConfig;
 pub use client::{Registries, Session};

@@ -53,6 +53,8 @@ pub fn router(daemon: AppState) -> Router {
         .merge(images::routes())
         .merge(registry::routes())
         .fallback(not_found)
+        // A known path with another method is also dockerd's 404, not axum's empty 405.
+        .method_not_allowed_fallback(not_found)
         .with_state(daemon)
 }
 

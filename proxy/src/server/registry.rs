@@ -1,6 +1,6 @@
 //! Registry routes: pulls (`POST /images/create?fromImage=`), pushes
 //! (`POST /images/{name}/push`), `POST /auth` (`docker login`), `GET
-//! /distribution/{name}/json`, and `GET /images/search` (a clear 501).
+//! /distribution/{name}/json`, and `GET /images/search` (the v1 search API).
 //!
 //! A pull or push answers as dockerd does: a failure before any progress is a plain
 //! error response with its status code (the CLI prints `Error response from daemon: …`);
@@ -28,7 +28,7 @@ use crate::images::pull::PullRequest;
 use crate::images::ImagesError;
 use crate::registry::manifest::{self, Document};
 use crate::registry::progress::{error_json, Message};
-use crate::registry::{endpoint, AuthConfig, Platform};
+use crate::registry::{endpoint, search, AuthConfig, Platform};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -256,10 +256,27 @@ async fn distribution(
     })))
 }
 
-/// `GET /images/search`: there is no index service to ask.
-async fn search(Query(_q): Query<Vec<(String, String)>>) -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_IMPLEMENTED,
-        "searching registries is not supported by dockbridge: there is no index service to search (registries have no search API); look the image up on the registry's own site",
-    )
+/// `GET /images/search?term=&limit=&filters=`: the registry's v1 search API (Docker
+/// Hub's index for plain names), filtered as dockerd filters it.
+async fn search(
+    State(d): State<AppState>,
+    Query(q): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+) -> ApiResult<Json<Vec<search::SearchResult>>> {
+    let limit = q
+        .iter()
+        .find(|(k, _)| k == "limit")
+        .map(|(_, v)| v.as_str());
+    let fail = |e: search::SearchError| {
+        if e.is_client_error() {
+            ApiError::bad_request(e.to_string())
+        } else {
+            ApiError::internal(e.to_string())
+        }
+    };
+    let plan = search::plan(first_of(&q, "term"), limit, first_of(&q, "filters")).map_err(fail)?;
+    // dockerd searches without credentials when X-Registry-Auth does not decode.
+    let creds = registry_auth(&headers);
+    let results = d.registries.search(&plan, &creds).await.map_err(fail)?;
+    Ok(Json(results))
 }
