@@ -4,3 +4,8 @@ def pytest_configure(config):
         "beyond_dockerd: dockbridge does better than the reference dockerd here (a race "
         "dockerd loses); deselected when the suite checks the reference",
     )
+    config.addinivalue_line(
+        "markers",
+        "bridge: needs the engine's default bridge and user networks; run by "
+        "scripts/pytest-bridge.sh inside a private network namespace",
+    )
