@@ -590,6 +590,64 @@ pub fn stream_text(frames: &[Frame], stream: u8) -> String {
     String::from_utf8_lossy(&v).into_owned()
 }
 
+/// A WebSocket opened on `req.path` (a GET), or the plain answer when the engine refused
+/// the handshake (e.g. a 404 for a missing container).
+pub enum WsOpen {
+    Open(Box<tungstenite::WebSocket<Stream>>, Response),
+    Refused(Response),
+}
+
+/// The WebSocket client handshake over the endpoint's socket (`ws://docker/...`).
+pub fn websocket(ep: &Endpoint, req: &Request) -> Result<WsOpen> {
+    let stream = ep.connect(req.timeout)?;
+    let uri = format!("ws://docker{}", req.path);
+    match tungstenite::client::client(uri.as_str(), stream) {
+        Ok((ws, resp)) => {
+            let head = Head {
+                status_line: format!("HTTP/1.1 {}", resp.status()),
+                version: "HTTP/1.1".into(),
+                status: resp.status().as_u16(),
+                reason: resp.status().canonical_reason().unwrap_or("").into(),
+                headers: header_pairs(resp.headers()),
+            };
+            Ok(WsOpen::Open(
+                Box::new(ws),
+                Response {
+                    head,
+                    body: Vec::new(),
+                    chunked: false,
+                },
+            ))
+        }
+        Err(tungstenite::HandshakeError::Failure(tungstenite::Error::Http(resp))) => {
+            let head = Head {
+                status_line: format!("HTTP/1.1 {}", resp.status()),
+                version: "HTTP/1.1".into(),
+                status: resp.status().as_u16(),
+                reason: resp.status().canonical_reason().unwrap_or("").into(),
+                headers: header_pairs(resp.headers()),
+            };
+            Ok(WsOpen::Refused(Response {
+                head,
+                body: resp.body().clone().unwrap_or_default(),
+                chunked: false,
+            }))
+        }
+        Err(e) => bail!("WebSocket handshake on {}: {e}", req.path),
+    }
+}
+
+fn header_pairs(h: &tungstenite::http::HeaderMap) -> Vec<(String, String)> {
+    h.iter()
+        .map(|(k, v)| {
+            (
+                k.to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -21,6 +21,7 @@ pub fn cases() -> Vec<Case> {
         Case::new(A, "event_order_concurrent_starts", (1, 24), event_order),
         Case::new(A, "start_stop_cycles", (1, 24), start_stop_cycles),
         Case::new(A, "import_run_rmi_cycles", (1, 24), import_run_cycles),
+        Case::new(A, "rmi_load_run_cycles", (1, 24), rmi_load_run_cycles),
     ]
 }
 
@@ -225,6 +226,36 @@ fn import_run_cycles(ctx: &mut Ctx) -> Result<Outcome> {
             bail!("cycle {i}: import: {e}");
         }
         let image = format!("{repo}:v{i}");
+        let (id, code) = ctx
+            .run_to_exit(&["true"], json!({"Image": image}))
+            .with_context(|| format!("cycle {i}"))?;
+        eq("exit", code, 0)?;
+        let r = ctx.delete(&format!("/containers/{id}"))?;
+        ctx.expect(&r, 204)?;
+        let r = ctx.delete(&format!("/images/{image}"))?;
+        ctx.expect(&r, 200)?;
+    }
+    Ok(Outcome::Pass)
+}
+
+/// The same image removed and loaded again, then run, again and again: the content and
+/// snapshots of a removed image are garbage the runtime collects while the next load
+/// finds (or does not find) them — `docker save`, `rmi`, `load`, `run` as users script
+/// it, where a start once failed with "failed to start task: not found".
+fn rmi_load_run_cycles(ctx: &mut Ctx) -> Result<Outcome> {
+    const N: usize = 40;
+    let image = format!("compat-cycle-load-{}:v1", ctx.run_id);
+    let archive = crate::image::busybox_archive(&[image.as_str()])?;
+    for i in 0..N {
+        let req = ctx
+            .req("POST", "/images/load?quiet=1")
+            .body_with_type(archive.clone(), "application/x-tar")
+            .timeout(Duration::from_secs(120));
+        let r = ctx.send(req)?;
+        ctx.expect(&r, 200)?;
+        if let Some(e) = r.json_lines()?.iter().find(|m| m.get("error").is_some()) {
+            bail!("cycle {i}: load: {e}");
+        }
         let (id, code) = ctx
             .run_to_exit(&["true"], json!({"Image": image}))
             .with_context(|| format!("cycle {i}"))?;

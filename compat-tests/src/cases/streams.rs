@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use anyhow::{ensure, Result};
+use anyhow::{bail, ensure, Context, Result};
 use serde_json::json;
 
 use super::{contains, eq};
@@ -42,6 +42,14 @@ pub fn cases() -> Vec<Case> {
         Case::new(A, "logs_replay_after_exit", (1, 24), logs_replay),
         Case::new(A, "missing_container_404", (1, 24), missing),
         Case::new(A, "closes_when_container_exits", (1, 24), closes_on_exit),
+        Case::new(
+            A,
+            "websocket_stdin_and_raw_output",
+            (1, 28),
+            ws_stdin_output,
+        ),
+        Case::new(A, "websocket_logs_replay", (1, 28), ws_logs_replay),
+        Case::new(A, "websocket_missing_container_404", (1, 24), ws_missing),
     ]
 }
 
@@ -238,5 +246,89 @@ fn closes_on_exit(ctx: &mut Ctx) -> Result<Outcome> {
     c.set_read_timeout(Duration::from_secs(15))?;
     let rest = c.read_to_end()?;
     ensure!(demux(&rest).is_ok(), "trailing bytes are not frames");
+    Ok(Outcome::Pass)
+}
+
+/// Opens `/containers/{id}/attach/ws?{query}` (recorded in the trace like any request).
+fn ws_attach(ctx: &mut Ctx, id: &str, query: &str) -> Result<http::WsOpen> {
+    let req = ctx
+        .req("GET", &format!("/containers/{id}/attach/ws?{query}"))
+        .timeout(Duration::from_secs(30));
+    let open = http::websocket(&ctx.ep, &req)?;
+    match &open {
+        http::WsOpen::Open(_, r) | http::WsOpen::Refused(r) => ctx.record(&req, r),
+    }
+    Ok(open)
+}
+
+/// Reads messages until the engine closes the socket: the bytes, and whether every data
+/// message was binary.
+fn ws_read_all(ws: &mut tungstenite::WebSocket<http::Stream>) -> Result<(Vec<u8>, bool)> {
+    let mut out = Vec::new();
+    let mut all_binary = true;
+    loop {
+        match ws.read() {
+            Ok(tungstenite::Message::Binary(b)) => out.extend_from_slice(&b),
+            Ok(tungstenite::Message::Text(t)) => {
+                all_binary = false;
+                out.extend_from_slice(t.as_bytes());
+            }
+            Ok(tungstenite::Message::Close(_)) => continue,
+            Ok(_) => {}
+            Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => break,
+            // The engine may drop the connection without a close handshake.
+            Err(tungstenite::Error::Io(_) | tungstenite::Error::Protocol(_)) => break,
+            Err(e) => bail!("reading the WebSocket: {e}"),
+        }
+    }
+    Ok((out, all_binary))
+}
+
+/// stdin, stdout and stderr all ride one socket, unframed (no stdcopy headers even
+/// without a TTY), in binary messages from API 1.28 on; the socket closes when the
+/// process exits.
+fn ws_stdin_output(ctx: &mut Ctx) -> Result<Outcome> {
+    let id = ctx.create(json!({
+        "Cmd": ["sh", "-c", "read l; echo out:$l; echo err:$l >&2"],
+        "OpenStdin": true,
+    }))?;
+    ctx.start(&id)?;
+    let http::WsOpen::Open(mut ws, head) = ws_attach(ctx, &id, "stream=1")? else {
+        bail!("the WebSocket handshake was refused");
+    };
+    eq("status", head.status(), 101)?;
+    ws.send(tungstenite::Message::Binary(b"hi\n".to_vec().into()))
+        .context("sending stdin")?;
+    let (out, binary) = ws_read_all(&mut ws)?;
+    let text = String::from_utf8_lossy(&out).into_owned();
+    ensure!(binary, "text messages at API {}", ctx.api);
+    contains("output", &text, "out:hi\n")?;
+    contains("output", &text, "err:hi\n")?;
+    eq("unframed", out.len(), "out:hi\nerr:hi\n".len())?;
+    Ok(Outcome::Pass)
+}
+
+/// `logs=1&stream=0` on an exited container: what it printed, then the socket closes.
+fn ws_logs_replay(ctx: &mut Ctx) -> Result<Outcome> {
+    let (id, _) = ctx.run_to_exit(&["sh", "-c", "echo before; echo e >&2"], json!({}))?;
+    let http::WsOpen::Open(mut ws, _) = ws_attach(ctx, &id, "logs=1&stream=0")? else {
+        bail!("the WebSocket handshake was refused");
+    };
+    let (out, _) = ws_read_all(&mut ws)?;
+    let text = String::from_utf8_lossy(&out).into_owned();
+    contains("replay", &text, "before\n")?;
+    contains("replay", &text, "e\n")?;
+    eq("unframed", out.len(), "before\ne\n".len())?;
+    Ok(Outcome::Pass)
+}
+
+fn ws_missing(ctx: &mut Ctx) -> Result<Outcome> {
+    let name = format!("compat-missing-{}", ctx.run_id);
+    let http::WsOpen::Refused(r) = ws_attach(ctx, &name, "stream=1")? else {
+        bail!("a WebSocket opened on a missing container");
+    };
+    ctx.expect(&r, 404)?;
+    let m = r.message().unwrap_or_else(|| r.text());
+    contains("message", &m, &format!("No such container: {name}"))?;
     Ok(Outcome::Pass)
 }

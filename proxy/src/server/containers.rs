@@ -15,7 +15,13 @@ use spec::api::ApiVersion;
 use super::error::{ApiError, ApiResult};
 use super::params::{self, bool_param, int_param};
 use super::{attach, stdcopy, upgrade, AppState};
+use std::sync::Arc;
+
+use tokio::sync::{broadcast, mpsc};
+
 use crate::containers::logs::{self, LogEvent, ReadOptions};
+use crate::containers::stream::{Output, StdinMsg};
+use crate::containers::Container;
 use crate::containers::WaitCondition;
 
 pub fn routes() -> Router<AppState> {
@@ -36,6 +42,7 @@ pub fn routes() -> Router<AppState> {
         .route("/containers/{id}/wait", post(wait))
         .route("/containers/{id}/logs", get(logs))
         .route("/containers/{id}/attach", post(attach_handler))
+        .route("/containers/{id}/attach/ws", get(super::attach_ws::handler))
         .route("/containers/{id}", delete(remove))
 }
 
@@ -446,27 +453,20 @@ async fn logs(
 /// `attach_handler`).
 const HEAD_SETTLE: std::time::Duration = std::time::Duration::from_millis(20);
 
-async fn attach_handler(
-    State(d): State<AppState>,
-    Path(id): Path<String>,
-    Query(q): Query<params::Query>,
-    Extension(version): Extension<ApiVersion>,
-    mut req: Request,
-) -> ApiResult<Response> {
-    let c = d.containers.get(&id)?;
-    let rec = c.record();
-    let tty = rec.config.tty.unwrap_or(false);
-    let opts = attach::Options {
-        stdin: bool_param(&q, "stdin")?,
-        stdout: bool_param(&q, "stdout")?,
-        stderr: bool_param(&q, "stderr")?,
-        tty,
-        stdin_once: rec.config.stdin_once.unwrap_or(false),
-        detach_keys: detach_keys(q.get("detachKeys"))?,
-    };
-    let stream = bool_param(&q, "stream")?;
-    let with_logs = bool_param(&q, "logs")?;
-    // Subscribe before answering so nothing the process prints after this is lost.
+/// What an attach session reads and writes: the logged output so far (when `with_logs`),
+/// the live output (when `stream`, and only while the container has not exited), and the
+/// process's stdin (when `want_stdin`). Subscribed before the answer goes out, so nothing
+/// the process prints after this is lost.
+pub(super) async fn session_parts(
+    c: &Arc<Container>,
+    stream: bool,
+    with_logs: bool,
+    want_stdin: bool,
+) -> (
+    Vec<(logs::StreamKind, Bytes)>,
+    Option<broadcast::Receiver<Output>>,
+    Option<mpsc::Sender<StdinMsg>>,
+) {
     let output = stream.then(|| c.hub.subscribe());
     let backlog = if with_logs {
         let log = c.log.clone();
@@ -488,12 +488,39 @@ async fn attach_handler(
         Vec::new()
     };
     // Exited containers have no more output: the session ends after the backlog.
-    let output = if rec.state.status == crate::containers::record::Status::Exited {
+    let output = if c.record().state.status == crate::containers::record::Status::Exited {
         None
     } else {
         output
     };
-    let stdin = opts.stdin.then(|| c.hub.stdin());
+    (backlog, output, want_stdin.then(|| c.hub.stdin()))
+}
+
+async fn attach_handler(
+    State(d): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<params::Query>,
+    Extension(version): Extension<ApiVersion>,
+    mut req: Request,
+) -> ApiResult<Response> {
+    let c = d.containers.get(&id)?;
+    let rec = c.record();
+    let tty = rec.config.tty.unwrap_or(false);
+    let opts = attach::Options {
+        stdin: bool_param(&q, "stdin")?,
+        stdout: bool_param(&q, "stdout")?,
+        stderr: bool_param(&q, "stderr")?,
+        tty,
+        stdin_once: rec.config.stdin_once.unwrap_or(false),
+        detach_keys: detach_keys(q.get("detachKeys"))?,
+    };
+    let (backlog, output, stdin) = session_parts(
+        &c,
+        bool_param(&q, "stream")?,
+        bool_param(&q, "logs")?,
+        opts.stdin,
+    )
+    .await;
     let content_type = stdcopy::content_type(tty, version);
     if !upgrade::wants_upgrade(&req) {
         return Err(ApiError::bad_request(

@@ -5,6 +5,7 @@
 
 pub mod archive;
 pub mod attach;
+pub mod attach_ws;
 pub mod build;
 pub mod commit;
 pub mod containers;
