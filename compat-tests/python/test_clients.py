@@ -222,7 +222,11 @@ def test_attach_logs_of_exited_container(client):
     ct = run_bg(client, cmd="sh -c 'echo one; echo two >&2'")
     ct.wait()
     out = ct.attach(stdout=True, stderr=True, logs=True, stream=False)
-    assert out == b"one\ntwo\n"
+    # stdout and stderr are separate pipes: which line the log got first is the
+    # process's race, not the engine's, so only each stream's own content is exact.
+    assert sorted(out.splitlines()) == [b"one", b"two"], out
+    assert ct.attach(stdout=True, stderr=False, logs=True, stream=False) == b"one\n"
+    assert ct.attach(stdout=False, stderr=True, logs=True, stream=False) == b"two\n"
     ct.remove()
 
 
