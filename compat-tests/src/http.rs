@@ -603,13 +603,7 @@ pub fn websocket(ep: &Endpoint, req: &Request) -> Result<WsOpen> {
     let uri = format!("ws://docker{}", req.path);
     match tungstenite::client::client(uri.as_str(), stream) {
         Ok((ws, resp)) => {
-            let head = Head {
-                status_line: format!("HTTP/1.1 {}", resp.status()),
-                version: "HTTP/1.1".into(),
-                status: resp.status().as_u16(),
-                reason: resp.status().canonical_reason().unwrap_or("").into(),
-                headers: header_pairs(resp.headers()),
-            };
+            let head = ws_head(resp.status(), resp.headers());
             Ok(WsOpen::Open(
                 Box::new(ws),
                 Response {
@@ -620,13 +614,7 @@ pub fn websocket(ep: &Endpoint, req: &Request) -> Result<WsOpen> {
             ))
         }
         Err(tungstenite::HandshakeError::Failure(tungstenite::Error::Http(resp))) => {
-            let head = Head {
-                status_line: format!("HTTP/1.1 {}", resp.status()),
-                version: "HTTP/1.1".into(),
-                status: resp.status().as_u16(),
-                reason: resp.status().canonical_reason().unwrap_or("").into(),
-                headers: header_pairs(resp.headers()),
-            };
+            let head = ws_head(resp.status(), resp.headers());
             Ok(WsOpen::Refused(Response {
                 head,
                 body: resp.body().clone().unwrap_or_default(),
@@ -637,15 +625,23 @@ pub fn websocket(ep: &Endpoint, req: &Request) -> Result<WsOpen> {
     }
 }
 
-fn header_pairs(h: &tungstenite::http::HeaderMap) -> Vec<(String, String)> {
-    h.iter()
-        .map(|(k, v)| {
-            (
-                k.to_string(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect()
+/// The handshake's answer as this module's [`Head`] (tungstenite parsed it already).
+fn ws_head(status: tungstenite::http::StatusCode, h: &tungstenite::http::HeaderMap) -> Head {
+    Head {
+        status_line: format!("HTTP/1.1 {status}"),
+        version: "HTTP/1.1".into(),
+        status: status.as_u16(),
+        reason: status.canonical_reason().unwrap_or("").into(),
+        headers: h
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect(),
+    }
 }
 
 #[cfg(test)]

@@ -225,15 +225,7 @@ fn import_run_cycles(ctx: &mut Ctx) -> Result<Outcome> {
         if let Some(e) = r.json_lines()?.iter().find(|m| m.get("error").is_some()) {
             bail!("cycle {i}: import: {e}");
         }
-        let image = format!("{repo}:v{i}");
-        let (id, code) = ctx
-            .run_to_exit(&["true"], json!({"Image": image}))
-            .with_context(|| format!("cycle {i}"))?;
-        eq("exit", code, 0)?;
-        let r = ctx.delete(&format!("/containers/{id}"))?;
-        ctx.expect(&r, 204)?;
-        let r = ctx.delete(&format!("/images/{image}"))?;
-        ctx.expect(&r, 200)?;
+        run_then_remove_all(ctx, &format!("{repo}:v{i}"), i)?;
     }
     Ok(Outcome::Pass)
 }
@@ -256,14 +248,21 @@ fn rmi_load_run_cycles(ctx: &mut Ctx) -> Result<Outcome> {
         if let Some(e) = r.json_lines()?.iter().find(|m| m.get("error").is_some()) {
             bail!("cycle {i}: load: {e}");
         }
-        let (id, code) = ctx
-            .run_to_exit(&["true"], json!({"Image": image}))
-            .with_context(|| format!("cycle {i}"))?;
-        eq("exit", code, 0)?;
-        let r = ctx.delete(&format!("/containers/{id}"))?;
-        ctx.expect(&r, 204)?;
-        let r = ctx.delete(&format!("/images/{image}"))?;
-        ctx.expect(&r, 200)?;
+        run_then_remove_all(ctx, &image, i)?;
     }
     Ok(Outcome::Pass)
+}
+
+/// One cycle's end: `true` runs from `image` and exits 0, then the container and the
+/// image are removed.
+fn run_then_remove_all(ctx: &mut Ctx, image: &str, cycle: usize) -> Result<()> {
+    let (id, code) = ctx
+        .run_to_exit(&["true"], json!({"Image": image}))
+        .with_context(|| format!("cycle {cycle}"))?;
+    eq("exit", code, 0)?;
+    let r = ctx.delete(&format!("/containers/{id}"))?;
+    ctx.expect(&r, 204)?;
+    let r = ctx.delete(&format!("/images/{image}"))?;
+    ctx.expect(&r, 200)?;
+    Ok(())
 }
