@@ -1,6 +1,8 @@
 //! What only a long-running daemon under concurrent load shows: many parallel
 //! `run --rm` with every exit code right, `wait` racing `rm -f`, per-container event order
-//! under concurrent starts, and a container started, stopped and started again many times.
+//! under concurrent starts, a container started, stopped and started again many times,
+//! images imported (or removed and loaded again) and run in cycles, an attach made before
+//! the start, and a followed log across a restart.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -22,6 +24,13 @@ pub fn cases() -> Vec<Case> {
         Case::new(A, "start_stop_cycles", (1, 24), start_stop_cycles),
         Case::new(A, "import_run_rmi_cycles", (1, 24), import_run_cycles),
         Case::new(A, "rmi_load_run_cycles", (1, 24), rmi_load_run_cycles),
+        Case::new(A, "attach_before_start", (1, 24), attach_before_start),
+        Case::new(
+            A,
+            "logs_follow_ends_at_restart",
+            (1, 24),
+            logs_follow_restart,
+        ),
     ]
 }
 
@@ -265,4 +274,83 @@ fn run_then_remove_all(ctx: &mut Ctx, image: &str, cycle: usize) -> Result<()> {
     let r = ctx.delete(&format!("/images/{image}"))?;
     ctx.expect(&r, 200)?;
     Ok(())
+}
+
+/// A client attached before the start (as `docker run` attaches) gets everything the
+/// process prints from its first byte, on both streams, and the stream ends at the exit.
+fn attach_before_start(ctx: &mut Ctx) -> Result<Outcome> {
+    let id = ctx.create(json!({
+        "Cmd": ["sh", "-c", "echo first-out; echo first-err >&2; exit 3"],
+        "AttachStdout": true,
+        "AttachStderr": true,
+    }))?;
+    let req = ctx
+        .req(
+            "POST",
+            &format!("/containers/{id}/attach?stream=1&stdout=1&stderr=1"),
+        )
+        .upgrade()
+        .timeout(Duration::from_secs(30));
+    let (head, mut conn) = http::hijack(&ctx.ep, &req)?;
+    eq("attach status", head.status, 101)?;
+    ctx.start(&id)?;
+    let frames = http::demux(&conn.read_to_end()?)?;
+    eq(
+        "stdout",
+        http::stream_text(&frames, 1),
+        "first-out\n".to_string(),
+    )?;
+    eq(
+        "stderr",
+        http::stream_text(&frames, 2),
+        "first-err\n".to_string(),
+    )?;
+    eq("exit", ctx.wait(&id)?, 3)?;
+    Ok(Outcome::Pass)
+}
+
+/// `logs?follow=1` follows one run: a restart ends the stream once the first run stopped
+/// (with what it printed on its way out), and the log keeps both runs.
+fn logs_follow_restart(ctx: &mut Ctx) -> Result<Outcome> {
+    let id = ctx.run_bg(json!({
+        "Cmd": ["sh", "-c", "echo run; trap 'echo term; exit 0' TERM; sleep 60 & wait"],
+    }))?;
+    // The first line is out before the follow starts.
+    std::thread::sleep(Duration::from_millis(500));
+    let follow = {
+        let ep = ctx.ep.clone();
+        let req = versioned(
+            ctx,
+            "GET",
+            &format!("/containers/{id}/logs?follow=1&stdout=1"),
+        )
+        .timeout(Duration::from_secs(30));
+        std::thread::spawn(move || http::send(&ep, &req))
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    let r = ctx.send(
+        ctx.req("POST", &format!("/containers/{id}/restart?t=5"))
+            .timeout(Duration::from_secs(30)),
+    )?;
+    ctx.expect(&r, 204)?;
+    let r = follow.join().map_err(|_| anyhow!("follower panicked"))??;
+    ctx.expect(&r, 200)?;
+    let frames = http::demux(&r.body)?;
+    eq(
+        "followed",
+        http::stream_text(&frames, 1),
+        "run\nterm\n".to_string(),
+    )?;
+    // The second run's first line reaches the log.
+    let mut both = String::new();
+    for _ in 0..50 {
+        let r = ctx.get(&format!("/containers/{id}/logs?stdout=1"))?;
+        ctx.expect(&r, 200)?;
+        both = http::stream_text(&http::demux(&r.body)?, 1);
+        if both == "run\nterm\nrun\n" {
+            return Ok(Outcome::Pass);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    bail!("the log after the restart: {both:?}")
 }
