@@ -18,6 +18,9 @@ cargo test --workspace --no-fail-fast
 # .cargo/config.toml: scripts/wine-run.sh), so the command-line codec meets a real Windows
 # CRT and CommandLineToArgvW (spec/tests/windows_parser.rs).
 cargo test -p dockbridge-spec -p dockbridge-translate --target x86_64-pc-windows-gnu --no-fail-fast
+# containerd over a named pipe (the Windows connector, a tonic server on a real pipe) and
+# the containerd backend's named-pipe stdio, under Wine.
+cargo test -p dockbridge --target x86_64-pc-windows-gnu --no-fail-fast --test containerd_npipe
 
 scripts/compat.sh
 scripts/pytest-clients.sh

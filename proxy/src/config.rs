@@ -54,9 +54,23 @@ pub struct ServeArgs {
     /// Root of runtime state (FIFOs, containerd's state and socket).
     #[arg(long, default_value = "/run/dockbridge")]
     pub exec_root: PathBuf,
-    /// Use an existing containerd at this socket instead of starting a private one.
-    #[arg(long)]
+    /// Use an existing containerd instead of starting a private one: a socket path,
+    /// unix:///PATH, tcp://HOST:PORT (TLS with --containerd-tlscacert; plain TCP only on
+    /// loopback) or, on Windows, npipe:////./pipe/NAME [Windows default:
+    /// npipe:////./pipe/containerd-containerd].
+    #[arg(long, value_name = "ADDRESS")]
     pub containerd: Option<String>,
+    /// TLS to a tcp:// containerd: the CA its certificate (`[grpc] tcp_tls_cert`) must be
+    /// signed by.
+    #[arg(long, value_name = "PATH")]
+    pub containerd_tlscacert: Option<PathBuf>,
+    /// The client certificate for a tcp:// containerd that verifies clients (`[grpc]
+    /// tcp_tls_ca`); with --containerd-tlskey.
+    #[arg(long, value_name = "PATH")]
+    pub containerd_tlscert: Option<PathBuf>,
+    /// The client certificate's key (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, value_name = "PATH")]
+    pub containerd_tlskey: Option<PathBuf>,
     /// containerd namespace for dockbridge's objects.
     #[arg(long, default_value = "dockbridge")]
     pub containerd_namespace: String,
@@ -161,6 +175,15 @@ impl TlsSettings {
 }
 
 impl ServeArgs {
+    /// `--containerd-tls*` as given.
+    pub fn containerd_tls(&self) -> crate::containerd::address::TlsFlags {
+        crate::containerd::address::TlsFlags {
+            ca: self.containerd_tlscacert.clone(),
+            cert: self.containerd_tlscert.clone(),
+            key: self.containerd_tlskey.clone(),
+        }
+    }
+
     /// The TLS settings for tcp:// listeners, `None` when TLS is off. Default paths come
     /// from [`default_cert_dir`] (the environment), as dockerd's do.
     pub fn tls_settings(&self) -> Option<TlsSettings> {

@@ -37,6 +37,8 @@ pub async fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
     let addrs = config::listen_addrs(&args.hosts, tls.is_some())?;
     let bind_opts = bind_options(&args, tls.as_ref(), &addrs)?;
     let (seccomp_profile, seccomp) = config::seccomp_profile(args.seccomp_profile.as_deref())?;
+    let containerd_target =
+        containerd::address::parse(args.containerd.as_deref(), &args.containerd_tls())?;
     for dir in [&args.data_root, &args.exec_root] {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
@@ -44,11 +46,12 @@ pub async fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
         std::fs::write(p, format!("{}\n", std::process::id()))
             .with_context(|| format!("writing pidfile {}", p.display()))?;
     }
-    let (supervisor, cd) = match &args.containerd {
-        Some(addr) => (
-            None,
-            containerd::Containerd::connect_lazy(addr, &args.containerd_namespace)?,
-        ),
+    let (supervisor, cd, locality) = match &containerd_target {
+        Some(target) => {
+            let (cd, locality) =
+                containerd::Containerd::dial(target, &args.containerd_namespace).await?;
+            (None, cd, locality)
+        }
         None => {
             let layout = containerd::supervisor::Layout::new(&args.data_root, &args.exec_root);
             let (sup, _) = containerd::supervisor::Supervisor::start(layout.clone())
@@ -58,9 +61,15 @@ pub async fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
                 &layout.socket.display().to_string(),
                 &args.containerd_namespace,
             )?;
-            (Some(sup), cd)
+            (Some(sup), cd, containerd::locality::Locality::SameHost)
         }
     };
+    if let containerd::locality::Locality::OtherHost(why) = &locality {
+        tracing::warn!(
+            "containerd at {} is not on this host ({why}): images only, containers cannot run",
+            cd.address()
+        );
+    }
     let images = Arc::new(
         images::ImageStore::new(cd.clone(), "overlayfs", args.data_root.join("tmp"))
             .await
@@ -68,13 +77,13 @@ pub async fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
     );
     let mut backends: HashMap<&'static str, Arc<dyn backend::Backend>> = HashMap::new();
     #[cfg(unix)]
-    backends.insert(
-        "containerd",
-        Arc::new(containerd::ContainerdBackend::new(
-            cd.clone(),
-            args.exec_root.join("fifo"),
-        )),
-    );
+    backends.insert("containerd", {
+        let backend = containerd::ContainerdBackend::new(cd.clone(), args.exec_root.join("fifo"));
+        Arc::new(match locality {
+            containerd::locality::Locality::SameHost => backend,
+            containerd::locality::Locality::OtherHost(why) => backend.on_other_host(why),
+        })
+    });
     // The HCS backend is live when asked for, or when a library is given (a migration runs
     // both side by side).
     let default_backend: &'static str = if args.backend == "hcs" {

@@ -246,4 +246,9 @@ pub trait Backend: Send + Sync + 'static {
     /// Whether the daemon can reach this backend's container filesystems on the host
     /// (snapshots it can mount for cp, diff, export, commit, sizes): `Err` says why not.
     fn host_filesystem(&self) -> Result<()>;
+    /// Whether this backend can run containers at all (a containerd on another host
+    /// cannot: see `containerd/locality.rs`); `Err` says why not.
+    fn can_run(&self) -> Result<()> {
+        Ok(())
+    }
 }

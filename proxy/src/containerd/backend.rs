@@ -34,6 +34,8 @@ pub struct ContainerdBackend {
     /// Placeholders of created execs, dropped once the exec started (or failed to).
     pending_execs:
         std::sync::Mutex<std::collections::HashMap<(String, String), super::fifo::Placeholders>>,
+    /// Why containers cannot run, when containerd is on another host.
+    other_host: Option<String>,
 }
 
 fn status_err(context: &str, s: tonic::Status) -> BackendError {
@@ -85,6 +87,7 @@ impl ContainerdBackend {
             fifo_root,
             events,
             pending_execs: Default::default(),
+            other_host: None,
         };
         tokio::spawn(pump_events(
             backend.cd.clone(),
@@ -92,6 +95,25 @@ impl ContainerdBackend {
             backend.fifo_root.clone(),
         ));
         backend
+    }
+
+    /// containerd does not see this host's filesystem (`why`, from the locality probe):
+    /// images work, containers are refused with the reason.
+    pub fn on_other_host(mut self, why: String) -> Self {
+        self.other_host = Some(format!(
+            "containerd at {} is not on this host ({why}): containers cannot run on it, since \
+             their stdio FIFOs, bind mounts, volumes, network namespace and rootfs are paths \
+             on dockbridge's host; images (pull, load, save, tag, remove) work",
+            self.cd.address()
+        ));
+        self
+    }
+
+    fn other_host(&self) -> Result<()> {
+        match &self.other_host {
+            Some(why) => Err(BackendError::NotImplemented(why.clone())),
+            None => Ok(()),
+        }
     }
 
     fn fifo_dir(&self, id: &str) -> PathBuf {
@@ -135,6 +157,7 @@ impl Backend for ContainerdBackend {
     }
 
     async fn create(&self, req: CreateRequest) -> Result<ProcessIo> {
+        self.other_host()?;
         let Rootfs::Snapshot { snapshotter, key } = &req.rootfs else {
             return Err(BackendError::InvalidArgument(
                 "the containerd backend needs a snapshot rootfs".into(),
@@ -231,6 +254,7 @@ impl Backend for ContainerdBackend {
     }
 
     async fn exec(&self, req: ExecRequest) -> Result<ProcessIo> {
+        self.other_host()?;
         let process = serde_json::to_vec(&req.process)
             .map_err(|e| BackendError::runtime("serialising the exec process", e))?;
         let fifos = Fifos::create(&self.fifo_dir(&req.container_id), &req.exec_id, req.stdio)?;
@@ -474,7 +498,11 @@ impl Backend for ContainerdBackend {
     }
 
     fn host_filesystem(&self) -> Result<()> {
-        Ok(())
+        self.other_host()
+    }
+
+    fn can_run(&self) -> Result<()> {
+        self.other_host()
     }
 
     fn subscribe(&self) -> broadcast::Receiver<RuntimeEvent> {

@@ -4,10 +4,13 @@
 //! Generated protocol types come from `containerd-client`; this module keeps the logic apart
 //! from them.
 
+pub mod address;
 pub mod backend;
 pub mod cgroup_metrics;
 pub mod client;
+pub mod connect;
 pub mod fifo;
+pub mod locality;
 pub mod supervisor;
 
 pub use backend::ContainerdBackend;

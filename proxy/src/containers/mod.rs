@@ -717,6 +717,7 @@ impl Manager {
             lifecycle::check_start(&rec)?;
         }
         let backend = self.backend(&rec.backend)?;
+        backend.can_run()?;
         // dockerd creates the logger as the container starts: its option errors fail the
         // start (500, recorded in State.Error), not the create.
         if let Some(Err(m)) = rec
