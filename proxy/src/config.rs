@@ -4,8 +4,9 @@ use std::path::PathBuf;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
-    /// Daemon socket(s) to listen on: unix:///path or tcp://HOST[:PORT] (repeatable;
-    /// the port defaults to 2375). Without -H: unix:///run/dockbridge.sock, or
+    /// Daemon socket(s) to listen on: unix:///path, npipe:////./pipe/NAME (Windows) or
+    /// tcp://HOST[:PORT] (repeatable; the port defaults to 2375). Without -H:
+    /// unix:///run/dockbridge.sock (npipe:////./pipe/docker_engine on Windows), or
     /// tcp://localhost:2376 when TLS is on, as dockerd.
     #[arg(short = 'H', long = "host")]
     pub hosts: Vec<String>,
@@ -44,8 +45,9 @@ pub struct ServeArgs {
     pub tlskey: Option<PathBuf>,
     /// Group for the unix socket(s), by name or GID [default: docker]. A missing `docker`
     /// group only warns (the socket keeps the daemon's group), as with dockerd; any other
-    /// missing group is an error; "" keeps the daemon's group.
-    #[cfg(unix)]
+    /// missing group is an error; "" keeps the daemon's group. On Windows: users or groups
+    /// (comma-separated) given read/write access to the named pipe(s) besides
+    /// Administrators and SYSTEM [default: none].
     #[arg(short = 'G', long = "group", value_name = "GROUP")]
     pub group: Option<String>,
     /// Root of persistent state (containers, logs, containerd's root).
@@ -225,12 +227,22 @@ pub const DEFAULT_TCP_PORT: u16 = 2375;
 /// The default listener with TLS on and no `-H`, as dockerd: `tcp://localhost:2376`.
 pub const DEFAULT_TLS_HOST: &str = "tcp://localhost:2376";
 pub const DEFAULT_UNIX_HOST: &str = "unix:///run/dockbridge.sock";
+/// dockerd's default on Windows (`opts.DefaultHost`).
+pub const DEFAULT_NPIPE_HOST: &str = "npipe:////./pipe/docker_engine";
+/// The default listener without TLS: the named pipe on Windows, else the unix socket.
+pub const DEFAULT_HOST: &str = if cfg!(windows) {
+    DEFAULT_NPIPE_HOST
+} else {
+    DEFAULT_UNIX_HOST
+};
 
 /// A parsed `-H` address.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ListenAddr {
     Unix(PathBuf),
     Tcp(std::net::SocketAddr),
+    /// A Windows named pipe, as CreateNamedPipe names it: `\\.\pipe\NAME`.
+    Npipe(String),
 }
 
 impl std::fmt::Display for ListenAddr {
@@ -238,14 +250,22 @@ impl std::fmt::Display for ListenAddr {
         match self {
             Self::Unix(p) => write!(f, "unix://{}", p.display()),
             Self::Tcp(sa) => write!(f, "tcp://{sa}"),
+            // Back to dockerd's spelling: npipe:////./pipe/NAME.
+            Self::Npipe(name) => write!(f, "npipe://{}", name.replace('\\', "/")),
         }
     }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum AddrError {
-    #[error("invalid host {0:?}: expected unix:///path or tcp://HOST[:PORT]")]
+    #[error(
+        "invalid host {0:?}: expected unix:///path, npipe:////./pipe/NAME or tcp://HOST[:PORT]"
+    )]
     Invalid(String),
+    #[error("invalid host {0:?}: a named pipe is npipe:////./pipe/NAME (a local pipe, NAME without slashes)")]
+    InvalidPipe(String),
+    #[error("cannot listen on {0}: named pipes need a Windows host; use unix:///path or tcp://HOST[:PORT]")]
+    PipeNeedsWindows(String),
     #[error("invalid host {host:?}: cannot resolve {name:?}: {source}")]
     Resolve {
         host: String,
@@ -260,12 +280,7 @@ pub enum AddrError {
 /// socket, or `tcp://localhost:2376` when TLS is on; duplicates are dropped. A
 /// non-loopback TCP address without TLS is refused.
 pub fn listen_addrs(hosts: &[String], tls: bool) -> Result<Vec<ListenAddr>, AddrError> {
-    let defaults = [if tls {
-        DEFAULT_TLS_HOST
-    } else {
-        DEFAULT_UNIX_HOST
-    }
-    .to_string()];
+    let defaults = [if tls { DEFAULT_TLS_HOST } else { DEFAULT_HOST }.to_string()];
     let hosts = if hosts.is_empty() {
         &defaults[..]
     } else {
@@ -278,6 +293,10 @@ pub fn listen_addrs(hosts: &[String], tls: bool) -> Result<Vec<ListenAddr>, Addr
             if !tls && !sa.ip().is_loopback() {
                 return Err(AddrError::NonLoopback(addr.to_string()));
             }
+        }
+        // Refused here, before the daemon starts anything, rather than at bind time.
+        if matches!(addr, ListenAddr::Npipe(_)) && !cfg!(windows) {
+            return Err(AddrError::PipeNeedsWindows(addr.to_string()));
         }
         if !out.contains(&addr) {
             out.push(addr);
@@ -292,6 +311,11 @@ impl ListenAddr {
     /// defaults to 2375.
     pub fn parse(s: &str) -> Result<Self, AddrError> {
         let s = s.trim();
+        if let Some(path) = s.strip_prefix("npipe://") {
+            return pipe_name(path)
+                .map(Self::Npipe)
+                .ok_or_else(|| AddrError::InvalidPipe(s.to_string()));
+        }
         if let Some(path) = s.strip_prefix("unix://") {
             if path.is_empty() {
                 return Ok(Self::Unix(PathBuf::from("/run/dockbridge.sock")));
@@ -319,6 +343,21 @@ impl ListenAddr {
                 source,
             })
     }
+}
+
+/// `//./pipe/NAME` (dockerd's spelling; empty means `docker_engine`, as `opts.ParseHost`)
+/// → `\\.\pipe\NAME`. Either slash works, as Windows takes both in pipe paths; only local
+/// pipes can be served, and NAME has no further separator.
+fn pipe_name(path: &str) -> Option<String> {
+    let path = if path.is_empty() {
+        "//./pipe/docker_engine"
+    } else {
+        path
+    };
+    let path = path.replace('/', "\\");
+    let name = path.strip_prefix("\\\\.\\pipe\\")?;
+    (!name.is_empty() && !name.contains('\\') && !name.contains(char::is_control))
+        .then(|| format!("\\\\.\\pipe\\{name}"))
 }
 
 /// Splits `HOST[:PORT]` as Go's `net.SplitHostPort` with dockerd's defaults; `None` for
@@ -454,10 +493,12 @@ mod tests {
 
     #[test]
     fn listeners_default_by_tls_and_refuse_exposure_without_it() {
-        assert_eq!(
-            listen_addrs(&[], false).unwrap(),
-            [ListenAddr::Unix("/run/dockbridge.sock".into())]
-        );
+        let default = if cfg!(windows) {
+            ListenAddr::Npipe(r"\\.\pipe\docker_engine".into())
+        } else {
+            ListenAddr::Unix("/run/dockbridge.sock".into())
+        };
+        assert_eq!(listen_addrs(&[], false).unwrap(), [default]);
         assert_eq!(listen_addrs(&[], true).unwrap(), [tcp("127.0.0.1:2376")]);
         let hosts = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         let err = listen_addrs(&hosts(&["tcp://0.0.0.0:2375"]), false).unwrap_err();
@@ -472,6 +513,48 @@ mod tests {
             listen_addrs(&hosts(&["tcp://127.0.0.1", "127.0.0.1:2375"]), false).unwrap(),
             [tcp("127.0.0.1:2375")]
         );
+    }
+
+    #[test]
+    fn pipes_parse_as_dockerd_spells_them() {
+        let pipe = |s: &str| ListenAddr::Npipe(s.into());
+        for (h, want) in [
+            ("npipe:////./pipe/docker_engine", r"\\.\pipe\docker_engine"),
+            ("npipe://", r"\\.\pipe\docker_engine"),
+            (
+                r"npipe://\\.\pipe\dockbridge_test",
+                r"\\.\pipe\dockbridge_test",
+            ),
+            ("npipe:////./pipe/with space", r"\\.\pipe\with space"),
+        ] {
+            assert_eq!(ListenAddr::parse(h).unwrap(), pipe(want), "{h}");
+        }
+        // Displayed back as dockerd prints it.
+        assert_eq!(
+            pipe(r"\\.\pipe\docker_engine").to_string(),
+            "npipe:////./pipe/docker_engine"
+        );
+        for bad in [
+            "npipe:///pipe/x",
+            "npipe:////server/pipe/x",
+            "npipe:////./pipe/",
+            "npipe:////./pipe/a/b",
+            "npipe:////./notpipe/x",
+        ] {
+            let err = ListenAddr::parse(bad).unwrap_err();
+            assert!(matches!(err, AddrError::InvalidPipe(_)), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn pipes_are_refused_off_windows_before_anything_starts() {
+        let r = listen_addrs(&["npipe:////./pipe/x".to_string()], false);
+        if cfg!(windows) {
+            assert_eq!(r.unwrap(), [ListenAddr::Npipe(r"\\.\pipe\x".into())]);
+        } else {
+            let err = r.unwrap_err().to_string();
+            assert_eq!(err, "cannot listen on npipe:////./pipe/x: named pipes need a Windows host; use unix:///path or tcp://HOST[:PORT]");
+        }
     }
 
     fn flags(tls: Option<bool>, verify: Option<bool>) -> Option<TlsSettings> {

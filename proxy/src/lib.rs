@@ -217,12 +217,22 @@ fn bind_options(
         }
         group.gid()
     };
-    #[cfg(not(unix))]
-    let _ = args;
+    // As dockerd on Windows: no default group; each named account must exist.
+    #[cfg(windows)]
+    let pipe_group_sids = if addrs
+        .iter()
+        .any(|a| matches!(a, config::ListenAddr::Npipe(_)))
+    {
+        listen::npipe::group_sids(args.group.as_deref())?
+    } else {
+        Vec::new()
+    };
     Ok(listen::BindOptions {
         tls,
         #[cfg(unix)]
         socket_group,
+        #[cfg(windows)]
+        pipe_group_sids,
     })
 }
 
