@@ -352,6 +352,42 @@ pub unsafe extern "system" fn LocalFree(mem: *mut c_void) -> *mut c_void {
     }
 }
 
+// ----- storage (computestorage.dll's layer calls) -----
+
+/// # Safety
+/// Each pointer is NULL or a NUL-terminated UTF-16 string.
+#[no_mangle]
+pub unsafe extern "system" fn HcsImportLayer(
+    layer_path: *const u16,
+    source_folder_path: *const u16,
+    layer_data: *const u16,
+) -> Hresult {
+    // SAFETY: forwarded contract.
+    let (l, s, d) = unsafe { (wstr(layer_path), wstr(source_folder_path), wstr(layer_data)) };
+    crate::storage::import_layer(l, s, d)
+}
+
+/// # Safety
+/// Each pointer is NULL or a NUL-terminated UTF-16 string.
+#[no_mangle]
+pub unsafe extern "system" fn HcsInitializeWritableLayer(
+    writable_layer_path: *const u16,
+    layer_data: *const u16,
+    _options: *const u16,
+) -> Hresult {
+    // SAFETY: forwarded contract.
+    let (l, d) = unsafe { (wstr(writable_layer_path), wstr(layer_data)) };
+    crate::storage::initialize_writable_layer(l, d)
+}
+
+/// # Safety
+/// `layer_path` is NULL or a NUL-terminated UTF-16 string.
+#[no_mangle]
+pub unsafe extern "system" fn HcsDestroyLayer(layer_path: *const u16) -> Hresult {
+    // SAFETY: forwarded contract.
+    crate::storage::destroy_layer(unsafe { wstr(layer_path) })
+}
+
 // ----- test controls -----
 
 /// Replaces the script and fault plan (JSON, UTF-8) and restarts the call counters.

@@ -394,6 +394,16 @@ impl Sim {
         }
     }
 
+    /// The storage calls' fault injection (they have no operation).
+    pub(crate) fn enter_storage(&mut self, function: &str) -> Result<(), Hresult> {
+        self.enter_sync(function)
+    }
+
+    pub(crate) fn record_value(&mut self, function: &str, document: Value) {
+        self.received
+            .push(json!({ "function": function, "document": document }));
+    }
+
     fn record(&mut self, function: &str, document: Option<&str>) {
         let doc = document
             .map(|d| serde_json::from_str::<Value>(d).unwrap_or_else(|_| Value::String(d.into())))

@@ -21,6 +21,7 @@
 #![allow(unsafe_code)]
 
 pub mod pipe_security;
+pub mod storage;
 
 use std::ffi::c_void;
 use std::fs::File;
