@@ -96,7 +96,9 @@ pub unsafe extern "system" fn HcsCreateOperation(
 /// Callable with any handle value.
 #[no_mangle]
 pub unsafe extern "system" fn HcsCloseOperation(operation: Handle) {
-    sim().close_operation(operation as usize);
+    let mut s = sim();
+    s.close_operation(operation as usize);
+    s.publish_report();
 }
 
 /// # Safety
@@ -251,7 +253,9 @@ pub unsafe extern "system" fn HcsSetComputeSystemCallback(
 /// Callable with any handle value.
 #[no_mangle]
 pub unsafe extern "system" fn HcsCloseComputeSystem(compute_system: Handle) {
-    sim().close_compute_system(compute_system as usize);
+    let mut s = sim();
+    s.close_compute_system(compute_system as usize);
+    s.publish_report();
 }
 
 // ----- processes -----
@@ -334,7 +338,9 @@ pub unsafe extern "system" fn HcsSetProcessCallback(
 /// Callable with any handle value.
 #[no_mangle]
 pub unsafe extern "system" fn HcsCloseProcess(process: Handle) {
-    sim().close_process(process as usize);
+    let mut s = sim();
+    s.close_process(process as usize);
+    s.publish_report();
 }
 
 /// Frees a document this library returned; like kernel32's, returns NULL on success and the

@@ -27,3 +27,4 @@ mod exports;
 pub mod model;
 mod rawio;
 mod storage;
+mod winproc;

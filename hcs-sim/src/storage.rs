@@ -87,7 +87,7 @@ pub fn import_layer(
             io_hresult(&e)
         })
     };
-    run().err().unwrap_or(S_OK)
+    finish(run())
 }
 
 pub fn initialize_writable_layer(layer: Option<String>, data: Option<String>) -> Hresult {
@@ -98,7 +98,7 @@ pub fn initialize_writable_layer(layer: Option<String>, data: Option<String>) ->
         check_parents(data.as_deref())?;
         std::fs::create_dir(&layer).map_err(|e| io_hresult(&e))
     };
-    run().err().unwrap_or(S_OK)
+    finish(run())
 }
 
 pub fn destroy_layer(layer: Option<String>) -> Hresult {
@@ -107,7 +107,13 @@ pub fn destroy_layer(layer: Option<String>) -> Hresult {
         let layer = layer.ok_or(E_INVALIDARG)?;
         std::fs::remove_dir_all(&layer).map_err(|e| io_hresult(&e))
     };
-    run().err().unwrap_or(S_OK)
+    finish(run())
+}
+
+/// The call's HRESULT, with the report file brought up to date (see `REPORT_ENV`).
+fn finish(result: Result<(), Hresult>) -> Hresult {
+    sim().publish_report();
+    result.err().unwrap_or(S_OK)
 }
 
 fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {

@@ -56,7 +56,9 @@ pub struct ServeArgs {
     /// Root of runtime state (FIFOs, containerd's state and socket).
     #[arg(long, default_value = "/run/dockbridge")]
     pub exec_root: PathBuf,
-    /// Use an existing containerd at this socket instead of starting a private one.
+    /// Use an existing containerd at this socket instead of starting a private one, or
+    /// `none`: an HCS-only daemon (needs --backend hcs) whose images come from `docker
+    /// load` into its own store; the default on Windows.
     #[arg(long)]
     pub containerd: Option<String>,
     /// containerd namespace for dockbridge's objects.
@@ -105,6 +107,27 @@ pub struct ServeArgs {
     /// streamed to disk under the data root, never held in memory).
     #[arg(long, default_value_t = 8 << 30)]
     pub max_build_context: u64,
+}
+
+/// The `--containerd` value that runs the daemon without containerd.
+pub const NO_CONTAINERD: &str = "none";
+
+#[derive(Debug, thiserror::Error)]
+#[error("--containerd none runs without containerd, which only the hcs backend can do: add --backend hcs")]
+pub struct HcsOnlyError;
+
+/// Whether the daemon runs HCS-only: `--containerd none`, or on Windows no `--containerd`
+/// with the hcs backend (dockbridge starts no private containerd there).
+pub fn hcs_only(args: &ServeArgs) -> Result<bool, HcsOnlyError> {
+    let only = match args.containerd.as_deref() {
+        Some(NO_CONTAINERD) => true,
+        Some(_) => false,
+        None => cfg!(windows) && args.backend == "hcs",
+    };
+    if only && args.backend != "hcs" {
+        return Err(HcsOnlyError);
+    }
+    Ok(only)
 }
 
 /// The init binary for `--init`: the flag's, else the first of dockerd's `docker-init`

@@ -44,10 +44,15 @@ pub async fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
         std::fs::write(p, format!("{}\n", std::process::id()))
             .with_context(|| format!("writing pidfile {}", p.display()))?;
     }
+    let hcs_only = config::hcs_only(&args)?;
     let (supervisor, cd) = match &args.containerd {
+        _ if hcs_only => (None, None),
         Some(addr) => (
             None,
-            containerd::Containerd::connect_lazy(addr, &args.containerd_namespace)?,
+            Some(containerd::Containerd::connect_lazy(
+                addr,
+                &args.containerd_namespace,
+            )?),
         ),
         None => {
             let layout = containerd::supervisor::Layout::new(&args.data_root, &args.exec_root);
@@ -58,23 +63,34 @@ pub async fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
                 &layout.socket.display().to_string(),
                 &args.containerd_namespace,
             )?;
-            (Some(sup), cd)
+            (Some(sup), Some(cd))
         }
     };
-    let images = Arc::new(
-        images::ImageStore::new(cd.clone(), "overlayfs", args.data_root.join("tmp"))
+    let spool = args.data_root.join("tmp");
+    let images = Arc::new(match &cd {
+        Some(cd) => images::ImageStore::new(cd.clone(), "overlayfs", spool)
             .await
             .context("opening the image store")?,
-    );
+        None => {
+            // Layers are imported through HCS's storage calls, from the same library.
+            let storage = hcs::storage::Storage::load(args.hcs_library.as_deref())
+                .context("loading HCS storage (computestorage.dll)")?;
+            let local = images::local::LocalStore::open(&args.data_root, Arc::new(storage))
+                .context("opening the image store")?;
+            images::ImageStore::local(local, spool).context("opening the image store")?
+        }
+    });
     let mut backends: HashMap<&'static str, Arc<dyn backend::Backend>> = HashMap::new();
     #[cfg(unix)]
-    backends.insert(
-        "containerd",
-        Arc::new(containerd::ContainerdBackend::new(
-            cd.clone(),
-            args.exec_root.join("fifo"),
-        )),
-    );
+    if let Some(cd) = &cd {
+        backends.insert(
+            "containerd",
+            Arc::new(containerd::ContainerdBackend::new(
+                cd.clone(),
+                args.exec_root.join("fifo"),
+            )),
+        );
+    }
     // The HCS backend is live when asked for, or when a library is given (a migration runs
     // both side by side).
     let default_backend: &'static str = if args.backend == "hcs" {
