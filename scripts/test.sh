@@ -18,6 +18,11 @@ cargo test --workspace --no-fail-fast
 # .cargo/config.toml: scripts/wine-run.sh), so the command-line codec meets a real Windows
 # CRT and CommandLineToArgvW (spec/tests/windows_parser.rs).
 cargo test -p dockbridge-spec -p dockbridge-translate --target x86_64-pc-windows-gnu --no-fail-fast
+# The Windows daemon for real under Wine (issue 15): the HCS crate's Windows-only code (the
+# named pipe's security descriptor) and proxy/tests/wine_npipe.rs, where dockbridge.exe serves
+# a named pipe HCS-only and the simulator DLL starts argv-echo with the command lines it gets.
+cargo test -p dockbridge-hcs --lib --target x86_64-pc-windows-gnu --no-fail-fast
+cargo test -p dockbridge --target x86_64-pc-windows-gnu --test wine_npipe
 
 scripts/compat.sh
 scripts/pytest-clients.sh

@@ -13,7 +13,7 @@
 //! (the runner in .cargo/config.toml: scripts/wine-run.sh, which also names argv-echo).
 #![cfg(windows)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -36,16 +36,6 @@ const ARGS: &[&str] = &[
     "",
     r#"mix "of" \"all\" \\"#,
 ];
-
-fn windows_path(p: &Path) -> String {
-    let s = p.display().to_string();
-    if s.starts_with('/') {
-        // Z: is the Unix root in every Wine prefix.
-        format!("Z:{}", s.replace('/', "\\"))
-    } else {
-        s
-    }
-}
 
 fn argv_echo() -> Option<String> {
     match std::env::var("DOCKBRIDGE_ARGV_ECHO") {
