@@ -21,6 +21,11 @@ cargo test -p dockbridge-spec -p dockbridge-translate --target x86_64-pc-windows
 # containerd over a named pipe (the Windows connector, a tonic server on a real pipe) and
 # the containerd backend's named-pipe stdio, under Wine.
 cargo test -p dockbridge --target x86_64-pc-windows-gnu --no-fail-fast --test containerd_npipe
+# The Windows daemon for real under Wine (issue 15): the HCS crate's Windows-only code (the
+# named pipe's security descriptor) and proxy/tests/wine_npipe.rs, where dockbridge.exe serves
+# a named pipe HCS-only and the simulator DLL starts argv-echo with the command lines it gets.
+cargo test -p dockbridge-hcs --lib --target x86_64-pc-windows-gnu --no-fail-fast
+cargo test -p dockbridge --target x86_64-pc-windows-gnu --test wine_npipe
 
 scripts/compat.sh
 scripts/pytest-clients.sh

@@ -96,7 +96,9 @@ pub unsafe extern "system" fn HcsCreateOperation(
 /// Callable with any handle value.
 #[no_mangle]
 pub unsafe extern "system" fn HcsCloseOperation(operation: Handle) {
-    sim().close_operation(operation as usize);
+    let mut s = sim();
+    s.close_operation(operation as usize);
+    s.publish_report();
 }
 
 /// # Safety
@@ -251,7 +253,9 @@ pub unsafe extern "system" fn HcsSetComputeSystemCallback(
 /// Callable with any handle value.
 #[no_mangle]
 pub unsafe extern "system" fn HcsCloseComputeSystem(compute_system: Handle) {
-    sim().close_compute_system(compute_system as usize);
+    let mut s = sim();
+    s.close_compute_system(compute_system as usize);
+    s.publish_report();
 }
 
 // ----- processes -----
@@ -334,7 +338,9 @@ pub unsafe extern "system" fn HcsSetProcessCallback(
 /// Callable with any handle value.
 #[no_mangle]
 pub unsafe extern "system" fn HcsCloseProcess(process: Handle) {
-    sim().close_process(process as usize);
+    let mut s = sim();
+    s.close_process(process as usize);
+    s.publish_report();
 }
 
 /// Frees a document this library returned; like kernel32's, returns NULL on success and the
@@ -350,6 +356,42 @@ pub unsafe extern "system" fn LocalFree(mem: *mut c_void) -> *mut c_void {
     } else {
         mem
     }
+}
+
+// ----- storage (computestorage.dll's layer calls) -----
+
+/// # Safety
+/// Each pointer is NULL or a NUL-terminated UTF-16 string.
+#[no_mangle]
+pub unsafe extern "system" fn HcsImportLayer(
+    layer_path: *const u16,
+    source_folder_path: *const u16,
+    layer_data: *const u16,
+) -> Hresult {
+    // SAFETY: forwarded contract.
+    let (l, s, d) = unsafe { (wstr(layer_path), wstr(source_folder_path), wstr(layer_data)) };
+    crate::storage::import_layer(l, s, d)
+}
+
+/// # Safety
+/// Each pointer is NULL or a NUL-terminated UTF-16 string.
+#[no_mangle]
+pub unsafe extern "system" fn HcsInitializeWritableLayer(
+    writable_layer_path: *const u16,
+    layer_data: *const u16,
+    _options: *const u16,
+) -> Hresult {
+    // SAFETY: forwarded contract.
+    let (l, d) = unsafe { (wstr(writable_layer_path), wstr(layer_data)) };
+    crate::storage::initialize_writable_layer(l, d)
+}
+
+/// # Safety
+/// `layer_path` is NULL or a NUL-terminated UTF-16 string.
+#[no_mangle]
+pub unsafe extern "system" fn HcsDestroyLayer(layer_path: *const u16) -> Hresult {
+    // SAFETY: forwarded contract.
+    crate::storage::destroy_layer(unsafe { wstr(layer_path) })
 }
 
 // ----- test controls -----

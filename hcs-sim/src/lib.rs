@@ -9,6 +9,9 @@
 //! returned documents (freed with the exported `LocalFree`). It counts every open handle and
 //! fails any call on request, by function name and occurrence.
 //!
+//! It also exports computestorage's layer calls (`HcsImportLayer`,
+//! `HcsInitializeWritableLayer`, `HcsDestroyLayer`) over plain directories (`storage`).
+//!
 //! Test controls, exported next to the HCS functions:
 //! - `HcsSimConfigure(json, len)`: the script and fault plan, e.g.
 //!   `{"processes":[{"command_line_contains":"ping","stdout":"hi\n","exit_code":3,
@@ -23,3 +26,5 @@
 mod exports;
 pub mod model;
 mod rawio;
+mod storage;
+mod winproc;

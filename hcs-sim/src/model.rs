@@ -76,6 +76,10 @@ pub struct Config {
     /// Matched in order against each new process's CommandLine; the first match wins.
     pub processes: Vec<ProcessScript>,
     pub faults: Vec<Fault>,
+    /// Start real processes (Windows only): each process's CommandLine goes verbatim to
+    /// CreateProcessW, with the process's stdio pipes; scripts then only match for
+    /// `signal_exit_code`.
+    pub exec: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -279,6 +283,9 @@ static SIM: OnceLock<Mutex<Sim>> = OnceLock::new();
 /// first used: a daemon that loads the simulator (`dockbridge serve --hcs-library`) has no
 /// other way to be given a script by an end-to-end test.
 pub const CONFIG_ENV: &str = "HCS_SIM_CONFIG";
+/// A file the simulator rewrites with its report (`HcsSimReport`'s JSON) after every close
+/// call: how a test reads the handle counts of a simulator loaded by another process.
+pub const REPORT_ENV: &str = "HCS_SIM_REPORT";
 
 pub fn sim() -> MutexGuard<'static, Sim> {
     SIM.get_or_init(|| {
@@ -394,6 +401,16 @@ impl Sim {
         }
     }
 
+    /// The storage calls' fault injection (they have no operation).
+    pub(crate) fn enter_storage(&mut self, function: &str) -> Result<(), Hresult> {
+        self.enter_sync(function)
+    }
+
+    pub(crate) fn record_value(&mut self, function: &str, document: Value) {
+        self.received
+            .push(json!({ "function": function, "document": document }));
+    }
+
     fn record(&mut self, function: &str, document: Option<&str>) {
         let doc = document
             .map(|d| serde_json::from_str::<Value>(d).unwrap_or_else(|_| Value::String(d.into())))
@@ -425,6 +442,17 @@ impl Sim {
             .iter()
             .filter(|r| rawio::still_open(r.raw, &r.link))
             .count()
+    }
+
+    /// Writes the report to [`REPORT_ENV`]'s file, when set (errors are the test's to see:
+    /// a missing or stale file).
+    pub fn publish_report(&self) {
+        if let Some(path) = std::env::var_os(REPORT_ENV) {
+            let tmp = std::path::PathBuf::from(&path).with_extension("tmp");
+            if std::fs::write(&tmp, self.report()).is_ok() {
+                let _ = std::fs::rename(&tmp, &path);
+            }
+        }
     }
 
     pub fn open_handles(&self) -> u32 {
@@ -879,9 +907,16 @@ impl Sim {
         if let Some(s) = self.systems.get_mut(system) {
             s.pids.push(pid);
         }
-        std::thread::Builder::new()
-            .name(format!("hcs-sim-pid-{pid}"))
-            .spawn(move || run_process(proc, script, stdin_ours, stdout_ours, stderr_ours))?;
+        if self.config.exec {
+            let child = spawn_real(command_line, stdin_ours, stdout_ours, stderr_ours)?;
+            std::thread::Builder::new()
+                .name(format!("hcs-sim-pid-{pid}"))
+                .spawn(move || run_real(proc, child))?;
+        } else {
+            std::thread::Builder::new()
+                .name(format!("hcs-sim-pid-{pid}"))
+                .spawn(move || run_process(proc, script, stdin_ours, stdout_ours, stderr_ours))?;
+        }
         Ok((
             pid,
             PendingInfo {
@@ -1093,9 +1128,66 @@ fn run_process(
     // Closing our ends gives the reader EOF, as the container's process exiting would.
     drop(stdout);
     drop(stderr);
+    exited(&proc, script.exit_code);
+}
+
+#[cfg(windows)]
+type RealChild = crate::winproc::Child;
+#[cfg(not(windows))]
+type RealChild = std::convert::Infallible;
+
+#[cfg(windows)]
+fn spawn_real(
+    command_line: &str,
+    stdin: Option<std::io::PipeReader>,
+    stdout: Option<std::io::PipeWriter>,
+    stderr: Option<std::io::PipeWriter>,
+) -> std::io::Result<RealChild> {
+    // Our copies of the child's ends close when this returns: the child holds its own.
+    crate::winproc::spawn(
+        command_line,
+        stdin.map(Into::into),
+        stdout.map(Into::into),
+        stderr.map(Into::into),
+    )
+}
+
+#[cfg(not(windows))]
+fn spawn_real(
+    _: &str,
+    _: Option<std::io::PipeReader>,
+    _: Option<std::io::PipeWriter>,
+    _: Option<std::io::PipeWriter>,
+) -> std::io::Result<RealChild> {
+    Err(std::io::Error::other(
+        "the simulator starts real processes only on Windows",
+    ))
+}
+
+/// Waits for a real process, terminating it when HCS is asked to signal or terminate it.
+#[cfg(windows)]
+fn run_real(proc: Arc<Proc>, child: RealChild) {
+    let code = loop {
+        if let Some(code) = child.wait_timeout(50) {
+            break code;
+        }
+        if let Some(kill) = proc.lock().kill {
+            child.terminate(kill);
+        }
+    };
+    exited(&proc, code);
+}
+
+#[cfg(not(windows))]
+fn run_real(_: Arc<Proc>, child: RealChild) {
+    match child {}
+}
+
+/// Records the exit (a kill's code wins) and reports it to the registered callbacks.
+fn exited(proc: &Arc<Proc>, natural_code: u32) {
     let (code, stdin_data) = {
         let mut st = proc.lock();
-        st.exit_code = st.kill.unwrap_or(script.exit_code);
+        st.exit_code = st.kill.unwrap_or(natural_code);
         st.exited = true;
         (
             st.exit_code,

@@ -20,6 +20,9 @@
 //! twice. Stdio handles become owned [`File`]s the moment HCS returns them.
 #![allow(unsafe_code)]
 
+pub mod pipe_security;
+pub mod storage;
+
 use std::ffi::c_void;
 use std::fs::File;
 use std::path::{Path, PathBuf};

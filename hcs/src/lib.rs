@@ -5,6 +5,7 @@
 //! - [`ffi`]: computecore.dll loaded at run time; the crate's only unsafe code.
 //! - [`api`]: RAII handles (`Operation`, `ComputeSystem`, `Process`) closed exactly once.
 //! - [`adapter`]: the container lifecycle, leak-free on every failure path.
+//! - [`storage`]: layers (import, writable layer, destroy) through computestorage's calls.
 //!
 //! On platforms without computecore.dll, [`api::Hcs::load`] reports "HCS not available"
 //! unless given a library with the same exports, such as the `hcs-sim` simulator.
@@ -17,5 +18,6 @@ pub mod document;
 pub mod error;
 pub mod ffi;
 pub mod schema;
+pub mod storage;
 
 pub use error::{Error, HResult, Result};

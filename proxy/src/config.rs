@@ -4,8 +4,9 @@ use std::path::PathBuf;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
-    /// Daemon socket(s) to listen on: unix:///path or tcp://HOST[:PORT] (repeatable;
-    /// the port defaults to 2375). Without -H: unix:///run/dockbridge.sock, or
+    /// Daemon socket(s) to listen on: unix:///path, npipe:////./pipe/NAME (Windows) or
+    /// tcp://HOST[:PORT] (repeatable; the port defaults to 2375). Without -H:
+    /// unix:///run/dockbridge.sock (npipe:////./pipe/docker_engine on Windows), or
     /// tcp://localhost:2376 when TLS is on, as dockerd.
     #[arg(short = 'H', long = "host")]
     pub hosts: Vec<String>,
@@ -44,8 +45,9 @@ pub struct ServeArgs {
     pub tlskey: Option<PathBuf>,
     /// Group for the unix socket(s), by name or GID [default: docker]. A missing `docker`
     /// group only warns (the socket keeps the daemon's group), as with dockerd; any other
-    /// missing group is an error; "" keeps the daemon's group.
-    #[cfg(unix)]
+    /// missing group is an error; "" keeps the daemon's group. On Windows: users or groups
+    /// (comma-separated) given read/write access to the named pipe(s) besides
+    /// Administrators and SYSTEM [default: none].
     #[arg(short = 'G', long = "group", value_name = "GROUP")]
     pub group: Option<String>,
     /// Root of persistent state (containers, logs, containerd's root).
@@ -56,8 +58,10 @@ pub struct ServeArgs {
     pub exec_root: PathBuf,
     /// Use an existing containerd instead of starting a private one: a socket path,
     /// unix:///PATH, tcp://HOST:PORT (TLS with --containerd-tlscacert; plain TCP only on
-    /// loopback) or, on Windows, npipe:////./pipe/NAME [Windows default:
-    /// npipe:////./pipe/containerd-containerd].
+    /// loopback) or, on Windows, npipe:////./pipe/NAME [Windows default with --backend
+    /// containerd: npipe:////./pipe/containerd-containerd]. `none`: an HCS-only daemon
+    /// (needs --backend hcs) whose images come from `docker load` into its own store; the
+    /// default on Windows with --backend hcs.
     #[arg(long, value_name = "ADDRESS")]
     pub containerd: Option<String>,
     /// TLS to a tcp:// containerd: the CA its certificate (`[grpc] tcp_tls_cert`) must be
@@ -117,6 +121,27 @@ pub struct ServeArgs {
     /// streamed to disk under the data root, never held in memory).
     #[arg(long, default_value_t = 8 << 30)]
     pub max_build_context: u64,
+}
+
+/// The `--containerd` value that runs the daemon without containerd.
+pub const NO_CONTAINERD: &str = "none";
+
+#[derive(Debug, thiserror::Error)]
+#[error("--containerd none runs without containerd, which only the hcs backend can do: add --backend hcs")]
+pub struct HcsOnlyError;
+
+/// Whether the daemon runs HCS-only: `--containerd none`, or on Windows no `--containerd`
+/// with the hcs backend (dockbridge starts no private containerd there).
+pub fn hcs_only(args: &ServeArgs) -> Result<bool, HcsOnlyError> {
+    let only = match args.containerd.as_deref() {
+        Some(NO_CONTAINERD) => true,
+        Some(_) => false,
+        None => cfg!(windows) && args.backend == "hcs",
+    };
+    if only && args.backend != "hcs" {
+        return Err(HcsOnlyError);
+    }
+    Ok(only)
 }
 
 /// The init binary for `--init`: the flag's, else the first of dockerd's `docker-init`
@@ -248,12 +273,22 @@ pub const DEFAULT_TCP_PORT: u16 = 2375;
 /// The default listener with TLS on and no `-H`, as dockerd: `tcp://localhost:2376`.
 pub const DEFAULT_TLS_HOST: &str = "tcp://localhost:2376";
 pub const DEFAULT_UNIX_HOST: &str = "unix:///run/dockbridge.sock";
+/// dockerd's default on Windows (`opts.DefaultHost`).
+pub const DEFAULT_NPIPE_HOST: &str = "npipe:////./pipe/docker_engine";
+/// The default listener without TLS: the named pipe on Windows, else the unix socket.
+pub const DEFAULT_HOST: &str = if cfg!(windows) {
+    DEFAULT_NPIPE_HOST
+} else {
+    DEFAULT_UNIX_HOST
+};
 
 /// A parsed `-H` address.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ListenAddr {
     Unix(PathBuf),
     Tcp(std::net::SocketAddr),
+    /// A Windows named pipe, as CreateNamedPipe names it: `\\.\pipe\NAME`.
+    Npipe(String),
 }
 
 impl std::fmt::Display for ListenAddr {
@@ -261,14 +296,22 @@ impl std::fmt::Display for ListenAddr {
         match self {
             Self::Unix(p) => write!(f, "unix://{}", p.display()),
             Self::Tcp(sa) => write!(f, "tcp://{sa}"),
+            // Back to dockerd's spelling: npipe:////./pipe/NAME.
+            Self::Npipe(name) => write!(f, "npipe://{}", name.replace('\\', "/")),
         }
     }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum AddrError {
-    #[error("invalid host {0:?}: expected unix:///path or tcp://HOST[:PORT]")]
+    #[error(
+        "invalid host {0:?}: expected unix:///path, npipe:////./pipe/NAME or tcp://HOST[:PORT]"
+    )]
     Invalid(String),
+    #[error("invalid host {0:?}: a named pipe is npipe:////./pipe/NAME (a local pipe, NAME without slashes)")]
+    InvalidPipe(String),
+    #[error("cannot listen on {0}: named pipes need a Windows host; use unix:///path or tcp://HOST[:PORT]")]
+    PipeNeedsWindows(String),
     #[error("invalid host {host:?}: cannot resolve {name:?}: {source}")]
     Resolve {
         host: String,
@@ -283,12 +326,7 @@ pub enum AddrError {
 /// socket, or `tcp://localhost:2376` when TLS is on; duplicates are dropped. A
 /// non-loopback TCP address without TLS is refused.
 pub fn listen_addrs(hosts: &[String], tls: bool) -> Result<Vec<ListenAddr>, AddrError> {
-    let defaults = [if tls {
-        DEFAULT_TLS_HOST
-    } else {
-        DEFAULT_UNIX_HOST
-    }
-    .to_string()];
+    let defaults = [if tls { DEFAULT_TLS_HOST } else { DEFAULT_HOST }.to_string()];
     let hosts = if hosts.is_empty() {
         &defaults[..]
     } else {
@@ -301,6 +339,10 @@ pub fn listen_addrs(hosts: &[String], tls: bool) -> Result<Vec<ListenAddr>, Addr
             if !tls && !sa.ip().is_loopback() {
                 return Err(AddrError::NonLoopback(addr.to_string()));
             }
+        }
+        // Refused here, before the daemon starts anything, rather than at bind time.
+        if matches!(addr, ListenAddr::Npipe(_)) && !cfg!(windows) {
+            return Err(AddrError::PipeNeedsWindows(addr.to_string()));
         }
         if !out.contains(&addr) {
             out.push(addr);
@@ -315,6 +357,11 @@ impl ListenAddr {
     /// defaults to 2375.
     pub fn parse(s: &str) -> Result<Self, AddrError> {
         let s = s.trim();
+        if let Some(path) = s.strip_prefix("npipe://") {
+            return pipe_name(path)
+                .map(Self::Npipe)
+                .ok_or_else(|| AddrError::InvalidPipe(s.to_string()));
+        }
         if let Some(path) = s.strip_prefix("unix://") {
             if path.is_empty() {
                 return Ok(Self::Unix(PathBuf::from("/run/dockbridge.sock")));
@@ -342,6 +389,21 @@ impl ListenAddr {
                 source,
             })
     }
+}
+
+/// `//./pipe/NAME` (dockerd's spelling; empty means `docker_engine`, as `opts.ParseHost`)
+/// → `\\.\pipe\NAME`. Either slash works, as Windows takes both in pipe paths; only local
+/// pipes can be served, and NAME has no further separator.
+fn pipe_name(path: &str) -> Option<String> {
+    let path = if path.is_empty() {
+        "//./pipe/docker_engine"
+    } else {
+        path
+    };
+    let path = path.replace('/', "\\");
+    let name = path.strip_prefix("\\\\.\\pipe\\")?;
+    (!name.is_empty() && !name.contains('\\') && !name.contains(char::is_control))
+        .then(|| format!("\\\\.\\pipe\\{name}"))
 }
 
 /// Splits `HOST[:PORT]` as Go's `net.SplitHostPort` with dockerd's defaults; `None` for
@@ -477,10 +539,12 @@ mod tests {
 
     #[test]
     fn listeners_default_by_tls_and_refuse_exposure_without_it() {
-        assert_eq!(
-            listen_addrs(&[], false).unwrap(),
-            [ListenAddr::Unix("/run/dockbridge.sock".into())]
-        );
+        let default = if cfg!(windows) {
+            ListenAddr::Npipe(r"\\.\pipe\docker_engine".into())
+        } else {
+            ListenAddr::Unix("/run/dockbridge.sock".into())
+        };
+        assert_eq!(listen_addrs(&[], false).unwrap(), [default]);
         assert_eq!(listen_addrs(&[], true).unwrap(), [tcp("127.0.0.1:2376")]);
         let hosts = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         let err = listen_addrs(&hosts(&["tcp://0.0.0.0:2375"]), false).unwrap_err();
@@ -495,6 +559,48 @@ mod tests {
             listen_addrs(&hosts(&["tcp://127.0.0.1", "127.0.0.1:2375"]), false).unwrap(),
             [tcp("127.0.0.1:2375")]
         );
+    }
+
+    #[test]
+    fn pipes_parse_as_dockerd_spells_them() {
+        let pipe = |s: &str| ListenAddr::Npipe(s.into());
+        for (h, want) in [
+            ("npipe:////./pipe/docker_engine", r"\\.\pipe\docker_engine"),
+            ("npipe://", r"\\.\pipe\docker_engine"),
+            (
+                r"npipe://\\.\pipe\dockbridge_test",
+                r"\\.\pipe\dockbridge_test",
+            ),
+            ("npipe:////./pipe/with space", r"\\.\pipe\with space"),
+        ] {
+            assert_eq!(ListenAddr::parse(h).unwrap(), pipe(want), "{h}");
+        }
+        // Displayed back as dockerd prints it.
+        assert_eq!(
+            pipe(r"\\.\pipe\docker_engine").to_string(),
+            "npipe:////./pipe/docker_engine"
+        );
+        for bad in [
+            "npipe:///pipe/x",
+            "npipe:////server/pipe/x",
+            "npipe:////./pipe/",
+            "npipe:////./pipe/a/b",
+            "npipe:////./notpipe/x",
+        ] {
+            let err = ListenAddr::parse(bad).unwrap_err();
+            assert!(matches!(err, AddrError::InvalidPipe(_)), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn pipes_are_refused_off_windows_before_anything_starts() {
+        let r = listen_addrs(&["npipe:////./pipe/x".to_string()], false);
+        if cfg!(windows) {
+            assert_eq!(r.unwrap(), [ListenAddr::Npipe(r"\\.\pipe\x".into())]);
+        } else {
+            let err = r.unwrap_err().to_string();
+            assert_eq!(err, "cannot listen on npipe:////./pipe/x: named pipes need a Windows host; use unix:///path or tcp://HOST[:PORT]");
+        }
     }
 
     fn flags(tls: Option<bool>, verify: Option<bool>) -> Option<TlsSettings> {

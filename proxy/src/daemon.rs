@@ -13,7 +13,8 @@ use crate::registry::Registries;
 pub struct Daemon {
     pub data_root: PathBuf,
     pub exec_root: PathBuf,
-    pub containerd: Containerd,
+    /// `None` in an HCS-only daemon (`--containerd none`).
+    pub containerd: Option<Containerd>,
     pub images: Arc<ImageStore>,
     pub containers: Arc<Manager>,
     pub events: Arc<EventBus>,

@@ -37,8 +37,13 @@ pub async fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
     let addrs = config::listen_addrs(&args.hosts, tls.is_some())?;
     let bind_opts = bind_options(&args, tls.as_ref(), &addrs)?;
     let (seccomp_profile, seccomp) = config::seccomp_profile(args.seccomp_profile.as_deref())?;
-    let containerd_target =
-        containerd::address::parse(args.containerd.as_deref(), &args.containerd_tls())?;
+    let hcs_only = config::hcs_only(&args)?;
+    // `--containerd none` (HCS-only) names no containerd to dial.
+    let containerd_target = if hcs_only {
+        None
+    } else {
+        containerd::address::parse(args.containerd.as_deref(), &args.containerd_tls())?
+    };
     for dir in [&args.data_root, &args.exec_root] {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
@@ -47,10 +52,11 @@ pub async fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
             .with_context(|| format!("writing pidfile {}", p.display()))?;
     }
     let (supervisor, cd, locality) = match &containerd_target {
+        _ if hcs_only => (None, None, containerd::locality::Locality::SameHost),
         Some(target) => {
             let (cd, locality) =
                 containerd::Containerd::dial(target, &args.containerd_namespace).await?;
-            (None, cd, locality)
+            (None, Some(cd), locality)
         }
         None => {
             let layout = containerd::supervisor::Layout::new(&args.data_root, &args.exec_root);
@@ -61,29 +67,41 @@ pub async fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
                 &layout.socket.display().to_string(),
                 &args.containerd_namespace,
             )?;
-            (Some(sup), cd, containerd::locality::Locality::SameHost)
+            (Some(sup), Some(cd), containerd::locality::Locality::SameHost)
         }
     };
-    if let containerd::locality::Locality::OtherHost(why) = &locality {
+    if let (Some(cd), containerd::locality::Locality::OtherHost(why)) = (&cd, &locality) {
         tracing::warn!(
             "containerd at {} is not on this host ({why}): images only, containers cannot run",
             cd.address()
         );
     }
-    let images = Arc::new(
-        images::ImageStore::new(cd.clone(), "overlayfs", args.data_root.join("tmp"))
+    let spool = args.data_root.join("tmp");
+    let images = Arc::new(match &cd {
+        Some(cd) => images::ImageStore::new(cd.clone(), "overlayfs", spool)
             .await
             .context("opening the image store")?,
-    );
+        None => {
+            // Layers are imported through HCS's storage calls, from the same library.
+            let storage = hcs::storage::Storage::load(args.hcs_library.as_deref())
+                .context("loading HCS storage (computestorage.dll)")?;
+            let local = images::local::LocalStore::open(&args.data_root, Arc::new(storage))
+                .context("opening the image store")?;
+            images::ImageStore::local(local, spool).context("opening the image store")?
+        }
+    });
     let mut backends: HashMap<&'static str, Arc<dyn backend::Backend>> = HashMap::new();
     #[cfg(unix)]
-    backends.insert("containerd", {
+    if let Some(cd) = &cd {
         let backend = containerd::ContainerdBackend::new(cd.clone(), args.exec_root.join("fifo"));
-        Arc::new(match locality {
-            containerd::locality::Locality::SameHost => backend,
-            containerd::locality::Locality::OtherHost(why) => backend.on_other_host(why),
-        })
-    });
+        backends.insert(
+            "containerd",
+            Arc::new(match locality {
+                containerd::locality::Locality::SameHost => backend,
+                containerd::locality::Locality::OtherHost(why) => backend.on_other_host(why),
+            }),
+        );
+    }
     // The HCS backend is live when asked for, or when a library is given (a migration runs
     // both side by side).
     let default_backend: &'static str = if args.backend == "hcs" {
@@ -226,12 +244,22 @@ fn bind_options(
         }
         group.gid()
     };
-    #[cfg(not(unix))]
-    let _ = args;
+    // As dockerd on Windows: no default group; each named account must exist.
+    #[cfg(windows)]
+    let pipe_group_sids = if addrs
+        .iter()
+        .any(|a| matches!(a, config::ListenAddr::Npipe(_)))
+    {
+        listen::npipe::group_sids(args.group.as_deref())?
+    } else {
+        Vec::new()
+    };
     Ok(listen::BindOptions {
         tls,
         #[cfg(unix)]
         socket_group,
+        #[cfg(windows)]
+        pipe_group_sids,
     })
 }
 

@@ -236,3 +236,84 @@ fn chrono_now() -> String {
         .unwrap();
     format!("{}.{:09}", d.as_secs(), d.subsec_nanos())
 }
+
+/// The HCS-only daemon (`--containerd none`): no containerd is started; `docker load`
+/// fills dockbridge's own store, layers are imported through the simulator's
+/// HcsImportLayer (a folder per chain ID under `windowsfilter/`), each container gets a
+/// writable layer (HcsInitializeWritableLayer) that goes with it, and what needs
+/// containerd is a 501 that says so.
+#[test]
+fn hcs_only_daemon_keeps_its_own_images_and_layers() {
+    let sim = simulator();
+    let script = r#"{"processes":[
+        {"command_line_contains":"cmd /S /C echo hello from \"C:\\Program Files\"","stdout":"hello from hcs only\r\n","exit_code":0}
+    ]}"#;
+    let report = tempfile::NamedTempFile::new().unwrap();
+    let d = Daemon::start_with(
+        &[
+            "--containerd",
+            "none",
+            "--backend",
+            "hcs",
+            "--hcs-library",
+            sim.to_str().unwrap(),
+        ],
+        &[
+            ("HCS_SIM_CONFIG", script),
+            ("HCS_SIM_REPORT", report.path().to_str().unwrap()),
+        ],
+    );
+    // No containerd: neither a private one nor its socket.
+    assert!(!d.path("exec/containerd").exists());
+    let info = d.ok(&["info", "--format", "{{.Driver}}"]);
+    assert_eq!(info.trim(), "windowsfilter");
+
+    let tar = d.path("win.tar");
+    std::fs::write(&tar, windows_image("winbox:1")).unwrap();
+    let out = d.ok(&["load", "-i", tar.to_str().unwrap()]);
+    assert!(out.contains("Loaded image: winbox:1"), "{out}");
+    let layers = d.path("data/windowsfilter");
+    let imported: Vec<_> = std::fs::read_dir(&layers).unwrap().flatten().collect();
+    assert_eq!(imported.len(), 1);
+    assert!(imported[0]
+        .path()
+        .join("Files/Windows/System32/cmd.exe")
+        .is_file());
+    d.ok(&["tag", "winbox:1", "other:2"]);
+    let images = d.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+    assert_eq!(images.lines().collect::<Vec<_>>(), ["other:2", "winbox:1"]);
+    assert_eq!(
+        d.ok(&["image", "inspect", "--format", "{{.Os}}", "other:2"])
+            .trim(),
+        "windows"
+    );
+
+    d.ok(&["create", "--network", "none", "--name", "wc", "winbox:1"]);
+    let id = d.ok(&["inspect", "--format", "{{.Id}}", "wc"]);
+    assert!(layers.join(id.trim()).is_dir(), "writable layer");
+    assert_eq!(d.ok(&["start", "-a", "wc"]), "hello from hcs only\r\n");
+    d.ok(&["rm", "wc"]);
+    assert!(!layers.join(id.trim()).exists(), "writable layer destroyed");
+
+    d.fails_with(&["pull", "busybox"], "not supported without containerd");
+    d.fails_with(&["save", "winbox:1"], "not supported without containerd");
+    d.ok(&["rmi", "other:2"]);
+    // The layer stays while winbox:1 uses it, and goes with the last image.
+    assert_eq!(std::fs::read_dir(&layers).unwrap().count(), 1);
+    let out = d.ok(&["rmi", "winbox:1"]);
+    assert!(out.contains("Deleted: sha256:"), "{out}");
+    assert_eq!(std::fs::read_dir(&layers).unwrap().count(), 0);
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(report.path()).unwrap()).unwrap();
+    assert_eq!(report["calls"]["HcsImportLayer"], 1, "{report}");
+    assert_eq!(report["calls"]["HcsInitializeWritableLayer"], 1, "{report}");
+    assert_eq!(report["calls"]["HcsDestroyLayer"], 2, "{report}");
+    assert_eq!(report["open_handles"], 0, "{report}");
+
+    // The images are kept across a restart.
+    let mut d = d;
+    std::fs::write(&tar, windows_image("winbox:1")).unwrap();
+    d.ok(&["load", "-i", tar.to_str().unwrap()]);
+    d.restart();
+    assert_eq!(d.ok(&["images", "-q"]).lines().count(), 1);
+}

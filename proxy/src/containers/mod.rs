@@ -631,12 +631,15 @@ impl Manager {
         let mut rec = rec;
         // Reserve the name first: two concurrent creates with one name must not both win.
         self.index.reserve(&name, &id)?;
-        // Windows containers get their layers through the spec (layerFolders).
-        if platform == Platform::Linux {
-            if let Err(e) = self.images.prepare_rootfs(&image.id, &id).await {
-                self.index.release(&name, &id);
-                return Err(e.into());
-            }
+        // Windows containers get their layers through the spec (layerFolders), over a
+        // writable layer HCS creates when dockbridge keeps the layers itself.
+        let prepared = match platform {
+            Platform::Linux => self.images.prepare_rootfs(&image.id, &id).await.map(|_| ()),
+            Platform::Windows => self.images.prepare_windows_scratch(&image.id, &id).await,
+        };
+        if let Err(e) = prepared {
+            self.index.release(&name, &id);
+            return Err(e.into());
         }
         rec.inherited_binds = inherited_binds;
         rec.volumes = match self.mounts.create_volumes(&id, &volume_refs).await {
@@ -646,13 +649,13 @@ impl Manager {
             }
             Err(e) => {
                 self.index.release(&name, &id);
-                let _ = self.images.remove_rootfs(&id).await;
+                self.discard_rootfs(platform, &id).await;
                 return Err(e);
             }
         };
         if let Err(e) = self.store.save(&rec) {
             self.index.release(&name, &id);
-            let _ = self.images.remove_rootfs(&id).await;
+            self.discard_rootfs(platform, &id).await;
             self.mounts.discard(&rec.volumes).await;
             return Err(e);
         }
@@ -1179,8 +1182,9 @@ impl Manager {
     async fn remove_resources(&self, rec: &Record, volumes: bool) -> Result<()> {
         let backend = self.backend(&rec.backend)?;
         backend.delete(&rec.id).await?;
-        if rec.platform == Platform::Linux {
-            self.images.remove_rootfs(&rec.rootfs_key).await?;
+        match rec.platform {
+            Platform::Linux => self.images.remove_rootfs(&rec.rootfs_key).await?,
+            Platform::Windows => self.images.remove_windows_scratch(&rec.id).await?,
         }
         self.networks.remove(rec).await?;
         let used_elsewhere: Vec<String> = self

@@ -45,6 +45,15 @@ pub trait ImageProvider: Send + Sync + 'static {
         config: ImageConfigFile,
     ) -> Result<String, ImagesError>;
     async fn tag(&self, source: &str, repo: &str, tag: &str) -> Result<String, ImagesError>;
+    /// A Windows container's writable layer, where the provider keeps the layers itself
+    /// (an HCS-only daemon); elsewhere the spec names the layers and nothing is created.
+    async fn prepare_windows_scratch(&self, _image_id: &str, _id: &str) -> Result<(), ImagesError> {
+        Ok(())
+    }
+    /// Removes what [`Self::prepare_windows_scratch`] made; a missing layer is fine.
+    async fn remove_windows_scratch(&self, _id: &str) -> Result<(), ImagesError> {
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -76,6 +85,12 @@ impl ImageProvider for ImageStore {
     }
     async fn tag(&self, source: &str, repo: &str, tag: &str) -> Result<String, ImagesError> {
         ImageStore::tag(self, source, repo, tag).await
+    }
+    async fn prepare_windows_scratch(&self, image_id: &str, id: &str) -> Result<(), ImagesError> {
+        ImageStore::prepare_windows_scratch(self, image_id, id).await
+    }
+    async fn remove_windows_scratch(&self, id: &str) -> Result<(), ImagesError> {
+        ImageStore::remove_windows_scratch(self, id).await
     }
 }
 

@@ -147,3 +147,17 @@ mod tests {
         assert!(resolve_in_root(root, "/loop").is_err());
     }
 }
+
+impl super::Manager {
+    /// Undoes a create's root filesystem on a failure path (errors are only logged: the
+    /// create's own error is what the client gets).
+    pub(super) async fn discard_rootfs(&self, platform: super::record::Platform, id: &str) {
+        let result = match platform {
+            super::record::Platform::Linux => self.images.remove_rootfs(id).await,
+            super::record::Platform::Windows => self.images.remove_windows_scratch(id).await,
+        };
+        if let Err(e) = result {
+            tracing::warn!(container = %id, "removing the root filesystem of a failed create: {e}");
+        }
+    }
+}

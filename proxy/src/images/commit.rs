@@ -127,11 +127,11 @@ impl ImageStore {
             config_file: config.clone(),
             layers,
         };
-        let lease = Lease::create(&self.cd, "commit").await?;
+        let lease = Lease::create(self.cd()?, "commit").await?;
         // Progress lines are `docker load`'s; nobody reads them here.
         let (tx, _rx) = mpsc::channel(16);
         let result = self
-            .store_images(&lease, std::slice::from_ref(&img), &tx)
+            .store_images(Some(&lease), std::slice::from_ref(&img), &tx)
             .await;
         lease.release().await;
         result?;

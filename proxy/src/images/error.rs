@@ -54,6 +54,13 @@ pub enum ImagesError {
         kind: crate::error_kind::ErrorKind,
         message: String,
     },
+    /// The daemon runs without containerd (HCS only, `--containerd none`): its own store
+    /// holds what `docker load` brings, and everything that needs containerd is a 501.
+    #[error("not supported without containerd: this daemon runs HCS-only (--containerd none), where images come from docker load (pull, push, build, commit, import, save and Linux containers need containerd)")]
+    NeedsContainerd,
+    /// Windows layer storage (HCS) failed.
+    #[error("{0}")]
+    Layers(String),
     /// A background task (tar spooling) panicked or was cancelled.
     #[error("{0}")]
     Internal(String),
@@ -79,7 +86,10 @@ impl ImagesError {
             Self::Conflict(_) => K::Conflict,
             Self::Containerd { status, .. } => crate::error_kind::grpc_kind(status.code()),
             Self::Remote { kind, .. } => *kind,
-            Self::Io { .. } | Self::Corrupt { .. } | Self::Internal(_) => K::Internal,
+            Self::NeedsContainerd => K::NotImplemented,
+            Self::Io { .. } | Self::Corrupt { .. } | Self::Internal(_) | Self::Layers(_) => {
+                K::Internal
+            }
         }
     }
 

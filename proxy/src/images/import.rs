@@ -199,9 +199,9 @@ impl ImageStore {
         // The loader reports renamed tags on this channel; an import has no use for them
         // (dockerd says nothing either), so nobody listens.
         let (progress, _) = mpsc::channel(1);
-        let lease = Lease::create(&self.cd, "import").await?;
+        let lease = Lease::create(self.cd()?, "import").await?;
         let result = self
-            .store_images(&lease, std::slice::from_ref(&img), &progress)
+            .store_images(Some(&lease), std::slice::from_ref(&img), &progress)
             .await;
         lease.release().await;
         // The spooled layer goes only now: the content store was written from it.

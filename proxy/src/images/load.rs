@@ -478,23 +478,8 @@ pub(super) fn inspect_layer(file: &SpooledFile, what: &str) -> Result<LayerDiges
 /// [`inspect_layer`] of any reader (a registry download as it arrives); the compression
 /// (none, gzip, zstd) is sniffed from the first bytes.
 pub(super) fn inspect_stream(src: impl Read, what: &str) -> Result<LayerDigests> {
-    let mut src = BufReader::with_capacity(256 * 1024, src);
-    let magic = io::BufRead::fill_buf(&mut src)
-        .map_err(io(format!("reading {what}")))?
-        .get(..4)
-        .map(<[u8]>::to_vec)
-        .unwrap_or_default();
+    let inner = decompressed(src, what)?;
     let bad = |e: io::Error| ImagesError::InvalidArchive(format!("{what} is not a valid tar: {e}"));
-    let inner: Box<dyn Read> =
-        if magic.starts_with(&[0x1f, 0x8b]) {
-            Box::new(flate2::read::MultiGzDecoder::new(src))
-        } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-            Box::new(ruzstd::decoding::StreamingDecoder::new(src).map_err(|e| {
-                ImagesError::InvalidArchive(format!("{what}: bad zstd stream: {e}"))
-            })?)
-        } else {
-            Box::new(src)
-        };
     let mut hashing = HashingReader {
         inner,
         hasher: Sha256::new(),
@@ -520,6 +505,28 @@ pub(super) fn inspect_stream(src: impl Read, what: &str) -> Result<LayerDigests>
         tar_size: hashing.count,
         diff_id: format!("sha256:{}", hex::encode(hashing.hasher.finalize())),
         unpacked_size: size,
+    })
+}
+
+/// The layer tar inside `src`, whose compression (none, gzip, zstd) is sniffed from the
+/// first bytes.
+pub(super) fn decompressed<'a>(src: impl Read + 'a, what: &str) -> Result<Box<dyn Read + 'a>> {
+    let mut src = BufReader::with_capacity(256 * 1024, src);
+    let magic = io::BufRead::fill_buf(&mut src)
+        .map_err(io(format!("reading {what}")))?
+        .get(..4)
+        .map(<[u8]>::to_vec)
+        .unwrap_or_default();
+    Ok(if magic.starts_with(&[0x1f, 0x8b]) {
+        Box::new(flate2::read::MultiGzDecoder::new(src))
+    } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Box::new(
+            ruzstd::decoding::StreamingDecoder::new(src).map_err(|e| {
+                ImagesError::InvalidArchive(format!("{what}: bad zstd stream: {e}"))
+            })?,
+        )
+    } else {
+        Box::new(src)
     })
 }
 

@@ -21,6 +21,7 @@ mod gojson;
 pub mod import;
 mod ingest;
 pub mod load;
+pub mod local;
 pub mod models;
 pub mod pull;
 mod push;
@@ -167,7 +168,9 @@ struct RawRecord {
 }
 
 pub struct ImageStore {
-    cd: Containerd,
+    /// `None` in an HCS-only daemon, whose images live in [`local`] instead.
+    cd: Option<Containerd>,
+    local: Option<local::LocalStore>,
     snapshotter: String,
     spool_dir: PathBuf,
     meta: Mutex<HashMap<String, Arc<Meta>>>,
@@ -204,7 +207,8 @@ impl ImageStore {
         std::fs::create_dir_all(&spool_dir)
             .map_err(error::io(format!("creating {}", spool_dir.display())))?;
         Ok(Self {
-            cd,
+            cd: Some(cd),
+            local: None,
             snapshotter: snapshotter.to_string(),
             spool_dir,
             meta: Mutex::new(HashMap::new()),
@@ -213,8 +217,48 @@ impl ImageStore {
         })
     }
 
+    /// The store of an HCS-only daemon: records, blobs and layers under the data root
+    /// (see [`local`]), layers imported through HCS's storage calls.
+    pub fn local(store: local::LocalStore, spool_dir: PathBuf) -> Result<Self> {
+        std::fs::create_dir_all(&spool_dir)
+            .map_err(error::io(format!("creating {}", spool_dir.display())))?;
+        Ok(Self {
+            cd: None,
+            local: Some(store),
+            snapshotter: local::DRIVER.to_string(),
+            spool_dir,
+            meta: Mutex::new(HashMap::new()),
+            names: tokio::sync::Mutex::new(()),
+            downloads: Arc::default(),
+        })
+    }
+
+    /// containerd, for what only it provides (pull, push, save, import, commit, build, Linux
+    /// root filesystems); a clear 501 in an HCS-only daemon.
+    fn cd(&self) -> Result<&Containerd> {
+        self.cd.as_ref().ok_or(ImagesError::NeedsContainerd)
+    }
+
     pub fn snapshotter(&self) -> &str {
         &self.snapshotter
+    }
+
+    /// A Windows container's writable layer over its image's layers (HCS-only daemon); with
+    /// containerd the layers are named in the spec only.
+    pub async fn prepare_windows_scratch(&self, image_id: &str, container_id: &str) -> Result<()> {
+        let Some(local) = &self.local else {
+            return Ok(());
+        };
+        let rec = self.resolve(image_id).await?;
+        local.prepare_scratch(container_id, &rec.chain_ids).await
+    }
+
+    /// Destroys what [`Self::prepare_windows_scratch`] created; a missing layer is fine.
+    pub async fn remove_windows_scratch(&self, container_id: &str) -> Result<()> {
+        match &self.local {
+            Some(local) => local.remove_scratch(container_id).await,
+            None => Ok(()),
+        }
     }
 
     // ---- load ----------------------------------------------------------------------------
@@ -236,9 +280,14 @@ impl ImageStore {
         })
         .await
         .map_err(|e| ImagesError::Internal(format!("reading the archive: {e}")))??;
-        let lease = Lease::create(&self.cd, "load").await?;
-        let result = self.store_images(&lease, &images, &progress).await;
-        lease.release().await;
+        let result = if self.local.is_some() {
+            self.store_images(None, &images, &progress).await
+        } else {
+            let lease = Lease::create(self.cd()?, "load").await?;
+            let result = self.store_images(Some(&lease), &images, &progress).await;
+            lease.release().await;
+            result
+        };
         // The spool (temporary files) goes only now: the blobs were read from it.
         drop(spool);
         result
@@ -246,13 +295,17 @@ impl ImageStore {
 
     async fn store_images(
         &self,
-        lease: &Lease,
+        lease: Option<&Lease>,
         images: &[ArchiveImage],
         progress: &mpsc::Sender<String>,
     ) -> Result<Vec<LoadedImage>> {
         // Store and unpack everything first, so that a failure names nothing.
         for img in images {
-            self.store_one(lease, img).await?;
+            match (&self.local, lease) {
+                (Some(local), _) => local.store(img).await?,
+                (None, Some(lease)) => self.store_one(lease, img).await?,
+                (None, None) => return Err(ImagesError::NeedsContainerd),
+            }
         }
         let _names = self.names.lock().await;
         let mut loaded = Vec::new();
@@ -293,7 +346,7 @@ impl ImageStore {
 
     /// Blobs with their labels, then the snapshots, then the config's snapshot label.
     async fn store_one(&self, lease: &Lease, img: &ArchiveImage) -> Result<()> {
-        let cd = &self.cd;
+        let cd = self.cd()?;
         for layer in &img.layers {
             ingest::write_blob(cd, lease, &layer.blob).await?;
             let mut labels =
@@ -339,8 +392,11 @@ impl ImageStore {
     // ---- records -------------------------------------------------------------------------
 
     async fn raw_records(&self) -> Result<Vec<RawRecord>> {
+        if let Some(local) = &self.local {
+            return Ok(local.records());
+        }
         let images = self
-            .cd
+            .cd()?
             .images()
             .list(ListImagesRequest { filters: vec![] })
             .await
@@ -375,17 +431,22 @@ impl ImageStore {
 
     async fn read_meta(&self, target: &Descriptor) -> Result<Meta> {
         let manifest = self.read_manifest(target).await?;
-        let config_bytes = ingest::read_blob(&self.cd, &manifest.config.digest).await?;
+        let config_bytes = self.read_blob(&manifest.config.digest).await?;
         let config: ImageConfigFile =
             serde_json::from_slice(&config_bytes).map_err(|source| ImagesError::Corrupt {
                 what: format!("image config {}", manifest.config.digest),
                 source,
             })?;
         let diff_ids = config.diff_ids().to_vec();
-        let info = ingest::info(&self.cd, &manifest.config.digest).await?;
-        let from_label: Option<Vec<i64>> = info
+        let labels = match &self.local {
+            Some(local) => local.labels(&manifest.config.digest),
+            None => ingest::info(self.cd()?, &manifest.config.digest)
+                .await?
+                .map(|i| i.labels),
+        };
+        let from_label: Option<Vec<i64>> = labels
             .as_ref()
-            .and_then(|i| i.labels.get(LABEL_LAYER_SIZES))
+            .and_then(|l| l.get(LABEL_LAYER_SIZES))
             .and_then(|v| {
                 if v.is_empty() {
                     return Some(Vec::new());
@@ -422,7 +483,7 @@ impl ImageStore {
     async fn read_manifest(&self, target: &Descriptor) -> Result<ManifestDoc> {
         let mut digest = target.digest.clone();
         for _ in 0..4 {
-            let bytes = ingest::read_blob(&self.cd, &digest).await?;
+            let bytes = self.read_blob(&digest).await?;
             let doc: ManifestOrIndex =
                 serde_json::from_slice(&bytes).map_err(|source| ImagesError::Corrupt {
                     what: format!("manifest {digest}"),
@@ -450,6 +511,13 @@ impl ImageStore {
             "manifest {}: indexes nested too deeply",
             target.digest
         )))
+    }
+
+    async fn read_blob(&self, digest: &str) -> Result<Vec<u8>> {
+        match &self.local {
+            Some(local) => local.read_blob(digest),
+            None => ingest::read_blob(self.cd()?, digest).await,
+        }
     }
 
     /// Every image, one record per config, newest first (`docker images -a`, unfiltered).
@@ -572,6 +640,9 @@ impl ImageStore {
         target: &Descriptor,
         labels: HashMap<String, String>,
     ) -> Result<()> {
+        if let Some(local) = &self.local {
+            return local.put_record(name, target, labels);
+        }
         let image = Image {
             name: name.to_string(),
             labels: labels.clone(),
@@ -580,7 +651,7 @@ impl ImageStore {
             updated_at: None,
         };
         let created = self
-            .cd
+            .cd()?
             .images()
             .create(CreateImageRequest {
                 image: Some(image.clone()),
@@ -592,7 +663,7 @@ impl ImageStore {
             Err(s) if s.code() == tonic::Code::AlreadyExists => {
                 let mut paths = vec!["target".to_string()];
                 paths.extend(labels.keys().map(|k| format!("labels.{k}")));
-                self.cd
+                self.cd()?
                     .images()
                     .update(UpdateImageRequest {
                         image: Some(image),
@@ -608,8 +679,11 @@ impl ImageStore {
     }
 
     async fn delete_record(&self, name: &str, sync: bool) -> Result<()> {
+        if let Some(local) = &self.local {
+            return local.delete_record(name);
+        }
         match self
-            .cd
+            .cd()?
             .images()
             .delete(DeleteImageRequest {
                 name: name.to_string(),
@@ -634,15 +708,18 @@ impl ImageStore {
         labels: Option<HashMap<String, String>>,
     ) -> Result<Option<String>> {
         let full = name.to_string();
-        let existing = match self
-            .cd
-            .images()
-            .get(GetImageRequest { name: full.clone() })
-            .await
-        {
-            Ok(r) => r.into_inner().image.and_then(|i| i.target),
-            Err(s) if s.code() == tonic::Code::NotFound => None,
-            Err(s) => return Err(error::grpc(format!("Images.Get {full}"))(s)),
+        let existing = match &self.local {
+            Some(local) => local.record(&full),
+            None => match self
+                .cd()?
+                .images()
+                .get(GetImageRequest { name: full.clone() })
+                .await
+            {
+                Ok(r) => r.into_inner().image.and_then(|i| i.target),
+                Err(s) if s.code() == tonic::Code::NotFound => None,
+                Err(s) => return Err(error::grpc(format!("Images.Get {full}"))(s)),
+            },
         };
         let mut moved_from = None;
         if let Some(old) = existing {
@@ -832,8 +909,15 @@ impl ImageStore {
             self.delete_record(&r.name, i + 1 == n).await?;
         }
         let mut items = vec![DeleteItem::Deleted(rec.id.clone())];
+        if let Some(local) = &self.local {
+            // What no other image (nor container) uses goes now, as containerd's GC above.
+            let kept = self.list().await?;
+            let gone = local.collect_garbage(&kept, &rec.chain_ids).await?;
+            items.extend(gone.into_iter().map(DeleteItem::Deleted));
+            return Ok(items);
+        }
         for chain in rec.chain_ids.iter().rev() {
-            if !unpack::snapshot_exists(&self.cd, &self.snapshotter, chain).await? {
+            if !unpack::snapshot_exists(self.cd()?, &self.snapshotter, chain).await? {
                 items.push(DeleteItem::Deleted(chain.clone()));
             }
         }
@@ -895,7 +979,7 @@ impl ImageStore {
             chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         )]);
         let resp = self
-            .cd
+            .cd()?
             .snapshots()
             .prepare(PrepareSnapshotRequest {
                 snapshotter: self.snapshotter.clone(),
@@ -914,10 +998,11 @@ impl ImageStore {
         let Some(top) = rec.top_chain_id() else {
             return Ok(());
         };
-        if unpack::snapshot_exists(&self.cd, &self.snapshotter, top).await? {
+        let cd = self.cd()?;
+        if unpack::snapshot_exists(cd, &self.snapshotter, top).await? {
             return Ok(());
         }
-        let lease = Lease::create(&self.cd, "unpack").await?;
+        let lease = Lease::create(cd, "unpack").await?;
         let layers: Vec<unpack::LayerToApply> = rec
             .layers
             .iter()
@@ -928,12 +1013,12 @@ impl ImageStore {
             })
             .collect();
         let result = async {
-            unpack::unpack(&self.cd, &self.snapshotter, &lease, &layers).await?;
+            unpack::unpack(cd, &self.snapshotter, &lease, &layers).await?;
             let labels = BTreeMap::from([(
                 format!("{GC_REF_SNAPSHOT}{}", self.snapshotter),
                 Some(top.to_string()),
             )]);
-            ingest::update_labels(&self.cd, &rec.id, &labels).await
+            ingest::update_labels(cd, &rec.id, &labels).await
         }
         .await;
         lease.release().await;
@@ -943,7 +1028,7 @@ impl ImageStore {
     /// The mounts of an existing rootfs snapshot.
     pub async fn rootfs_mounts(&self, key: &str) -> Result<Vec<Mount>> {
         let resp = self
-            .cd
+            .cd()?
             .snapshots()
             .mounts(MountsRequest {
                 snapshotter: self.snapshotter.clone(),
@@ -956,7 +1041,7 @@ impl ImageStore {
 
     /// Removes a rootfs snapshot; a missing one is fine.
     pub async fn remove_rootfs(&self, key: &str) -> Result<()> {
-        unpack::remove_snapshot(&self.cd, &self.snapshotter, key).await
+        unpack::remove_snapshot(self.cd()?, &self.snapshotter, key).await
     }
 }
 

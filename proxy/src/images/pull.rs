@@ -115,6 +115,8 @@ impl ImageStore {
         req: &PullRequest,
         progress: &Progress,
     ) -> Result<Pulled> {
+        // Refused before any registry is contacted.
+        self.cd()?;
         let r = &req.reference;
         let session = Arc::new(
             registries
@@ -229,7 +231,7 @@ impl ImageStore {
             )));
         }
         let id = m.config.digest.clone();
-        let lease = Lease::create(&self.cd, "pull").await?;
+        let lease = Lease::create(self.cd()?, "pull").await?;
         let result = self
             .store_pulled(
                 session,
@@ -271,7 +273,7 @@ impl ImageStore {
         diff_ids: &[String],
         progress: &Progress,
     ) -> Result<()> {
-        let cd = &self.cd;
+        let cd = self.cd()?;
         // dockerd skips the layers of an image it already has; so do we, when this very
         // manifest is stored too (another manifest of the same config may name other
         // blobs, which must then be there as well).
@@ -348,7 +350,7 @@ impl ImageStore {
         chains: &[String],
         progress: &Progress,
     ) -> Result<Vec<u64>> {
-        let cd = &self.cd;
+        let cd = self.cd()?;
         let slots = Arc::new(Semaphore::new(MAX_CONCURRENT_DOWNLOADS));
         let mut tasks = Tasks(Vec::new());
         for (l, diff_id) in m.layers.iter().zip(diff_ids) {
@@ -448,7 +450,7 @@ impl ImageStore {
     /// The image ID a record names now, if the record exists.
     async fn record_image_id(&self, name: &str) -> Result<Option<String>> {
         let target = match self
-            .cd
+            .cd()?
             .images()
             .get(GetImageRequest {
                 name: name.to_string(),

@@ -34,6 +34,7 @@ impl ImageStore {
         auth: &AuthConfig,
         progress: &Progress,
     ) -> Result<Vec<String>> {
+        self.cd()?;
         let mut r = reference::parse_normalized_named(name)?;
         if !tag.is_empty() {
             r = r.with_tag(tag)?;
@@ -86,7 +87,7 @@ impl ImageStore {
         rec: &ImageRecord,
         progress: &Progress,
     ) -> Result<String> {
-        let cd = &self.cd;
+        let cd = self.cd()?;
         let bytes = ingest::read_blob(cd, &rec.target.digest).await?;
         let media_type = manifest::media_type_of(&rec.target.media_type, &bytes);
         let m = match manifest::parse(&media_type, &bytes).map_err(push_error)? {
@@ -204,7 +205,7 @@ impl ImageStore {
         progress: &Progress,
     ) -> Result<()> {
         let size = u64::try_from(l.size).unwrap_or(0);
-        let reader = ingest::blob_reader(&self.cd, &l.digest).await?;
+        let reader = ingest::blob_reader(self.cd()?, &l.digest).await?;
         let stream = tokio_util::io::ReaderStream::with_capacity(reader, 256 * 1024);
         let progress = progress.clone();
         let id = id.to_string();

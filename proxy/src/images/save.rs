@@ -54,7 +54,7 @@ impl ImageStore {
     pub async fn save(&self, names: &[String]) -> Result<SaveStream> {
         let records = self.list().await?;
         let selected = select(&records, names)?;
-        let lease = Lease::create(&self.cd, "save").await?;
+        let lease = Lease::create(self.cd()?, "save").await?;
         let planned = async {
             let inputs = self.save_inputs(&lease, &selected).await?;
             let now = u64::try_from(chrono::Utc::now().timestamp()).unwrap_or(0);
@@ -69,7 +69,7 @@ impl ImageStore {
             }
         };
         let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(4);
-        let cd = self.cd.clone();
+        let cd = self.cd()?.clone();
         let handle = tokio::runtime::Handle::current();
         tokio::spawn(async move {
             let writer = ChannelWriter::new(tx.clone());
@@ -109,7 +109,7 @@ impl ImageStore {
         for s in selected {
             let rec = &s.rec;
             lease.add("content", &rec.id).await?;
-            let config = ingest::read_blob(&self.cd, &rec.id).await?;
+            let config = ingest::read_blob(self.cd()?, &rec.id).await?;
             if rec.layers.len() != rec.diff_ids.len() {
                 return Err(ImagesError::Internal(format!(
                     "image {}: the manifest has {} layers, the config {} diff IDs",
@@ -121,7 +121,7 @@ impl ImageStore {
             let mut layers = Vec::new();
             for (blob, diff_id) in rec.layers.iter().zip(&rec.diff_ids) {
                 lease.add("content", &blob.digest).await?;
-                let prefix = ingest::read_prefix(&self.cd, &blob.digest, 4).await?;
+                let prefix = ingest::read_prefix(self.cd()?, &blob.digest, 4).await?;
                 let compression = Compression::sniff(&prefix).ok_or_else(|| {
                     ImagesError::InvalidArgument(format!(
                         "layer {} of {} is zstd-compressed, which dockbridge cannot save yet",
@@ -130,7 +130,7 @@ impl ImageStore {
                 })?;
                 let tar_size = match compression {
                     Compression::Plain => u64::try_from(blob.size).ok(),
-                    Compression::Gzip => ingest::info(&self.cd, &blob.digest)
+                    Compression::Gzip => ingest::info(self.cd()?, &blob.digest)
                         .await?
                         .and_then(|i| i.labels.get(LABEL_TAR_SIZE).and_then(|v| v.parse().ok())),
                 };

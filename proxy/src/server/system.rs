@@ -39,7 +39,10 @@ async fn ping() -> impl IntoResponse {
 }
 
 async fn containerd_version(d: &AppState) -> (String, String) {
-    match d.containerd.version().version(()).await {
+    let Some(cd) = &d.containerd else {
+        return (String::new(), String::new());
+    };
+    match cd.version().version(()).await {
         Ok(v) => {
             let v = v.into_inner();
             (v.version, v.revision)

@@ -1,0 +1,159 @@
+//! Windows container storage through computestorage's layer functions: importing an image
+//! layer, creating a container's writable (scratch) layer on top of its image's layers, and
+//! destroying either. Each call names the parent layers with the `LayerData` document
+//! (hcsshim's `computestorage.LayerData`: schema 2.1, layers topmost first, each with the
+//! GUID of its folder, [`crate::document::layer_id`]), which [`layer_data`] builds (pure).
+//!
+//! The calls block (HCS does the copy/setup before returning): callers run them on a
+//! blocking thread.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::error::HResult;
+use crate::ffi::storage::{StorageLibrary, DEFAULT_STORAGE_LIBRARY};
+use crate::ffi::LoadError;
+use crate::schema::{Layer, Version};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error(transparent)]
+    NotAvailable(#[from] LoadError),
+    #[error("{call} {path}: {hresult}")]
+    Call {
+        call: &'static str,
+        path: String,
+        hresult: HResult,
+    },
+}
+
+/// The `LayerData` document of the storage calls.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct LayerData {
+    schema_version: Version,
+    layers: Vec<Layer>,
+}
+
+/// `LayerData` for `parents`, topmost first (the order of `windows.layerFolders`).
+pub fn layer_data(parents: &[PathBuf]) -> String {
+    let doc = LayerData {
+        schema_version: Version::V2_1,
+        layers: parents
+            .iter()
+            .map(|p| {
+                let path = p.display().to_string();
+                Layer {
+                    id: crate::document::layer_id(&path),
+                    path,
+                    path_type: String::new(),
+                }
+            })
+            .collect(),
+    };
+    // A struct of strings always serialises.
+    serde_json::to_string(&doc).unwrap_or_default()
+}
+
+pub struct Storage {
+    lib: StorageLibrary,
+}
+
+impl Storage {
+    /// Loads `library` (the `--hcs-library`, which then also provides the storage
+    /// functions), else computestorage.dll on Windows.
+    pub fn load(library: Option<&Path>) -> Result<Self, LoadError> {
+        let path = match library {
+            Some(p) => p,
+            None if cfg!(windows) => Path::new(DEFAULT_STORAGE_LIBRARY),
+            None => return Err(LoadError::Unsupported(
+                "computestorage.dll exists only on Windows; pass an HCS library with --hcs-library"
+                    .into(),
+            )),
+        };
+        Ok(Self {
+            lib: StorageLibrary::load(path)?,
+        })
+    }
+
+    pub fn library_path(&self) -> &Path {
+        self.lib.path()
+    }
+
+    /// Imports the unpacked layer in `source` (its `Files/`, `Hives/`… as in the layer tar)
+    /// as the layer folder `layer`, on top of `parents` (topmost first).
+    pub fn import_layer(
+        &self,
+        layer: &Path,
+        source: &Path,
+        parents: &[PathBuf],
+    ) -> Result<(), StorageError> {
+        let path = layer.display().to_string();
+        check(
+            "HcsImportLayer",
+            &path,
+            self.lib
+                .import_layer(&path, &source.display().to_string(), &layer_data(parents)),
+        )
+    }
+
+    /// Creates the writable layer `layer` of a container whose image layers are `parents`.
+    pub fn initialize_writable_layer(
+        &self,
+        layer: &Path,
+        parents: &[PathBuf],
+    ) -> Result<(), StorageError> {
+        let path = layer.display().to_string();
+        check(
+            "HcsInitializeWritableLayer",
+            &path,
+            self.lib
+                .initialize_writable_layer(&path, &layer_data(parents)),
+        )
+    }
+
+    pub fn destroy_layer(&self, layer: &Path) -> Result<(), StorageError> {
+        let path = layer.display().to_string();
+        check("HcsDestroyLayer", &path, self.lib.destroy_layer(&path))
+    }
+}
+
+fn check(call: &'static str, path: &str, hresult: HResult) -> Result<(), StorageError> {
+    if hresult.0 < 0 {
+        return Err(StorageError::Call {
+            call,
+            path: path.to_string(),
+            hresult,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layer_data_names_parents_topmost_first_with_folder_guids() {
+        let doc: serde_json::Value = serde_json::from_str(&layer_data(&[
+            PathBuf::from(r"C:\wf\top"),
+            PathBuf::from(r"C:\wf\base"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            doc["SchemaVersion"],
+            serde_json::json!({"Major": 2, "Minor": 1})
+        );
+        let layers = doc["Layers"].as_array().unwrap();
+        assert_eq!(layers.len(), 2);
+        assert_eq!(layers[0]["Path"], r"C:\wf\top");
+        assert_eq!(layers[0]["Id"], crate::document::layer_id("top"));
+        assert_eq!(layers[1]["Id"], crate::document::layer_id("base"));
+        assert_ne!(layers[0]["Id"], layers[1]["Id"]);
+        assert_eq!(
+            layer_data(&[]),
+            r#"{"SchemaVersion":{"Major":2,"Minor":1},"Layers":[]}"#
+        );
+    }
+}

@@ -1,0 +1,497 @@
+//! The Windows daemon for real, under Wine: `dockbridge.exe serve -H npipe:////./pipe/…
+//! --backend hcs --hcs-library hcs_sim.dll` (HCS-only: no containerd), with the simulator
+//! starting real processes (`"exec": true`: the CommandLine verbatim to CreateProcessW).
+//! This test, itself a Windows program, speaks HTTP to it over the named pipe with hyper:
+//! `docker load` of a Windows image whose Entrypoint/Cmd run argv-echo (wine/argv-echo.c)
+//! with arguments carrying spaces, quotes, trailing backslashes and non-ASCII, with and
+//! without `ArgsEscaped`; run and exec, and the argv the CRT parsed (read back through logs
+//! and the exec stream) compared with what was asked. Also: images/json, inspect, tag, rmi,
+//! wait, kill, the create → start → die events, pull refused with 501, and the simulator's
+//! handle count once every container is gone.
+//!
+//! Run with `cargo test -p dockbridge --target x86_64-pc-windows-gnu --test wine_npipe`
+//! (the runner in .cargo/config.toml: scripts/wine-run.sh, which also names argv-echo).
+#![cfg(windows)]
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::{Request, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncReadExt;
+use tokio::net::windows::named_pipe::{ClientOptions, NamedPipeClient};
+
+/// Arguments the CRT must hand argv-echo exactly (element 0 is argv-echo itself).
+const ARGS: &[&str] = &[
+    "two words",
+    "q\"uote",
+    r"trailing\",
+    r"C:\Program Files\dir\",
+    "ünïcödé ✓",
+    "",
+    r#"mix "of" \"all\" \\"#,
+];
+
+fn argv_echo() -> Option<String> {
+    match std::env::var("DOCKBRIDGE_ARGV_ECHO") {
+        Ok(p) if !p.is_empty() => Some(p),
+        _ => {
+            assert!(
+                std::env::var_os("DOCKBRIDGE_TEST_STRICT").is_none(),
+                "DOCKBRIDGE_ARGV_ECHO is not set: run through scripts/wine-run.sh"
+            );
+            None
+        }
+    }
+}
+
+fn simulator() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let deps = exe.parent().unwrap();
+    for cand in [deps.join("hcs_sim.dll"), deps.join("../hcs_sim.dll")] {
+        if cand.exists() {
+            return cand;
+        }
+    }
+    panic!("hcs_sim.dll not found next to {}", exe.display());
+}
+
+fn sha(b: &[u8]) -> String {
+    hex::encode(Sha256::digest(b))
+}
+
+fn tar_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut out = tar::Builder::new(Vec::new());
+    for (name, body) in entries {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(body.len() as u64);
+        h.set_mode(0o644);
+        h.set_mtime(0);
+        h.set_cksum();
+        out.append_data(&mut h, name, *body).unwrap();
+    }
+    out.into_inner().unwrap()
+}
+
+/// A docker-archive of one Windows image per (tag, container config), sharing one layer.
+fn windows_images(images: &[(&str, Value)]) -> Vec<u8> {
+    let layer = tar_of(&[("Files/marker.txt", b"layer content")]);
+    let diff_id = format!("sha256:{}", sha(&layer));
+    let layer_name = format!("{}/layer.tar", sha(&layer));
+    let mut files: Vec<(String, Vec<u8>)> = vec![(layer_name.clone(), layer)];
+    let mut manifest = Vec::new();
+    for (tag, cfg) in images {
+        let config = serde_json::to_vec(&json!({
+            "architecture": "amd64",
+            "os": "windows",
+            "created": "2024-01-01T00:00:00Z",
+            "config": cfg,
+            "rootfs": { "type": "layers", "diff_ids": [diff_id] }
+        }))
+        .unwrap();
+        let name = format!("{}.json", sha(&config));
+        manifest.push(json!({"Config": name, "RepoTags": [tag], "Layers": [layer_name]}));
+        files.push((name, config));
+    }
+    files.push((
+        "manifest.json".into(),
+        serde_json::to_vec(&manifest).unwrap(),
+    ));
+    let entries: Vec<(&str, &[u8])> = files
+        .iter()
+        .map(|(n, b)| (n.as_str(), b.as_slice()))
+        .collect();
+    tar_of(&entries)
+}
+
+/// argv-echo's `c <hex UTF-16>` lines: the argv its CRT parsed.
+fn crt_argv(out: &str) -> Vec<String> {
+    out.lines()
+        .filter_map(|l| l.trim_end_matches('\r').strip_prefix("c "))
+        .map(|hex| {
+            let units: Vec<u16> = (0..hex.len() / 4)
+                .map(|i| u16::from_str_radix(&hex[i * 4..i * 4 + 4], 16).unwrap())
+                .collect();
+            String::from_utf16(&units).unwrap()
+        })
+        .collect()
+}
+
+/// The payloads of a multiplexed (non-TTY) stream, stdout and stderr concatenated.
+fn demux(mut b: &[u8]) -> String {
+    let mut out = Vec::new();
+    while b.len() >= 8 {
+        let n = u32::from_be_bytes([b[4], b[5], b[6], b[7]]) as usize;
+        let end = (8 + n).min(b.len());
+        out.extend_from_slice(&b[8..end]);
+        b = &b[end..];
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+struct Api {
+    pipe: String,
+}
+
+impl Api {
+    async fn connect(&self) -> NamedPipeClient {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            match ClientOptions::new().open(&self.pipe) {
+                Ok(c) => return c,
+                Err(e) if Instant::now() < deadline => {
+                    let _ = e;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("connecting to {}: {e}", self.pipe),
+            }
+        }
+    }
+
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Vec<u8>,
+        ctype: &str,
+    ) -> (StatusCode, Vec<u8>) {
+        let io = TokioIo::new(self.connect().await);
+        let (mut send, conn) = hyper::client::conn::http1::handshake(io).await.unwrap();
+        tokio::spawn(conn);
+        let req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("Host", "docker")
+            .header("Content-Type", ctype)
+            .body(Full::new(Bytes::from(body)))
+            .unwrap();
+        let resp = send.send_request(req).await.unwrap();
+        let status = resp.status();
+        let bytes = resp
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec();
+        (status, bytes)
+    }
+
+    async fn json(&self, method: &str, path: &str, body: Value) -> (StatusCode, Value) {
+        let (st, b) = self
+            .call(
+                method,
+                path,
+                serde_json::to_vec(&body).unwrap(),
+                "application/json",
+            )
+            .await;
+        (st, serde_json::from_slice(&b).unwrap_or(Value::Null))
+    }
+
+    /// `POST` with `Upgrade: tcp` (exec start), everything the stream carries until EOF.
+    async fn upgraded(&self, path: &str, body: Value) -> Vec<u8> {
+        let io = TokioIo::new(self.connect().await);
+        let (mut send, conn) = hyper::client::conn::http1::handshake(io).await.unwrap();
+        tokio::spawn(conn.with_upgrades());
+        let req = Request::builder()
+            .method("POST")
+            .uri(path)
+            .header("Host", "docker")
+            .header("Content-Type", "application/json")
+            .header("Connection", "Upgrade")
+            .header("Upgrade", "tcp")
+            .body(Full::new(Bytes::from(serde_json::to_vec(&body).unwrap())))
+            .unwrap();
+        let resp = send.send_request(req).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::SWITCHING_PROTOCOLS);
+        let mut up = TokioIo::new(hyper::upgrade::on(resp).await.unwrap());
+        let mut out = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(30), up.read_to_end(&mut out)).await;
+        out
+    }
+}
+
+struct Daemon {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!(
+                "daemon log:\n{}",
+                std::fs::read_to_string(&self.log).unwrap_or_default()
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn daemon_serves_a_named_pipe_and_runs_windows_processes_through_hcs() {
+    let Some(echo) = argv_echo() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let pipe = format!(r"\\.\pipe\dockbridge_wine_{}", std::process::id());
+    let report = dir.path().join("sim-report.json");
+    let log = dir.path().join("daemon.log");
+    let child = Command::new(env!("CARGO_BIN_EXE_dockbridge"))
+        .args(["serve", "-H"])
+        .arg(format!("npipe://{}", pipe.replace('\\', "/")))
+        .args(["--backend", "hcs", "--hcs-library"])
+        .arg(simulator())
+        .arg("--data-root")
+        .arg(dir.path().join("data"))
+        .arg("--exec-root")
+        .arg(dir.path().join("exec"))
+        .env("HCS_SIM_CONFIG", r#"{"exec": true}"#)
+        .env("HCS_SIM_REPORT", &report)
+        .env("DOCKBRIDGE_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(std::fs::File::create(dir.path().join("daemon.err")).unwrap())
+        .spawn()
+        .expect("starting dockbridge.exe");
+    let _daemon = Daemon { child, log };
+    let api = Api { pipe };
+
+    let (st, ping) = api.call("GET", "/_ping", vec![], "text/plain").await;
+    assert_eq!((st, ping.as_slice()), (StatusCode::OK, &b"OK"[..]));
+    let (_, version) = api.json("GET", "/version", Value::Null).await;
+    assert_eq!(version["Os"], "windows", "{version}");
+
+    // ---- images: load, list, inspect, tag; pull needs containerd ----
+    let argv_cfg = json!({"Entrypoint": [echo], "Cmd": ARGS});
+    let argv: Vec<&str> = std::iter::once(echo.as_str())
+        .chain(ARGS.iter().copied())
+        .collect();
+    let line = spec::cmdline::join(&argv).unwrap();
+    // ArgsEscaped: the image's Cmd is one command line, used verbatim.
+    let escaped_cfg = json!({"Cmd": [line], "ArgsEscaped": true});
+    let waiter_cfg = json!({"Cmd": ["cmd.exe", "/c", "set /p x="]});
+    let archive = windows_images(&[
+        ("argv:plain", argv_cfg),
+        ("argv:escaped", escaped_cfg),
+        ("waiter:1", waiter_cfg),
+    ]);
+    let (st, out) = api
+        .call("POST", "/images/load?quiet=1", archive, "application/x-tar")
+        .await;
+    let out = String::from_utf8_lossy(&out).into_owned();
+    assert_eq!(st, StatusCode::OK, "{out}");
+    assert!(out.contains("Loaded image: argv:plain"), "{out}");
+    let (_, list) = api.json("GET", "/images/json", Value::Null).await;
+    let tags: Vec<String> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|i| i["RepoTags"].as_array().cloned().unwrap_or_default())
+        .map(|t| t.as_str().unwrap().to_string())
+        .collect();
+    for t in ["argv:plain", "argv:escaped", "waiter:1"] {
+        assert!(tags.contains(&t.to_string()), "{tags:?}");
+    }
+    let (st, img) = api
+        .json("GET", "/images/argv:plain/json", Value::Null)
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(img["Os"], "windows");
+    let (st, _) = api
+        .json(
+            "POST",
+            "/images/argv:plain/tag?repo=again&tag=1",
+            Value::Null,
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED);
+    let (st, pulled) = api
+        .json(
+            "POST",
+            "/images/create?fromImage=busybox&tag=latest",
+            Value::Null,
+        )
+        .await;
+    assert_eq!(st, StatusCode::NOT_IMPLEMENTED, "{pulled}");
+    assert!(
+        pulled["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("containerd"),
+        "{pulled}"
+    );
+
+    // ---- run: the CRT's argv is what the image asked for, with and without ArgsEscaped ----
+    let mut want: Vec<String> = vec![echo.clone()];
+    want.extend(ARGS.iter().map(|s| s.to_string()));
+    let since = chrono_secs() - 1;
+    let mut ids = Vec::new();
+    for image in ["argv:plain", "argv:escaped"] {
+        let (st, c) = api
+            .json(
+                "POST",
+                "/containers/create",
+                json!({"Image": image, "HostConfig": {"NetworkMode": "none"}}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{c}");
+        let id = c["Id"].as_str().unwrap().to_string();
+        let (st, b) = api
+            .call(
+                "POST",
+                &format!("/containers/{id}/start"),
+                vec![],
+                "application/json",
+            )
+            .await;
+        assert_eq!(
+            st,
+            StatusCode::NO_CONTENT,
+            "{}",
+            String::from_utf8_lossy(&b)
+        );
+        let (st, w) = api
+            .json("POST", &format!("/containers/{id}/wait"), Value::Null)
+            .await;
+        assert_eq!((st, &w["StatusCode"]), (StatusCode::OK, &json!(0)), "{w}");
+        let (_, logs) = api
+            .call(
+                "GET",
+                &format!("/containers/{id}/logs?stdout=1&stderr=1"),
+                vec![],
+                "text/plain",
+            )
+            .await;
+        assert_eq!(crt_argv(&demux(&logs)), want, "{image}");
+        ids.push(id);
+    }
+
+    // ---- exec into a running container, kill, wait ----
+    let (st, c) = api
+        .json(
+            "POST",
+            "/containers/create",
+            json!({"Image": "waiter:1", "OpenStdin": true, "HostConfig": {"NetworkMode": "none"}}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{c}");
+    let waiter = c["Id"].as_str().unwrap().to_string();
+    let (st, _) = api
+        .call(
+            "POST",
+            &format!("/containers/{waiter}/start"),
+            vec![],
+            "application/json",
+        )
+        .await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    let mut cmd = vec![echo.clone()];
+    cmd.extend(ARGS.iter().map(|s| s.to_string()));
+    let (st, e) = api
+        .json(
+            "POST",
+            &format!("/containers/{waiter}/exec"),
+            json!({"Cmd": cmd, "AttachStdout": true, "AttachStderr": true}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{e}");
+    let exec_id = e["Id"].as_str().unwrap();
+    let out = api
+        .upgraded(
+            &format!("/exec/{exec_id}/start"),
+            json!({"Detach": false, "Tty": false}),
+        )
+        .await;
+    assert_eq!(crt_argv(&demux(&out)), want, "exec");
+    let (_, inspect) = api
+        .json("GET", &format!("/exec/{exec_id}/json"), Value::Null)
+        .await;
+    assert_eq!(inspect["ExitCode"], 0, "{inspect}");
+    let (st, _) = api
+        .call(
+            "POST",
+            &format!("/containers/{waiter}/kill"),
+            vec![],
+            "application/json",
+        )
+        .await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    let (_, w) = api
+        .json("POST", &format!("/containers/{waiter}/wait"), Value::Null)
+        .await;
+    assert_ne!(w["StatusCode"], 0, "killed: {w}");
+    ids.push(waiter);
+
+    // ---- events: create → start → die for each container, in order ----
+    let until = chrono_secs() + 1;
+    let (_, ev) = api
+        .call(
+            "GET",
+            &format!("/events?since={since}&until={until}"),
+            vec![],
+            "application/json",
+        )
+        .await;
+    let ev = String::from_utf8_lossy(&ev).into_owned();
+    for id in &ids {
+        let actions: Vec<String> = ev
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|e| e["Type"] == "container" && e["Actor"]["ID"] == id.as_str())
+            .map(|e| e["Action"].as_str().unwrap_or_default().to_string())
+            .filter(|a| ["create", "start", "die"].contains(&a.as_str()))
+            .collect();
+        assert_eq!(actions, ["create", "start", "die"], "{id}: {ev}");
+    }
+
+    // ---- removal: containers, then images (layers destroyed through HCS) ----
+    for id in &ids {
+        let (st, _) = api
+            .call(
+                "DELETE",
+                &format!("/containers/{id}"),
+                vec![],
+                "application/json",
+            )
+            .await;
+        assert_eq!(st, StatusCode::NO_CONTENT);
+    }
+    let layers = dir.path().join("data").join("windowsfilter");
+    assert_eq!(
+        std::fs::read_dir(&layers).unwrap().count(),
+        1,
+        "one shared image layer"
+    );
+    for image in ["argv:plain", "again:1", "argv:escaped", "waiter:1"] {
+        let (st, items) = api
+            .json("DELETE", &format!("/images/{image}"), Value::Null)
+            .await;
+        assert_eq!(st, StatusCode::OK, "{image}: {items}");
+    }
+    assert_eq!(
+        std::fs::read_dir(&layers).unwrap().count(),
+        0,
+        "layers destroyed"
+    );
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(&report).expect("simulator report")).unwrap();
+    assert_eq!(report["open_handles"], 0, "{report}");
+    assert_eq!(report["live_systems"], 0, "{report}");
+    let calls = &report["calls"];
+    assert_eq!(calls["HcsImportLayer"], 1, "{report}");
+    assert_eq!(calls["HcsInitializeWritableLayer"], 3, "{report}");
+    assert_eq!(calls["HcsDestroyLayer"], 4, "{report}");
+}
+
+fn chrono_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
