@@ -19,6 +19,7 @@ mod error;
 pub mod filters;
 mod gojson;
 pub mod import;
+mod index;
 mod ingest;
 pub mod load;
 pub mod models;
@@ -176,6 +177,8 @@ pub struct ImageStore {
     names: tokio::sync::Mutex<()>,
     /// Layer downloads in flight, shared by concurrent pulls.
     downloads: Arc<pull::Downloads>,
+    /// The last listing, dropped when a record changes.
+    listing: Arc<index::ListCache>,
 }
 
 impl ImageStore {
@@ -203,6 +206,8 @@ impl ImageStore {
         }
         std::fs::create_dir_all(&spool_dir)
             .map_err(error::io(format!("creating {}", spool_dir.display())))?;
+        let listing = Arc::new(index::ListCache::default());
+        tokio::spawn(index::follow_events(cd.clone(), Arc::downgrade(&listing)));
         Ok(Self {
             cd,
             snapshotter: snapshotter.to_string(),
@@ -210,6 +215,7 @@ impl ImageStore {
             meta: Mutex::new(HashMap::new()),
             names: tokio::sync::Mutex::new(()),
             downloads: Arc::default(),
+            listing,
         })
     }
 
@@ -454,6 +460,21 @@ impl ImageStore {
 
     /// Every image, one record per config, newest first (`docker images -a`, unfiltered).
     pub async fn list(&self) -> Result<Vec<ImageRecord>> {
+        Ok(self.listing().await?.as_ref().clone())
+    }
+
+    /// [`list`](Self::list), shared: served from the image index while no record changed.
+    pub async fn listing(&self) -> Result<Arc<Vec<ImageRecord>>> {
+        let generation = match self.listing.get() {
+            index::Lookup::Hit(l) => return Ok(l),
+            index::Lookup::Miss(g) => g,
+        };
+        let built = Arc::new(self.build_listing().await?);
+        self.listing.store(generation, built.clone());
+        Ok(built)
+    }
+
+    async fn build_listing(&self) -> Result<Vec<ImageRecord>> {
         let raw = self.raw_records().await?;
         let mut by_config: BTreeMap<String, ImageRecord> = BTreeMap::new();
         for r in raw {
@@ -514,28 +535,26 @@ impl ImageStore {
         for v in f.get("since") {
             bounds.since = Some(self.resolve(&v).await?.created_nanos);
         }
-        let images = self.list().await?;
-        let images = if all {
-            images
+        let images = self.listing().await?;
+        let parents: std::collections::HashSet<&str> = if all {
+            Default::default()
         } else {
-            let parents: std::collections::HashSet<String> = images
+            images
                 .iter()
                 .filter_map(|i| i.config.extra.get("parent").and_then(|p| p.as_str()))
-                .map(String::from)
-                .collect();
-            images
-                .into_iter()
-                .filter(|i| !(i.dangling && i.repo_digests.is_empty() && parents.contains(&i.id)))
                 .collect()
         };
-        filters::apply_list(images, f, &bounds)
+        let shown = images.iter().filter(|i| {
+            !(i.dangling && i.repo_digests.is_empty() && parents.contains(i.id.as_str()))
+        });
+        filters::apply_list(shown, f, &bounds)
     }
 
     /// An image by name (`busybox` = `docker.io/library/busybox:latest`), full ID, `sha256:`
     /// ID, or unambiguous ID prefix, in dockerd's order: names first, then ID prefixes.
     pub async fn resolve(&self, name_or_id: &str) -> Result<ImageRecord> {
         let any = reference::parse_any(name_or_id)?;
-        resolve_in(&self.list().await?, name_or_id, any)
+        resolve_in(&self.listing().await?, name_or_id, any)
     }
 
     async fn records_of(&self, image_id: &str) -> Result<Vec<RawRecord>> {
@@ -567,6 +586,18 @@ impl ImageStore {
 
     /// Creates or repoints a record.
     async fn put_record(
+        &self,
+        name: &str,
+        target: &Descriptor,
+        labels: HashMap<String, String>,
+    ) -> Result<()> {
+        let result = self.write_record(name, target, labels).await;
+        // Even a failed update may have changed the record: the next listing looks again.
+        self.listing.invalidate();
+        result
+    }
+
+    async fn write_record(
         &self,
         name: &str,
         target: &Descriptor,
@@ -608,6 +639,12 @@ impl ImageStore {
     }
 
     async fn delete_record(&self, name: &str, sync: bool) -> Result<()> {
+        let result = self.remove_record(name, sync).await;
+        self.listing.invalidate();
+        result
+    }
+
+    async fn remove_record(&self, name: &str, sync: bool) -> Result<()> {
         match self
             .cd
             .images()

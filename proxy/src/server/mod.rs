@@ -13,6 +13,7 @@ pub mod events;
 pub mod exec;
 pub mod images;
 pub mod legacy_hijack;
+pub mod limits;
 pub mod networks;
 pub mod params;
 pub mod registry;
@@ -63,6 +64,11 @@ async fn not_found() -> impl IntoResponse {
 
 /// Serves the API on `listener` until `shutdown` resolves. In-flight hijacked streams
 /// (attach, exec) are not waited for: they end when their processes do.
+///
+/// The accept loop is axum's `serve` plus what it cannot be told: hyper's header read
+/// timeout (a client that sends its request head byte by byte, or an idle keep-alive
+/// connection, is disconnected after `--header-read-timeout`), with the same graceful
+/// shutdown (connections finish the request they are serving).
 pub async fn run<L>(
     listener: L,
     daemon: AppState,
@@ -72,14 +78,54 @@ where
     L: axum::serve::Listener,
     L::Addr: std::fmt::Debug,
 {
-    let app = router(daemon);
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use hyper_util::service::TowerToHyperService;
+    use tower::ServiceExt as _;
+
+    let limits = daemon.limits.clone();
+    let app = router(daemon).layer(axum::extract::DefaultBodyLimit::max(
+        limits.max_request_body,
+    ));
     let svc = tower::ServiceBuilder::new()
         .layer(axum::middleware::from_fn(version::layer))
+        .layer(axum::middleware::from_fn_with_state(
+            limits.max_request_body,
+            limits::docker_errors,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            limits::Gate::new(limits.max_concurrent_requests),
+            limits::gate,
+        ))
         .service(app);
-    axum::serve(
-        legacy_hijack::SniffingListener(listener),
-        axum::ServiceExt::<axum::extract::Request>::into_make_service(svc),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout);
+    let mut listener = legacy_hijack::SniffingListener(listener);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (io, peer) = tokio::select! {
+            accepted = axum::serve::Listener::accept(&mut listener) => accepted,
+            () = &mut shutdown => break,
+        };
+        tracing::trace!("connection {peer:?} accepted");
+        let svc = svc
+            .clone()
+            .map_request(|req: axum::http::Request<hyper::body::Incoming>| {
+                req.map(axum::body::Body::new)
+            });
+        let conn = builder
+            .serve_connection_with_upgrades(TokioIo::new(io), TowerToHyperService::new(svc))
+            .into_owned();
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!("connection {peer:?}: {e}");
+            }
+        });
+    }
+    graceful.shutdown().await;
+    Ok(())
 }
