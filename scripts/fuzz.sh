@@ -92,12 +92,12 @@ sleep 1
 leftover "containerd containers" "${ctr[@]}" containers ls
 leftover "tasks" "${ctr[@]}" tasks ls
 leftover "leases" "${ctr[@]}" leases ls
-active=$("${ctr[@]}" snapshots --snapshotter overlayfs ls | awk 'NR > 1 && $3 != "Committed"' | wc -l)
+active=$("${ctr[@]}" snapshots --snapshotter overlayfs ls | awk 'NR > 1 && $NF != "Committed"' | wc -l)
 [ "$active" -eq 0 ] || { echo "fuzz: $active active snapshots left"; "${ctr[@]}" snapshots ls; fail=1; }
 fifos=$(find "$work/db/exec" -type p 2>/dev/null | wc -l)
 [ "$fifos" -eq 0 ] || { echo "fuzz: $fifos FIFOs left"; find "$work/db/exec" -type p; fail=1; }
 if grep -q "panicked" "$work/db/log"; then echo "fuzz: the daemon panicked:"; grep -A3 panicked "$work/db/log"; fail=1; fi
-requests=$(grep -c '<testcase' "$report"/junit.xml 2>/dev/null || echo "?")
-echo "fuzz: ${budget}s, seed $seed, $requests operations; daemon RSS ${rss_start} MiB before, ${rss_end} MiB after"
+cases=$(grep -o '[0-9]* generated' "$report/schemathesis.txt" | tail -1)
+echo "fuzz: ${budget}s, seed $seed, ${cases:-?} requests; daemon RSS ${rss_start} MiB before, ${rss_end} MiB after"
 [ "$fail" -eq 0 ] && echo "fuzz: passed"
 exit "$fail"

@@ -23,6 +23,16 @@ def _fixture_for(path: str):
     return None
 
 
+@schemathesis.serializer("application/x-tar")
+def tar_serializer(ctx, value):
+    """`docker load`/`build`/`cp` bodies: whatever was generated, as raw bytes (the daemon
+    must refuse what is not a tar)."""
+    value = getattr(value, "data", value)  # schemathesis wraps generated binary data
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value)
+    return str(value).encode()
+
+
 @schemathesis.hook
 def map_path_parameters(context, path_parameters):
     op = context.operation

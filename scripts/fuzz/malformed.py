@@ -85,8 +85,10 @@ def ping_ok():
         return False
 
 
-def case(name, expect, fn):
-    """`expect`: a set of acceptable statuses, or None for "any status below 500"."""
+def case(name, expect, fn, docker_shape=True):
+    """`expect`: a set of acceptable statuses, or None for "any status below 500".
+    `docker_shape=False` for refusals of the HTTP layer itself (a request hyper cannot parse),
+    which carry no body: dockerd's Go server answers those in plain text too."""
     try:
         status, headers, body = fn()
         problems = []
@@ -94,7 +96,7 @@ def case(name, expect, fn):
             problems.append(f"server error {status}")
         if expect is not None and status not in expect:
             problems.append(f"status {status}, want {sorted(expect)}")
-        if status >= 400:
+        if status >= 400 and docker_shape:
             try:
                 msg = json.loads(body).get("message")
                 if not msg:
@@ -147,8 +149,10 @@ def chunked_big():
 
 
 case("body over the limit (chunked)", {413}, chunked_big)
-case("huge header", {431, 400}, lambda: request("GET", "/_ping", headers={"X-Big": "y" * 200_000}))
-case("huge URL", None, lambda: request("GET", "/containers/json?filters=" + "a" * 300_000))
+case("huge header", {431, 400}, lambda: request("GET", "/_ping", headers={"X-Big": "y" * 2_000_000}),
+     docker_shape=False)
+case("huge URL", {414, 431, 400}, lambda: request("GET", "/containers/json?filters=" + "a" * 2_000_000),
+     docker_shape=False)
 case("negative resize", {400}, lambda: request("POST", f"/containers/{CONTAINER}/resize?h=-1&w=-5"))
 case("negative ShmSize", {400}, lambda: request(
     "POST", create, json.dumps({"Image": "busybox", "HostConfig": {"ShmSize": -1}}).encode(), JSON))
@@ -166,7 +170,7 @@ case("invalid UTF-8 in the path", {400, 404}, lambda: request(
 case("invalid UTF-8 in a query", {400}, lambda: request("GET", "/containers/json?filters=%ff"))
 case("deep JSON", {400}, lambda: request("POST", create, b"[" * 100_000 + b"]" * 100_000, JSON))
 case("deep JSON in filters", {400}, lambda: request(
-    "GET", "/containers/json?filters=" + "%5B" * 50_000))
+    "GET", "/containers/json?filters=" + "%5B" * 5_000))
 case("JSON of the wrong type", {400}, lambda: request("POST", create, b'{"Image":["busybox"]}', JSON))
 case("empty body", {400}, lambda: request("POST", create, b"", JSON))
 case("NUL in a name", {400}, lambda: request("POST", create + "?name=a%00b",
@@ -217,12 +221,14 @@ case("auth with a bad body", {400}, lambda: request("POST", "/auth", b"{nope", J
 
 # --- protocol ----------------------------------------------------------------------------
 case("bad Content-Length", {400}, lambda: request(
-    "POST", create, raw_head=b"POST /containers/create HTTP/1.1\r\nHost: d\r\nContent-Length: -5\r\n\r\n"))
+    "POST", create, raw_head=b"POST /containers/create HTTP/1.1\r\nHost: d\r\nContent-Length: -5\r\n\r\n"),
+    docker_shape=False)
 case("two Content-Lengths", {400}, lambda: request(
     "POST", create,
-    raw_head=b"POST /containers/create HTTP/1.1\r\nHost: d\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}"))
+    raw_head=b"POST /containers/create HTTP/1.1\r\nHost: d\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}"),
+    docker_shape=False)
 case("garbage request line", {400}, lambda: request(
-    "GET", "/", raw_head=b"\x00\x01\x02 garbage\r\n\r\n"))
+    "GET", "/", raw_head=b"\x00\x01\x02 garbage\r\n\r\n"), docker_shape=False)
 case("unknown API version", {400}, lambda: request("GET", "/v1.9999999999999999999/_ping"))
 
 
