@@ -68,7 +68,9 @@ async fn not_found() -> impl IntoResponse {
 /// The accept loop is axum's `serve` plus what it cannot be told: hyper's header read
 /// timeout (a client that sends its request head byte by byte, or an idle keep-alive
 /// connection, is disconnected after `--header-read-timeout`), with the same graceful
-/// shutdown (connections finish the request they are serving).
+/// shutdown (connections finish the request they are serving). HTTP/1.1 only, as dockerd's
+/// Go server: the auto-detecting HTTP/2 builder waits for the first bytes of a connection
+/// with no timeout, and [`legacy_hijack`] holds back an unfinished head.
 pub async fn run<L>(
     listener: L,
     daemon: AppState,
@@ -78,7 +80,7 @@ where
     L: axum::serve::Listener,
     L::Addr: std::fmt::Debug,
 {
-    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use hyper_util::rt::{TokioIo, TokioTimer};
     use hyper_util::service::TowerToHyperService;
     use tower::ServiceExt as _;
 
@@ -97,13 +99,15 @@ where
             limits::gate,
         ))
         .service(app);
-    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
+    let mut http1 = hyper::server::conn::http1::Builder::new();
+    http1
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout);
     let mut listener = legacy_hijack::SniffingListener(listener);
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    // `stop` tells connections to finish; every connection holds a `done` receiver, so
+    // `done_tx.closed()` resolves once the last one ended.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let (done_tx, done_rx) = tokio::sync::watch::channel(());
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let (io, peer) = tokio::select! {
@@ -116,16 +120,27 @@ where
             .map_request(|req: axum::http::Request<hyper::body::Incoming>| {
                 req.map(axum::body::Body::new)
             });
-        let conn = builder
-            .serve_connection_with_upgrades(TokioIo::new(io), TowerToHyperService::new(svc))
-            .into_owned();
-        let conn = graceful.watch(conn);
+        let conn = http1
+            .serve_connection(TokioIo::new(io), TowerToHyperService::new(svc))
+            .with_upgrades();
+        let (mut stop, done) = (stop_rx.clone(), done_rx.clone());
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
+            let mut conn = std::pin::pin!(conn);
+            let result = tokio::select! {
+                r = conn.as_mut() => r,
+                () = async { drop(stop.wait_for(|s| *s).await) } => {
+                    conn.as_mut().graceful_shutdown();
+                    conn.await
+                }
+            };
+            if let Err(e) = result {
                 tracing::debug!("connection {peer:?}: {e}");
             }
+            drop(done);
         });
     }
-    graceful.shutdown().await;
+    let _ = stop_tx.send(true);
+    drop(done_rx);
+    done_tx.closed().await;
     Ok(())
 }
