@@ -21,3 +21,5 @@ cargo test -p dockbridge-spec -p dockbridge-translate --target x86_64-pc-windows
 
 scripts/compat.sh
 scripts/pytest-clients.sh
+# The short fuzz run: schemathesis on the swagger plus the malformed cases (about 4 min).
+scripts/fuzz.sh 120
