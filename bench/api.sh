@@ -3,8 +3,10 @@
 # reference dockerd 20.10 with 100 images (101 with busybox) and 10 containers loaded in
 # each, C keep-alive connections over the unix socket (compat-tests' `api-load`), for
 # `/_ping`, `/images/json`, `/containers/json?all=1` and a container inspect; each endpoint
-# measured on both engines in turn, R rounds alternating, medians reported as ratios
-# dockbridge/dockerd (higher is better for dockbridge).
+# measured on every engine in turn, R rounds alternating, medians reported as ratios
+# dockbridge/dockerd (higher is better for dockbridge). With BASELINE=/path/to/an/older/
+# dockbridge, that binary runs beside the current one on its own containerd and is
+# measured in the same alternation (before/after a change).
 #   bench/api.sh [R] [C] [SECONDS]     (defaults 3 rounds, 8 connections, 3 s)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,12 +15,27 @@ C=${2:-8}
 SECS=${3:-3}
 load=$rel/api-load
 
+names=(dockbridge dockerd)
+socks=("$DB" "$REF")
+base_pid=
+if [ -n "${BASELINE:-}" ]; then
+  mkdir -p "$work/base"
+  "$BASELINE" serve -H "unix://$work/base/d.sock" --data-root "$work/base/data" \
+    --exec-root "$work/base/exec" --bridge none 2>"$work/base/log" &
+  base_pid=$!
+  for _ in $(seq 1 300); do [ -S "$work/base/d.sock" ] && break; sleep 0.1; done
+  DOCKER_HOST="unix://$work/base/d.sock" docker load -q -i "$work/busybox.tar" >/dev/null
+  names+=(baseline)
+  socks+=("unix://$work/base/d.sock")
+fi
+trap '[ -n "$base_pid" ] && kill -TERM "$base_pid" 2>/dev/null; sleep 1; cleanup' EXIT
+
 # 100 distinct images: a one-file root filesystem imported with a different label each time
 # (dockerd and dockbridge both give every import its own config, hence its own ID).
 mkdir -p "$work/rootfs"
 echo bench >"$work/rootfs/file"
 tar -C "$work/rootfs" -cf "$work/rootfs.tar" file
-for sock in "$DB" "$REF"; do
+for sock in "${socks[@]}"; do
   for i in $(seq 1 100); do
     DOCKER_HOST=$sock docker import -c "LABEL bench.n=$i" "$work/rootfs.tar" "bench/img:$i" >/dev/null
   done
@@ -30,7 +47,7 @@ for sock in "$DB" "$REF"; do
 done
 
 paths=(/_ping /images/json "/containers/json?all=1" /containers/bench0/json)
-declare -A r_db r_ref
+declare -A results
 rps() { # socket path -> requests/s (errors fail the benchmark)
   local out
   out=$("$load" --host "$1" --path "$2" -c "$C" --seconds "$SECS")
@@ -39,15 +56,27 @@ rps() { # socket path -> requests/s (errors fail the benchmark)
 }
 for _ in $(seq 1 "$N"); do
   for p in "${paths[@]}"; do
-    r_db[$p]+="$(rps "$DB" "$p") "
-    r_ref[$p]+="$(rps "$REF" "$p") "
+    for i in "${!names[@]}"; do
+      results[${names[$i]}$p]+="$(rps "${socks[$i]}" "$p") "
+    done
   done
 done
 echo "requests/s, $C connections, ${SECS}s per measurement, median of $N rounds (alternating)"
-printf '  %-28s %12s %12s %8s\n' endpoint dockbridge dockerd ratio
+printf '  %-28s' endpoint
+for n in "${names[@]}"; do printf ' %12s' "$n"; done
+printf ' %8s' "db/ref"
+[ -n "$base_pid" ] && printf ' %8s' "db/base"
+echo
 for p in "${paths[@]}"; do
-  # shellcheck disable=SC2086
-  db=$(median ${r_db[$p]}); ref=$(median ${r_ref[$p]})
-  awk -v p="$p" -v db="$db" -v ref="$ref" 'BEGIN { printf "  %-28s %12.0f %12.0f %8.2f\n", p, db, ref, db/ref }'
+  printf '  %-28s' "$p"
+  declare -A med=()
+  for n in "${names[@]}"; do
+    # shellcheck disable=SC2086
+    med[$n]=$(median ${results[$n$p]})
+    printf ' %12.0f' "${med[$n]}"
+  done
+  awk -v a="${med[dockbridge]}" -v b="${med[dockerd]}" 'BEGIN { printf " %8.2f", a/b }'
+  [ -n "$base_pid" ] && awk -v a="${med[dockbridge]}" -v b="${med[baseline]}" 'BEGIN { printf " %8.2f", a/b }'
+  echo
 done
 echo "dockbridge RSS after the run: $(( $(rss "$db_pid") / 1024 )) MiB"
