@@ -59,7 +59,7 @@ fixtures=$(printf '{"/containers/":"%s","/exec/":"nosuch","/images/":"fuzz/keep:
 # starts from an empty one under $work.
 hooks_dir=$(pwd)/scripts/fuzz
 set +e
-(cd "$work" && FUZZ_FIXTURES=$fixtures FUZZ_SEED=$seed FUZZ_FILTERED_LOG="$report/filtered-501.txt" \
+(cd "$work" && FUZZ_FIXTURES=$fixtures FUZZ_SEED=$seed FUZZ_FILTERED_LOG="$report/filtered.txt" \
   SCHEMATHESIS_HOOKS=hooks PYTHONPATH="$hooks_dir" \
   "$venv/bin/schemathesis" run "$spec" --url "http://127.0.0.1:$port/v1.44" \
   --include-tag Container --include-tag Exec --include-tag Image --include-tag Network \
@@ -85,7 +85,7 @@ elif [ "$st" -ne 0 ]; then
   if [ -n "$other" ]; then echo "fuzz: schemathesis errors: $other"; fail=1
   else echo "fuzz: only schemathesis' own runtime errors (not the daemon's), see $report/schemathesis.txt"; fi
 fi
-[ -f "$report/filtered-501.txt" ] && { echo "fuzz: deliberate 501s (not failures):"; cut -d: -f1 "$report/filtered-501.txt" | sort | uniq -c; }
+[ -f "$report/filtered.txt" ] && { echo "fuzz: deliberate 501s and unreachable-registry 500s (not failures):"; cut -d: -f1 "$report/filtered.txt" | sort | uniq -c; }
 curl -sf --unix-socket "$work/db/d.sock" http://d/_ping >/dev/null || { echo "fuzz: the daemon stopped answering"; fail=1; }
 
 # The fuzzer may have stopped or removed the fixtures (and pruned the image): a fresh

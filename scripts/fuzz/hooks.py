@@ -4,7 +4,10 @@
   fixtures fuzz.sh created, passed as JSON in FUZZ_FIXTURES, by path prefix), so operations
   get past "No such container" and their bodies and queries meet real state.
 - A 501 in Docker's error shape is dockbridge saying "not implemented" on purpose (image
-  search, URL imports, remote build contexts): not a server fault. Every other 5xx fails.
+  search, URL imports, remote build contexts): not a server fault.
+- A pull (`POST /images/create?fromImage=…`) that cannot reach the registry is a 500 with
+  the dial error, exactly as dockerd answers it: this machine reaches no registry, so that
+  is the network's answer, not a client error mishandled. Every other 5xx fails.
 """
 import json
 import os
@@ -45,9 +48,17 @@ def map_path_parameters(context, path_parameters):
     return path_parameters
 
 
+def _unreachable_registry(case, status, message):
+    return (
+        status == 500
+        and case.path == "/images/create"
+        and ("dial tcp" in message or "no such host" in message)
+    )
+
+
 @schemathesis.hook
 def filter_failure(context, failure, case, response):
-    if response is None or response.status_code != 501:
+    if response is None or response.status_code not in (500, 501):
         return True
     try:
         message = json.loads(response.content).get("message", "")
@@ -55,9 +66,11 @@ def filter_failure(context, failure, case, response):
         return True
     if not message:
         return True
-    # A deliberate refusal in Docker's shape: recorded for the report, not a failure.
+    if response.status_code == 500 and not _unreachable_registry(case, 500, message):
+        return True
+    # A deliberate refusal or an unreachable registry: recorded for the report, not a failure.
     log = os.environ.get("FUZZ_FILTERED_LOG")
     if log:
         with open(log, "a", encoding="utf-8") as f:
-            f.write(f"{case.method} {case.path}: {message[:100]}\n")
+            f.write(f"{case.method} {case.path} {response.status_code}: {message[:100]}\n")
     return False
