@@ -83,7 +83,8 @@ pub struct ImageRecord {
     pub records: Vec<String>,
     /// The manifest the (first) record points at.
     pub target: Descriptor,
-    pub config: ImageConfigFile,
+    /// Shared with the manifest cache: listings copy records, never configs.
+    pub config: Arc<ImageConfigFile>,
     /// `created` of the config, as written there.
     pub created: Option<String>,
     /// The same, in Unix nanoseconds (0 when absent or unparsable).
@@ -151,7 +152,7 @@ pub type UsersOf<'a> = &'a (dyn Fn(&str) -> Vec<ImageUser> + Sync);
 #[derive(Debug)]
 struct Meta {
     config_digest: String,
-    config: ImageConfigFile,
+    config: Arc<ImageConfigFile>,
     diff_ids: Vec<String>,
     chain_ids: Vec<String>,
     layers: Vec<Descriptor>,
@@ -420,7 +421,7 @@ impl ImageStore {
                 .collect(),
             layer_sizes,
             created_nanos,
-            config,
+            config: Arc::new(config),
         })
     }
 
