@@ -1,10 +1,12 @@
 # Shared set-up of the benchmarks (sourced): builds release binaries, starts dockbridge
 # and the reference dockerd side by side on private roots, loads the offline busybox
 # image into both and into a `ctr` namespace, and tears it all down on exit.
-# Sets: N, work, DB, REF, CTR (array), img, db_pid; functions now, median, rss.
+# Sets: N, rel (the release binaries), work, DB, REF, CTR (array), img, db_pid; functions
+# now, median, rss.
 N=${1:-15}
 scripts/install-deps.sh
 cargo build -q --release -p dockbridge -p dockbridge-compat
+rel=${CARGO_TARGET_DIR:-target}/release
 work=$(mktemp -d /tmp/dbb.XXXXXX)
 db_pid=
 cleanup() {
@@ -18,10 +20,10 @@ cleanup() {
 trap cleanup EXIT
 
 # The offline image, as a docker-archive tar.
-target/release/dockbridge-compat --save-image "$work/busybox.tar" --tag busybox:latest >/dev/null
+$rel/dockbridge-compat --save-image "$work/busybox.tar" --tag busybox:latest >/dev/null
 
 mkdir -p "$work/db"
-target/release/dockbridge serve -H "unix://$work/db/d.sock" --data-root "$work/db/data" \
+$rel/dockbridge serve -H "unix://$work/db/d.sock" --data-root "$work/db/data" \
   --exec-root "$work/db/exec" --bridge none 2>"$work/db/log" &
 db_pid=$!
 for _ in $(seq 1 300); do [ -S "$work/db/d.sock" ] && break; sleep 0.1; done

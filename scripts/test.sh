@@ -29,3 +29,5 @@ cargo test -p dockbridge --target x86_64-pc-windows-gnu --test wine_npipe
 
 scripts/compat.sh
 scripts/pytest-clients.sh
+# The short fuzz run: schemathesis on the swagger plus the malformed cases (about 4 min).
+scripts/fuzz.sh 120

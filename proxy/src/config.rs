@@ -121,6 +121,20 @@ pub struct ServeArgs {
     /// streamed to disk under the data root, never held in memory).
     #[arg(long, default_value_t = 8 << 30)]
     pub max_build_context: u64,
+    /// The largest request body read into memory (JSON bodies such as a container create),
+    /// in bytes; a larger one is refused with 413. Streamed uploads (`docker load`,
+    /// `import`, `cp`, `build`) have their own limits.
+    #[arg(long, default_value_t = crate::server::limits::DEFAULT_MAX_REQUEST_BODY)]
+    pub max_request_body: usize,
+    /// At most this many API requests are worked on at once, the others wait; streams
+    /// (attach, exec, events, logs, wait, stats, pull/push/load/save, cp, build) are not
+    /// counted. 0: no limit, as dockerd.
+    #[arg(long, default_value_t = 0)]
+    pub max_concurrent_requests: usize,
+    /// Seconds a client may take to send a request head (also how long an idle keep-alive
+    /// connection is kept) before it is disconnected; 0: no limit. dockerd: 300.
+    #[arg(long, default_value_t = crate::server::limits::DEFAULT_HEADER_READ_TIMEOUT_SECS)]
+    pub header_read_timeout: u64,
 }
 
 /// The `--containerd` value that runs the daemon without containerd.

@@ -32,4 +32,6 @@ pub struct Daemon {
     pub build_context_limit: u64,
     /// A stable ID for `/info`, kept under the data root.
     pub id: String,
+    /// Request body, concurrency and header-read limits of the API listeners.
+    pub limits: crate::server::limits::Limits,
 }

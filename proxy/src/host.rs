@@ -19,6 +19,8 @@ pub struct HostInfo {
     pub hard_rlimits: BTreeMap<String, u64>,
     /// The capabilities this process holds (from `CapEff`): a container cannot get more.
     pub capabilities: Option<Vec<String>>,
+    /// AppArmor on this host ([`read_lsm`]).
+    pub lsm: translate::linux::lsm::HostLsm,
 }
 
 impl HostInfo {
@@ -59,7 +61,28 @@ impl HostInfo {
             runc_commit,
             hard_rlimits: hard_rlimits(),
             capabilities: effective_capabilities(),
+            lsm: read_lsm(),
         }
+    }
+}
+
+/// AppArmor as runc sees it (`/sys/kernel/security/apparmor` present and the module's
+/// `enabled` parameter `Y`), and whether `docker-default` is loaded.
+pub fn read_lsm() -> translate::linux::lsm::HostLsm {
+    let securityfs = std::path::Path::new("/sys/kernel/security/apparmor");
+    let enabled = securityfs.exists()
+        && std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+            .is_ok_and(|v| v.starts_with('Y'));
+    let default_loaded = enabled
+        && std::fs::read_to_string(securityfs.join("profiles")).is_ok_and(|p| {
+            p.lines().any(|l| {
+                l.strip_prefix(translate::linux::lsm::DEFAULT_APPARMOR_PROFILE)
+                    .is_some_and(|rest| rest.starts_with(' '))
+            })
+        });
+    translate::linux::lsm::HostLsm {
+        apparmor: enabled,
+        apparmor_default_loaded: default_loaded,
     }
 }
 

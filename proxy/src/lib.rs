@@ -176,6 +176,11 @@ pub async fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
         builds: Arc::default(),
         build_context_limit: args.max_build_context,
         id: daemon_id(&args.data_root)?,
+        limits: server::limits::Limits::new(
+            args.max_request_body,
+            args.max_concurrent_requests,
+            args.header_read_timeout,
+        ),
     });
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

@@ -1,7 +1,8 @@
 //! Docker's default confinement: the seccomp profile on every unprivileged container,
 //! `seccomp=unconfined`, a custom profile in `SecurityOpt` (the CLI sends the file's
-//! JSON), a profile that does not decode (accepted at create, a 500 at start), and
-//! `SecurityOptions` in `/info`.
+//! JSON), a profile that does not decode (accepted at create, a 500 at start),
+//! `no-new-privileges`, SELinux labels (accepted and not applied by an engine without
+//! `--selinux-enabled`), `apparmor=unconfined`, and `SecurityOptions` in `/info`.
 
 use anyhow::{ensure, Result};
 use serde_json::json;
@@ -25,6 +26,14 @@ pub fn cases() -> Vec<Case> {
         Case::new(A, "seccomp_custom_profile", (1, 24), custom),
         Case::new(A, "seccomp_bad_profile_500_at_start", (1, 24), bad_profile),
         Case::new(A, "info_security_options_seccomp", (1, 24), info),
+        Case::new(A, "no_new_privileges", (1, 24), no_new_privileges),
+        Case::new(A, "label_accepted_without_selinux", (1, 24), labels),
+        Case::new(
+            A,
+            "apparmor_unconfined_accepted",
+            (1, 24),
+            apparmor_unconfined,
+        ),
     ]
 }
 
@@ -113,5 +122,76 @@ fn info(ctx: &mut Ctx) -> Result<Outcome> {
         opts.contains(&"name=seccomp,profile=default"),
         "SecurityOptions {opts:?}"
     );
+    Ok(Outcome::Pass)
+}
+
+/// The `NoNewPrivs` line of the container's own `/proc/self/status`.
+fn no_new_privs(ctx: &mut Ctx, opts: serde_json::Value) -> Result<String> {
+    let (id, code) = ctx.run_to_exit(
+        &["grep", "NoNewPrivs", "/proc/self/status"],
+        json!({"HostConfig": {"SecurityOpt": opts}}),
+    )?;
+    eq("exit", code, 0)?;
+    Ok(output(ctx, &id)?
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" "))
+}
+
+fn no_new_privileges(ctx: &mut Ctx) -> Result<Outcome> {
+    eq(
+        "without",
+        no_new_privs(ctx, json!(null))?.as_str(),
+        "NoNewPrivs: 0",
+    )?;
+    eq(
+        "no-new-privileges",
+        no_new_privs(ctx, json!(["no-new-privileges"]))?.as_str(),
+        "NoNewPrivs: 1",
+    )?;
+    eq(
+        "no-new-privileges=true",
+        no_new_privs(ctx, json!(["no-new-privileges=true"]))?.as_str(),
+        "NoNewPrivs: 1",
+    )?;
+    eq(
+        "no-new-privileges:false",
+        no_new_privs(ctx, json!(["no-new-privileges:false"]))?.as_str(),
+        "NoNewPrivs: 0",
+    )?;
+    Ok(Outcome::Pass)
+}
+
+fn labels(ctx: &mut Ctx) -> Result<Outcome> {
+    let opts = json!([
+        "label=user:system_u",
+        "label=type:svirt_apache_t",
+        "label=disable"
+    ]);
+    let (id, code) = ctx.run_to_exit(&["true"], json!({"HostConfig": {"SecurityOpt": opts}}))?;
+    eq("exit", code, 0)?;
+    let v = ctx.inspect(&id)?;
+    eq(
+        "HostConfig.SecurityOpt",
+        v["HostConfig"]["SecurityOpt"].clone(),
+        opts,
+    )?;
+    eq("ProcessLabel", s(&v, "/ProcessLabel"), "")?;
+    eq("MountLabel", s(&v, "/MountLabel"), "")?;
+    Ok(Outcome::Pass)
+}
+
+fn apparmor_unconfined(ctx: &mut Ctx) -> Result<Outcome> {
+    let (id, code) = ctx.run_to_exit(
+        &["true"],
+        json!({"HostConfig": {"SecurityOpt": ["apparmor=unconfined"]}}),
+    )?;
+    eq("exit", code, 0)?;
+    let v = ctx.inspect(&id)?;
+    eq(
+        "HostConfig.SecurityOpt",
+        v["HostConfig"]["SecurityOpt"].clone(),
+        json!(["apparmor=unconfined"]),
+    )?;
     Ok(Outcome::Pass)
 }

@@ -151,6 +151,18 @@ fn classify(e: std::io::Error, name: &Path, shown_dest: &str) -> ArchiveError {
             name.display().to_string()
         ));
     }
+    // The upload ended inside an entry's data: the client's archive is cut short (found by
+    // scripts/fuzz.sh; it was a 500).
+    // (the tar crate says "failed to write entire file" when an entry's data ends early).
+    if e.kind() == std::io::ErrorKind::UnexpectedEof
+        || msg.contains("unexpected EOF")
+        || msg.contains("failed to write entire file")
+    {
+        return ArchiveError::Invalid(format!(
+            "reading the archive: {} is cut short: unexpected EOF",
+            name.display()
+        ));
+    }
     if e.kind() == std::io::ErrorKind::ReadOnlyFilesystem || msg.contains("Read-only file system") {
         return ArchiveError::ReadOnly(format!(
             "{shown_dest} is on a read-only file system (the container's rootfs or a volume is marked read-only)"
@@ -210,6 +222,17 @@ mod tests {
         assert_eq!(std::fs::read(d.path().join("sub/f")).unwrap(), b"hello");
         assert_eq!(std::fs::read(d.path().join("sub/l")).unwrap(), b"hello");
         assert_eq!(std::fs::read(d.path().join("abs")).unwrap(), b"rooted");
+    }
+
+    #[test]
+    fn a_truncated_archive_is_the_clients_error() {
+        let d = tempfile::tempdir().unwrap();
+        let data = "z".repeat(9000);
+        let t = tar_of(&[("f", tar::EntryType::Regular, &data)]);
+        for cut in [600, 3000, 8000] {
+            let e = run(&t[..cut], d.path(), &ExtractOptions::default()).unwrap_err();
+            assert!(matches!(e, ArchiveError::Invalid(_)), "cut at {cut}: {e:?}");
+        }
     }
 
     #[test]

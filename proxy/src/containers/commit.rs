@@ -120,7 +120,7 @@ impl Manager {
             .map_err(|e| {
                 ContainerError::Internal(format!("converting the container config: {e}"))
             })?;
-        let mut config: ImageConfigFile = parent.config.clone();
+        let mut config: ImageConfigFile = parent.config.as_ref().clone();
         let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
         let cmd = container_cfg.cmd.clone().unwrap_or_default().join(" ");
         config.config = Some(translate::commit::merge_commit_config(

@@ -212,6 +212,59 @@ pub fn docker_shape(resp: &ContainerInspectResponse, cgroup_v2: bool) -> serde_j
         .as_ref()
         .and_then(|h| h.privileged)
         .unwrap_or(false);
+    fill(&mut v, inspect_defaults(cgroup_v2, privileged));
+    // dockerd stores the daemon's default driver when the request named none (the CLI
+    // sends an empty type).
+    if let Some(t) = v.pointer_mut("/HostConfig/LogConfig/Type") {
+        if t.as_str() == Some("") {
+            *t = "json-file".into();
+        }
+    }
+    let endpoint = serde_json::json!({
+        "Aliases": null, "DriverOpts": null, "EndpointID": "", "Gateway": "",
+        "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "IPAMConfig": null,
+        "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "", "Links": null,
+        "MacAddress": "", "NetworkID": ""
+    });
+    if let Some(nets) = v
+        .pointer_mut("/NetworkSettings/Networks")
+        .and_then(|n| n.as_object_mut())
+    {
+        for ep in nets.values_mut() {
+            fill(ep, &endpoint);
+        }
+    }
+    v
+}
+
+/// Inspect's `AppArmorProfile`: the profile the container's process gets (empty without
+/// AppArmor), as dockerd records it at create.
+pub fn apparmor_profile(rec: &Record, host: &translate::linux::lsm::HostLsm) -> String {
+    let opts = rec.host_config.security_opt.as_deref().unwrap_or(&[]);
+    translate::linux::validate::SecurityOptions::parse(opts)
+        .ok()
+        .and_then(|s| {
+            translate::linux::lsm::apparmor_profile(
+                &s,
+                rec.host_config.privileged == Some(true),
+                host,
+            )
+        })
+        .unwrap_or_default()
+}
+
+/// The effective defaults [`docker_shape`] fills in, built once per (cgroup v2, privileged):
+/// parsing and building them on every inspect cost more than the rest of the answer.
+fn inspect_defaults(cgroup_v2: bool, privileged: bool) -> &'static serde_json::Value {
+    static DEFAULTS: std::sync::OnceLock<[serde_json::Value; 4]> = std::sync::OnceLock::new();
+    let all = DEFAULTS.get_or_init(|| {
+        [(false, false), (false, true), (true, false), (true, true)]
+            .map(|(v2, privileged)| build_inspect_defaults(v2, privileged))
+    });
+    &all[usize::from(cgroup_v2) * 2 + usize::from(privileged)]
+}
+
+fn build_inspect_defaults(cgroup_v2: bool, privileged: bool) -> serde_json::Value {
     let paths = |list: &[&str]| -> serde_json::Value {
         if privileged {
             serde_json::Value::Null
@@ -238,35 +291,12 @@ pub fn docker_shape(resp: &ContainerInspectResponse, cgroup_v2: bool) -> serde_j
             "SandboxID": "", "SandboxKey": "", "SecondaryIPAddresses": null,
             "SecondaryIPv6Addresses": null
     });
-    let defaults = serde_json::json!({
+    serde_json::json!({
         "AppArmorProfile": "", "Args": [], "ExecIDs": null, "Mounts": [], "MountLabel": "",
         "ProcessLabel": "", "RestartCount": 0, "ResolvConfPath": "", "HostnamePath": "",
         "HostsPath": "", "LogPath": "", "Platform": "linux",
         "Config": config, "HostConfig": host_config, "NetworkSettings": network_settings
-    });
-    fill(&mut v, &defaults);
-    // dockerd stores the daemon's default driver when the request named none (the CLI
-    // sends an empty type).
-    if let Some(t) = v.pointer_mut("/HostConfig/LogConfig/Type") {
-        if t.as_str() == Some("") {
-            *t = "json-file".into();
-        }
-    }
-    let endpoint = serde_json::json!({
-        "Aliases": null, "DriverOpts": null, "EndpointID": "", "Gateway": "",
-        "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "IPAMConfig": null,
-        "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "", "Links": null,
-        "MacAddress": "", "NetworkID": ""
-    });
-    if let Some(nets) = v
-        .pointer_mut("/NetworkSettings/Networks")
-        .and_then(|n| n.as_object_mut())
-    {
-        for ep in nets.values_mut() {
-            fill(ep, &endpoint);
-        }
-    }
-    v
+    })
 }
 
 /// dockerd 20.10's `HostConfig` for a create request that set nothing (cgroup namespace

@@ -561,6 +561,7 @@ impl Manager {
             }
             Platform::Linux => {
                 let mut w = translate::linux::check_create(&checked)?;
+                translate::linux::lsm::check_create(&checked, &self.host.lsm)?;
                 self.networks.validate_create(&checked, &mut w)?;
                 w
             }

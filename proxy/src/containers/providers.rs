@@ -616,6 +616,7 @@ impl RuntimeSpecs {
             ctx.pid_ns_path = joins.pid.map(|p| format!("/proc/{p}/ns/pid"));
             ctx.seccomp_profile = seccomp_profile.as_deref().cloned();
             ctx.kernel = translate::linux::seccomp::parse_kernel(&host.kernel_version);
+            ctx.lsm = host.lsm.clone();
             ctx.link_env = joins
                 .links
                 .iter()

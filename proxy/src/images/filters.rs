@@ -41,8 +41,8 @@ pub struct TimeBounds {
 /// `GET /images/json` after `before`/`since` were resolved: returns the records to show,
 /// with `RepoTags`/`RepoDigests` narrowed to the references that match `reference`.
 /// Sorted newest first, as dockerd sorts them.
-pub fn apply_list(
-    records: Vec<ImageRecord>,
+pub fn apply_list<'a>(
+    records: impl IntoIterator<Item = &'a ImageRecord>,
     f: &Filters,
     bounds: &TimeBounds,
 ) -> Result<Vec<ImageRecord>> {
@@ -50,7 +50,7 @@ pub fn apply_list(
     let dangling_only = dangling(f, false)? == Some(true);
     let patterns = f.get("reference");
     let mut out = Vec::new();
-    for mut rec in records {
+    for rec in records {
         if bounds.before.is_some_and(|b| rec.created_nanos >= b) {
             continue;
         }
@@ -60,6 +60,8 @@ pub fn apply_list(
         if f.contains("label") && !f.match_kv_list("label", &rec.labels) {
             continue;
         }
+        // Only the records shown are copied out of the (shared) listing.
+        let mut rec = rec.clone();
         if !patterns.is_empty() {
             let keep = |name: &str| -> Result<bool> {
                 let Ok(r) = name.parse::<Reference>() else {
@@ -206,29 +208,29 @@ mod tests {
     fn list_filters() {
         let f = |s: &str| Filters::from_json(s).unwrap();
         let none = TimeBounds::default();
-        let all = apply_list(sample(), &Filters::default(), &none).unwrap();
+        let all = apply_list(&sample(), &Filters::default(), &none).unwrap();
         assert_eq!(ids(&all), ["c", "b", "a"]);
-        let d = apply_list(sample(), &f(r#"{"dangling":["true"]}"#), &none).unwrap();
+        let d = apply_list(&sample(), &f(r#"{"dangling":["true"]}"#), &none).unwrap();
         assert_eq!(ids(&d), ["b"]);
-        let nd = apply_list(sample(), &f(r#"{"dangling":["false"]}"#), &none).unwrap();
+        let nd = apply_list(&sample(), &f(r#"{"dangling":["false"]}"#), &none).unwrap();
         assert_eq!(ids(&nd), ["c", "a"]);
-        let l = apply_list(sample(), &f(r#"{"label":["k"]}"#), &none).unwrap();
+        let l = apply_list(&sample(), &f(r#"{"label":["k"]}"#), &none).unwrap();
         assert_eq!(ids(&l), ["c", "a"]);
-        let l = apply_list(sample(), &f(r#"{"label":["k=v"]}"#), &none).unwrap();
+        let l = apply_list(&sample(), &f(r#"{"label":["k=v"]}"#), &none).unwrap();
         assert_eq!(ids(&l), ["a"]);
-        let r = apply_list(sample(), &f(r#"{"reference":["busybox:1"]}"#), &none).unwrap();
+        let r = apply_list(&sample(), &f(r#"{"reference":["busybox:1"]}"#), &none).unwrap();
         assert_eq!(ids(&r), ["a"]);
         assert_eq!(r[0].repo_tags, ["busybox:1"]);
-        let r = apply_list(sample(), &f(r#"{"reference":["busybox"]}"#), &none).unwrap();
+        let r = apply_list(&sample(), &f(r#"{"reference":["busybox"]}"#), &none).unwrap();
         assert_eq!(r[0].repo_tags, ["busybox:latest", "busybox:1"]);
-        let r = apply_list(sample(), &f(r#"{"reference":["*/*"]}"#), &none).unwrap();
+        let r = apply_list(&sample(), &f(r#"{"reference":["*/*"]}"#), &none).unwrap();
         assert_eq!(ids(&r), ["c"]);
         let b = TimeBounds {
             before: Some(3),
             since: Some(1),
         };
         assert_eq!(
-            ids(&apply_list(sample(), &Filters::default(), &b).unwrap()),
+            ids(&apply_list(&sample(), &Filters::default(), &b).unwrap()),
             ["b"]
         );
     }
@@ -237,21 +239,21 @@ mod tests {
     fn list_filter_errors() {
         let none = TimeBounds::default();
         let e = apply_list(
-            sample(),
+            &sample(),
             &Filters::from_json(r#"{"foo":["x"]}"#).unwrap(),
             &none,
         )
         .unwrap_err();
         assert_eq!(e.to_string(), "Invalid filter 'foo'");
         let e = apply_list(
-            sample(),
+            &sample(),
             &Filters::from_json(r#"{"dangling":["maybe"]}"#).unwrap(),
             &none,
         )
         .unwrap_err();
         assert_eq!(e.to_string(), "Invalid filter 'dangling=[maybe]'");
         let e = apply_list(
-            sample(),
+            &sample(),
             &Filters::from_json(r#"{"reference":["["]}"#).unwrap(),
             &none,
         )

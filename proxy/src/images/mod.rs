@@ -19,6 +19,7 @@ mod error;
 pub mod filters;
 mod gojson;
 pub mod import;
+mod index;
 mod ingest;
 pub mod load;
 pub mod local;
@@ -83,7 +84,8 @@ pub struct ImageRecord {
     pub records: Vec<String>,
     /// The manifest the (first) record points at.
     pub target: Descriptor,
-    pub config: ImageConfigFile,
+    /// Shared with the manifest cache: listings copy records, never configs.
+    pub config: Arc<ImageConfigFile>,
     /// `created` of the config, as written there.
     pub created: Option<String>,
     /// The same, in Unix nanoseconds (0 when absent or unparsable).
@@ -151,7 +153,7 @@ pub type UsersOf<'a> = &'a (dyn Fn(&str) -> Vec<ImageUser> + Sync);
 #[derive(Debug)]
 struct Meta {
     config_digest: String,
-    config: ImageConfigFile,
+    config: Arc<ImageConfigFile>,
     diff_ids: Vec<String>,
     chain_ids: Vec<String>,
     layers: Vec<Descriptor>,
@@ -179,6 +181,8 @@ pub struct ImageStore {
     names: tokio::sync::Mutex<()>,
     /// Layer downloads in flight, shared by concurrent pulls.
     downloads: Arc<pull::Downloads>,
+    /// The last listing, dropped when a record changes.
+    listing: Arc<index::ListCache>,
 }
 
 impl ImageStore {
@@ -206,6 +210,8 @@ impl ImageStore {
         }
         std::fs::create_dir_all(&spool_dir)
             .map_err(error::io(format!("creating {}", spool_dir.display())))?;
+        let listing = Arc::new(index::ListCache::default());
+        tokio::spawn(index::follow_events(cd.clone(), Arc::downgrade(&listing)));
         Ok(Self {
             cd: Some(cd),
             local: None,
@@ -214,6 +220,7 @@ impl ImageStore {
             meta: Mutex::new(HashMap::new()),
             names: tokio::sync::Mutex::new(()),
             downloads: Arc::default(),
+            listing,
         })
     }
 
@@ -230,6 +237,8 @@ impl ImageStore {
             meta: Mutex::new(HashMap::new()),
             names: tokio::sync::Mutex::new(()),
             downloads: Arc::default(),
+            // Only this daemon writes the local store: record writes alone invalidate.
+            listing: Arc::default(),
         })
     }
 
@@ -475,7 +484,7 @@ impl ImageStore {
                 .collect(),
             layer_sizes,
             created_nanos,
-            config,
+            config: Arc::new(config),
         })
     }
 
@@ -522,6 +531,21 @@ impl ImageStore {
 
     /// Every image, one record per config, newest first (`docker images -a`, unfiltered).
     pub async fn list(&self) -> Result<Vec<ImageRecord>> {
+        Ok(self.listing().await?.as_ref().clone())
+    }
+
+    /// [`list`](Self::list), shared: served from the image index while no record changed.
+    pub async fn listing(&self) -> Result<Arc<Vec<ImageRecord>>> {
+        let generation = match self.listing.get() {
+            index::Lookup::Hit(l) => return Ok(l),
+            index::Lookup::Miss(g) => g,
+        };
+        let built = Arc::new(self.build_listing().await?);
+        self.listing.store(generation, built.clone());
+        Ok(built)
+    }
+
+    async fn build_listing(&self) -> Result<Vec<ImageRecord>> {
         let raw = self.raw_records().await?;
         let mut by_config: BTreeMap<String, ImageRecord> = BTreeMap::new();
         for r in raw {
@@ -582,28 +606,26 @@ impl ImageStore {
         for v in f.get("since") {
             bounds.since = Some(self.resolve(&v).await?.created_nanos);
         }
-        let images = self.list().await?;
-        let images = if all {
-            images
+        let images = self.listing().await?;
+        let parents: std::collections::HashSet<&str> = if all {
+            Default::default()
         } else {
-            let parents: std::collections::HashSet<String> = images
+            images
                 .iter()
                 .filter_map(|i| i.config.extra.get("parent").and_then(|p| p.as_str()))
-                .map(String::from)
-                .collect();
-            images
-                .into_iter()
-                .filter(|i| !(i.dangling && i.repo_digests.is_empty() && parents.contains(&i.id)))
                 .collect()
         };
-        filters::apply_list(images, f, &bounds)
+        let shown = images.iter().filter(|i| {
+            !(i.dangling && i.repo_digests.is_empty() && parents.contains(i.id.as_str()))
+        });
+        filters::apply_list(shown, f, &bounds)
     }
 
     /// An image by name (`busybox` = `docker.io/library/busybox:latest`), full ID, `sha256:`
     /// ID, or unambiguous ID prefix, in dockerd's order: names first, then ID prefixes.
     pub async fn resolve(&self, name_or_id: &str) -> Result<ImageRecord> {
         let any = reference::parse_any(name_or_id)?;
-        resolve_in(&self.list().await?, name_or_id, any)
+        resolve_in(&self.listing().await?, name_or_id, any)
     }
 
     async fn records_of(&self, image_id: &str) -> Result<Vec<RawRecord>> {
@@ -635,6 +657,18 @@ impl ImageStore {
 
     /// Creates or repoints a record.
     async fn put_record(
+        &self,
+        name: &str,
+        target: &Descriptor,
+        labels: HashMap<String, String>,
+    ) -> Result<()> {
+        let result = self.write_record(name, target, labels).await;
+        // Even a failed update may have changed the record: the next listing looks again.
+        self.listing.invalidate();
+        result
+    }
+
+    async fn write_record(
         &self,
         name: &str,
         target: &Descriptor,
@@ -679,6 +713,12 @@ impl ImageStore {
     }
 
     async fn delete_record(&self, name: &str, sync: bool) -> Result<()> {
+        let result = self.remove_record(name, sync).await;
+        self.listing.invalidate();
+        result
+    }
+
+    async fn remove_record(&self, name: &str, sync: bool) -> Result<()> {
         if let Some(local) = &self.local {
             return local.delete_record(name);
         }

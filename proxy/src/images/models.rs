@@ -288,7 +288,7 @@ mod tests {
             size: 30,
             layer_sizes: vec![10, 20],
             diff_ids: config.diff_ids().to_vec(),
-            config,
+            config: config.into(),
             ..Default::default()
         }
     }

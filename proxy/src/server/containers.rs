@@ -166,6 +166,10 @@ async fn inspect(
     let rec = c.record();
     let mut out = crate::containers::inspect::inspect(&rec, &paths(&d, &rec.id));
     out.exec_ids = Some(d.containers.execs.of_container(&rec.id)).filter(|v| !v.is_empty());
+    out.app_armor_profile = Some(crate::containers::inspect::apparmor_profile(
+        &rec,
+        &d.host.lsm,
+    ));
     if bool_param(&q, "size")? {
         if let Some((rw, root)) = d.containers.sizes(&rec).await {
             out.size_rw = Some(rw);

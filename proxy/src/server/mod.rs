@@ -14,6 +14,7 @@ pub mod events;
 pub mod exec;
 pub mod images;
 pub mod legacy_hijack;
+pub mod limits;
 pub mod networks;
 pub mod params;
 pub mod registry;
@@ -66,6 +67,13 @@ async fn not_found() -> impl IntoResponse {
 
 /// Serves the API on `listener` until `shutdown` resolves. In-flight hijacked streams
 /// (attach, exec) are not waited for: they end when their processes do.
+///
+/// The accept loop is axum's `serve` plus what it cannot be told: hyper's header read
+/// timeout (a client that sends its request head byte by byte, or an idle keep-alive
+/// connection, is disconnected after `--header-read-timeout`), with the same graceful
+/// shutdown (connections finish the request they are serving). HTTP/1.1 only, as dockerd's
+/// Go server: the auto-detecting HTTP/2 builder waits for the first bytes of a connection
+/// with no timeout, and [`legacy_hijack`] holds back an unfinished head.
 pub async fn run<L>(
     listener: L,
     daemon: AppState,
@@ -75,14 +83,67 @@ where
     L: axum::serve::Listener,
     L::Addr: std::fmt::Debug,
 {
-    let app = router(daemon);
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::service::TowerToHyperService;
+    use tower::ServiceExt as _;
+
+    let limits = daemon.limits.clone();
+    let app = router(daemon).layer(axum::extract::DefaultBodyLimit::max(
+        limits.max_request_body,
+    ));
     let svc = tower::ServiceBuilder::new()
         .layer(axum::middleware::from_fn(version::layer))
+        .layer(axum::middleware::from_fn_with_state(
+            limits.max_request_body,
+            limits::docker_errors,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            limits::Gate::new(limits.max_concurrent_requests),
+            limits::gate,
+        ))
         .service(app);
-    axum::serve(
-        legacy_hijack::SniffingListener(listener),
-        axum::ServiceExt::<axum::extract::Request>::into_make_service(svc),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    let mut http1 = hyper::server::conn::http1::Builder::new();
+    http1
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout);
+    let mut listener = legacy_hijack::SniffingListener(listener);
+    // `stop` tells connections to finish; every connection holds a `done` receiver, so
+    // `done_tx.closed()` resolves once the last one ended.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let (done_tx, done_rx) = tokio::sync::watch::channel(());
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (io, peer) = tokio::select! {
+            accepted = axum::serve::Listener::accept(&mut listener) => accepted,
+            () = &mut shutdown => break,
+        };
+        tracing::trace!("connection {peer:?} accepted");
+        let svc = svc
+            .clone()
+            .map_request(|req: axum::http::Request<hyper::body::Incoming>| {
+                req.map(axum::body::Body::new)
+            });
+        let conn = http1
+            .serve_connection(TokioIo::new(io), TowerToHyperService::new(svc))
+            .with_upgrades();
+        let (mut stop, done) = (stop_rx.clone(), done_rx.clone());
+        tokio::spawn(async move {
+            let mut conn = std::pin::pin!(conn);
+            let result = tokio::select! {
+                r = conn.as_mut() => r,
+                () = async { drop(stop.wait_for(|s| *s).await) } => {
+                    conn.as_mut().graceful_shutdown();
+                    conn.await
+                }
+            };
+            if let Err(e) = result {
+                tracing::debug!("connection {peer:?}: {e}");
+            }
+            drop(done);
+        });
+    }
+    let _ = stop_tx.send(true);
+    drop(done_rx);
+    done_tx.closed().await;
+    Ok(())
 }

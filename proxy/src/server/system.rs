@@ -212,7 +212,13 @@ async fn info(State(d): State<AppState>) -> impl IntoResponse {
         init_commit: Some(Commit {
             id: Some(String::new()),
         }),
-        security_options: Some(vec![format!("name=seccomp,profile={}", d.seccomp)]),
+        security_options: Some(
+            translate::linux::lsm::info_option(&d.host.lsm)
+                .map(String::from)
+                .into_iter()
+                .chain([format!("name=seccomp,profile={}", d.seccomp)])
+                .collect(),
+        ),
         warnings: Some(
             (d.seccomp == "unconfined")
                 .then(|| {

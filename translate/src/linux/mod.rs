@@ -23,6 +23,7 @@ pub mod devices;
 pub mod exec;
 pub mod init;
 pub mod links;
+pub mod lsm;
 pub mod mounts;
 pub mod namespaces;
 pub mod network;
@@ -138,6 +139,9 @@ pub struct LinuxContext {
     pub seccomp_profile: Option<seccomp::Profile>,
     /// The host kernel's version, for profiles' `minKernel`.
     pub kernel: Option<(u32, u32)>,
+    /// The host's AppArmor ([`lsm`]).
+    #[serde(default)]
+    pub lsm: lsm::HostLsm,
 }
 
 impl LinuxContext {
@@ -175,7 +179,13 @@ pub fn linux_spec(
     let net = NetworkMode::of(hc)?;
     let security = validate::SecurityOptions::parse(hc.security_opt.as_deref().unwrap_or(&[]))?;
 
-    let process = config::process(&merged, hc, ctx, &security)?;
+    lsm::check(&security, &ctx.lsm)?;
+    let mut process = config::process(&merged, hc, ctx, &security)?;
+    process.set_apparmor_profile(lsm::apparmor_profile(
+        &security,
+        hc.privileged == Some(true),
+        &ctx.lsm,
+    ));
     let readonly_rootfs = hc.readonly_rootfs == Some(true);
     let (spec_mounts, rootfs_propagation) = mounts::spec_mounts(hc, ctx, &security)?;
     let linux = namespaces::linux(&merged, hc, ctx, net, rootfs_propagation)?;

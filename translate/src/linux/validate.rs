@@ -27,6 +27,8 @@ pub struct SecurityOptions {
     /// `None`: the default (writable iff privileged).
     pub writable_cgroups: Option<bool>,
     pub seccomp: Seccomp,
+    /// `apparmor=PROFILE` (checked against the host by [`super::lsm::check`]).
+    pub apparmor: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -63,7 +65,8 @@ impl SecurityOptions {
                     s.writable_cgroups = Some(true);
                     continue;
                 }
-                // SELinux labelling off: dockbridge never labels, so this is what it does anyway.
+                // SELinux labels: accepted and not applied, as dockerd without
+                // `--selinux-enabled` (see `super::lsm`).
                 "disable" => continue,
                 _ => {}
             }
@@ -72,19 +75,8 @@ impl SecurityOptions {
                 .or_else(|| opt.split_once(':'))
                 .ok_or_else(|| invalid(format!("invalid --security-opt 1: {opt:?}")))?;
             match (k, v) {
-                ("label", "disable") => {}
-                ("label", _) => {
-                    return Err(unsupported(format!(
-                        "--security-opt {opt} (SELinux labels)"
-                    )))
-                }
-                // dockbridge loads no AppArmor profile, so unconfined is what it does anyway.
-                ("apparmor", "unconfined") => {}
-                ("apparmor", _) => {
-                    return Err(unsupported(format!(
-                        "--security-opt {opt} (AppArmor profiles)"
-                    )))
-                }
+                ("label", _) => {}
+                ("apparmor", profile) => s.apparmor = Some(profile.to_string()),
                 ("seccomp", "unconfined") => s.seccomp = Seccomp::Unconfined,
                 // Decoded when the container starts, as dockerd does (a bad profile fails
                 // the start with a 500, not the create).
@@ -854,13 +846,6 @@ mod tests {
                 ..Default::default()
             },
             "-v /data (anonymous volume)",
-        );
-        unsupported_naming(
-            with_hc(HostConfig {
-                security_opt: Some(vec!["apparmor=myprofile".into()]),
-                ..Default::default()
-            }),
-            "AppArmor",
         );
     }
 
