@@ -121,6 +121,10 @@ fn network_name(rec: &Record) -> String {
 /// network provider fills in the endpoints of a running container.
 fn networks(rec: &Record) -> HashMap<String, EndpointSettings> {
     let primary = network_name(rec);
+    if primary.starts_with("container:") {
+        // The namespace is another container's: dockerd lists no endpoint of its own.
+        return HashMap::new();
+    }
     let mut out = HashMap::from([(primary.clone(), EndpointSettings::default())]);
     let configured = rec
         .request

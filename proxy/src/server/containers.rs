@@ -140,13 +140,17 @@ pub(super) fn detach_keys(spec: Option<&String>) -> ApiResult<Vec<u8>> {
     }
 }
 
-fn paths(d: &AppState, id: &str) -> crate::containers::inspect::Paths {
-    let dir = d.data_root.join("containers").join(id);
+/// `files_of`: whose `hostname`, `hosts` and `resolv.conf` the container uses (another
+/// container's with `--network container:`).
+fn paths(d: &AppState, id: &str, files_of: &str) -> crate::containers::inspect::Paths {
+    let root = d.data_root.join("containers");
+    let dir = root.join(id);
+    let files = root.join(files_of);
     crate::containers::inspect::Paths {
         log: dir.join(format!("{id}-json.log")).display().to_string(),
-        hostname: dir.join("hostname").display().to_string(),
-        hosts: dir.join("hosts").display().to_string(),
-        resolv_conf: dir.join("resolv.conf").display().to_string(),
+        hostname: files.join("hostname").display().to_string(),
+        hosts: files.join("hosts").display().to_string(),
+        resolv_conf: files.join("resolv.conf").display().to_string(),
     }
 }
 
@@ -157,7 +161,10 @@ async fn inspect(
 ) -> ApiResult<impl IntoResponse> {
     let c = d.containers.get(&id)?;
     let rec = c.record();
-    let mut out = crate::containers::inspect::inspect(&rec, &paths(&d, &rec.id));
+    let mut out = crate::containers::inspect::inspect(
+        &rec,
+        &paths(&d, &rec.id, rec.network_donor.as_deref().unwrap_or(&rec.id)),
+    );
     out.exec_ids = Some(d.containers.execs.of_container(&rec.id)).filter(|v| !v.is_empty());
     if bool_param(&q, "size")? {
         if let Some((rw, root)) = d.containers.sizes(&rec).await {

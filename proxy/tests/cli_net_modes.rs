@@ -1,0 +1,197 @@
+//! End to end with the real CLI: `--network container:NAME`, `--mac-address`, `--sysctl
+//! net.*`. The daemon runs in a private network namespace (`Daemon::start_isolated`).
+#![cfg(target_os = "linux")]
+
+mod common;
+
+use common::{Daemon, IMAGE};
+use serde_json::Value;
+
+fn inspect(d: &Daemon, name: &str) -> Value {
+    let out = d.ok(&["inspect", name]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    v[0].clone()
+}
+
+fn stderr(d: &Daemon, args: &[&str]) -> String {
+    let out = d.docker(args);
+    assert!(!out.status.success(), "{args:?} succeeded: {out:?}");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn container_network_mode_shares_the_namespace() {
+    let d = Daemon::start_isolated(&[]);
+    d.load_busybox();
+
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "donor",
+        "--hostname",
+        "donorhost",
+        "--dns-search",
+        "example.test",
+        IMAGE,
+        "sh",
+        "-c",
+        "mkdir -p /www && echo hi > /www/i && exec busybox httpd -f -p 7000 -h /www",
+    ]);
+    let donor = inspect(&d, "donor");
+    let donor_id = donor["Id"].as_str().unwrap().to_string();
+    let donor_ip = donor["NetworkSettings"]["IPAddress"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // The joined container sees the donor's interfaces and listener on loopback, its
+    // hostname and its files.
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "container:donor",
+        IMAGE,
+        "sh",
+        "-c",
+        "ip -4 -o addr show eth0; hostname; cat /etc/hostname; grep search /etc/resolv.conf; wget -qO- http://127.0.0.1:7000/i",
+    ]);
+    assert!(out.contains(&format!("inet {donor_ip}/")), "{out}");
+    assert!(out.contains("donorhost\ndonorhost\n"), "{out}");
+    assert!(out.contains("search example.test"), "{out}");
+    assert!(out.trim_end().ends_with("hi"), "{out}");
+
+    // Inspect as dockerd: the mode names the donor's ID, the files are the donor's, the
+    // hostname is the donor's, and there are no endpoints of its own.
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "joined",
+        "--network",
+        "container:donor",
+        IMAGE,
+        "sleep",
+        "300",
+    ]);
+    let j = inspect(&d, "joined");
+    assert_eq!(
+        j["HostConfig"]["NetworkMode"],
+        format!("container:{donor_id}")
+    );
+    assert_eq!(j["Config"]["Hostname"], "donorhost");
+    for k in ["HostsPath", "HostnamePath", "ResolvConfPath"] {
+        assert_eq!(j[k], donor[k], "{k}");
+    }
+    assert_eq!(
+        j["NetworkSettings"]["Networks"],
+        serde_json::json!({}),
+        "{j}"
+    );
+    assert_eq!(j["NetworkSettings"]["IPAddress"], "");
+    let ns = std::fs::read_link(format!(
+        "/proc/{}/ns/net",
+        j["State"]["Pid"].as_u64().unwrap()
+    ))
+    .unwrap();
+    let donor_ns = std::fs::read_link(format!(
+        "/proc/{}/ns/net",
+        donor["State"]["Pid"].as_u64().unwrap()
+    ))
+    .unwrap();
+    assert_eq!(ns, donor_ns);
+
+    // dockerd's refusals at create, in its order.
+    for (flags, msg) in [
+        (
+            vec!["--hostname", "x"],
+            "conflicting options: hostname and the network mode",
+        ),
+        (
+            vec!["--dns", "1.1.1.1"],
+            "conflicting options: dns and the network mode",
+        ),
+        (
+            vec!["--add-host", "a:1.2.3.4"],
+            "conflicting options: custom host-to-IP mapping and the network mode",
+        ),
+        (
+            vec!["--mac-address", "02:42:ac:11:00:99"],
+            "conflicting options: mac-address and the network mode",
+        ),
+        (
+            vec!["-p", "80"],
+            "conflicting options: port publishing and the container type network mode",
+        ),
+        (
+            vec!["--expose", "80"],
+            "conflicting options: port exposing and the container type network mode",
+        ),
+        (
+            vec!["--link", "donor:d"],
+            "conflicting options: container type network can't be used with links",
+        ),
+    ] {
+        let mut args = vec!["create", "--network", "container:donor"];
+        args.extend(flags.iter().copied());
+        args.push(IMAGE);
+        let e = stderr(&d, &args);
+        assert!(e.contains(msg), "{flags:?}: {e}");
+    }
+    d.ok(&["network", "create", "n1"]);
+    let e = stderr(&d, &["network", "connect", "n1", "joined"]);
+    assert!(
+        e.contains("container sharing network namespace with another container"),
+        "{e}"
+    );
+
+    // The donor must run at every start of the joined container.
+    d.ok(&[
+        "create",
+        "--name",
+        "later",
+        "--network",
+        "container:donor",
+        IMAGE,
+        "true",
+    ]);
+    d.ok(&["stop", "-t", "1", "donor"]);
+    let e = stderr(&d, &["start", "later"]);
+    assert!(
+        e.contains("cannot join network of a non running container: "),
+        "{e}"
+    );
+    // A stopped donor takes its endpoint with it; the joined container keeps the
+    // namespace, with loopback only (dockerd's behaviour).
+    let out = d.ok(&["exec", "joined", "busybox", "ip", "-o", "link"]);
+    assert!(!out.contains("eth0"), "{out}");
+    // After the donor's restart (a new namespace), a new start of the joined one follows.
+    d.ok(&["start", "donor"]);
+    d.ok(&["restart", "-t", "1", "joined"]);
+    let ip = inspect(&d, "donor")["NetworkSettings"]["IPAddress"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let out = d.ok(&[
+        "exec", "joined", "busybox", "ip", "-4", "-o", "addr", "show", "eth0",
+    ]);
+    assert!(out.contains(&format!("inet {ip}/")), "{out}");
+    let e = stderr(
+        &d,
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "container:nosuch",
+            IMAGE,
+            "true",
+        ],
+    );
+    assert!(e.contains("No such container: nosuch"), "{e}");
+
+    d.ok(&["rm", "-f", "joined", "later", "donor"]);
+    d.ok(&["network", "rm", "n1"]);
+    let links = d.in_netns(&["ip", "-o", "link", "show", "type", "veth"]);
+    assert!(String::from_utf8_lossy(&links.stdout).trim().is_empty());
+}
