@@ -1235,7 +1235,14 @@ impl NetworkProvider for BridgeNetworks {
     }
 
     async fn attach(&self, rec: &Record) -> Result<NetworkAttachment> {
-        let further = self.further_networks(rec);
+        let mode = rec.host_config.network_mode.as_deref().unwrap_or("");
+        let further = if mode.starts_with("container:") {
+            // Networks recorded while stopped are never joined in another's namespace
+            // (dockerd's initializeNetworking returns before them).
+            Vec::new()
+        } else {
+            self.further_networks(rec)
+        };
         // Further endpoints of a run whose release did not happen go first.
         {
             let mut live = self.live.lock().await;
