@@ -195,3 +195,97 @@ fn container_network_mode_shares_the_namespace() {
     let links = d.in_netns(&["ip", "-o", "link", "show", "type", "veth"]);
     assert!(String::from_utf8_lossy(&links.stdout).trim().is_empty());
 }
+
+#[test]
+fn mac_address_and_net_sysctls() {
+    let d = Daemon::start_isolated(&[]);
+    d.load_busybox();
+    let read = "cat /sys/class/net/eth0/address /proc/sys/net/ipv4/ip_forward /proc/sys/net/ipv4/tcp_keepalive_time";
+
+    // The default bridge: the address on the interface and in inspect; net.* sysctls set
+    // in the container's namespace only.
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "m1",
+        "--mac-address",
+        "92:D0:C6:0A:29:33",
+        "--sysctl",
+        "net.ipv4.ip_forward=1",
+        "--sysctl",
+        "net.ipv4.tcp_keepalive_time=77",
+        IMAGE,
+        "sleep",
+        "300",
+    ]);
+    let out = d.ok(&["exec", "m1", "sh", "-c", read]);
+    assert_eq!(out, "92:d0:c6:0a:29:33\n1\n77\n");
+    let ns = inspect(&d, "m1")["NetworkSettings"].clone();
+    assert_eq!(ns["MacAddress"], "92:d0:c6:0a:29:33");
+    assert_eq!(ns["Networks"]["bridge"]["MacAddress"], "92:d0:c6:0a:29:33");
+    let host = d.in_netns(&["cat", "/proc/sys/net/ipv4/tcp_keepalive_time"]);
+    assert_ne!(String::from_utf8_lossy(&host.stdout).trim(), "77");
+
+    // A user network, and a container's network list.
+    d.ok(&["network", "create", "macnet"]);
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "m2",
+        "--network",
+        "macnet",
+        "--mac-address",
+        "02:00:00:00:00:42",
+        IMAGE,
+        "sleep",
+        "300",
+    ]);
+    let out = d.ok(&["exec", "m2", "cat", "/sys/class/net/eth0/address"]);
+    assert_eq!(out, "02:00:00:00:00:42\n");
+    let ns = inspect(&d, "m2")["NetworkSettings"].clone();
+    assert_eq!(ns["Networks"]["macnet"]["MacAddress"], "02:00:00:00:00:42");
+    let n: Value = serde_json::from_str(&d.ok(&["network", "inspect", "macnet"])).unwrap();
+    let listed = n[0]["Containers"].as_object().unwrap();
+    assert_eq!(
+        listed.values().next().unwrap()["MacAddress"],
+        "02:00:00:00:00:42"
+    );
+    // It survives a restart of the container.
+    d.ok(&["restart", "-t", "1", "m2"]);
+    let out = d.ok(&["exec", "m2", "cat", "/sys/class/net/eth0/address"]);
+    assert_eq!(out, "02:00:00:00:00:42\n");
+
+    // dockerd's refusals.
+    let e = stderr(
+        &d,
+        &[
+            "create",
+            "--network",
+            "host",
+            "--mac-address",
+            "02:00:00:00:00:43",
+            IMAGE,
+        ],
+    );
+    assert!(
+        e.contains("conflicting options: mac-address and the network mode"),
+        "{e}"
+    );
+    let e = stderr(
+        &d,
+        &[
+            "create",
+            "--sysctl",
+            "net.ipv4.ip_forward=1",
+            "--network",
+            "host",
+            IMAGE,
+        ],
+    );
+    assert!(e.contains("net.ipv4.ip_forward"), "{e}");
+
+    d.ok(&["rm", "-f", "m1", "m2"]);
+    d.ok(&["network", "rm", "macnet"]);
+}

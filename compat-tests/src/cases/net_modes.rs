@@ -12,12 +12,71 @@ use crate::runner::{Case, Outcome};
 const A: &str = "networks";
 
 pub fn cases() -> Vec<Case> {
-    vec![Case::new(
-        A,
-        "bridge_container_network_mode",
-        (1, 24),
-        container_mode,
-    )]
+    vec![
+        Case::new(A, "bridge_container_network_mode", (1, 24), container_mode),
+        Case::new(A, "bridge_mac_address_and_sysctl", (1, 24), mac_and_sysctl),
+    ]
+}
+
+/// `Config.MacAddress` (what docker-py and API < 1.44 clients send) on the interface and
+/// in inspect; `Sysctls` `net.*` in the container's namespace.
+fn mac_and_sysctl(ctx: &mut Ctx) -> Result<Outcome> {
+    if !has_bridge(ctx)? {
+        return Ok(Outcome::Skip(
+            "the engine runs without its default bridge (--bridge=none)".into(),
+        ));
+    }
+    let mac = "92:d0:c6:0a:29:34";
+    let id = ctx.create(json!({
+        "Cmd": ["sh", "-c", "cat /sys/class/net/eth0/address /proc/sys/net/ipv4/tcp_keepalive_time; sleep 300"],
+        "MacAddress": mac,
+        "HostConfig": {"NetworkMode": "default", "Sysctls": {"net.ipv4.tcp_keepalive_time": "77"}}
+    }))?;
+    ctx.start(&id)?;
+    let v = ctx.inspect(&id)?;
+    eq(
+        "NetworkSettings.MacAddress",
+        s(&v, "/NetworkSettings/MacAddress"),
+        mac,
+    )?;
+    eq(
+        "Networks.bridge.MacAddress",
+        s(&v, "/NetworkSettings/Networks/bridge/MacAddress"),
+        mac,
+    )?;
+    let n = ctx.get("/networks/bridge")?.json()?;
+    eq(
+        "network Containers MacAddress",
+        s(&n["Containers"][&id], "/MacAddress"),
+        mac,
+    )?;
+    let mut out = String::new();
+    for _ in 0..50 {
+        out = logs(ctx, &id)?;
+        if out.lines().count() >= 2 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    eq(
+        "eth0 and sysctl",
+        out.as_str(),
+        format!("{mac}\n77\n").as_str(),
+    )?;
+    let r = ctx.delete(&format!("/containers/{id}?force=1"))?;
+    ctx.expect(&r, 204)?;
+
+    let r = ctx.post_json(
+        "/containers/create",
+        &ctx.container_config(json!({"MacAddress": mac, "HostConfig": {"NetworkMode": "host"}})),
+    )?;
+    let m = ctx.expect_error(&r, 400)?;
+    contains(
+        "message",
+        &m,
+        "conflicting options: mac-address and the network mode",
+    )?;
+    Ok(Outcome::Pass)
 }
 
 fn has_bridge(ctx: &mut Ctx) -> Result<bool> {

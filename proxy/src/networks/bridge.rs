@@ -133,8 +133,14 @@ struct Live {
     dns: HashMap<String, Task>,
 }
 
-/// A container about to join a network: where, under which names, at which `--ip`.
-type Joining = (Target, Vec<String>, Option<Ipv4Addr>);
+/// A container about to join a network: where, under which names, at which `--ip`, with
+/// which `--mac-address`.
+struct Joining {
+    target: Target,
+    aliases: Vec<String>,
+    ip: Option<Ipv4Addr>,
+    mac: Option<String>,
+}
 
 /// Where an endpoint goes: the default bridge or a user network.
 struct Target {
@@ -817,8 +823,12 @@ impl BridgeNetworks {
             let (Some(bridge), Some(net)) = (&self.bridge, self.net) else {
                 return Ok(None);
             };
-            return Ok(Some((
-                Target {
+            let mac = endpoints_config(rec)
+                .into_iter()
+                .filter(|(k, _)| on_default_bridge(Some(k)))
+                .find_map(|(_, ep)| requested_mac(&ep));
+            return Ok(Some(Joining {
+                target: Target {
                     network_id: String::new(),
                     bridge: bridge.clone(),
                     subnet: net.subnet,
@@ -826,9 +836,10 @@ impl BridgeNetworks {
                     ip_range: None,
                     internal: false,
                 },
-                Vec::new(),
-                None,
-            )));
+                aliases: Vec::new(),
+                ip: None,
+                mac,
+            }));
         }
         self.user_joining(rec, mode).map(Some)
     }
@@ -842,9 +853,11 @@ impl BridgeNetworks {
         // Found by name, its ID, or under the name the request used.
         let mut aliases = vec![rec.name.trim_start_matches('/').to_string()];
         let mut wanted = None;
+        let mut mac = None;
         for (k, ep) in endpoints_config(rec) {
             if k == key || k == n.name || k == n.id {
                 wanted = requested_ip(&ep).or(wanted);
+                mac = requested_mac(&ep).or(mac);
                 aliases.extend(ep.aliases.unwrap_or_default());
             }
         }
@@ -853,7 +866,12 @@ impl BridgeNetworks {
         if let Some(ip) = wanted {
             check_requested(&n, ip)?;
         }
-        Ok((user_target(&n), aliases, wanted))
+        Ok(Joining {
+            target: user_target(&n),
+            aliases,
+            ip: wanted,
+            mac,
+        })
     }
 
     /// The user networks a container is configured for besides the one its mode names
@@ -875,7 +893,12 @@ impl BridgeNetworks {
 
     /// Joins a running container to one more network, in its namespace, as `ethN`.
     async fn attach_extra(&self, rec: &Record, key: &str) -> Result<()> {
-        let (t, aliases, wanted) = self.user_joining(rec, key)?;
+        let Joining {
+            target: t,
+            aliases,
+            ip: wanted,
+            mac,
+        } = self.user_joining(rec, key)?;
         let mut live = self.live.lock().await;
         let Some(first) = live.persisted.endpoints.get(&rec.id).cloned() else {
             return Err(ContainerError::Conflict(format!(
@@ -902,7 +925,7 @@ impl BridgeNetworks {
         let ep = Endpoint {
             netns: first.netns.clone(),
             host_if: format!("veth{}", &endpoint_id[..7]),
-            mac: ipam::mac_for(ip),
+            mac: mac.unwrap_or_else(|| ipam::mac_for(ip)),
             ip,
             endpoint_id,
             sandbox_id: first.sandbox_id.clone(),
@@ -995,6 +1018,7 @@ impl BridgeNetworks {
         t: Target,
         aliases: Vec<String>,
         wanted: Option<Ipv4Addr>,
+        mac: Option<String>,
     ) -> Result<NetworkAttachment> {
         let exposed = rec.config.exposed_ports.clone().unwrap_or_default();
         let requests = ports::requests(&rec.host_config, &exposed).map_err(port_err)?;
@@ -1018,7 +1042,7 @@ impl BridgeNetworks {
         let mut ep = Endpoint {
             netns: self.netns_dir.join(&sandbox_id[..12]),
             host_if: format!("veth{}", &endpoint_id[..7]),
-            mac: ipam::mac_for(ip),
+            mac: mac.unwrap_or_else(|| ipam::mac_for(ip)),
             ip,
             endpoint_id,
             sandbox_id,
@@ -1131,6 +1155,15 @@ fn requested_ip(ep: &spec::api::models::EndpointSettings) -> Option<Ipv4Addr> {
         .filter(|s| !s.is_empty())?
         .parse()
         .ok()
+}
+
+/// `--mac-address` (`EndpointsConfig.<net>.MacAddress`), checked by translate; written
+/// as the kernel shows it (lower case).
+fn requested_mac(ep: &spec::api::models::EndpointSettings) -> Option<String> {
+    ep.mac_address
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .map(str::to_ascii_lowercase)
 }
 
 /// A requested address must be a host address of the network's subnet (not its gateway).
@@ -1254,7 +1287,10 @@ impl NetworkProvider for BridgeNetworks {
             }
         }
         let attached = match self.target_for(rec)? {
-            Some((t, aliases, wanted)) => self.attach_endpoint(rec, t, aliases, wanted).await?,
+            Some(j) => {
+                self.attach_endpoint(rec, j.target, j.aliases, j.ip, j.mac)
+                    .await?
+            }
             None if further.is_empty() => {
                 return Ok(NetworkAttachment {
                     host_gateway: self.host_gateway(),

@@ -74,6 +74,35 @@ fn check_restart_policy_name(body: &Bytes) -> ApiResult<()> {
     }
 }
 
+/// `Config.MacAddress` (before API 1.44, and what docker-py sends): the models dropped it.
+fn legacy_mac_address(body: &Bytes) -> Option<String> {
+    let v = serde_json::from_slice::<serde_json::Value>(body).ok()?;
+    v.get("MacAddress")?
+        .as_str()
+        .filter(|m| !m.is_empty())
+        .map(str::to_string)
+}
+
+/// As dockerd 25+ migrates it: the legacy MAC address belongs to the endpoint of the
+/// network the mode names, unless that endpoint has its own.
+fn fold_mac_address(body: &mut ContainerCreateBody, mac: String) {
+    let mode = body
+        .host_config
+        .as_ref()
+        .and_then(|h| h.network_mode.clone())
+        .filter(|m| !m.is_empty())
+        .unwrap_or_else(|| "default".into());
+    let eps = body
+        .networking_config
+        .get_or_insert_with(Default::default)
+        .endpoints_config
+        .get_or_insert_with(Default::default);
+    let ep = eps.entry(mode).or_default();
+    if ep.mac_address.as_deref().unwrap_or("").is_empty() {
+        ep.mac_address = Some(mac);
+    }
+}
+
 async fn create(
     State(d): State<AppState>,
     Query(q): Query<params::Query>,
@@ -87,7 +116,11 @@ async fn create(
         ));
     }
     check_restart_policy_name(&body)?;
-    let body: ContainerCreateBody = params::json_body(&body)?;
+    let legacy_mac = legacy_mac_address(&body);
+    let mut body: ContainerCreateBody = params::json_body(&body)?;
+    if let Some(mac) = legacy_mac {
+        fold_mac_address(&mut body, mac);
+    }
     if let Some(p) = q.get("platform").filter(|p| !p.is_empty()) {
         let os = p.split('/').next().unwrap_or_default();
         if os != "linux" && !(os == "windows" && d.containers.backend_names().contains(&"hcs")) {

@@ -78,6 +78,15 @@ impl NetworkMode {
 
 const MAC_CONFLICT: &str = "conflicting options: mac-address and the network mode";
 
+/// An Ethernet address as `ip link` takes it: six colon-separated hex octets.
+fn is_mac48(s: &str) -> bool {
+    let parts: Vec<&str> = s.split(':').collect();
+    parts.len() == 6
+        && parts
+            .iter()
+            .all(|p| p.len() == 2 && p.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
 /// `--mac-address` on any endpoint (the server folds a legacy `Config.MacAddress` into the
 /// first network's endpoint, as dockerd 25+ does).
 fn wants_mac(create: &ContainerCreateBody) -> bool {
@@ -241,8 +250,10 @@ pub(super) fn validate(
                 "network-scoped alias is supported only for containers in user defined networks",
             ));
         }
-        if nonempty(&ep.mac_address).is_some() {
-            return Err(unsupported("--mac-address"));
+        if let Some(mac) = nonempty(&ep.mac_address) {
+            if !is_mac48(mac) {
+                return Err(invalid(format!("invalid MAC address: {mac}")));
+            }
         }
         if ep.driver_opts.as_ref().is_some_and(|d| !d.is_empty()) {
             return Err(unsupported("--network …,driver-opt="));
