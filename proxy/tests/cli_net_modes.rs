@@ -289,3 +289,97 @@ fn mac_address_and_net_sysctls() {
     d.ok(&["rm", "-f", "m1", "m2"]);
     d.ok(&["network", "rm", "macnet"]);
 }
+
+const HTTPD: &str =
+    "mkdir -p /www && echo hello > /www/index.html && exec busybox httpd -f -p 80 -h /www";
+
+fn iptables(d: &Daemon) -> String {
+    let out = d.in_netns(&["iptables-save", "-t", "filter"]);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn networks_are_isolated_from_each_other() {
+    let d = Daemon::start_isolated(&[]);
+    d.load_busybox();
+    d.ok(&["network", "create", "--subnet", "10.61.0.0/24", "neta"]);
+    d.ok(&["network", "create", "--subnet", "10.62.0.0/24", "netb"]);
+    for (name, net) in [("a1", "neta"), ("b1", "netb"), ("d1", "bridge")] {
+        d.ok(&[
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--network",
+            net,
+            IMAGE,
+            "sh",
+            "-c",
+            HTTPD,
+        ]);
+    }
+    let ip = |n: &str| -> String {
+        let v = inspect(&d, n);
+        let nets = v["NetworkSettings"]["Networks"]
+            .as_object()
+            .unwrap()
+            .clone();
+        nets.values().next().unwrap()["IPAddress"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let a1 = ip("a1");
+    let ping = |from: &str, to: &str| {
+        let url = format!("http://{to}/");
+        d.docker(&[
+            "exec", from, "busybox", "timeout", "3", "busybox", "wget", "-qO-", &url,
+        ])
+    };
+    // Same network: reachable.
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "a2",
+        "--network",
+        "neta",
+        IMAGE,
+        "sleep",
+        "300",
+    ]);
+    let out = ping("a2", &a1);
+    assert!(out.status.success(), "{out:?}\n{}", iptables(&d));
+    // Another user network, or the default bridge: dropped between the bridges.
+    assert!(!ping("b1", &a1).status.success());
+    assert!(!ping("d1", &a1).status.success());
+    assert!(!ping("a1", &ip("b1")).status.success());
+    // The host still reaches every network.
+    let url = format!("http://{a1}/");
+    let out = d.in_netns(&["curl", "-sS", "-m", "5", &url]);
+    assert!(out.status.success(), "{out:?}");
+    let rules = iptables(&d);
+    assert!(
+        rules.contains("-A FORWARD -j DOCKBRIDGE-ISOLATION-STAGE-1"),
+        "{rules}"
+    );
+
+    // A container on both networks reaches both.
+    d.ok(&["network", "connect", "netb", "a2"]);
+    assert!(ping("a2", &ip("b1")).status.success());
+
+    // network rm takes the network's rules; the last bridge's go with the daemon's own.
+    d.ok(&["rm", "-f", "a1", "a2", "b1", "d1"]);
+    let b_bridge = {
+        let v: Value = serde_json::from_str(&d.ok(&["network", "inspect", "netb"])).unwrap();
+        format!("br-{}", &v[0]["Id"].as_str().unwrap()[..12])
+    };
+    d.ok(&["network", "rm", "netb"]);
+    let rules = iptables(&d);
+    assert!(!rules.contains(&b_bridge), "{rules}");
+    assert!(
+        rules.contains("DOCKBRIDGE-ISOLATION-STAGE-2 -o dockbridge0 -j DROP"),
+        "{rules}"
+    );
+    d.ok(&["network", "rm", "neta"]);
+}

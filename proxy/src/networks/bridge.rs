@@ -264,6 +264,9 @@ impl BridgeNetworks {
                 // Containers still reach each other and published ports; say what is missing.
                 tracing::warn!("no outbound NAT for {subnet} on {name}: {e}");
             }
+            if let Err(e) = ops.ensure_isolation(name).await {
+                tracing::warn!("no isolation between {name} and other networks: {e}");
+            }
             if persisted.subnet != Some(subnet) {
                 // A different range now: old endpoints cannot be kept as they were, and
                 // what they had on the host goes with them.
@@ -296,6 +299,9 @@ impl BridgeNetworks {
                 if let Err(e) = ops.ensure_nat(&n.bridge, n.subnet).await {
                     tracing::warn!("no outbound NAT for network {}: {e}", n.name);
                 }
+            }
+            if let Err(e) = ops.ensure_isolation(&n.bridge).await {
+                tracing::warn!("no isolation of network {}: {e}", n.name);
             }
         }
         let mut proxies = HashMap::new();
@@ -533,9 +539,11 @@ impl BridgeNetworks {
             if !n.internal && n.masquerade {
                 self.ops.ensure_nat(&n.bridge, n.subnet).await?;
             }
+            self.ops.ensure_isolation(&n.bridge).await?;
             Ok::<(), super::ops::OpsError>(())
         };
         if let Err(e) = set_up.await {
+            let _ = self.ops.remove_isolation(&n.bridge).await;
             let _ = self.ops.remove_nat(&n.bridge, n.subnet).await;
             let _ = self.ops.remove_link(&n.bridge).await;
             return Err(NetworkError::Internal(format!(
@@ -546,6 +554,7 @@ impl BridgeNetworks {
         live.persisted.networks.insert(n.id.clone(), n.clone());
         if let Err(e) = self.save(&live.persisted) {
             live.persisted.networks.remove(&n.id);
+            let _ = self.ops.remove_isolation(&n.bridge).await;
             let _ = self.ops.remove_nat(&n.bridge, n.subnet).await;
             let _ = self.ops.remove_link(&n.bridge).await;
             return Err(NetworkError::Internal(e.to_string()));
@@ -565,6 +574,10 @@ impl BridgeNetworks {
                 n.name, n.id
             )));
         }
+        self.ops
+            .remove_isolation(&n.bridge)
+            .await
+            .map_err(|e| NetworkError::Internal(e.to_string()))?;
         self.ops
             .remove_nat(&n.bridge, n.subnet)
             .await
@@ -1390,8 +1403,9 @@ mod tests {
         let calls = ops.calls();
         assert_eq!(calls[0], "bridge db0 172.18.0.1/16");
         assert_eq!(calls[1], "nat db0 172.18.0.0/16");
+        assert_eq!(calls[2], "iso db0");
         assert!(
-            calls[3].contains("02:42:ac:12:00:02 172.18.0.2/16 gw 172.18.0.1 db0"),
+            calls[4].contains("02:42:ac:12:00:02 172.18.0.2/16 gw 172.18.0.1 db0"),
             "{calls:?}"
         );
 
