@@ -383,3 +383,80 @@ fn networks_are_isolated_from_each_other() {
     );
     d.ok(&["network", "rm", "neta"]);
 }
+
+fn nat(d: &Daemon) -> String {
+    let out = d.in_netns(&["iptables-save", "-t", "nat"]);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Packets the DNAT rules of dockbridge's chain rewrote.
+fn dnat_packets(d: &Daemon) -> u64 {
+    let out = d.in_netns(&[
+        "iptables",
+        "-t",
+        "nat",
+        "-L",
+        "DOCKBRIDGE",
+        "-n",
+        "-v",
+        "-x",
+    ]);
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains("DNAT"))
+        .filter_map(|l| l.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
+}
+
+#[test]
+fn published_ports_dnat_on_host_addresses() {
+    let mut d = Daemon::start_isolated(&[]);
+    d.load_busybox();
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "-p",
+        "8080:80",
+        "-p",
+        "127.0.0.1:8081:80",
+        IMAGE,
+        "sh",
+        "-c",
+        HTTPD,
+    ]);
+    let rules = nat(&d);
+    assert!(
+        rules.contains("-A DOCKBRIDGE ! -i dockbridge0 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.17.0.2:80"),
+        "{rules}"
+    );
+    // Loopback stays with the userland proxy.
+    assert!(!rules.contains("--dport 8081"), "{rules}");
+    assert!(rules.contains("-A OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j DOCKBRIDGE"));
+    assert!(rules.contains("-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKBRIDGE"));
+
+    // The host's own (non-loopback) address goes through the kernel, loopback through
+    // the proxy; both answer.
+    let get = |d: &Daemon, url: &str| d.in_netns(&["curl", "-sS", "-m", "5", url]);
+    let before = dnat_packets(&d);
+    let out = get(&d, "http://172.17.0.1:8080/");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "hello\n", "{out:?}");
+    assert!(dnat_packets(&d) > before);
+    let counted = dnat_packets(&d);
+    let out = get(&d, "http://127.0.0.1:8080/");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "hello\n", "{out:?}");
+    let out = get(&d, "http://127.0.0.1:8081/");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "hello\n", "{out:?}");
+    assert_eq!(dnat_packets(&d), counted);
+
+    // A restart keeps the rule once; rm takes it and the chain.
+    d.restart();
+    let rules = nat(&d);
+    assert_eq!(rules.matches("--dport 8080").count(), 1, "{rules}");
+    let out = get(&d, "http://172.17.0.1:8080/");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "hello\n", "{out:?}");
+    d.ok(&["rm", "-f", "web"]);
+    let rules = nat(&d);
+    assert!(!rules.contains("DOCKBRIDGE"), "{rules}");
+}

@@ -333,6 +333,15 @@ impl BridgeNetworks {
         });
         {
             let mut live = me.live.lock().await;
+            // The kernel's half of the published ports (idempotent: a crash may have left
+            // them in place).
+            for ep in live.persisted.endpoints.values() {
+                let Some(t) = me.target_of(ep) else { continue };
+                let rules = super::dnat::rules(&t.bridge, ep.ip, &ep.ports);
+                if let Err(e) = me.ops.add_dnat(&rules).await {
+                    tracing::warn!("restoring DNAT rules: {e}");
+                }
+            }
             let eps: Vec<(String, Endpoint)> = live
                 .persisted
                 .endpoints
@@ -628,6 +637,10 @@ impl BridgeNetworks {
 
     /// Removes the OS side of an endpoint (idempotent).
     async fn teardown(&self, ep: &Endpoint) -> Result<()> {
+        if let Some(t) = self.target_of(ep) {
+            let rules = super::dnat::rules(&t.bridge, ep.ip, &ep.ports);
+            self.ops.remove_dnat(&rules).await.map_err(err)?;
+        }
         self.ops.remove_link(&ep.host_if).await.map_err(err)?;
         self.ops.remove_netns(&ep.netns).await.map_err(err)
     }
@@ -1093,6 +1106,11 @@ impl BridgeNetworks {
                     ep.endpoint_id
                 ))
             })?;
+            let rules = super::dnat::rules(&t.bridge, ip, &bound);
+            if let Err(e) = self.ops.add_dnat(&rules).await {
+                let _ = self.ops.remove_dnat(&rules).await;
+                return Err(err(e));
+            }
             Ok::<_, ContainerError>((bound, published, dns))
         };
         match set_up.await {

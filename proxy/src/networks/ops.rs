@@ -66,6 +66,11 @@ pub trait NetOps: Send + Sync + 'static {
     async fn ensure_isolation(&self, bridge: &str) -> Result<(), OpsError>;
     /// Removes what [`Self::ensure_isolation`] added for `bridge`; missing rules are fine.
     async fn remove_isolation(&self, bridge: &str) -> Result<(), OpsError>;
+    /// Adds DNAT rules (see [`super::dnat`]) to dockbridge's nat chain, creating it and its
+    /// jumps from PREROUTING and OUTPUT (local destinations) when missing.
+    async fn add_dnat(&self, rules: &[Vec<String>]) -> Result<(), OpsError>;
+    /// Deletes DNAT rules (missing ones are fine); the chain goes with its last rule.
+    async fn remove_dnat(&self, rules: &[Vec<String>]) -> Result<(), OpsError>;
     /// A new network namespace pinned at `path` (a bind mount of its nsfs file).
     async fn create_netns(&self, path: &Path) -> Result<(), OpsError>;
     /// Unpins and deletes `path`; a missing one is fine.
@@ -108,6 +113,12 @@ impl NetOps for NoBridges {
         Err(unsupported())
     }
     async fn remove_isolation(&self, _bridge: &str) -> Result<(), OpsError> {
+        Ok(())
+    }
+    async fn add_dnat(&self, _rules: &[Vec<String>]) -> Result<(), OpsError> {
+        Err(unsupported())
+    }
+    async fn remove_dnat(&self, _rules: &[Vec<String>]) -> Result<(), OpsError> {
         Ok(())
     }
     async fn create_netns(&self, _path: &Path) -> Result<(), OpsError> {
@@ -173,6 +184,18 @@ mod system {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
+    /// dockerd's OUTPUT jump: the host's own connections to its non-loopback addresses.
+    const DNAT_OUTPUT_JUMP: [&str; 9] = [
+        "!",
+        "-d",
+        "127.0.0.0/8",
+        "-m",
+        "addrtype",
+        "--dst-type",
+        "LOCAL",
+        "-j",
+        super::super::dnat::CHAIN,
+    ];
     const ISOLATION_1: &str = "DOCKBRIDGE-ISOLATION-STAGE-1";
     const ISOLATION_2: &str = "DOCKBRIDGE-ISOLATION-STAGE-2";
 
@@ -361,6 +384,53 @@ mod system {
             Ok(())
         }
 
+        async fn add_dnat(&self, rules: &[Vec<String>]) -> Result<(), OpsError> {
+            if rules.is_empty() {
+                return Ok(());
+            }
+            let chain = super::super::dnat::CHAIN;
+            let _ = run("iptables", &["-w", "-t", "nat", "-N", chain], None).await;
+            iptables_ensure(
+                "nat",
+                "PREROUTING",
+                false,
+                &["-m", "addrtype", "--dst-type", "LOCAL", "-j", chain],
+            )
+            .await?;
+            iptables_ensure("nat", "OUTPUT", false, &DNAT_OUTPUT_JUMP).await?;
+            for r in rules {
+                let r: Vec<&str> = r.iter().map(String::as_str).collect();
+                iptables_ensure("nat", chain, false, &r).await?;
+            }
+            Ok(())
+        }
+
+        async fn remove_dnat(&self, rules: &[Vec<String>]) -> Result<(), OpsError> {
+            if rules.is_empty() {
+                return Ok(());
+            }
+            let chain = super::super::dnat::CHAIN;
+            for r in rules {
+                let mut del = vec!["-w", "-t", "nat", "-D", chain];
+                del.extend(r.iter().map(String::as_str));
+                while run("iptables", &del, None).await.is_ok() {}
+            }
+            let left = run("iptables", &["-w", "-t", "nat", "-S", chain], None)
+                .await
+                .map(|out| out.lines().count())
+                .unwrap_or(0);
+            if left == 1 {
+                let pre = ["-m", "addrtype", "--dst-type", "LOCAL", "-j", chain];
+                for (hook, rule) in [("PREROUTING", &pre[..]), ("OUTPUT", &DNAT_OUTPUT_JUMP[..])] {
+                    let mut del = vec!["-w", "-t", "nat", "-D", hook];
+                    del.extend_from_slice(rule);
+                    while run("iptables", &del, None).await.is_ok() {}
+                }
+                let _ = run("iptables", &["-w", "-t", "nat", "-X", chain], None).await;
+            }
+            Ok(())
+        }
+
         async fn create_netns(&self, path: &Path) -> Result<(), OpsError> {
             let path = path.to_path_buf();
             let what = format!("creating the network namespace {}", path.display());
@@ -522,6 +592,18 @@ impl NetOps for RecordingOps {
     }
     async fn remove_isolation(&self, bridge: &str) -> Result<(), OpsError> {
         self.record(format!("iso- {bridge}"))
+    }
+    async fn add_dnat(&self, rules: &[Vec<String>]) -> Result<(), OpsError> {
+        for r in rules {
+            self.record(format!("dnat {}", r.join(" ")))?;
+        }
+        Ok(())
+    }
+    async fn remove_dnat(&self, rules: &[Vec<String>]) -> Result<(), OpsError> {
+        for r in rules {
+            self.record(format!("dnat- {}", r.join(" ")))?;
+        }
+        Ok(())
     }
     async fn create_netns(&self, path: &Path) -> Result<(), OpsError> {
         self.record(format!("netns+ {}", path.display()))
