@@ -3,7 +3,11 @@
 # network namespaces (nothing touches the host's interfaces or firewall):
 #   - `docker run --rm -p 127.0.0.1::80 busybox true` and `--network benchnet` latency;
 #   - TCP throughput host -> container through a published port on 127.0.0.1
-#     (dockbridge's in-daemon proxy vs dockerd 20.10's docker-proxy), MiB/s.
+#     (dockbridge's in-daemon proxy vs dockerd 20.10's docker-proxy), MiB/s, and on the
+#     bridge's own address (the host's non-loopback address: kernel DNAT on both engines);
+#   - request latency through a published port (a new connection, `GET /`, the answer
+#     read to the close, to a busybox httpd), median of 200, on 127.0.0.1 and on the
+#     bridge's address.
 # Alternating, medians of N runs, reported as ratios.
 #   bench/net.sh [N]     (default 15)
 set -euo pipefail
@@ -11,6 +15,7 @@ cd "$(dirname "$0")/.."
 N=${1:-15}
 scripts/install-deps.sh
 cargo build -q --release -p dockbridge -p dockbridge-compat
+T=${CARGO_TARGET_DIR:-target}
 work=$(mktemp -d /tmp/dbn.XXXXXX)
 db_pid=
 cleanup() {
@@ -22,14 +27,14 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-target/release/dockbridge-compat --save-image "$work/busybox.tar" --tag busybox:latest >/dev/null
+"$T"/release/dockbridge-compat --save-image "$work/busybox.tar" --tag busybox:latest >/dev/null
 
 # One pinned namespace per engine (curl/python run in them with nsenter).
 for e in db ref; do
   mkdir -p "$work/$e"; touch "$work/$e.ns"
   unshare --net="$work/$e.ns" ip link set lo up
 done
-nsenter --net="$work/db.ns" target/release/dockbridge serve -H "unix://$work/db/d.sock" \
+nsenter --net="$work/db.ns" "$T"/release/dockbridge serve -H "unix://$work/db/d.sock" \
   --data-root "$work/db/data" --exec-root "$work/db/exec" 2>"$work/db/log" &
 db_pid=$!
 for _ in $(seq 1 300); do [ -S "$work/db/d.sock" ] && break; sleep 0.1; done
@@ -53,13 +58,13 @@ done
 
 # Throughput: a sink in the container (`nc -l` to /dev/null), 256 MiB sent from the host
 # namespace by python through the published port; the time until the sink closes.
-send() { # NS PORT -> MiB/s
-  nsenter --net="$1" python3 - "$2" <<'PY'
+send() { # NS ADDR PORT -> MiB/s
+  nsenter --net="$1" python3 - "$2" "$3" <<'PY'
 import socket, sys, time
-port = int(sys.argv[1]); total = 256 << 20; chunk = b"\0" * (1 << 20)
+addr, port = sys.argv[1], int(sys.argv[2]); total = 256 << 20; chunk = b"\0" * (1 << 20)
 for _ in range(100):
     try:
-        s = socket.create_connection(("127.0.0.1", port)); break
+        s = socket.create_connection((addr, port)); break
     except OSError:
         time.sleep(0.05)
 t = time.time()
@@ -71,23 +76,73 @@ while s.recv(65536):
 print(f"{total / (1 << 20) / (time.time() - t):.1f}")
 PY
 }
-declare -a tp_db tp_ref
+request() { # NS ADDR PORT -> median ms of 200 fresh-connection GETs
+  nsenter --net="$1" python3 - "$2" "$3" <<'PY'
+import socket, statistics, sys, time
+addr, port = sys.argv[1], int(sys.argv[2])
+def get():
+    s = socket.create_connection((addr, port))
+    s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+    while s.recv(65536):
+        pass
+    s.close()
+for _ in range(100):
+    try:
+        get(); break
+    except OSError:
+        time.sleep(0.05)
+v = []
+for _ in range(200):
+    t = time.perf_counter(); get(); v.append(time.perf_counter() - t)
+print(f"{statistics.median(v) * 1000:.3f}")
+PY
+}
+gw() { # ENGINE -> the default bridge's address in its namespace
+  local h=$DB; [ "$1" = ref ] && h=$REF
+  DOCKER_HOST=$h docker network inspect bridge -f '{{(index .IPAM.Config 0).Subnet}}' |
+    awk -F'[./]' '{print $1"."$2"."$3".1"}'
+}
+declare -a tp_db tp_ref tn_db tn_ref
 for _ in $(seq 1 "$N"); do
   for e in db ref; do
     h=$DB; [ $e = ref ] && h=$REF
-    id=$(DOCKER_HOST=$h docker run -d -p 127.0.0.1::80 busybox sh -c 'busybox nc -l -p 80 >/dev/null')
-    port=$(DOCKER_HOST=$h docker port "$id" 80/tcp | head -1 | sed 's/.*://')
+    g=$(gw $e)
+    id=$(DOCKER_HOST=$h docker run -d -p 18080:80 busybox sh -c 'busybox nc -l -p 80 >/dev/null')
     sleep 0.3
-    v=$(send "$work/$e.ns" "$port")
+    v=$(send "$work/$e.ns" 127.0.0.1 18080)
     if [ $e = db ]; then tp_db+=("$v"); else tp_ref+=("$v"); fi
+    DOCKER_HOST=$h docker rm -f "$id" >/dev/null
+    id=$(DOCKER_HOST=$h docker run -d -p 18080:80 busybox sh -c 'busybox nc -l -p 80 >/dev/null')
+    sleep 0.3
+    v=$(send "$work/$e.ns" "$g" 18080)
+    if [ $e = db ]; then tn_db+=("$v"); else tn_ref+=("$v"); fi
     DOCKER_HOST=$h docker rm -f "$id" >/dev/null
   done
 done
+declare -a l_db l_ref ln_db ln_ref
+for e in db ref; do
+  h=$DB; [ $e = ref ] && h=$REF
+  g=$(gw $e)
+  id=$(DOCKER_HOST=$h docker run -d -p 18081:80 busybox sh -c \
+    'mkdir -p /www && echo hello > /www/index.html && exec busybox httpd -f -p 80 -h /www')
+  sleep 0.3
+  for _ in 1 2 3; do
+    a=$(request "$work/$e.ns" 127.0.0.1 18081); b=$(request "$work/$e.ns" "$g" 18081)
+    if [ $e = db ]; then l_db+=("$a"); ln_db+=("$b"); else l_ref+=("$a"); ln_ref+=("$b"); fi
+  done
+  DOCKER_HOST=$h docker rm -f "$id" >/dev/null
+done
 awk -v n="$N" -v pdb="$(median "${p_db[@]}")" -v pref="$(median "${p_ref[@]}")" \
     -v ndb="$(median "${n_db[@]}")" -v nref="$(median "${n_ref[@]}")" \
-    -v tdb="$(median "${tp_db[@]}")" -v tref="$(median "${tp_ref[@]}")" 'BEGIN {
+    -v tdb="$(median "${tp_db[@]}")" -v tref="$(median "${tp_ref[@]}")" \
+    -v ndb2="$(median "${tn_db[@]}")" -v nref2="$(median "${tn_ref[@]}")" \
+    -v ldb="$(median "${l_db[@]}")" -v lref="$(median "${l_ref[@]}")" \
+    -v lndb="$(median "${ln_db[@]}")" -v lnref="$(median "${ln_ref[@]}")" 'BEGIN {
   printf "median of %d runs each (alternating), both engines with a bridge in a private netns\n", n
   printf "  run --rm -p 127.0.0.1::80 true   dockbridge %7.1f ms   dockerd %7.1f ms   ratio %.2f\n", pdb/1e6, pref/1e6, pdb/pref
   printf "  run --rm --network benchnet true dockbridge %7.1f ms   dockerd %7.1f ms   ratio %.2f\n", ndb/1e6, nref/1e6, ndb/nref
   printf "  TCP host->container via 127.0.0.1 published port: dockbridge %.0f MiB/s   dockerd %.0f MiB/s   ratio %.2f\n", tdb, tref, tdb/tref
+  printf "  TCP host->container via the bridge address (DNAT):  dockbridge %.0f MiB/s   dockerd %.0f MiB/s   ratio %.2f\n", ndb2, nref2, ndb2/nref2
+  printf "  request latency via 127.0.0.1 (proxy):     dockbridge %.3f ms   dockerd %.3f ms   ratio %.2f\n", ldb, lref, ldb/lref
+  printf "  request latency via the bridge address (DNAT): dockbridge %.3f ms   dockerd %.3f ms   ratio %.2f\n", lndb, lnref, lndb/lnref
 }'

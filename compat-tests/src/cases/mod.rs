@@ -17,6 +17,7 @@ pub mod health;
 pub mod images;
 pub mod lifecycle;
 pub mod logs;
+pub mod net_modes;
 pub mod networks;
 pub mod ping;
 pub mod registry;
@@ -41,6 +42,7 @@ pub fn all() -> Vec<Case> {
     v.extend(events::cases());
     v.extend(archive::cases());
     v.extend(networks::cases());
+    v.extend(net_modes::cases());
     v.extend(volumes::cases());
     v.extend(security::cases());
     v.extend(registry::cases());

@@ -32,7 +32,9 @@ fn is_primary(rec: &Record, net: &NetworkRef) -> bool {
     mode == net.name || mode == net.id || (net.id.len() >= 12 && net.id.starts_with(mode))
 }
 
-/// dockerd's refusals for modes that cannot join another network.
+/// dockerd's refusals for modes that cannot join another network. A stopped container
+/// sharing another's namespace has the network recorded (dockerd checks that mode only
+/// when it connects a running container; its starts never join such networks).
 fn check_mode(rec: &Record) -> Result<()> {
     let mode = rec.host_config.network_mode.as_deref().unwrap_or("");
     match mode {
@@ -43,7 +45,7 @@ fn check_mode(rec: &Record) -> Result<()> {
         "none" => Err(ContainerError::Forbidden(
             "container cannot be connected to multiple networks with one of the networks in private (none) mode".into(),
         )),
-        m if m.starts_with("container:") => Err(ContainerError::Forbidden(
+        m if m.starts_with("container:") && rec.state.status.is_running() => Err(ContainerError::InvalidParameter(
             "container sharing network namespace with another container or host cannot be connected to any other network".into(),
         )),
         _ => Ok(()),

@@ -121,7 +121,11 @@ fn network_name(rec: &Record) -> String {
 /// network provider fills in the endpoints of a running container.
 fn networks(rec: &Record) -> HashMap<String, EndpointSettings> {
     let primary = network_name(rec);
-    let mut out = HashMap::from([(primary.clone(), EndpointSettings::default())]);
+    let mut out = HashMap::new();
+    // The namespace of `container:` is another container's: no endpoint of its own.
+    if !primary.starts_with("container:") {
+        out.insert(primary.clone(), EndpointSettings::default());
+    }
     let configured = rec
         .request
         .as_ref()

@@ -24,6 +24,8 @@ pub enum Transition {
     Started {
         pid: u32,
         init_process: Option<serde_json::Value>,
+        /// `--network container:NAME`: the container joined.
+        network_donor: Option<super::record::NetworkDonor>,
     },
     /// The container could not be started; nothing of the attempt is left in the runtime.
     StartFailed {
@@ -161,7 +163,11 @@ pub fn apply(rec: &Record, t: Transition, now: DateTime<Utc>) -> Result<Applied,
         attrs: HashMap::new(),
     };
     let effects = match t {
-        Transition::Started { pid, init_process } => {
+        Transition::Started {
+            pid,
+            init_process,
+            network_donor,
+        } => {
             // The restart policy's start of a restarting container lands here too.
             if status != Status::Restarting {
                 check_start(rec)?;
@@ -174,6 +180,12 @@ pub fn apply(rec: &Record, t: Transition, now: DateTime<Utc>) -> Result<Applied,
             r.state.oom_killed = false;
             r.has_been_manually_stopped = false;
             r.init_process = init_process;
+            if let Some(d) = network_donor {
+                // dockerd's initializeNetworking: the joined container's names and files.
+                r.config.hostname = Some(d.hostname);
+                r.config.domainname = d.domainname;
+                r.network_donor = Some(d.id);
+            }
             let probe = super::health::probe_of(&r.config);
             r.state.health = probe
                 .as_ref()
@@ -467,6 +479,7 @@ mod tests {
             request: None,
             volumes: vec![],
             inherited_binds: vec![],
+            network_donor: None,
         }
     }
 
@@ -503,6 +516,7 @@ mod tests {
                 Transition::Started {
                     pid: 42,
                     init_process: None,
+                    network_donor: None,
                 },
                 t(5),
             )
@@ -525,6 +539,7 @@ mod tests {
             Transition::Started {
                 pid: 7,
                 init_process: None,
+                network_donor: None,
             },
             t(6),
         )

@@ -24,6 +24,7 @@ pub mod record;
 pub mod rootfs;
 pub mod runtime;
 pub mod select;
+mod shared_net;
 pub mod size;
 pub mod stats;
 pub mod store;
@@ -590,6 +591,13 @@ impl Manager {
         if host_config.network_mode.as_deref().unwrap_or("").is_empty() {
             host_config.network_mode = Some("default".into());
         }
+        if let Some(m) = host_config
+            .network_mode
+            .as_deref()
+            .and_then(|m| self.adapt_network_mode(m))
+        {
+            host_config.network_mode = Some(m);
+        }
         if let Some(links) = host_config.links.as_ref().filter(|l| !l.is_empty()) {
             host_config.links = Some(self.resolve_links(&name, links)?);
         }
@@ -628,6 +636,7 @@ impl Manager {
             request: Some(body.clone()),
             volumes: Vec::new(),
             inherited_binds: Vec::new(),
+            network_donor: None,
         };
         let mut rec = rec;
         // Reserve the name first: two concurrent creates with one name must not both win.
@@ -735,7 +744,7 @@ impl Manager {
             return Err(e);
         }
         let prepared = self.prepare_run(&rec).await;
-        let (spec, network) = match prepared {
+        let (spec, network, network_donor) = match prepared {
             Ok(p) => p,
             Err(e) => {
                 self.fail_start(c, op, &e).await;
@@ -782,6 +791,7 @@ impl Manager {
                     Transition::Started {
                         pid,
                         init_process: init,
+                        network_donor,
                     },
                 )
                 .await?;
@@ -805,13 +815,19 @@ impl Manager {
     async fn prepare_run(
         &self,
         rec: &Record,
-    ) -> Result<(oci_spec::runtime::Spec, NetworkAttachment)> {
+    ) -> Result<(
+        oci_spec::runtime::Spec,
+        NetworkAttachment,
+        Option<record::NetworkDonor>,
+    )> {
         let image = self.images.resolve(&rec.image_id).await?;
         let joins = providers::Joins {
             pid: self.joined(rec.host_config.pid_mode.as_deref(), "PID")?,
             ipc: self.ipc_donor(rec.host_config.ipc_mode.as_deref())?,
             links: self.linked_children(rec)?,
+            net: self.network_donor(rec)?,
         };
+        let donor = joins.net.clone();
         let body = self.mounts.runtime_body(rec, &create_body(rec));
         self.mounts.prepare(rec, &body).await?;
         let network = self.networks.attach(rec).await?;
@@ -826,7 +842,7 @@ impl Manager {
             })
             .await;
         match built {
-            Ok(spec) => Ok((spec, network)),
+            Ok(spec) => Ok((spec, network, donor)),
             Err(e) => {
                 self.release_network(rec, &network).await;
                 Err(e)

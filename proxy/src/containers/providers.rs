@@ -449,6 +449,8 @@ pub struct Joins {
     pub ipc: Option<(u32, String)>,
     /// `--link` children, running on the default bridge.
     pub links: Vec<translate::linux::links::LinkedChild>,
+    /// `--network container:NAME`: the running container whose namespace this one joins.
+    pub net: Option<super::record::NetworkDonor>,
 }
 
 /// Turns a container record into the runtime spec for one start.
@@ -545,7 +547,16 @@ impl RuntimeSpecs {
             rec.host_config.dns_options.clone().unwrap_or_default(),
         );
         let privileged = rec.host_config.privileged == Some(true);
-        let netns_path = req.network.netns_path.clone();
+        let netns_path = match &req.joins.net {
+            Some(d) => Some(format!("/proc/{}/ns/net", d.pid)),
+            None => req.network.netns_path.clone(),
+        };
+        // `--network container:`: the other container's files, bind-mounted as they are.
+        let files_dir = req
+            .joins
+            .net
+            .as_ref()
+            .map(|d| self.containers_dir.join(&d.id));
         let init_path = self.init_path.as_ref().map(|p| p.display().to_string());
         let joins = req.joins.clone();
         let seccomp_profile = self.seccomp_profile.clone();
@@ -574,33 +585,54 @@ impl RuntimeSpecs {
         let address = req.network.address;
         // Writing host files, mounting the rootfs and walking /dev are blocking work.
         blocking(move || {
-            let hostname = translate::linux::container_hostname(&body, &id, &host.hostname);
+            // `--network container:`: the joined container's names, as dockerd (the UTS
+            // namespace stays private).
+            let hostname = match &joins.net {
+                Some(d) => d.hostname.clone(),
+                None => translate::linux::container_hostname(&body, &id, &host.hostname),
+            };
             let write = |name: &str, data: String| -> Result<String> {
                 let p = dir.join(name);
                 std::fs::write(&p, data)
                     .map_err(|e| ContainerError::io(format!("writing {}", p.display()), e))?;
                 Ok(p.display().to_string())
             };
-            let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-            let host_hosts = std::fs::read_to_string("/etc/hosts").ok();
-            let etc_hostname = write("hostname", format!("{hostname}\n"))?;
-            let etc_hosts = write(
-                "hosts",
-                translate::linux::etc_hosts(
-                    &hostname,
-                    &extra_hosts,
-                    &network_mode,
-                    host_hosts.as_deref(),
-                    address,
-                )?,
-            )?;
-            let resolv = write(
-                "resolv.conf",
-                translate::linux::resolv_conf(&host_resolv, &dns.0, &dns.1, &dns.2, &network_mode)?,
-            )?;
+            let (etc_hostname, etc_hosts, resolv) = match &files_dir {
+                Some(d) => {
+                    let p = |n: &str| d.join(n).display().to_string();
+                    (p("hostname"), p("hosts"), p("resolv.conf"))
+                }
+                None => {
+                    let host_resolv =
+                        std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+                    let host_hosts = std::fs::read_to_string("/etc/hosts").ok();
+                    let hosts = translate::linux::etc_hosts(
+                        &hostname,
+                        &extra_hosts,
+                        &network_mode,
+                        host_hosts.as_deref(),
+                        address,
+                    )?;
+                    let resolv = translate::linux::resolv_conf(
+                        &host_resolv,
+                        &dns.0,
+                        &dns.1,
+                        &dns.2,
+                        &network_mode,
+                    )?;
+                    (
+                        write("hostname", format!("{hostname}\n"))?,
+                        write("hosts", hosts)?,
+                        write("resolv.conf", resolv)?,
+                    )
+                }
+            };
             let fs = super::rootfs::MountedRootfs::mount(&mounts, &target)?;
             let mut ctx = translate::linux::LinuxContext::for_audit(&id);
             ctx.hostname = hostname;
+            if let Some(d) = &joins.net {
+                ctx.domainname = Some(d.domainname.clone().unwrap_or_default());
+            }
             ctx.passwd = fs.read_to_string("/etc/passwd");
             ctx.group = fs.read_to_string("/etc/group");
             ctx.etc_hosts = Some(etc_hosts);

@@ -139,4 +139,19 @@ pub struct Record {
     /// Host-path binds taken over from `--volumes-from` containers (`src:dst:ro|rw`).
     #[serde(default)]
     pub inherited_binds: Vec<String>,
+    /// `--network container:NAME`: the ID of the container whose `hosts`, `hostname` and
+    /// `resolv.conf` the last start took (the joined one's, or the one it joined).
+    #[serde(default)]
+    pub network_donor: Option<String>,
+}
+
+/// The container a `--network container:NAME` start joins, as that start found it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkDonor {
+    /// Whose `hosts`, `hostname` and `resolv.conf` files the joining container uses.
+    pub id: String,
+    pub pid: u32,
+    /// Its `Config.Hostname`/`Domainname`: dockerd gives them to the joining container.
+    pub hostname: String,
+    pub domainname: Option<String>,
 }

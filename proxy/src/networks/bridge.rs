@@ -133,8 +133,14 @@ struct Live {
     dns: HashMap<String, Task>,
 }
 
-/// A container about to join a network: where, under which names, at which `--ip`.
-type Joining = (Target, Vec<String>, Option<Ipv4Addr>);
+/// A container about to join a network: where, under which names, at which `--ip`, with
+/// which `--mac-address`.
+struct Joining {
+    target: Target,
+    aliases: Vec<String>,
+    ip: Option<Ipv4Addr>,
+    mac: Option<String>,
+}
 
 /// Where an endpoint goes: the default bridge or a user network.
 struct Target {
@@ -258,6 +264,9 @@ impl BridgeNetworks {
                 // Containers still reach each other and published ports; say what is missing.
                 tracing::warn!("no outbound NAT for {subnet} on {name}: {e}");
             }
+            if let Err(e) = ops.ensure_isolation(name).await {
+                tracing::warn!("no isolation between {name} and other networks: {e}");
+            }
             if persisted.subnet != Some(subnet) {
                 // A different range now: old endpoints cannot be kept as they were, and
                 // what they had on the host goes with them.
@@ -291,6 +300,9 @@ impl BridgeNetworks {
                     tracing::warn!("no outbound NAT for network {}: {e}", n.name);
                 }
             }
+            if let Err(e) = ops.ensure_isolation(&n.bridge).await {
+                tracing::warn!("no isolation of network {}: {e}", n.name);
+            }
         }
         let mut proxies = HashMap::new();
         for (id, ep) in &persisted.endpoints {
@@ -321,6 +333,15 @@ impl BridgeNetworks {
         });
         {
             let mut live = me.live.lock().await;
+            // The kernel's half of the published ports (idempotent: a crash may have left
+            // them in place).
+            for ep in live.persisted.endpoints.values() {
+                let Some(t) = me.target_of(ep) else { continue };
+                let rules = super::dnat::rules(&t.bridge, ep.ip, &ep.ports);
+                if let Err(e) = me.ops.add_dnat(&rules).await {
+                    tracing::warn!("restoring DNAT rules: {e}");
+                }
+            }
             let eps: Vec<(String, Endpoint)> = live
                 .persisted
                 .endpoints
@@ -527,9 +548,11 @@ impl BridgeNetworks {
             if !n.internal && n.masquerade {
                 self.ops.ensure_nat(&n.bridge, n.subnet).await?;
             }
+            self.ops.ensure_isolation(&n.bridge).await?;
             Ok::<(), super::ops::OpsError>(())
         };
         if let Err(e) = set_up.await {
+            let _ = self.ops.remove_isolation(&n.bridge).await;
             let _ = self.ops.remove_nat(&n.bridge, n.subnet).await;
             let _ = self.ops.remove_link(&n.bridge).await;
             return Err(NetworkError::Internal(format!(
@@ -540,6 +563,7 @@ impl BridgeNetworks {
         live.persisted.networks.insert(n.id.clone(), n.clone());
         if let Err(e) = self.save(&live.persisted) {
             live.persisted.networks.remove(&n.id);
+            let _ = self.ops.remove_isolation(&n.bridge).await;
             let _ = self.ops.remove_nat(&n.bridge, n.subnet).await;
             let _ = self.ops.remove_link(&n.bridge).await;
             return Err(NetworkError::Internal(e.to_string()));
@@ -559,6 +583,10 @@ impl BridgeNetworks {
                 n.name, n.id
             )));
         }
+        self.ops
+            .remove_isolation(&n.bridge)
+            .await
+            .map_err(|e| NetworkError::Internal(e.to_string()))?;
         self.ops
             .remove_nat(&n.bridge, n.subnet)
             .await
@@ -609,6 +637,10 @@ impl BridgeNetworks {
 
     /// Removes the OS side of an endpoint (idempotent).
     async fn teardown(&self, ep: &Endpoint) -> Result<()> {
+        if let Some(t) = self.target_of(ep) {
+            let rules = super::dnat::rules(&t.bridge, ep.ip, &ep.ports);
+            self.ops.remove_dnat(&rules).await.map_err(err)?;
+        }
         self.ops.remove_link(&ep.host_if).await.map_err(err)?;
         self.ops.remove_netns(&ep.netns).await.map_err(err)
     }
@@ -817,8 +849,12 @@ impl BridgeNetworks {
             let (Some(bridge), Some(net)) = (&self.bridge, self.net) else {
                 return Ok(None);
             };
-            return Ok(Some((
-                Target {
+            let mac = endpoints_config(rec)
+                .into_iter()
+                .filter(|(k, _)| on_default_bridge(Some(k)))
+                .find_map(|(_, ep)| requested_mac(&ep));
+            return Ok(Some(Joining {
+                target: Target {
                     network_id: String::new(),
                     bridge: bridge.clone(),
                     subnet: net.subnet,
@@ -826,9 +862,10 @@ impl BridgeNetworks {
                     ip_range: None,
                     internal: false,
                 },
-                Vec::new(),
-                None,
-            )));
+                aliases: Vec::new(),
+                ip: None,
+                mac,
+            }));
         }
         self.user_joining(rec, mode).map(Some)
     }
@@ -842,9 +879,11 @@ impl BridgeNetworks {
         // Found by name, its ID, or under the name the request used.
         let mut aliases = vec![rec.name.trim_start_matches('/').to_string()];
         let mut wanted = None;
+        let mut mac = None;
         for (k, ep) in endpoints_config(rec) {
             if k == key || k == n.name || k == n.id {
                 wanted = requested_ip(&ep).or(wanted);
+                mac = requested_mac(&ep).or(mac);
                 aliases.extend(ep.aliases.unwrap_or_default());
             }
         }
@@ -853,7 +892,12 @@ impl BridgeNetworks {
         if let Some(ip) = wanted {
             check_requested(&n, ip)?;
         }
-        Ok((user_target(&n), aliases, wanted))
+        Ok(Joining {
+            target: user_target(&n),
+            aliases,
+            ip: wanted,
+            mac,
+        })
     }
 
     /// The user networks a container is configured for besides the one its mode names
@@ -875,7 +919,12 @@ impl BridgeNetworks {
 
     /// Joins a running container to one more network, in its namespace, as `ethN`.
     async fn attach_extra(&self, rec: &Record, key: &str) -> Result<()> {
-        let (t, aliases, wanted) = self.user_joining(rec, key)?;
+        let Joining {
+            target: t,
+            aliases,
+            ip: wanted,
+            mac,
+        } = self.user_joining(rec, key)?;
         let mut live = self.live.lock().await;
         let Some(first) = live.persisted.endpoints.get(&rec.id).cloned() else {
             return Err(ContainerError::Conflict(format!(
@@ -902,7 +951,7 @@ impl BridgeNetworks {
         let ep = Endpoint {
             netns: first.netns.clone(),
             host_if: format!("veth{}", &endpoint_id[..7]),
-            mac: ipam::mac_for(ip),
+            mac: mac.unwrap_or_else(|| ipam::mac_for(ip)),
             ip,
             endpoint_id,
             sandbox_id: first.sandbox_id.clone(),
@@ -995,6 +1044,7 @@ impl BridgeNetworks {
         t: Target,
         aliases: Vec<String>,
         wanted: Option<Ipv4Addr>,
+        mac: Option<String>,
     ) -> Result<NetworkAttachment> {
         let exposed = rec.config.exposed_ports.clone().unwrap_or_default();
         let requests = ports::requests(&rec.host_config, &exposed).map_err(port_err)?;
@@ -1018,7 +1068,7 @@ impl BridgeNetworks {
         let mut ep = Endpoint {
             netns: self.netns_dir.join(&sandbox_id[..12]),
             host_if: format!("veth{}", &endpoint_id[..7]),
-            mac: ipam::mac_for(ip),
+            mac: mac.unwrap_or_else(|| ipam::mac_for(ip)),
             ip,
             endpoint_id,
             sandbox_id,
@@ -1056,6 +1106,11 @@ impl BridgeNetworks {
                     ep.endpoint_id
                 ))
             })?;
+            let rules = super::dnat::rules(&t.bridge, ip, &bound);
+            if let Err(e) = self.ops.add_dnat(&rules).await {
+                let _ = self.ops.remove_dnat(&rules).await;
+                return Err(err(e));
+            }
             Ok::<_, ContainerError>((bound, published, dns))
         };
         match set_up.await {
@@ -1131,6 +1186,15 @@ fn requested_ip(ep: &spec::api::models::EndpointSettings) -> Option<Ipv4Addr> {
         .filter(|s| !s.is_empty())?
         .parse()
         .ok()
+}
+
+/// `--mac-address` (`EndpointsConfig.<net>.MacAddress`), checked by translate; written
+/// as the kernel shows it (lower case).
+fn requested_mac(ep: &spec::api::models::EndpointSettings) -> Option<String> {
+    ep.mac_address
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .map(str::to_ascii_lowercase)
 }
 
 /// A requested address must be a host address of the network's subnet (not its gateway).
@@ -1235,7 +1299,14 @@ impl NetworkProvider for BridgeNetworks {
     }
 
     async fn attach(&self, rec: &Record) -> Result<NetworkAttachment> {
-        let further = self.further_networks(rec);
+        let mode = rec.host_config.network_mode.as_deref().unwrap_or("");
+        let further = if mode.starts_with("container:") {
+            // Networks recorded while stopped are never joined in another's namespace
+            // (dockerd's initializeNetworking returns before them).
+            Vec::new()
+        } else {
+            self.further_networks(rec)
+        };
         // Further endpoints of a run whose release did not happen go first.
         {
             let mut live = self.live.lock().await;
@@ -1247,7 +1318,10 @@ impl NetworkProvider for BridgeNetworks {
             }
         }
         let attached = match self.target_for(rec)? {
-            Some((t, aliases, wanted)) => self.attach_endpoint(rec, t, aliases, wanted).await?,
+            Some(j) => {
+                self.attach_endpoint(rec, j.target, j.aliases, j.ip, j.mac)
+                    .await?
+            }
             None if further.is_empty() => {
                 return Ok(NetworkAttachment {
                     host_gateway: self.host_gateway(),
@@ -1347,8 +1421,9 @@ mod tests {
         let calls = ops.calls();
         assert_eq!(calls[0], "bridge db0 172.18.0.1/16");
         assert_eq!(calls[1], "nat db0 172.18.0.0/16");
+        assert_eq!(calls[2], "iso db0");
         assert!(
-            calls[3].contains("02:42:ac:12:00:02 172.18.0.2/16 gw 172.18.0.1 db0"),
+            calls[4].contains("02:42:ac:12:00:02 172.18.0.2/16 gw 172.18.0.1 db0"),
             "{calls:?}"
         );
 

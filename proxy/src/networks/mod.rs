@@ -9,9 +9,11 @@
 //!   network provider;
 //! - [`dns`]: the embedded DNS server of user networks;
 //! - [`ops`]: the host networking calls behind a trait (real and recording fake);
-//! - [`proxy`]: the userland proxy behind published ports.
+//! - [`proxy`]: the userland proxy behind published ports;
+//! - [`dnat`]: the kernel DNAT rules for published ports on the host's addresses (pure).
 
 pub mod bridge;
+pub mod dnat;
 pub mod dns;
 pub mod ipam;
 pub mod ops;

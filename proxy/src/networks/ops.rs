@@ -59,6 +59,18 @@ pub trait NetOps: Send + Sync + 'static {
     async fn ensure_nat(&self, bridge: &str, subnet: Subnet) -> Result<(), OpsError>;
     /// Removes what [`Self::ensure_nat`] added (forwarding stays on); missing rules are fine.
     async fn remove_nat(&self, bridge: &str, subnet: Subnet) -> Result<(), OpsError>;
+    /// Isolates `bridge` from every other isolated bridge as dockerd's
+    /// DOCKER-ISOLATION-STAGE-1/2 chains do (under dockbridge's own chain names, so a
+    /// dockerd on the same host keeps its own): traffic that enters by one bridge and
+    /// leaves by another is dropped. The jump from FORWARD is kept first.
+    async fn ensure_isolation(&self, bridge: &str) -> Result<(), OpsError>;
+    /// Removes what [`Self::ensure_isolation`] added for `bridge`; missing rules are fine.
+    async fn remove_isolation(&self, bridge: &str) -> Result<(), OpsError>;
+    /// Adds DNAT rules (see [`super::dnat`]) to dockbridge's nat chain, creating it and its
+    /// jumps from PREROUTING and OUTPUT (local destinations) when missing.
+    async fn add_dnat(&self, rules: &[Vec<String>]) -> Result<(), OpsError>;
+    /// Deletes DNAT rules (missing ones are fine); the chain goes with its last rule.
+    async fn remove_dnat(&self, rules: &[Vec<String>]) -> Result<(), OpsError>;
     /// A new network namespace pinned at `path` (a bind mount of its nsfs file).
     async fn create_netns(&self, path: &Path) -> Result<(), OpsError>;
     /// Unpins and deletes `path`; a missing one is fine.
@@ -95,6 +107,18 @@ impl NetOps for NoBridges {
         Err(unsupported())
     }
     async fn remove_nat(&self, _bridge: &str, _subnet: Subnet) -> Result<(), OpsError> {
+        Ok(())
+    }
+    async fn ensure_isolation(&self, _bridge: &str) -> Result<(), OpsError> {
+        Err(unsupported())
+    }
+    async fn remove_isolation(&self, _bridge: &str) -> Result<(), OpsError> {
+        Ok(())
+    }
+    async fn add_dnat(&self, _rules: &[Vec<String>]) -> Result<(), OpsError> {
+        Err(unsupported())
+    }
+    async fn remove_dnat(&self, _rules: &[Vec<String>]) -> Result<(), OpsError> {
         Ok(())
     }
     async fn create_netns(&self, _path: &Path) -> Result<(), OpsError> {
@@ -159,6 +183,21 @@ mod system {
         }
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
+
+    /// dockerd's OUTPUT jump: the host's own connections to its non-loopback addresses.
+    const DNAT_OUTPUT_JUMP: [&str; 9] = [
+        "!",
+        "-d",
+        "127.0.0.0/8",
+        "-m",
+        "addrtype",
+        "--dst-type",
+        "LOCAL",
+        "-j",
+        super::super::dnat::CHAIN,
+    ];
+    const ISOLATION_1: &str = "DOCKBRIDGE-ISOLATION-STAGE-1";
+    const ISOLATION_2: &str = "DOCKBRIDGE-ISOLATION-STAGE-2";
 
     /// `iptables -C …` then `-A`/`-I` only when missing, so restarts add nothing twice.
     async fn iptables_ensure(
@@ -277,6 +316,117 @@ mod system {
                 del.extend_from_slice(&rule);
                 // Deleted until none is left (an older run may have added it twice).
                 while run("iptables", &del, None).await.is_ok() {}
+            }
+            Ok(())
+        }
+
+        async fn ensure_isolation(&self, bridge: &str) -> Result<(), OpsError> {
+            for chain in [ISOLATION_1, ISOLATION_2] {
+                // Exists already after the first network (or a previous run).
+                let _ = run("iptables", &["-w", "-t", "filter", "-N", chain], None).await;
+            }
+            iptables_ensure(
+                "filter",
+                ISOLATION_1,
+                false,
+                &["-i", bridge, "!", "-o", bridge, "-j", ISOLATION_2],
+            )
+            .await?;
+            iptables_ensure("filter", ISOLATION_2, false, &["-o", bridge, "-j", "DROP"]).await?;
+            // Each network's ACCEPT rules are inserted at the top of FORWARD: the jump
+            // moves back above them.
+            let jump = ["-w", "-t", "filter", "-D", "FORWARD", "-j", ISOLATION_1];
+            while run("iptables", &jump, None).await.is_ok() {}
+            run(
+                "iptables",
+                &[
+                    "-w",
+                    "-t",
+                    "filter",
+                    "-I",
+                    "FORWARD",
+                    "1",
+                    "-j",
+                    ISOLATION_1,
+                ],
+                None,
+            )
+            .await
+            .map(|_| ())
+        }
+
+        async fn remove_isolation(&self, bridge: &str) -> Result<(), OpsError> {
+            let rules: [(&str, Vec<&str>); 2] = [
+                (
+                    ISOLATION_1,
+                    vec!["-i", bridge, "!", "-o", bridge, "-j", ISOLATION_2],
+                ),
+                (ISOLATION_2, vec!["-o", bridge, "-j", "DROP"]),
+            ];
+            for (chain, rule) in rules {
+                let mut del = vec!["-w", "-t", "filter", "-D", chain];
+                del.extend_from_slice(&rule);
+                while run("iptables", &del, None).await.is_ok() {}
+            }
+            // The chains go with the last isolated bridge.
+            let left = run("iptables", &["-w", "-t", "filter", "-S", ISOLATION_1], None)
+                .await
+                .map(|out| out.lines().count())
+                .unwrap_or(0);
+            if left <= 1 {
+                let jump = ["-w", "-t", "filter", "-D", "FORWARD", "-j", ISOLATION_1];
+                while run("iptables", &jump, None).await.is_ok() {}
+                for chain in [ISOLATION_1, ISOLATION_2] {
+                    let _ = run("iptables", &["-w", "-t", "filter", "-F", chain], None).await;
+                    let _ = run("iptables", &["-w", "-t", "filter", "-X", chain], None).await;
+                }
+            }
+            Ok(())
+        }
+
+        async fn add_dnat(&self, rules: &[Vec<String>]) -> Result<(), OpsError> {
+            if rules.is_empty() {
+                return Ok(());
+            }
+            let chain = super::super::dnat::CHAIN;
+            let _ = run("iptables", &["-w", "-t", "nat", "-N", chain], None).await;
+            iptables_ensure(
+                "nat",
+                "PREROUTING",
+                false,
+                &["-m", "addrtype", "--dst-type", "LOCAL", "-j", chain],
+            )
+            .await?;
+            iptables_ensure("nat", "OUTPUT", false, &DNAT_OUTPUT_JUMP).await?;
+            for r in rules {
+                let r: Vec<&str> = r.iter().map(String::as_str).collect();
+                iptables_ensure("nat", chain, false, &r).await?;
+            }
+            Ok(())
+        }
+
+        async fn remove_dnat(&self, rules: &[Vec<String>]) -> Result<(), OpsError> {
+            if rules.is_empty() {
+                return Ok(());
+            }
+            let chain = super::super::dnat::CHAIN;
+            for r in rules {
+                let mut del = vec!["-w", "-t", "nat", "-D", chain];
+                del.extend(r.iter().map(String::as_str));
+                while run("iptables", &del, None).await.is_ok() {}
+            }
+            let left = run("iptables", &["-w", "-t", "nat", "-S", chain], None)
+                .await
+                .map(|out| out.lines().count())
+                .unwrap_or(0);
+            if left == 1 {
+                let pre = ["-m", "addrtype", "--dst-type", "LOCAL", "-j", chain];
+                for (hook, rule) in [("PREROUTING", &pre[..]), ("OUTPUT", &DNAT_OUTPUT_JUMP[..])] {
+                    let mut del = vec!["-w", "-t", "nat", "-D", hook];
+                    del.extend_from_slice(rule);
+                    while run("iptables", &del, None).await.is_ok() {}
+                }
+                let _ = run("iptables", &["-w", "-t", "nat", "-X", chain], None).await;
             }
             Ok(())
         }
@@ -436,6 +586,24 @@ impl NetOps for RecordingOps {
     }
     async fn remove_nat(&self, bridge: &str, subnet: Subnet) -> Result<(), OpsError> {
         self.record(format!("nat- {bridge} {subnet}"))
+    }
+    async fn ensure_isolation(&self, bridge: &str) -> Result<(), OpsError> {
+        self.record(format!("iso {bridge}"))
+    }
+    async fn remove_isolation(&self, bridge: &str) -> Result<(), OpsError> {
+        self.record(format!("iso- {bridge}"))
+    }
+    async fn add_dnat(&self, rules: &[Vec<String>]) -> Result<(), OpsError> {
+        for r in rules {
+            self.record(format!("dnat {}", r.join(" ")))?;
+        }
+        Ok(())
+    }
+    async fn remove_dnat(&self, rules: &[Vec<String>]) -> Result<(), OpsError> {
+        for r in rules {
+            self.record(format!("dnat- {}", r.join(" ")))?;
+        }
+        Ok(())
     }
     async fn create_netns(&self, path: &Path) -> Result<(), OpsError> {
         self.record(format!("netns+ {}", path.display()))

@@ -81,6 +81,35 @@ fn check_restart_policy_name(body: &Bytes) -> ApiResult<()> {
     }
 }
 
+/// `Config.MacAddress` (before API 1.44, and what docker-py sends): the models dropped it.
+fn legacy_mac_address(body: &Bytes) -> Option<String> {
+    let v = serde_json::from_slice::<serde_json::Value>(body).ok()?;
+    v.get("MacAddress")?
+        .as_str()
+        .filter(|m| !m.is_empty())
+        .map(str::to_string)
+}
+
+/// As dockerd 25+ migrates it: the legacy MAC address belongs to the endpoint of the
+/// network the mode names, unless that endpoint has its own.
+fn fold_mac_address(body: &mut ContainerCreateBody, mac: String) {
+    let mode = body
+        .host_config
+        .as_ref()
+        .and_then(|h| h.network_mode.clone())
+        .filter(|m| !m.is_empty())
+        .unwrap_or_else(|| "default".into());
+    let eps = body
+        .networking_config
+        .get_or_insert_with(Default::default)
+        .endpoints_config
+        .get_or_insert_with(Default::default);
+    let ep = eps.entry(mode).or_default();
+    if ep.mac_address.as_deref().unwrap_or("").is_empty() {
+        ep.mac_address = Some(mac);
+    }
+}
+
 async fn create(
     State(d): State<AppState>,
     Query(q): Query<params::Query>,
@@ -94,7 +123,11 @@ async fn create(
         ));
     }
     check_restart_policy_name(&body)?;
-    let body: ContainerCreateBody = params::json_body(&body)?;
+    let legacy_mac = legacy_mac_address(&body);
+    let mut body: ContainerCreateBody = params::json_body(&body)?;
+    if let Some(mac) = legacy_mac {
+        fold_mac_address(&mut body, mac);
+    }
     if let Some(p) = q.get("platform").filter(|p| !p.is_empty()) {
         let os = p.split('/').next().unwrap_or_default();
         if os != "linux" && !(os == "windows" && d.containers.backend_names().contains(&"hcs")) {
@@ -147,13 +180,17 @@ pub(super) fn detach_keys(spec: Option<&String>) -> ApiResult<Vec<u8>> {
     }
 }
 
-fn paths(d: &AppState, id: &str) -> crate::containers::inspect::Paths {
-    let dir = d.data_root.join("containers").join(id);
+/// `files_of`: whose `hostname`, `hosts` and `resolv.conf` the container uses (another
+/// container's with `--network container:`).
+fn paths(d: &AppState, id: &str, files_of: &str) -> crate::containers::inspect::Paths {
+    let root = d.data_root.join("containers");
+    let dir = root.join(id);
+    let files = root.join(files_of);
     crate::containers::inspect::Paths {
         log: dir.join(format!("{id}-json.log")).display().to_string(),
-        hostname: dir.join("hostname").display().to_string(),
-        hosts: dir.join("hosts").display().to_string(),
-        resolv_conf: dir.join("resolv.conf").display().to_string(),
+        hostname: files.join("hostname").display().to_string(),
+        hosts: files.join("hosts").display().to_string(),
+        resolv_conf: files.join("resolv.conf").display().to_string(),
     }
 }
 
@@ -164,7 +201,10 @@ async fn inspect(
 ) -> ApiResult<impl IntoResponse> {
     let c = d.containers.get(&id)?;
     let rec = c.record();
-    let mut out = crate::containers::inspect::inspect(&rec, &paths(&d, &rec.id));
+    let mut out = crate::containers::inspect::inspect(
+        &rec,
+        &paths(&d, &rec.id, rec.network_donor.as_deref().unwrap_or(&rec.id)),
+    );
     out.exec_ids = Some(d.containers.execs.of_container(&rec.id)).filter(|v| !v.is_empty());
     out.app_armor_profile = Some(crate::containers::inspect::apparmor_profile(
         &rec,

@@ -72,6 +72,9 @@ pub struct LinuxContext {
     /// when given, else the host's hostname for `--network host`, else the first 12
     /// characters of the id. It is also what `HOSTNAME` is set to.
     pub hostname: String,
+    /// The domain name when it is not the request's (`--network container:` takes the
+    /// joined container's, as dockerd does).
+    pub domainname: Option<String>,
     /// Contents of the image rootfs's `/etc/passwd` and `/etc/group`; `None` if absent.
     pub passwd: Option<String>,
     pub group: Option<String>,
@@ -204,7 +207,8 @@ pub fn linux_spec(
     // With `--uts host` the container shares the host's hostname, so none is set (as dockerd).
     if !namespaces::uts_is_host(hc) {
         spec.set_hostname(Some(ctx.hostname.clone()));
-        if let Some(domain) = merged.domainname.as_deref().filter(|d| !d.is_empty()) {
+        let domain = ctx.domainname.as_ref().or(merged.domainname.as_ref());
+        if let Some(domain) = domain.filter(|d| !d.is_empty()) {
             spec.set_domainname(Some(domain.to_string()));
         }
     }

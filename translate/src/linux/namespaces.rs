@@ -108,7 +108,13 @@ pub(super) fn linux(
     // dockerd also adds a time namespace; released versions up to 28 do not.)
     let mut namespaces = vec![ns("mount", None)?];
     if net.is_private() {
-        namespaces.push(ns("network", ctx.netns_path.as_deref())?);
+        let path = ctx.netns_path.as_deref();
+        if net == NetworkMode::Container && path.is_none() {
+            return Err(Error::InvalidParameter(
+                "--network container:…: the container's namespace is not known".into(),
+            ));
+        }
+        namespaces.push(ns("network", path)?);
     }
     if !uts_is_host(hc) {
         namespaces.push(ns("uts", None)?);
@@ -150,7 +156,7 @@ pub(super) fn linux(
     }
 
     let mut sysctl: HashMap<String, String> = HashMap::new();
-    if net.is_private() {
+    if net.is_private() && net != NetworkMode::Container {
         // dockerd's defaults for a new network namespace: ping without CAP_NET_RAW and
         // binding ports below 1024 without CAP_NET_BIND_SERVICE.
         if !ctx.running_in_userns {

@@ -29,10 +29,13 @@ pub enum NetworkMode {
     /// A user-defined network (by name or ID; the daemon's network provider checks that
     /// it exists): an address on it, and the embedded DNS server at 127.0.0.11.
     User,
+    /// `container:NAME`: the network namespace of another, running container (its path
+    /// and `/etc/hosts`, `/etc/hostname`, `/etc/resolv.conf` come from the daemon).
+    Container,
 }
 
 impl NetworkMode {
-    /// Parses `HostConfig.NetworkMode`; `container:…` is refused.
+    /// Parses `HostConfig.NetworkMode`.
     pub fn parse(mode: &str) -> Result<Self, Error> {
         match mode {
             "" | "default" | "bridge" => Ok(Self::Bridge),
@@ -47,9 +50,7 @@ impl NetworkMode {
                         "invalid network mode: invalid container format container:<name|id>",
                     ));
                 }
-                Err(unsupported(format!(
-                    "--network {m} (sharing another container's network namespace)"
-                )))
+                Ok(Self::Container)
             }
             _ => Ok(Self::User),
         }
@@ -70,9 +71,56 @@ impl NetworkMode {
                 Self::Bridge => matches!(name, "" | "default" | "bridge"),
                 Self::None => name == "none",
                 Self::Host => name == "host",
-                Self::User => false,
+                Self::User | Self::Container => false,
             }
     }
+}
+
+const MAC_CONFLICT: &str = "conflicting options: mac-address and the network mode";
+
+/// An Ethernet address as `ip link` takes it: six colon-separated hex octets.
+fn is_mac48(s: &str) -> bool {
+    let parts: Vec<&str> = s.split(':').collect();
+    parts.len() == 6
+        && parts
+            .iter()
+            .all(|p| p.len() == 2 && p.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+/// `--mac-address` on any endpoint (the server folds a legacy `Config.MacAddress` into the
+/// first network's endpoint, as dockerd 25+ does).
+fn wants_mac(create: &ContainerCreateBody) -> bool {
+    create
+        .networking_config
+        .as_ref()
+        .and_then(|n| n.endpoints_config.as_ref())
+        .is_some_and(|eps| eps.values().any(|e| nonempty(&e.mac_address).is_some()))
+}
+
+/// dockerd's refusals for `container:NAME` (moby's `validateNetContainerMode`, in its
+/// order): what the joined namespace already decides cannot be asked for again.
+fn container_mode_conflicts(create: &ContainerCreateBody, hc: &HostConfig) -> Result<(), Error> {
+    let mac = wants_mac(create);
+    let conflict = if nonempty(&create.hostname).is_some() {
+        "conflicting options: hostname and the network mode"
+    } else if nonempty_vec(&hc.links).is_some() {
+        "conflicting options: container type network can't be used with links. This would result in undefined behavior"
+    } else if nonempty_vec(&hc.dns).is_some() {
+        "conflicting options: dns and the network mode"
+    } else if nonempty_vec(&hc.extra_hosts).is_some() {
+        "conflicting options: custom host-to-IP mapping and the network mode"
+    } else if mac {
+        MAC_CONFLICT
+    } else if hc.port_bindings.as_ref().is_some_and(|p| !p.is_empty())
+        || hc.publish_all_ports == Some(true)
+    {
+        "conflicting options: port publishing and the container type network mode"
+    } else if create.exposed_ports.as_ref().is_some_and(|p| !p.is_empty()) {
+        "conflicting options: port exposing and the container type network mode"
+    } else {
+        return Ok(());
+    };
+    Err(invalid(conflict))
 }
 
 /// Create-time checks of the network fields; returns the mode and pushes warnings.
@@ -82,23 +130,13 @@ pub(super) fn validate(
     warnings: &mut Vec<String>,
 ) -> Result<NetworkMode, Error> {
     let mode_str = hc.network_mode.as_deref().unwrap_or("");
-    let mode = NetworkMode::parse(mode_str).map_err(|e| {
-        // dockerd's conflict checks for container mode come first; keep their messages.
-        if mode_str.starts_with("container:") {
-            if nonempty(&create.hostname).is_some() {
-                return invalid("conflicting options: hostname and the network mode");
-            }
-            if nonempty_vec(&hc.dns).is_some() {
-                return invalid("conflicting options: dns and the network mode");
-            }
-            if nonempty_vec(&hc.extra_hosts).is_some() {
-                return invalid(
-                    "conflicting options: custom host-to-IP mapping and the network mode",
-                );
-            }
-        }
-        e
-    })?;
+    let mode = NetworkMode::parse(mode_str)?;
+    if mode == NetworkMode::Container {
+        container_mode_conflicts(create, hc)?;
+    }
+    if mode == NetworkMode::Host && wants_mac(create) {
+        return Err(invalid(MAC_CONFLICT));
+    }
     if mode == NetworkMode::Host && nonempty_vec(&hc.links).is_some() {
         return Err(invalid(
             "conflicting options: host type networking can't be used with links. This would result in undefined behavior",
@@ -117,7 +155,7 @@ pub(super) fn validate(
                     "--link on a user-defined network (containers there find each other by name and --network-alias)",
                 ))
             }
-            NetworkMode::None | NetworkMode::Host => {
+            NetworkMode::None | NetworkMode::Host | NetworkMode::Container => {
                 return Err(unsupported("--link without the default bridge"))
             }
         }
@@ -131,6 +169,8 @@ pub(super) fn validate(
         match mode {
             NetworkMode::Host => warnings
                 .push("Published ports are discarded when using host network mode".into()),
+            // Refused above with dockerd's message.
+            NetworkMode::Container => {}
             // Published on the bridge by the daemon's network provider, which checks the
             // bindings (and refuses them on a daemon without a bridge).
             NetworkMode::Bridge | NetworkMode::User => {}
@@ -170,6 +210,11 @@ pub(super) fn validate(
         // Further endpoints (several `--network`s, API 1.44) are user networks joined
         // beside the first; the built-in ones cannot be.
         let further = !mode.accepts_endpoint(name, mode_str);
+        if further && mode == NetworkMode::Container {
+            return Err(invalid(
+                "container sharing network namespace with another container or host cannot be connected to any other network",
+            ));
+        }
         if further
             && (matches!(mode, NetworkMode::None | NetworkMode::Host)
                 || matches!(name.as_str(), "" | "default" | "bridge" | "host" | "none"))
@@ -205,8 +250,10 @@ pub(super) fn validate(
                 "network-scoped alias is supported only for containers in user defined networks",
             ));
         }
-        if nonempty(&ep.mac_address).is_some() {
-            return Err(unsupported("--mac-address"));
+        if let Some(mac) = nonempty(&ep.mac_address) {
+            if !is_mac48(mac) {
+                return Err(invalid(format!("invalid MAC address: {mac}")));
+            }
         }
         if ep.driver_opts.as_ref().is_some_and(|d| !d.is_empty()) {
             return Err(unsupported("--network …,driver-opt="));
@@ -395,14 +442,58 @@ mod tests {
         assert_eq!(NetworkMode::parse("default").unwrap(), NetworkMode::Bridge);
         assert_eq!(NetworkMode::parse("none").unwrap(), NetworkMode::None);
         assert_eq!(NetworkMode::parse("mynet").unwrap(), NetworkMode::User);
-        assert!(matches!(
-            NetworkMode::parse("container:abc").unwrap_err(),
-            Error::Unsupported(_)
-        ));
+        assert_eq!(
+            NetworkMode::parse("container:abc").unwrap(),
+            NetworkMode::Container
+        );
+        assert!(NetworkMode::Container.is_private());
         assert!(matches!(
             NetworkMode::parse("container:").unwrap_err(),
             Error::InvalidParameter(_)
         ));
+    }
+
+    #[test]
+    fn container_mode_refusals_in_dockerd_order() {
+        let body =
+            |v: serde_json::Value| -> ContainerCreateBody { serde_json::from_value(v).unwrap() };
+        let check = |b: &ContainerCreateBody| {
+            let hc = b.host_config.clone().unwrap_or_default();
+            validate(b, &hc, &mut Vec::new()).map_err(|e| e.to_string())
+        };
+        let mode = serde_json::json!({"NetworkMode": "container:web"});
+        assert_eq!(
+            check(&body(serde_json::json!({"HostConfig": mode}))),
+            Ok(NetworkMode::Container)
+        );
+        // Hostname is checked before DNS, DNS before ports.
+        let e = check(&body(serde_json::json!({
+            "Hostname": "x", "ExposedPorts": {"80/tcp": {}},
+            "HostConfig": {"NetworkMode": "container:web", "Dns": ["1.1.1.1"]}
+        })))
+        .unwrap_err();
+        assert!(e.contains("hostname and the network mode"), "{e}");
+        let e = check(&body(serde_json::json!({
+            "ExposedPorts": {"80/tcp": {}},
+            "HostConfig": {"NetworkMode": "container:web", "PublishAllPorts": true}
+        })))
+        .unwrap_err();
+        assert!(e.contains("port publishing and the container type"), "{e}");
+        let e = check(&body(serde_json::json!({
+            "HostConfig": mode,
+            "NetworkingConfig": {"EndpointsConfig": {"container:web": {"MacAddress": "02:42:ac:11:00:09"}}}
+        })))
+        .unwrap_err();
+        assert!(e.contains("mac-address and the network mode"), "{e}");
+        let e = check(&body(serde_json::json!({
+            "HostConfig": mode,
+            "NetworkingConfig": {"EndpointsConfig": {"other": {}}}
+        })))
+        .unwrap_err();
+        assert!(
+            e.contains("cannot be connected to any other network"),
+            "{e}"
+        );
     }
 
     #[test]
