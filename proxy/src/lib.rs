@@ -67,7 +67,11 @@ pub async fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
                 &layout.socket.display().to_string(),
                 &args.containerd_namespace,
             )?;
-            (Some(sup), Some(cd), containerd::locality::Locality::SameHost)
+            (
+                Some(sup),
+                Some(cd),
+                containerd::locality::Locality::SameHost,
+            )
         }
     };
     if let (Some(cd), containerd::locality::Locality::OtherHost(why)) = (&cd, &locality) {
