@@ -14,8 +14,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 budget=${1:-120}
 seed=${2:-1}
-spec=${FUZZ_SPEC:-$(cd .. && pwd)/shared/reference/docker-engine-api-v1.44.yaml}
-[ -f "$spec" ] || spec=/work/shared/reference/docker-engine-api-v1.44.yaml
+# The swagger the compat suite embeds (the same file as the shared reference's).
+spec=${FUZZ_SPEC:-$(pwd)/compat-tests/schema/docker-engine-api-v1.44.yaml}
 venv=${FUZZ_VENV:-/var/tmp/dockbridge-fuzz-venv}
 # Pinned: another release generates other requests from the same seed.
 schemathesis_version=4.32.5
@@ -26,6 +26,14 @@ if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -q "$schemathesis_ver
   "$venv/bin/pip" install -q --disable-pip-version-check "schemathesis==$schemathesis_version"
 fi
 cargo build -q -p dockbridge -p dockbridge-compat
+# The networks the fuzzer creates are real bridges and firewall rules: the daemon, the
+# fuzzer and the checks run in a private network namespace (loopback only), so nothing
+# touches the host's interfaces or rules and everything goes with the namespace. What
+# needs the network (the venv, the build) is done above.
+if [ -z "${FUZZ_IN_NETNS:-}" ]; then
+  FUZZ_IN_NETNS=1 exec unshare -n "$0" "$@"
+fi
+ip link set lo up
 source scripts/engines.sh
 report=${FUZZ_REPORT_DIR:-$work/report}
 mkdir -p "$report"
