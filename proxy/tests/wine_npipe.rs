@@ -264,6 +264,7 @@ async fn daemon_serves_a_named_pipe_and_runs_windows_processes_through_hcs() {
 
     let (st, ping) = api.call("GET", "/_ping", vec![], "text/plain").await;
     assert_eq!((st, ping.as_slice()), (StatusCode::OK, &b"OK"[..]));
+
     let (_, version) = api.json("GET", "/version", Value::Null).await;
     assert_eq!(version["Os"], "windows", "{version}");
 

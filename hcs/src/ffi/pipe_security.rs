@@ -214,4 +214,15 @@ mod tests {
         assert_eq!(sd.dacl_sddl().unwrap(), "D:P(A;;GA;;;BA)(A;;GA;;;SY)");
         assert!(SecurityDescriptor::from_sddl("D:P(bogus").is_err());
     }
+
+    #[test]
+    fn group_names_become_sids() {
+        // BUILTIN\Administrators is the same well-known SID on every Windows.
+        assert_eq!(lookup_sid("Administrators").unwrap(), "S-1-5-32-544");
+        let err = lookup_sid("no-such-group-dockbridge").unwrap_err();
+        assert!(
+            err.to_string().contains("no-such-group-dockbridge"),
+            "{err}"
+        );
+    }
 }
