@@ -21,6 +21,7 @@ cargo test -p dockbridge-spec -p dockbridge-translate --target x86_64-pc-windows
 # containerd over a named pipe (the Windows connector, a tonic server on a real pipe) and
 # the containerd backend's named-pipe stdio, under Wine.
 cargo test -p dockbridge --target x86_64-pc-windows-gnu --no-fail-fast --test containerd_npipe
+cargo test -p dockbridge --target x86_64-pc-windows-gnu --no-fail-fast --lib -- containerd::
 
 scripts/compat.sh
 scripts/pytest-clients.sh
