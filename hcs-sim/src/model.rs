@@ -28,8 +28,10 @@ pub const E_INVALIDARG: Hresult = hr(0x8007_0057);
 pub const E_HANDLE: Hresult = hr(0x8007_0006);
 /// HRESULT_FROM_WIN32(ERROR_NOT_FOUND)
 pub const E_NOT_FOUND: Hresult = hr(0x8007_0490);
-/// HRESULT_FROM_WIN32(ERROR_TIMEOUT): what HcsWaitForOperationResult returns on timeout.
-pub const E_TIMEOUT: Hresult = hr(0x8007_05B4);
+/// HCS_E_OPERATION_TIMEOUT: what HcsWaitForOperationResult returns on timeout.
+pub const E_TIMEOUT: Hresult = hr(0x8037_0118);
+/// Real HCS does not implement HcsCancelOperation.
+pub const E_NOTIMPL: Hresult = hr(0x8000_4001);
 pub const HCS_E_OPERATION_INVALID_STATE: Hresult = hr(0x8037_0105);
 pub const HCS_E_INVALID_JSON: Hresult = hr(0x8037_010D);
 pub const HCS_E_SYSTEM_NOT_FOUND: Hresult = hr(0x8037_010E);
@@ -503,17 +505,12 @@ impl Sim {
         if let Err(hr) = self.enter_sync("HcsCancelOperation") {
             return hr;
         }
-        let Some(o) = self.operations.get_mut(&op) else {
+        if !self.operations.contains_key(&op) {
             return E_HANDLE;
-        };
-        self.cancelled += 1;
-        if matches!(o.state, OpState::Hanging | OpState::Idle) {
-            o.state = OpState::Done {
-                hr: E_ABORT,
-                doc: None,
-            };
         }
-        S_OK
+        // As real HCS: counted (a test can prove it is never relied on), never done.
+        self.cancelled += 1;
+        E_NOTIMPL
     }
 
     pub fn wait_operation(&mut self, function: &str, op: usize, want_info: bool) -> WaitOutcome {

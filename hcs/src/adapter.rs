@@ -46,7 +46,8 @@ pub const EXIT_CODE_UNKNOWN: i32 = -1;
 
 #[derive(Debug, Clone)]
 pub struct AdapterConfig {
-    /// Bound on every HCS operation; a timed-out operation is cancelled, then closed.
+    /// Bound on every HCS operation; a system operation that times out terminates the
+    /// system (HCS has no working cancel), then its operation is closed.
     pub timeout: Duration,
     /// How long a reaper waits for a process's output to drain after it exited.
     pub io_drain_timeout: Duration,
