@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::ffi::c_void;
 use std::io::{Read, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 
 use serde::Deserialize;
@@ -126,6 +127,10 @@ pub enum RunMode {
     UntilStdinClosed,
     /// Writes its output, then runs until signalled or terminated.
     UntilSignalled,
+    /// As `UntilSignalled`, but when its compute system stops, its exit notification is
+    /// lost (it dies, its pipes close, no callback comes): the fault behind a delete that
+    /// times out waiting for the init's exit.
+    ExitNotificationLost,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -231,6 +236,9 @@ struct ProcState {
 pub struct Proc {
     pid: u32,
     signal_exit_code: u32,
+    /// Set when a system stop kills a process whose script loses the notification.
+    lose_exit_notification: AtomicBool,
+    loses_exit_on_stop: bool,
     state: Mutex<ProcState>,
     cv: Condvar,
 }
@@ -713,6 +721,9 @@ impl Sim {
         sys.state = SysState::Stopped;
         for pid in sys.pids.clone() {
             if let Some(p) = self.processes.get(&pid) {
+                if p.loses_exit_on_stop {
+                    p.lose_exit_notification.store(true, Ordering::SeqCst);
+                }
                 p.kill(KILLED_EXIT_CODE);
             }
         }
@@ -869,6 +880,8 @@ impl Sim {
         let proc = Arc::new(Proc {
             pid,
             signal_exit_code: script.signal_exit_code,
+            lose_exit_notification: AtomicBool::new(false),
+            loses_exit_on_stop: script.run == RunMode::ExitNotificationLost,
             state: Mutex::new(ProcState::default()),
             cv: Condvar::new(),
         });
@@ -1079,7 +1092,7 @@ fn run_process(
                 st = proc.cv.wait(st).unwrap_or_else(|e| e.into_inner());
             }
         }
-        RunMode::UntilSignalled => {
+        RunMode::UntilSignalled | RunMode::ExitNotificationLost => {
             drop(stdin);
             let mut st = proc.lock();
             while st.kill.is_none() {
@@ -1106,6 +1119,9 @@ fn run_process(
         s.forget_if_done(proc.pid);
         cbs
     };
+    if proc.lose_exit_notification.load(Ordering::SeqCst) {
+        return;
+    }
     for cb in callbacks {
         crate::exports::deliver(cb, EVENT_PROCESS_EXITED, &exit_data(code));
     }

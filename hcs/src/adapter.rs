@@ -635,8 +635,14 @@ impl Adapter {
                     .await
                     .is_err()
                 {
-                    // A reaper that never finished: close what is left here.
+                    // A reaper that never finished: close what is left here, the init's
+                    // process handle too (its reaper waits for an exit that will not
+                    // come; closing the handle ends that wait).
                     inner.reap_container(&c, Reap::NoInit).await;
+                    let init = lock(&c.init).clone();
+                    if let Some(entry) = init {
+                        drop(lock(&entry.process).take());
+                    }
                 }
             }
             // Exec reapers finish on their own once their processes are gone; waiting a

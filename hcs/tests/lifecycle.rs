@@ -434,3 +434,22 @@ fn missing_library_reports_hcs_not_available() {
         assert!(err.to_string().starts_with("HCS not available"), "{err}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_that_times_out_waiting_for_the_init_exit_closes_its_process_handle() {
+    let h = Harness::with_config(
+        json!({"processes": [{"command_line_contains": "ping", "run": "exit_notification_lost"}]}),
+        config(Duration::from_millis(300)),
+    );
+    let (doc, params) = documents("ping -t localhost", false);
+    h.adapter.create(ID, &doc, &params).await.unwrap();
+    let (io, _streams) = stdio(false);
+    h.adapter.start(ID, io).await.unwrap();
+    // The terminate kills the init but its exit notification is lost: delete gives up
+    // waiting after the timeout and must still close everything (the process handle
+    // leaked here before).
+    h.adapter.delete(ID).await.unwrap();
+    assert!(h.adapter.state(ID).is_none());
+    assert_eq!(h.leaked().await, 0, "{}", h.report());
+    assert_eq!(h.report()["process_handles"], 0, "{}", h.report());
+}
