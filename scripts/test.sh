@@ -26,6 +26,7 @@ cargo test -p dockbridge --target x86_64-pc-windows-gnu --no-fail-fast --test co
 # a named pipe HCS-only and the simulator DLL starts argv-echo with the command lines it gets.
 cargo test -p dockbridge-hcs --lib --target x86_64-pc-windows-gnu --no-fail-fast
 cargo test -p dockbridge --target x86_64-pc-windows-gnu --test wine_npipe
+cargo test -p dockbridge --target x86_64-pc-windows-gnu --no-fail-fast --lib -- containerd::
 
 scripts/compat.sh
 scripts/pytest-clients.sh

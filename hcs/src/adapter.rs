@@ -46,7 +46,8 @@ pub const EXIT_CODE_UNKNOWN: i32 = -1;
 
 #[derive(Debug, Clone)]
 pub struct AdapterConfig {
-    /// Bound on every HCS operation; a timed-out operation is cancelled, then closed.
+    /// Bound on every HCS operation; a system operation that times out terminates the
+    /// system (HCS has no working cancel), then its operation is closed.
     pub timeout: Duration,
     /// How long a reaper waits for a process's output to drain after it exited.
     pub io_drain_timeout: Duration,
@@ -634,8 +635,14 @@ impl Adapter {
                     .await
                     .is_err()
                 {
-                    // A reaper that never finished: close what is left here.
+                    // A reaper that never finished: close what is left here, the init's
+                    // process handle too (its reaper waits for an exit that will not
+                    // come; closing the handle ends that wait).
                     inner.reap_container(&c, Reap::NoInit).await;
+                    let init = lock(&c.init).clone();
+                    if let Some(entry) = init {
+                        drop(lock(&entry.process).take());
+                    }
                 }
             }
             // Exec reapers finish on their own once their processes are gone; waiting a

@@ -4,7 +4,8 @@
 //!
 //! Every call that takes an operation creates its own and drops it before returning, so an
 //! operation handle is closed on every path: success, a call that fails at once, a failed
-//! operation and a timeout. A timed-out wait cancels the operation before closing it.
+//! operation and a timeout. A timed-out wait is never cancelled (real HCS does not
+//! implement HcsCancelOperation): the compute system is terminated instead.
 //!
 //! All calls here block; the adapter runs them on tokio's blocking pool.
 
@@ -36,7 +37,7 @@ pub enum HcsError {
         hresult: HResult,
         detail: Option<String>,
     },
-    #[error("{call}: timed out after {timeout:?}; the operation was cancelled")]
+    #[error("{call}: timed out after {timeout:?}")]
     Timeout {
         call: &'static str,
         timeout: Duration,
@@ -61,7 +62,7 @@ impl HcsError {
     pub fn hresult(&self) -> Option<HResult> {
         match self {
             HcsError::Call { hresult, .. } => Some(*hresult),
-            HcsError::Timeout { .. } => Some(HResult::TIMEOUT),
+            HcsError::Timeout { .. } => Some(HResult::HCS_E_OPERATION_TIMEOUT),
             _ => None,
         }
     }
@@ -192,18 +193,11 @@ impl Operation {
         }
     }
 
-    /// Cancels a timed-out operation so that closing it cannot leave work running.
-    fn cancel(&self, call: &'static str) {
-        let hr = self.lib.cancel_operation(self.raw());
-        if !hr.is_ok() {
-            tracing::warn!(call, %hr, "HcsCancelOperation failed after a timeout");
-        }
-    }
-
     fn wait(&self, call: &'static str, timeout: Duration) -> Result<Option<String>, HcsError> {
         let (hr, doc) = self.lib.wait_operation(self.raw(), millis(timeout));
-        if hr == HResult::TIMEOUT {
-            self.cancel(call);
+        // Never HcsCancelOperation: real HCS answers E_NOTIMPL. The caller ends a
+        // timed-out system operation by terminating the system (`ComputeSystem::call`).
+        if hr == HResult::HCS_E_OPERATION_TIMEOUT {
             return Err(HcsError::Timeout { call, timeout });
         }
         check(call, hr, doc)
@@ -218,8 +212,7 @@ impl Operation {
         let (hr, doc, info) = self
             .lib
             .wait_operation_process_info(self.raw(), millis(timeout));
-        if hr == HResult::TIMEOUT {
-            self.cancel(call);
+        if hr == HResult::HCS_E_OPERATION_TIMEOUT {
             return Err(HcsError::Timeout { call, timeout });
         }
         check(call, hr, doc)?;
@@ -273,7 +266,16 @@ impl ComputeSystem {
         let op = Operation::new(&self.lib)?;
         let hr = self.lib.system_call(call, self.raw(), op.raw(), options);
         check(call.name(), hr, None)?;
-        op.wait(call.name(), timeout)
+        let result = op.wait(call.name(), timeout);
+        if matches!(result, Err(HcsError::Timeout { .. })) && !matches!(call, SystemCall::Terminate)
+        {
+            // A hung operation cannot be cancelled on real HCS (E_NOTIMPL): the system is
+            // terminated, which ends the operation; its exit notification then reaches the
+            // subscriber as for any other exit. Only then is the operation closed (drop).
+            tracing::warn!(id = %self.id, call = call.name(), "HCS operation timed out: terminating the compute system");
+            self.terminate_quietly(timeout);
+        }
+        result
     }
 
     /// Subscribes to the system's events (exit). One subscription per system.

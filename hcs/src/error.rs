@@ -17,8 +17,11 @@ impl HResult {
     pub const E_INVALIDARG: HResult = hr(0x8007_0057);
     /// HRESULT_FROM_WIN32(ERROR_INVALID_HANDLE)
     pub const E_HANDLE: HResult = hr(0x8007_0006);
-    /// HRESULT_FROM_WIN32(ERROR_TIMEOUT): HcsWaitForOperationResult ran out of time.
-    pub const TIMEOUT: HResult = hr(0x8007_05B4);
+    /// HCS_E_OPERATION_TIMEOUT: what HcsWaitForOperationResult answers when its timeout
+    /// passes (not HRESULT_FROM_WIN32(ERROR_TIMEOUT), 0x800705B4).
+    pub const HCS_E_OPERATION_TIMEOUT: HResult = hr(0x8037_0118);
+    /// E_NOTIMPL: what real HCS answers to HcsCancelOperation.
+    pub const E_NOTIMPL: HResult = hr(0x8000_4001);
     /// HRESULT_FROM_WIN32(ERROR_NOT_FOUND): HCS's "element not found", which it returns for a
     /// process that has already exited (hcsshim's ErrElementNotFound).
     pub const ERROR_NOT_FOUND: HResult = hr(0x8007_0490);
@@ -59,7 +62,8 @@ impl HResult {
             Self::E_ABORT => "E_ABORT",
             Self::E_INVALIDARG => "E_INVALIDARG",
             Self::E_HANDLE => "invalid handle",
-            Self::TIMEOUT => "timeout",
+            Self::HCS_E_OPERATION_TIMEOUT => "operation timed out",
+            Self::E_NOTIMPL => "not implemented",
             Self::ERROR_NOT_FOUND => "element not found",
             Self::ERROR_PROC_NOT_FOUND => "procedure not found",
             Self::HCS_E_OPERATION_INVALID_STATE => "operation not valid in the current state",
@@ -146,7 +150,7 @@ mod tests {
             HResult::ERROR_PROC_NOT_FOUND,
             HResult(0x7F),
             HResult::E_FAIL,
-            HResult::TIMEOUT,
+            HResult::HCS_E_OPERATION_TIMEOUT,
             HResult::HCS_E_SYSTEM_NOT_FOUND,
             HResult::HCS_E_OPERATION_INVALID_STATE,
         ] {

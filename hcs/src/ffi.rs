@@ -80,7 +80,6 @@ struct Fns {
     create_operation:
         unsafe extern "system" fn(*mut c_void, Option<OperationCallback>) -> RawHandle,
     close_operation: CloseFn,
-    cancel_operation: unsafe extern "system" fn(RawHandle) -> i32,
     wait_for_operation_result: unsafe extern "system" fn(RawHandle, u32, *mut *mut u16) -> i32,
     wait_for_operation_result_and_process_info:
         unsafe extern "system" fn(RawHandle, u32, *mut HcsProcessInformation, *mut *mut u16) -> i32,
@@ -158,7 +157,6 @@ impl Library {
             Fns {
                 create_operation: sym(&lib, path, "HcsCreateOperation")?,
                 close_operation: sym(&lib, path, "HcsCloseOperation")?,
-                cancel_operation: sym(&lib, path, "HcsCancelOperation")?,
                 wait_for_operation_result: sym(&lib, path, "HcsWaitForOperationResult")?,
                 wait_for_operation_result_and_process_info: sym(
                     &lib,
@@ -256,11 +254,6 @@ impl Library {
     pub fn close_operation(&self, op: OperationHandle) {
         // SAFETY: `op` is a live operation handle; consuming it prevents reuse.
         unsafe { (self.fns.close_operation)(op.0.as_ptr()) }
-    }
-
-    pub fn cancel_operation(&self, op: &OperationHandle) -> HResult {
-        // SAFETY: `op` is a live operation handle.
-        HResult(unsafe { (self.fns.cancel_operation)(op.0.as_ptr()) })
     }
 
     pub fn wait_operation(

@@ -6,7 +6,7 @@
 //! (or, for HcsCreateOperation, a handle) and for each of its calls, one run fails that call
 //! at once (`fail`) and, for calls that take an operation, one run lets the call succeed and
 //! its operation fail (`async`), the way HCS reports most errors, and one run lets its
-//! operation never complete (`hang`: the wait times out, is cancelled, then closed).
+//! operation never complete (`hang`: the wait times out with HCS_E_OPERATION_TIMEOUT, the system is terminated, the operation closed; HCS has no working cancel).
 
 mod common;
 

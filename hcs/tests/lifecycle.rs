@@ -108,19 +108,55 @@ async fn operation_handle_closed_when_a_call_fails_at_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn operation_timeout_cancels_then_closes() {
+async fn operation_timeout_terminates_the_system_and_never_cancels() {
     let mut h = Harness::with_config(
         json!({"faults": [{"function": "HcsStartComputeSystem", "mode": "hang"}]}),
         config(Duration::from_millis(200)),
     );
     let (doc, params) = documents("cmd /c exit", false);
     let err = h.adapter.create(ID, &doc, &params).await.unwrap_err();
-    assert_eq!(err.hresult(), Some(HResult::TIMEOUT), "{err}");
+    // HCS_E_OPERATION_TIMEOUT, as real HCS answers, not HRESULT_FROM_WIN32(ERROR_TIMEOUT).
+    assert_eq!(
+        err.hresult(),
+        Some(HResult::HCS_E_OPERATION_TIMEOUT),
+        "{err}"
+    );
+    assert_eq!(HResult::HCS_E_OPERATION_TIMEOUT.0 as u32, 0x8037_0118);
     let report = h.report();
-    assert!(report["cancelled"].as_u64().unwrap() >= 1, "{report}");
+    // Real HCS answers E_NOTIMPL to HcsCancelOperation: it is never called; the system
+    // is terminated instead, then every handle closed.
+    assert_eq!(h.calls("HcsCancelOperation"), 0, "{report}");
+    assert!(h.calls("HcsTerminateComputeSystem") >= 1, "{report}");
     assert_eq!(h.calls("HcsCreateOperation"), h.calls("HcsCloseOperation"));
     assert_eq!(h.leaked().await, 0, "{}", h.report());
     assert!(h.drain_events().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timed_out_pause_terminates_the_running_system() {
+    let mut h = Harness::with_config(
+        json!({
+            "processes": [long_running()],
+            "faults": [{"function": "HcsPauseComputeSystem", "mode": "hang"}]
+        }),
+        config(Duration::from_millis(200)),
+    );
+    let (doc, params) = documents("ping -t localhost", false);
+    h.adapter.create(ID, &doc, &params).await.unwrap();
+    let (io, _streams) = stdio(false);
+    let pid = h.adapter.start(ID, io).await.unwrap();
+    let err = h.adapter.pause(ID).await.unwrap_err();
+    assert_eq!(
+        err.hresult(),
+        Some(HResult::HCS_E_OPERATION_TIMEOUT),
+        "{err}"
+    );
+    assert_eq!(h.calls("HcsCancelOperation"), 0, "{}", h.report());
+    assert!(h.calls("HcsTerminateComputeSystem") >= 1, "{}", h.report());
+    // The init's exit comes through the system's notification, as for any exit.
+    assert!(h.exited(None, WAIT).await.is_some_and(|(_, p)| p == pid));
+    h.adapter.delete(ID).await.unwrap();
+    assert_eq!(h.leaked().await, 0, "{}", h.report());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -397,4 +433,23 @@ fn missing_library_reports_hcs_not_available() {
         let err = Adapter::load(None, AdapterConfig::default()).err().unwrap();
         assert!(err.to_string().starts_with("HCS not available"), "{err}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_that_times_out_waiting_for_the_init_exit_closes_its_process_handle() {
+    let h = Harness::with_config(
+        json!({"processes": [{"command_line_contains": "ping", "run": "exit_notification_lost"}]}),
+        config(Duration::from_millis(300)),
+    );
+    let (doc, params) = documents("ping -t localhost", false);
+    h.adapter.create(ID, &doc, &params).await.unwrap();
+    let (io, _streams) = stdio(false);
+    h.adapter.start(ID, io).await.unwrap();
+    // The terminate kills the init but its exit notification is lost: delete gives up
+    // waiting after the timeout and must still close everything (the process handle
+    // leaked here before).
+    h.adapter.delete(ID).await.unwrap();
+    assert!(h.adapter.state(ID).is_none());
+    assert_eq!(h.leaked().await, 0, "{}", h.report());
+    assert_eq!(h.report()["process_handles"], 0, "{}", h.report());
 }

@@ -417,6 +417,12 @@ impl Backend for HcsBackend {
         ))
     }
 
+    /// Compute systems belong to this process (`ShouldTerminateOnLastHandleClosed`):
+    /// stop them and close every handle rather than leave that to process exit.
+    async fn shutdown(&self) {
+        self.adapter.shutdown().await;
+    }
+
     fn subscribe(&self) -> broadcast::Receiver<RuntimeEvent> {
         self.events.subscribe()
     }
@@ -466,6 +472,9 @@ mod tests {
         own_target.join("debug").join(name)
     }
 
+    /// The simulator is one per process: its tests take turns.
+    static SIM: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
     fn windows_spec() -> oci_spec::runtime::Spec {
         serde_json::from_value(serde_json::json!({
             "ociVersion": "1.1.0",
@@ -482,6 +491,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn runs_a_windows_container_through_the_backend_trait() {
+        let _turn = SIM.lock().await;
         let lib = sim_library();
         let sim = hcs::ffi::SimControl::load(&lib).expect("simulator controls");
         sim.reset();
@@ -565,6 +575,40 @@ mod tests {
         backend.delete("win1").await.expect("delete");
         assert!(backend.state("win1").await.unwrap().is_none());
         backend.delete("win1").await.expect("delete is idempotent");
+        assert_eq!(sim.open_handles(), 0, "{}", sim.report());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn shutdown_stops_running_containers_and_closes_every_handle() {
+        let _turn = SIM.lock().await;
+        let lib = sim_library();
+        let sim = hcs::ffi::SimControl::load(&lib).expect("simulator controls");
+        sim.reset();
+        assert!(sim.configure(
+            r#"{"processes":[{"command_line_contains":"echo","stdout":"x\r\n","run":"until_signalled","signal_exit_code":0}]}"#
+        ));
+        let backend = HcsBackend::new(HcsBackendConfig {
+            library: Some(lib),
+            timeout: Duration::from_secs(5),
+            ..HcsBackendConfig::default()
+        })
+        .expect("backend");
+        let _io = backend
+            .create(CreateRequest {
+                id: "win-shutdown".into(),
+                spec: windows_spec(),
+                rootfs: Rootfs::InSpec,
+                stdio: StdioConfig::default(),
+                labels: HashMap::new(),
+            })
+            .await
+            .expect("create");
+        backend.start("win-shutdown").await.expect("start");
+        assert!(sim.open_handles() > 0, "{}", sim.report());
+        // Through the trait, as the daemon's graceful shutdown calls it.
+        let b: &dyn Backend = &backend;
+        b.shutdown().await;
+        assert!(backend.state("win-shutdown").await.unwrap().is_none());
         assert_eq!(sim.open_handles(), 0, "{}", sim.report());
     }
 }

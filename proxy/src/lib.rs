@@ -213,6 +213,7 @@ pub async fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
             let _ = std::fs::remove_file(p);
         }
     }
+    daemon.containers.shutdown_backends().await;
     if let Some(s) = supervisor {
         s.shutdown().await;
     }

@@ -251,4 +251,8 @@ pub trait Backend: Send + Sync + 'static {
     fn can_run(&self) -> Result<()> {
         Ok(())
     }
+    /// The daemon is shutting down. containerd's containers outlive it (their shims keep
+    /// them, as with dockerd's live-restore): nothing to do. An in-process runtime (HCS)
+    /// stops its containers and closes every handle.
+    async fn shutdown(&self) {}
 }

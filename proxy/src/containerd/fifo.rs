@@ -6,8 +6,10 @@
 //! `Exec` returned), then drop it: from then on EOF means the process side really closed.
 //! Stdin is opened read-write, which never blocks on Linux and needs no reader yet.
 //!
-//! FIFOs are unix-only. containerd on Windows takes named pipes instead; until that is
-//! written, the Windows variant keeps the same API and fails with a clear error.
+//! FIFOs are unix-only. On Windows the same interface serves named pipes
+//! (`\\.\pipe\dockbridge-<container>-<process>-<stream>`, see `npipe_stdio.rs`): the paths
+//! handed to containerd are pipe names, `open` serves them, and no placeholder is needed
+//! (a served pipe waits for its client instead of reading EOF).
 
 use std::path::{Path, PathBuf};
 
@@ -58,7 +60,7 @@ impl Fifos {
         std::fs::create_dir_all(dir)
             .map_err(|e| BackendError::io(format!("creating {}", dir.display()), e))?;
         let make = |suffix: &str| -> Result<PathBuf> {
-            let p = dir.join(format!("{name}-{suffix}"));
+            let p = stream_path(dir, name, suffix);
             let _ = std::fs::remove_file(&p);
             mkfifo(&p)?;
             Ok(p)
@@ -83,13 +85,43 @@ impl Fifos {
     pub fn existing(dir: &Path, name: &str, stdio: StdioConfig) -> Self {
         Self {
             dir: dir.to_path_buf(),
-            stdin: stdio.stdin.then(|| dir.join(format!("{name}-stdin"))),
-            stdout: dir.join(format!("{name}-stdout")),
-            stderr: (!stdio.terminal).then(|| dir.join(format!("{name}-stderr"))),
+            stdin: stdio.stdin.then(|| stream_path(dir, name, "stdin")),
+            stdout: stream_path(dir, name, "stdout"),
+            stderr: (!stdio.terminal).then(|| stream_path(dir, name, "stderr")),
         }
     }
 
-    #[cfg(not(unix))]
+    /// Serves the pipes; the shim connects to them during `CreateTask` (or an exec's
+    /// start). Pipes already served by a previous daemon (a restart) cannot be taken over:
+    /// their shim connected to that daemon.
+    #[cfg(windows)]
+    pub fn open(&self) -> Result<OpenFifos> {
+        use super::npipe_stdio;
+        let serve_err = |p: &Path| {
+            let p = p.display().to_string();
+            move |e| BackendError::io(format!("serving {p}"), e)
+        };
+        let stdout =
+            npipe_stdio::output(&self.stdout.to_string_lossy()).map_err(serve_err(&self.stdout))?;
+        let stderr = match &self.stderr {
+            Some(p) => Some(npipe_stdio::output(&p.to_string_lossy()).map_err(serve_err(p))?),
+            None => None,
+        };
+        let stdin = match &self.stdin {
+            Some(p) => Some(npipe_stdio::input(&p.to_string_lossy()).map_err(serve_err(p))?),
+            None => None,
+        };
+        Ok(OpenFifos {
+            io: ProcessIo {
+                stdin,
+                stdout: Some(stdout),
+                stderr,
+            },
+            placeholders: Vec::new(),
+        })
+    }
+
+    #[cfg(not(any(unix, windows)))]
     pub fn open(&self) -> Result<OpenFifos> {
         Err(unsupported())
     }
@@ -135,10 +167,27 @@ impl Fifos {
             .unwrap_or_default()
     }
 
+    /// Removes the FIFOs (a named pipe goes with its last handle: nothing to remove).
     pub fn remove(&self, name: &str) {
-        for suffix in ["stdin", "stdout", "stderr"] {
-            let _ = std::fs::remove_file(self.dir.join(format!("{name}-{suffix}")));
+        if cfg!(unix) {
+            for suffix in ["stdin", "stdout", "stderr"] {
+                let _ = std::fs::remove_file(stream_path(&self.dir, name, suffix));
+            }
         }
+    }
+}
+
+/// A FIFO in the container's directory on Unix; on Windows a pipe name with the
+/// container's ID (the directory's name) in it, as containerd's `cio` names them.
+fn stream_path(dir: &Path, name: &str, suffix: &str) -> PathBuf {
+    if cfg!(windows) {
+        let id = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        PathBuf::from(format!(r"\\.\pipe\dockbridge-{id}-{name}-{suffix}"))
+    } else {
+        dir.join(format!("{name}-{suffix}"))
     }
 }
 
@@ -148,12 +197,78 @@ fn mkfifo(p: &Path) -> Result<()> {
         .map_err(|e| BackendError::io(format!("mkfifo {}", p.display()), e.into()))
 }
 
-#[cfg(not(unix))]
+/// Pipes are created when served (`open`).
+#[cfg(windows)]
+fn mkfifo(_: &Path) -> Result<()> {
+    Ok(())
+}
+
+#[cfg(not(any(unix, windows)))]
 fn mkfifo(_: &Path) -> Result<()> {
     Err(unsupported())
 }
 
-#[cfg(not(unix))]
+#[cfg(not(any(unix, windows)))]
 fn unsupported() -> BackendError {
     BackendError::Unavailable("containerd stdio on Windows is not supported yet".into())
+}
+
+#[cfg(all(test, windows))]
+mod windows_tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::windows::named_pipe::ClientOptions;
+
+    /// The backend's path: pipe names for containerd, served by `open`, each stream
+    /// reaching the process side (the shim's role played by pipe clients).
+    #[tokio::test]
+    async fn task_stdio_are_named_pipes_the_shim_connects_to() {
+        let dir = std::env::temp_dir()
+            .join("dockbridge-fifo-test")
+            .join(format!("c{}", std::process::id()));
+        let fifos = Fifos::create(
+            &dir,
+            "init",
+            StdioConfig {
+                stdin: true,
+                terminal: false,
+            },
+        )
+        .unwrap();
+        let id = format!("c{}", std::process::id());
+        assert_eq!(
+            fifos.stdout.to_string_lossy(),
+            format!(r"\\.\pipe\dockbridge-{id}-init-stdout")
+        );
+        let mut io = fifos.open().unwrap().release_placeholders();
+        let mut out = ClientOptions::new().open(&fifos.stdout).unwrap();
+        let mut err = ClientOptions::new()
+            .open(fifos.stderr.as_ref().unwrap())
+            .unwrap();
+        let mut inp = ClientOptions::new()
+            .open(fifos.stdin.as_ref().unwrap())
+            .unwrap();
+        out.write_all(b"out").await.unwrap();
+        err.write_all(b"err").await.unwrap();
+        drop((out, err));
+        let mut stdin = io.stdin.take().unwrap();
+        stdin.write_all(b"in").await.unwrap();
+        drop(stdin);
+        let (mut o, mut e, mut i) = (String::new(), String::new(), String::new());
+        io.stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut o)
+            .await
+            .unwrap();
+        io.stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut e)
+            .await
+            .unwrap();
+        inp.read_to_string(&mut i).await.unwrap();
+        assert_eq!((o.as_str(), e.as_str(), i.as_str()), ("out", "err", "in"));
+        let _ = std::fs::remove_dir_all(dir.parent().unwrap());
+    }
 }

@@ -117,7 +117,7 @@ mod tests {
             panic!("{other:?}")
         };
         assert!(
-            why.contains(UUID) && why.contains("/var/lib/containerd/"),
+            why.contains(UUID) && why.contains("/var/lib/containerd"),
             "{why}"
         );
         assert!(matches!(

@@ -11,6 +11,8 @@ pub mod client;
 pub mod connect;
 pub mod fifo;
 pub mod locality;
+#[cfg(windows)]
+pub mod npipe_stdio;
 pub mod supervisor;
 
 pub use backend::ContainerdBackend;

@@ -17,6 +17,13 @@ impl Manager {
     /// Loads the records on disk, re-attaches to tasks that are still running, records the
     /// exits that happened while dockbridge was down, brings back what the restart policies
     /// say, and starts following runtime events.
+    /// Daemon shutdown: each backend lets go of what it holds (see `Backend::shutdown`).
+    pub async fn shutdown_backends(&self) {
+        for backend in self.backends.values() {
+            backend.shutdown().await;
+        }
+    }
+
     pub async fn restore(self: &Arc<Self>) -> Result<()> {
         let mut was_restarting = Vec::new();
         for rec in self.store.load_all()? {
