@@ -18,52 +18,15 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::certs::{self, free_port, new_ca, Ca};
 use common::{Daemon, IMAGE};
-use rcgen::{
-    date_time_ymd, BasicConstraints, CertificateParams, DistinguishedName, DnType,
-    ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
-};
-
-struct Ca {
-    issuer: Issuer<'static, KeyPair>,
-    pem: String,
-}
-
-fn new_ca(cn: &str) -> Ca {
-    let key = KeyPair::generate().unwrap();
-    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
-    let mut dn = DistinguishedName::new();
-    dn.push(DnType::CommonName, cn);
-    p.distinguished_name = dn;
-    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    p.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    p.not_before = date_time_ymd(2020, 1, 1);
-    p.not_after = date_time_ymd(2099, 1, 1);
-    let pem = p.self_signed(&key).unwrap().pem();
-    Ca {
-        issuer: Issuer::new(p, key),
-        pem,
-    }
-}
+use rcgen::ExtendedKeyUsagePurpose;
 
 /// Writes `DIR/NAME-cert.pem` and `DIR/NAME-key.pem`, signed by `ca`.
 fn leaf(dir: &Path, name: &str, ca: &Ca, sans: &[&str], usage: ExtendedKeyUsagePurpose) {
-    let key = KeyPair::generate().unwrap();
-    let mut p =
-        CertificateParams::new(sans.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
-    let mut dn = DistinguishedName::new();
-    dn.push(DnType::CommonName, name);
-    p.distinguished_name = dn;
-    p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-    p.extended_key_usages = vec![usage];
-    p.not_before = date_time_ymd(2020, 1, 1);
-    p.not_after = date_time_ymd(2099, 1, 1);
-    let cert = p.signed_by(&key, &ca.issuer).unwrap();
-    std::fs::write(dir.join(format!("{name}-cert.pem")), cert.pem()).unwrap();
-    std::fs::write(dir.join(format!("{name}-key.pem")), key.serialize_pem()).unwrap();
+    let (cert, key) = certs::leaf(ca, name, sans, usage);
+    std::fs::write(dir.join(format!("{name}-cert.pem")), cert).unwrap();
+    std::fs::write(dir.join(format!("{name}-key.pem")), key).unwrap();
 }
 
 /// CA, containerd's server certificate for 127.0.0.1, dockbridge's client certificate,
@@ -75,14 +38,6 @@ fn pki(dir: &Path) {
     use ExtendedKeyUsagePurpose::{ClientAuth, ServerAuth};
     leaf(dir, "server", &ca, &["127.0.0.1"], ServerAuth);
     leaf(dir, "client", &ca, &[], ClientAuth);
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A containerd of the test's own, with its CRI-only `tcp_address` on TLS; SIGTERM'd

@@ -13,66 +13,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use common::certs::{free_port, leaf, leaf_valid, new_ca};
 use common::{Daemon, DOCKER, IMAGE};
-use rcgen::{
-    date_time_ymd, BasicConstraints, CertificateParams, DistinguishedName, DnType,
-    ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
-};
-
-struct Ca {
-    issuer: Issuer<'static, KeyPair>,
-    pem: String,
-}
-
-fn name(cn: &str) -> DistinguishedName {
-    let mut dn = DistinguishedName::new();
-    dn.push(DnType::CommonName, cn);
-    dn
-}
-
-fn new_ca(cn: &str) -> Ca {
-    let key = KeyPair::generate().unwrap();
-    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
-    p.distinguished_name = name(cn);
-    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    p.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    p.not_before = date_time_ymd(2020, 1, 1);
-    p.not_after = date_time_ymd(2099, 1, 1);
-    let pem = p.self_signed(&key).unwrap().pem();
-    Ca {
-        issuer: Issuer::new(p, key),
-        pem,
-    }
-}
-
-/// A leaf certificate signed by `ca`: (certificate PEM, key PEM).
-fn leaf(ca: &Ca, cn: &str, sans: &[&str], usage: ExtendedKeyUsagePurpose) -> (String, String) {
-    leaf_valid(ca, cn, sans, usage, (2020, 2099))
-}
-
-fn leaf_valid(
-    ca: &Ca,
-    cn: &str,
-    sans: &[&str],
-    usage: ExtendedKeyUsagePurpose,
-    (from, to): (i32, i32),
-) -> (String, String) {
-    let key = KeyPair::generate().unwrap();
-    let sans: Vec<String> = sans.iter().map(|s| s.to_string()).collect();
-    let mut p = CertificateParams::new(sans).unwrap();
-    p.distinguished_name = name(cn);
-    p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-    p.extended_key_usages = vec![usage];
-    p.use_authority_key_identifier_extension = true;
-    p.not_before = date_time_ymd(from, 1, 1);
-    p.not_after = date_time_ymd(to, 1, 1);
-    let cert = p.signed_by(&key, &ca.issuer).unwrap();
-    (cert.pem(), key.serialize_pem())
-}
+use rcgen::ExtendedKeyUsagePurpose;
 
 /// The files one test needs, each client's as `DIR/{ca,cert,key}.pem` (the layout the
 /// CLI's `DOCKER_CERT_PATH` expects).
@@ -133,14 +76,6 @@ impl Pki {
             f("key.pem"),
         ]
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn start(pki: &Pki, port: u16, tls_flags: &[&str]) -> Daemon {

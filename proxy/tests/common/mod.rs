@@ -3,6 +3,8 @@
 #![allow(dead_code)]
 
 #[cfg(unix)]
+pub mod certs;
+#[cfg(unix)]
 pub mod raw;
 #[cfg(unix)]
 pub mod registry;
