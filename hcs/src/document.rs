@@ -53,6 +53,8 @@ pub enum DocumentError {
     NoHostingSystem,
     #[error("the process has neither commandLine nor args")]
     NoCommand,
+    #[error("the process's args cannot be one Windows command line: {0}")]
+    CommandLine(#[from] spec::cmdline::CmdlineError),
 }
 
 /// What the document needs besides the spec.
@@ -258,7 +260,9 @@ pub fn process_parameters(
             if args.is_empty() {
                 return Err(DocumentError::NoCommand);
             }
-            escape_args(args)
+            // argv[0] by the program-name rules (no escapes, quoted when it holds a blank
+            // or a control character), the rest by the argument rules.
+            spec::cmdline::join(args)?
         }
     };
     let terminal = process.terminal().unwrap_or(false);
@@ -292,47 +296,6 @@ pub fn process_parameters(
 
 fn path_string(p: &Path) -> String {
     p.to_string_lossy().into_owned()
-}
-
-/// Joins arguments into one Windows command line (the MSVCRT parsing rules, as Go's
-/// `syscall.EscapeArg` produces them).
-pub fn escape_args(args: &[String]) -> String {
-    args.iter()
-        .map(|a| escape_arg(a))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-fn escape_arg(arg: &str) -> String {
-    if arg.is_empty() {
-        return "\"\"".into();
-    }
-    if !arg.contains([' ', '\t', '\n', '\u{b}', '"']) {
-        return arg.into();
-    }
-    let mut out = String::with_capacity(arg.len() + 2);
-    out.push('"');
-    let mut backslashes = 0usize;
-    for ch in arg.chars() {
-        match ch {
-            '\\' => backslashes += 1,
-            '"' => {
-                // Backslashes before a quote are doubled, and the quote itself escaped.
-                out.extend(std::iter::repeat_n('\\', backslashes * 2 + 1));
-                out.push('"');
-                backslashes = 0;
-            }
-            c => {
-                out.extend(std::iter::repeat_n('\\', backslashes));
-                out.push(c);
-                backslashes = 0;
-            }
-        }
-    }
-    // Backslashes before the closing quote are doubled so they stay literal.
-    out.extend(std::iter::repeat_n('\\', backslashes * 2));
-    out.push('"');
-    out
 }
 
 /// The layer id of a layer folder (see the module docs).
@@ -380,14 +343,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn escapes_like_msvcrt() {
-        let a = |v: &[&str]| escape_args(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
-        assert_eq!(a(&["cmd", "/c", "echo hi"]), r#"cmd /c "echo hi""#);
-        assert_eq!(a(&[""]), r#""""#);
-        assert_eq!(a(&[r"C:\dir\"]), r"C:\dir\");
-        assert_eq!(a(&[r"C:\my dir\"]), r#""C:\my dir\\""#);
-        assert_eq!(a(&[r#"say "hi""#]), r#""say \"hi\"""#);
-        assert_eq!(a(&[r#"a\"b"#]), r#""a\\\"b""#);
+    fn args_without_a_command_line_join_with_argv0_by_the_program_name_rules() {
+        let process = |args: &[&str]| {
+            let mut p = Process::default();
+            p.set_command_line(None);
+            p.set_args(Some(args.iter().map(|s| s.to_string()).collect()));
+            process_parameters(&p, StdioPipes { stdin: false }).map(|pp| pp.command_line)
+        };
+        assert_eq!(
+            process(&["cmd", "/c", "echo hi"]).unwrap(),
+            r#"cmd /c "echo hi""#
+        );
+        // argv[0] has no escapes: its trailing backslash stays single inside the quotes,
+        // while the same text as an argument has it doubled.
+        assert_eq!(
+            process(&[r"C:\my dir\", r"C:\my dir\"]).unwrap(),
+            r#""C:\my dir\" "C:\my dir\\""#
+        );
+        // A control character ends an unquoted program name for CommandLineToArgvW.
+        assert_eq!(process(&["a\u{1}b"]).unwrap(), "\"a\u{1}b\"");
+        // No parser reads a `"` in a program name back: refused, not mangled.
+        assert!(matches!(
+            process(&[r#"say "hi""#]),
+            Err(DocumentError::CommandLine(_))
+        ));
     }
 
     #[test]
