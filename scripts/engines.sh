@@ -46,6 +46,8 @@ stop_podman() {
   [ -n "${podman_pid:-}" ] && kill -TERM "$podman_pid" 2>/dev/null
   for _ in $(seq 1 50); do kill -0 "${podman_pid:-0}" 2>/dev/null || break; sleep 0.1; done
   podman --root "$work/podman/root" --runroot "$work/podman/run" rm -af >/dev/null 2>&1 || true
+  # conmon of podman's exec sessions waits out its --exit-delay (300 s) after the service.
+  pkill -9 -f "conmon .*$work/podman/" 2>/dev/null || true
   podman_pid=
 }
 
