@@ -275,17 +275,53 @@ fn with_args<'a>(address: &'a str, flags: &'a [String]) -> Vec<&'a str> {
     v
 }
 
+/// [`with_args`], owned, for [`start_fails`].
+fn containerd_args(address: &str, flags: &[String]) -> Vec<String> {
+    with_args(address, flags)
+        .into_iter()
+        .map(String::from)
+        .collect()
+}
+
+/// A test's second containerd behind its TLS front, with the certificates under `dir`.
+struct Remote {
+    front: TlsFront,
+    ctd: Containerd,
+    pki_dir: PathBuf,
+    dir: tempfile::TempDir,
+}
+
+impl Remote {
+    /// `hide_root`: containerd's root on a tmpfs in a mount namespace of its own, so it does
+    /// not see this host's files.
+    fn start(hide_root: bool) -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("dbrc")
+            .tempdir_in("/tmp")
+            .unwrap();
+        let pki_dir = dir.path().join("pki");
+        std::fs::create_dir_all(&pki_dir).unwrap();
+        pki(&pki_dir);
+        let ctd = Containerd::start(dir.path(), &pki_dir, hide_root);
+        let front = TlsFront::start(&pki_dir, ctd.socket.clone());
+        Self {
+            front,
+            ctd,
+            pki_dir,
+            dir,
+        }
+    }
+}
+
 #[test]
 fn containerd_over_tcp_with_tls_runs_containers() {
-    let dir = tempfile::Builder::new()
-        .prefix("dbrc")
-        .tempdir_in("/tmp")
-        .unwrap();
-    let pki_dir = dir.path().join("pki");
-    std::fs::create_dir_all(&pki_dir).unwrap();
-    pki(&pki_dir);
-    let ctd = Containerd::start(dir.path(), &pki_dir, false);
-    let front = TlsFront::start(&pki_dir, ctd.socket.clone());
+    // Bound in this order so the front, then containerd, drop before the directory.
+    let Remote {
+        dir,
+        pki_dir,
+        ctd,
+        front,
+    } = Remote::start(false);
     let address = front.address();
 
     let flags = tls_flags(&pki_dir, "ca.pem", true);
@@ -307,32 +343,29 @@ fn containerd_over_tcp_with_tls_runs_containers() {
     drop(d);
 
     // containerd's certificate is not signed by the CA dockbridge was given.
-    let err = start_fails(dir.path(), &{
-        let mut a = vec!["--containerd".to_string(), address.clone()];
-        a.extend(tls_flags(&pki_dir, "other-ca.pem", true));
-        a
-    });
+    let err = start_fails(
+        dir.path(),
+        &containerd_args(&address, &tls_flags(&pki_dir, "other-ca.pem", true)),
+    );
     assert!(
         err.contains(&format!("cannot reach containerd at {address} (TLS)"))
             && err.contains("UnknownIssuer"),
         "{err}"
     );
     // containerd asks for a client certificate (tcp_tls_ca) and gets none.
-    let err = start_fails(dir.path(), &{
-        let mut a = vec!["--containerd".to_string(), address.clone()];
-        a.extend(tls_flags(&pki_dir, "ca.pem", false));
-        a
-    });
+    let err = start_fails(
+        dir.path(),
+        &containerd_args(&address, &tls_flags(&pki_dir, "ca.pem", false)),
+    );
     assert!(
         err.contains(&format!("cannot reach containerd at {address} (TLS)")),
         "{err}"
     );
     // containerd's own tcp_address answers gRPC over TLS, but only CRI.
-    let err = start_fails(dir.path(), &{
-        let mut a = vec!["--containerd".to_string(), ctd.cri_address()];
-        a.extend(tls_flags(&pki_dir, "ca.pem", true));
-        a
-    });
+    let err = start_fails(
+        dir.path(),
+        &containerd_args(&ctd.cri_address(), &tls_flags(&pki_dir, "ca.pem", true)),
+    );
     assert!(
         err.contains("not with containerd's API") && err.contains("tcp_address"),
         "{err}"
@@ -350,15 +383,13 @@ fn containerd_over_tcp_with_tls_runs_containers() {
 
 #[test]
 fn containerd_on_another_filesystem_serves_images_but_runs_no_container() {
-    let dir = tempfile::Builder::new()
-        .prefix("dbrc")
-        .tempdir_in("/tmp")
-        .unwrap();
-    let pki_dir = dir.path().join("pki");
-    std::fs::create_dir_all(&pki_dir).unwrap();
-    pki(&pki_dir);
-    let ctd = Containerd::start(dir.path(), &pki_dir, true);
-    let front = TlsFront::start(&pki_dir, ctd.socket.clone());
+    // Bound in this order so the front, then containerd, drop before the directory.
+    let Remote {
+        dir: _dir,
+        pki_dir,
+        ctd: _ctd,
+        front,
+    } = Remote::start(true);
     let address = front.address();
     let flags = tls_flags(&pki_dir, "ca.pem", true);
     let d = Daemon::start_with(&with_args(&address, &flags), &[]);
