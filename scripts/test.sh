@@ -32,6 +32,10 @@ cargo test -p dockbridge --target x86_64-pc-windows-gnu --no-fail-fast --test co
 # a named pipe HCS-only and the simulator DLL starts argv-echo with the command lines it gets.
 cargo test -p dockbridge-hcs --lib --target x86_64-pc-windows-gnu --no-fail-fast
 cargo test -p dockbridge --target x86_64-pc-windows-gnu --test wine_npipe
+# dockbridge.exe as a Windows service under Wine's SCM (register, sc start, sc stop: every HCS
+# handle closed), in a Wine prefix of its own: a registered service belongs to its prefix.
+WINEPREFIX="${CARGO_TARGET_DIR:-$PWD/target}/wineprefix-service" \
+  cargo test -p dockbridge --target x86_64-pc-windows-gnu --test wine_service
 cargo test -p dockbridge --target x86_64-pc-windows-gnu --no-fail-fast --lib -- containerd::
 
 scripts/compat.sh

@@ -197,7 +197,13 @@ pub unsafe extern "system" fn HcsCreateComputeSystem(
 ) -> Hresult {
     // SAFETY: forwarded contract.
     let (id, configuration) = unsafe { (wstr(id), wstr(configuration)) };
-    match sim().create_compute_system(id, configuration, operation as usize) {
+    let mut s = sim();
+    let created = s.create_compute_system(id, configuration, operation as usize);
+    // The report follows opens too: a daemon that dies without closing leaves it showing
+    // what stayed open.
+    s.publish_report();
+    drop(s);
+    match created {
         Ok(h) => {
             // SAFETY: forwarded contract.
             unsafe { put_handle(compute_system, h) };
@@ -273,7 +279,11 @@ pub unsafe extern "system" fn HcsCreateProcess(
 ) -> Hresult {
     // SAFETY: forwarded contract.
     let params = unsafe { wstr(process_parameters) };
-    match sim().create_process(compute_system as usize, params, operation as usize) {
+    let mut s = sim();
+    let created = s.create_process(compute_system as usize, params, operation as usize);
+    s.publish_report();
+    drop(s);
+    match created {
         Ok(h) => {
             // SAFETY: forwarded contract.
             unsafe { put_handle(process, h) };

@@ -25,6 +25,7 @@
 
 mod exports;
 pub mod model;
+mod module;
 mod rawio;
 mod storage;
 mod winproc;

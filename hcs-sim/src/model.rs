@@ -293,9 +293,47 @@ static SIM: OnceLock<Mutex<Sim>> = OnceLock::new();
 /// first used: a daemon that loads the simulator (`dockbridge serve --hcs-library`) has no
 /// other way to be given a script by an end-to-end test.
 pub const CONFIG_ENV: &str = "HCS_SIM_CONFIG";
-/// A file the simulator rewrites with its report (`HcsSimReport`'s JSON) after every close
-/// call: how a test reads the handle counts of a simulator loaded by another process.
+/// A file the simulator rewrites with its report (`HcsSimReport`'s JSON) after every open
+/// and close: how a test reads the handle counts of a simulator loaded by another process.
 pub const REPORT_ENV: &str = "HCS_SIM_REPORT";
+
+/// The same two settings for a process whose environment a test cannot set (a Windows
+/// service gets the environment the SCM builds): `{"config": {...}, "report": "PATH"}` in
+/// `SETTINGS_FILE` beside the simulator DLL (a test copies the DLL into a folder of its
+/// own). The environment wins.
+pub const SETTINGS_FILE: &str = "hcs_sim.settings.json";
+
+#[derive(Default, Deserialize)]
+struct Settings {
+    config: Option<Config>,
+    report: Option<std::path::PathBuf>,
+}
+
+fn settings_beside() -> &'static Settings {
+    static SETTINGS: OnceLock<Settings> = OnceLock::new();
+    SETTINGS.get_or_init(|| {
+        #[cfg(windows)]
+        let dir = crate::module::own_path().and_then(|p| p.parent().map(|d| d.to_path_buf()));
+        #[cfg(not(windows))]
+        let dir: Option<std::path::PathBuf> = None;
+        let Some(path) = dir.map(|d| d.join(SETTINGS_FILE)) else {
+            return Settings::default();
+        };
+        match std::fs::read(&path) {
+            Ok(b) => serde_json::from_slice(&b).unwrap_or_else(|e| {
+                eprintln!("hcs-sim: ignoring invalid {}: {e}", path.display());
+                Settings::default()
+            }),
+            Err(_) => Settings::default(),
+        }
+    })
+}
+
+fn report_path() -> Option<std::path::PathBuf> {
+    std::env::var_os(REPORT_ENV)
+        .map(Into::into)
+        .or_else(|| settings_beside().report.clone())
+}
 
 pub fn sim() -> MutexGuard<'static, Sim> {
     SIM.get_or_init(|| {
@@ -305,6 +343,8 @@ pub fn sim() -> MutexGuard<'static, Sim> {
                 Ok(c) => sim.configure(c),
                 Err(e) => eprintln!("hcs-sim: ignoring invalid {CONFIG_ENV}: {e}"),
             }
+        } else if let Some(c) = settings_beside().config.clone() {
+            sim.configure(c);
         }
         Mutex::new(sim)
     })
@@ -457,7 +497,7 @@ impl Sim {
     /// Writes the report to [`REPORT_ENV`]'s file, when set (errors are the test's to see:
     /// a missing or stale file).
     pub fn publish_report(&self) {
-        if let Some(path) = std::env::var_os(REPORT_ENV) {
+        if let Some(path) = report_path() {
             let tmp = std::path::PathBuf::from(&path).with_extension("tmp");
             if std::fs::write(&tmp, self.report()).is_ok() {
                 let _ = std::fs::rename(&tmp, &path);

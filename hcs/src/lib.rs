@@ -5,6 +5,7 @@
 //! - [`ffi`]: computecore.dll loaded at run time; the crate's only unsafe code.
 //! - [`api`]: RAII handles (`Operation`, `ComputeSystem`, `Process`) closed exactly once.
 //! - [`adapter`]: the container lifecycle, leak-free on every failure path.
+//! - `service` (Windows): the daemon as a Windows service (the SCM's dispatcher and registration).
 //! - [`storage`]: layers (import, writable layer, destroy) through computestorage's calls.
 //!
 //! On platforms without computecore.dll, [`api::Hcs::load`] reports "HCS not available"
@@ -18,6 +19,8 @@ pub mod document;
 pub mod error;
 pub mod ffi;
 pub mod schema;
+#[cfg(windows)]
+pub mod service;
 pub mod storage;
 
 pub use error::{Error, HResult, Result};

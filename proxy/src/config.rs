@@ -90,6 +90,10 @@ pub struct ServeArgs {
     /// Path of a pidfile to write.
     #[arg(short = 'p', long)]
     pub pidfile: Option<PathBuf>,
+    /// Windows: the daemon as a Windows service (dockerd's flags).
+    #[cfg(windows)]
+    #[command(flatten)]
+    pub service: crate::winservice::ServiceFlags,
     /// A registry spoken to over plain HTTP or unverified HTTPS: host:port, host or CIDR
     /// (repeatable; loopback registries always are, as with dockerd).
     #[arg(long = "insecure-registry")]

@@ -20,6 +20,8 @@ pub mod registry;
 pub mod server;
 pub mod tools;
 pub mod volumes;
+#[cfg(windows)]
+pub mod winservice;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -30,8 +32,19 @@ use anyhow::Context;
 pub const ENGINE_VERSION: &str = env!("CARGO_PKG_VERSION");
 pub const GIT_COMMIT: &str = "dockbridge";
 
-/// Runs the daemon until SIGTERM or SIGINT.
+/// Runs the daemon until SIGTERM or SIGINT (Ctrl+C or Ctrl+Break on Windows).
 pub async fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
+    serve_until(args, || {}, shutdown_signal()).await
+}
+
+/// Runs the daemon until `stop` completes, then shuts it down gracefully (listeners, open
+/// streams, every backend's containers and handles). `ready` is called once every listener
+/// is bound (a Windows service reports itself running then).
+pub async fn serve_until(
+    args: config::ServeArgs,
+    ready: impl FnOnce(),
+    stop: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
     // Flags are checked and TLS files read before anything is created or started.
     let tls = args.tls_settings();
     let addrs = config::listen_addrs(&args.hosts, tls.is_some())?;
@@ -198,7 +211,8 @@ pub async fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
         };
         servers.spawn(listen::serve(listener, daemon.clone(), shutdown));
     }
-    shutdown_signal().await;
+    ready();
+    stop.await;
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
     // Open `/events` streams end now rather than holding the servers open.
@@ -300,10 +314,22 @@ async fn shutdown_signal() {
             _ = int.recv() => {}
         }
     }
-    #[cfg(not(unix))]
+    #[cfg(windows)]
     {
-        if tokio::signal::ctrl_c().await.is_err() {
+        // The console events dockerd stops on (Go maps Ctrl+C and Ctrl+Break to an
+        // interrupt, closing the console and shutdown to a terminate).
+        use tokio::signal::windows::{ctrl_break, ctrl_c, ctrl_close, ctrl_shutdown};
+        let (Ok(mut c), Ok(mut brk), Ok(mut close), Ok(mut shut)) =
+            (ctrl_c(), ctrl_break(), ctrl_close(), ctrl_shutdown())
+        else {
             std::future::pending::<()>().await;
+            return;
+        };
+        tokio::select! {
+            _ = c.recv() => {}
+            _ = brk.recv() => {}
+            _ = close.recv() => {}
+            _ = shut.recv() => {}
         }
     }
 }
