@@ -458,9 +458,14 @@ impl Adapter {
             let process = entry
                 .process()
                 .ok_or_else(|| Error::Conflict("the process has already exited".into()))?;
-            detached(blocking(move || match ctrl {
-                Some(ctrl) => process.signal(ctrl, timeout),
-                None => process.terminate(timeout),
+            let system = c.system();
+            detached(blocking(move || {
+                let result = match ctrl {
+                    Some(ctrl) => process.signal(ctrl, timeout),
+                    None => process.terminate(timeout),
+                };
+                terminate_on_timeout(system.as_deref(), &result, timeout);
+                result
             }))
             .await?
         };
@@ -490,8 +495,16 @@ impl Adapter {
             }),
         };
         let timeout = self.inner.config.timeout;
-        detached(async move { Ok(blocking(move || process.modify(&request, timeout)).await??) })
-            .await
+        let system = c.system();
+        detached(async move {
+            Ok(blocking(move || {
+                let result = process.modify(&request, timeout);
+                terminate_on_timeout(system.as_deref(), &result, timeout);
+                result
+            })
+            .await??)
+        })
+        .await
     }
 
     /// Closes the process's stdin handle (the process reads EOF).
@@ -769,6 +782,23 @@ fn shut_down_or_terminate(system: &ComputeSystem, timeout: Duration) {
     }
 }
 
+/// A process operation that timed out cannot be cancelled (real HCS answers E_NOTIMPL to
+/// HcsCancelOperation) and leaves the process in an unknown state: the container's compute
+/// system is terminated. Its processes' exits then arrive through their notifications as
+/// for any exit, and the reapers close every handle and report the container's `die`.
+fn terminate_on_timeout<T>(
+    system: Option<&ComputeSystem>,
+    result: &std::result::Result<T, HcsError>,
+    timeout: Duration,
+) {
+    if let (Some(system), Err(e)) = (system, result) {
+        if e.is_timeout() {
+            tracing::warn!(id = %system.id(), error = %e, "HCS process operation timed out: terminating the compute system");
+            system.terminate_quietly(timeout);
+        }
+    }
+}
+
 /// Watches the compute system's own events: a system that stops before it ever had an init
 /// process has nobody else to reap it.
 async fn watch_system(
@@ -812,7 +842,16 @@ async fn reap_process(
     let timeout = inner.config.timeout;
     let exit_code = match entry.process() {
         None => EXIT_CODE_UNKNOWN,
-        Some(p) => match blocking(move || p.status(timeout)).await {
+        Some(p) => match blocking({
+            let system = c.system();
+            move || {
+                let result = p.status(timeout);
+                terminate_on_timeout(system.as_deref(), &result, timeout);
+                result
+            }
+        })
+        .await
+        {
             Ok(Ok(s)) if s.last_wait_result == 0 => s.exit_code as i32,
             Ok(Ok(s)) => {
                 tracing::warn!(

@@ -366,7 +366,11 @@ impl ComputeSystem {
             Ok(info) => info,
             Err(e) => {
                 if e.is_timeout() {
-                    process.terminate_quietly(timeout);
+                    // The process may or may not exist, and the operation cannot be
+                    // cancelled: the system is terminated, which ends both; the process
+                    // handle is closed on return.
+                    tracing::warn!(id = %self.id, "HcsCreateProcess timed out: terminating the compute system");
+                    self.terminate_quietly(timeout);
                 }
                 return Err(e);
             }

@@ -159,6 +159,101 @@ async fn a_timed_out_pause_terminates_the_running_system() {
     assert_eq!(h.leaked().await, 0, "{}", h.report());
 }
 
+/// A process operation that times out cannot be cancelled (real HCS answers E_NOTIMPL) and
+/// leaves the process in an unknown state: the container's compute system is terminated,
+/// the exits arrive through the notifications as for any exit (the init's is the
+/// container's `die`, once), and no handle is left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timed_out_process_operation_terminates_the_compute_system() {
+    for function in [
+        "HcsSignalProcess",
+        "HcsModifyProcess",
+        "HcsTerminateProcess",
+        "HcsCreateProcess",
+    ] {
+        // The init is the first HcsCreateProcess; the hang hits the exec's.
+        let occurrence = if function == "HcsCreateProcess" { 2 } else { 1 };
+        let mut h = Harness::with_config(
+            json!({
+                "processes": [long_running()],
+                "faults": [{"function": function, "occurrence": occurrence, "mode": "hang"}]
+            }),
+            config(Duration::from_millis(300)),
+        );
+        let (doc, params) = documents("ping -t localhost", false);
+        h.adapter.create(ID, &doc, &params).await.unwrap();
+        let (io, _streams) = stdio(false);
+        let pid = h.adapter.start(ID, io).await.unwrap();
+        let (exec_io, _exec_streams) = stdio(false);
+        let err = match function {
+            "HcsSignalProcess" => h.adapter.signal(ID, None, 15).await.unwrap_err(),
+            "HcsModifyProcess" => h.adapter.resize(ID, None, 80, 25).await.unwrap_err(),
+            "HcsTerminateProcess" => {
+                h.adapter.exec(ID, "e1", &params, exec_io).await.unwrap();
+                h.adapter.signal(ID, Some("e1"), 9).await.unwrap_err()
+            }
+            _ => h
+                .adapter
+                .exec(ID, "e1", &params, exec_io)
+                .await
+                .unwrap_err(),
+        };
+        assert_eq!(
+            err.hresult(),
+            Some(HResult::HCS_E_OPERATION_TIMEOUT),
+            "{function}: {err}"
+        );
+        assert_eq!(h.calls("HcsCancelOperation"), 0, "{function}");
+        assert!(
+            h.calls("HcsTerminateComputeSystem") >= 1,
+            "{function}: {}",
+            h.report()
+        );
+        // Created, then the exits: the init's (Docker's `die`) and the exec's, if it ran.
+        let want_exec = function == "HcsTerminateProcess";
+        let mut events = Vec::new();
+        let deadline = tokio::time::Instant::now() + WAIT;
+        let exited = |events: &[Event], exec: Option<&str>| {
+            events
+                .iter()
+                .any(|e| matches!(e, Event::Exited { exec_id, .. } if exec_id.as_deref() == exec))
+        };
+        while !(exited(&events, None) && (!want_exec || exited(&events, Some("e1"))))
+            && tokio::time::Instant::now() < deadline
+        {
+            events.extend(h.drain_events());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(
+            events.first(),
+            Some(&Event::Created { id: ID.to_string() }),
+            "{function}: {events:?}"
+        );
+        let init_exits: Vec<u32> = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Exited {
+                    exec_id: None, pid, ..
+                } => Some(*pid),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            init_exits,
+            [pid],
+            "{function}: the init dies once: {events:?}"
+        );
+        assert_eq!(
+            exited(&events, Some("e1")),
+            want_exec,
+            "{function}: {events:?}"
+        );
+        assert_eq!(h.adapter.state(ID).unwrap().status, Status::Stopped);
+        h.adapter.delete(ID).await.unwrap();
+        assert_eq!(h.leaked().await, 0, "{function}: {}", h.report());
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_create_terminates_and_closes_the_system() {
     let mut h = Harness::new(json!({"faults": [

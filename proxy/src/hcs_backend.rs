@@ -611,4 +611,55 @@ mod tests {
         assert!(backend.state("win-shutdown").await.unwrap().is_none());
         assert_eq!(sim.open_handles(), 0, "{}", sim.report());
     }
+
+    /// A process operation that times out (here the SIGTERM's HcsSignalProcess) terminates
+    /// the compute system: the kill fails with HCS's timeout, the container then dies with
+    /// one exit event (the manager's `die`), and no handle is left.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_timed_out_signal_terminates_the_container_with_its_exit() {
+        let _turn = SIM.lock().await;
+        let lib = sim_library();
+        let sim = hcs::ffi::SimControl::load(&lib).expect("simulator controls");
+        sim.reset();
+        assert!(sim.configure(
+            r#"{"processes":[{"command_line_contains":"echo","stdout":"x\r\n","run":"until_signalled","signal_exit_code":0}],
+                "faults":[{"function":"HcsSignalProcess","mode":"hang"}]}"#
+        ));
+        let backend = HcsBackend::new(HcsBackendConfig {
+            library: Some(lib),
+            timeout: Duration::from_millis(300),
+            ..HcsBackendConfig::default()
+        })
+        .expect("backend");
+        let mut events = backend.subscribe();
+        let _io = backend
+            .create(CreateRequest {
+                id: "win-timeout".into(),
+                spec: windows_spec(),
+                rootfs: Rootfs::InSpec,
+                stdio: StdioConfig::default(),
+                labels: HashMap::new(),
+            })
+            .await
+            .expect("create");
+        let pid = backend.start("win-timeout").await.expect("start");
+        let err = backend.signal("win-timeout", None, 15).await.unwrap_err();
+        assert!(err.to_string().contains("timed out"), "{err}");
+        let exit = tokio::time::timeout(Duration::from_secs(5), events.recv())
+            .await
+            .expect("exit event")
+            .expect("event");
+        assert!(
+            matches!(&exit, RuntimeEvent::Exit { container_id, exec_id: None, pid: p, .. }
+                if container_id == "win-timeout" && *p == pid),
+            "{exit:?}"
+        );
+        let state = backend.state("win-timeout").await.unwrap().unwrap();
+        assert_eq!(state.status, TaskStatus::Stopped);
+        backend.delete("win-timeout").await.expect("delete");
+        // One exit only: no second `die`.
+        assert!(events.try_recv().is_err());
+        assert_eq!(sim.open_handles(), 0, "{}", sim.report());
+        assert!(sim.report().contains("\"HcsTerminateComputeSystem\""));
+    }
 }
