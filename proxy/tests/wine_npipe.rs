@@ -288,3 +288,65 @@ async fn daemon_serves_a_named_pipe_and_runs_windows_processes_through_hcs() {
     assert_eq!(calls["HcsInitializeWritableLayer"], 3, "{report}");
     assert_eq!(calls["HcsDestroyLayer"], 4, "{report}");
 }
+
+/// A second daemon on a pipe name another one serves refuses to start (dockerd's listener
+/// asks for FILE_FLAG_FIRST_PIPE_INSTANCE; Wine 8 ignores the flag, so this also proves the
+/// probe before it), and the first daemon keeps serving.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_daemon_on_the_same_pipe_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let pipe = format!(r"\\.\pipe\dockbridge_wine_first_{}", std::process::id());
+    let host = format!("npipe://{}", pipe.replace('\\', "/"));
+    let daemon = |n: &str| {
+        let root = dir.path().join(n);
+        std::fs::create_dir_all(&root).unwrap();
+        Command::new(env!("CARGO_BIN_EXE_dockbridge"))
+            .args([
+                "serve",
+                "-H",
+                &host,
+                "--containerd",
+                "none",
+                "--backend",
+                "hcs",
+            ])
+            .arg("--hcs-library")
+            .arg(simulator())
+            .arg("--data-root")
+            .arg(root.join("data"))
+            .arg("--exec-root")
+            .arg(root.join("exec"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(root.join("daemon.err")).unwrap())
+            .spawn()
+            .expect("starting dockbridge.exe")
+    };
+    let first = daemon("first");
+    let _first = Daemon {
+        child: first,
+        log: dir.path().join("first").join("daemon.err"),
+    };
+    let api = Api { pipe: pipe.clone() };
+    let (st, _) = api.call("GET", "/_ping", vec![], "text/plain").await;
+    assert_eq!(st, StatusCode::OK);
+
+    let mut second = daemon("second");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = second.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = second.kill();
+            panic!("a second daemon started on {pipe}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    let err = std::fs::read_to_string(dir.path().join("second").join("daemon.err")).unwrap();
+    assert!(!status.success(), "{err}");
+    assert!(err.contains("already in use"), "{err}");
+    // The first daemon still answers on the name.
+    let (st, _) = api.call("GET", "/_ping", vec![], "text/plain").await;
+    assert_eq!(st, StatusCode::OK);
+}

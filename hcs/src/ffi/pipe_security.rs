@@ -54,6 +54,28 @@ extern "system" {
 #[link(name = "kernel32")]
 extern "system" {
     fn LocalFree(mem: *mut c_void) -> *mut c_void;
+    fn WaitNamedPipeW(name: *const u16, timeout_ms: u32) -> i32;
+}
+
+/// `ERROR_FILE_NOT_FOUND`: WaitNamedPipeW on a name nobody serves.
+const ERROR_FILE_NOT_FOUND: i32 = 2;
+/// `ERROR_SEM_TIMEOUT`: the pipe exists, every instance is busy.
+const ERROR_SEM_TIMEOUT: i32 = 121;
+
+/// Whether some process serves the pipe `name` (`\\.\pipe\NAME`), asked with
+/// WaitNamedPipeW, which connects to nothing: the server sees no client.
+pub fn pipe_exists(name: &str) -> io::Result<bool> {
+    let w = wide(name);
+    // SAFETY: `w` is NUL-terminated and outlives the call.
+    if unsafe { WaitNamedPipeW(w.as_ptr(), 1) } != 0 {
+        return Ok(true);
+    }
+    let e = io::Error::last_os_error();
+    match e.raw_os_error() {
+        Some(ERROR_FILE_NOT_FOUND) => Ok(false),
+        Some(ERROR_SEM_TIMEOUT) => Ok(true),
+        _ => Err(e),
+    }
 }
 
 /// A self-relative security descriptor allocated by advapi32 (LocalAlloc), freed on drop.

@@ -50,7 +50,15 @@ impl NpipeListener {
             .in_buffer_size(BUFFER)
             .out_buffer_size(BUFFER);
         // Only the first instance claims the name: another daemon on it is an error here,
-        // not a second server answering half the clients.
+        // not a second server answering half the clients. FILE_FLAG_FIRST_PIPE_INSTANCE
+        // makes Windows refuse it; the probe before makes the refusal hold where the flag is
+        // ignored (Wine 8) and names the reason.
+        if hcs::ffi::pipe_security::pipe_exists(name)? {
+            return Err(io::Error::new(
+                io::ErrorKind::AddrInUse,
+                format!("{name} is already in use (is another daemon running?)"),
+            ));
+        }
         let first = security.create_pipe(options.clone().first_pipe_instance(true), name)?;
         Ok(Self {
             name: name.to_string(),
