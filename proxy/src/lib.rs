@@ -28,6 +28,14 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
+/// The snapshotter images are unpacked into: containerd's default on each OS (on Windows the
+/// `windows` snapshotter, whose mounts the runhcs shim turns into layer folders).
+const SNAPSHOTTER: &str = if cfg!(windows) {
+    "windows"
+} else {
+    "overlayfs"
+};
+
 /// The engine version reported by `/version` and the `Server` header.
 pub const ENGINE_VERSION: &str = env!("CARGO_PKG_VERSION");
 pub const GIT_COMMIT: &str = "dockbridge";
@@ -95,7 +103,7 @@ pub async fn serve_until(
     }
     let spool = args.data_root.join("tmp");
     let images = Arc::new(match &cd {
-        Some(cd) => images::ImageStore::new(cd.clone(), "overlayfs", spool)
+        Some(cd) => images::ImageStore::new(cd.clone(), SNAPSHOTTER, spool)
             .await
             .context("opening the image store")?,
         None => {
@@ -108,7 +116,8 @@ pub async fn serve_until(
         }
     });
     let mut backends: HashMap<&'static str, Arc<dyn backend::Backend>> = HashMap::new();
-    #[cfg(unix)]
+    // On Windows this runs Windows containers: containerd's runhcs shim, the windows
+    // snapshotter's layers, stdio over named pipes.
     if let Some(cd) = &cd {
         let backend = containerd::ContainerdBackend::new(cd.clone(), args.exec_root.join("fifo"));
         backends.insert(

@@ -24,6 +24,18 @@ use crate::backend::{
 };
 
 const RUNTIME: &str = "io.containerd.runc.v2";
+/// containerd's shim for Windows containers (hcsshim's containerd-shim-runhcs-v1), the
+/// runtime containerd on Windows runs them with.
+const RUNTIME_WINDOWS: &str = "io.containerd.runhcs.v1";
+
+/// The shim for a spec: a Windows spec (its `windows` section) runs on runhcs.
+fn runtime_for(spec: &oci_spec::runtime::Spec) -> &'static str {
+    if spec.windows().is_some() {
+        RUNTIME_WINDOWS
+    } else {
+        RUNTIME
+    }
+}
 const SPEC_TYPE_URL: &str = "types.containerd.io/opencontainers/runtime-spec/1/Spec";
 const PROCESS_TYPE_URL: &str = "types.containerd.io/opencontainers/runtime-spec/1/Process";
 
@@ -169,7 +181,7 @@ impl Backend for ContainerdBackend {
             id: req.id.clone(),
             labels: req.labels.clone(),
             runtime: Some(Runtime {
-                name: RUNTIME.into(),
+                name: runtime_for(&req.spec).into(),
                 options: None,
             }),
             spec: Some(prost_types::Any {
@@ -934,5 +946,28 @@ mod stats_tests {
                 .collect::<Vec<_>>(),
             [("read", 10), ("write", 20)]
         );
+    }
+}
+
+#[cfg(test)]
+mod runtime_tests {
+    use super::*;
+
+    #[test]
+    fn windows_specs_run_on_runhcs_and_linux_specs_on_runc() {
+        let windows: oci_spec::runtime::Spec = serde_json::from_value(serde_json::json!({
+            "ociVersion": "1.1.0",
+            "process": {"commandLine": "cmd /c \"echo hi\"", "cwd": "C:\\", "user": {"uid": 0, "gid": 0}},
+            "windows": {}
+        }))
+        .unwrap();
+        assert_eq!(runtime_for(&windows), "io.containerd.runhcs.v1");
+        let linux: oci_spec::runtime::Spec = serde_json::from_value(serde_json::json!({
+            "ociVersion": "1.1.0",
+            "process": {"args": ["sh"], "cwd": "/", "user": {"uid": 0, "gid": 0}},
+            "linux": {}
+        }))
+        .unwrap();
+        assert_eq!(runtime_for(&linux), "io.containerd.runc.v2");
     }
 }

@@ -49,7 +49,7 @@ use lifecycle::{Effect, Notice, Refusal, Transition};
 use providers::{
     ImageProvider, MountProvider, NetworkAttachment, NetworkProvider, SpecBuilder, SpecRequest,
 };
-use record::{Platform, Record, State, Status};
+use record::{Platform, Record, RootfsKind, State, Status};
 use store::Store;
 use stream::Hub;
 
@@ -504,13 +504,12 @@ impl Manager {
             other => other.into(),
         })?;
         let id = names::new_id();
-        // The image's OS picks the backend that can run it: Windows images run on HCS, Linux
-        // images on containerd (both can be live side by side; each container keeps its own).
+        // The image's OS picks the backend that can run it (both can be live side by side;
+        // each container keeps its own).
         let platform = Platform::from_os(&image.config.os);
-        let backend = match platform {
-            Platform::Windows => "hcs",
-            Platform::Linux => "containerd",
-        };
+        let backend =
+            record::backend_for(platform, self.backends.contains_key("hcs"), cfg!(windows));
+        let rootfs_kind = record::RootfsKind::of_backend(backend);
         if !self.backends.contains_key(backend) {
             return Err(ContainerError::InvalidParameter(format!(
                 "image operating system \"{}\" cannot be used on this daemon: the {backend} backend is not live (see `dockbridge serve --backend`)",
@@ -643,9 +642,9 @@ impl Manager {
         self.index.reserve(&name, &id)?;
         // Windows containers get their layers through the spec (layerFolders), over a
         // writable layer HCS creates when dockbridge keeps the layers itself.
-        let prepared = match platform {
-            Platform::Linux => self.images.prepare_rootfs(&image.id, &id).await.map(|_| ()),
-            Platform::Windows => self.images.prepare_windows_scratch(&image.id, &id).await,
+        let prepared = match rootfs_kind {
+            RootfsKind::Snapshot => self.images.prepare_rootfs(&image.id, &id).await.map(|_| ()),
+            RootfsKind::LayerFolders => self.images.prepare_windows_scratch(&image.id, &id).await,
         };
         if let Err(e) = prepared {
             self.index.release(&name, &id);
@@ -659,13 +658,13 @@ impl Manager {
             }
             Err(e) => {
                 self.index.release(&name, &id);
-                self.discard_rootfs(platform, &id).await;
+                self.discard_rootfs(rootfs_kind, &id).await;
                 return Err(e);
             }
         };
         if let Err(e) = self.store.save(&rec) {
             self.index.release(&name, &id);
-            self.discard_rootfs(platform, &id).await;
+            self.discard_rootfs(rootfs_kind, &id).await;
             self.mounts.discard(&rec.volumes).await;
             return Err(e);
         }
@@ -760,9 +759,9 @@ impl Manager {
             .create(CreateRequest {
                 id: c.id.clone(),
                 spec,
-                rootfs: match rec.platform {
-                    Platform::Windows => Rootfs::InSpec,
-                    Platform::Linux => Rootfs::Snapshot {
+                rootfs: match RootfsKind::of_backend(&rec.backend) {
+                    RootfsKind::LayerFolders => Rootfs::InSpec,
+                    RootfsKind::Snapshot => Rootfs::Snapshot {
                         snapshotter: rec.snapshotter.clone(),
                         key: rec.rootfs_key.clone(),
                     },
@@ -1199,9 +1198,9 @@ impl Manager {
     async fn remove_resources(&self, rec: &Record, volumes: bool) -> Result<()> {
         let backend = self.backend(&rec.backend)?;
         backend.delete(&rec.id).await?;
-        match rec.platform {
-            Platform::Linux => self.images.remove_rootfs(&rec.rootfs_key).await?,
-            Platform::Windows => self.images.remove_windows_scratch(&rec.id).await?,
+        match RootfsKind::of_backend(&rec.backend) {
+            RootfsKind::Snapshot => self.images.remove_rootfs(&rec.rootfs_key).await?,
+            RootfsKind::LayerFolders => self.images.remove_windows_scratch(&rec.id).await?,
         }
         self.networks.remove(rec).await?;
         let used_elsewhere: Vec<String> = self

@@ -485,6 +485,13 @@ impl SpecBuilder for RuntimeSpecs {
             Platform::Windows => {
                 let mut ctx = self.windows_context(&req.rec.id, req.image);
                 ctx.first_start = req.rec.state.started_at.is_none();
+                if super::record::RootfsKind::of_backend(&req.rec.backend)
+                    == super::record::RootfsKind::Snapshot
+                {
+                    // On containerd the snapshot's mounts name the layers, and the runhcs
+                    // shim refuses a spec that names them too.
+                    ctx.layer_folders.clear();
+                }
                 Ok(translate::windows::windows_spec(
                     req.body,
                     &req.image.config,

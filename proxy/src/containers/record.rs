@@ -67,6 +67,36 @@ impl Platform {
     }
 }
 
+/// Where a container's root filesystem comes from, by the backend that runs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RootfsKind {
+    /// A containerd snapshot (Linux containers; Windows containers on containerd, whose
+    /// `windows` snapshotter's mounts name the layer folders for the runhcs shim).
+    Snapshot,
+    /// Layer folders in the spec over a scratch layer dockbridge made (the HCS backend).
+    LayerFolders,
+}
+
+impl RootfsKind {
+    pub fn of_backend(backend: &str) -> Self {
+        if backend == "hcs" {
+            RootfsKind::LayerFolders
+        } else {
+            RootfsKind::Snapshot
+        }
+    }
+}
+
+/// The backend that runs an image's containers here: Windows images on HCS when it is
+/// live, else on containerd when containerd runs Windows containers (dockbridge on Windows:
+/// containerd's runhcs shim); Linux images on containerd.
+pub fn backend_for(platform: Platform, hcs_live: bool, windows_host: bool) -> &'static str {
+    match platform {
+        Platform::Windows if hcs_live || !windows_host => "hcs",
+        Platform::Windows | Platform::Linux => "containerd",
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct State {
     pub status: Status,
@@ -154,4 +184,22 @@ pub struct NetworkDonor {
     /// Its `Config.Hostname`/`Domainname`: dockerd gives them to the joining container.
     pub hostname: String,
     pub domainname: Option<String>,
+}
+
+#[cfg(test)]
+mod backend_choice_tests {
+    use super::*;
+
+    #[test]
+    fn windows_images_run_on_hcs_when_live_else_on_containerd_on_windows() {
+        assert_eq!(backend_for(Platform::Linux, true, false), "containerd");
+        assert_eq!(backend_for(Platform::Linux, true, true), "containerd");
+        assert_eq!(backend_for(Platform::Windows, true, true), "hcs");
+        assert_eq!(backend_for(Platform::Windows, true, false), "hcs");
+        // containerd runs Windows containers only on Windows (runhcs).
+        assert_eq!(backend_for(Platform::Windows, false, true), "containerd");
+        assert_eq!(backend_for(Platform::Windows, false, false), "hcs");
+        assert_eq!(RootfsKind::of_backend("hcs"), RootfsKind::LayerFolders);
+        assert_eq!(RootfsKind::of_backend("containerd"), RootfsKind::Snapshot);
+    }
 }

@@ -151,10 +151,10 @@ mod tests {
 impl super::Manager {
     /// Undoes a create's root filesystem on a failure path (errors are only logged: the
     /// create's own error is what the client gets).
-    pub(super) async fn discard_rootfs(&self, platform: super::record::Platform, id: &str) {
-        let result = match platform {
-            super::record::Platform::Linux => self.images.remove_rootfs(id).await,
-            super::record::Platform::Windows => self.images.remove_windows_scratch(id).await,
+    pub(super) async fn discard_rootfs(&self, kind: super::record::RootfsKind, id: &str) {
+        let result = match kind {
+            super::record::RootfsKind::Snapshot => self.images.remove_rootfs(id).await,
+            super::record::RootfsKind::LayerFolders => self.images.remove_windows_scratch(id).await,
         };
         if let Err(e) = result {
             tracing::warn!(container = %id, "removing the root filesystem of a failed create: {e}");
