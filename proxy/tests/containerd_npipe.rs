@@ -11,7 +11,13 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use containerd_client::services::v1::VersionResponse;
+use containerd_client::services::v1::snapshots::{MountsRequest, MountsResponse};
+use containerd_client::services::v1::{
+    CreateContainerRequest, CreateContainerResponse, CreateTaskRequest, CreateTaskResponse,
+    DeleteContainerRequest, DeleteResponse, DeleteTaskRequest, StartRequest, StartResponse,
+    VersionResponse,
+};
+use containerd_client::types::Mount;
 use dockbridge::containerd::address::Target;
 use dockbridge::containerd::Containerd;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -97,9 +103,24 @@ impl tower::Service<http::Request<tonic::body::Body>> for Version {
     }
 }
 
-/// Serves [`Version`] on `name`: one pipe instance per connection, a new one created as
-/// each is taken (as containerd's go-winio listener does).
+/// Serves [`Version`] on `name`.
 fn serve(name: &str) {
+    serve_with(name, Version);
+}
+
+/// Serves `service` on `name`: one pipe instance per connection, a new one created as
+/// each is taken (as containerd's go-winio listener does).
+fn serve_with<S>(name: &str, service: S)
+where
+    S: tower::Service<
+            http::Request<tonic::body::Body>,
+            Response = http::Response<tonic::body::Body>,
+            Error = Infallible,
+        > + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
     let first = ServerOptions::new()
         .first_pipe_instance(true)
         .create(name)
@@ -131,7 +152,7 @@ fn serve(name: &str) {
     });
     tokio::spawn(
         tonic::transport::Server::builder()
-            .serve_with_incoming(Version, tokio_stream::wrappers::ReceiverStream::new(rx)),
+            .serve_with_incoming(service, tokio_stream::wrappers::ReceiverStream::new(rx)),
     );
 }
 
@@ -206,4 +227,263 @@ async fn a_busy_pipe_is_waited_for() {
         .expect("opened once an instance was free");
     again.connect().await.unwrap();
     drop((client, taken, only));
+}
+
+/// One unary gRPC call answered by `f` (containerd-client generates no server code).
+async fn unary<Req, Resp, F>(
+    req: http::Request<tonic::body::Body>,
+    f: F,
+) -> http::Response<tonic::body::Body>
+where
+    Req: prost::Message + Default + Send + 'static,
+    Resp: prost::Message + Send + 'static,
+    F: FnOnce(Req) -> Result<Resp, tonic::Status> + Send + 'static,
+{
+    struct Unary<F>(Option<F>);
+    impl<Req, Resp, F> tonic::server::UnaryService<Req> for Unary<F>
+    where
+        Req: Send + 'static,
+        Resp: Send + 'static,
+        F: FnOnce(Req) -> Result<Resp, tonic::Status> + Send + 'static,
+    {
+        type Response = Resp;
+        type Future = std::future::Ready<Result<tonic::Response<Resp>, tonic::Status>>;
+        fn call(&mut self, r: tonic::Request<Req>) -> Self::Future {
+            let f = self.0.take().expect("one call");
+            std::future::ready(f(r.into_inner()).map(tonic::Response::new))
+        }
+    }
+    let codec = tonic_prost::ProstCodec::<Resp, Req>::default();
+    tonic::server::Grpc::new(codec)
+        .unary(Unary(Some(f)), req)
+        .await
+}
+
+/// What the daemon sent, as a Windows containerd would have received it.
+#[derive(Default)]
+struct Recorded {
+    container: Option<containerd_client::services::v1::Container>,
+    mounts: Option<MountsRequest>,
+    task: Option<CreateTaskRequest>,
+    started: Vec<String>,
+}
+
+/// The Windows snapshotter's mount for a container's snapshot: the scratch layer as the
+/// source, the image's layers (topmost first) in `parentLayerPaths`, as containerd's
+/// windows snapshotter returns it.
+const SCRATCH: &str =
+    r"C:\ProgramData\containerd\root\io.containerd.snapshotter.v1.windows\snapshots\7";
+const PARENTS: [&str; 2] = [
+    r"C:\ProgramData\containerd\root\io.containerd.snapshotter.v1.windows\snapshots\5",
+    r"C:\ProgramData\containerd\root\io.containerd.snapshotter.v1.windows\snapshots\3",
+];
+
+/// A containerd that records what it is asked, answers Containers, Snapshots.Mounts and
+/// Tasks.Create/Start, and plays the runhcs shim's part of stdio: on Tasks.Create it dials
+/// the stdout pipe named in the request and writes into it.
+#[derive(Clone)]
+struct RecordingContainerd(std::sync::Arc<std::sync::Mutex<Recorded>>);
+
+impl tower::Service<http::Request<tonic::body::Body>> for RecordingContainerd {
+    type Response = http::Response<tonic::body::Body>;
+    type Error = Infallible;
+    type Future =
+        Pin<Box<dyn std::future::Future<Output = Result<Self::Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: http::Request<tonic::body::Body>) -> Self::Future {
+        let rec = self.0.clone();
+        Box::pin(async move {
+            let path = req.uri().path().to_string();
+            Ok(match path.as_str() {
+                "/containerd.services.tasks.v1.Tasks/Delete" => {
+                    unary(req, |_: DeleteTaskRequest| {
+                        Err::<DeleteResponse, _>(tonic::Status::not_found("no such task"))
+                    })
+                    .await
+                }
+                "/containerd.services.containers.v1.Containers/Delete" => {
+                    unary(req, |_: DeleteContainerRequest| {
+                        Err::<(), _>(tonic::Status::not_found("no such container"))
+                    })
+                    .await
+                }
+                "/containerd.services.containers.v1.Containers/Create" => {
+                    unary(req, move |r: CreateContainerRequest| {
+                        rec.lock().unwrap().container = r.container.clone();
+                        Ok(CreateContainerResponse {
+                            container: r.container,
+                        })
+                    })
+                    .await
+                }
+                "/containerd.services.snapshots.v1.Snapshots/Mounts" => {
+                    unary(req, move |r: MountsRequest| {
+                        rec.lock().unwrap().mounts = Some(r);
+                        Ok(MountsResponse {
+                            mounts: vec![Mount {
+                                r#type: "windows-layer".into(),
+                                source: SCRATCH.into(),
+                                target: String::new(),
+                                options: vec![
+                                    "rw".into(),
+                                    format!(
+                                        "parentLayerPaths={}",
+                                        serde_json::to_string(&PARENTS).unwrap()
+                                    ),
+                                ],
+                            }],
+                        })
+                    })
+                    .await
+                }
+                "/containerd.services.tasks.v1.Tasks/Create" => {
+                    unary(req, move |r: CreateTaskRequest| {
+                        // The shim's side: connect to the pipes the client serves.
+                        let stdout = ClientOptions::new().open(&r.stdout).map_err(|e| {
+                            tonic::Status::internal(format!("dialing {}: {e}", r.stdout))
+                        })?;
+                        let stderr = ClientOptions::new().open(&r.stderr).map_err(|e| {
+                            tonic::Status::internal(format!("dialing {}: {e}", r.stderr))
+                        })?;
+                        tokio::spawn(async move {
+                            use tokio::io::AsyncWriteExt;
+                            let mut stdout = stdout;
+                            let _ = stdout.write_all(b"hello from runhcs\r\n").await;
+                            drop((stdout, stderr));
+                        });
+                        let id = r.container_id.clone();
+                        rec.lock().unwrap().task = Some(r);
+                        Ok(CreateTaskResponse {
+                            container_id: id,
+                            pid: 4242,
+                        })
+                    })
+                    .await
+                }
+                "/containerd.services.tasks.v1.Tasks/Start" => {
+                    unary(req, move |r: StartRequest| {
+                        rec.lock().unwrap().started.push(r.container_id);
+                        Ok(StartResponse { pid: 4242 })
+                    })
+                    .await
+                }
+                _ => tonic::Status::unimplemented(path).into_http(),
+            })
+        })
+    }
+}
+
+/// The containerd backend on Windows, against a recording containerd on a real named pipe:
+/// the Windows spec from the daemon's translation (an `ArgsEscaped` image: its command line
+/// verbatim in `process.commandLine`), the runhcs runtime, the windows snapshotter's mounts
+/// as the task's rootfs with no `layerFolders` in the spec (runhcs refuses both), and the
+/// task's stdio as named pipes the "shim" dials.
+#[tokio::test]
+async fn windows_containers_go_to_containerd_with_runhcs_a_windows_spec_and_pipe_stdio() {
+    use dockbridge::backend::{Backend, CreateRequest, Rootfs, StdioConfig};
+    use tokio::io::AsyncReadExt;
+
+    let name = pipe_name("recording");
+    let recorded = RecordingContainerd(Default::default());
+    serve_with(&name, recorded.clone());
+    let (cd, _) = Containerd::dial(&Target::NamedPipe(name), "moby")
+        .await
+        .unwrap();
+    let fifo_root = std::env::temp_dir().join(format!("dockbridge-ctd-win-{}", std::process::id()));
+    let backend = dockbridge::containerd::ContainerdBackend::new(cd, fifo_root);
+
+    // What the manager translates for a container of an ArgsEscaped Windows image.
+    let line = r#"cmd /S /C "echo "two words" & exit 3""#;
+    let image = spec::image::ImageConfigFile::from_slice(
+        serde_json::to_vec(&serde_json::json!({
+            "os": "windows",
+            "architecture": "amd64",
+            "config": {"Cmd": [line], "ArgsEscaped": true},
+            "rootfs": {"type": "layers", "diff_ids": []}
+        }))
+        .unwrap()
+        .as_slice(),
+    )
+    .unwrap();
+    let body: spec::api::models::ContainerCreateBody = serde_json::from_value(
+        serde_json::json!({"Image": "win", "HostConfig": {"NetworkMode": "none"}}),
+    )
+    .unwrap();
+    let ctx = translate::windows::WindowsContext::for_audit("c-win", 2);
+    let windows_spec = translate::windows::windows_spec(&body, &image, &ctx).unwrap();
+
+    let io = backend
+        .create(CreateRequest {
+            id: "c-win".into(),
+            spec: windows_spec,
+            rootfs: Rootfs::Snapshot {
+                snapshotter: "windows".into(),
+                key: "c-win".into(),
+            },
+            stdio: StdioConfig::default(),
+            labels: Default::default(),
+        })
+        .await
+        .expect("create");
+    assert_eq!(backend.start("c-win").await.expect("start"), 4242);
+    let mut out = String::new();
+    tokio::time::timeout(
+        Duration::from_secs(20),
+        io.stdout.expect("stdout").read_to_string(&mut out),
+    )
+    .await
+    .expect("stdout ends")
+    .unwrap();
+    assert_eq!(out, "hello from runhcs\r\n");
+
+    let rec = recorded.0.lock().unwrap();
+    let container = rec.container.as_ref().expect("container created");
+    assert_eq!(
+        container.runtime.as_ref().map(|r| r.name.as_str()),
+        Some("io.containerd.runhcs.v1")
+    );
+    assert_eq!(
+        (
+            container.snapshotter.as_str(),
+            container.snapshot_key.as_str()
+        ),
+        ("windows", "c-win")
+    );
+    let sent: serde_json::Value =
+        serde_json::from_slice(&container.spec.as_ref().expect("spec").value).unwrap();
+    assert_eq!(sent["process"]["commandLine"], line, "{sent}");
+    assert!(
+        sent["process"].get("args").is_none_or(|a| a.is_null()),
+        "{sent}"
+    );
+    assert_eq!(sent["process"]["cwd"], "C:\\", "{sent}");
+    assert!(sent["windows"].is_object(), "{sent}");
+    assert!(sent.get("linux").is_none(), "{sent}");
+    assert!(
+        sent["windows"].get("layerFolders").is_none(),
+        "the layers come from the rootfs mounts: {sent}"
+    );
+    let mounts = rec.mounts.as_ref().expect("mounts asked");
+    assert_eq!(
+        (mounts.snapshotter.as_str(), mounts.key.as_str()),
+        ("windows", "c-win")
+    );
+    let task = rec.task.as_ref().expect("task created");
+    assert_eq!(task.rootfs.len(), 1);
+    assert_eq!(task.rootfs[0].r#type, "windows-layer");
+    assert_eq!(task.rootfs[0].source, SCRATCH);
+    assert!(
+        task.stdout
+            .starts_with(r"\\.\pipe\dockbridge-c-win-init-stdout"),
+        "{}",
+        task.stdout
+    );
+    assert!(task.stderr.starts_with(r"\\.\pipe\"), "{}", task.stderr);
+    assert!(task.stdin.is_empty());
+    assert!(!task.terminal);
+    assert_eq!(rec.started, ["c-win"]);
 }
