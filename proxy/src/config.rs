@@ -51,10 +51,16 @@ pub struct ServeArgs {
     #[arg(short = 'G', long = "group", value_name = "GROUP")]
     pub group: Option<String>,
     /// Root of persistent state (containers, logs, containerd's root).
-    #[arg(long, default_value = "/var/lib/dockbridge")]
+    #[cfg_attr(not(windows), arg(long, default_value = "/var/lib/dockbridge"))]
+    // As dockerd's %ProgramData%\docker: a service starts in system32, so never relative.
+    #[cfg_attr(windows, arg(long, default_value = r"C:\ProgramData\dockbridge"))]
     pub data_root: PathBuf,
     /// Root of runtime state (FIFOs, containerd's state and socket).
-    #[arg(long, default_value = "/run/dockbridge")]
+    #[cfg_attr(not(windows), arg(long, default_value = "/run/dockbridge"))]
+    #[cfg_attr(
+        windows,
+        arg(long, default_value = r"C:\ProgramData\dockbridge\exec-root")
+    )]
     pub exec_root: PathBuf,
     /// Use an existing containerd instead of starting a private one: a socket path,
     /// unix:///PATH, tcp://HOST:PORT (TLS with --containerd-tlscacert; plain TCP only on
