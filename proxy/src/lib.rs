@@ -58,6 +58,14 @@ pub async fn serve_until(
     let addrs = config::listen_addrs(&args.hosts, tls.is_some())?;
     let bind_opts = bind_options(&args, tls.as_ref(), &addrs)?;
     let (seccomp_profile, seccomp) = config::seccomp_profile(args.seccomp_profile.as_deref())?;
+    // A pipe another daemon serves is refused before anything under the data root is
+    // opened (bind checks again: the name may be taken meanwhile).
+    #[cfg(windows)]
+    for addr in &addrs {
+        if let config::ListenAddr::Npipe(name) = addr {
+            listen::npipe::ensure_unserved(name)?;
+        }
+    }
     let hcs_only = config::hcs_only(&args)?;
     // `--containerd none` (HCS-only) names no containerd to dial.
     let containerd_target = if hcs_only {

@@ -346,6 +346,8 @@ async fn a_second_daemon_on_the_same_pipe_refuses_to_start() {
     let err = std::fs::read_to_string(dir.path().join("second").join("daemon.err")).unwrap();
     assert!(!status.success(), "{err}");
     assert!(err.contains("already in use"), "{err}");
+    // Refused before it opened (or created) anything under its data root.
+    assert!(!dir.path().join("second").join("data").exists());
     // The first daemon still answers on the name.
     let (st, _) = api.call("GET", "/_ping", vec![], "text/plain").await;
     assert_eq!(st, StatusCode::OK);

@@ -40,6 +40,17 @@ pub fn group_sids(group: Option<&str>) -> io::Result<Vec<String>> {
         .collect()
 }
 
+/// Refuses a pipe name that another process serves (`WaitNamedPipeW`: nobody connects).
+pub fn ensure_unserved(name: &str) -> io::Result<()> {
+    if hcs::ffi::pipe_security::pipe_exists(name)? {
+        return Err(io::Error::new(
+            io::ErrorKind::AddrInUse,
+            format!("{name} is already in use (is another daemon running?)"),
+        ));
+    }
+    Ok(())
+}
+
 impl NpipeListener {
     /// Creates the first instance; fails if another process already serves `name`.
     pub fn bind(name: &str, group_sids: &[String]) -> io::Result<Self> {
@@ -53,12 +64,7 @@ impl NpipeListener {
         // not a second server answering half the clients. FILE_FLAG_FIRST_PIPE_INSTANCE
         // makes Windows refuse it; the probe before makes the refusal hold where the flag is
         // ignored (Wine 8) and names the reason.
-        if hcs::ffi::pipe_security::pipe_exists(name)? {
-            return Err(io::Error::new(
-                io::ErrorKind::AddrInUse,
-                format!("{name} is already in use (is another daemon running?)"),
-            ));
-        }
+        ensure_unserved(name)?;
         let first = security.create_pipe(options.clone().first_pipe_instance(true), name)?;
         Ok(Self {
             name: name.to_string(),
