@@ -36,7 +36,7 @@ cargo test -p dockbridge --target x86_64-pc-windows-gnu --test wine_npipe
 # handle closed), in a Wine prefix of its own: a registered service belongs to its prefix.
 WINEPREFIX="${CARGO_TARGET_DIR:-$PWD/target}/wineprefix-service" \
   cargo test -p dockbridge --target x86_64-pc-windows-gnu --test wine_service
-cargo test -p dockbridge --target x86_64-pc-windows-gnu --no-fail-fast --lib -- containerd::
+cargo test -p dockbridge --target x86_64-pc-windows-gnu --no-fail-fast --lib -- containerd:: winservice::
 
 scripts/compat.sh
 scripts/pytest-clients.sh
