@@ -209,6 +209,30 @@ fn ipv6_network_names_ports_and_cleanup() {
     ]);
     assert_eq!(page, "hello\n");
 
+    // `network connect --ip6` of a running container: a second interface with the address.
+    d.ok(&[
+        "network",
+        "create",
+        "--ipv6",
+        "--subnet",
+        "10.57.0.0/24",
+        "--subnet",
+        "fd00:db8:2::/64",
+        "v6b",
+    ]);
+    d.fails_with(
+        &["network", "connect", "--ip6", "fd00:db8:3::5", "v6b", "db"],
+        "It does not belong to any of this network's subnets",
+    );
+    d.ok(&["network", "connect", "--ip6", "fd00:db8:2::50", "v6b", "db"]);
+    let ep = inspect(&d, "db")["NetworkSettings"]["Networks"]["v6b"].clone();
+    assert_eq!(ep["GlobalIPv6Address"], "fd00:db8:2::50", "{ep}");
+    assert_eq!(ep["IPv6Gateway"], "fd00:db8:2::1");
+    let eth1 = d.ok(&["exec", "db", "busybox", "ip", "-6", "addr", "show", "eth1"]);
+    assert!(eth1.contains("fd00:db8:2::50/64"), "{eth1}");
+    d.ok(&["network", "disconnect", "v6b", "db"]);
+    d.ok(&["network", "rm", "v6b"]);
+
     // Published over IPv6: the bindings as dockerd reports them, reachable on [::1].
     let ports = d.ok(&["port", "web", "80/tcp"]);
     let random: u16 = ports

@@ -927,7 +927,7 @@ impl BridgeNetworks {
         for (k, ep) in endpoints_config(rec) {
             if k == key || k == n.name || k == n.id {
                 wanted = requested_ip(&ep).or(wanted);
-                wanted6 = endpoint6::requested(&ep).or(wanted6);
+                wanted6 = endpoint6::requested(&ep)?.or(wanted6);
                 mac = requested_mac(&ep).or(mac);
                 aliases.extend(ep.aliases.unwrap_or_default());
             }

@@ -94,8 +94,9 @@ pub fn answer_records(msg: &[u8], q: &Query, v4: &[Ipv4Addr], v6: &[Ipv6Addr]) -
     };
     let mut out = Vec::with_capacity(q.question_end + 28 * give.len());
     out.extend_from_slice(&q.id.to_be_bytes());
-    // QR, AA, RA; RD echoed; NOERROR.
-    let flags: u16 = 0x8000 | 0x0400 | 0x0080 | if q.rd { 0x0100 } else { 0 };
+    // QR, RA; RD echoed; NOERROR. Not authoritative: dockerd's resolver leaves AA clear
+    // (nslookup says "Non-authoritative answer" on both engines).
+    let flags: u16 = 0x8000 | 0x0080 | if q.rd { 0x0100 } else { 0 };
     out.extend_from_slice(&flags.to_be_bytes());
     out.extend_from_slice(&1u16.to_be_bytes());
     out.extend_from_slice(&(give.len() as u16).to_be_bytes());
@@ -313,6 +314,7 @@ mod tests {
         let r = answer(&m, &q, &ips);
         assert_eq!(&r[..2], &[0x12, 0x34]);
         assert_eq!(r[2] & 0x80, 0x80, "QR");
+        assert_eq!(r[2] & 0x04, 0, "AA");
         assert_eq!(r[3] & 0x0f, 0, "NOERROR");
         assert_eq!(u16::from_be_bytes([r[6], r[7]]), 2, "ANCOUNT");
         assert_eq!(&r[r.len() - 4..], &[172, 18, 0, 3]);

@@ -11,15 +11,20 @@ use super::ipam;
 use super::user::Ipv6Config;
 use crate::containers::ContainerError;
 
-/// `--ip6` (`EndpointsConfig.<net>.IPAMConfig.IPv6Address`), checked by translate.
-pub fn requested(ep: &EndpointSettings) -> Option<Ipv6Addr> {
-    ep.ipam_config
-        .as_ref()?
-        .ipv6_address
-        .as_deref()
-        .filter(|s| !s.is_empty())?
-        .parse()
-        .ok()
+/// `--ip6` (`EndpointsConfig.<net>.IPAMConfig.IPv6Address`): checked by translate at
+/// create, but `network connect` brings it here unchecked.
+pub fn requested(ep: &EndpointSettings) -> Result<Option<Ipv6Addr>, ContainerError> {
+    let Some(s) = ep
+        .ipam_config
+        .as_ref()
+        .and_then(|i| i.ipv6_address.as_deref())
+        .filter(|s| !s.is_empty())
+    else {
+        return Ok(None);
+    };
+    s.parse()
+        .map(Some)
+        .map_err(|_| ContainerError::InvalidParameter(format!("invalid IPv6 address: {s}")))
 }
 
 /// The endpoint's IPv6 address: none on a network without IPv6, else `wanted` (libnetwork's
@@ -133,6 +138,20 @@ mod tests {
         assert_eq!(
             pick(Some(&r), &BTreeSet::new(), None).unwrap(),
             Some(ip("fd00:dbc::101"))
+        );
+    }
+
+    #[test]
+    fn requested_addresses_are_checked() {
+        let ep = |ip: &str| -> EndpointSettings {
+            serde_json::from_value(json!({"IPAMConfig": {"IPv6Address": ip}})).unwrap()
+        };
+        assert_eq!(requested(&ep("fd00::5")).unwrap(), Some(ip("fd00::5")));
+        assert_eq!(requested(&ep("")).unwrap(), None);
+        assert_eq!(requested(&EndpointSettings::default()).unwrap(), None);
+        assert_eq!(
+            requested(&ep("zz")).unwrap_err().to_string(),
+            "invalid IPv6 address: zz"
         );
     }
 
