@@ -193,6 +193,16 @@ fn ipv6_network_names_ports_and_cleanup() {
         global.is_some_and(|i| !addr.lines().nth(i).unwrap_or("").contains("tentative")),
         "{addr}"
     );
+    // IPv6 as libnetwork leaves it: off in the namespace (`all`), on for the interface
+    // with an IPv6 address and for loopback; off everywhere on an IPv4-only network.
+    let sysctls = "cd /proc/sys/net/ipv6/conf && cat all/disable_ipv6 lo/disable_ipv6 eth0/disable_ipv6 && cut -c1-32 /proc/net/if_inet6 | sort";
+    let v6 = d.ok(&["exec", "db", "sh", "-c", sysctls]);
+    assert!(
+        v6.starts_with("1\n0\n0\n") && v6.contains("00000000000000000000000000000001\n"),
+        "{v6}"
+    );
+    let v4 = d.ok(&["run", "--rm", IMAGE, "sh", "-c", sysctls]);
+    assert_eq!(v4, "1\n1\n1\n");
     let aaaa = d.ok(&["exec", "db", "busybox", "nslookup", "-type=aaaa", "web"]);
     assert!(aaaa.contains("fd00:db8:1::99"), "{aaaa}");
     d.ok(&[

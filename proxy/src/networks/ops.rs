@@ -521,6 +521,17 @@ mod system {
                 std::fs::File::create(&path).map_err(|e| e.to_string())?;
                 let pin = || -> Result<(), String> {
                     unshare(CloneFlags::CLONE_NEWNET).map_err(|e| format!("unshare: {e}"))?;
+                    // As libnetwork: IPv6 off in the namespace (`all`, hence `default`
+                    // for the interfaces to come, and `lo`); an interface that gets an IPv6
+                    // address turns it back on for itself and `lo` (see `add_link`). This
+                    // thread is in the new namespace, so its /proc/sys/net is the new one's.
+                    match std::fs::write("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1") {
+                        // A kernel without IPv6.
+                        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                            return Err(format!("disabling IPv6: {e}"))
+                        }
+                        _ => {}
+                    }
                     let ns = format!("/proc/self/task/{}/ns/net", nix::unistd::gettid());
                     mount(
                         Some(ns.as_str()),
@@ -570,14 +581,17 @@ mod system {
             );
             run("ip", &["-batch", "-"], Some(&host)).await?;
             if l.v6.is_some() {
-                // The namespace's defaults may have IPv6 off; the address is added with
-                // `nodad` (as libnetwork's IFA_F_NODAD), so it is usable at once.
-                set_sysctl_in(
-                    l.netns,
-                    format!("/proc/sys/net/ipv6/conf/{}/disable_ipv6", l.ifname),
-                    "0",
-                )
-                .await?;
+                // IPv6 is off in the namespace (see `create_netns`): on again for this
+                // interface and loopback, as libnetwork does. The address is added with
+                // `nodad` (libnetwork's IFA_F_NODAD), so it is usable at once.
+                for dev in [l.ifname, "lo"] {
+                    set_sysctl_in(
+                        l.netns,
+                        format!("/proc/sys/net/ipv6/conf/{dev}/disable_ipv6"),
+                        "0",
+                    )
+                    .await?;
+                }
             }
             let mut inside = format!(
                 "link set lo up\naddr add {}/{} dev {}\nlink set {} up\n",
