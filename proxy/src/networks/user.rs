@@ -61,17 +61,17 @@ impl UserNetwork {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct CreateRequest {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub name: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub driver: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub internal: bool,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub attachable: bool,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub ingress: bool,
-    #[serde(default, rename = "EnableIPv6")]
+    #[serde(default, rename = "EnableIPv6", deserialize_with = "null_as_default")]
     pub enable_ipv6: bool,
     #[serde(default, rename = "IPAM")]
     pub ipam: Option<Ipam>,
@@ -79,16 +79,16 @@ pub struct CreateRequest {
     pub options: Option<BTreeMap<String, String>>,
     #[serde(default)]
     pub labels: Option<BTreeMap<String, String>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub config_only: bool,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub scope: String,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Ipam {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub driver: String,
     #[serde(default)]
     pub config: Option<Vec<IpamConfig>>,
@@ -99,14 +99,24 @@ pub struct Ipam {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct IpamConfig {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub subnet: String,
-    #[serde(default, rename = "IPRange")]
+    #[serde(default, rename = "IPRange", deserialize_with = "null_as_default")]
     pub ip_range: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub gateway: String,
     #[serde(default)]
     pub auxiliary_addresses: Option<BTreeMap<String, String>>,
+}
+
+/// A JSON `null` read as the field's default: docker-py sends `"IPRange": null`,
+/// `"Internal": null`… for what its caller left out, and dockerd (Go) takes them as zero.
+fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
 const BRIDGE_NAME: &str = "com.docker.network.bridge.name";
@@ -583,6 +593,21 @@ mod tests {
         o.remove("ipv6");
         let back: UserNetwork = serde_json::from_value(old).unwrap();
         assert!(back.ipv6.is_none() && !back.enable_ipv6);
+    }
+
+    #[test]
+    fn nulls_read_as_go_zero_values() {
+        // docker-py's IPAMPool and networks.create leave what was not given as null.
+        let n = mk(
+            json!({"Name": "py", "Driver": null, "Internal": null, "EnableIPv6": true,
+                   "IPAM": {"Driver": "default", "Config": [
+                       {"Subnet": "fd00:c1::/64", "IPRange": null, "Gateway": "fd00:c1::1",
+                        "AuxiliaryAddresses": null}]}}),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(n.v6().unwrap().gateway.to_string(), "fd00:c1::1");
+        assert!(!n.internal);
     }
 
     #[test]
