@@ -286,6 +286,25 @@ fn ipv6_network_names_ports_and_cleanup() {
         "busybox ip -o -6 addr show eth0 scope global | awk '{print $4}'",
     ]);
     assert_eq!(next.trim(), "fd00:db8:1::3/64");
+    // A crash (kill -9) and a new start: the same again, nothing added twice.
+    d.crash_restart();
+    assert_eq!(
+        curl_ready(&d, &format!("http://[::1]:{random}/")),
+        "hello\n"
+    );
+    assert_eq!(curl_ready(&d, "http://[::1]:8086/"), "hello\n");
+    let addrs = lines(&d, &["ip", "-o", "-6", "addr", "show", "dev", &bridge]);
+    assert_eq!(
+        addrs
+            .iter()
+            .filter(|l| l.contains("fd00:db8:1::1/64"))
+            .count(),
+        1,
+        "{addrs:?}"
+    );
+    d.ok(&[
+        "exec", "db", "busybox", "ping", "-6", "-c1", "-W", "5", "web",
+    ]);
     // An --ip6 another container has: the start fails, nothing is left of it.
     let taken = d.docker(&[
         "run",
