@@ -24,6 +24,7 @@ pub fn cases() -> Vec<Case> {
         Case::new(A, "bridge_ipv6_network_shape", (1, 24), network_shape),
         Case::new(A, "bridge_ipv6_container_endpoint", (1, 24), endpoint),
         Case::new(A, "bridge_ipv6_published_port", (1, 25), published_port),
+        Case::new(A, "bridge_ip_range_gateway", (1, 24), range_gateway),
     ]
 }
 
@@ -234,6 +235,39 @@ fn endpoint(ctx: &mut Ctx) -> Result<Outcome> {
             let m = ctx.expect_error_in(&r, &[status, 500])?;
             contains("start error", &m, msg)?;
         }
+        Ok(())
+    })
+}
+
+/// `--ip-range` without `--gateway`: libnetwork makes the range's first address the
+/// gateway (IPv4 and IPv6 alike) and hands out the next ones.
+fn range_gateway(ctx: &mut Ctx) -> Result<Outcome> {
+    with_networks(ctx, |ctx, made| {
+        let name = ctx.name();
+        let (st, v) = create_net(
+            ctx,
+            json!({"Name": name, "EnableIPv6": true, "IPAM": {"Config": [
+                {"Subnet": "10.194.0.0/24", "IPRange": "10.194.0.128/25"},
+                {"Subnet": "fd00:c0:5::/64", "IPRange": "fd00:c0:5::100/120"}]}}),
+        )?;
+        eq("create status", st, 201)?;
+        made.networks.push(s(&v, "/Id").to_string());
+        let c = container(
+            ctx,
+            made,
+            json!({"Cmd": ["sleep", "300"], "HostConfig": {"NetworkMode": name}}),
+        )?;
+        ctx.start(&c)?;
+        let v = ctx.inspect(&c)?;
+        let ep = &v["NetworkSettings"]["Networks"][&name];
+        eq("Gateway", s(ep, "/Gateway"), "10.194.0.128")?;
+        eq("IPAddress", s(ep, "/IPAddress"), "10.194.0.129")?;
+        eq("IPv6Gateway", s(ep, "/IPv6Gateway"), "fd00:c0:5::100")?;
+        eq(
+            "GlobalIPv6Address",
+            s(ep, "/GlobalIPv6Address"),
+            "fd00:c0:5::101",
+        )?;
         Ok(())
     })
 }
