@@ -304,8 +304,13 @@ impl BridgeNetworks {
             ops.ensure_bridge(&n.bridge, n.gateway, n.subnet.prefix)
                 .await?;
             if let Some(c) = n.v6() {
-                ops.ensure_bridge_v6(&n.bridge, c.gateway, c.subnet.prefix)
-                    .await?;
+                // IPv4 still works without it (a host whose IPv6 went off since).
+                if let Err(e) = ops
+                    .ensure_bridge_v6(&n.bridge, c.gateway, c.subnet.prefix)
+                    .await
+                {
+                    tracing::warn!("no IPv6 on network {}: {e}", n.name);
+                }
             }
             if !n.internal && n.masquerade {
                 if let Err(e) = ops.ensure_nat(&n.bridge, n.subnet).await {

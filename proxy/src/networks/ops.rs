@@ -334,22 +334,19 @@ mod system {
         ) -> Result<(), OpsError> {
             // A host (or `net.ipv6.conf.default`) with IPv6 off leaves the new bridge
             // without it; dockerd's bridge driver turns it on there too.
-            for (what, path) in [
+            for (what, path, value) in [
                 (
                     "enabling IPv6 on the bridge",
                     format!("/proc/sys/net/ipv6/conf/{name}/disable_ipv6"),
+                    "0",
                 ),
                 (
                     "enabling IPv6 forwarding",
                     "/proc/sys/net/ipv6/conf/all/forwarding".to_string(),
+                    "1",
                 ),
             ] {
-                let want = if path.ends_with("forwarding") {
-                    "1"
-                } else {
-                    "0"
-                };
-                tokio::fs::write(&path, want)
+                tokio::fs::write(&path, value)
                     .await
                     .map_err(|e| OpsError::new(what, e.to_string()))?;
             }
