@@ -35,7 +35,9 @@ for _ in $(seq 1 100); do kill -0 "$db_pid" 2>/dev/null || break; sleep 0.1; don
 echo "== bridge cases against the reference dockerd and dockbridge (private netns)"
 unshare -n sh -c 'ip link set lo up && REFERENCE_BRIDGE=1 exec "$0" start "$1"' \
   compat-tests/scripts/reference-dockerd.sh "$work/refb" >/dev/null
-target/debug/dockbridge-compat -q -f networks/bridge_ --host "unix://$work/refb/docker.sock" \
+# The suite runs in the engine's namespace: the IPv6 case fetches a published port on [::1].
+nsenter --net="/proc/$(cat "$work/refb/dockerd.pid")/ns/net" \
+  target/debug/dockbridge-compat -q -f networks/bridge_ --host "unix://$work/refb/docker.sock" \
   >"$work/refb.txt" || { status=1; cat "$work/refb.txt"; }
 compat-tests/scripts/reference-dockerd.sh stop "$work/refb" >/dev/null 2>&1
 mkdir -p "$work/dbb"
@@ -43,7 +45,8 @@ unshare -n sh -c 'ip link set lo up && exec "$0" serve -H "unix://$1/d.sock" --d
   target/debug/dockbridge "$work/dbb" 2>"$work/dbb/log" &
 db_pid=$!
 for _ in $(seq 1 300); do [ -S "$work/dbb/d.sock" ] && break; sleep 0.1; done
-target/debug/dockbridge-compat -q -f networks/bridge_ --host "unix://$work/dbb/d.sock" \
+nsenter --net="/proc/$db_pid/ns/net" \
+  target/debug/dockbridge-compat -q -f networks/bridge_ --host "unix://$work/dbb/d.sock" \
   --json "$work/dbb.json" >"$work/dbb.txt" || { status=1; cat "$work/dbb.txt"; }
 grep -h "passed" "$work/refb.txt" "$work/dbb.txt" || true
 # Which API operations dockbridge's cases exercised, the main run and the bridge run together.

@@ -98,6 +98,56 @@ def test_docker_py_network_connect_with_alias():
         client.close()
 
 
+def test_docker_py_ipv6_network_and_addresses():
+    # docker-py's own IPv6 calls: an --ipv6 network with an IPAM pool, a container
+    # created with an IPv6 address on it, another connected with one.
+    client = docker.from_env()
+    ipam = docker.types.IPAMConfig(
+        pool_configs=[docker.types.IPAMPool(subnet="fd00:c1:1::/64", gateway="fd00:c1:1::1")]
+    )
+    net = client.networks.create(
+        "compat-py-v6", enable_ipv6=True, ipam=ipam, labels={"compat-py": ""}
+    )
+    cts = []
+    try:
+        net.reload()
+        assert net.attrs["EnableIPv6"] is True
+        assert net.attrs["IPAM"]["Config"][1] == {
+            "Subnet": "fd00:c1:1::/64",
+            "Gateway": "fd00:c1:1::1",
+        }
+        api = client.api
+        created = api.create_container(
+            IMAGE,
+            "sleep 60",
+            labels=["compat-py"],
+            host_config=api.create_host_config(network_mode="compat-py-v6"),
+            networking_config=api.create_networking_config(
+                {"compat-py-v6": api.create_endpoint_config(ipv6_address="fd00:c1:1::77")}
+            ),
+        )
+        cts.append(created["Id"])
+        api.start(created["Id"])
+        other = client.containers.run(IMAGE, "sleep 60", detach=True, labels=["compat-py"])
+        cts.append(other.id)
+        api.connect_container_to_network(other.id, net.id, ipv6_address="fd00:c1:1::78")
+        for cid, want in [(created["Id"], "fd00:c1:1::77"), (other.id, "fd00:c1:1::78")]:
+            ep = api.inspect_container(cid)["NetworkSettings"]["Networks"]["compat-py-v6"]
+            assert ep["GlobalIPv6Address"] == want, ep
+            assert ep["IPv6Gateway"] == "fd00:c1:1::1", ep
+            assert ep["IPAMConfig"]["IPv6Address"] == want, ep
+        # One reaches the other over IPv6 (a further interface, eth1, on the network).
+        code, out = client.containers.get(other.id).exec_run(
+            ["busybox", "ping", "-6", "-c1", "-W", "5", "fd00:c1:1::77"]
+        )
+        assert code == 0, out
+    finally:
+        for cid in cts:
+            client.api.remove_container(cid, force=True)
+        net.remove()
+        client.close()
+
+
 COMPOSE_PROJECT = """
 name: compatpy
 services:

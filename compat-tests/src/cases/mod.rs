@@ -19,6 +19,7 @@ pub mod lifecycle;
 pub mod logs;
 pub mod net_modes;
 pub mod networks;
+pub mod networks_v6;
 pub mod ping;
 pub mod registry;
 pub mod sdk;
@@ -42,6 +43,7 @@ pub fn all() -> Vec<Case> {
     v.extend(events::cases());
     v.extend(archive::cases());
     v.extend(networks::cases());
+    v.extend(networks_v6::cases());
     v.extend(net_modes::cases());
     v.extend(volumes::cases());
     v.extend(security::cases());

@@ -129,7 +129,7 @@ fn bridge_link(ctx: &mut Ctx) -> Result<Outcome> {
 }
 
 /// The default bridge network, or a skip when the engine has none.
-fn default_bridge(ctx: &mut Ctx) -> Result<std::result::Result<Value, Outcome>> {
+pub(super) fn default_bridge(ctx: &mut Ctx) -> Result<std::result::Result<Value, Outcome>> {
     let r = ctx.get("/networks/bridge")?;
     if r.status() == 404 {
         return Ok(Err(Outcome::Skip(
@@ -489,7 +489,7 @@ fn build_prune(ctx: &mut Ctx) -> Result<Outcome> {
 
 /// Creates a user network (the engine has a default bridge, so it can); removed at the end
 /// of the case by the caller.
-fn create_net(ctx: &mut Ctx, body: Value) -> Result<(u16, Value)> {
+pub(super) fn create_net(ctx: &mut Ctx, body: Value) -> Result<(u16, Value)> {
     let r = ctx.post_json("/networks/create", &body)?;
     let status = r.status();
     Ok((status, r.json().unwrap_or(Value::Null)))

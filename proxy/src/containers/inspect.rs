@@ -133,7 +133,14 @@ fn networks(rec: &Record) -> HashMap<String, EndpointSettings> {
         .and_then(|c| c.endpoints_config.clone())
         .unwrap_or_default();
     for (name, ep) in configured {
-        if name == primary || matches!(name.as_str(), "" | "default" | "bridge" | "host" | "none") {
+        if name == primary {
+            // `--ip`/`--ip6` are echoed as asked (dockerd's `IPAMConfig`).
+            if let Some(p) = out.get_mut(&primary) {
+                p.ipam_config = ep.ipam_config;
+            }
+            continue;
+        }
+        if matches!(name.as_str(), "" | "default" | "bridge" | "host" | "none") {
             continue;
         }
         out.insert(

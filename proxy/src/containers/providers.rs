@@ -102,6 +102,8 @@ pub struct NetworkAttachment {
     pub netns_path: Option<String>,
     /// The container's own address on its network (`/etc/hosts` maps the hostname to it).
     pub address: Option<std::net::IpAddr>,
+    /// Its IPv6 address on an `--ipv6` network (a second `/etc/hosts` line, as dockerd).
+    pub address6: Option<std::net::IpAddr>,
     /// What `--add-host NAME:host-gateway` means (the default bridge's gateway), if any.
     pub host_gateway: Option<std::net::IpAddr>,
 }
@@ -589,7 +591,12 @@ impl RuntimeSpecs {
         ] {
             blkio_paths.extend(list.iter().flatten().filter_map(|t| t.path.clone()));
         }
-        let address = req.network.address;
+        let addresses: Vec<std::net::IpAddr> = req
+            .network
+            .address
+            .into_iter()
+            .chain(req.network.address6)
+            .collect();
         // Writing host files, mounting the rootfs and walking /dev are blocking work.
         blocking(move || {
             // `--network container:`: the joined container's names, as dockerd (the UTS
@@ -613,12 +620,12 @@ impl RuntimeSpecs {
                     let host_resolv =
                         std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
                     let host_hosts = std::fs::read_to_string("/etc/hosts").ok();
-                    let hosts = translate::linux::etc_hosts(
+                    let hosts = translate::linux::etc_hosts_with(
                         &hostname,
                         &extra_hosts,
                         &network_mode,
                         host_hosts.as_deref(),
-                        address,
+                        &addresses,
                     )?;
                     let resolv = translate::linux::resolv_conf(
                         &host_resolv,

@@ -13,7 +13,7 @@
 //! ([`BridgeNetworks::sweep`]).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -23,8 +23,9 @@ use serde_json::{json, Value};
 use spec::api::models::ContainerCreateBody;
 
 use super::dns;
+use super::endpoint6;
 use super::ipam::{self, Subnet};
-use super::ops::{Link, NetOps};
+use super::ops::{Link, LinkV6, NetOps};
 use super::ports::{self, Bound, PortError};
 use super::proxy::{self, Published};
 use super::user::{self, UserNetwork};
@@ -89,6 +90,9 @@ pub struct Endpoint {
     /// The interface inside the namespace; empty for `eth0` (the first network's).
     #[serde(default)]
     pub ifname: String,
+    /// Its IPv6 address on an `--ipv6` network.
+    #[serde(default)]
+    pub ip6: Option<Ipv6Addr>,
 }
 
 /// What survives a daemon restart.
@@ -140,6 +144,8 @@ struct Joining {
     aliases: Vec<String>,
     ip: Option<Ipv4Addr>,
     mac: Option<String>,
+    /// `--ip6`.
+    ip6: Option<Ipv6Addr>,
 }
 
 /// Where an endpoint goes: the default bridge or a user network.
@@ -151,6 +157,8 @@ struct Target {
     gateway: Ipv4Addr,
     ip_range: Option<Subnet>,
     internal: bool,
+    /// The IPv6 subnet of an `--ipv6` network.
+    v6: Option<user::Ipv6Config>,
 }
 
 /// The bridge as configured at start.
@@ -295,6 +303,15 @@ impl BridgeNetworks {
         for n in persisted.networks.values() {
             ops.ensure_bridge(&n.bridge, n.gateway, n.subnet.prefix)
                 .await?;
+            if let Some(c) = n.v6() {
+                // IPv4 still works without it (a host whose IPv6 went off since).
+                if let Err(e) = ops
+                    .ensure_bridge_v6(&n.bridge, c.gateway, c.subnet.prefix)
+                    .await
+                {
+                    tracing::warn!("no IPv6 on network {}: {e}", n.name);
+                }
+            }
             if !n.internal && n.masquerade {
                 if let Err(e) = ops.ensure_nat(&n.bridge, n.subnet).await {
                     tracing::warn!("no outbound NAT for network {}: {e}", n.name);
@@ -309,7 +326,7 @@ impl BridgeNetworks {
             if ep.ports.is_empty() {
                 continue;
             }
-            match proxy::republish(&ep.ports, ep.ip) {
+            match proxy::republish(&ep.ports, ep.ip, ep.ip6) {
                 Ok(p) => {
                     proxies.insert(id.clone(), p);
                 }
@@ -436,6 +453,11 @@ impl BridgeNetworks {
                 .filter(|(_, e)| !e.network_id.is_empty())
                 .map(|(_, e)| (e.network_id.clone(), e.aliases.clone(), e.ip))
                 .collect();
+            d.entries6 = p
+                .all()
+                .filter(|(_, e)| !e.network_id.is_empty())
+                .filter_map(|(_, e)| Some((e.network_id.clone(), e.aliases.clone(), e.ip6?)))
+                .collect();
             d.scopes = HashMap::new();
             for (id, e) in p.all().filter(|(_, e)| !e.network_id.is_empty()) {
                 d.scopes
@@ -528,7 +550,13 @@ impl BridgeNetworks {
             .await
             .unwrap_or_default();
         let created = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
-        let n = user::create(req, random_hex(), created, &taken, &routed)?;
+        let taken6: Vec<ipam::Subnet6> = live
+            .persisted
+            .networks
+            .values()
+            .filter_map(|n| n.ipv6.as_ref().map(|c| c.subnet))
+            .collect();
+        let n = user::create(req, random_hex(), created, &taken, &taken6, &routed)?;
         if live
             .persisted
             .networks
@@ -545,6 +573,11 @@ impl BridgeNetworks {
             self.ops
                 .ensure_bridge(&n.bridge, n.gateway, n.subnet.prefix)
                 .await?;
+            if let Some(c) = n.v6() {
+                self.ops
+                    .ensure_bridge_v6(&n.bridge, c.gateway, c.subnet.prefix)
+                    .await?;
+            }
             if !n.internal && n.masquerade {
                 self.ops.ensure_nat(&n.bridge, n.subnet).await?;
             }
@@ -716,6 +749,9 @@ impl BridgeNetworks {
             ] {
                 b[k] = val;
             }
+            for (k, val) in endpoint6::inspect_fields(ep.ip6, t.v6.as_ref()) {
+                b[k] = val;
+            }
             if !t.network_id.is_empty() {
                 // dockerd lists the aliases and the short ID (not the name).
                 let shown: Vec<&String> = ep
@@ -755,6 +791,9 @@ impl BridgeNetworks {
             ] {
                 b[k] = val;
             }
+            for (k, val) in endpoint6::inspect_fields(e.ip6, t.v6.as_ref()) {
+                b[k] = val;
+            }
         }
     }
 
@@ -784,6 +823,11 @@ impl BridgeNetworks {
             b.ip_address = Some(ep.ip.to_string());
             b.ip_prefix_len = Some(i64::from(t.subnet.prefix));
             b.mac_address = Some(ep.mac);
+            if let (Some(ip6), Some(c)) = (ep.ip6, &t.v6) {
+                b.global_ipv6_address = Some(ip6.to_string());
+                b.global_ipv6_prefix_len = Some(i64::from(c.subnet.prefix));
+                b.ipv6_gateway = Some(c.gateway.to_string());
+            }
         }
     }
 
@@ -798,13 +842,14 @@ impl BridgeNetworks {
             .into_iter()
             .filter(|(_, ep)| ep.network_id == network_id)
             .filter_map(|(id, ep)| {
-                let prefix = self.target_of(&ep)?.subnet.prefix;
+                let t = self.target_of(&ep)?;
+                let prefix = t.subnet.prefix;
                 let v = json!({
                     "Name": names.get(&id).cloned().unwrap_or_default(),
                     "EndpointID": ep.endpoint_id,
                     "MacAddress": ep.mac,
                     "IPv4Address": format!("{}/{prefix}", ep.ip),
-                    "IPv6Address": "",
+                    "IPv6Address": endpoint6::network_inspect_address(ep.ip6, t.v6.as_ref()),
                 });
                 Some((id, v))
             })
@@ -823,6 +868,7 @@ impl BridgeNetworks {
                 gateway: net.gateway,
                 ip_range: None,
                 internal: false,
+                v6: None,
             });
         }
         let n = self
@@ -861,10 +907,12 @@ impl BridgeNetworks {
                     gateway: net.gateway,
                     ip_range: None,
                     internal: false,
+                    v6: None,
                 },
                 aliases: Vec::new(),
                 ip: None,
                 mac,
+                ip6: None,
             }));
         }
         self.user_joining(rec, mode).map(Some)
@@ -879,10 +927,12 @@ impl BridgeNetworks {
         // Found by name, its ID, or under the name the request used.
         let mut aliases = vec![rec.name.trim_start_matches('/').to_string()];
         let mut wanted = None;
+        let mut wanted6 = None;
         let mut mac = None;
         for (k, ep) in endpoints_config(rec) {
             if k == key || k == n.name || k == n.id {
                 wanted = requested_ip(&ep).or(wanted);
+                wanted6 = endpoint6::requested(&ep)?.or(wanted6);
                 mac = requested_mac(&ep).or(mac);
                 aliases.extend(ep.aliases.unwrap_or_default());
             }
@@ -897,6 +947,7 @@ impl BridgeNetworks {
             aliases,
             ip: wanted,
             mac,
+            ip6: wanted6,
         })
     }
 
@@ -924,6 +975,7 @@ impl BridgeNetworks {
             aliases,
             ip: wanted,
             mac,
+            ip6: wanted6,
         } = self.user_joining(rec, key)?;
         let mut live = self.live.lock().await;
         let Some(first) = live.persisted.endpoints.get(&rec.id).cloned() else {
@@ -946,6 +998,7 @@ impl BridgeNetworks {
             )));
         }
         let ip = pick_address(&live.persisted, &t, wanted)?;
+        let ip6 = pick_address6(&live.persisted, &t, wanted6)?;
         let endpoint_id = random_hex();
         let ifname = format!("eth{}", extra.len() + 1);
         let ep = Endpoint {
@@ -960,6 +1013,7 @@ impl BridgeNetworks {
             aliases,
             dns: first.dns.clone(),
             ifname: ifname.clone(),
+            ip6,
         };
         let added = self
             .ops
@@ -974,6 +1028,7 @@ impl BridgeNetworks {
                 gateway: t.gateway,
                 // The first network keeps the default route, as dockerd's gateway choice.
                 default_route: false,
+                v6: link_v6(&t, ip6),
             })
             .await;
         if let Err(e) = added {
@@ -1038,14 +1093,14 @@ impl BridgeNetworks {
             .unwrap_or_default()
     }
 
-    async fn attach_endpoint(
-        &self,
-        rec: &Record,
-        t: Target,
-        aliases: Vec<String>,
-        wanted: Option<Ipv4Addr>,
-        mac: Option<String>,
-    ) -> Result<NetworkAttachment> {
+    async fn attach_endpoint(&self, rec: &Record, j: Joining) -> Result<NetworkAttachment> {
+        let Joining {
+            target: t,
+            aliases,
+            ip: wanted,
+            mac,
+            ip6: wanted6,
+        } = j;
         let exposed = rec.config.exposed_ports.clone().unwrap_or_default();
         let requests = ports::requests(&rec.host_config, &exposed).map_err(port_err)?;
         let mut live = self.live.lock().await;
@@ -1063,6 +1118,7 @@ impl BridgeNetworks {
             )));
         }
         let ip = pick_address(&live.persisted, &t, wanted)?;
+        let ip6 = pick_address6(&live.persisted, &t, wanted6)?;
         let endpoint_id = random_hex();
         let sandbox_id = random_hex();
         let mut ep = Endpoint {
@@ -1077,6 +1133,7 @@ impl BridgeNetworks {
             aliases,
             dns: rec.host_config.dns.clone().unwrap_or_default(),
             ifname: String::new(),
+            ip6,
         };
         let set_up = async {
             self.ops.create_netns(&ep.netns).await.map_err(err)?;
@@ -1091,6 +1148,7 @@ impl BridgeNetworks {
                     prefix: t.subnet.prefix,
                     gateway: t.gateway,
                     default_route: !t.internal,
+                    v6: link_v6(&t, ip6),
                 })
                 .await
                 .map_err(err)?;
@@ -1099,7 +1157,7 @@ impl BridgeNetworks {
             } else {
                 self.start_dns(&rec.id, &ep).await?
             };
-            let (bound, published) = proxy::publish(&requests, ip).map_err(|e| {
+            let (bound, published) = proxy::publish(&requests, ip, ip6).map_err(|e| {
                 ContainerError::Internal(format!(
                     "driver failed programming external connectivity on endpoint {} ({}): {e}",
                     rec.name.trim_start_matches('/'),
@@ -1135,6 +1193,7 @@ impl BridgeNetworks {
                 Ok(NetworkAttachment {
                     netns_path: Some(netns),
                     address: Some(IpAddr::V4(ip)),
+                    address6: ip6.map(IpAddr::V6),
                     host_gateway: self.host_gateway(),
                 })
             }
@@ -1165,6 +1224,26 @@ fn pick_address(p: &Persisted, t: &Target, wanted: Option<Ipv4Addr>) -> Result<I
         Some(ip) => Ok(ip),
         None => ipam::allocate_in(t.subnet, t.ip_range, t.gateway, &taken).map_err(err),
     }
+}
+
+/// An endpoint's IPv6 address on `t` (none without IPv6): `--ip6`, else the next free one.
+fn pick_address6(p: &Persisted, t: &Target, wanted: Option<Ipv6Addr>) -> Result<Option<Ipv6Addr>> {
+    let taken: BTreeSet<Ipv6Addr> = p
+        .all()
+        .filter(|(_, e)| e.network_id == t.network_id)
+        .filter_map(|(_, e)| e.ip6)
+        .collect();
+    endpoint6::pick(t.v6.as_ref(), &taken, wanted)
+}
+
+/// The IPv6 half of a container's link on `t`.
+fn link_v6(t: &Target, ip6: Option<Ipv6Addr>) -> Option<LinkV6> {
+    let c = t.v6.as_ref()?;
+    Some(LinkV6 {
+        ip: ip6?,
+        prefix: c.subnet.prefix,
+        gateway: c.gateway,
+    })
 }
 
 /// `NetworkingConfig.EndpointsConfig` of the container's request (and of later
@@ -1219,6 +1298,7 @@ fn user_target(n: &UserNetwork) -> Target {
         gateway: n.gateway,
         ip_range: n.ip_range,
         internal: n.internal,
+        v6: n.v6().cloned(),
     }
 }
 
@@ -1318,10 +1398,7 @@ impl NetworkProvider for BridgeNetworks {
             }
         }
         let attached = match self.target_for(rec)? {
-            Some(j) => {
-                self.attach_endpoint(rec, j.target, j.aliases, j.ip, j.mac)
-                    .await?
-            }
+            Some(j) => self.attach_endpoint(rec, j).await?,
             None if further.is_empty() => {
                 return Ok(NetworkAttachment {
                     host_gateway: self.host_gateway(),
@@ -1439,6 +1516,88 @@ mod tests {
         // The sweep releases what no running container owns.
         b.sweep(&HashSet::from(["c3".to_string()])).await;
         assert_eq!(b.endpoints().into_keys().collect::<Vec<_>>(), ["c3"]);
+    }
+
+    #[tokio::test]
+    async fn ipv6_networks_give_addresses_once_and_keep_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let ops = Arc::new(RecordingOps::default());
+        let b = bridge(ops.clone(), dir.path()).await;
+        let req: user::CreateRequest = serde_json::from_value(json!({
+            "Name": "v6", "EnableIPv6": true,
+            "IPAM": {"Config": [{"Subnet": "fd00:db8::/64"}]}
+        }))
+        .unwrap();
+        let n = b.create_network(&req).await.unwrap();
+        assert!(
+            ops.calls()
+                .contains(&format!("bridge6 {} fd00:db8::1/64", n.bridge)),
+            "{:?}",
+            ops.calls()
+        );
+        // A second network on an overlapping IPv6 subnet: dockerd's 403.
+        let dup: user::CreateRequest = serde_json::from_value(json!({
+            "Name": "v6b", "EnableIPv6": true,
+            "IPAM": {"Config": [{"Subnet": "fd00:db8::/80"}]}
+        }))
+        .unwrap();
+        assert!(matches!(
+            b.create_network(&dup).await,
+            Err(NetworkError::Forbidden(_))
+        ));
+        let on = || HostConfig {
+            network_mode: Some("v6".into()),
+            ..Default::default()
+        };
+        let a = b.attach(&rec("c1", on())).await.unwrap();
+        assert_eq!(a.address6, Some("fd00:db8::2".parse().unwrap()));
+        let link = ops
+            .calls()
+            .into_iter()
+            .rfind(|c| c.starts_with("link+ "))
+            .unwrap();
+        assert!(link.ends_with("fd00:db8::2/64 gw fd00:db8::1"), "{link}");
+        // --ip6 of an address another endpoint has: refused, nothing kept.
+        let mut r2 = rec("c2", on());
+        r2.request = Some(ip6_request("v6", "fd00:db8::2"));
+        let e = b.attach(&r2).await.unwrap_err();
+        assert_eq!(e.to_string(), "Address already in use");
+        r2.request = Some(ip6_request("v6", "fd00:db8::99"));
+        let a2 = b.attach(&r2).await.unwrap();
+        assert_eq!(a2.address6, Some("fd00:db8::99".parse().unwrap()));
+        // Inspect and network inspect show the IPv6 half.
+        let mut v = json!({"NetworkSettings": {"Networks": {"v6": {}}}});
+        b.patch_inspect(&r2, &mut v);
+        let ep = &v["NetworkSettings"]["Networks"]["v6"];
+        assert_eq!(ep["GlobalIPv6Address"], "fd00:db8::99");
+        assert_eq!(ep["GlobalIPv6PrefixLen"], 64);
+        assert_eq!(ep["IPv6Gateway"], "fd00:db8::1");
+        let c = b.containers_json(&n.id, &HashMap::new());
+        assert_eq!(c["c2"]["IPv6Address"], "fd00:db8::99/64");
+        // A restarted daemon keeps the addresses and the bridge's, and hands out the next.
+        drop(b);
+        let b = bridge(ops.clone(), dir.path()).await;
+        assert_eq!(
+            ops.calls()
+                .iter()
+                .filter(|c| c.starts_with("bridge6 "))
+                .count(),
+            2
+        );
+        let a3 = b.attach(&rec("c3", on())).await.unwrap();
+        assert_eq!(a3.address6, Some("fd00:db8::3".parse().unwrap()));
+        assert_eq!(
+            b.endpoint("c2").and_then(|e| e.ip6),
+            Some("fd00:db8::99".parse().unwrap())
+        );
+    }
+
+    /// A create request whose `EndpointsConfig.<net>` asks for `--ip6`.
+    fn ip6_request(net: &str, ip6: &str) -> ContainerCreateBody {
+        serde_json::from_value(json!({
+            "NetworkingConfig": {"EndpointsConfig": {net: {"IPAMConfig": {"IPv6Address": ip6}}}}
+        }))
+        .unwrap()
     }
 
     #[tokio::test]

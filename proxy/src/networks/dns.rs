@@ -4,12 +4,13 @@
 //! forwards everything else to the upstream servers. One UDP listener per container,
 //! bound inside its network namespace; served by the daemon.
 //!
-//! The message handling is pure ([`parse_query`], [`answer`]); only A records are
-//! synthesised (there is no IPv6 on these networks): AAAA and other types for a known name
-//! get an empty NOERROR answer, as dockerd gives.
+//! The message handling is pure ([`parse_query`], [`answer`]); A records are synthesised,
+//! and AAAA records for containers on `--ipv6` networks (as dockerd 20.10 answers them);
+//! AAAA without an IPv6 address and other types for a known name get an empty NOERROR
+//! answer, as dockerd gives.
 
 use std::collections::HashMap;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -17,6 +18,7 @@ use std::time::Duration;
 use tokio::net::UdpSocket;
 
 const TYPE_A: u16 = 1;
+const TYPE_AAAA: u16 = 28;
 const CLASS_IN: u16 = 1;
 /// dockerd answers container names with a 600 s TTL.
 const TTL: u32 = 600;
@@ -77,28 +79,37 @@ pub fn parse_query(msg: &[u8]) -> Option<Query> {
 
 /// The answer to `q` (asked as `msg`) with these addresses (already in the order to give).
 pub fn answer(msg: &[u8], q: &Query, addrs: &[Ipv4Addr]) -> Vec<u8> {
-    let give: &[Ipv4Addr] = if q.qtype == TYPE_A && q.qclass == CLASS_IN {
-        addrs
-    } else {
-        &[]
+    answer_records(msg, q, addrs, &[])
+}
+
+/// The answer to `q` with the IPv4 addresses for an A question, the IPv6 ones for AAAA.
+pub fn answer_records(msg: &[u8], q: &Query, v4: &[Ipv4Addr], v6: &[Ipv6Addr]) -> Vec<u8> {
+    let give: Vec<(u16, Vec<u8>)> = match (q.qtype, q.qclass) {
+        (TYPE_A, CLASS_IN) => v4.iter().map(|ip| (TYPE_A, ip.octets().to_vec())).collect(),
+        (TYPE_AAAA, CLASS_IN) => v6
+            .iter()
+            .map(|ip| (TYPE_AAAA, ip.octets().to_vec()))
+            .collect(),
+        _ => Vec::new(),
     };
-    let mut out = Vec::with_capacity(q.question_end + 16 * give.len());
+    let mut out = Vec::with_capacity(q.question_end + 28 * give.len());
     out.extend_from_slice(&q.id.to_be_bytes());
-    // QR, AA, RA; RD echoed; NOERROR.
-    let flags: u16 = 0x8000 | 0x0400 | 0x0080 | if q.rd { 0x0100 } else { 0 };
+    // QR, RA; RD echoed; NOERROR. Not authoritative: dockerd's resolver leaves AA clear
+    // (nslookup says "Non-authoritative answer" on both engines).
+    let flags: u16 = 0x8000 | 0x0080 | if q.rd { 0x0100 } else { 0 };
     out.extend_from_slice(&flags.to_be_bytes());
     out.extend_from_slice(&1u16.to_be_bytes());
     out.extend_from_slice(&(give.len() as u16).to_be_bytes());
     out.extend_from_slice(&[0, 0, 0, 0]);
     out.extend_from_slice(&msg[12..q.question_end]);
-    for ip in give {
+    for (rtype, data) in give {
         // The name: a pointer to the question's (offset 12).
         out.extend_from_slice(&[0xc0, 0x0c]);
-        out.extend_from_slice(&TYPE_A.to_be_bytes());
+        out.extend_from_slice(&rtype.to_be_bytes());
         out.extend_from_slice(&CLASS_IN.to_be_bytes());
         out.extend_from_slice(&TTL.to_be_bytes());
-        out.extend_from_slice(&4u16.to_be_bytes());
-        out.extend_from_slice(&ip.octets());
+        out.extend_from_slice(&(data.len() as u16).to_be_bytes());
+        out.extend_from_slice(&data);
     }
     out
 }
@@ -120,6 +131,8 @@ pub struct Directory {
     pub entries: Vec<(String, Vec<String>, Ipv4Addr)>,
     /// The user networks each container (by ID) is on: what its listener answers from.
     pub scopes: HashMap<String, Vec<String>>,
+    /// The IPv6 addresses of containers on `--ipv6` networks: (network ID, names, address).
+    pub entries6: Vec<(String, Vec<String>, Ipv6Addr)>,
 }
 
 impl Directory {
@@ -133,6 +146,33 @@ impl Directory {
             .map(|n| self.lookup(n, name))
             .find(|v| !v.is_empty())
             .unwrap_or_default()
+    }
+
+    /// The IPv4 and IPv6 addresses `name` resolves to for container `scope`, from the first
+    /// of its networks that knows the name.
+    pub fn records_for(&self, scope: &str, name: &str) -> (Vec<Ipv4Addr>, Vec<Ipv6Addr>) {
+        self.scopes
+            .get(scope)
+            .into_iter()
+            .flatten()
+            .map(|n| (self.lookup(n, name), self.lookup6(n, name)))
+            .find(|(a, b)| !a.is_empty() || !b.is_empty())
+            .unwrap_or_default()
+    }
+
+    /// The IPv6 addresses `name` resolves to on `network`, sorted.
+    pub fn lookup6(&self, network: &str, name: &str) -> Vec<Ipv6Addr> {
+        let mut v: Vec<Ipv6Addr> = self
+            .entries6
+            .iter()
+            .filter(|(n, names, _)| {
+                n == network && names.iter().any(|x| x.eq_ignore_ascii_case(name))
+            })
+            .map(|(_, _, ip)| *ip)
+            .collect();
+        v.sort();
+        v.dedup();
+        v
     }
 
     /// The addresses `name` resolves to on `network`, sorted.
@@ -167,17 +207,24 @@ pub async fn serve(
         };
         let msg = buf[..n].to_vec();
         let local = parse_query(&msg).and_then(|q| {
-            let mut addrs = directory
+            let (mut v4, mut v6) = directory
                 .read()
-                .map(|d| d.lookup_for(&scope, &q.name))
+                .map(|d| d.records_for(&scope, &q.name))
                 .unwrap_or_default();
-            if addrs.is_empty() {
+            if v4.is_empty() && v6.is_empty() {
                 return None;
             }
             // Round robin between the containers sharing a name.
-            let k = turn.fetch_add(1, Ordering::Relaxed) % addrs.len();
-            addrs.rotate_left(k);
-            Some(answer(&msg, &q, &addrs))
+            let k = turn.fetch_add(1, Ordering::Relaxed);
+            if !v4.is_empty() {
+                let n = v4.len();
+                v4.rotate_left(k % n);
+            }
+            if !v6.is_empty() {
+                let n = v6.len();
+                v6.rotate_left(k % n);
+            }
+            Some(answer_records(&msg, &q, &v4, &v6))
         });
         match local {
             Some(reply) => {
@@ -267,6 +314,7 @@ mod tests {
         let r = answer(&m, &q, &ips);
         assert_eq!(&r[..2], &[0x12, 0x34]);
         assert_eq!(r[2] & 0x80, 0x80, "QR");
+        assert_eq!(r[2] & 0x04, 0, "AA");
         assert_eq!(r[3] & 0x0f, 0, "NOERROR");
         assert_eq!(u16::from_be_bytes([r[6], r[7]]), 2, "ANCOUNT");
         assert_eq!(&r[r.len() - 4..], &[172, 18, 0, 3]);
@@ -299,6 +347,7 @@ mod tests {
                 ("n2".into(), vec!["web".into()], Ipv4Addr::new(10, 1, 0, 2)),
             ],
             scopes: HashMap::new(),
+            entries6: vec![("n2".into(), vec!["web".into()], "fd00::2".parse().unwrap())],
         };
         assert_eq!(d.lookup("n1", "WEB"), [Ipv4Addr::new(10, 0, 0, 2)]);
         assert_eq!(d.lookup("n1", "www").len(), 2);
@@ -310,6 +359,31 @@ mod tests {
         assert_eq!(d.lookup_for("c", "web"), [Ipv4Addr::new(10, 1, 0, 2)]);
         assert_eq!(d.lookup_for("c", "db").len(), 1);
         assert!(d.lookup_for("other", "web").is_empty());
+        // Both families come from the same network.
+        let (v4, v6) = d.records_for("c", "web");
+        assert_eq!(v4, [Ipv4Addr::new(10, 1, 0, 2)]);
+        assert_eq!(v6, ["fd00::2".parse::<Ipv6Addr>().unwrap()]);
+        let (v4, v6) = d.records_for("c", "db");
+        assert_eq!((v4.len(), v6.len()), (1, 0));
+    }
+
+    #[test]
+    fn answers_aaaa_with_the_ipv6_addresses() {
+        let v4 = [Ipv4Addr::new(172, 18, 0, 2)];
+        let v6: [Ipv6Addr; 1] = ["fd00:db8::2".parse().unwrap()];
+        let m = query(9, "web", 28);
+        let q = parse_query(&m).unwrap();
+        let r = answer_records(&m, &q, &v4, &v6);
+        assert_eq!(u16::from_be_bytes([r[6], r[7]]), 1, "ANCOUNT");
+        let rr = &r[m.len()..];
+        assert_eq!(&rr[..4], &[0xc0, 0x0c, 0, 28], "name pointer, type AAAA");
+        assert_eq!(u16::from_be_bytes([rr[10], rr[11]]), 16, "RDLENGTH");
+        assert_eq!(&rr[12..], &v6[0].octets());
+        // The A question of the same name gets the IPv4 address only.
+        let m4 = query(10, "web", 1);
+        let r4 = answer_records(&m4, &parse_query(&m4).unwrap(), &v4, &v6);
+        assert_eq!(u16::from_be_bytes([r4[6], r4[7]]), 1);
+        assert_eq!(&r4[r4.len() - 4..], &[172, 18, 0, 2]);
     }
 
     #[test]

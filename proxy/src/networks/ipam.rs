@@ -1,10 +1,11 @@
-//! IPv4 address management for bridge networks: subnets, the default bridge's choice of a
-//! free private range, and address allocation. Pure: the caller says which ranges the host
-//! already routes and which addresses are taken.
+//! Address management for bridge networks: IPv4 subnets, the default bridge's choice of a
+//! free private range, address allocation, and the IPv6 subnets of `--ipv6` networks
+//! ([`Subnet6`], [`allocate6`]). Pure: the caller says which ranges the host already routes
+//! and which addresses are taken.
 
 use std::collections::BTreeSet;
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -13,6 +14,8 @@ pub enum IpamError {
     BadCidr(String),
     #[error("no available IPv4 address in {0}")]
     Exhausted(Subnet),
+    #[error("no available IPv6 address in {0}")]
+    Exhausted6(Subnet6),
     #[error("could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network")]
     NoFreePool,
 }
@@ -159,6 +162,119 @@ pub fn allocate_in(
         .ok_or(IpamError::Exhausted(r))
 }
 
+/// An IPv6 network (`fd00:db8::/64`), stored with its host bits cleared; persisted in its
+/// CIDR form.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(try_from = "String", into = "String")]
+pub struct Subnet6 {
+    pub network: Ipv6Addr,
+    pub prefix: u8,
+}
+
+fn mask6(prefix: u8) -> u128 {
+    if prefix == 0 {
+        0
+    } else {
+        u128::MAX << (128 - u32::from(prefix))
+    }
+}
+
+impl Subnet6 {
+    pub fn new(addr: Ipv6Addr, prefix: u8) -> Result<Self, IpamError> {
+        if prefix > 128 {
+            return Err(IpamError::BadCidr(format!("{addr}/{prefix}")));
+        }
+        Ok(Self {
+            network: Ipv6Addr::from(u128::from(addr) & mask6(prefix)),
+            prefix,
+        })
+    }
+
+    pub fn contains(&self, ip: Ipv6Addr) -> bool {
+        u128::from(ip) & mask6(self.prefix) == u128::from(self.network)
+    }
+
+    pub fn overlaps(&self, other: &Subnet6) -> bool {
+        let p = self.prefix.min(other.prefix);
+        u128::from(self.network) & mask6(p) == u128::from(other.network) & mask6(p)
+    }
+
+    /// The last address (IPv6 has no broadcast address: it can be handed out).
+    pub fn last(&self) -> Ipv6Addr {
+        Ipv6Addr::from(u128::from(self.network) | !mask6(self.prefix))
+    }
+
+    /// The first address after the network's own (subnet-router anycast) address.
+    pub fn first_host(&self) -> Ipv6Addr {
+        Ipv6Addr::from(u128::from(self.network).saturating_add(1))
+    }
+}
+
+impl fmt::Display for Subnet6 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.network, self.prefix)
+    }
+}
+
+impl TryFrom<String> for Subnet6 {
+    type Error = IpamError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+impl From<Subnet6> for String {
+    fn from(s: Subnet6) -> String {
+        s.to_string()
+    }
+}
+
+impl FromStr for Subnet6 {
+    type Err = IpamError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || IpamError::BadCidr(s.to_string());
+        let (a, p) = s.split_once('/').ok_or_else(bad)?;
+        let addr: Ipv6Addr = a.parse().map_err(|_| bad())?;
+        let prefix: u8 = p.parse().map_err(|_| bad())?;
+        Subnet6::new(addr, prefix).map_err(|_| bad())
+    }
+}
+
+/// The address libnetwork makes a network's gateway when none is given: the first usable
+/// address of the `--ip-range` when there is one, else of the subnet (IPv4 and IPv6 alike:
+/// `10.0.0.128` for the range `10.0.0.128/25`, `fd00::100` for `fd00::100/120`).
+pub fn default_gateway(subnet: Subnet, range: Option<Subnet>) -> Ipv4Addr {
+    let first = subnet.first_host();
+    range.map_or(first, |r| r.network.max(first))
+}
+
+/// [`default_gateway`] for IPv6.
+pub fn default_gateway6(subnet: Subnet6, range: Option<Subnet6>) -> Ipv6Addr {
+    let first = subnet.first_host();
+    range.map_or(first, |r| r.network.max(first))
+}
+
+/// The lowest free IPv6 address of `range` (else `subnet`): never the subnet's own network
+/// address, the gateway or one in `taken` (libnetwork reserves only the first address of an
+/// IPv6 pool).
+pub fn allocate6(
+    subnet: Subnet6,
+    range: Option<Subnet6>,
+    gateway: Ipv6Addr,
+    taken: &BTreeSet<Ipv6Addr>,
+) -> Result<Ipv6Addr, IpamError> {
+    let r = range.unwrap_or(subnet);
+    let first = u128::from(r.network).max(u128::from(subnet.network).saturating_add(1));
+    let last = u128::from(r.last()).min(u128::from(subnet.last()));
+    // Only `taken.len() + 2` candidates can be refused, so the walk stays short even in a /64.
+    (first..=last)
+        .map(Ipv6Addr::from)
+        .find(|ip| *ip != gateway && !taken.contains(ip))
+        .ok_or(IpamError::Exhausted6(r))
+}
+
 /// dockerd 20.10 derives a container's MAC from its IPv4 address: `02:42` + the 4 bytes.
 pub fn mac_for(ip: Ipv4Addr) -> String {
     let o = ip.octets();
@@ -258,6 +374,59 @@ mod tests {
             allocate_in(net, whole, gw, &BTreeSet::new()).unwrap(),
             Ipv4Addr::new(10, 0, 0, 1)
         );
+    }
+
+    #[test]
+    fn ipv6_subnets_and_allocation() {
+        let net: Subnet6 = "fd00:db8::1/64".parse().unwrap();
+        assert_eq!(net.to_string(), "fd00:db8::/64");
+        assert!(net.contains("fd00:db8::ffff".parse().unwrap()));
+        assert!(!net.contains("fd00:db9::1".parse().unwrap()));
+        let inner: Subnet6 = "fd00:db8:0:0:1::/80".parse().unwrap();
+        assert!(net.overlaps(&inner) && inner.overlaps(&net));
+        assert!(!net.overlaps(&"fd00:db9::/64".parse().unwrap()));
+        for bad in ["fd00::zz/64", "fd00::/129", "fd00::", "10.0.0.0/8"] {
+            assert!(bad.parse::<Subnet6>().is_err(), "{bad}");
+        }
+        // The gateway is the first address, containers get the next ones, in order.
+        let gw = default_gateway6(net, None);
+        assert_eq!(gw, "fd00:db8::1".parse::<Ipv6Addr>().unwrap());
+        let mut taken = BTreeSet::new();
+        let a = allocate6(net, None, gw, &taken).unwrap();
+        assert_eq!(a.to_string(), "fd00:db8::2");
+        taken.insert(a);
+        assert_eq!(
+            allocate6(net, None, gw, &taken).unwrap().to_string(),
+            "fd00:db8::3"
+        );
+        // A range: the gateway is its first address, containers the following ones.
+        let r: Subnet6 = "fd00:db8::100/120".parse().unwrap();
+        let gw = default_gateway6(net, Some(r));
+        assert_eq!(gw.to_string(), "fd00:db8::100");
+        assert_eq!(
+            allocate6(net, Some(r), gw, &BTreeSet::new())
+                .unwrap()
+                .to_string(),
+            "fd00:db8::101"
+        );
+        // A /127 has one address besides the network's: the gateway's.
+        let tiny: Subnet6 = "fd00:dc0::/127".parse().unwrap();
+        let gw = default_gateway6(tiny, None);
+        assert_eq!(
+            allocate6(tiny, None, gw, &BTreeSet::new()),
+            Err(IpamError::Exhausted6(tiny))
+        );
+        // IPv4 ranges: the gateway is the range's first host address too.
+        let v4 = s("10.77.0.0/24");
+        assert_eq!(
+            default_gateway(v4, Some(s("10.77.0.128/25"))),
+            Ipv4Addr::new(10, 77, 0, 128)
+        );
+        assert_eq!(
+            default_gateway(v4, Some(s("10.77.0.0/25"))),
+            Ipv4Addr::new(10, 77, 0, 1)
+        );
+        assert_eq!(default_gateway(v4, None), Ipv4Addr::new(10, 77, 0, 1));
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! - [`user`]: user-defined networks: create checks, JSON shape, filters (pure);
 //! - [`bridge`]: the bridge driver (default and user networks), the container manager's
 //!   network provider;
+//! - [`endpoint6`]: an endpoint's IPv6 address on `--ipv6` networks and its fields (pure);
 //! - [`dns`]: the embedded DNS server of user networks;
 //! - [`ops`]: the host networking calls behind a trait (real and recording fake);
 //! - [`proxy`]: the userland proxy behind published ports;
@@ -15,6 +16,7 @@
 pub mod bridge;
 pub mod dnat;
 pub mod dns;
+pub mod endpoint6;
 pub mod ipam;
 pub mod ops;
 pub mod ports;

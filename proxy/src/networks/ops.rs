@@ -2,7 +2,7 @@
 //! iproute2 (`ip`, in batches), `nsenter` and `iptables`, and pins network namespaces with
 //! `unshare` + a bind mount; the recording fake lets the driver's logic be unit-tested.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 
 use async_trait::async_trait;
@@ -39,6 +39,16 @@ pub struct Link<'a> {
     pub gateway: Ipv4Addr,
     /// No default route on `--internal` networks.
     pub default_route: bool,
+    /// The IPv6 address on an `--ipv6` network.
+    pub v6: Option<LinkV6>,
+}
+
+/// A container interface's IPv6 half: address, prefix, and the gateway of its default route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinkV6 {
+    pub ip: Ipv6Addr,
+    pub prefix: u8,
+    pub gateway: Ipv6Addr,
 }
 
 #[async_trait]
@@ -52,6 +62,15 @@ pub trait NetOps: Send + Sync + 'static {
         &self,
         name: &str,
         gateway: Ipv4Addr,
+        prefix: u8,
+    ) -> Result<(), OpsError>;
+    /// IPv6 on the bridge (an `--ipv6` network): `gateway/prefix` and `fe80::1/64` on it
+    /// without duplicate address detection (usable at once), IPv6 forwarding on; as
+    /// dockerd's bridge driver. Idempotent.
+    async fn ensure_bridge_v6(
+        &self,
+        name: &str,
+        gateway: Ipv6Addr,
         prefix: u8,
     ) -> Result<(), OpsError>;
     /// Forwarding on, masquerade for `subnet` leaving by another interface, and the
@@ -101,6 +120,9 @@ impl NetOps for NoBridges {
         Err(unsupported())
     }
     async fn ensure_bridge(&self, _: &str, _: Ipv4Addr, _: u8) -> Result<(), OpsError> {
+        Err(unsupported())
+    }
+    async fn ensure_bridge_v6(&self, _: &str, _: Ipv6Addr, _: u8) -> Result<(), OpsError> {
         Err(unsupported())
     }
     async fn ensure_nat(&self, _bridge: &str, _subnet: Subnet) -> Result<(), OpsError> {
@@ -199,6 +221,26 @@ mod system {
     const ISOLATION_1: &str = "DOCKBRIDGE-ISOLATION-STAGE-1";
     const ISOLATION_2: &str = "DOCKBRIDGE-ISOLATION-STAGE-2";
 
+    /// Writes a `/proc/sys` file of the network namespace pinned at `netns` (those files
+    /// belong to the namespace of the thread that opens them: a thread of its own enters it).
+    async fn set_sysctl_in(
+        netns: &Path,
+        path: String,
+        value: &'static str,
+    ) -> Result<(), OpsError> {
+        let ns = netns.to_path_buf();
+        let what = format!("writing {path} in {}", ns.display());
+        let r = std::thread::spawn(move || -> Result<(), String> {
+            let f = std::fs::File::open(&ns).map_err(|e| e.to_string())?;
+            nix::sched::setns(&f, nix::sched::CloneFlags::CLONE_NEWNET)
+                .map_err(|e| format!("setns: {e}"))?;
+            std::fs::write(&path, value).map_err(|e| e.to_string())
+        })
+        .join()
+        .map_err(|_| OpsError::new(&what, "the thread panicked"))?;
+        r.map_err(|e| OpsError::new(what, e))
+    }
+
     /// `iptables -C …` then `-A`/`-I` only when missing, so restarts add nothing twice.
     async fn iptables_ensure(
         table: &str,
@@ -282,6 +324,37 @@ mod system {
             run("ip", &["link", "set", name, "up"], None)
                 .await
                 .map(|_| ())
+        }
+
+        async fn ensure_bridge_v6(
+            &self,
+            name: &str,
+            gateway: Ipv6Addr,
+            prefix: u8,
+        ) -> Result<(), OpsError> {
+            // A host (or `net.ipv6.conf.default`) with IPv6 off leaves the new bridge
+            // without it; dockerd's bridge driver turns it on there too.
+            for (what, path, value) in [
+                (
+                    "enabling IPv6 on the bridge",
+                    format!("/proc/sys/net/ipv6/conf/{name}/disable_ipv6"),
+                    "0",
+                ),
+                (
+                    "enabling IPv6 forwarding",
+                    "/proc/sys/net/ipv6/conf/all/forwarding".to_string(),
+                    "1",
+                ),
+            ] {
+                tokio::fs::write(&path, value)
+                    .await
+                    .map_err(|e| OpsError::new(what, e.to_string()))?;
+            }
+            // `replace` keeps a restart from failing on addresses already there.
+            let batch = format!(
+                "addr replace {gateway}/{prefix} dev {name} nodad\naddr replace fe80::1/64 dev {name} nodad\n"
+            );
+            run("ip", &["-batch", "-"], Some(&batch)).await.map(|_| ())
         }
 
         async fn ensure_nat(&self, bridge: &str, subnet: Subnet) -> Result<(), OpsError> {
@@ -445,6 +518,17 @@ mod system {
                 std::fs::File::create(&path).map_err(|e| e.to_string())?;
                 let pin = || -> Result<(), String> {
                     unshare(CloneFlags::CLONE_NEWNET).map_err(|e| format!("unshare: {e}"))?;
+                    // As libnetwork: IPv6 off in the namespace (`all`, hence `default`
+                    // for the interfaces to come, and `lo`); an interface that gets an IPv6
+                    // address turns it back on for itself and `lo` (see `add_link`). This
+                    // thread is in the new namespace, so its /proc/sys/net is the new one's.
+                    match std::fs::write("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1") {
+                        // A kernel without IPv6.
+                        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                            return Err(format!("disabling IPv6: {e}"))
+                        }
+                        _ => {}
+                    }
                     let ns = format!("/proc/self/task/{}/ns/net", nix::unistd::gettid());
                     mount(
                         Some(ns.as_str()),
@@ -493,12 +577,37 @@ mod system {
                 l.host_if, l.ifname, l.mac, l.host_if, l.bridge
             );
             run("ip", &["-batch", "-"], Some(&host)).await?;
+            if l.v6.is_some() {
+                // IPv6 is off in the namespace (see `create_netns`): on again for this
+                // interface and loopback, as libnetwork does. The address is added with
+                // `nodad` (libnetwork's IFA_F_NODAD), so it is usable at once.
+                for dev in [l.ifname, "lo"] {
+                    set_sysctl_in(
+                        l.netns,
+                        format!("/proc/sys/net/ipv6/conf/{dev}/disable_ipv6"),
+                        "0",
+                    )
+                    .await?;
+                }
+            }
             let mut inside = format!(
                 "link set lo up\naddr add {}/{} dev {}\nlink set {} up\n",
                 l.ip, l.prefix, l.ifname, l.ifname
             );
+            if let Some(v6) = &l.v6 {
+                inside.push_str(&format!(
+                    "addr add {}/{} dev {} nodad\n",
+                    v6.ip, v6.prefix, l.ifname
+                ));
+            }
             if l.default_route {
                 inside.push_str(&format!("route add default via {}\n", l.gateway));
+                if let Some(v6) = &l.v6 {
+                    inside.push_str(&format!(
+                        "route add ::/0 via {} dev {}\n",
+                        v6.gateway, l.ifname
+                    ));
+                }
             }
             run(
                 "nsenter",
@@ -581,6 +690,9 @@ impl NetOps for RecordingOps {
     async fn ensure_bridge(&self, name: &str, gw: Ipv4Addr, prefix: u8) -> Result<(), OpsError> {
         self.record(format!("bridge {name} {gw}/{prefix}"))
     }
+    async fn ensure_bridge_v6(&self, name: &str, gw: Ipv6Addr, prefix: u8) -> Result<(), OpsError> {
+        self.record(format!("bridge6 {name} {gw}/{prefix}"))
+    }
     async fn ensure_nat(&self, bridge: &str, subnet: Subnet) -> Result<(), OpsError> {
         self.record(format!("nat {bridge} {subnet}"))
     }
@@ -612,8 +724,11 @@ impl NetOps for RecordingOps {
         self.record(format!("netns- {}", path.display()))
     }
     async fn add_link(&self, l: &Link<'_>) -> Result<(), OpsError> {
+        let v6 =
+            l.v6.map(|v| format!(" {}/{} gw {}", v.ip, v.prefix, v.gateway))
+                .unwrap_or_default();
         self.record(format!(
-            "link+ {} {} {}/{} gw {} {}",
+            "link+ {} {} {}/{} gw {} {}{v6}",
             l.host_if, l.mac, l.ip, l.prefix, l.gateway, l.bridge
         ))
     }

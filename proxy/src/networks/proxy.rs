@@ -154,7 +154,13 @@ fn bind_request(req: &Request) -> Result<Vec<(IpAddr, Listener)>, BindError> {
 }
 
 /// Binds every request (all or nothing) and starts forwarding to `target`.
-pub fn publish(reqs: &[Request], target: Ipv4Addr) -> Result<(Vec<Bound>, Published), BindError> {
+/// `target6`: the container's IPv6 address, where IPv6 listeners forward when it has one
+/// (as docker-proxy's `-container-ip` on an `--ipv6` network); else they forward to `target`.
+pub fn publish(
+    reqs: &[Request],
+    target: Ipv4Addr,
+    target6: Option<Ipv6Addr>,
+) -> Result<(Vec<Bound>, Published), BindError> {
     let mut listeners = Vec::new();
     let mut bound = Vec::new();
     for r in reqs {
@@ -165,7 +171,11 @@ pub fn publish(reqs: &[Request], target: Ipv4Addr) -> Result<(Vec<Bound>, Publis
                 host_ip: ip,
                 host_port: local_port(&l),
             });
-            listeners.push((l, SocketAddr::new(IpAddr::V4(target), r.container.port)));
+            let to = match (ip, target6) {
+                (IpAddr::V6(_), Some(t6)) => IpAddr::V6(t6),
+                _ => IpAddr::V4(target),
+            };
+            listeners.push((l, SocketAddr::new(to, r.container.port)));
         }
     }
     let mut published = Published::default();
@@ -179,7 +189,11 @@ pub fn publish(reqs: &[Request], target: Ipv4Addr) -> Result<(Vec<Bound>, Publis
 }
 
 /// The same bindings again after a daemon restart (the exact host ports recorded).
-pub fn republish(bound: &[Bound], target: Ipv4Addr) -> Result<Published, BindError> {
+pub fn republish(
+    bound: &[Bound],
+    target: Ipv4Addr,
+    target6: Option<Ipv6Addr>,
+) -> Result<Published, BindError> {
     let reqs: Vec<Request> = bound
         .iter()
         .map(|b| Request {
@@ -188,7 +202,7 @@ pub fn republish(bound: &[Bound], target: Ipv4Addr) -> Result<Published, BindErr
             host_ports: vec![b.host_port],
         })
         .collect();
-    publish(&reqs, target).map(|(_, p)| p)
+    publish(&reqs, target, target6).map(|(_, p)| p)
 }
 
 async fn forward_tcp(listener: TcpListener, to: SocketAddr) {
@@ -289,7 +303,7 @@ mod tests {
             req(Proto::Tcp, cport, Some("127.0.0.1"), vec![]),
             req(Proto::Udp, cport, Some("127.0.0.1"), vec![]),
         ];
-        let (bound, published) = publish(&reqs, Ipv4Addr::LOCALHOST).unwrap();
+        let (bound, published) = publish(&reqs, Ipv4Addr::LOCALHOST, None).unwrap();
         assert_eq!(bound.len(), 2);
         assert!(bound.iter().all(|b| b.host_port != 0));
         let mut c = TcpStream::connect(("127.0.0.1", bound[0].host_port))
@@ -318,13 +332,41 @@ mod tests {
                 req(Proto::Tcp, 2, Some("127.0.0.1"), vec![taken]),
             ],
             Ipv4Addr::LOCALHOST,
+            None,
         )
         .err()
         .unwrap();
         assert!(err.to_string().contains("address already in use"), "{err}");
         drop(published);
         tokio::time::sleep(Duration::from_millis(50)).await;
-        let again = republish(&bound[..1], Ipv4Addr::LOCALHOST);
+        let again = republish(&bound[..1], Ipv4Addr::LOCALHOST, None);
         assert!(again.is_ok(), "the port was freed");
+    }
+
+    #[tokio::test]
+    async fn ipv6_listeners_forward_to_the_ipv6_address() {
+        // The container's service listens on IPv6 only: the `[::1]` listener must reach it
+        // through the IPv6 target, the IPv4 one through the IPv4 target.
+        let v6 = TcpListener::bind("[::1]:0").await.unwrap();
+        let cport = v6.local_addr().unwrap().port();
+        let v4 = TcpListener::bind(("127.0.0.1", cport)).await.unwrap();
+        for (l, tag) in [(v6, b"six!!"), (v4, b"four!")] {
+            tokio::spawn(async move {
+                while let Ok((mut s, _)) = l.accept().await {
+                    let _ = s.write_all(tag).await;
+                }
+            });
+        }
+        let reqs = [
+            req(Proto::Tcp, cport, Some("::1"), vec![]),
+            req(Proto::Tcp, cport, Some("127.0.0.1"), vec![]),
+        ];
+        let (bound, _p) = publish(&reqs, Ipv4Addr::LOCALHOST, Some(Ipv6Addr::LOCALHOST)).unwrap();
+        for (b, want) in bound.iter().zip([b"six!!", b"four!"]) {
+            let mut c = TcpStream::connect((b.host_ip, b.host_port)).await.unwrap();
+            let mut got = [0u8; 5];
+            c.read_exact(&mut got).await.unwrap();
+            assert_eq!(&got, want, "{b:?}");
+        }
     }
 }

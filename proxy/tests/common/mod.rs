@@ -158,6 +158,16 @@ impl Daemon {
         self.spawn();
     }
 
+    /// Kills dockbridge with SIGKILL (a crash: nothing is released) and starts it again on
+    /// the same roots. Its containerd may outlive it; the new daemon finds it there.
+    pub fn crash_restart(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        self.spawn();
+    }
+
     /// As [`Self::restart`], with these extra `serve` flags instead of the first ones.
     pub fn restart_with(&mut self, extra_args: &[&str]) {
         self.stop();

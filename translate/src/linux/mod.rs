@@ -49,7 +49,8 @@ pub use config::merge_config;
 pub use exec::{exec_process, exec_process_with, ExecOptions};
 pub use mounts::{bind_mounts, bind_sources, BindMount, BindSource};
 pub use network::{
-    etc_hosts, resolv_conf, resolve_host_gateway, NetworkMode, BRIDGE_WARNING, HOST_GATEWAY,
+    etc_hosts, etc_hosts_with, resolv_conf, resolve_host_gateway, NetworkMode, BRIDGE_WARNING,
+    HOST_GATEWAY,
 };
 pub use validate::{
     check_create, check_restart_policy, image_warnings, log_init, log_options, LogOptions,

@@ -225,18 +225,21 @@ pub(super) fn validate(
         }
         let mode = if further { NetworkMode::User } else { mode };
         let ipam = ep.ipam_config.as_ref();
-        if ipam.is_some_and(|i| nonempty(&i.ipv6_address).is_some()) {
-            return Err(unsupported("--ip6 (there are no IPv6 networks yet)"));
+        let v4 = ipam.and_then(|i| nonempty(&i.ipv4_address));
+        let v6 = ipam.and_then(|i| nonempty(&i.ipv6_address));
+        if (v4.is_some() || v6.is_some()) && mode != NetworkMode::User {
+            return Err(invalid(
+                "user specified IP address is supported on user defined networks only",
+            ));
         }
-        if let Some(ip) = ipam.and_then(|i| nonempty(&i.ipv4_address)) {
-            if mode != NetworkMode::User {
-                return Err(invalid(
-                    "user specified IP address is supported on user defined networks only",
-                ));
-            }
-            // Whether it is in the network's subnet is the daemon's check.
+        // Whether they are in the network's subnets is the daemon's check.
+        if let Some(ip) = v4 {
             ip.parse::<std::net::Ipv4Addr>()
                 .map_err(|_| invalid(format!("invalid IPv4 address: {ip}")))?;
+        }
+        if let Some(ip) = v6 {
+            ip.parse::<std::net::Ipv6Addr>()
+                .map_err(|_| invalid(format!("invalid IPv6 address: {ip}")))?;
         }
         if ipam.is_some_and(|i| nonempty_vec(&i.link_local_ips).is_some()) {
             return Err(unsupported("--link-local-ip"));
@@ -303,6 +306,25 @@ pub fn etc_hosts(
     host_etc_hosts: Option<&str>,
     address: Option<IpAddr>,
 ) -> Result<String, Error> {
+    let addresses: Vec<IpAddr> = address.into_iter().collect();
+    etc_hosts_with(
+        hostname,
+        extra_hosts,
+        network_mode,
+        host_etc_hosts,
+        &addresses,
+    )
+}
+
+/// [`etc_hosts`] with every address of the container (IPv4, then IPv6 on an `--ipv6`
+/// network): dockerd writes one hostname line per address.
+pub fn etc_hosts_with(
+    hostname: &str,
+    extra_hosts: &[String],
+    network_mode: &str,
+    host_etc_hosts: Option<&str>,
+    addresses: &[IpAddr],
+) -> Result<String, Error> {
     let mode = NetworkMode::parse(network_mode)?;
     let mut out = String::new();
     if mode == NetworkMode::Host {
@@ -322,8 +344,12 @@ pub fn etc_hosts(
         out.push_str(&format!("{ip}\t{name}\n"));
     }
     if matches!(mode, NetworkMode::Bridge | NetworkMode::User) && !hostname.is_empty() {
-        let ip = address.unwrap_or(IpAddr::from([127, 0, 0, 1]));
-        out.push_str(&format!("{ip}\t{hostname}\n"));
+        if addresses.is_empty() {
+            out.push_str(&format!("127.0.0.1\t{hostname}\n"));
+        }
+        for ip in addresses {
+            out.push_str(&format!("{ip}\t{hostname}\n"));
+        }
     }
     Ok(out)
 }
@@ -497,6 +523,32 @@ mod tests {
     }
 
     #[test]
+    fn ip6_is_checked_as_dockerd_does() {
+        let body =
+            |v: serde_json::Value| -> ContainerCreateBody { serde_json::from_value(v).unwrap() };
+        let check = |b: &ContainerCreateBody| {
+            let hc = b.host_config.clone().unwrap_or_default();
+            validate(b, &hc, &mut Vec::new()).map_err(|e| e.to_string())
+        };
+        let ip6 = |mode: &str, ip: &str| {
+            body(serde_json::json!({
+                "HostConfig": {"NetworkMode": mode},
+                "NetworkingConfig": {"EndpointsConfig": {mode: {"IPAMConfig": {"IPv6Address": ip}}}}
+            }))
+        };
+        assert_eq!(check(&ip6("v6net", "fd00:db8::99")), Ok(NetworkMode::User));
+        assert_eq!(
+            check(&ip6("v6net", "zz")).unwrap_err(),
+            "invalid IPv6 address: zz"
+        );
+        assert!(check(&ip6("v6net", "10.0.0.1")).is_err());
+        assert_eq!(
+            check(&ip6("bridge", "fd00:db8::7")).unwrap_err(),
+            "user specified IP address is supported on user defined networks only"
+        );
+    }
+
+    #[test]
     fn hosts_file() {
         let h = etc_hosts("abc", &s(&["db:10.0.0.5", "v6:::1"]), "bridge", None, None).unwrap();
         assert!(h.starts_with("127.0.0.1\tlocalhost\n"));
@@ -527,6 +579,16 @@ mod tests {
         let h = etc_hosts("a", &resolved, "", None, None).unwrap();
         assert!(h.contains("172.17.0.1\tgw\n"), "{h}");
         assert!(etc_hosts("a", &s(&["nocolon"]), "", None, None).is_err());
+        // On an --ipv6 network dockerd writes the hostname on both addresses.
+        let both = [
+            "172.18.0.2".parse().unwrap(),
+            "fd00:db8::2".parse().unwrap(),
+        ];
+        let h = etc_hosts_with("abc", &[], "v6net", None, &both).unwrap();
+        assert!(
+            h.ends_with("ff02::2\tip6-allrouters\n172.18.0.2\tabc\nfd00:db8::2\tabc\n"),
+            "{h}"
+        );
     }
 
     #[test]
