@@ -21,7 +21,7 @@ type Handle = *mut c_void;
 ///
 /// # Safety
 /// `p` is NULL or points at a NUL-terminated UTF-16 string.
-unsafe fn wstr(p: *const u16) -> Option<String> {
+pub(crate) unsafe fn wstr(p: *const u16) -> Option<String> {
     if p.is_null() {
         return None;
     }
@@ -39,7 +39,7 @@ unsafe fn wstr(p: *const u16) -> Option<String> {
 ///
 /// # Safety
 /// `out` is NULL or valid for one pointer write.
-unsafe fn put_doc(out: *mut *mut u16, doc: Option<String>) {
+pub(crate) unsafe fn put_doc(out: *mut *mut u16, doc: Option<String>) {
     if out.is_null() {
         return;
     }

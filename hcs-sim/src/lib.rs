@@ -12,6 +12,10 @@
 //! It also exports computestorage's layer calls (`HcsImportLayer`,
 //! `HcsInitializeWritableLayer`, `HcsDestroyLayer`) over plain directories (`storage`).
 //!
+//! And computenetwork's HCN calls (`HcnCreateNetwork`, `HcnCreateEndpoint`,
+//! `HcnCreateNamespace`…) over an in-memory HNS with its own IPAM (`hns`); its handles
+//! count as open handles and the report's `hns` says what is left (`endpoints`).
+//!
 //! Test controls, exported next to the HCS functions:
 //! - `HcsSimConfigure(json, len)`: the script and fault plan, e.g.
 //!   `{"processes":[{"command_line_contains":"ping","stdout":"hi\n","exit_code":3,
@@ -24,6 +28,8 @@
 #![deny(unsafe_code)]
 
 mod exports;
+mod hns;
+mod hns_exports;
 pub mod model;
 mod rawio;
 mod storage;

@@ -285,6 +285,8 @@ pub struct Sim {
     /// What each process read from stdin, kept after the process is gone.
     stdin_log: BTreeMap<String, String>,
     cancelled: u32,
+    /// The Host Network Service behind the HCN exports.
+    pub(crate) hns: crate::hns::Hns,
 }
 
 static SIM: OnceLock<Mutex<Sim>> = OnceLock::new();
@@ -348,6 +350,7 @@ impl Sim {
             received: Vec::new(),
             stdin_log: BTreeMap::new(),
             cancelled: 0,
+            hns: crate::hns::Hns::default(),
         }
     }
 
@@ -416,6 +419,11 @@ impl Sim {
         self.enter_sync(function)
     }
 
+    /// The HCN calls' fault injection (no operation either).
+    pub(crate) fn enter_hns(&mut self, function: &str) -> Result<(), Hresult> {
+        self.enter_sync(function)
+    }
+
     pub(crate) fn record_value(&mut self, function: &str, document: Value) {
         self.received
             .push(json!({ "function": function, "document": document }));
@@ -469,6 +477,7 @@ impl Sim {
         let n = self.operations.len()
             + self.system_handles.len()
             + self.process_handles.len()
+            + self.hns.open_handles()
             + self.open_stdio();
         u32::try_from(n).unwrap_or(u32::MAX)
     }
@@ -495,6 +504,7 @@ impl Sim {
             "cancelled": self.cancelled,
             "received": self.received,
             "stdin": stdin,
+            "hns": self.hns.report(),
         })
         .to_string()
     }
@@ -620,6 +630,15 @@ impl Sim {
                 Some(_) if id.is_empty() => self.complete(op, E_INVALIDARG, None),
                 Some(_) if self.systems.contains_key(&id) => {
                     self.complete(op, HCS_E_SYSTEM_ALREADY_EXISTS, None)
+                }
+                // As on a real host, the HNS namespace a container joins must exist.
+                Some(doc)
+                    if doc
+                        .pointer("/Container/Networking/Namespace")
+                        .and_then(Value::as_str)
+                        .is_some_and(|ns| !ns.is_empty() && !self.hns.namespace_exists(ns)) =>
+                {
+                    self.complete(op, crate::hns::HCN_E_NAMESPACE_NOT_FOUND, None)
                 }
                 Some(doc) => {
                     let terminate_on_last_close = doc
