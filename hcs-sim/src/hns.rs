@@ -185,7 +185,11 @@ impl Hns {
         {
             return Err(fail(E_INVALIDARG, "the simulator has NAT networks only"));
         }
-        if self.networks.values().any(|n| n.doc["Name"] == name.as_str()) {
+        if self
+            .networks
+            .values()
+            .any(|n| n.doc["Name"] == name.as_str())
+        {
             return Err(fail(E_ALREADY_EXISTS, format!("network {name} exists")));
         }
         let requested = doc

@@ -104,6 +104,8 @@ pub struct NetworkAttachment {
     pub address: Option<std::net::IpAddr>,
     /// What `--add-host NAME:host-gateway` means (the default bridge's gateway), if any.
     pub host_gateway: Option<std::net::IpAddr>,
+    /// HNS endpoint IDs of a Windows container (the spec's `windows.network.endpointList`).
+    pub windows_endpoints: Vec<String>,
 }
 
 /// Sets up and tears down a container's network around each run.
@@ -117,6 +119,11 @@ pub trait NetworkProvider: Send + Sync + 'static {
         _warnings: &mut Vec<String>,
     ) -> Result<()> {
         Ok(())
+    }
+    /// Whether Windows containers can have a network here (HNS); without it they need
+    /// `--network none`.
+    fn windows_networking(&self) -> bool {
+        false
     }
     /// Before the task is created. Whatever this sets up is released by [`Self::release`].
     async fn attach(&self, rec: &Record) -> Result<NetworkAttachment>;
@@ -485,6 +492,7 @@ impl SpecBuilder for RuntimeSpecs {
             Platform::Windows => {
                 let mut ctx = self.windows_context(&req.rec.id, req.image);
                 ctx.first_start = req.rec.state.started_at.is_none();
+                ctx.network_endpoints = req.network.windows_endpoints.clone();
                 Ok(translate::windows::windows_spec(
                     req.body,
                     &req.image.config,

@@ -1136,6 +1136,7 @@ impl BridgeNetworks {
                     netns_path: Some(netns),
                     address: Some(IpAddr::V4(ip)),
                     host_gateway: self.host_gateway(),
+                    ..NetworkAttachment::default()
                 })
             }
             Err(e) => {
