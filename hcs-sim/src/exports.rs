@@ -394,6 +394,44 @@ pub unsafe extern "system" fn HcsDestroyLayer(layer_path: *const u16) -> Hresult
     crate::storage::destroy_layer(unsafe { wstr(layer_path) })
 }
 
+/// vmcompute's `NameToGuid`: the GUID (in `GUID` layout) of a layer folder's name.
+///
+/// # Safety
+/// `name` is NULL or a NUL-terminated UTF-16 string; `guid` is NULL or valid for 16 bytes.
+#[no_mangle]
+pub unsafe extern "system" fn NameToGuid(name: *const u16, guid: *mut [u8; 16]) -> Hresult {
+    if guid.is_null() {
+        return E_INVALIDARG;
+    }
+    // SAFETY: forwarded contract.
+    let result = crate::storage::name_to_guid(unsafe { wstr(name) });
+    sim().publish_report();
+    match result {
+        Ok(b) => {
+            // GUID's layout: Data1-3 little-endian integers, Data4 bytes as they are.
+            let mut g = [0u8; 16];
+            g[..4].copy_from_slice(&u32::from_be_bytes([b[0], b[1], b[2], b[3]]).to_ne_bytes());
+            g[4..6].copy_from_slice(&u16::from_be_bytes([b[4], b[5]]).to_ne_bytes());
+            g[6..8].copy_from_slice(&u16::from_be_bytes([b[6], b[7]]).to_ne_bytes());
+            g[8..].copy_from_slice(&b[8..]);
+            // SAFETY: non-NULL and valid for 16 bytes per the contract.
+            unsafe { *guid = g };
+            S_OK
+        }
+        Err(hr) => hr,
+    }
+}
+
+/// vmcompute's `ProcessBaseImage`.
+///
+/// # Safety
+/// `layer_path` is NULL or a NUL-terminated UTF-16 string.
+#[no_mangle]
+pub unsafe extern "system" fn ProcessBaseImage(layer_path: *const u16) -> Hresult {
+    // SAFETY: forwarded contract.
+    crate::storage::process_base_image(unsafe { wstr(layer_path) })
+}
+
 // ----- test controls -----
 
 /// Replaces the script and fault plan (JSON, UTF-8) and restarts the call counters.

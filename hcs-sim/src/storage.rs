@@ -110,6 +110,57 @@ pub fn destroy_layer(layer: Option<String>) -> Hresult {
     finish(run())
 }
 
+/// vmcompute's `NameToGuid`, simulated: a deterministic GUID per name (two FNV-1a 64-bit
+/// hashes, version/variant bits set), not vmcompute's own algorithm. Recorded with its
+/// answer so tests can check which IDs the caller used.
+pub fn name_to_guid(name: Option<String>) -> Result<[u8; 16], Hresult> {
+    let name = name.ok_or(E_INVALIDARG)?;
+    let fnv = |seed: u64| {
+        name.encode_utf16().fold(seed, |h, u| {
+            let h = (h ^ u64::from(u & 0xff)).wrapping_mul(0x0100_0000_01b3);
+            (h ^ u64::from(u >> 8)).wrapping_mul(0x0100_0000_01b3)
+        })
+    };
+    let mut b = [0u8; 16];
+    b[..8].copy_from_slice(&fnv(0xcbf2_9ce4_8422_2325).to_be_bytes());
+    b[8..].copy_from_slice(&fnv(0x6c62_272e_07bb_0142).to_be_bytes());
+    b[6] = (b[6] & 0x0f) | 0x50;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let text = format!(
+        "{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{}",
+        b[0],
+        b[1],
+        b[2],
+        b[3],
+        b[4],
+        b[5],
+        b[6],
+        b[7],
+        b[8],
+        b[9],
+        b[10..]
+            .iter()
+            .map(|x| format!("{x:02x}"))
+            .collect::<String>()
+    );
+    enter("NameToGuid", json!({ "name": name, "guid": text }))?;
+    Ok(b)
+}
+
+/// vmcompute's `ProcessBaseImage` (a base layer's set-up), simulated: the layer folder
+/// must exist; it is recorded and counted.
+pub fn process_base_image(layer: Option<String>) -> Hresult {
+    let run = || -> Result<(), Hresult> {
+        enter("ProcessBaseImage", json!({ "layer": layer }))?;
+        let layer = layer.ok_or(E_INVALIDARG)?;
+        if !Path::new(&layer).is_dir() {
+            return Err(E_PATH_NOT_FOUND);
+        }
+        Ok(())
+    };
+    finish(run())
+}
+
 /// The call's HRESULT, with the report file brought up to date (see `REPORT_ENV`).
 fn finish(result: Result<(), Hresult>) -> Hresult {
     sim().publish_report();

@@ -74,6 +74,8 @@ pub struct HcsBackend {
     /// joins an HNS namespace holding them, removed with the system.
     hns: Option<Arc<Hns>>,
     namespaces: Mutex<HashMap<String, Guid>>,
+    /// Where layer IDs come from (`NameToGuid`).
+    storage: Option<Arc<hcs::storage::Storage>>,
     pending: Mutex<HashMap<Key, Pending>>,
     events: broadcast::Sender<RuntimeEvent>,
     forwarder: JoinHandle<()>,
@@ -110,8 +112,18 @@ impl HcsBackend {
             DocumentOptions {
                 owner: config.owner,
                 hosting_system_id: config.hosting_system_id,
+                ..DocumentOptions::default()
             },
         )
+        .map(|mut b| {
+            // Layer IDs come from vmcompute's NameToGuid, as the Windows graph driver's;
+            // without it (no storage library) the document's stand-in IDs are used.
+            match hcs::storage::Storage::load(config.library.as_deref()) {
+                Ok(s) => b.storage = Some(Arc::new(s)),
+                Err(e) => tracing::warn!("no NameToGuid for layer IDs: {e}"),
+            }
+            b
+        })
     }
 
     pub fn with_adapter(adapter: Adapter, options: DocumentOptions) -> Result<Self> {
@@ -125,6 +137,7 @@ impl HcsBackend {
             options,
             hns: None,
             namespaces: Mutex::new(HashMap::new()),
+            storage: None,
             pending: Mutex::new(HashMap::new()),
             events,
             forwarder,
@@ -133,6 +146,35 @@ impl HcsBackend {
 
     pub fn adapter(&self) -> &Adapter {
         &self.adapter
+    }
+
+    /// The document options of one container: the image layers' IDs by `NameToGuid`.
+    async fn document_options(&self, spec: &oci_spec::runtime::Spec) -> Result<DocumentOptions> {
+        let mut options = self.options.clone();
+        let Some(storage) = self.storage.clone() else {
+            return Ok(options);
+        };
+        let mut folders: Vec<String> = spec
+            .windows()
+            .as_ref()
+            .and_then(|w| w.layer_folders().clone())
+            .unwrap_or_default();
+        // The last folder is the scratch layer, which has no layer ID in the document.
+        folders.pop();
+        let ids = tokio::task::spawn_blocking(move || {
+            folders
+                .into_iter()
+                .map(|f| {
+                    let id = storage.layer_id(std::path::Path::new(&windows_name(&f)))?;
+                    Ok((f, id))
+                })
+                .collect::<std::result::Result<Vec<_>, hcs::storage::StorageError>>()
+        })
+        .await
+        .map_err(|e| BackendError::runtime("layer IDs", e))?
+        .map_err(|e| BackendError::runtime("layer IDs", e))?;
+        options.layer_ids.extend(ids);
+        Ok(options)
     }
 
     /// Gives the backend HNS: compute systems then join a namespace with their endpoints.
@@ -196,6 +238,16 @@ impl Drop for HcsBackend {
     fn drop(&mut self) {
         self.forwarder.abort();
     }
+}
+
+/// A folder's last component whichever separator the path uses (Windows paths name the
+/// layers even when the daemon runs elsewhere against the simulator).
+fn windows_name(folder: &str) -> String {
+    folder
+        .rsplit(['\\', '/'])
+        .find(|s| !s.is_empty())
+        .unwrap_or(folder)
+        .to_string()
 }
 
 /// Translates the adapter's events; a lagging receiver becomes `Reconnected` so consumers
@@ -294,7 +346,8 @@ impl Backend for HcsBackend {
                 "the HCS backend takes the root filesystem from windows.layerFolders".into(),
             ));
         }
-        let mut doc = document::compute_system(&req.spec, &self.options)
+        let options = self.document_options(&req.spec).await?;
+        let mut doc = document::compute_system(&req.spec, &options)
             .map_err(|e| BackendError::InvalidArgument(e.to_string()))?;
         let process =
             req.spec.process().as_ref().ok_or_else(|| {

@@ -313,6 +313,32 @@ fn hcs_only_daemon_keeps_its_own_images_and_layers() {
     assert_eq!(report["calls"]["HcsInitializeWritableLayer"], 1, "{report}");
     assert_eq!(report["calls"]["HcsDestroyLayer"], 2, "{report}");
     assert_eq!(report["open_handles"], 0, "{report}");
+    // The base layer was set up after its import, as hcsshim's base-layer writer does.
+    assert_eq!(report["calls"]["ProcessBaseImage"], 1, "{report}");
+    // Layer IDs are NameToGuid's of the layer folder's name, in the writable layer's
+    // LayerData and in the compute system's document alike.
+    let received = report["received"].as_array().unwrap();
+    let doc_of = |f: &str| {
+        received
+            .iter()
+            .find(|r| r["function"] == f)
+            .map(|r| r["document"].clone())
+            .unwrap_or_else(|| panic!("no {f} in {report}"))
+    };
+    let folder = imported[0].file_name().to_string_lossy().into_owned();
+    let guid = received
+        .iter()
+        .find(|r| r["function"] == "NameToGuid" && r["document"]["name"] == folder.as_str())
+        .map(|r| r["document"]["guid"].clone())
+        .unwrap_or_else(|| panic!("NameToGuid({folder}) not asked: {report}"));
+    assert_eq!(
+        doc_of("HcsInitializeWritableLayer")["layerData"]["Layers"][0]["Id"],
+        guid
+    );
+    assert_eq!(
+        doc_of("HcsCreateComputeSystem")["Container"]["Storage"]["Layers"][0]["Id"],
+        guid
+    );
 
     // The images are kept across a restart.
     let mut d = d;
