@@ -491,6 +491,9 @@ async fn daemon_serves_a_named_pipe_and_runs_windows_processes_through_hcs() {
     assert_eq!(report["live_systems"], 0, "{report}");
     let calls = &report["calls"];
     assert_eq!(calls["HcsImportLayer"], 1, "{report}");
+    // The base layer set up once imported; layer IDs asked of NameToGuid.
+    assert_eq!(calls["ProcessBaseImage"], 1, "{report}");
+    assert!(calls["NameToGuid"].as_u64().unwrap_or(0) > 0, "{report}");
     assert_eq!(calls["HcsInitializeWritableLayer"], 3, "{report}");
     assert_eq!(calls["HcsDestroyLayer"], 4, "{report}");
 }
