@@ -361,9 +361,10 @@ fn sim_report(path: &std::path::Path) -> serde_json::Value {
 #[test]
 fn windows_containers_get_hns_nat_endpoints() {
     let sim = simulator();
+    // The second compute system HCS is asked for fails: a failed start after the endpoint.
     let script = r#"{"processes":[
         {"command_line_contains":"echo hello","stdout":"up\r\n","run":"until_signalled","signal_exit_code":0}
-    ]}"#;
+    ], "faults":[{"function":"HcsCreateComputeSystem","occurrence":2,"hresult":2147500037}]}"#;
     let report = tempfile::NamedTempFile::new().unwrap();
     let d = Daemon::start_with(
         &[
@@ -470,6 +471,15 @@ fn windows_containers_get_hns_nat_endpoints() {
     );
     assert_eq!(sim_report(report.path())["hns"]["endpoints"], 1);
     d.ok(&["rm", "web2"]);
+    // HCS fails to create the compute system: the start fails, and neither its endpoint
+    // nor its namespace stays.
+    let st = d.docker(&["run", "-d", "--name", "broken", "-p", "9090:80", "winbox:1"]);
+    assert!(!st.status.success(), "{st:?}");
+    let r = sim_report(report.path());
+    assert_eq!(r["hns"]["endpoints_created"], 2, "{r}");
+    assert_eq!(r["hns"]["endpoints"], 1, "{r}");
+    assert_eq!(r["hns"]["namespaces"], 1, "{r}");
+    d.ok(&["rm", "broken"]);
 
     // --network none: no endpoint, no ports; ports with none are refused at create.
     d.ok(&[
