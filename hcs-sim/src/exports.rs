@@ -432,6 +432,115 @@ pub unsafe extern "system" fn ProcessBaseImage(layer_path: *const u16) -> Hresul
     crate::storage::process_base_image(unsafe { wstr(layer_path) })
 }
 
+/// vmcompute's `DriverInfo`.
+#[repr(C)]
+pub struct DriverInfo {
+    flavour: isize,
+    home_dir: *const u16,
+}
+
+/// # Safety
+/// `info` is NULL or a `DriverInfo` whose home directory is NULL or a string.
+unsafe fn driver_home(info: *const DriverInfo) -> (isize, Option<String>) {
+    if info.is_null() {
+        return (0, None);
+    }
+    // SAFETY: per the contract.
+    let i = unsafe { &*info };
+    // SAFETY: per the contract.
+    (i.flavour, unsafe { wstr(i.home_dir) })
+}
+
+/// `WC_LAYER_DESCRIPTOR`.
+#[repr(C)]
+pub struct LayerDescriptor {
+    layer_id: [u8; 16],
+    flags: u32,
+    path: *const u16,
+}
+
+/// # Safety
+/// `info` as in `driver_home`; `id` NULL or a string.
+#[no_mangle]
+pub unsafe extern "system" fn ActivateLayer(info: *const DriverInfo, id: *const u16) -> Hresult {
+    // SAFETY: forwarded contract.
+    let ((flavour, home), id) = unsafe { (driver_home(info), wstr(id)) };
+    crate::storage::activate_layer(flavour, home, id)
+}
+
+/// # Safety
+/// As `ActivateLayer`; `descriptors` points at `count` descriptors with string paths.
+#[no_mangle]
+pub unsafe extern "system" fn PrepareLayer(
+    info: *const DriverInfo,
+    id: *const u16,
+    descriptors: *const LayerDescriptor,
+    count: u32,
+) -> Hresult {
+    // SAFETY: forwarded contract.
+    let ((_, home), id) = unsafe { (driver_home(info), wstr(id)) };
+    let mut parents = Vec::new();
+    if !descriptors.is_null() {
+        for i in 0..count as usize {
+            // SAFETY: `count` descriptors per the contract.
+            let d = unsafe { &*descriptors.add(i) };
+            // SAFETY: per the contract.
+            parents.push(unsafe { wstr(d.path) }.unwrap_or_default());
+        }
+    }
+    crate::storage::prepare_layer(home, id, parents)
+}
+
+/// # Safety
+/// As `ActivateLayer`; `length` writable; `buffer` NULL or `*length` writable units.
+#[no_mangle]
+pub unsafe extern "system" fn GetLayerMountPath(
+    info: *const DriverInfo,
+    id: *const u16,
+    length: *mut usize,
+    buffer: *mut u16,
+) -> Hresult {
+    if length.is_null() {
+        return E_INVALIDARG;
+    }
+    // SAFETY: forwarded contract.
+    let ((_, home), id) = unsafe { (driver_home(info), wstr(id)) };
+    let path = match crate::storage::layer_mount_path(home, id) {
+        Ok(p) => p,
+        Err(hr) => return hr,
+    };
+    let w: Vec<u16> = path.encode_utf16().chain(std::iter::once(0)).collect();
+    // SAFETY: `length` is writable per the contract.
+    unsafe {
+        if !buffer.is_null() {
+            if *length < w.len() {
+                return E_INVALIDARG;
+            }
+            ptr::copy_nonoverlapping(w.as_ptr(), buffer, w.len());
+        }
+        *length = w.len();
+    }
+    S_OK
+}
+
+/// # Safety
+/// As `ActivateLayer`.
+#[no_mangle]
+pub unsafe extern "system" fn UnprepareLayer(info: *const DriverInfo, id: *const u16) -> Hresult {
+    // SAFETY: forwarded contract.
+    let ((_, home), id) = unsafe { (driver_home(info), wstr(id)) };
+    crate::storage::unmount_layer("UnprepareLayer", home, id)
+}
+
+/// # Safety
+/// As `ActivateLayer`.
+#[no_mangle]
+pub unsafe extern "system" fn DeactivateLayer(info: *const DriverInfo, id: *const u16) -> Hresult {
+    // SAFETY: forwarded contract.
+    let ((_, home), id) = unsafe { (driver_home(info), wstr(id)) };
+    crate::storage::unmount_layer("DeactivateLayer", home, id)
+}
+
 // ----- test controls -----
 
 /// Replaces the script and fault plan (JSON, UTF-8) and restarts the call counters.

@@ -287,6 +287,8 @@ pub struct Sim {
     cancelled: u32,
     /// The Host Network Service behind the HCN exports.
     pub(crate) hns: crate::hns::Hns,
+    /// Activated writable layers (`home\id` → volume path once prepared).
+    pub(crate) mounts: BTreeMap<String, Option<String>>,
 }
 
 static SIM: OnceLock<Mutex<Sim>> = OnceLock::new();
@@ -351,6 +353,7 @@ impl Sim {
             stdin_log: BTreeMap::new(),
             cancelled: 0,
             hns: crate::hns::Hns::default(),
+            mounts: BTreeMap::new(),
         }
     }
 
@@ -505,6 +508,7 @@ impl Sim {
             "received": self.received,
             "stdin": stdin,
             "hns": self.hns.report(),
+            "mounted_layers": self.mounts.len(),
         })
         .to_string()
     }
@@ -630,6 +634,18 @@ impl Sim {
                 Some(_) if id.is_empty() => self.complete(op, E_INVALIDARG, None),
                 Some(_) if self.systems.contains_key(&id) => {
                     self.complete(op, HCS_E_SYSTEM_ALREADY_EXISTS, None)
+                }
+                // A volume path as storage must be a prepared (mounted) layer's.
+                Some(doc)
+                    if doc
+                        .pointer("/Container/Storage/Path")
+                        .and_then(Value::as_str)
+                        .is_some_and(|p| {
+                            p.starts_with(r"\\?\Volume{")
+                                && !self.mounts.values().any(|v| v.as_deref() == Some(p))
+                        }) =>
+                {
+                    self.complete(op, hr(0x8007_0003), None)
                 }
                 // As on a real host, the HNS namespace a container joins must exist.
                 Some(doc)

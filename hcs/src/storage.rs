@@ -84,12 +84,8 @@ impl Storage {
     /// A layer folder's ID: vmcompute's `NameToGuid` of its name (hcsshim's
     /// `wclayer.LayerID`).
     pub fn layer_id(&self, folder: &Path) -> Result<String, StorageError> {
-        let name = folder
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| folder.display().to_string());
         self.lib
-            .name_to_guid(&name)
+            .name_to_guid(&folder_name(folder))
             .map(|g| g.to_string())
             .map_err(|hresult| StorageError::Call {
                 call: "NameToGuid",
@@ -146,10 +142,65 @@ impl Storage {
         )
     }
 
+    /// Mounts a container's writable layer on its image layers (`parents`, topmost first)
+    /// and returns the volume path HCS wants as the container's storage (`root.path`,
+    /// `\\?\Volume{GUID}\`), as the windowsfilter graph driver does at start.
+    pub fn mount(&self, layer: &Path, parents: &[PathBuf]) -> Result<String, StorageError> {
+        let (home, id) = home_and_id(layer);
+        let ids = parents
+            .iter()
+            .map(|p| {
+                let g = self.lib.name_to_guid(&folder_name(p)).map_err(|hresult| {
+                    StorageError::Call {
+                        call: "NameToGuid",
+                        path: p.display().to_string(),
+                        hresult,
+                    }
+                })?;
+                Ok((p.display().to_string(), g))
+            })
+            .collect::<Result<Vec<_>, StorageError>>()?;
+        self.lib
+            .mount_layer(&home, &id, &ids)
+            .map_err(|(call, hresult)| StorageError::Call {
+                call,
+                path: layer.display().to_string(),
+                hresult,
+            })
+    }
+
+    /// Undoes [`Self::mount`].
+    pub fn unmount(&self, layer: &Path) -> Result<(), StorageError> {
+        let (home, id) = home_and_id(layer);
+        self.lib
+            .unmount_layer(&home, &id)
+            .map_err(|(call, hresult)| StorageError::Call {
+                call,
+                path: layer.display().to_string(),
+                hresult,
+            })
+    }
+
     pub fn destroy_layer(&self, layer: &Path) -> Result<(), StorageError> {
         let path = layer.display().to_string();
         check("HcsDestroyLayer", &path, self.lib.destroy_layer(&path))
     }
+}
+
+fn folder_name(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| p.display().to_string())
+}
+
+/// The graph driver's view of a layer folder: its home (the parent directory) and its id
+/// (the folder's name).
+fn home_and_id(layer: &Path) -> (String, String) {
+    let home = layer
+        .parent()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    (home, folder_name(layer))
 }
 
 fn check(call: &'static str, path: &str, hresult: HResult) -> Result<(), StorageError> {

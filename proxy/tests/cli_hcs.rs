@@ -339,6 +339,21 @@ fn hcs_only_daemon_keeps_its_own_images_and_layers() {
         doc_of("HcsCreateComputeSystem")["Container"]["Storage"]["Layers"][0]["Id"],
         guid
     );
+    // The container's storage is its writable layer's mounted volume (root.path), as the
+    // windowsfilter driver mounts it; it went with the container.
+    let storage_path = doc_of("HcsCreateComputeSystem")["Container"]["Storage"]["Path"].clone();
+    assert!(
+        storage_path
+            .as_str()
+            .unwrap_or_default()
+            .starts_with(r"\\?\Volume{"),
+        "{storage_path}"
+    );
+    assert_eq!(report["calls"]["ActivateLayer"], 1, "{report}");
+    assert_eq!(report["calls"]["PrepareLayer"], 1, "{report}");
+    assert_eq!(report["calls"]["UnprepareLayer"], 1, "{report}");
+    assert_eq!(report["calls"]["DeactivateLayer"], 1, "{report}");
+    assert_eq!(report["mounted_layers"], 0, "{report}");
 
     // The images are kept across a restart.
     let mut d = d;

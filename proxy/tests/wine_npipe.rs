@@ -494,6 +494,9 @@ async fn daemon_serves_a_named_pipe_and_runs_windows_processes_through_hcs() {
     // The base layer set up once imported; layer IDs asked of NameToGuid.
     assert_eq!(calls["ProcessBaseImage"], 1, "{report}");
     assert!(calls["NameToGuid"].as_u64().unwrap_or(0) > 0, "{report}");
+    // Each container's writable layer was mounted for its run and unmounted with it.
+    assert_eq!(calls["ActivateLayer"], 3, "{report}");
+    assert_eq!(report["mounted_layers"], 0, "{report}");
     assert_eq!(calls["HcsInitializeWritableLayer"], 3, "{report}");
     assert_eq!(calls["HcsDestroyLayer"], 4, "{report}");
 }

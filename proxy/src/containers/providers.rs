@@ -54,6 +54,11 @@ pub trait ImageProvider: Send + Sync + 'static {
     async fn remove_windows_scratch(&self, _id: &str) -> Result<(), ImagesError> {
         Ok(())
     }
+    /// The mounted volume of that writable layer (`root.path`), when the provider keeps
+    /// the layers itself.
+    async fn windows_root_path(&self, _id: &str) -> Result<Option<String>, ImagesError> {
+        Ok(None)
+    }
 }
 
 #[async_trait]
@@ -91,6 +96,9 @@ impl ImageProvider for ImageStore {
     }
     async fn remove_windows_scratch(&self, id: &str) -> Result<(), ImagesError> {
         ImageStore::remove_windows_scratch(self, id).await
+    }
+    async fn windows_root_path(&self, id: &str) -> Result<Option<String>, ImagesError> {
+        ImageStore::windows_root_path(self, id).await
     }
 }
 
@@ -493,6 +501,7 @@ impl SpecBuilder for RuntimeSpecs {
                 let mut ctx = self.windows_context(&req.rec.id, req.image);
                 ctx.first_start = req.rec.state.started_at.is_none();
                 ctx.network_endpoints = req.network.windows_endpoints.clone();
+                ctx.root_path = self.images.windows_root_path(&req.rec.id).await?;
                 Ok(translate::windows::windows_spec(
                     req.body,
                     &req.image.config,
