@@ -323,7 +323,6 @@ async fn shutdown_signal() {
     }
 }
 
-/// The default bridge (`--bridge`, `--bip`), set up before any container starts.
 /// HNS for Windows containers' `nat` network: from the `--hcs-library` when it exports the
 /// HCN functions (the simulator does), else computenetwork.dll on Windows. Without it
 /// Windows containers need `--network none` (said at create).
@@ -348,6 +347,7 @@ async fn start_hns(
     }
 }
 
+/// The default bridge (`--bridge`, `--bip`), set up before any container starts.
 async fn start_networks(
     args: &config::ServeArgs,
 ) -> anyhow::Result<std::sync::Arc<networks::bridge::BridgeNetworks>> {
