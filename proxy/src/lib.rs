@@ -229,6 +229,10 @@ pub async fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
         }
     }
     daemon.containers.shutdown_backends().await;
+    // The HCS backend stopped its compute systems: their HNS endpoints go too.
+    if let Some(h) = &daemon.hns {
+        h.shutdown().await;
+    }
     if let Some(s) = supervisor {
         s.shutdown().await;
     }

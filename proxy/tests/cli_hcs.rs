@@ -531,4 +531,14 @@ fn windows_containers_get_hns_nat_endpoints() {
     assert_eq!(r["hns"]["endpoints"], 0, "{r}");
     assert_eq!(r["hns"]["namespaces"], 0, "{r}");
     assert_eq!(r["open_handles"], 0, "{r}");
+
+    // A daemon shutdown with a container running leaves no endpoint, namespace or handle.
+    d.ok(&["run", "-d", "--name", "last", "-p", "7070:80", "winbox:1"]);
+    assert_eq!(sim_report(report.path())["hns"]["endpoints"], 1);
+    let mut d = d;
+    d.stop();
+    let r = sim_report(report.path());
+    assert_eq!(r["hns"]["endpoints"], 0, "{r}");
+    assert_eq!(r["hns"]["namespaces"], 0, "{r}");
+    assert_eq!(r["open_handles"], 0, "{r}");
 }

@@ -131,6 +131,25 @@ impl HnsNetworks {
         }
     }
 
+    /// Deletes every endpoint this daemon holds (its compute systems are gone).
+    pub async fn shutdown(&self) {
+        let all: Vec<Attached> = lock(&self.endpoints).drain().map(|(_, a)| a).collect();
+        let hns = self.hns.clone();
+        let r = tokio::task::spawn_blocking(move || {
+            for a in all {
+                if let Err(e) = hns.delete_endpoint(&a.hns_id) {
+                    if !e.is_not_found() {
+                        tracing::warn!(endpoint = %a.hns_id, "deleting an HNS endpoint: {e}");
+                    }
+                }
+            }
+        })
+        .await;
+        if let Err(e) = r {
+            tracing::warn!("deleting HNS endpoints: {e}");
+        }
+    }
+
     fn taken(&self, except: &str) -> BTreeSet<(Proto, u16)> {
         lock(&self.endpoints)
             .iter()
