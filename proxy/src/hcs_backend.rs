@@ -199,7 +199,7 @@ impl HcsBackend {
                 "the container has HNS endpoints but this daemon has no HNS".into(),
             ));
         };
-        let ns = Guid::from_name(&format!("dockbridge namespace {id}"));
+        let ns = namespace_id(id);
         let endpoints = std::mem::take(&mut net.network_adapters);
         net.namespace = ns.to_string();
         tokio::task::spawn_blocking(move || {
@@ -213,11 +213,16 @@ impl HcsBackend {
         Ok(Some(ns))
     }
 
-    /// Removes the container's HNS namespace, if it has one; a missing one is fine.
+    /// Removes the container's HNS namespace, if it has one; a missing one is fine. One
+    /// that a crashed daemon left (not in the map) is found by its name-based ID, so the
+    /// restarted daemon's clean-up of the container removes it too.
     async fn leave_namespace(&self, id: &str) {
-        let (Some(hns), Some(ns)) = (self.hns.clone(), lock(&self.namespaces).remove(id)) else {
+        let Some(hns) = self.hns.clone() else {
             return;
         };
+        let ns = lock(&self.namespaces)
+            .remove(id)
+            .unwrap_or_else(|| namespace_id(id));
         let r = tokio::task::spawn_blocking(move || hns.delete_namespace(&ns)).await;
         match r {
             Ok(Ok(())) => {}
@@ -238,6 +243,11 @@ impl Drop for HcsBackend {
     fn drop(&mut self) {
         self.forwarder.abort();
     }
+}
+
+/// The HNS namespace of a container: named after it, so it can be found again.
+fn namespace_id(container_id: &str) -> Guid {
+    Guid::from_name(&format!("dockbridge namespace {container_id}"))
 }
 
 /// A folder's last component whichever separator the path uses (Windows paths name the
@@ -825,6 +835,10 @@ mod tests {
         let r = report(&sim);
         assert_eq!(r["hns"]["namespaces"], 0, "{r}");
         hns.delete_endpoint(&ep.id).unwrap();
+        // A namespace a crashed daemon left goes with its container's clean-up.
+        hns.create_namespace(&namespace_id("ghost"), &[]).unwrap();
+        backend.delete("ghost").await.expect("delete");
+        assert_eq!(report(&sim)["hns"]["namespaces"], 0);
         assert_eq!(sim.open_handles(), 0, "{r}");
     }
 }
