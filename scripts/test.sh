@@ -29,8 +29,9 @@ cargo test -p dockbridge-spec -p dockbridge-translate --target x86_64-pc-windows
 cargo test -p dockbridge --target x86_64-pc-windows-gnu --no-fail-fast --test containerd_npipe
 # The Windows daemon for real under Wine (issue 15): the HCS crate's Windows-only code (the
 # named pipe's security descriptor) and proxy/tests/wine_npipe.rs, where dockbridge.exe serves
-# a named pipe HCS-only and the simulator DLL starts argv-echo with the command lines it gets.
-cargo test -p dockbridge-hcs --lib --target x86_64-pc-windows-gnu --no-fail-fast
+# a named pipe HCS-only and the simulator DLL starts argv-echo with the command lines it gets;
+# the HNS calls (HCN's GUIDs and documents through a real Windows DLL ABI) too.
+cargo test -p dockbridge-hcs --lib --test network --target x86_64-pc-windows-gnu --no-fail-fast
 cargo test -p dockbridge --target x86_64-pc-windows-gnu --test wine_npipe
 # dockbridge.exe as a Windows service under Wine's SCM (register, sc start, sc stop: every HCS
 # handle closed), in a Wine prefix of its own: a registered service belongs to its prefix.

@@ -21,7 +21,7 @@ type Handle = *mut c_void;
 ///
 /// # Safety
 /// `p` is NULL or points at a NUL-terminated UTF-16 string.
-unsafe fn wstr(p: *const u16) -> Option<String> {
+pub(crate) unsafe fn wstr(p: *const u16) -> Option<String> {
     if p.is_null() {
         return None;
     }
@@ -39,7 +39,7 @@ unsafe fn wstr(p: *const u16) -> Option<String> {
 ///
 /// # Safety
 /// `out` is NULL or valid for one pointer write.
-unsafe fn put_doc(out: *mut *mut u16, doc: Option<String>) {
+pub(crate) unsafe fn put_doc(out: *mut *mut u16, doc: Option<String>) {
     if out.is_null() {
         return;
     }
@@ -402,6 +402,153 @@ pub unsafe extern "system" fn HcsInitializeWritableLayer(
 pub unsafe extern "system" fn HcsDestroyLayer(layer_path: *const u16) -> Hresult {
     // SAFETY: forwarded contract.
     crate::storage::destroy_layer(unsafe { wstr(layer_path) })
+}
+
+/// vmcompute's `NameToGuid`: the GUID (in `GUID` layout) of a layer folder's name.
+///
+/// # Safety
+/// `name` is NULL or a NUL-terminated UTF-16 string; `guid` is NULL or valid for 16 bytes.
+#[no_mangle]
+pub unsafe extern "system" fn NameToGuid(name: *const u16, guid: *mut [u8; 16]) -> Hresult {
+    if guid.is_null() {
+        return E_INVALIDARG;
+    }
+    // SAFETY: forwarded contract.
+    let result = crate::storage::name_to_guid(unsafe { wstr(name) });
+    sim().publish_report();
+    match result {
+        Ok(b) => {
+            // GUID's layout: Data1-3 little-endian integers, Data4 bytes as they are.
+            let mut g = [0u8; 16];
+            g[..4].copy_from_slice(&u32::from_be_bytes([b[0], b[1], b[2], b[3]]).to_ne_bytes());
+            g[4..6].copy_from_slice(&u16::from_be_bytes([b[4], b[5]]).to_ne_bytes());
+            g[6..8].copy_from_slice(&u16::from_be_bytes([b[6], b[7]]).to_ne_bytes());
+            g[8..].copy_from_slice(&b[8..]);
+            // SAFETY: non-NULL and valid for 16 bytes per the contract.
+            unsafe { *guid = g };
+            S_OK
+        }
+        Err(hr) => hr,
+    }
+}
+
+/// vmcompute's `ProcessBaseImage`.
+///
+/// # Safety
+/// `layer_path` is NULL or a NUL-terminated UTF-16 string.
+#[no_mangle]
+pub unsafe extern "system" fn ProcessBaseImage(layer_path: *const u16) -> Hresult {
+    // SAFETY: forwarded contract.
+    crate::storage::process_base_image(unsafe { wstr(layer_path) })
+}
+
+/// vmcompute's `DriverInfo`.
+#[repr(C)]
+pub struct DriverInfo {
+    flavour: isize,
+    home_dir: *const u16,
+}
+
+/// # Safety
+/// `info` is NULL or a `DriverInfo` whose home directory is NULL or a string.
+unsafe fn driver_home(info: *const DriverInfo) -> (isize, Option<String>) {
+    if info.is_null() {
+        return (0, None);
+    }
+    // SAFETY: per the contract.
+    let i = unsafe { &*info };
+    // SAFETY: per the contract.
+    (i.flavour, unsafe { wstr(i.home_dir) })
+}
+
+/// `WC_LAYER_DESCRIPTOR`.
+#[repr(C)]
+pub struct LayerDescriptor {
+    layer_id: [u8; 16],
+    flags: u32,
+    path: *const u16,
+}
+
+/// # Safety
+/// `info` as in `driver_home`; `id` NULL or a string.
+#[no_mangle]
+pub unsafe extern "system" fn ActivateLayer(info: *const DriverInfo, id: *const u16) -> Hresult {
+    // SAFETY: forwarded contract.
+    let ((flavour, home), id) = unsafe { (driver_home(info), wstr(id)) };
+    crate::storage::activate_layer(flavour, home, id)
+}
+
+/// # Safety
+/// As `ActivateLayer`; `descriptors` points at `count` descriptors with string paths.
+#[no_mangle]
+pub unsafe extern "system" fn PrepareLayer(
+    info: *const DriverInfo,
+    id: *const u16,
+    descriptors: *const LayerDescriptor,
+    count: u32,
+) -> Hresult {
+    // SAFETY: forwarded contract.
+    let ((_, home), id) = unsafe { (driver_home(info), wstr(id)) };
+    let mut parents = Vec::new();
+    if !descriptors.is_null() {
+        for i in 0..count as usize {
+            // SAFETY: `count` descriptors per the contract.
+            let d = unsafe { &*descriptors.add(i) };
+            // SAFETY: per the contract.
+            parents.push(unsafe { wstr(d.path) }.unwrap_or_default());
+        }
+    }
+    crate::storage::prepare_layer(home, id, parents)
+}
+
+/// # Safety
+/// As `ActivateLayer`; `length` writable; `buffer` NULL or `*length` writable units.
+#[no_mangle]
+pub unsafe extern "system" fn GetLayerMountPath(
+    info: *const DriverInfo,
+    id: *const u16,
+    length: *mut usize,
+    buffer: *mut u16,
+) -> Hresult {
+    if length.is_null() {
+        return E_INVALIDARG;
+    }
+    // SAFETY: forwarded contract.
+    let ((_, home), id) = unsafe { (driver_home(info), wstr(id)) };
+    let path = match crate::storage::layer_mount_path(home, id) {
+        Ok(p) => p,
+        Err(hr) => return hr,
+    };
+    let w: Vec<u16> = path.encode_utf16().chain(std::iter::once(0)).collect();
+    // SAFETY: `length` is writable per the contract.
+    unsafe {
+        if !buffer.is_null() {
+            if *length < w.len() {
+                return E_INVALIDARG;
+            }
+            ptr::copy_nonoverlapping(w.as_ptr(), buffer, w.len());
+        }
+        *length = w.len();
+    }
+    S_OK
+}
+
+/// # Safety
+/// As `ActivateLayer`.
+#[no_mangle]
+pub unsafe extern "system" fn UnprepareLayer(info: *const DriverInfo, id: *const u16) -> Hresult {
+    // SAFETY: forwarded contract.
+    let ((_, home), id) = unsafe { (driver_home(info), wstr(id)) };
+    crate::storage::unmount_layer("UnprepareLayer", home, id)
+}
+
+/// # Safety
+/// As `ActivateLayer`.
+#[no_mangle]
+pub unsafe extern "system" fn DeactivateLayer(info: *const DriverInfo, id: *const u16) -> Hresult {
+    // SAFETY: forwarded contract.
+    let ((_, home), id) = unsafe { (driver_home(info), wstr(id)) };
+    crate::storage::unmount_layer("DeactivateLayer", home, id)
 }
 
 // ----- test controls -----

@@ -10,7 +10,14 @@
 //! fails any call on request, by function name and occurrence.
 //!
 //! It also exports computestorage's layer calls (`HcsImportLayer`,
-//! `HcsInitializeWritableLayer`, `HcsDestroyLayer`) over plain directories (`storage`).
+//! `HcsInitializeWritableLayer`, `HcsDestroyLayer`) over plain directories, and vmcompute's
+//! (`NameToGuid`, deterministic but not vmcompute's mapping; `ProcessBaseImage`;
+//! `ActivateLayer`/`PrepareLayer`/`GetLayerMountPath`/`UnprepareLayer`/`DeactivateLayer`,
+//! whose volume paths a compute system's `Storage.Path` must name) (`storage`).
+//!
+//! And computenetwork's HCN calls (`HcnCreateNetwork`, `HcnCreateEndpoint`,
+//! `HcnCreateNamespace`…) over an in-memory HNS with its own IPAM (`hns`); its handles
+//! count as open handles and the report's `hns` says what is left (`endpoints`).
 //!
 //! Test controls, exported next to the HCS functions:
 //! - `HcsSimConfigure(json, len)`: the script and fault plan, e.g.
@@ -24,6 +31,8 @@
 #![deny(unsafe_code)]
 
 mod exports;
+mod hns;
+mod hns_exports;
 pub mod model;
 mod module;
 mod rawio;

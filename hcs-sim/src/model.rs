@@ -285,6 +285,10 @@ pub struct Sim {
     /// What each process read from stdin, kept after the process is gone.
     stdin_log: BTreeMap<String, String>,
     cancelled: u32,
+    /// The Host Network Service behind the HCN exports.
+    pub(crate) hns: crate::hns::Hns,
+    /// Activated writable layers (`home\id` → volume path once prepared).
+    pub(crate) mounts: BTreeMap<String, Option<String>>,
 }
 
 static SIM: OnceLock<Mutex<Sim>> = OnceLock::new();
@@ -388,6 +392,8 @@ impl Sim {
             received: Vec::new(),
             stdin_log: BTreeMap::new(),
             cancelled: 0,
+            hns: crate::hns::Hns::default(),
+            mounts: BTreeMap::new(),
         }
     }
 
@@ -456,6 +462,11 @@ impl Sim {
         self.enter_sync(function)
     }
 
+    /// The HCN calls' fault injection (no operation either).
+    pub(crate) fn enter_hns(&mut self, function: &str) -> Result<(), Hresult> {
+        self.enter_sync(function)
+    }
+
     pub(crate) fn record_value(&mut self, function: &str, document: Value) {
         self.received
             .push(json!({ "function": function, "document": document }));
@@ -509,6 +520,7 @@ impl Sim {
         let n = self.operations.len()
             + self.system_handles.len()
             + self.process_handles.len()
+            + self.hns.open_handles()
             + self.open_stdio();
         u32::try_from(n).unwrap_or(u32::MAX)
     }
@@ -535,6 +547,8 @@ impl Sim {
             "cancelled": self.cancelled,
             "received": self.received,
             "stdin": stdin,
+            "hns": self.hns.report(),
+            "mounted_layers": self.mounts.len(),
         })
         .to_string()
     }
@@ -660,6 +674,27 @@ impl Sim {
                 Some(_) if id.is_empty() => self.complete(op, E_INVALIDARG, None),
                 Some(_) if self.systems.contains_key(&id) => {
                     self.complete(op, HCS_E_SYSTEM_ALREADY_EXISTS, None)
+                }
+                // A volume path as storage must be a prepared (mounted) layer's.
+                Some(doc)
+                    if doc
+                        .pointer("/Container/Storage/Path")
+                        .and_then(Value::as_str)
+                        .is_some_and(|p| {
+                            p.starts_with(r"\\?\Volume{")
+                                && !self.mounts.values().any(|v| v.as_deref() == Some(p))
+                        }) =>
+                {
+                    self.complete(op, hr(0x8007_0003), None)
+                }
+                // As on a real host, the HNS namespace a container joins must exist.
+                Some(doc)
+                    if doc
+                        .pointer("/Container/Networking/Namespace")
+                        .and_then(Value::as_str)
+                        .is_some_and(|ns| !ns.is_empty() && !self.hns.namespace_exists(ns)) =>
+                {
+                    self.complete(op, crate::hns::HCN_E_NAMESPACE_NOT_FOUND, None)
                 }
                 Some(doc) => {
                     let terminate_on_last_close = doc

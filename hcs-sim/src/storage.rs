@@ -110,6 +110,161 @@ pub fn destroy_layer(layer: Option<String>) -> Hresult {
     finish(run())
 }
 
+/// vmcompute's `NameToGuid`, simulated: a deterministic GUID per name (two FNV-1a 64-bit
+/// hashes, version/variant bits set), not vmcompute's own algorithm. Recorded with its
+/// answer so tests can check which IDs the caller used.
+pub fn name_to_guid(name: Option<String>) -> Result<[u8; 16], Hresult> {
+    let name = name.ok_or(E_INVALIDARG)?;
+    let b = guid_bytes(&name);
+    let text = format!(
+        "{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{}",
+        b[0],
+        b[1],
+        b[2],
+        b[3],
+        b[4],
+        b[5],
+        b[6],
+        b[7],
+        b[8],
+        b[9],
+        b[10..]
+            .iter()
+            .map(|x| format!("{x:02x}"))
+            .collect::<String>()
+    );
+    enter("NameToGuid", json!({ "name": name, "guid": text }))?;
+    Ok(b)
+}
+
+fn guid_bytes(name: &str) -> [u8; 16] {
+    let fnv = |seed: u64| {
+        name.encode_utf16().fold(seed, |h, u| {
+            let h = (h ^ u64::from(u & 0xff)).wrapping_mul(0x0100_0000_01b3);
+            (h ^ u64::from(u >> 8)).wrapping_mul(0x0100_0000_01b3)
+        })
+    };
+    let mut b = [0u8; 16];
+    b[..8].copy_from_slice(&fnv(0xcbf2_9ce4_8422_2325).to_be_bytes());
+    b[8..].copy_from_slice(&fnv(0x6c62_272e_07bb_0142).to_be_bytes());
+    b[6] = (b[6] & 0x0f) | 0x50;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    b
+}
+
+/// vmcompute's `ProcessBaseImage` (a base layer's set-up), simulated: the layer folder
+/// must exist; it is recorded and counted.
+pub fn process_base_image(layer: Option<String>) -> Hresult {
+    let run = || -> Result<(), Hresult> {
+        enter("ProcessBaseImage", json!({ "layer": layer }))?;
+        let layer = layer.ok_or(E_INVALIDARG)?;
+        if !Path::new(&layer).is_dir() {
+            return Err(E_PATH_NOT_FOUND);
+        }
+        Ok(())
+    };
+    finish(run())
+}
+
+fn key(home: &str, id: &str) -> String {
+    format!("{home}\\{id}")
+}
+
+/// vmcompute's `ActivateLayer`: the layer folder `home\id` must exist (flavour 1, the
+/// filter driver).
+pub fn activate_layer(flavour: isize, home: Option<String>, id: Option<String>) -> Hresult {
+    let run = || -> Result<(), Hresult> {
+        enter("ActivateLayer", json!({ "home": home, "id": id }))?;
+        let (Some(home), Some(id)) = (home, id) else {
+            return Err(E_INVALIDARG);
+        };
+        if flavour != 1 {
+            return Err(E_INVALIDARG);
+        }
+        if !Path::new(&home).join(&id).is_dir() {
+            return Err(E_PATH_NOT_FOUND);
+        }
+        sim().mounts.entry(key(&home, &id)).or_insert(None);
+        Ok(())
+    };
+    finish(run())
+}
+
+/// vmcompute's `PrepareLayer`: an activated layer on parents that exist; its volume path is
+/// `\\?\Volume{GUID}\` with a GUID from the layer's name.
+pub fn prepare_layer(home: Option<String>, id: Option<String>, parents: Vec<String>) -> Hresult {
+    let run = || -> Result<(), Hresult> {
+        enter(
+            "PrepareLayer",
+            json!({ "home": home, "id": id, "parents": parents }),
+        )?;
+        let (Some(home), Some(id)) = (home, id) else {
+            return Err(E_INVALIDARG);
+        };
+        if parents.iter().any(|p| !Path::new(p).is_dir()) {
+            return Err(E_PATH_NOT_FOUND);
+        }
+        let k = key(&home, &id);
+        let b = guid_bytes(&k);
+        let volume = format!(
+            r"\\?\Volume{{{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{}}}\",
+            b[0],
+            b[1],
+            b[2],
+            b[3],
+            b[4],
+            b[5],
+            b[6],
+            b[7],
+            b[8],
+            b[9],
+            b[10..]
+                .iter()
+                .map(|x| format!("{x:02x}"))
+                .collect::<String>()
+        );
+        let mut s = sim();
+        let slot = s.mounts.get_mut(&k).ok_or(crate::model::E_NOT_FOUND)?;
+        *slot = Some(volume);
+        Ok(())
+    };
+    finish(run())
+}
+
+/// vmcompute's `GetLayerMountPath` of a prepared layer.
+pub fn layer_mount_path(home: Option<String>, id: Option<String>) -> Result<String, Hresult> {
+    let (Some(home), Some(id)) = (home, id) else {
+        return Err(E_INVALIDARG);
+    };
+    let mut s = sim();
+    s.enter_storage("GetLayerMountPath")?;
+    s.mounts
+        .get(&key(&home, &id))
+        .cloned()
+        .flatten()
+        .ok_or(crate::model::E_NOT_FOUND)
+}
+
+/// vmcompute's `UnprepareLayer` / `DeactivateLayer`.
+pub fn unmount_layer(function: &str, home: Option<String>, id: Option<String>) -> Hresult {
+    let run = || -> Result<(), Hresult> {
+        enter(function, json!({ "home": home, "id": id }))?;
+        let (Some(home), Some(id)) = (home, id) else {
+            return Err(E_INVALIDARG);
+        };
+        let k = key(&home, &id);
+        let mut s = sim();
+        if function == "UnprepareLayer" {
+            let slot = s.mounts.get_mut(&k).ok_or(crate::model::E_NOT_FOUND)?;
+            *slot = None;
+        } else if s.mounts.remove(&k).is_none() {
+            return Err(crate::model::E_NOT_FOUND);
+        }
+        Ok(())
+    };
+    finish(run())
+}
+
 /// The call's HRESULT, with the report file brought up to date (see `REPORT_ENV`).
 fn finish(result: Result<(), Hresult>) -> Hresult {
     sim().publish_report();

@@ -5,17 +5,18 @@
 //! - `windows.layerFolders`: the last folder is the scratch (read-write) layer, the others are
 //!   the read-only image layers, topmost first. `Storage.Path` is `root.path` (the mounted
 //!   scratch volume, `\\?\Volume{GUID}\`) when the spec has one, else the scratch folder.
-//! - A layer's `Id` is a GUID derived from its folder name. On Windows hcsshim asks
-//!   vmcompute's `NameToGuid`; dockbridge cannot call that on every platform, so it uses the
-//!   folder name itself when it already is a GUID and otherwise a name-based GUID (the first
-//!   16 bytes of SHA-256 of the name, RFC 9562 version 8). HCS only needs the ids to be
-//!   stable and distinct per layer.
+//! - A layer's `Id` is the GUID vmcompute's `NameToGuid` gives the folder's name, as
+//!   hcsshim's `wclayer.LayerID` and the Windows graph driver compute it: the caller passes
+//!   those in [`DocumentOptions::layer_ids`] (the HCS backend asks the storage library).
+//!   A folder without one gets a stand-in: its name when it already is a GUID, else a
+//!   name-based GUID (the first 16 bytes of SHA-256 of the name, RFC 9562 version 8).
 //! - Mounts whose destination starts with `\\.\pipe\` become `MappedPipes`, all others
 //!   `MappedDirectories` (`ro` in the options makes them read-only).
 //! - CPU count, maximum and shares become `Processor{Count, Maximum, Weight}` and are mutually
 //!   exclusive (as in hcsshim); the memory limit becomes `Memory.SizeInMB` (rounded down).
 //! - `windows.network`: `endpointList` → `NetworkAdapters`, `networkNamespace` →
-//!   `Namespace`, the DNS search list joined with commas.
+//!   `Namespace`, the DNS search list joined with commas (the HCS backend then moves the
+//!   endpoints into an HNS namespace of their own, as hcsshim does on schema 2).
 //! - Hyper-V isolation (`windows.hyperv`): the container becomes a `HostedSystem` of a
 //!   utility VM named by `HostingSystemId`; the caller provides that VM's id.
 //! - Process parameters: `CommandLine` is the spec's `commandLine` verbatim (never
@@ -64,6 +65,9 @@ pub struct DocumentOptions {
     pub owner: String,
     /// The utility VM for Hyper-V isolated containers.
     pub hosting_system_id: Option<String>,
+    /// Layer folder → layer GUID, as vmcompute's `NameToGuid` maps the folder's name (what
+    /// hcsshim's `wclayer.LayerID` does); folders not in it get [`layer_id`]'s stand-in.
+    pub layer_ids: BTreeMap<String, String>,
 }
 
 impl Default for DocumentOptions {
@@ -71,6 +75,7 @@ impl Default for DocumentOptions {
         Self {
             owner: "dockbridge".into(),
             hosting_system_id: None,
+            layer_ids: BTreeMap::new(),
         }
     }
 }
@@ -78,7 +83,7 @@ impl Default for DocumentOptions {
 /// Builds the HcsCreateComputeSystem document of a Windows container.
 pub fn compute_system(spec: &Spec, opts: &DocumentOptions) -> Result<ComputeSystem, DocumentError> {
     let windows = spec.windows().as_ref().ok_or(DocumentError::NotWindows)?;
-    let container = container(spec)?;
+    let container = container(spec, opts)?;
     let hyperv = windows.hyperv().is_some();
     let mut doc = ComputeSystem {
         owner: opts.owner.clone(),
@@ -104,7 +109,7 @@ pub fn compute_system(spec: &Spec, opts: &DocumentOptions) -> Result<ComputeSyst
     Ok(doc)
 }
 
-fn container(spec: &Spec) -> Result<Container, DocumentError> {
+fn container(spec: &Spec, opts: &DocumentOptions) -> Result<Container, DocumentError> {
     let windows = spec.windows().as_ref().ok_or(DocumentError::NotWindows)?;
     let mut c = Container::default();
 
@@ -130,7 +135,11 @@ fn container(spec: &Spec) -> Result<Container, DocumentError> {
         layers: layers
             .iter()
             .map(|folder| Layer {
-                id: layer_id(folder),
+                id: opts
+                    .layer_ids
+                    .get(folder)
+                    .cloned()
+                    .unwrap_or_else(|| layer_id(folder)),
                 path: folder.clone(),
                 path_type: String::new(),
             })

@@ -20,6 +20,7 @@
 //! twice. Stdio handles become owned [`File`]s the moment HCS returns them.
 #![allow(unsafe_code)]
 
+pub mod network;
 pub mod pipe_security;
 pub mod storage;
 

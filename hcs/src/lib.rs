@@ -5,6 +5,7 @@
 //! - [`ffi`]: computecore.dll loaded at run time; the crate's only unsafe code.
 //! - [`api`]: RAII handles (`Operation`, `ComputeSystem`, `Process`) closed exactly once.
 //! - [`adapter`]: the container lifecycle, leak-free on every failure path.
+//! - [`network`]: HNS networking (the `nat` network, endpoints, namespaces) through HCN.
 //! - `service` (Windows): the daemon as a Windows service (the SCM's dispatcher and registration).
 //! - [`storage`]: layers (import, writable layer, destroy) through computestorage's calls.
 //!
@@ -18,6 +19,7 @@ pub mod callbacks;
 pub mod document;
 pub mod error;
 pub mod ffi;
+pub mod network;
 pub mod schema;
 #[cfg(windows)]
 pub mod service;

@@ -13,6 +13,7 @@ fn render(input: &Value) -> Value {
     let opts = DocumentOptions {
         owner: "dockbridge".into(),
         hosting_system_id: input["hosting_system_id"].as_str().map(String::from),
+        ..DocumentOptions::default()
     };
     let system = document::compute_system(&spec, &opts).expect("document");
     let pipes = StdioPipes {

@@ -22,6 +22,8 @@ pub struct Daemon {
     pub volumes: Arc<crate::volumes::VolumeStore>,
     /// The default bridge network (endpoints, published ports).
     pub networks: Arc<crate::networks::bridge::BridgeNetworks>,
+    /// Windows containers' `nat` network (HNS), when the HCS backend has it.
+    pub hns: Option<Arc<crate::networks::hns::HnsNetworks>>,
     /// Registry access (pull, push, login).
     pub registries: Arc<Registries>,
     /// How `docker info` names the seccomp profile: `default`, a path, or `unconfined`.

@@ -16,13 +16,14 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use hcs::adapter::{self, Adapter, AdapterConfig, ProcessStdio};
 use hcs::document::{self, DocumentOptions, StdioPipes};
-use hcs::schema::ProcessParameters;
+use hcs::network::{Guid, Hns};
+use hcs::schema::{ComputeSystem, ProcessParameters};
 use tokio::io::DuplexStream;
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
@@ -69,6 +70,12 @@ type Key = (String, Option<String>);
 pub struct HcsBackend {
     adapter: Adapter,
     options: DocumentOptions,
+    /// HNS, when Windows containers can have endpoints: each compute system with endpoints
+    /// joins an HNS namespace holding them, removed with the system.
+    hns: Option<Arc<Hns>>,
+    namespaces: Mutex<HashMap<String, Guid>>,
+    /// Where layer IDs come from (`NameToGuid`).
+    storage: Option<Arc<hcs::storage::Storage>>,
     pending: Mutex<HashMap<Key, Pending>>,
     events: broadcast::Sender<RuntimeEvent>,
     forwarder: JoinHandle<()>,
@@ -105,8 +112,18 @@ impl HcsBackend {
             DocumentOptions {
                 owner: config.owner,
                 hosting_system_id: config.hosting_system_id,
+                ..DocumentOptions::default()
             },
         )
+        .map(|mut b| {
+            // Layer IDs come from vmcompute's NameToGuid, as the Windows graph driver's;
+            // without it (no storage library) the document's stand-in IDs are used.
+            match hcs::storage::Storage::load(config.library.as_deref()) {
+                Ok(s) => b.storage = Some(Arc::new(s)),
+                Err(e) => tracing::warn!("no NameToGuid for layer IDs: {e}"),
+            }
+            b
+        })
     }
 
     pub fn with_adapter(adapter: Adapter, options: DocumentOptions) -> Result<Self> {
@@ -118,6 +135,9 @@ impl HcsBackend {
         Ok(Self {
             adapter,
             options,
+            hns: None,
+            namespaces: Mutex::new(HashMap::new()),
+            storage: None,
             pending: Mutex::new(HashMap::new()),
             events,
             forwarder,
@@ -126,6 +146,90 @@ impl HcsBackend {
 
     pub fn adapter(&self) -> &Adapter {
         &self.adapter
+    }
+
+    /// The document options of one container: the image layers' IDs by `NameToGuid`.
+    async fn document_options(&self, spec: &oci_spec::runtime::Spec) -> Result<DocumentOptions> {
+        let mut options = self.options.clone();
+        let Some(storage) = self.storage.clone() else {
+            return Ok(options);
+        };
+        let mut folders: Vec<String> = spec
+            .windows()
+            .as_ref()
+            .and_then(|w| w.layer_folders().clone())
+            .unwrap_or_default();
+        // The last folder is the scratch layer, which has no layer ID in the document.
+        folders.pop();
+        let ids = tokio::task::spawn_blocking(move || {
+            folders
+                .into_iter()
+                .map(|f| {
+                    let id = storage.layer_id(std::path::Path::new(&windows_name(&f)))?;
+                    Ok((f, id))
+                })
+                .collect::<std::result::Result<Vec<_>, hcs::storage::StorageError>>()
+        })
+        .await
+        .map_err(|e| BackendError::runtime("layer IDs", e))?
+        .map_err(|e| BackendError::runtime("layer IDs", e))?;
+        options.layer_ids.extend(ids);
+        Ok(options)
+    }
+
+    /// Gives the backend HNS: compute systems then join a namespace with their endpoints.
+    pub fn set_hns(&mut self, hns: Arc<Hns>) {
+        self.hns = Some(hns);
+    }
+
+    /// hcsshim's way for a process-isolated container on schema 2: the spec's endpoints go
+    /// into an HNS namespace (named after the container, so a leftover of a crashed run is
+    /// replaced) that the document's `Networking.Namespace` names.
+    async fn join_namespace(&self, id: &str, doc: &mut ComputeSystem) -> Result<Option<Guid>> {
+        let Some(net) = doc
+            .container
+            .as_mut()
+            .and_then(|c| c.networking.as_mut())
+            .filter(|n| !n.network_adapters.is_empty())
+        else {
+            return Ok(None);
+        };
+        let Some(hns) = self.hns.clone() else {
+            return Err(BackendError::InvalidArgument(
+                "the container has HNS endpoints but this daemon has no HNS".into(),
+            ));
+        };
+        let ns = namespace_id(id);
+        let endpoints = std::mem::take(&mut net.network_adapters);
+        net.namespace = ns.to_string();
+        tokio::task::spawn_blocking(move || {
+            let _ = hns.delete_namespace(&ns);
+            hns.create_namespace(&ns, &endpoints)
+        })
+        .await
+        .map_err(|e| BackendError::runtime("creating the HNS namespace", e))?
+        .map_err(|e| BackendError::runtime("creating the HNS namespace", e))?;
+        lock(&self.namespaces).insert(id.to_string(), ns);
+        Ok(Some(ns))
+    }
+
+    /// Removes the container's HNS namespace, if it has one; a missing one is fine. One
+    /// that a crashed daemon left (not in the map) is found by its name-based ID, so the
+    /// restarted daemon's clean-up of the container removes it too.
+    async fn leave_namespace(&self, id: &str) {
+        let Some(hns) = self.hns.clone() else {
+            return;
+        };
+        let ns = lock(&self.namespaces)
+            .remove(id)
+            .unwrap_or_else(|| namespace_id(id));
+        let r = tokio::task::spawn_blocking(move || hns.delete_namespace(&ns)).await;
+        match r {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) if e.is_not_found() => {}
+            Ok(Err(e)) => tracing::warn!(container = %id, "deleting the HNS namespace: {e}"),
+            Err(e) => tracing::warn!(container = %id, "deleting the HNS namespace: {e}"),
+        }
     }
 
     fn park(&self, key: Key, params: Option<ProcessParameters>, stdio: StdioConfig) -> ProcessIo {
@@ -139,6 +243,21 @@ impl Drop for HcsBackend {
     fn drop(&mut self) {
         self.forwarder.abort();
     }
+}
+
+/// The HNS namespace of a container: named after it, so it can be found again.
+fn namespace_id(container_id: &str) -> Guid {
+    Guid::from_name(&format!("dockbridge namespace {container_id}"))
+}
+
+/// A folder's last component whichever separator the path uses (Windows paths name the
+/// layers even when the daemon runs elsewhere against the simulator).
+fn windows_name(folder: &str) -> String {
+    folder
+        .rsplit(['\\', '/'])
+        .find(|s| !s.is_empty())
+        .unwrap_or(folder)
+        .to_string()
 }
 
 /// Translates the adapter's events; a lagging receiver becomes `Reconnected` so consumers
@@ -237,17 +356,19 @@ impl Backend for HcsBackend {
                 "the HCS backend takes the root filesystem from windows.layerFolders".into(),
             ));
         }
-        let doc = document::compute_system(&req.spec, &self.options)
+        let options = self.document_options(&req.spec).await?;
+        let mut doc = document::compute_system(&req.spec, &options)
             .map_err(|e| BackendError::InvalidArgument(e.to_string()))?;
         let process =
             req.spec.process().as_ref().ok_or_else(|| {
                 BackendError::InvalidArgument("the OCI spec has no process".into())
             })?;
         let params = parameters(process, req.stdio)?;
-        self.adapter
-            .create(&req.id, &doc, &params)
-            .await
-            .map_err(|e| map_err("creating the compute system", e))?;
+        self.join_namespace(&req.id, &mut doc).await?;
+        if let Err(e) = self.adapter.create(&req.id, &doc, &params).await {
+            self.leave_namespace(&req.id).await;
+            return Err(map_err("creating the compute system", e));
+        }
         Ok(self.park((req.id, None), None, req.stdio))
     }
 
@@ -385,7 +506,10 @@ impl Backend for HcsBackend {
         self.adapter
             .delete(id)
             .await
-            .map_err(|e| map_err("deleting the container", e))
+            .map_err(|e| map_err("deleting the container", e))?;
+        // The namespace goes with the compute system that joined it.
+        self.leave_namespace(id).await;
+        Ok(())
     }
 
     async fn reattach(&self, id: &str, _stdio: StdioConfig) -> Result<ProcessIo> {
@@ -421,6 +545,10 @@ impl Backend for HcsBackend {
     /// stop them and close every handle rather than leave that to process exit.
     async fn shutdown(&self) {
         self.adapter.shutdown().await;
+        let ids: Vec<String> = lock(&self.namespaces).keys().cloned().collect();
+        for id in ids {
+            self.leave_namespace(&id).await;
+        }
     }
 
     fn subscribe(&self) -> broadcast::Receiver<RuntimeEvent> {
@@ -661,5 +789,108 @@ mod tests {
         assert!(events.try_recv().is_err());
         assert_eq!(sim.open_handles(), 0, "{}", sim.report());
         assert!(sim.report().contains("\"HcsTerminateComputeSystem\""));
+    }
+
+    fn report(sim: &hcs::ffi::SimControl) -> serde_json::Value {
+        serde_json::from_str(&sim.report()).expect("report")
+    }
+
+    /// A restarted daemon removes the endpoints its previous run left (HCS containers do
+    /// not survive it), and no one else's; a compute system with endpoints joins an HNS
+    /// namespace holding them, which goes with the system, and with a failed create.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn hns_namespaces_follow_the_compute_system_and_leftover_endpoints_are_swept() {
+        let _turn = SIM.lock().await;
+        let lib = sim_library();
+        let sim = hcs::ffi::SimControl::load(&lib).expect("simulator controls");
+        sim.reset();
+        assert!(sim.configure(
+            r#"{"processes":[{"command_line_contains":"echo","stdout":"x\r\n","exit_code":0}],
+                "faults":[{"function":"HcsCreateComputeSystem","occurrence":2,"hresult":2147500037}]}"#
+        ));
+        let hns = Arc::new(Hns::load(Some(&lib)).expect("HCN functions"));
+        let nat = hns
+            .find_or_create_network(&hcs::network::nat_network("nat"))
+            .unwrap();
+        for name in ["dockbridge-old", "someone-else"] {
+            hns.create_endpoint(&hcs::network::endpoint(&nat.id, name, &[], &[], &[]))
+                .unwrap();
+        }
+        let nets = crate::networks::hns::HnsNetworks::start(hns.clone(), "dockbridge")
+            .await
+            .expect("HNS start");
+        let left: Vec<String> = hns
+            .endpoints()
+            .unwrap()
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
+        assert_eq!(left, ["someone-else"]);
+        assert_eq!(nets.nat_subnet().unwrap().0, "172.20.0.0/20");
+
+        let mut backend = HcsBackend::new(HcsBackendConfig {
+            library: Some(lib.clone()),
+            timeout: Duration::from_secs(5),
+            ..HcsBackendConfig::default()
+        })
+        .expect("backend");
+        backend.set_hns(hns.clone());
+        let ep = hns
+            .create_endpoint(&hcs::network::endpoint(
+                &nat.id,
+                "dockbridge-c",
+                &[],
+                &[],
+                &[],
+            ))
+            .unwrap();
+        let mut spec = serde_json::to_value(windows_spec()).unwrap();
+        spec["windows"]["network"] = serde_json::json!({"endpointList": [ep.id]});
+        let spec: oci_spec::runtime::Spec = serde_json::from_value(spec).unwrap();
+        let req = |id: &str| CreateRequest {
+            id: id.into(),
+            spec: spec.clone(),
+            rootfs: Rootfs::InSpec,
+            stdio: StdioConfig::default(),
+            labels: HashMap::new(),
+        };
+        let _io = backend.create(req("with-net")).await.expect("create");
+        let r = report(&sim);
+        let doc = r["received"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .rev()
+            .find(|d| d["function"] == "HcsCreateComputeSystem")
+            .unwrap()["document"]
+            .clone();
+        let ns = doc["Container"]["Networking"]["Namespace"]
+            .as_str()
+            .unwrap();
+        assert!(
+            doc["Container"]["Networking"]
+                .get("NetworkAdapters")
+                .is_none(),
+            "{doc}"
+        );
+        let joined = hns.endpoints_named("dockbridge-c").unwrap();
+        assert_eq!(
+            joined[0].namespace, ns,
+            "the endpoint is in the system's namespace"
+        );
+        assert_eq!(r["hns"]["namespaces"], 1, "{r}");
+        backend.delete("with-net").await.expect("delete");
+        assert_eq!(report(&sim)["hns"]["namespaces"], 0);
+
+        // The second create fails (injected): its namespace does not stay.
+        assert!(backend.create(req("failing")).await.is_err());
+        let r = report(&sim);
+        assert_eq!(r["hns"]["namespaces"], 0, "{r}");
+        hns.delete_endpoint(&ep.id).unwrap();
+        // A namespace a crashed daemon left goes with its container's clean-up.
+        hns.create_namespace(&namespace_id("ghost"), &[]).unwrap();
+        backend.delete("ghost").await.expect("delete");
+        assert_eq!(report(&sim)["hns"]["namespaces"], 0);
+        assert_eq!(sim.open_handles(), 0, "{r}");
     }
 }

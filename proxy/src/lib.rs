@@ -143,12 +143,17 @@ pub async fn serve_until(
     } else {
         "containerd"
     };
+    let mut hns = None;
     if args.backend == "hcs" || args.hcs_library.is_some() {
-        let hcs = hcs_backend::HcsBackend::new(hcs_backend::HcsBackendConfig {
+        let mut hcs = hcs_backend::HcsBackend::new(hcs_backend::HcsBackendConfig {
             library: args.hcs_library.clone(),
             ..Default::default()
         })
         .context("starting the hcs backend")?;
+        hns = start_hns(args.hcs_library.as_deref()).await;
+        if let Some(h) = &hns {
+            hcs.set_hns(h.hns().clone());
+        }
         backends.insert("hcs", Arc::new(hcs));
     }
     let registries = Arc::new(registry::Registries::new(registry::RegistryConfig::new(
@@ -170,13 +175,22 @@ pub async fn serve_until(
     );
     let networks = start_networks(&args).await?;
     networks.set_events(events.clone());
+    let provider: Arc<dyn containers::providers::NetworkProvider> = if backends.contains_key("hcs")
+    {
+        Arc::new(networks::hns::PlatformNetworks {
+            linux: networks.clone(),
+            windows: hns.clone(),
+        })
+    } else {
+        networks.clone()
+    };
     let providers = containers::Manager::runtime_providers(
         images.clone(),
         volumes.clone(),
         events.clone(),
         &paths,
         host.clone(),
-        networks.clone(),
+        provider,
     );
     let containers = containers::Manager::new(
         paths,
@@ -205,6 +219,7 @@ pub async fn serve_until(
         host,
         volumes,
         networks,
+        hns,
         registries,
         seccomp,
         builds: Arc::default(),
@@ -245,6 +260,10 @@ pub async fn serve_until(
         }
     }
     daemon.containers.shutdown_backends().await;
+    // The HCS backend stopped its compute systems: their HNS endpoints go too.
+    if let Some(h) = &daemon.hns {
+        h.shutdown().await;
+    }
     if let Some(s) = supervisor {
         s.shutdown().await;
     }
@@ -347,6 +366,30 @@ async fn shutdown_signal() {
             _ = brk.recv() => {}
             _ = close.recv() => {}
             _ = shut.recv() => {}
+        }
+    }
+}
+
+/// HNS for Windows containers' `nat` network: from the `--hcs-library` when it exports the
+/// HCN functions (the simulator does), else computenetwork.dll on Windows. Without it
+/// Windows containers need `--network none` (said at create).
+async fn start_hns(
+    library: Option<&std::path::Path>,
+) -> Option<std::sync::Arc<networks::hns::HnsNetworks>> {
+    let hns = match hcs::network::Hns::load(library) {
+        Ok(h) => std::sync::Arc::new(h),
+        Err(e) => {
+            tracing::warn!("no HNS, Windows containers need --network none: {e}");
+            return None;
+        }
+    };
+    match networks::hns::HnsNetworks::start(hns, "dockbridge").await {
+        Ok(n) => Some(std::sync::Arc::new(n)),
+        Err(e) => {
+            tracing::warn!(
+                "HNS nat network unavailable, Windows containers need --network none: {e:#}"
+            );
+            None
         }
     }
 }

@@ -107,11 +107,11 @@ fn windows_container_runs_on_the_hcs_simulator_through_the_cli() {
     assert_eq!(since.trim(), "linux");
 
     let t0 = chrono_now();
-    // Windows networking (HNS) does not exist yet: the default network is refused clearly.
-    let st = d.docker(&["create", "winbox:1"]);
+    // Windows containers are on nat (HNS) or none: a user network is refused clearly.
+    let st = d.docker(&["create", "--network", "mynet", "winbox:1"]);
     assert!(!st.status.success(), "{st:?}");
     assert!(
-        String::from_utf8_lossy(&st.stderr).contains("use --network none"),
+        String::from_utf8_lossy(&st.stderr).contains("network mynet not found"),
         "{st:?}"
     );
     d.ok(&["create", "--network", "none", "--name", "win", "winbox:1"]);
@@ -313,6 +313,47 @@ fn hcs_only_daemon_keeps_its_own_images_and_layers() {
     assert_eq!(report["calls"]["HcsInitializeWritableLayer"], 1, "{report}");
     assert_eq!(report["calls"]["HcsDestroyLayer"], 2, "{report}");
     assert_eq!(report["open_handles"], 0, "{report}");
+    // The base layer was set up after its import, as hcsshim's base-layer writer does.
+    assert_eq!(report["calls"]["ProcessBaseImage"], 1, "{report}");
+    // Layer IDs are NameToGuid's of the layer folder's name, in the writable layer's
+    // LayerData and in the compute system's document alike.
+    let received = report["received"].as_array().unwrap();
+    let doc_of = |f: &str| {
+        received
+            .iter()
+            .find(|r| r["function"] == f)
+            .map(|r| r["document"].clone())
+            .unwrap_or_else(|| panic!("no {f} in {report}"))
+    };
+    let folder = imported[0].file_name().to_string_lossy().into_owned();
+    let guid = received
+        .iter()
+        .find(|r| r["function"] == "NameToGuid" && r["document"]["name"] == folder.as_str())
+        .map(|r| r["document"]["guid"].clone())
+        .unwrap_or_else(|| panic!("NameToGuid({folder}) not asked: {report}"));
+    assert_eq!(
+        doc_of("HcsInitializeWritableLayer")["layerData"]["Layers"][0]["Id"],
+        guid
+    );
+    assert_eq!(
+        doc_of("HcsCreateComputeSystem")["Container"]["Storage"]["Layers"][0]["Id"],
+        guid
+    );
+    // The container's storage is its writable layer's mounted volume (root.path), as the
+    // windowsfilter driver mounts it; it went with the container.
+    let storage_path = doc_of("HcsCreateComputeSystem")["Container"]["Storage"]["Path"].clone();
+    assert!(
+        storage_path
+            .as_str()
+            .unwrap_or_default()
+            .starts_with(r"\\?\Volume{"),
+        "{storage_path}"
+    );
+    assert_eq!(report["calls"]["ActivateLayer"], 1, "{report}");
+    assert_eq!(report["calls"]["PrepareLayer"], 1, "{report}");
+    assert_eq!(report["calls"]["UnprepareLayer"], 1, "{report}");
+    assert_eq!(report["calls"]["DeactivateLayer"], 1, "{report}");
+    assert_eq!(report["mounted_layers"], 0, "{report}");
 
     // The images are kept across a restart.
     let mut d = d;
@@ -320,4 +361,184 @@ fn hcs_only_daemon_keeps_its_own_images_and_layers() {
     d.ok(&["load", "-i", tar.to_str().unwrap()]);
     d.restart();
     assert_eq!(d.ok(&["images", "-q"]).lines().count(), 1);
+}
+
+fn sim_report(path: &std::path::Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+/// HNS networking on the simulator's HNS (HCS-only daemon): `nat` is pre-defined, a
+/// container on it gets an endpoint (address, MAC, gateway from HNS's IPAM) whose port
+/// mappings are the published ports, in the HNS namespace its compute system joins;
+/// inspect, `docker port` and `network inspect nat` show it as dockerd on Windows does;
+/// the endpoint goes when the run ends and with `rm`; `--network none` has none; a host
+/// port in use is dockerd's conflict and leaves nothing behind.
+#[test]
+fn windows_containers_get_hns_nat_endpoints() {
+    let sim = simulator();
+    // The second compute system HCS is asked for fails: a failed start after the endpoint.
+    let script = r#"{"processes":[
+        {"command_line_contains":"echo hello","stdout":"up\r\n","run":"until_signalled","signal_exit_code":0}
+    ], "faults":[{"function":"HcsCreateComputeSystem","occurrence":2,"hresult":2147500037}]}"#;
+    let report = tempfile::NamedTempFile::new().unwrap();
+    let d = Daemon::start_with(
+        &[
+            "--containerd",
+            "none",
+            "--backend",
+            "hcs",
+            "--hcs-library",
+            sim.to_str().unwrap(),
+        ],
+        &[
+            ("HCS_SIM_CONFIG", script),
+            ("HCS_SIM_REPORT", report.path().to_str().unwrap()),
+        ],
+    );
+    let tar = d.path("win.tar");
+    std::fs::write(&tar, windows_image("winbox:1")).unwrap();
+    d.ok(&["load", "-i", tar.to_str().unwrap()]);
+    let mut nets: Vec<String> = d
+        .ok(&["network", "ls", "--format", "{{.Name}} {{.Driver}}"])
+        .lines()
+        .map(String::from)
+        .collect();
+    nets.sort();
+    assert!(nets.contains(&"nat nat".to_string()), "{nets:?}");
+    assert!(nets.contains(&"none null".to_string()), "{nets:?}");
+
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "-p",
+        "8080:80",
+        "-p",
+        "5353:53/udp",
+        "winbox:1",
+    ]);
+    let nat = d.ok(&[
+        "inspect",
+        "-f",
+        "{{.HostConfig.NetworkMode}} {{with .NetworkSettings.Networks.nat}}{{.IPAddress}}/{{.IPPrefixLen}} {{.Gateway}} {{.MacAddress}} {{len .EndpointID}}{{end}}",
+        "web",
+    ]);
+    assert_eq!(
+        nat.trim(),
+        "default 172.20.0.2/20 172.20.0.1 00:15:5d:14:00:02 64"
+    );
+    let ports = d.ok(&["inspect", "-f", "{{json .NetworkSettings.Ports}}", "web"]);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&ports).unwrap(),
+        serde_json::json!({
+            "80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}],
+            "53/udp": [{"HostIp": "0.0.0.0", "HostPort": "5353"}]
+        })
+    );
+    let mut port = d
+        .ok(&["port", "web"])
+        .lines()
+        .map(String::from)
+        .collect::<Vec<_>>();
+    port.sort();
+    assert_eq!(port, ["53/udp -> 0.0.0.0:5353", "80/tcp -> 0.0.0.0:8080"]);
+    let members = d.ok(&["network", "inspect", "-f", "{{range .Containers}}{{.Name}} {{.IPv4Address}}{{end}} {{range .IPAM.Config}}{{.Subnet}}{{end}}", "nat"]);
+    assert_eq!(members.trim(), "web 172.20.0.2/20 172.20.0.0/20");
+
+    // What HNS got: the endpoint's port-mapping policies, in the system's namespace.
+    let r = sim_report(report.path());
+    assert_eq!(r["hns"]["endpoints"], 1, "{r}");
+    let ep = &r["hns"]["endpoint_docs"][0];
+    let mut maps: Vec<(u64, u64, u64)> = ep["Policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            let s = &p["Settings"];
+            (
+                s["Protocol"].as_u64().unwrap(),
+                s["InternalPort"].as_u64().unwrap(),
+                s["ExternalPort"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    maps.sort();
+    assert_eq!(maps, [(6, 80, 8080), (17, 53, 5353)]);
+    let created = r["received"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|x| x["function"] == "HcsCreateComputeSystem")
+        .unwrap();
+    assert_eq!(
+        created["document"]["Container"]["Networking"]["Namespace"], ep["HostComputeNamespace"],
+        "{created}"
+    );
+
+    // The host port is taken: dockerd's conflict, and the failed start leaves no endpoint.
+    let st = d.docker(&["run", "-d", "--name", "web2", "-p", "8080:80", "winbox:1"]);
+    assert!(!st.status.success(), "{st:?}");
+    assert!(
+        String::from_utf8_lossy(&st.stderr).contains("port is already allocated"),
+        "{st:?}"
+    );
+    assert_eq!(sim_report(report.path())["hns"]["endpoints"], 1);
+    d.ok(&["rm", "web2"]);
+    // HCS fails to create the compute system: the start fails, and neither its endpoint
+    // nor its namespace stays.
+    let st = d.docker(&["run", "-d", "--name", "broken", "-p", "9090:80", "winbox:1"]);
+    assert!(!st.status.success(), "{st:?}");
+    let r = sim_report(report.path());
+    assert_eq!(r["hns"]["endpoints_created"], 2, "{r}");
+    assert_eq!(r["hns"]["endpoints"], 1, "{r}");
+    assert_eq!(r["hns"]["namespaces"], 1, "{r}");
+    d.ok(&["rm", "broken"]);
+
+    // --network none: no endpoint, no ports; ports with none are refused at create.
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "quiet",
+        "--network",
+        "none",
+        "winbox:1",
+    ]);
+    assert_eq!(sim_report(report.path())["hns"]["endpoints"], 1);
+    let q = d.ok(&[
+        "inspect",
+        "-f",
+        "{{range $k, $v := .NetworkSettings.Networks}}{{$k}}={{$v.IPAddress}}{{end}}",
+        "quiet",
+    ]);
+    assert_eq!(q.trim(), "none=");
+    d.fails_with(
+        &["create", "--network", "none", "-p", "80:80", "winbox:1"],
+        "conflicting options",
+    );
+
+    // Stopping ends the run's endpoint; a new start gets a new one; rm leaves none.
+    d.ok(&["stop", "-t", "1", "web"]);
+    assert_eq!(sim_report(report.path())["hns"]["endpoints"], 0);
+    let stopped = d.ok(&["inspect", "-f", "{{.NetworkSettings.Networks.nat.IPAddress}}|{{len .NetworkSettings.Networks.nat.NetworkID}}", "web"]);
+    assert_eq!(stopped.trim(), "|64");
+    d.ok(&["start", "web"]);
+    assert_eq!(sim_report(report.path())["hns"]["endpoints"], 1);
+    d.ok(&["rm", "-f", "web", "quiet"]);
+    let r = sim_report(report.path());
+    assert_eq!(r["hns"]["endpoints"], 0, "{r}");
+    assert_eq!(r["hns"]["namespaces"], 0, "{r}");
+    assert_eq!(r["open_handles"], 0, "{r}");
+
+    // A daemon shutdown with a container running leaves no endpoint, namespace or handle.
+    d.ok(&["run", "-d", "--name", "last", "-p", "7070:80", "winbox:1"]);
+    assert_eq!(sim_report(report.path())["hns"]["endpoints"], 1);
+    let mut d = d;
+    d.stop();
+    let r = sim_report(report.path());
+    assert_eq!(r["hns"]["endpoints"], 0, "{r}");
+    assert_eq!(r["hns"]["namespaces"], 0, "{r}");
+    assert_eq!(r["open_handles"], 0, "{r}");
 }

@@ -20,7 +20,7 @@ use std::process::{Command, Stdio};
 use hyper::StatusCode;
 use serde_json::{json, Value};
 use wine_common::{
-    argv_echo, chrono_secs, crt_argv, demux, simulator, windows_images, Api, Daemon,
+    argv_echo, chrono_secs, crt_argv, demux, simulator, start_daemon, windows_images, Api, Daemon,
 };
 
 /// Arguments the CRT must hand argv-echo exactly (element 0 is argv-echo itself).
@@ -38,28 +38,8 @@ const ARGS: &[&str] = &[
 async fn daemon_serves_a_named_pipe_and_runs_windows_processes_through_hcs() {
     let Some(echo) = argv_echo() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let pipe = format!(r"\\.\pipe\dockbridge_wine_{}", std::process::id());
     let report = dir.path().join("sim-report.json");
-    let log = dir.path().join("daemon.log");
-    let child = Command::new(env!("CARGO_BIN_EXE_dockbridge"))
-        .args(["serve", "-H"])
-        .arg(format!("npipe://{}", pipe.replace('\\', "/")))
-        .args(["--backend", "hcs", "--hcs-library"])
-        .arg(simulator())
-        .arg("--data-root")
-        .arg(dir.path().join("data"))
-        .arg("--exec-root")
-        .arg(dir.path().join("exec"))
-        .env("HCS_SIM_CONFIG", r#"{"exec": true}"#)
-        .env("HCS_SIM_REPORT", &report)
-        .env("DOCKBRIDGE_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&log).unwrap())
-        .stderr(std::fs::File::create(dir.path().join("daemon.err")).unwrap())
-        .spawn()
-        .expect("starting dockbridge.exe");
-    let _daemon = Daemon { child, log };
-    let api = Api { pipe };
+    let (_daemon, api) = start_daemon(dir.path(), "dockbridge_wine");
 
     let (st, ping) = api.call("GET", "/_ping", vec![], "text/plain").await;
     assert_eq!((st, ping.as_slice()), (StatusCode::OK, &b"OK"[..]));
@@ -287,6 +267,12 @@ async fn daemon_serves_a_named_pipe_and_runs_windows_processes_through_hcs() {
     assert_eq!(calls["HcsImportLayer"], 1, "{report}");
     assert_eq!(calls["HcsInitializeWritableLayer"], 3, "{report}");
     assert_eq!(calls["HcsDestroyLayer"], 4, "{report}");
+    // The base layer set up once imported; layer IDs asked of NameToGuid.
+    assert_eq!(calls["ProcessBaseImage"], 1, "{report}");
+    assert!(calls["NameToGuid"].as_u64().unwrap_or(0) > 0, "{report}");
+    // Each container's writable layer was mounted for its run and unmounted with it.
+    assert_eq!(calls["ActivateLayer"], 3, "{report}");
+    assert_eq!(report["mounted_layers"], 0, "{report}");
 }
 
 /// A second daemon on a pipe name another one serves refuses to start (dockerd's listener
@@ -351,4 +337,140 @@ async fn a_second_daemon_on_the_same_pipe_refuses_to_start() {
     // The first daemon still answers on the name.
     let (st, _) = api.call("GET", "/_ping", vec![], "text/plain").await;
     assert_eq!(st, StatusCode::OK);
+}
+
+fn sim_report(dir: &std::path::Path) -> Value {
+    serde_json::from_slice(&std::fs::read(dir.join("sim-report.json")).expect("simulator report"))
+        .unwrap()
+}
+
+/// HNS networking of the Windows daemon, under Wine, on the simulator's HNS: a container
+/// run with `-p 8080:80` (a real process that waits on its stdin) has its nat endpoint's
+/// address, gateway and MAC and its port bindings in inspect, `nat` is listed, a container
+/// with `--network none` still runs, and no endpoint, namespace or handle is left once the
+/// containers are removed.
+#[tokio::test(flavor = "multi_thread")]
+async fn windows_containers_get_an_hns_endpoint_with_their_published_ports() {
+    let Some(echo) = argv_echo() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (_daemon, api) = start_daemon(dir.path(), "dockbridge_wine_net");
+    let archive = windows_images(&[
+        ("waiter:1", json!({"Cmd": ["cmd.exe", "/c", "set /p x="]})),
+        ("argv:plain", json!({"Entrypoint": [echo], "Cmd": ["net"]})),
+    ]);
+    let (st, out) = api
+        .call("POST", "/images/load?quiet=1", archive, "application/x-tar")
+        .await;
+    assert_eq!(st, StatusCode::OK, "{}", String::from_utf8_lossy(&out));
+
+    let (_, nets) = api.json("GET", "/networks", Value::Null).await;
+    let names: Vec<&str> = nets
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|n| n["Name"].as_str())
+        .collect();
+    assert!(names.contains(&"nat") && names.contains(&"none"), "{nets}");
+
+    let (st, c) = api
+        .json(
+            "POST",
+            "/containers/create",
+            json!({
+                "Image": "waiter:1",
+                "OpenStdin": true,
+                "ExposedPorts": {"80/tcp": {}},
+                "HostConfig": {"PortBindings": {"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}}
+            }),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{c}");
+    let web = c["Id"].as_str().unwrap().to_string();
+    let (st, b) = api
+        .call(
+            "POST",
+            &format!("/containers/{web}/start"),
+            vec![],
+            "application/json",
+        )
+        .await;
+    assert_eq!(
+        st,
+        StatusCode::NO_CONTENT,
+        "{}",
+        String::from_utf8_lossy(&b)
+    );
+    let (_, inspect) = api
+        .json("GET", &format!("/containers/{web}/json"), Value::Null)
+        .await;
+    let ns = &inspect["NetworkSettings"];
+    let nat = &ns["Networks"]["nat"];
+    assert_eq!(nat["IPAddress"], "172.20.0.2", "{ns}");
+    assert_eq!(nat["IPPrefixLen"], 20, "{ns}");
+    assert_eq!(nat["Gateway"], "172.20.0.1", "{ns}");
+    assert_eq!(nat["MacAddress"], "00:15:5d:14:00:02", "{ns}");
+    assert_eq!(nat["EndpointID"].as_str().map(str::len), Some(64), "{ns}");
+    assert_eq!(
+        ns["Ports"],
+        json!({"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}]}),
+        "{ns}"
+    );
+    let r = sim_report(dir.path());
+    assert_eq!(r["hns"]["endpoints"], 1, "{r}");
+    assert_eq!(
+        r["hns"]["endpoint_docs"][0]["Policies"][0]["Settings"],
+        json!({"Protocol": 6, "InternalPort": 80, "ExternalPort": 8080}),
+        "{r}"
+    );
+
+    // --network none still runs, without an endpoint.
+    let (st, c) = api
+        .json(
+            "POST",
+            "/containers/create",
+            json!({"Image": "argv:plain", "HostConfig": {"NetworkMode": "none"}}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{c}");
+    let quiet = c["Id"].as_str().unwrap().to_string();
+    let (st, _) = api
+        .call(
+            "POST",
+            &format!("/containers/{quiet}/start"),
+            vec![],
+            "application/json",
+        )
+        .await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    let (_, w) = api
+        .json("POST", &format!("/containers/{quiet}/wait"), Value::Null)
+        .await;
+    assert_eq!(w["StatusCode"], 0, "{w}");
+    let (_, logs) = api
+        .call(
+            "GET",
+            &format!("/containers/{quiet}/logs?stdout=1"),
+            vec![],
+            "text/plain",
+        )
+        .await;
+    assert_eq!(crt_argv(&demux(&logs)), [echo.as_str(), "net"]);
+    assert_eq!(sim_report(dir.path())["hns"]["endpoints"], 1);
+
+    for id in [&web, &quiet] {
+        let (st, _) = api
+            .call(
+                "DELETE",
+                &format!("/containers/{id}?force=1"),
+                vec![],
+                "application/json",
+            )
+            .await;
+        assert_eq!(st, StatusCode::NO_CONTENT);
+    }
+    let r = sim_report(dir.path());
+    assert_eq!(r["hns"]["endpoints"], 0, "{r}");
+    assert_eq!(r["hns"]["endpoints_created"], 1, "{r}");
+    assert_eq!(r["hns"]["namespaces"], 0, "{r}");
+    assert_eq!(r["open_handles"], 0, "{r}");
 }

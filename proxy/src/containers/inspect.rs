@@ -111,6 +111,10 @@ pub struct Paths {
 
 fn network_name(rec: &Record) -> String {
     match rec.host_config.network_mode.as_deref().unwrap_or("default") {
+        // dockerd on Windows: the default network is nat.
+        "" | "default" if rec.platform == super::record::Platform::Windows => {
+            crate::networks::windows::NAT.to_string()
+        }
         "" | "default" | "bridge" => "bridge".to_string(),
         other => other.to_string(),
     }

@@ -532,20 +532,16 @@ impl Manager {
         volume_refs.retain(|r| {
             r.name.is_some() || !inherited.iter().any(|v| v.destination == r.destination)
         });
-        // No HNS endpoints yet: a Windows container would silently have no network, so
-        // anything but `--network none` is refused.
+        // Windows containers are on HNS's nat network or on none: anything else, and nat
+        // on a daemon without HNS, is a 4xx now rather than a container without a network.
         if platform == Platform::Windows {
-            let mode = body
-                .host_config
-                .as_ref()
-                .and_then(|h| h.network_mode.as_deref())
-                .unwrap_or("");
-            if mode != "none" {
-                return Err(ContainerError::InvalidParameter(format!(
-                    "networking of Windows containers is not supported by dockbridge yet (network mode {:?}): use --network none",
-                    if mode.is_empty() { "default" } else { mode }
-                )));
-            }
+            let exposed: Vec<String> = body.exposed_ports.clone().unwrap_or_default();
+            crate::networks::windows::check_create(
+                &body.host_config.clone().unwrap_or_default(),
+                &exposed,
+                self.networks.windows_networking(),
+            )
+            .map_err(crate::networks::hns::net_error)?;
         }
         if platform == Platform::Windows && !volume_refs.is_empty() {
             return Err(ContainerError::InvalidParameter(

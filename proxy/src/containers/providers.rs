@@ -54,6 +54,11 @@ pub trait ImageProvider: Send + Sync + 'static {
     async fn remove_windows_scratch(&self, _id: &str) -> Result<(), ImagesError> {
         Ok(())
     }
+    /// The mounted volume of that writable layer (`root.path`), when the provider keeps
+    /// the layers itself.
+    async fn windows_root_path(&self, _id: &str) -> Result<Option<String>, ImagesError> {
+        Ok(None)
+    }
 }
 
 #[async_trait]
@@ -92,6 +97,9 @@ impl ImageProvider for ImageStore {
     async fn remove_windows_scratch(&self, id: &str) -> Result<(), ImagesError> {
         ImageStore::remove_windows_scratch(self, id).await
     }
+    async fn windows_root_path(&self, id: &str) -> Result<Option<String>, ImagesError> {
+        ImageStore::windows_root_path(self, id).await
+    }
 }
 
 /// What a container's network is for one run.
@@ -106,6 +114,8 @@ pub struct NetworkAttachment {
     pub address6: Option<std::net::IpAddr>,
     /// What `--add-host NAME:host-gateway` means (the default bridge's gateway), if any.
     pub host_gateway: Option<std::net::IpAddr>,
+    /// HNS endpoint IDs of a Windows container (the spec's `windows.network.endpointList`).
+    pub windows_endpoints: Vec<String>,
 }
 
 /// Sets up and tears down a container's network around each run.
@@ -119,6 +129,11 @@ pub trait NetworkProvider: Send + Sync + 'static {
         _warnings: &mut Vec<String>,
     ) -> Result<()> {
         Ok(())
+    }
+    /// Whether Windows containers can have a network here (HNS); without it they need
+    /// `--network none`.
+    fn windows_networking(&self) -> bool {
+        false
     }
     /// Before the task is created. Whatever this sets up is released by [`Self::release`].
     async fn attach(&self, rec: &Record) -> Result<NetworkAttachment>;
@@ -487,6 +502,8 @@ impl SpecBuilder for RuntimeSpecs {
             Platform::Windows => {
                 let mut ctx = self.windows_context(&req.rec.id, req.image);
                 ctx.first_start = req.rec.state.started_at.is_none();
+                ctx.network_endpoints = req.network.windows_endpoints.clone();
+                ctx.root_path = self.images.windows_root_path(&req.rec.id).await?;
                 if super::record::RootfsKind::of_backend(&req.rec.backend)
                     == super::record::RootfsKind::Snapshot
                 {

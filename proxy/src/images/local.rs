@@ -54,6 +54,9 @@ pub struct LocalStore {
     layers: PathBuf,
     storage: Arc<hcs::storage::Storage>,
     state: Mutex<State>,
+    /// Container ID → the volume path of its mounted writable layer (mounted at its first
+    /// start in this daemon's life, unmounted when the layer is destroyed).
+    mounts: Mutex<HashMap<String, String>>,
 }
 
 /// The folder of a layer by chain ID (`sha256:<hex>` → `<hex>`) or container ID.
@@ -113,6 +116,7 @@ impl LocalStore {
             layers,
             storage,
             state: Mutex::new(state),
+            mounts: Mutex::new(HashMap::new()),
         })
     }
 
@@ -277,8 +281,43 @@ impl LocalStore {
         self.save(&st)
     }
 
+    /// The volume path of the container's writable layer (`root.path`, what HCS takes as
+    /// the container's storage), mounting it on its image layers the first time, as the
+    /// windowsfilter graph driver does (`ActivateLayer`, `PrepareLayer`,
+    /// `GetLayerMountPath`).
+    pub(super) async fn root_path(&self, container_id: &str) -> Result<Option<String>> {
+        if let Some(p) = self.mounts_lock().get(container_id) {
+            return Ok(Some(p.clone()));
+        }
+        let Some(chains) = self.lock().scratch.get(container_id).cloned() else {
+            return Ok(None);
+        };
+        let target = layer_folder(&self.layers, container_id);
+        let parents = parents_topmost_first(&self.layers, &chains);
+        let storage = self.storage.clone();
+        let path = tokio::task::spawn_blocking(move || storage.mount(&target, &parents))
+            .await
+            .map_err(blocking_failed)?
+            .map_err(|e| ImagesError::Layers(e.to_string()))?;
+        self.mounts_lock()
+            .insert(container_id.to_string(), path.clone());
+        Ok(Some(path))
+    }
+
+    fn mounts_lock(&self) -> MutexGuard<'_, HashMap<String, String>> {
+        self.mounts.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     pub(super) async fn remove_scratch(&self, container_id: &str) -> Result<()> {
         let target = layer_folder(&self.layers, container_id);
+        if self.mounts_lock().remove(container_id).is_some() {
+            let storage = self.storage.clone();
+            let t = target.clone();
+            tokio::task::spawn_blocking(move || storage.unmount(&t))
+                .await
+                .map_err(blocking_failed)?
+                .map_err(|e| ImagesError::Layers(e.to_string()))?;
+        }
         if target.exists() {
             let storage = self.storage.clone();
             tokio::task::spawn_blocking(move || storage.destroy_layer(&target))

@@ -262,6 +262,15 @@ impl ImageStore {
         local.prepare_scratch(container_id, &rec.chain_ids).await
     }
 
+    /// The mounted volume of a Windows container's writable layer (`root.path`), where this
+    /// store keeps the layers (HCS-only); `None` elsewhere.
+    pub async fn windows_root_path(&self, container_id: &str) -> Result<Option<String>> {
+        match &self.local {
+            Some(local) => local.root_path(container_id).await,
+            None => Ok(None),
+        }
+    }
+
     /// Destroys what [`Self::prepare_windows_scratch`] created; a missing layer is fine.
     pub async fn remove_windows_scratch(&self, container_id: &str) -> Result<()> {
         match &self.local {

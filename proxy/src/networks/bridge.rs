@@ -1195,6 +1195,7 @@ impl BridgeNetworks {
                     address: Some(IpAddr::V4(ip)),
                     address6: ip6.map(IpAddr::V6),
                     host_gateway: self.host_gateway(),
+                    ..NetworkAttachment::default()
                 })
             }
             Err(e) => {

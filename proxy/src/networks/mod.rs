@@ -11,17 +11,21 @@
 //! - [`dns`]: the embedded DNS server of user networks;
 //! - [`ops`]: the host networking calls behind a trait (real and recording fake);
 //! - [`proxy`]: the userland proxy behind published ports;
-//! - [`dnat`]: the kernel DNAT rules for published ports on the host's addresses (pure).
+//! - [`dnat`]: the kernel DNAT rules for published ports on the host's addresses (pure);
+//! - [`windows`]: Windows containers' network modes, ports as HNS policies, inspect (pure);
+//! - [`hns`]: the HNS driver for Windows containers (`nat`), and the per-platform provider.
 
 pub mod bridge;
 pub mod dnat;
 pub mod dns;
 pub mod endpoint6;
+pub mod hns;
 pub mod ipam;
 pub mod ops;
 pub mod ports;
 pub mod proxy;
 pub mod user;
+pub mod windows;
 
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};

@@ -161,6 +161,9 @@ async fn list(
     for r in recs {
         let mut summary = crate::containers::inspect::summary(&r, r.image_ref.clone(), now);
         d.networks.patch_summary(&r, &mut summary);
+        if let Some(h) = &d.hns {
+            h.patch_summary(&r, &mut summary);
+        }
         if with_size {
             if let Some((rw, root)) = d.containers.sizes(&r).await {
                 summary.size_rw = Some(rw);
@@ -218,6 +221,9 @@ async fn inspect(
     }
     let mut v = crate::containers::inspect::docker_shape(&out, d.host.cgroup_version == 2);
     d.networks.patch_inspect(&rec, &mut v);
+    if let Some(h) = &d.hns {
+        h.patch_inspect(&rec, &mut v);
+    }
     Ok(Json(v))
 }
 

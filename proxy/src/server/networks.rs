@@ -21,12 +21,27 @@ use spec::api::models::EventMessageTypeEnum;
 
 /// This daemon's pre-defined networks.
 fn nets(d: &AppState) -> Vec<(&'static str, &'static str)> {
-    predefined(d.networks.net().is_some())
+    let mut v = predefined(d.networks.net().is_some());
+    // dockerd on Windows: `nat` (HNS) is pre-defined.
+    if d.hns.is_some() {
+        v.insert(0, (crate::networks::windows::NAT, "nat"));
+    }
+    v
 }
 
 /// A pre-defined network's JSON; `containers` for inspect (list leaves them empty).
 fn json_of(d: &AppState, name: &str, driver: &str, containers: Option<Value>) -> Value {
     match (name, d.networks.net(), d.networks.bridge_name()) {
+        (crate::networks::windows::NAT, _, _) => {
+            let mut v = network_json(name, driver, containers);
+            if let Some((subnet, gw)) = d.hns.as_ref().and_then(|h| h.nat_subnet()) {
+                v["IPAM"]["Config"] = match gw {
+                    Some(g) => json!([{"Subnet": subnet, "Gateway": g}]),
+                    None => json!([{"Subnet": subnet}]),
+                };
+            }
+            v
+        }
         ("bridge", Some(net), Some(br)) => bridge_json(
             br,
             &net.subnet,
@@ -73,6 +88,30 @@ fn attached(d: &AppState, name: &str) -> BTreeMap<String, Value> {
         .collect()
 }
 
+/// `Containers` of `docker network inspect nat`: the running Windows containers' endpoints.
+fn nat_containers(d: &AppState) -> Value {
+    let names = container_names(d);
+    let m: BTreeMap<String, Value> = d
+        .hns
+        .iter()
+        .flat_map(|h| h.attached())
+        .map(|(id, a)| {
+            let name = names.get(&id).cloned().unwrap_or_default();
+            (
+                id,
+                json!({
+                    "Name": name,
+                    "EndpointID": a.endpoint_id(),
+                    "MacAddress": a.mac,
+                    "IPv4Address": format!("{}/{}", a.ip, a.prefix),
+                    "IPv6Address": "",
+                }),
+            )
+        })
+        .collect();
+    serde_json::to_value(m).unwrap_or_default()
+}
+
 async fn list(
     State(d): State<AppState>,
     Query(q): Query<params::Query>,
@@ -110,6 +149,8 @@ async fn inspect(State(d): State<AppState>, Path(id): Path<String>) -> ApiResult
     };
     let containers = if name == "bridge" {
         d.networks.containers_json("", &container_names(&d))
+    } else if name == crate::networks::windows::NAT {
+        nat_containers(&d)
     } else {
         serde_json::to_value(attached(&d, name)).unwrap_or_default()
     };

@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use std::path::PathBuf;
-use std::process::Child;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -218,4 +218,29 @@ pub fn chrono_secs() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs()
+}
+
+/// `dockbridge.exe serve` on a pipe of its own (`\\.\pipe\<name>_<pid>`: each test has
+/// its own), HCS-only on the simulator, its report in `dir/sim-report.json`.
+pub fn start_daemon(dir: &std::path::Path, name: &str) -> (Daemon, Api) {
+    let pipe = format!(r"\\.\pipe\{name}_{}", std::process::id());
+    let log = dir.join("daemon.log");
+    let child = Command::new(env!("CARGO_BIN_EXE_dockbridge"))
+        .args(["serve", "-H"])
+        .arg(format!("npipe://{}", pipe.replace('\\', "/")))
+        .args(["--backend", "hcs", "--hcs-library"])
+        .arg(simulator())
+        .arg("--data-root")
+        .arg(dir.join("data"))
+        .arg("--exec-root")
+        .arg(dir.join("exec"))
+        .env("HCS_SIM_CONFIG", r#"{"exec": true}"#)
+        .env("HCS_SIM_REPORT", dir.join("sim-report.json"))
+        .env("DOCKBRIDGE_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(std::fs::File::create(dir.join("daemon.err")).unwrap())
+        .spawn()
+        .expect("starting dockbridge.exe");
+    (Daemon { child, log }, Api { pipe })
 }
