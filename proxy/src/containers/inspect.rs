@@ -122,8 +122,9 @@ fn network_name(rec: &Record) -> String {
 fn networks(rec: &Record) -> HashMap<String, EndpointSettings> {
     let primary = network_name(rec);
     let mut out = HashMap::new();
-    // The namespace of `container:` is another container's: no endpoint of its own.
-    if !primary.starts_with("container:") {
+    // The namespace of `container:` is another container's: no endpoint of its own. A
+    // container disconnected from its mode's network lists it no more (dockerd).
+    if !primary.starts_with("container:") && !rec.network_mode_left {
         out.insert(primary.clone(), EndpointSettings::default());
     }
     let configured = rec
@@ -133,7 +134,8 @@ fn networks(rec: &Record) -> HashMap<String, EndpointSettings> {
         .and_then(|c| c.endpoints_config.clone())
         .unwrap_or_default();
     for (name, ep) in configured {
-        if name == primary || matches!(name.as_str(), "" | "default" | "bridge" | "host" | "none") {
+        // `bridge`: the default bridge joined by `network connect`.
+        if name == primary || matches!(name.as_str(), "" | "default" | "host" | "none") {
             continue;
         }
         out.insert(

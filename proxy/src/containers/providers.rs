@@ -104,6 +104,9 @@ pub struct NetworkAttachment {
     pub address: Option<std::net::IpAddr>,
     /// What `--add-host NAME:host-gateway` means (the default bridge's gateway), if any.
     pub host_gateway: Option<std::net::IpAddr>,
+    /// The run joined a user network: its resolv.conf names the embedded DNS server, as
+    /// dockerd's once any such network is joined (whatever the mode names).
+    pub embedded_dns: bool,
 }
 
 /// Sets up and tears down a container's network around each run.
@@ -583,6 +586,7 @@ impl RuntimeSpecs {
             blkio_paths.extend(list.iter().flatten().filter_map(|t| t.path.clone()));
         }
         let address = req.network.address;
+        let resolv_mode = resolver_mode(&network_mode, req.network.embedded_dns);
         // Writing host files, mounting the rootfs and walking /dev are blocking work.
         blocking(move || {
             // `--network container:`: the joined container's names, as dockerd (the UTS
@@ -618,7 +622,7 @@ impl RuntimeSpecs {
                         &dns.0,
                         &dns.1,
                         &dns.2,
-                        &network_mode,
+                        &resolv_mode,
                     )?;
                     (
                         write("hostname", format!("{hostname}\n"))?,
@@ -759,4 +763,19 @@ pub async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| ContainerError::Internal(format!("blocking task failed: {e}")))?
+}
+
+/// The network mode whose resolv.conf a run gets: the embedded DNS server's once it joined
+/// a user network (even if its mode names the default bridge), the host's resolvers when
+/// it joined none (even if its mode names a user network it was disconnected from).
+fn resolver_mode(mode: &str, embedded_dns: bool) -> String {
+    let user = matches!(
+        translate::linux::NetworkMode::parse(mode),
+        Ok(translate::linux::NetworkMode::User)
+    );
+    match (user, embedded_dns) {
+        (false, true) => "user".to_string(),
+        (true, false) => "default".to_string(),
+        _ => mode.to_string(),
+    }
 }

@@ -105,6 +105,19 @@ struct Persisted {
     /// at create): endpoints in the first endpoint's namespace, by container ID.
     #[serde(default)]
     extra: BTreeMap<String, Vec<Endpoint>>,
+    /// Running containers disconnected from every network: their pinned namespace (with
+    /// loopback only) stays until the run ends, ready for a later `network connect`.
+    #[serde(default)]
+    bare: BTreeMap<String, Bare>,
+}
+
+/// A container's pinned namespace without endpoints.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Bare {
+    netns: PathBuf,
+    sandbox_id: String,
+    /// The number of the next interface (`ethN`) joined there.
+    next_if: u32,
 }
 
 impl Persisted {
@@ -187,6 +200,9 @@ fn port_err(e: PortError) -> ContainerError {
         PortError::Unsupported(m) => ContainerError::InvalidParameter(m),
     }
 }
+
+/// How a container's `EndpointsConfig` names the default bridge it was connected to.
+pub const BRIDGE_KEY: &str = "bridge";
 
 /// `default`/`bridge`/empty: the container is on the default bridge (when there is one).
 fn on_default_bridge(mode: Option<&str>) -> bool {
@@ -342,13 +358,14 @@ impl BridgeNetworks {
                     tracing::warn!("restoring DNAT rules: {e}");
                 }
             }
-            let eps: Vec<(String, Endpoint)> = live
-                .persisted
-                .endpoints
-                .iter()
-                .filter(|(_, e)| !e.network_id.is_empty())
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect();
+            // Every container on a user network has its resolver (the first such
+            // endpoint's namespace is the container's).
+            let mut eps: BTreeMap<String, Endpoint> = BTreeMap::new();
+            for (id, e) in live.persisted.all() {
+                if !e.network_id.is_empty() && !eps.contains_key(id) {
+                    eps.insert(id.clone(), e.clone());
+                }
+            }
             for (id, ep) in eps {
                 match me.start_dns(&id, &ep).await {
                     Ok(Some(t)) => {
@@ -604,9 +621,13 @@ impl BridgeNetworks {
     /// Releases endpoints whose container is not running any more (a crash between the
     /// network set-up and the task, or a container removed while the daemon was down).
     pub async fn sweep(&self, running: &HashSet<String>) {
-        let stale: Vec<String> = self
-            .endpoints()
-            .into_keys()
+        let owners: BTreeSet<String> = self
+            .snapshot
+            .read()
+            .map(|s| s.endpoints.keys().chain(s.bare.keys()).cloned().collect())
+            .unwrap_or_default();
+        let stale: Vec<String> = owners
+            .into_iter()
             .filter(|id| !running.contains(id))
             .collect();
         for id in stale {
@@ -624,6 +645,11 @@ impl BridgeNetworks {
         // Further networks first: their links live in the first endpoint's namespace.
         while let Some(ep) = live.persisted.extra.get(id).and_then(|v| v.last()).cloned() {
             self.drop_extra(&mut live, id, &ep).await?;
+        }
+        if let Some(b) = live.persisted.bare.get(id).cloned() {
+            self.ops.remove_netns(&b.netns).await.map_err(err)?;
+            live.persisted.bare.remove(id);
+            self.save(&live.persisted)?;
         }
         let Some(ep) = live.persisted.endpoints.get(id).cloned() else {
             return Ok(());
@@ -650,6 +676,22 @@ impl BridgeNetworks {
         match rec.host_config.network_mode.as_deref().unwrap_or("default") {
             "" | "default" => "bridge".into(),
             other => other.into(),
+        }
+    }
+
+    /// The key of `Networks` an endpoint shows under: the mode's (as the request named
+    /// it) for the network the mode names, else the network's name.
+    fn key_of(&self, rec: &Record, ep: &Endpoint) -> String {
+        let mode = self.network_of(rec);
+        let mode_id = if mode == BRIDGE_KEY {
+            Some(String::new())
+        } else {
+            self.find_user(&mode).map(|n| n.id)
+        };
+        if mode_id.as_deref() == Some(ep.network_id.as_str()) {
+            mode
+        } else {
+            self.network_name(&ep.network_id)
         }
     }
 
@@ -686,16 +728,24 @@ impl BridgeNetworks {
         let ip = ep.ip.to_string();
         let gw = t.gateway.to_string();
         let prefix = t.subnet.prefix;
+        let name = self.key_of(rec, &ep);
         ns["SandboxID"] = json!(ep.sandbox_id);
         ns["SandboxKey"] = json!(ep.netns.display().to_string());
         ns["Ports"] = ports::port_map(&exposed, &ep.ports);
-        if t.network_id.is_empty() {
+        // The top-level address fields follow the default bridge's endpoint, whichever
+        // network came first.
+        let extra = self.extra_endpoints(&rec.id);
+        if let Some((e, t)) = std::iter::once(&ep)
+            .chain(&extra)
+            .find(|e| e.network_id.is_empty())
+            .and_then(|e| Some((e, self.target_of(e)?)))
+        {
             for (k, val) in [
-                ("EndpointID", json!(ep.endpoint_id)),
-                ("Gateway", json!(gw)),
-                ("IPAddress", json!(ip)),
-                ("IPPrefixLen", json!(prefix)),
-                ("MacAddress", json!(ep.mac)),
+                ("EndpointID", json!(e.endpoint_id)),
+                ("Gateway", json!(t.gateway.to_string())),
+                ("IPAddress", json!(e.ip.to_string())),
+                ("IPPrefixLen", json!(t.subnet.prefix)),
+                ("MacAddress", json!(e.mac)),
             ] {
                 ns[k] = val;
             }
@@ -729,11 +779,11 @@ impl BridgeNetworks {
             }
         }
         // Further networks of a running container.
-        for e in self.extra_endpoints(&rec.id) {
+        for e in extra {
             let Some(t) = self.target_of(&e) else {
                 continue;
             };
-            let name = self.network_name(&e.network_id);
+            let name = self.key_of(rec, &e);
             let Some(nets) = ns.get_mut("Networks").and_then(Value::as_object_mut) else {
                 continue;
             };
@@ -743,8 +793,13 @@ impl BridgeNetworks {
                 .iter()
                 .filter(|a| **a != rec.name.trim_start_matches('/'))
                 .collect();
+            let network_id = if e.network_id.is_empty() {
+                super::network_id(BRIDGE_KEY)
+            } else {
+                e.network_id.clone()
+            };
             for (k, val) in [
-                ("NetworkID", json!(e.network_id)),
+                ("NetworkID", json!(network_id)),
                 ("EndpointID", json!(e.endpoint_id)),
                 ("Gateway", json!(t.gateway.to_string())),
                 ("IPAddress", json!(e.ip.to_string())),
@@ -764,10 +819,10 @@ impl BridgeNetworks {
         let ep = self.endpoint(&rec.id);
         let bound = ep.as_ref().map(|e| e.ports.clone()).unwrap_or_default();
         s.ports = Some(ports::summary(&exposed, &bound));
-        let name = self.network_of(rec);
         let Some((ep, t)) = ep.and_then(|e| self.target_of(&e).map(|t| (e, t))) else {
             return;
         };
+        let name = self.key_of(rec, &ep);
         if let Some(b) = s
             .network_settings
             .as_mut()
@@ -902,13 +957,18 @@ impl BridgeNetworks {
 
     /// The user networks a container is configured for besides the one its mode names
     /// (several `--network`s at create, or `network connect`), by the key it used.
+    /// The default bridge is `bridge` there (`network connect bridge` of a container whose
+    /// mode names a user network).
     fn further_networks(&self, rec: &Record) -> Vec<String> {
         let mode = rec.host_config.network_mode.as_deref().unwrap_or("");
         let primary = self.find_user(mode).map(|n| n.id);
         let mut out: Vec<String> = endpoints_config(rec)
             .into_keys()
             .filter(|k| {
-                !matches!(k.as_str(), "" | "default" | "bridge" | "host" | "none")
+                if k == BRIDGE_KEY {
+                    return !on_default_bridge(Some(mode));
+                }
+                !matches!(k.as_str(), "" | "default" | "host" | "none")
                     && k != mode
                     && self.find_user(k).map(|n| n.id) != primary
             })
@@ -917,48 +977,127 @@ impl BridgeNetworks {
         out
     }
 
+    /// The networks a start joins, in dockerd's order: the default bridge first (dockerd
+    /// always connects it first, so it is `eth0`), then the one the mode names (unless the
+    /// container was disconnected from it), then the others by name.
+    fn start_networks(&self, rec: &Record) -> Result<Vec<Joining>> {
+        let mode = rec.host_config.network_mode.as_deref().unwrap_or("");
+        let further = if mode.starts_with("container:") {
+            // Networks recorded while stopped are never joined in another's namespace
+            // (dockerd's initializeNetworking returns before them).
+            Vec::new()
+        } else {
+            self.further_networks(rec)
+        };
+        let own = rec.config.network_disabled != Some(true)
+            && !matches!(mode, "host" | "none")
+            && !mode.starts_with("container:");
+        if !own && !further.is_empty() {
+            return Err(ContainerError::InvalidParameter(format!(
+                "container cannot be connected to network {} in network mode {mode:?}",
+                further.join(", "),
+            )));
+        }
+        let mut out = Vec::new();
+        if !rec.network_mode_left {
+            out.extend(self.target_for(rec)?);
+        }
+        for key in further {
+            out.push(self.joining(rec, &key)?);
+        }
+        // Stable: the rest keeps its order.
+        out.sort_by_key(|j| !j.target.network_id.is_empty());
+        Ok(out)
+    }
+
+    /// Joining the network `key` names: the default bridge, or a user network.
+    fn joining(&self, rec: &Record, key: &str) -> Result<Joining> {
+        if key != BRIDGE_KEY {
+            return self.user_joining(rec, key);
+        }
+        let (Some(bridge), Some(net)) = (&self.bridge, self.net) else {
+            return Err(ContainerError::NotFound(format!(
+                "network {BRIDGE_KEY} not found"
+            )));
+        };
+        let mac = endpoints_config(rec)
+            .get(BRIDGE_KEY)
+            .and_then(requested_mac);
+        Ok(Joining {
+            target: Target {
+                network_id: String::new(),
+                bridge: bridge.clone(),
+                subnet: net.subnet,
+                gateway: net.gateway,
+                ip_range: None,
+                internal: false,
+            },
+            aliases: Vec::new(),
+            ip: None,
+            mac,
+        })
+    }
+
     /// Joins a running container to one more network, in its namespace, as `ethN`.
     async fn attach_extra(&self, rec: &Record, key: &str) -> Result<()> {
+        let j = self.joining(rec, key)?;
+        self.join_extra(rec, j).await
+    }
+
+    async fn join_extra(&self, rec: &Record, j: Joining) -> Result<()> {
         let Joining {
             target: t,
             aliases,
             ip: wanted,
             mac,
-        } = self.user_joining(rec, key)?;
+        } = j;
         let mut live = self.live.lock().await;
-        let Some(first) = live.persisted.endpoints.get(&rec.id).cloned() else {
-            return Err(ContainerError::Conflict(format!(
-                "container {} has no network namespace of its own to join {key} in",
-                rec.name.trim_start_matches('/')
-            )));
-        };
+        let first = live.persisted.endpoints.get(&rec.id).cloned();
         let extra = live
             .persisted
             .extra
             .get(&rec.id)
             .cloned()
             .unwrap_or_default();
-        if first.network_id == t.network_id || extra.iter().any(|e| e.network_id == t.network_id) {
+        // The container's namespace: its first endpoint's, or the one it kept after
+        // leaving every network.
+        let (netns, sandbox_id, floor) = match (&first, live.persisted.bare.get(&rec.id)) {
+            (Some(f), _) => (f.netns.clone(), f.sandbox_id.clone(), 0),
+            (None, Some(b)) => (b.netns.clone(), b.sandbox_id.clone(), b.next_if),
+            (None, None) => {
+                return Err(ContainerError::Conflict(format!(
+                    "container {} has no network namespace of its own to join {} in",
+                    rec.name.trim_start_matches('/'),
+                    self.network_name(&t.network_id)
+                )))
+            }
+        };
+        let mut present: Vec<&Endpoint> = extra.iter().collect();
+        present.extend(first.as_ref());
+        if present.iter().any(|e| e.network_id == t.network_id) {
             let name = self.network_name(&t.network_id);
             return Err(ContainerError::Forbidden(format!(
                 "endpoint with name {} already exists in network {name}",
                 rec.name.trim_start_matches('/')
             )));
         }
+        let ifname = next_ifname(&present, floor);
         let ip = pick_address(&live.persisted, &t, wanted)?;
         let endpoint_id = random_hex();
-        let ifname = format!("eth{}", extra.len() + 1);
         let ep = Endpoint {
-            netns: first.netns.clone(),
+            netns,
             host_if: format!("veth{}", &endpoint_id[..7]),
             mac: mac.unwrap_or_else(|| ipam::mac_for(ip)),
             ip,
             endpoint_id,
-            sandbox_id: first.sandbox_id.clone(),
+            sandbox_id,
             ports: Vec::new(),
             network_id: t.network_id.clone(),
             aliases,
-            dns: first.dns.clone(),
+            dns: first
+                .as_ref()
+                .map(|f| f.dns.clone())
+                .unwrap_or_else(|| rec.host_config.dns.clone().unwrap_or_default()),
             ifname: ifname.clone(),
         };
         let added = self
@@ -972,28 +1111,120 @@ impl BridgeNetworks {
                 ip,
                 prefix: t.subnet.prefix,
                 gateway: t.gateway,
-                // The first network keeps the default route, as dockerd's gateway choice.
-                default_route: false,
+                // The first network keeps the default route; a namespace left with no
+                // network gets it from the one it joins.
+                default_route: first.is_none() && !t.internal,
             })
             .await;
         if let Err(e) = added {
             let _ = self.ops.remove_link(&ep.host_if).await;
             return Err(err(e));
         }
-        live.persisted
-            .extra
-            .entry(rec.id.clone())
-            .or_default()
-            .push(ep.clone());
+        // Joining a user network switches the container to the embedded DNS server, as
+        // dockerd does (its resolv.conf is the manager's to rewrite).
+        if !t.network_id.is_empty() && !live.dns.contains_key(&rec.id) {
+            match self.start_dns(&rec.id, &ep).await {
+                Ok(Some(task)) => {
+                    live.dns.insert(rec.id.clone(), task);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    let _ = self.ops.remove_link(&ep.host_if).await;
+                    return Err(e);
+                }
+            }
+        }
+        if first.is_some() {
+            live.persisted
+                .extra
+                .entry(rec.id.clone())
+                .or_default()
+                .push(ep.clone());
+        } else {
+            live.persisted.bare.remove(&rec.id);
+            live.persisted.endpoints.insert(rec.id.clone(), ep.clone());
+        }
         if let Err(e) = self.save(&live.persisted) {
             let _ = self.ops.remove_link(&ep.host_if).await;
             if let Some(v) = live.persisted.extra.get_mut(&rec.id) {
                 v.retain(|x| x.endpoint_id != ep.endpoint_id);
             }
+            if first.is_none() {
+                live.persisted.endpoints.remove(&rec.id);
+                live.persisted.bare.insert(
+                    rec.id.clone(),
+                    Bare {
+                        netns: ep.netns.clone(),
+                        sandbox_id: ep.sandbox_id.clone(),
+                        next_if: floor,
+                    },
+                );
+            }
             return Err(e);
         }
+        self.route_gateway(&live.persisted, &rec.id).await;
         self.network_event("connect", &rec.id, &ep);
         Ok(())
+    }
+
+    /// Takes a running container off one of its networks (by network ID; empty: the
+    /// default bridge). Leaving the first network drops its published ports with it (they
+    /// are that endpoint's, as dockerd's port mappings); the namespace stays, with the
+    /// next network as its first, or with loopback only.
+    async fn detach(&self, container_id: &str, network_id: &str) -> Result<bool> {
+        if self.detach_extra(container_id, network_id).await? {
+            return Ok(true);
+        }
+        let mut live = self.live.lock().await;
+        let Some(ep) = live
+            .persisted
+            .endpoints
+            .get(container_id)
+            .filter(|e| e.network_id == network_id)
+            .cloned()
+        else {
+            return Ok(false);
+        };
+        if let Some(t) = self.target_of(&ep) {
+            let rules = super::dnat::rules(&t.bridge, ep.ip, &ep.ports);
+            self.ops.remove_dnat(&rules).await.map_err(err)?;
+        }
+        live.proxies.remove(container_id);
+        self.ops.remove_link(&ep.host_if).await.map_err(err)?;
+        live.persisted.endpoints.remove(container_id);
+        let next = live
+            .persisted
+            .extra
+            .get_mut(container_id)
+            .filter(|v| !v.is_empty())
+            .map(|v| v.remove(0));
+        match next {
+            Some(n) => {
+                live.persisted.endpoints.insert(container_id.to_string(), n);
+            }
+            None => {
+                live.persisted.bare.insert(
+                    container_id.to_string(),
+                    Bare {
+                        netns: ep.netns.clone(),
+                        sandbox_id: ep.sandbox_id.clone(),
+                        next_if: if_index(&ep) + 1,
+                    },
+                );
+            }
+        }
+        if live
+            .persisted
+            .extra
+            .get(container_id)
+            .is_some_and(Vec::is_empty)
+        {
+            live.persisted.extra.remove(container_id);
+        }
+        self.save(&live.persisted)?;
+        self.route_gateway(&live.persisted, container_id).await;
+        self.network_event("disconnect", container_id, &ep);
+        Ok(true)
     }
 
     /// Takes a running container off one of its further networks (by network ID).
@@ -1009,6 +1240,7 @@ impl BridgeNetworks {
             return Ok(false);
         };
         self.drop_extra(&mut live, container_id, &ep).await?;
+        self.route_gateway(&live.persisted, container_id).await;
         Ok(true)
     }
 
@@ -1024,6 +1256,32 @@ impl BridgeNetworks {
         self.save(&live.persisted)?;
         self.network_event("disconnect", container_id, ep);
         Ok(())
+    }
+
+    /// Moves the default route of a container's namespace to the endpoint libnetwork
+    /// picks for it: not on an internal network, then the network first by name (its
+    /// endpoints' order), so connecting `bridge` to a container of network `web` moves it.
+    async fn route_gateway(&self, p: &Persisted, container_id: &str) {
+        let Some(first) = p.endpoints.get(container_id) else {
+            return;
+        };
+        let extra = p.extra.get(container_id).cloned().unwrap_or_default();
+        let chosen = std::iter::once(first)
+            .chain(&extra)
+            .filter_map(|e| Some((e, self.target_of(e)?)))
+            .filter(|(_, t)| !t.internal)
+            .min_by_key(|(e, _)| self.network_name(&e.network_id));
+        let via = chosen.map(|(e, t)| {
+            let dev = if e.ifname.is_empty() {
+                "eth0"
+            } else {
+                e.ifname.as_str()
+            };
+            (t.gateway, dev)
+        });
+        if let Err(e) = self.ops.set_default_route(&first.netns, via).await {
+            tracing::warn!(container = %container_id, "moving the default route: {e}");
+        }
     }
 
     /// A network's name by ID (`bridge` for the default one).
@@ -1136,6 +1394,7 @@ impl BridgeNetworks {
                     netns_path: Some(netns),
                     address: Some(IpAddr::V4(ip)),
                     host_gateway: self.host_gateway(),
+                    embedded_dns: false,
                 })
             }
             Err(e) => {
@@ -1165,6 +1424,21 @@ fn pick_address(p: &Persisted, t: &Target, wanted: Option<Ipv4Addr>) -> Result<I
         Some(ip) => Ok(ip),
         None => ipam::allocate_in(t.subnet, t.ip_range, t.gateway, &taken).map_err(err),
     }
+}
+
+/// The index of an endpoint's interface (`ethN`).
+fn if_index(e: &Endpoint) -> u32 {
+    e.ifname
+        .strip_prefix("eth")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The next interface in a namespace: after the highest one there, else `floor` (libnetwork
+/// counts interfaces per sandbox and never reuses a number while it lives).
+fn next_ifname(present: &[&Endpoint], floor: u32) -> String {
+    let next = present.iter().map(|e| if_index(e) + 1).max().unwrap_or(0);
+    format!("eth{}", next.max(floor))
 }
 
 /// `NetworkingConfig.EndpointsConfig` of the container's request (and of later
@@ -1238,7 +1512,9 @@ fn find_user_in(nets: &[UserNetwork], key: &str) -> Option<UserNetwork> {
 impl NetworkProvider for BridgeNetworks {
     fn bridge_address(&self, container_id: &str) -> Option<std::net::IpAddr> {
         self.endpoint(container_id)
-            .filter(|e| e.network_id.is_empty())
+            .into_iter()
+            .chain(self.extra_endpoints(container_id))
+            .find(|e| e.network_id.is_empty())
             .map(|e| std::net::IpAddr::V4(e.ip))
     }
 
@@ -1299,51 +1575,47 @@ impl NetworkProvider for BridgeNetworks {
     }
 
     async fn attach(&self, rec: &Record) -> Result<NetworkAttachment> {
-        let mode = rec.host_config.network_mode.as_deref().unwrap_or("");
-        let further = if mode.starts_with("container:") {
-            // Networks recorded while stopped are never joined in another's namespace
-            // (dockerd's initializeNetworking returns before them).
-            Vec::new()
-        } else {
-            self.further_networks(rec)
-        };
-        // Further endpoints of a run whose release did not happen go first.
+        // What a run whose release did not happen left goes first.
         {
             let mut live = self.live.lock().await;
+            let mut changed = false;
             if let Some(old) = live.persisted.extra.remove(&rec.id) {
                 for ep in old {
                     self.ops.remove_link(&ep.host_if).await.map_err(err)?;
                 }
+                changed = true;
+            }
+            if let Some(b) = live.persisted.bare.remove(&rec.id) {
+                self.ops.remove_netns(&b.netns).await.map_err(err)?;
+                changed = true;
+            }
+            if changed {
                 self.save(&live.persisted)?;
             }
         }
-        let attached = match self.target_for(rec)? {
-            Some(j) => {
-                self.attach_endpoint(rec, j.target, j.aliases, j.ip, j.mac)
-                    .await?
-            }
-            None if further.is_empty() => {
-                return Ok(NetworkAttachment {
-                    host_gateway: self.host_gateway(),
-                    ..Default::default()
-                })
-            }
-            None => {
-                return Err(ContainerError::InvalidParameter(format!(
-                    "container cannot be connected to network {} in network mode {:?}",
-                    further.join(", "),
-                    rec.host_config.network_mode.as_deref().unwrap_or("")
-                )))
-            }
+        let mut joins = self.start_networks(rec)?.into_iter();
+        let Some(first) = joins.next() else {
+            // No network: a private namespace with loopback only (dockerd's start of a
+            // container disconnected from every network), or the mode's own.
+            return Ok(NetworkAttachment {
+                host_gateway: self.host_gateway(),
+                ..Default::default()
+            });
         };
-        for key in further {
-            if let Err(e) = self.attach_extra(rec, &key).await {
+        let mut embedded_dns = !first.target.network_id.is_empty();
+        let mut attached = self
+            .attach_endpoint(rec, first.target, first.aliases, first.ip, first.mac)
+            .await?;
+        for j in joins {
+            embedded_dns |= !j.target.network_id.is_empty();
+            if let Err(e) = self.join_extra(rec, j).await {
                 if let Err(re) = self.release_id(&rec.id).await {
                     tracing::warn!(container = %rec.id, "releasing after a failed join: {re}");
                 }
                 return Err(e);
             }
         }
+        attached.embedded_dns = embedded_dns;
         Ok(attached)
     }
 
@@ -1352,7 +1624,7 @@ impl NetworkProvider for BridgeNetworks {
     }
 
     async fn disconnect(&self, rec: &Record, network_id: &str) -> Result<bool> {
-        self.detach_extra(&rec.id, network_id).await
+        self.detach(&rec.id, network_id).await
     }
 
     async fn release(&self, rec: &Record) -> Result<()> {

@@ -79,6 +79,12 @@ pub trait NetOps: Send + Sync + 'static {
     async fn add_link(&self, link: &Link<'_>) -> Result<(), OpsError>;
     /// Deletes a host-side interface (its peer goes with it); a missing one is fine.
     async fn remove_link(&self, ifname: &str) -> Result<(), OpsError>;
+    /// Points the namespace's default route at `via` (gateway, interface), or removes it.
+    async fn set_default_route(
+        &self,
+        netns: &Path,
+        via: Option<(Ipv4Addr, &str)>,
+    ) -> Result<(), OpsError>;
     /// A UDP socket bound to 127.0.0.11:53 inside `netns`, for the embedded DNS server;
     /// `None` where sockets cannot be made (the fake).
     async fn dns_socket(&self, netns: &Path) -> Result<Option<std::net::UdpSocket>, OpsError>;
@@ -132,6 +138,13 @@ impl NetOps for NoBridges {
     }
     async fn remove_link(&self, _ifname: &str) -> Result<(), OpsError> {
         Ok(())
+    }
+    async fn set_default_route(
+        &self,
+        _netns: &Path,
+        _via: Option<(Ipv4Addr, &str)>,
+    ) -> Result<(), OpsError> {
+        Err(unsupported())
     }
     async fn dns_socket(&self, _netns: &Path) -> Result<Option<std::net::UdpSocket>, OpsError> {
         Err(unsupported())
@@ -519,6 +532,33 @@ mod system {
             run("ip", &["link", "del", ifname], None).await.map(|_| ())
         }
 
+        async fn set_default_route(
+            &self,
+            netns: &Path,
+            via: Option<(Ipv4Addr, &str)>,
+        ) -> Result<(), OpsError> {
+            let ns = format!("--net={}", netns.display());
+            match via {
+                Some((gw, dev)) => {
+                    let gw = gw.to_string();
+                    run(
+                        "nsenter",
+                        &[
+                            &ns, "ip", "route", "replace", "default", "via", &gw, "dev", dev,
+                        ],
+                        None,
+                    )
+                    .await
+                    .map(|_| ())
+                }
+                None => {
+                    // None there (yet) is fine.
+                    let _ = run("nsenter", &[&ns, "ip", "route", "del", "default"], None).await;
+                    Ok(())
+                }
+            }
+        }
+
         async fn dns_socket(&self, netns: &Path) -> Result<Option<std::net::UdpSocket>, OpsError> {
             let path = netns.to_path_buf();
             let what = format!("binding 127.0.0.11:53 in {}", path.display());
@@ -619,6 +659,16 @@ impl NetOps for RecordingOps {
     }
     async fn remove_link(&self, ifname: &str) -> Result<(), OpsError> {
         self.record(format!("link- {ifname}"))
+    }
+    async fn set_default_route(
+        &self,
+        netns: &Path,
+        via: Option<(Ipv4Addr, &str)>,
+    ) -> Result<(), OpsError> {
+        match via {
+            Some((gw, dev)) => self.record(format!("route {} via {gw} {dev}", netns.display())),
+            None => self.record(format!("route {} none", netns.display())),
+        }
     }
     async fn dns_socket(&self, netns: &Path) -> Result<Option<std::net::UdpSocket>, OpsError> {
         self.record(format!("dns {}", netns.display()))?;

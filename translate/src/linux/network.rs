@@ -208,7 +208,8 @@ pub(super) fn validate(
         .and_then(|n| n.endpoints_config.as_ref());
     for (name, ep) in endpoints.into_iter().flatten() {
         // Further endpoints (several `--network`s, API 1.44) are user networks joined
-        // beside the first; the built-in ones cannot be.
+        // beside the first, or the default bridge (`network connect bridge`); the other
+        // built-in ones cannot be.
         let further = !mode.accepts_endpoint(name, mode_str);
         if further && mode == NetworkMode::Container {
             return Err(invalid(
@@ -217,7 +218,7 @@ pub(super) fn validate(
         }
         if further
             && (matches!(mode, NetworkMode::None | NetworkMode::Host)
-                || matches!(name.as_str(), "" | "default" | "bridge" | "host" | "none"))
+                || matches!(name.as_str(), "" | "default" | "host" | "none"))
         {
             return Err(unsupported(format!(
                 "--network {name} (connecting to more than one network)"
