@@ -358,6 +358,7 @@ impl BridgeNetworks {
                     tracing::warn!("restoring DNAT rules: {e}");
                 }
             }
+            me.proxy_returns(&live.persisted).await;
             // Every container on a user network has its resolver (the first such
             // endpoint's namespace is the container's).
             let mut eps: BTreeMap<String, Endpoint> = BTreeMap::new();
@@ -578,7 +579,9 @@ impl BridgeNetworks {
             )));
         }
         live.persisted.networks.insert(n.id.clone(), n.clone());
+        self.proxy_returns(&live.persisted).await;
         if let Err(e) = self.save(&live.persisted) {
+            let _ = self.ops.remove_proxy_return(&n.bridge).await;
             live.persisted.networks.remove(&n.id);
             let _ = self.ops.remove_isolation(&n.bridge).await;
             let _ = self.ops.remove_nat(&n.bridge, n.subnet).await;
@@ -600,6 +603,10 @@ impl BridgeNetworks {
                 n.name, n.id
             )));
         }
+        self.ops
+            .remove_proxy_return(&n.bridge)
+            .await
+            .map_err(|e| NetworkError::Internal(e.to_string()))?;
         self.ops
             .remove_isolation(&n.bridge)
             .await
@@ -1284,6 +1291,21 @@ impl BridgeNetworks {
         }
     }
 
+    /// Published ports stay with the userland proxy for traffic from any of the daemon's
+    /// bridges (see [`NetOps::ensure_proxy_return`]); a no-op while no port is published.
+    async fn proxy_returns(&self, p: &Persisted) {
+        let bridges: Vec<String> = self
+            .bridge
+            .iter()
+            .filter(|_| self.net.is_some())
+            .cloned()
+            .chain(p.networks.values().map(|n| n.bridge.clone()))
+            .collect();
+        if let Err(e) = self.ops.ensure_proxy_return(&bridges).await {
+            tracing::warn!("hairpin through the userland proxy: {e}");
+        }
+    }
+
     /// A network's name by ID (`bridge` for the default one).
     fn network_name(&self, network_id: &str) -> String {
         if network_id.is_empty() {
@@ -1368,6 +1390,9 @@ impl BridgeNetworks {
             if let Err(e) = self.ops.add_dnat(&rules).await {
                 let _ = self.ops.remove_dnat(&rules).await;
                 return Err(err(e));
+            }
+            if !rules.is_empty() {
+                self.proxy_returns(&live.persisted).await;
             }
             Ok::<_, ContainerError>((bound, published, dns))
         };

@@ -71,6 +71,14 @@ pub trait NetOps: Send + Sync + 'static {
     async fn add_dnat(&self, rules: &[Vec<String>]) -> Result<(), OpsError>;
     /// Deletes DNAT rules (missing ones are fine); the chain goes with its last rule.
     async fn remove_dnat(&self, rules: &[Vec<String>]) -> Result<(), OpsError>;
+    /// While the DNAT chain exists: traffic from the containers of `bridges` to a published
+    /// port is not rewritten, the userland proxy (listening on the host's addresses) takes
+    /// it, as dockerd's `-A DOCKER -i <bridge> -j RETURN` with userland-proxy=true. That is
+    /// what lets a container reach a port another network's container publishes (hairpin
+    /// through the host's address), which the isolation chains would drop once rewritten.
+    async fn ensure_proxy_return(&self, bridges: &[String]) -> Result<(), OpsError>;
+    /// Deletes a bridge's rule of [`NetOps::ensure_proxy_return`] (a missing one is fine).
+    async fn remove_proxy_return(&self, bridge: &str) -> Result<(), OpsError>;
     /// A new network namespace pinned at `path` (a bind mount of its nsfs file).
     async fn create_netns(&self, path: &Path) -> Result<(), OpsError>;
     /// Unpins and deletes `path`; a missing one is fine.
@@ -125,6 +133,12 @@ impl NetOps for NoBridges {
         Err(unsupported())
     }
     async fn remove_dnat(&self, _rules: &[Vec<String>]) -> Result<(), OpsError> {
+        Ok(())
+    }
+    async fn ensure_proxy_return(&self, _bridges: &[String]) -> Result<(), OpsError> {
+        Ok(())
+    }
+    async fn remove_proxy_return(&self, _bridge: &str) -> Result<(), OpsError> {
         Ok(())
     }
     async fn create_netns(&self, _path: &Path) -> Result<(), OpsError> {
@@ -428,11 +442,14 @@ mod system {
                 del.extend(r.iter().map(String::as_str));
                 while run("iptables", &del, None).await.is_ok() {}
             }
-            let left = run("iptables", &["-w", "-t", "nat", "-S", chain], None)
-                .await
-                .map(|out| out.lines().count())
-                .unwrap_or(0);
-            if left == 1 {
+            // The chain goes once no DNAT rule is left (with its bridges' RETURN rules).
+            let listed = run("iptables", &["-w", "-t", "nat", "-S", chain], None).await;
+            let left = listed
+                .as_ref()
+                .map(|out| out.lines().filter(|l| l.contains("-j DNAT")).count())
+                .unwrap_or(1);
+            if left == 0 {
+                let _ = run("iptables", &["-w", "-t", "nat", "-F", chain], None).await;
                 let pre = ["-m", "addrtype", "--dst-type", "LOCAL", "-j", chain];
                 for (hook, rule) in [("PREROUTING", &pre[..]), ("OUTPUT", &DNAT_OUTPUT_JUMP[..])] {
                     let mut del = vec!["-w", "-t", "nat", "-D", hook];
@@ -441,6 +458,27 @@ mod system {
                 }
                 let _ = run("iptables", &["-w", "-t", "nat", "-X", chain], None).await;
             }
+            Ok(())
+        }
+
+        async fn ensure_proxy_return(&self, bridges: &[String]) -> Result<(), OpsError> {
+            let chain = super::super::dnat::CHAIN;
+            if run("iptables", &["-w", "-t", "nat", "-S", chain], None)
+                .await
+                .is_err()
+            {
+                return Ok(());
+            }
+            for b in bridges {
+                iptables_ensure("nat", chain, true, &["-i", b, "-j", "RETURN"]).await?;
+            }
+            Ok(())
+        }
+
+        async fn remove_proxy_return(&self, bridge: &str) -> Result<(), OpsError> {
+            let chain = super::super::dnat::CHAIN;
+            let del = ["-w", "-t", "nat", "-D", chain, "-i", bridge, "-j", "RETURN"];
+            while run("iptables", &del, None).await.is_ok() {}
             Ok(())
         }
 
@@ -632,6 +670,12 @@ impl NetOps for RecordingOps {
     }
     async fn remove_isolation(&self, bridge: &str) -> Result<(), OpsError> {
         self.record(format!("iso- {bridge}"))
+    }
+    async fn ensure_proxy_return(&self, bridges: &[String]) -> Result<(), OpsError> {
+        self.record(format!("return+ {}", bridges.join(" ")))
+    }
+    async fn remove_proxy_return(&self, bridge: &str) -> Result<(), OpsError> {
+        self.record(format!("return- {bridge}"))
     }
     async fn add_dnat(&self, rules: &[Vec<String>]) -> Result<(), OpsError> {
         for r in rules {
