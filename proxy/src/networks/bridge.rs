@@ -358,7 +358,9 @@ impl BridgeNetworks {
                     tracing::warn!("restoring DNAT rules: {e}");
                 }
             }
-            me.proxy_returns(&live.persisted).await;
+            if live.persisted.endpoints.values().any(|e| !e.ports.is_empty()) {
+                me.proxy_returns(&live.persisted).await;
+            }
             // Every container on a user network has its resolver (the first such
             // endpoint's namespace is the container's).
             let mut eps: BTreeMap<String, Endpoint> = BTreeMap::new();
