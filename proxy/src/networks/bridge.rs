@@ -358,7 +358,12 @@ impl BridgeNetworks {
                     tracing::warn!("restoring DNAT rules: {e}");
                 }
             }
-            if live.persisted.endpoints.values().any(|e| !e.ports.is_empty()) {
+            if live
+                .persisted
+                .endpoints
+                .values()
+                .any(|e| !e.ports.is_empty())
+            {
                 me.proxy_returns(&live.persisted).await;
             }
             // Every container on a user network has its resolver (the first such
