@@ -225,3 +225,59 @@ impl Manager {
             .map_err(|e| ContainerError::io(format!("writing {}", path.display()), e))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use spec::api::models::EndpointIpamConfig;
+
+    fn bridge() -> NetworkRef {
+        NetworkRef {
+            name: "bridge".into(),
+            id: crate::networks::network_id("bridge"),
+        }
+    }
+
+    #[test]
+    fn default_bridge_refusals_in_dockerd_order() {
+        let ip = EndpointSettings {
+            ipam_config: Some(EndpointIpamConfig {
+                ipv4_address: Some("172.17.0.9".into()),
+                ..Default::default()
+            }),
+            aliases: Some(vec!["a".into()]),
+            ..Default::default()
+        };
+        let e = check_default_bridge(&ip).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "user specified IP address is supported on user defined networks only"
+        );
+        let alias = EndpointSettings {
+            aliases: Some(vec!["a".into()]),
+            ..Default::default()
+        };
+        let e = check_default_bridge(&alias).unwrap_err().to_string();
+        assert!(e.starts_with("network-scoped alias"), "{e}");
+        assert!(check_default_bridge(&EndpointSettings::default()).is_ok());
+    }
+
+    #[test]
+    fn the_mode_names_the_default_bridge_in_several_ways() {
+        let mut rec =
+            crate::containers::lifecycle::tests::record(crate::containers::record::Status::Created);
+        for mode in ["", "default", "bridge"] {
+            rec.host_config.network_mode = Some(mode.into());
+            assert!(is_primary(&rec, &bridge()), "{mode}");
+        }
+        rec.host_config.network_mode = Some("web".into());
+        assert!(!is_primary(&rec, &bridge()));
+        assert!(names("default", &bridge()) && names("bridge", &bridge()));
+        let web = NetworkRef {
+            name: "web".into(),
+            id: "f".repeat(64),
+        };
+        assert!(is_primary(&rec, &web));
+        assert!(!names("default", &web));
+    }
+}

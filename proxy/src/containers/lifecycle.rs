@@ -449,7 +449,7 @@ pub fn restarts_at_boot(rec: &Record) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::containers::record::State;
     use chrono::TimeZone;

@@ -1325,6 +1325,36 @@ impl BridgeNetworks {
             .unwrap_or_default()
     }
 
+    /// A pinned namespace with loopback only, recorded as the container's bare one.
+    async fn attach_bare(&self, rec: &Record) -> Result<NetworkAttachment> {
+        let sandbox_id = random_hex();
+        let netns = self.netns_dir.join(&sandbox_id[..12]);
+        let mut live = self.live.lock().await;
+        self.ops.create_netns(&netns).await.map_err(err)?;
+        if let Err(e) = self.ops.loopback_up(&netns).await {
+            let _ = self.ops.remove_netns(&netns).await;
+            return Err(err(e));
+        }
+        live.persisted.bare.insert(
+            rec.id.clone(),
+            Bare {
+                netns: netns.clone(),
+                sandbox_id,
+                next_if: 0,
+            },
+        );
+        if let Err(e) = self.save(&live.persisted) {
+            live.persisted.bare.remove(&rec.id);
+            let _ = self.ops.remove_netns(&netns).await;
+            return Err(e);
+        }
+        Ok(NetworkAttachment {
+            netns_path: Some(netns.display().to_string()),
+            host_gateway: self.host_gateway(),
+            ..Default::default()
+        })
+    }
+
     async fn attach_endpoint(
         &self,
         rec: &Record,
@@ -1627,8 +1657,13 @@ impl NetworkProvider for BridgeNetworks {
         }
         let mut joins = self.start_networks(rec)?.into_iter();
         let Some(first) = joins.next() else {
-            // No network: a private namespace with loopback only (dockerd's start of a
-            // container disconnected from every network), or the mode's own.
+            let mode = rec.host_config.network_mode.as_deref().unwrap_or("");
+            let own = !matches!(mode, "host" | "none") && !mode.starts_with("container:");
+            if rec.network_mode_left && own {
+                // Disconnected from every network: loopback only (dockerd's start), in a
+                // namespace of its own that a `network connect` can join while it runs.
+                return self.attach_bare(rec).await;
+            }
             return Ok(NetworkAttachment {
                 host_gateway: self.host_gateway(),
                 ..Default::default()
@@ -1743,6 +1778,106 @@ mod tests {
         // The sweep releases what no running container owns.
         b.sweep(&HashSet::from(["c3".to_string()])).await;
         assert_eq!(b.endpoints().into_keys().collect::<Vec<_>>(), ["c3"]);
+    }
+
+    /// A record whose mode names `mode`, configured for `nets` too.
+    fn on(id: &str, mode: &str, nets: &[&str]) -> Record {
+        let mut r = rec(
+            id,
+            HostConfig {
+                network_mode: Some(mode.into()),
+                ..Default::default()
+            },
+        );
+        let eps = nets
+            .iter()
+            .map(|n| (n.to_string(), Default::default()))
+            .collect();
+        r.request = Some(ContainerCreateBody {
+            networking_config: Some(spec::api::models::NetworkingConfig {
+                endpoints_config: Some(eps),
+            }),
+            ..Default::default()
+        });
+        r
+    }
+
+    #[tokio::test]
+    async fn default_bridge_as_a_further_network_and_leaving_the_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let ops = Arc::new(RecordingOps::default());
+        let b = bridge(ops.clone(), dir.path()).await;
+        let req: user::CreateRequest = serde_json::from_value(json!({
+            "Name": "web", "IPAM": {"Config": [{"Subnet": "10.9.0.0/24"}]}
+        }))
+        .unwrap();
+        let web = b.create_network(&req).await.unwrap();
+
+        // Started on `web`, then `bridge` joins as eth1 and takes the default route
+        // (libnetwork's order: bridge < web).
+        let r = on("c1", "web", &["web"]);
+        b.attach(&r).await.unwrap();
+        let r = on("c1", "web", &["web", BRIDGE_KEY]);
+        b.connect(&r, BRIDGE_KEY).await.unwrap();
+        let extra = b.extra_endpoints("c1");
+        assert_eq!(extra.len(), 1);
+        assert_eq!(
+            (extra[0].ifname.as_str(), extra[0].network_id.as_str()),
+            ("eth1", "")
+        );
+        assert_eq!(b.bridge_address("c1"), Some("172.17.0.2".parse().unwrap()));
+        let calls = ops.calls();
+        assert!(
+            calls.last().unwrap().ends_with("via 172.17.0.1 eth1"),
+            "{calls:?}"
+        );
+        // A start joins the default bridge first.
+        let joins = b.start_networks(&r).unwrap();
+        assert_eq!(joins[0].target.network_id, "");
+        assert_eq!(joins[1].target.network_id, web.id);
+
+        // Leaving the first network: the bridge's endpoint becomes the first, the
+        // namespace stays.
+        assert!(b.disconnect(&r, &web.id).await.unwrap());
+        let first = b.endpoint("c1").unwrap();
+        assert_eq!(first.network_id, "");
+        assert!(b.extra_endpoints("c1").is_empty());
+        assert!(!ops.calls().iter().any(|c| c.starts_with("netns- ")));
+        // Leaving the last: loopback only in the kept namespace; a connect joins it
+        // there with the next interface number.
+        assert!(b.disconnect(&r, "").await.unwrap());
+        assert!(b.endpoint("c1").is_none());
+        assert!(!b.disconnect(&r, "").await.unwrap());
+        b.connect(&r, "web").await.unwrap();
+        let again = b.endpoint("c1").unwrap();
+        assert_eq!(
+            (again.ifname.as_str(), again.netns.clone()),
+            ("eth2", first.netns.clone())
+        );
+
+        // The release takes everything, the namespace too.
+        b.release(&r).await.unwrap();
+        assert!(b.endpoints().is_empty());
+        assert!(ops
+            .calls()
+            .iter()
+            .any(|c| c == &format!("netns- {}", first.netns.display())));
+
+        // A container disconnected from every network starts with a namespace of its
+        // own (loopback only), which the release removes.
+        let mut left = on("c2", "web", &[]);
+        left.network_mode_left = true;
+        let a = b.attach(&left).await.unwrap();
+        let ns = a.netns_path.unwrap();
+        assert!(ops.calls().contains(&format!("lo {ns}")));
+        assert!(!a.embedded_dns);
+        b.release(&left).await.unwrap();
+        assert!(ops.calls().contains(&format!("netns- {ns}")));
+        let state: Value = serde_json::from_slice(
+            &std::fs::read(dir.path().join("data/network/bridge.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(state["bare"], json!({}));
     }
 
     #[tokio::test]

@@ -83,6 +83,8 @@ pub trait NetOps: Send + Sync + 'static {
     async fn create_netns(&self, path: &Path) -> Result<(), OpsError>;
     /// Unpins and deletes `path`; a missing one is fine.
     async fn remove_netns(&self, path: &Path) -> Result<(), OpsError>;
+    /// Loopback up in a namespace no link was added to (see [`NetOps::add_link`]).
+    async fn loopback_up(&self, netns: &Path) -> Result<(), OpsError>;
     /// The veth pair, the container side addressed, loopback up, the default route.
     async fn add_link(&self, link: &Link<'_>) -> Result<(), OpsError>;
     /// Deletes a host-side interface (its peer goes with it); a missing one is fine.
@@ -142,6 +144,9 @@ impl NetOps for NoBridges {
         Ok(())
     }
     async fn create_netns(&self, _path: &Path) -> Result<(), OpsError> {
+        Err(unsupported())
+    }
+    async fn loopback_up(&self, _netns: &Path) -> Result<(), OpsError> {
         Err(unsupported())
     }
     async fn remove_netns(&self, _path: &Path) -> Result<(), OpsError> {
@@ -515,6 +520,13 @@ mod system {
             r.map_err(|e| OpsError::new(what, e))
         }
 
+        async fn loopback_up(&self, netns: &Path) -> Result<(), OpsError> {
+            let ns = format!("--net={}", netns.display());
+            run("nsenter", &[&ns, "ip", "link", "set", "lo", "up"], None)
+                .await
+                .map(|_| ())
+        }
+
         async fn remove_netns(&self, path: &Path) -> Result<(), OpsError> {
             use nix::mount::{umount2, MntFlags};
             match umount2(path, MntFlags::MNT_DETACH) {
@@ -694,6 +706,9 @@ impl NetOps for RecordingOps {
     }
     async fn remove_netns(&self, path: &Path) -> Result<(), OpsError> {
         self.record(format!("netns- {}", path.display()))
+    }
+    async fn loopback_up(&self, netns: &Path) -> Result<(), OpsError> {
+        self.record(format!("lo {}", netns.display()))
     }
     async fn add_link(&self, l: &Link<'_>) -> Result<(), OpsError> {
         self.record(format!(

@@ -495,6 +495,20 @@ mod tests {
             e.contains("cannot be connected to any other network"),
             "{e}"
         );
+        // `network connect bridge` records the default bridge beside a user network; the
+        // other built-in ones cannot be further networks.
+        let user = |eps: serde_json::Value| {
+            check(&body(serde_json::json!({
+                "HostConfig": {"NetworkMode": "web"},
+                "NetworkingConfig": {"EndpointsConfig": eps}
+            })))
+        };
+        assert_eq!(
+            user(serde_json::json!({"web": {}, "bridge": {}})),
+            Ok(NetworkMode::User)
+        );
+        let e = user(serde_json::json!({"web": {}, "host": {}})).unwrap_err();
+        assert!(e.contains("--network host"), "{e}");
     }
 
     #[test]
