@@ -1126,13 +1126,21 @@ fn default_bridge_connect_disconnect_and_the_resolver_switch() {
     assert!(ev.lines().any(|l| l == "connect bridge"), "{ev}");
     assert!(ev.lines().any(|l| l == "disconnect bridge"), "{ev}");
 
-    // A daemon restart keeps what the running containers have.
+    // A daemon restart keeps what the running containers have, the resolver of one
+    // that left its user network too (it answers, where no listener refuses).
+    d.ok(&["run", "-d", "--name", "r1", IMAGE, "sleep", "300"]);
+    d.ok(&["network", "connect", "un", "r1"]);
+    d.ok(&["network", "disconnect", "un", "r1"]);
     d.restart();
     assert!(embedded_dns(&d, "u1"));
     assert!(lookup(&d, "u1", "peer"));
     assert_eq!(addresses(&d, "u1").len(), 2);
+    let out = d.docker(&["exec", "r1", "busybox", "nslookup", "nosuch", "127.0.0.11"]);
+    let text = format!("{out:?}");
+    assert!(text.contains("server can't find"), "{text}");
+    assert!(!text.contains("Connection refused"), "{text}");
 
-    d.ok(&["rm", "-f", "u1", "b1", "peer", "s1"]);
+    d.ok(&["rm", "-f", "u1", "b1", "peer", "s1", "r1"]);
     let (veths, netns, endpoints) = leftovers(&d);
     assert_eq!((veths, netns, endpoints), (0, 0, 0));
     let state = std::fs::read_to_string(d.path("data/network/bridge.json")).unwrap();

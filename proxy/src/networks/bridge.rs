@@ -109,6 +109,10 @@ struct Persisted {
     /// loopback only) stays until the run ends, ready for a later `network connect`.
     #[serde(default)]
     bare: BTreeMap<String, Bare>,
+    /// Running containers with an embedded DNS listener, which they keep after leaving
+    /// their user networks (their resolv.conf still names it), as dockerd's.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    resolvers: BTreeSet<String>,
 }
 
 /// A container's pinned namespace without endpoints.
@@ -366,18 +370,31 @@ impl BridgeNetworks {
             {
                 me.proxy_returns(&live.persisted).await;
             }
-            // Every container on a user network has its resolver (the first such
-            // endpoint's namespace is the container's).
-            let mut eps: BTreeMap<String, Endpoint> = BTreeMap::new();
-            for (id, e) in live.persisted.all() {
-                if !e.network_id.is_empty() && !eps.contains_key(id) {
-                    eps.insert(id.clone(), e.clone());
-                }
+            // Every container on a user network has its resolver, and so does one that
+            // had it when it left them (in its first endpoint's namespace, or the one it
+            // kept with no network).
+            let p = &live.persisted;
+            let wanted: BTreeSet<String> = p
+                .all()
+                .filter(|(_, e)| !e.network_id.is_empty())
+                .map(|(id, _)| id.clone())
+                .chain(p.resolvers.iter().cloned())
+                .collect();
+            let mut homes = Vec::new();
+            for id in wanted {
+                let home = match (p.endpoints.get(&id), p.bare.get(&id)) {
+                    (Some(e), _) => (e.netns.clone(), e.dns.clone()),
+                    (None, Some(b)) => (b.netns.clone(), Vec::new()),
+                    (None, None) => continue,
+                };
+                homes.push((id, home));
             }
-            for (id, ep) in eps {
-                match me.start_dns(&id, &ep).await {
+            live.persisted.resolvers.clear();
+            for (id, (netns, servers)) in homes {
+                match me.start_dns(&id, &netns, &servers).await {
                     Ok(Some(t)) => {
-                        live.dns.insert(id, t);
+                        live.dns.insert(id.clone(), t);
+                        live.persisted.resolvers.insert(id);
                     }
                     Ok(None) => {}
                     Err(e) => tracing::warn!(container = %id, "restarting DNS: {e}"),
@@ -389,14 +406,19 @@ impl BridgeNetworks {
     }
 
     /// The container's DNS listener at 127.0.0.11 in its namespace (user networks).
-    async fn start_dns(&self, container_id: &str, ep: &Endpoint) -> Result<Option<Task>> {
-        let Some(sock) = self.ops.dns_socket(&ep.netns).await.map_err(err)? else {
+    async fn start_dns(
+        &self,
+        container_id: &str,
+        netns: &Path,
+        servers: &[String],
+    ) -> Result<Option<Task>> {
+        let Some(sock) = self.ops.dns_socket(netns).await.map_err(err)? else {
             return Ok(None);
         };
         let sock = tokio::net::UdpSocket::from_std(sock)
             .map_err(|e| ContainerError::io("serving DNS", e))?;
         let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-        let upstream = dns::upstream(&ep.dns, &host_resolv);
+        let upstream = dns::upstream(servers, &host_resolv);
         Ok(Some(Task(tokio::spawn(dns::serve(
             sock,
             container_id.to_string(),
@@ -656,6 +678,9 @@ impl BridgeNetworks {
         let mut live = self.live.lock().await;
         live.proxies.remove(id);
         live.dns.remove(id);
+        if live.persisted.resolvers.remove(id) {
+            self.save(&live.persisted)?;
+        }
         // Further networks first: their links live in the first endpoint's namespace.
         while let Some(ep) = live.persisted.extra.get(id).and_then(|v| v.last()).cloned() {
             self.drop_extra(&mut live, id, &ep).await?;
@@ -1137,9 +1162,10 @@ impl BridgeNetworks {
         // Joining a user network switches the container to the embedded DNS server, as
         // dockerd does (its resolv.conf is the manager's to rewrite).
         if !t.network_id.is_empty() && !live.dns.contains_key(&rec.id) {
-            match self.start_dns(&rec.id, &ep).await {
+            match self.start_dns(&rec.id, &ep.netns, &ep.dns).await {
                 Ok(Some(task)) => {
                     live.dns.insert(rec.id.clone(), task);
+                    live.persisted.resolvers.insert(rec.id.clone());
                 }
                 Ok(None) => {}
                 Err(e) => {
@@ -1369,6 +1395,7 @@ impl BridgeNetworks {
         // A leftover of a run whose release did not happen (e.g. a crash) goes first.
         live.proxies.remove(&rec.id);
         live.dns.remove(&rec.id);
+        live.persisted.resolvers.remove(&rec.id);
         if let Some(old) = live.persisted.endpoints.remove(&rec.id) {
             self.teardown(&old).await?;
         }
@@ -1414,7 +1441,7 @@ impl BridgeNetworks {
             let dns = if t.network_id.is_empty() {
                 None
             } else {
-                self.start_dns(&rec.id, &ep).await?
+                self.start_dns(&rec.id, &ep.netns, &ep.dns).await?
             };
             let (bound, published) = proxy::publish(&requests, ip).map_err(|e| {
                 ContainerError::Internal(format!(
@@ -1439,6 +1466,7 @@ impl BridgeNetworks {
                 live.proxies.insert(rec.id.clone(), published);
                 if let Some(d) = dns {
                     live.dns.insert(rec.id.clone(), d);
+                    live.persisted.resolvers.insert(rec.id.clone());
                 }
                 let netns = ep.netns.display().to_string();
                 let joined = ep.clone();
@@ -1446,6 +1474,7 @@ impl BridgeNetworks {
                 if let Err(e) = self.save(&live.persisted) {
                     live.proxies.remove(&rec.id);
                     live.dns.remove(&rec.id);
+                    live.persisted.resolvers.remove(&rec.id);
                     if let Some(ep) = live.persisted.endpoints.remove(&rec.id) {
                         let _ = self.teardown(&ep).await;
                     }
