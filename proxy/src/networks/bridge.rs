@@ -113,6 +113,10 @@ struct Persisted {
     /// their user networks (their resolv.conf still names it), as dockerd's.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     resolvers: BTreeSet<String>,
+    /// The number of the next interface (`ethN`) joined in a running container's
+    /// namespace: libnetwork counts them per sandbox and never reuses one while it lives.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    if_next: BTreeMap<String, u32>,
 }
 
 /// A container's pinned namespace without endpoints.
@@ -120,8 +124,6 @@ struct Persisted {
 struct Bare {
     netns: PathBuf,
     sandbox_id: String,
-    /// The number of the next interface (`ethN`) joined there.
-    next_if: u32,
 }
 
 impl Persisted {
@@ -678,7 +680,8 @@ impl BridgeNetworks {
         let mut live = self.live.lock().await;
         live.proxies.remove(id);
         live.dns.remove(id);
-        if live.persisted.resolvers.remove(id) {
+        let counted = live.persisted.if_next.remove(id).is_some();
+        if live.persisted.resolvers.remove(id) || counted {
             self.save(&live.persisted)?;
         }
         // Further networks first: their links live in the first endpoint's namespace.
@@ -1100,9 +1103,10 @@ impl BridgeNetworks {
             .unwrap_or_default();
         // The container's namespace: its first endpoint's, or the one it kept after
         // leaving every network.
-        let (netns, sandbox_id, floor) = match (&first, live.persisted.bare.get(&rec.id)) {
-            (Some(f), _) => (f.netns.clone(), f.sandbox_id.clone(), 0),
-            (None, Some(b)) => (b.netns.clone(), b.sandbox_id.clone(), b.next_if),
+        let floor = live.persisted.if_next.get(&rec.id).copied().unwrap_or(0);
+        let (netns, sandbox_id) = match (&first, live.persisted.bare.get(&rec.id)) {
+            (Some(f), _) => (f.netns.clone(), f.sandbox_id.clone()),
+            (None, Some(b)) => (b.netns.clone(), b.sandbox_id.clone()),
             (None, None) => {
                 return Err(ContainerError::Conflict(format!(
                     "container {} has no network namespace of its own to join {} in",
@@ -1174,6 +1178,9 @@ impl BridgeNetworks {
                 }
             }
         }
+        live.persisted
+            .if_next
+            .insert(rec.id.clone(), if_index(&ep) + 1);
         if first.is_some() {
             live.persisted
                 .extra
@@ -1196,7 +1203,6 @@ impl BridgeNetworks {
                     Bare {
                         netns: ep.netns.clone(),
                         sandbox_id: ep.sandbox_id.clone(),
-                        next_if: floor,
                     },
                 );
             }
@@ -1248,7 +1254,6 @@ impl BridgeNetworks {
                     Bare {
                         netns: ep.netns.clone(),
                         sandbox_id: ep.sandbox_id.clone(),
-                        next_if: if_index(&ep) + 1,
                     },
                 );
             }
@@ -1366,9 +1371,9 @@ impl BridgeNetworks {
             Bare {
                 netns: netns.clone(),
                 sandbox_id,
-                next_if: 0,
             },
         );
+        live.persisted.if_next.remove(&rec.id);
         if let Err(e) = self.save(&live.persisted) {
             live.persisted.bare.remove(&rec.id);
             let _ = self.ops.remove_netns(&netns).await;
@@ -1471,6 +1476,7 @@ impl BridgeNetworks {
                 let netns = ep.netns.display().to_string();
                 let joined = ep.clone();
                 live.persisted.endpoints.insert(rec.id.clone(), ep);
+                live.persisted.if_next.insert(rec.id.clone(), 1);
                 if let Err(e) = self.save(&live.persisted) {
                     live.proxies.remove(&rec.id);
                     live.dns.remove(&rec.id);
@@ -1525,8 +1531,8 @@ fn if_index(e: &Endpoint) -> u32 {
         .unwrap_or(0)
 }
 
-/// The next interface in a namespace: after the highest one there, else `floor` (libnetwork
-/// counts interfaces per sandbox and never reuses a number while it lives).
+/// The next interface in a namespace: after the highest one there, and not below `floor`
+/// (the sandbox's count so far).
 fn next_ifname(present: &[&Endpoint], floor: u32) -> String {
     let next = present.iter().map(|e| if_index(e) + 1).max().unwrap_or(0);
     format!("eth{}", next.max(floor))
@@ -1878,6 +1884,12 @@ mod tests {
         assert!(b.endpoint("c1").is_none());
         assert!(!b.disconnect(&r, "").await.unwrap());
         b.connect(&r, "web").await.unwrap();
+        // A number is never reused while the namespace lives (libnetwork's count).
+        b.connect(&r, BRIDGE_KEY).await.unwrap();
+        assert_eq!(b.extra_endpoints("c1")[0].ifname, "eth3");
+        assert!(b.disconnect(&r, "").await.unwrap());
+        b.connect(&r, BRIDGE_KEY).await.unwrap();
+        assert_eq!(b.extra_endpoints("c1")[0].ifname, "eth4");
         let again = b.endpoint("c1").unwrap();
         assert_eq!(
             (again.ifname.as_str(), again.netns.clone()),
