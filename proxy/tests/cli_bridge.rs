@@ -1038,6 +1038,11 @@ fn default_bridge_connect_disconnect_and_the_resolver_switch() {
     assert_eq!(v["HostConfig"]["NetworkMode"], "default");
     assert_eq!(v["NetworkSettings"]["Networks"], serde_json::json!({}));
     assert_eq!(v["NetworkSettings"]["IPAddress"], "");
+    // The sandbox stays (dockerd shows it).
+    let key = v["NetworkSettings"]["SandboxKey"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(key.contains("/netns/"), "{v}");
     d.ok(&["restart", "-t", "0", "b1"]);
     assert!(addresses(&d, "b1").is_empty());
     assert!(!embedded_dns(&d, "b1"));

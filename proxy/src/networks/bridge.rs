@@ -753,6 +753,16 @@ impl BridgeNetworks {
                 // Exposed ports show as unpublished while running (dockerd's shape).
                 ns["Ports"] = ports::port_map(&exposed, &[]);
             }
+            let bare = self
+                .snapshot
+                .read()
+                .ok()
+                .and_then(|s| s.bare.get(&rec.id).cloned());
+            if let Some(b) = bare {
+                // Off every network, the sandbox stays (dockerd shows it).
+                ns["SandboxID"] = json!(b.sandbox_id);
+                ns["SandboxKey"] = json!(b.netns.display().to_string());
+            }
             let network_id = if name == "bridge" {
                 self.net.map(|_| super::network_id("bridge"))
             } else {
