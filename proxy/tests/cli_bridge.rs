@@ -1235,6 +1235,17 @@ fn hairpin_through_host_and_gateway_addresses() {
         nat.contains("-A DOCKBRIDGE -i dockbridge0 -j RETURN"),
         "{nat}"
     );
+    // The published port follows when the network that carried it leaves (dockerd keeps
+    // it reachable through the remaining endpoint).
+    d.ok(&["network", "connect", "bridge", "w2"]);
+    d.ok(&["network", "disconnect", "hn", "w2"]);
+    assert_eq!(curl(&d, "http://127.0.0.1:8081/").unwrap(), "hello\n");
+    assert_eq!(fetch("c1", &format!("{host_ip}:8081")), "hello\n");
+    let v = inspect(&d, "w2");
+    assert_eq!(
+        v["NetworkSettings"]["Ports"]["80/tcp"][0]["HostPort"],
+        "8081"
+    );
     // Every teardown path takes the rules: rm of the last publisher, then network rm.
     d.ok(&["rm", "-f", "w1", "w2", "c1", "c2"]);
     d.ok(&["network", "rm", "hn"]);

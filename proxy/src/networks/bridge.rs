@@ -1255,7 +1255,11 @@ impl BridgeNetworks {
             .filter(|v| !v.is_empty())
             .map(|v| v.remove(0));
         match next {
-            Some(n) => {
+            Some(mut n) => {
+                // The published ports follow (libnetwork programs them on the endpoint
+                // that carries the container's external connectivity).
+                self.move_ports(&mut live, container_id, &ep.ports, &mut n)
+                    .await;
                 live.persisted.endpoints.insert(container_id.to_string(), n);
             }
             None => {
@@ -1336,6 +1340,37 @@ impl BridgeNetworks {
         });
         if let Err(e) = self.ops.set_default_route(&first.netns, via).await {
             tracing::warn!(container = %container_id, "moving the default route: {e}");
+        }
+    }
+
+    /// Re-publishes `ports` (the host ports the first endpoint had, just released) for
+    /// the endpoint `to` that takes its place. A port taken meanwhile is logged, not fatal:
+    /// the disconnect itself has happened.
+    async fn move_ports(
+        &self,
+        live: &mut Live,
+        container_id: &str,
+        ports: &[Bound],
+        to: &mut Endpoint,
+    ) {
+        if ports.is_empty() {
+            return;
+        }
+        let published = match proxy::republish(ports, to.ip) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(container = %container_id, "moving published ports: {e}");
+                return;
+            }
+        };
+        live.proxies.insert(container_id.to_string(), published);
+        to.ports = ports.to_vec();
+        if let Some(t) = self.target_of(to) {
+            let rules = super::dnat::rules(&t.bridge, to.ip, &to.ports);
+            if let Err(e) = self.ops.add_dnat(&rules).await {
+                tracing::warn!(container = %container_id, "moving DNAT rules: {e}");
+            }
+            self.proxy_returns(&live.persisted).await;
         }
     }
 
