@@ -1246,6 +1246,23 @@ fn hairpin_through_host_and_gateway_addresses() {
         v["NetworkSettings"]["Ports"]["80/tcp"][0]["HostPort"],
         "8081"
     );
+    // Off every network the port goes (dockerd's), and comes back with the next network.
+    d.ok(&["network", "disconnect", "bridge", "w2"]);
+    assert!(curl(&d, "http://127.0.0.1:8081/").is_err());
+    assert_eq!(
+        inspect(&d, "w2")["NetworkSettings"]["Ports"],
+        serde_json::json!({})
+    );
+    d.ok(&["network", "connect", "hn", "w2"]);
+    let mut got = curl(&d, "http://127.0.0.1:8081/");
+    for _ in 0..20 {
+        if got.is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        got = curl(&d, "http://127.0.0.1:8081/");
+    }
+    assert_eq!(got.unwrap(), "hello\n");
     // Every teardown path takes the rules: rm of the last publisher, then network rm.
     d.ok(&["rm", "-f", "w1", "w2", "c1", "c2"]);
     d.ok(&["network", "rm", "hn"]);

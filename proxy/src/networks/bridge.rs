@@ -759,9 +759,10 @@ impl BridgeNetworks {
                 .ok()
                 .and_then(|s| s.bare.get(&rec.id).cloned());
             if let Some(b) = bare {
-                // Off every network, the sandbox stays (dockerd shows it).
+                // Off every network, the sandbox stays (dockerd shows it), without ports.
                 ns["SandboxID"] = json!(b.sandbox_id);
                 ns["SandboxKey"] = json!(b.netns.display().to_string());
+                ns["Ports"] = json!({});
             }
             let network_id = if name == "bridge" {
                 self.net.map(|_| super::network_id("bridge"))
@@ -1137,7 +1138,7 @@ impl BridgeNetworks {
         let ifname = next_ifname(&present, floor);
         let ip = pick_address(&live.persisted, &t, wanted)?;
         let endpoint_id = random_hex();
-        let ep = Endpoint {
+        let mut ep = Endpoint {
             netns,
             host_if: format!("veth{}", &endpoint_id[..7]),
             mac: mac.unwrap_or_else(|| ipam::mac_for(ip)),
@@ -1188,6 +1189,15 @@ impl BridgeNetworks {
                 }
             }
         }
+        if first.is_none() {
+            // The namespace's first endpoint again: the container's published ports are
+            // programmed on it, as libnetwork does on the endpoint that gives the sandbox
+            // its external connectivity.
+            if let Err(e) = self.publish_on(&mut live, rec, &mut ep).await {
+                let _ = self.ops.remove_link(&ep.host_if).await;
+                return Err(e);
+            }
+        }
         live.persisted
             .if_next
             .insert(rec.id.clone(), if_index(&ep) + 1);
@@ -1207,6 +1217,13 @@ impl BridgeNetworks {
                 v.retain(|x| x.endpoint_id != ep.endpoint_id);
             }
             if first.is_none() {
+                live.proxies.remove(&rec.id);
+                if let Some(t) = self.target_of(&ep) {
+                    let _ = self
+                        .ops
+                        .remove_dnat(&super::dnat::rules(&t.bridge, ep.ip, &ep.ports))
+                        .await;
+                }
                 live.persisted.endpoints.remove(&rec.id);
                 live.persisted.bare.insert(
                     rec.id.clone(),
@@ -1341,6 +1358,34 @@ impl BridgeNetworks {
         if let Err(e) = self.ops.set_default_route(&first.netns, via).await {
             tracing::warn!(container = %container_id, "moving the default route: {e}");
         }
+    }
+
+    /// Publishes the container's ports for `ep` (proxies and DNAT rules).
+    async fn publish_on(&self, live: &mut Live, rec: &Record, ep: &mut Endpoint) -> Result<()> {
+        let exposed = rec.config.exposed_ports.clone().unwrap_or_default();
+        let requests = ports::requests(&rec.host_config, &exposed).map_err(port_err)?;
+        if requests.is_empty() {
+            return Ok(());
+        }
+        let (bound, published) = proxy::publish(&requests, ep.ip).map_err(|e| {
+            ContainerError::Internal(format!(
+                "driver failed programming external connectivity on endpoint {} ({}): {e}",
+                rec.name.trim_start_matches('/'),
+                ep.endpoint_id
+            ))
+        })?;
+        let Some(t) = self.target_of(ep) else {
+            return Ok(());
+        };
+        let rules = super::dnat::rules(&t.bridge, ep.ip, &bound);
+        if let Err(e) = self.ops.add_dnat(&rules).await {
+            let _ = self.ops.remove_dnat(&rules).await;
+            return Err(err(e));
+        }
+        self.proxy_returns(&live.persisted).await;
+        live.proxies.insert(rec.id.clone(), published);
+        ep.ports = bound;
+        Ok(())
     }
 
     /// Re-publishes `ports` (the host ports the first endpoint had, just released) for
