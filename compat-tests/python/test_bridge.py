@@ -148,6 +148,43 @@ def test_docker_py_ipv6_network_and_addresses():
         client.close()
 
 
+def test_docker_py_default_bridge_leaves_and_user_network_switches_resolver():
+    client = docker.from_env()
+    net = client.networks.create("compat-py-dns", labels={"compat-py": ""})
+    ct = client.containers.run(IMAGE, "sleep 60", detach=True, labels=["compat-py"])
+    peer = client.containers.run(
+        IMAGE, "sleep 60", detach=True, network="compat-py-dns", labels=["compat-py"]
+    )
+    try:
+        def resolv():
+            code, out = ct.exec_run(["cat", "/etc/resolv.conf"])
+            assert code == 0, out
+            return out.decode()
+
+        assert "nameserver 127.0.0.11" not in resolv()
+        # Joining a user network switches a default-bridge container to the embedded DNS.
+        net.connect(ct, aliases=["late"])
+        assert "nameserver 127.0.0.11" in resolv()
+        code, out = peer.exec_run(["busybox", "nslookup", "late", "127.0.0.11"])
+        assert code == 0, out
+        # Leaving the network its mode names: the mode stays, the network goes.
+        client.networks.get("bridge").disconnect(ct)
+        ct.reload()
+        assert ct.attrs["HostConfig"]["NetworkMode"] == "default"
+        assert list(ct.attrs["NetworkSettings"]["Networks"]) == ["compat-py-dns"]
+        assert ct.attrs["NetworkSettings"]["IPAddress"] == ""
+        # And joining the default bridge again fills the top-level fields.
+        client.networks.get("bridge").connect(ct)
+        ct.reload()
+        ep = ct.attrs["NetworkSettings"]["Networks"]["bridge"]
+        assert ep["IPAddress"] and ct.attrs["NetworkSettings"]["IPAddress"] == ep["IPAddress"]
+    finally:
+        ct.remove(force=True)
+        peer.remove(force=True)
+        net.remove()
+        client.close()
+
+
 COMPOSE_PROJECT = """
 name: compatpy
 services:

@@ -934,3 +934,340 @@ fn connect_disconnect_and_several_networks() {
     assert_eq!(v["extra"], serde_json::json!({}), "{v}");
     d.ok(&["network", "rm", "front", "back"]);
 }
+
+/// `ip -o -4 addr` inside a container: `(interface, address)` pairs besides loopback.
+fn addresses(d: &Daemon, c: &str) -> Vec<(String, String)> {
+    let out = d.ok(&["exec", c, "busybox", "ip", "-o", "-4", "addr"]);
+    out.lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let addr = f.get(3)?.split('/').next()?.to_string();
+            (f[1] != "lo").then(|| (f[1].to_string(), addr))
+        })
+        .collect()
+}
+
+/// The default route's gateway inside a container.
+fn default_gateway(d: &Daemon, c: &str) -> String {
+    let out = d.ok(&["exec", c, "busybox", "ip", "route"]);
+    out.lines()
+        .find_map(|l| l.strip_prefix("default via "))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn embedded_dns(d: &Daemon, c: &str) -> bool {
+    d.ok(&["exec", c, "cat", "/etc/resolv.conf"])
+        .lines()
+        .any(|l| l == "nameserver 127.0.0.11")
+}
+
+#[test]
+fn default_bridge_connect_disconnect_and_the_resolver_switch() {
+    let mut d = Daemon::start_isolated(&[]);
+    d.load_busybox();
+    d.ok(&["network", "create", "--subnet", "10.83.0.0/24", "un"]);
+    let bridge_id = d.ok(&["network", "inspect", "-f", "{{.Id}}", "bridge"]);
+
+    // A container of a user network joins the default bridge: dockerd's refusals first.
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "u1",
+        "--network",
+        "un",
+        IMAGE,
+        "sleep",
+        "300",
+    ]);
+    d.fails_with(
+        &["network", "connect", "--alias", "foo", "bridge", "u1"],
+        "network-scoped alias is supported only for containers in user defined networks",
+    );
+    d.fails_with(
+        &["network", "connect", "--ip", "172.17.0.50", "bridge", "u1"],
+        "user specified IP address is supported on user defined networks only",
+    );
+    d.ok(&["network", "connect", "bridge", "u1"]);
+    let addrs = addresses(&d, "u1");
+    assert_eq!(addrs.len(), 2, "{addrs:?}");
+    assert_eq!(addrs[1].0, "eth1");
+    assert!(addrs[1].1.starts_with("172.17.0."), "{addrs:?}");
+    // libnetwork's gateway choice: the network first by name (bridge < un).
+    assert_eq!(default_gateway(&d, "u1"), "172.17.0.1");
+    let v = inspect(&d, "u1");
+    let ns = &v["NetworkSettings"];
+    assert_eq!(v["HostConfig"]["NetworkMode"], "un");
+    assert_eq!(ns["Networks"]["bridge"]["IPAddress"], addrs[1].1.as_str());
+    assert_eq!(ns["Networks"]["bridge"]["NetworkID"], bridge_id.trim());
+    // The top-level fields follow the default bridge's endpoint.
+    assert_eq!(ns["IPAddress"], addrs[1].1.as_str());
+    assert_eq!(ns["Gateway"], "172.17.0.1");
+    assert_eq!(ns["MacAddress"], ns["Networks"]["bridge"]["MacAddress"]);
+    let members = d.ok(&["network", "inspect", "-f", "{{json .Containers}}", "bridge"]);
+    assert!(members.contains("\"Name\":\"u1\""), "{members}");
+    d.fails_with(
+        &["network", "connect", "bridge", "u1"],
+        "endpoint with name u1 already exists in network bridge",
+    );
+
+    // A default-bridge container joins a user network: it switches to the embedded DNS
+    // server, as dockerd, and finds the network's names; leaving keeps the resolver.
+    d.ok(&["run", "-d", "--name", "b1", IMAGE, "sleep", "300"]);
+    assert!(!embedded_dns(&d, "b1"));
+    d.ok(&["network", "connect", "--alias", "bal", "un", "b1"]);
+    assert!(embedded_dns(&d, "b1"));
+    let lookup = |d: &Daemon, from: &str, name: &str| {
+        d.docker(&["exec", from, "busybox", "nslookup", name, "127.0.0.11"])
+            .status
+            .success()
+    };
+    assert!(lookup(&d, "b1", "u1"));
+    assert!(lookup(&d, "u1", "bal"));
+    assert_eq!(default_gateway(&d, "b1"), "172.17.0.1");
+    d.ok(&["network", "disconnect", "un", "b1"]);
+    assert!(embedded_dns(&d, "b1"));
+
+    // Leaving the network the mode names (dockerd allows it): the mode stays, the
+    // container keeps only loopback, and its next start joins no network.
+    d.ok(&["network", "disconnect", "bridge", "b1"]);
+    assert!(addresses(&d, "b1").is_empty());
+    let v = inspect(&d, "b1");
+    assert_eq!(v["HostConfig"]["NetworkMode"], "default");
+    assert_eq!(v["NetworkSettings"]["Networks"], serde_json::json!({}));
+    assert_eq!(v["NetworkSettings"]["IPAddress"], "");
+    // The sandbox stays (dockerd shows it).
+    let key = v["NetworkSettings"]["SandboxKey"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(key.contains("/netns/"), "{v}");
+    d.ok(&["restart", "-t", "0", "b1"]);
+    assert!(addresses(&d, "b1").is_empty());
+    assert!(!embedded_dns(&d, "b1"));
+
+    // u1 leaves un while running: the bridge interface stays, with the default route.
+    d.ok(&["network", "disconnect", "un", "u1"]);
+    let addrs = addresses(&d, "u1");
+    assert_eq!(addrs.len(), 1, "{addrs:?}");
+    assert_eq!(default_gateway(&d, "u1"), "172.17.0.1");
+    let v = inspect(&d, "u1");
+    assert_eq!(v["HostConfig"]["NetworkMode"], "un");
+    let keys: Vec<&String> = v["NetworkSettings"]["Networks"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .collect();
+    assert_eq!(keys, ["bridge"]);
+    // A restart joins the default bridge only (as eth0), with the host's resolvers.
+    d.ok(&["restart", "-t", "0", "u1"]);
+    let addrs = addresses(&d, "u1");
+    assert_eq!(addrs.len(), 1, "{addrs:?}");
+    assert_eq!(addrs[0].0, "eth0");
+    assert!(!embedded_dns(&d, "u1"));
+    // Back on un: the resolver switches again.
+    d.ok(&["network", "connect", "un", "u1"]);
+    assert!(embedded_dns(&d, "u1"));
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "peer",
+        "--network",
+        "un",
+        IMAGE,
+        "sleep",
+        "300",
+    ]);
+    assert!(lookup(&d, "u1", "peer"));
+    assert!(lookup(&d, "peer", "u1"));
+
+    // Stopped containers: recorded, joined at the next start; dockerd's words for a
+    // network the container is not on.
+    d.ok(&[
+        "create",
+        "--name",
+        "s1",
+        "--network",
+        "un",
+        IMAGE,
+        "sleep",
+        "300",
+    ]);
+    d.ok(&["network", "connect", "bridge", "s1"]);
+    d.ok(&["network", "disconnect", "un", "s1"]);
+    d.fails_with(
+        &["network", "disconnect", "un", "s1"],
+        "is not connected to the network un",
+    );
+    d.ok(&["start", "s1"]);
+    let addrs = addresses(&d, "s1");
+    assert_eq!(addrs.len(), 1, "{addrs:?}");
+    assert!(addrs[0].1.starts_with("172.17.0."), "{addrs:?}");
+    assert_eq!(
+        inspect(&d, "s1")["NetworkSettings"]["IPAddress"],
+        addrs[0].1.as_str()
+    );
+    d.fails_with(
+        &["network", "disconnect", "-f", "un", "nosuch"],
+        "endpoint nosuch not found",
+    );
+
+    // The events of the default bridge's connects and disconnects.
+    let ev = d.ok(&[
+        "events",
+        "--since",
+        "0",
+        "--until",
+        "0s",
+        "--filter",
+        "type=network",
+        "--filter",
+        "network=bridge",
+        "--format",
+        "{{.Action}} {{.Actor.Attributes.name}}",
+    ]);
+    assert!(ev.lines().any(|l| l == "connect bridge"), "{ev}");
+    assert!(ev.lines().any(|l| l == "disconnect bridge"), "{ev}");
+
+    // A daemon restart keeps what the running containers have, the resolver of one
+    // that left its user network too (it answers, where no listener refuses).
+    d.ok(&["run", "-d", "--name", "r1", IMAGE, "sleep", "300"]);
+    d.ok(&["network", "connect", "un", "r1"]);
+    d.ok(&["network", "disconnect", "un", "r1"]);
+    d.restart();
+    assert!(embedded_dns(&d, "u1"));
+    assert!(lookup(&d, "u1", "peer"));
+    assert_eq!(addresses(&d, "u1").len(), 2);
+    let out = d.docker(&["exec", "r1", "busybox", "nslookup", "nosuch", "127.0.0.11"]);
+    let text = format!("{out:?}");
+    assert!(text.contains("server can't find"), "{text}");
+    assert!(!text.contains("Connection refused"), "{text}");
+
+    d.ok(&["rm", "-f", "u1", "b1", "peer", "s1", "r1"]);
+    let (veths, netns, endpoints) = leftovers(&d);
+    assert_eq!((veths, netns, endpoints), (0, 0, 0));
+    let state = std::fs::read_to_string(d.path("data/network/bridge.json")).unwrap();
+    let v: Value = serde_json::from_str(&state).unwrap();
+    assert_eq!(v["extra"], serde_json::json!({}), "{v}");
+    assert_eq!(v["bare"], serde_json::json!({}), "{v}");
+    d.ok(&["network", "rm", "un"]);
+}
+
+/// Published ports reached from containers through the host's own address and through
+/// each bridge's gateway, across networks and from the publishing container itself
+/// (dockerd with userland-proxy=true allows them all).
+#[test]
+fn hairpin_through_host_and_gateway_addresses() {
+    let d = Daemon::start_isolated(&[]);
+    d.load_busybox();
+    // A host address besides the bridges', in the daemon's private namespace (a veth
+    // pair: no module needed), from the documentation range.
+    let host_ip = "198.51.100.1";
+    for cmd in [
+        &[
+            "ip", "link", "add", "hp0", "type", "veth", "peer", "name", "hp1",
+        ][..],
+        &["ip", "addr", "add", "198.51.100.1/24", "dev", "hp0"],
+        &["ip", "link", "set", "hp0", "up"],
+        &["ip", "link", "set", "hp1", "up"],
+    ] {
+        let out = d.in_netns(cmd);
+        assert!(out.status.success(), "{cmd:?}: {out:?}");
+    }
+    d.ok(&["network", "create", "--subnet", "10.84.0.0/24", "hn"]);
+    d.ok(&[
+        "run", "-d", "--name", "w1", "-p", "8080:80", IMAGE, "sh", "-c", HTTPD,
+    ]);
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "w2",
+        "--network",
+        "hn",
+        "-p",
+        "8081:80",
+        IMAGE,
+        "sh",
+        "-c",
+        HTTPD,
+    ]);
+    d.ok(&["run", "-d", "--name", "c1", IMAGE, "sleep", "300"]);
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "c2",
+        "--network",
+        "hn",
+        IMAGE,
+        "sleep",
+        "300",
+    ]);
+    let fetch = |from: &str, target: &str| {
+        let url = format!("http://{target}/");
+        let mut last = None;
+        for _ in 0..20 {
+            // (This busybox's `wget -T` crashes: timeout(1) bounds it.)
+            let out = d.docker(&[
+                "exec", from, "timeout", "5", "busybox", "wget", "-qO-", &url,
+            ]);
+            if out.status.success() {
+                return String::from_utf8_lossy(&out.stdout).into_owned();
+            }
+            last = Some(out);
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("{from} -> {url}: {last:?}");
+    };
+    for from in ["w1", "w2", "c1", "c2"] {
+        for addr in ["172.17.0.1", "10.84.0.1", host_ip] {
+            for port in [8080, 8081] {
+                assert_eq!(fetch(from, &format!("{addr}:{port}")), "hello\n");
+            }
+        }
+    }
+    let nat =
+        String::from_utf8_lossy(&d.in_netns(&["iptables-save", "-t", "nat"]).stdout).into_owned();
+    assert!(
+        nat.contains("-A DOCKBRIDGE -i dockbridge0 -j RETURN"),
+        "{nat}"
+    );
+    // The published port follows when the network that carried it leaves (dockerd keeps
+    // it reachable through the remaining endpoint).
+    d.ok(&["network", "connect", "bridge", "w2"]);
+    d.ok(&["network", "disconnect", "hn", "w2"]);
+    assert_eq!(curl(&d, "http://127.0.0.1:8081/").unwrap(), "hello\n");
+    assert_eq!(fetch("c1", &format!("{host_ip}:8081")), "hello\n");
+    let v = inspect(&d, "w2");
+    assert_eq!(
+        v["NetworkSettings"]["Ports"]["80/tcp"][0]["HostPort"],
+        "8081"
+    );
+    // Off every network the port goes (dockerd's), and comes back with the next network.
+    d.ok(&["network", "disconnect", "bridge", "w2"]);
+    assert!(curl(&d, "http://127.0.0.1:8081/").is_err());
+    assert_eq!(
+        inspect(&d, "w2")["NetworkSettings"]["Ports"],
+        serde_json::json!({})
+    );
+    d.ok(&["network", "connect", "hn", "w2"]);
+    let mut got = curl(&d, "http://127.0.0.1:8081/");
+    for _ in 0..20 {
+        if got.is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        got = curl(&d, "http://127.0.0.1:8081/");
+    }
+    assert_eq!(got.unwrap(), "hello\n");
+    // Every teardown path takes the rules: rm of the last publisher, then network rm.
+    d.ok(&["rm", "-f", "w1", "w2", "c1", "c2"]);
+    d.ok(&["network", "rm", "hn"]);
+    let nat =
+        String::from_utf8_lossy(&d.in_netns(&["iptables-save", "-t", "nat"]).stdout).into_owned();
+    assert!(!nat.contains("DOCKBRIDGE"), "{nat}");
+    let _ = d.in_netns(&["ip", "link", "del", "hp0"]);
+}

@@ -53,6 +53,12 @@ pub fn cases() -> Vec<Case> {
             connect_disconnect,
         ),
         Case::new(A, "bridge_network_prune_by_label", (1, 25), network_prune),
+        Case::new(
+            A,
+            "bridge_default_network_connect_disconnect",
+            (1, 24),
+            default_bridge_connect,
+        ),
     ]
 }
 
@@ -690,6 +696,165 @@ fn connect_disconnect(ctx: &mut Ctx) -> Result<Outcome> {
     for id in made {
         let _ = ctx.delete(&format!("/networks/{id}"));
     }
+    result?;
+    Ok(Outcome::Pass)
+}
+
+/// The keys of a container's `NetworkSettings.Networks`, sorted.
+fn network_keys(v: &Value) -> Vec<String> {
+    let mut k: Vec<String> = v["NetworkSettings"]["Networks"]
+        .as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default();
+    k.sort();
+    k
+}
+
+/// `network connect`/`disconnect` of the default bridge, and of the network the
+/// container's `NetworkMode` names: dockerd's refusals, the mode kept, what the next
+/// start joins, the top-level address fields following the bridge's endpoint, the
+/// resolver switch to the embedded DNS server, and the messages for a network the
+/// container is not on (running, stopped, and a forced disconnect of no container).
+fn default_bridge_connect(ctx: &mut Ctx) -> Result<Outcome> {
+    let bridge = match default_bridge(ctx)? {
+        Ok(n) => n,
+        Err(skip) => return Ok(skip),
+    };
+    let bridge_id = s(&bridge, "/Id").to_string();
+    let net = ctx.name();
+    let (st, v) = create_net(
+        ctx,
+        json!({"Name": net, "IPAM": {"Config": [{"Subnet": "10.195.0.0/24"}]}}),
+    )?;
+    eq("create status", st, 201)?;
+    let net_id = s(&v, "/Id").to_string();
+    let result = (|| -> Result<()> {
+        let cname = format!("bconn-{}", ctx.run_id);
+        let c = ctx.create_named(
+            &cname,
+            json!({"Cmd": ["sleep", "300"], "HostConfig": {"NetworkMode": net}}),
+        )?;
+        let connect = |ctx: &mut Ctx, network: &str, body: Value| {
+            ctx.post_json(&format!("/networks/{network}/connect"), &body)
+        };
+        let disconnect = |ctx: &mut Ctx, network: &str, body: Value| {
+            ctx.post_json(&format!("/networks/{network}/disconnect"), &body)
+        };
+        let r = connect(
+            ctx,
+            "bridge",
+            json!({"Container": cname, "EndpointConfig": {"Aliases": ["x"]}}),
+        )?;
+        let m = ctx.expect_error(&r, 400)?;
+        contains(
+            "message",
+            &m,
+            "network-scoped alias is supported only for containers in user defined networks",
+        )?;
+        let r = connect(
+            ctx,
+            "bridge",
+            json!({"Container": cname,
+                   "EndpointConfig": {"IPAMConfig": {"IPv4Address": "172.17.0.50"}}}),
+        )?;
+        let m = ctx.expect_error(&r, 400)?;
+        contains(
+            "message",
+            &m,
+            "user specified IP address is supported on user defined networks only",
+        )?;
+        // Stopped: recorded; leaving the mode's network keeps the mode.
+        let r = connect(ctx, "bridge", json!({"Container": cname}))?;
+        ctx.expect(&r, 200)?;
+        let r = disconnect(ctx, &net, json!({"Container": cname}))?;
+        ctx.expect(&r, 200)?;
+        let r = disconnect(ctx, &net, json!({"Container": cname}))?;
+        let m = ctx.expect_error(&r, 500)?;
+        contains(
+            "message",
+            &m,
+            &format!("container {c} is not connected to the network {net}"),
+        )?;
+        let v = ctx.inspect(&c)?;
+        eq(
+            "NetworkMode",
+            s(&v, "/HostConfig/NetworkMode"),
+            net.as_str(),
+        )?;
+        eq("Networks", network_keys(&v), vec!["bridge".to_string()])?;
+        // The start joins the default bridge only.
+        ctx.start(&c)?;
+        let v = ctx.inspect(&c)?;
+        eq("Networks", network_keys(&v), vec!["bridge".to_string()])?;
+        let ep = &v["NetworkSettings"]["Networks"]["bridge"];
+        eq("NetworkID", s(ep, "/NetworkID"), bridge_id.as_str())?;
+        let ip = s(ep, "/IPAddress").to_string();
+        ensure!(!ip.is_empty(), "no address on the bridge: {ep}");
+        eq(
+            "IPAddress",
+            s(&v, "/NetworkSettings/IPAddress"),
+            ip.as_str(),
+        )?;
+        eq(
+            "MacAddress",
+            s(&v, "/NetworkSettings/MacAddress"),
+            s(ep, "/MacAddress"),
+        )?;
+        let resolv = |ctx: &mut Ctx| -> Result<String> {
+            let out = ctx.docker(&["exec", &cname, "cat", "/etc/resolv.conf"])?;
+            ensure!(out.code == 0, "exec: {}", out.describe());
+            Ok(out.stdout)
+        };
+        ensure!(
+            !resolv(ctx)?.contains("nameserver 127.0.0.11"),
+            "the default bridge has no embedded DNS server"
+        );
+        // Running: joining a user network switches to the embedded DNS server.
+        let r = connect(ctx, &net, json!({"Container": cname}))?;
+        ctx.expect(&r, 200)?;
+        ensure!(
+            resolv(ctx)?.contains("nameserver 127.0.0.11"),
+            "resolv.conf after joining {net}"
+        );
+        let v = ctx.inspect(&c)?;
+        eq("Networks", network_keys(&v), {
+            let mut k = vec!["bridge".to_string(), net.clone()];
+            k.sort();
+            k
+        })?;
+        eq(
+            "NetworkID",
+            s(&v["NetworkSettings"]["Networks"][&net], "/NetworkID"),
+            net_id.as_str(),
+        )?;
+        let n = ctx.get("/networks/bridge")?.json()?;
+        ensure!(
+            n["Containers"].get(&c).is_some(),
+            "bridge {}",
+            n["Containers"]
+        );
+        // Leaving the default bridge while running: the top-level fields empty.
+        let r = disconnect(ctx, "bridge", json!({"Container": cname}))?;
+        ctx.expect(&r, 200)?;
+        let v = ctx.inspect(&c)?;
+        eq("Networks", network_keys(&v), vec![net.clone()])?;
+        eq("IPAddress", s(&v, "/NetworkSettings/IPAddress"), "")?;
+        let r = disconnect(ctx, "bridge", json!({"Container": cname}))?;
+        let m = ctx.expect_error(&r, 500)?;
+        contains(
+            "message",
+            &m,
+            &format!("container {c} is not connected to network bridge"),
+        )?;
+        let nosuch = format!("nosuch-{}", ctx.run_id);
+        let r = disconnect(ctx, &net, json!({"Container": nosuch, "Force": true}))?;
+        let m = ctx.expect_error(&r, 404)?;
+        contains("message", &m, &format!("endpoint {nosuch} not found"))?;
+        let r = ctx.delete(&format!("/containers/{c}?force=1"))?;
+        ctx.expect(&r, 204)?;
+        Ok(())
+    })();
+    let _ = ctx.delete(&format!("/networks/{net_id}"));
     result?;
     Ok(Outcome::Pass)
 }

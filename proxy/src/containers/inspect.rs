@@ -126,8 +126,9 @@ fn network_name(rec: &Record) -> String {
 fn networks(rec: &Record) -> HashMap<String, EndpointSettings> {
     let primary = network_name(rec);
     let mut out = HashMap::new();
-    // The namespace of `container:` is another container's: no endpoint of its own.
-    if !primary.starts_with("container:") {
+    // The namespace of `container:` is another container's: no endpoint of its own. A
+    // container disconnected from its mode's network lists it no more (dockerd).
+    if !primary.starts_with("container:") && !rec.network_mode_left {
         out.insert(primary.clone(), EndpointSettings::default());
     }
     let configured = rec
@@ -144,7 +145,8 @@ fn networks(rec: &Record) -> HashMap<String, EndpointSettings> {
             }
             continue;
         }
-        if matches!(name.as_str(), "" | "default" | "bridge" | "host" | "none") {
+        // `bridge`: the default bridge joined by `network connect`.
+        if matches!(name.as_str(), "" | "default" | "host" | "none") {
             continue;
         }
         out.insert(

@@ -69,6 +69,8 @@ pub enum Transition {
     /// the network provider, which knows when an endpoint really joins or leaves.
     NetworksChanged {
         endpoints: HashMap<String, spec::api::models::EndpointSettings>,
+        /// Whether the container is off the network its mode names.
+        mode_left: bool,
     },
 }
 
@@ -384,7 +386,11 @@ pub fn apply(rec: &Record, t: Transition, now: DateTime<Utc>) -> Result<Applied,
                 },
             ]
         }
-        Transition::NetworksChanged { endpoints } => {
+        Transition::NetworksChanged {
+            endpoints,
+            mode_left,
+        } => {
+            r.network_mode_left = mode_left;
             let body = r.request.get_or_insert_with(Default::default);
             body.networking_config
                 .get_or_insert_with(Default::default)
@@ -443,7 +449,7 @@ pub fn restarts_at_boot(rec: &Record) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::containers::record::State;
     use chrono::TimeZone;
@@ -480,6 +486,7 @@ mod tests {
             volumes: vec![],
             inherited_binds: vec![],
             network_donor: None,
+            network_mode_left: false,
         }
     }
 

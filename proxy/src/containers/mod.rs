@@ -632,6 +632,7 @@ impl Manager {
             volumes: Vec::new(),
             inherited_binds: Vec::new(),
             network_donor: None,
+            network_mode_left: false,
         };
         let mut rec = rec;
         // Reserve the name first: two concurrent creates with one name must not both win.

@@ -116,6 +116,9 @@ pub struct NetworkAttachment {
     pub host_gateway: Option<std::net::IpAddr>,
     /// HNS endpoint IDs of a Windows container (the spec's `windows.network.endpointList`).
     pub windows_endpoints: Vec<String>,
+    /// The run joined a user network: its resolv.conf names the embedded DNS server, as
+    /// dockerd's once any such network is joined (whatever the mode names).
+    pub embedded_dns: bool,
 }
 
 /// Sets up and tears down a container's network around each run.
@@ -614,6 +617,7 @@ impl RuntimeSpecs {
             .into_iter()
             .chain(req.network.address6)
             .collect();
+        let resolv_mode = resolver_mode(&network_mode, req.network.embedded_dns);
         // Writing host files, mounting the rootfs and walking /dev are blocking work.
         blocking(move || {
             // `--network container:`: the joined container's names, as dockerd (the UTS
@@ -649,7 +653,7 @@ impl RuntimeSpecs {
                         &dns.0,
                         &dns.1,
                         &dns.2,
-                        &network_mode,
+                        &resolv_mode,
                     )?;
                     (
                         write("hostname", format!("{hostname}\n"))?,
@@ -790,4 +794,19 @@ pub async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| ContainerError::Internal(format!("blocking task failed: {e}")))?
+}
+
+/// The network mode whose resolv.conf a run gets: the embedded DNS server's once it joined
+/// a user network (even if its mode names the default bridge), the host's resolvers when
+/// it joined none (even if its mode names a user network it was disconnected from).
+fn resolver_mode(mode: &str, embedded_dns: bool) -> String {
+    let user = matches!(
+        translate::linux::NetworkMode::parse(mode),
+        Ok(translate::linux::NetworkMode::User)
+    );
+    match (user, embedded_dns) {
+        (false, true) => "user".to_string(),
+        (true, false) => "default".to_string(),
+        _ => mode.to_string(),
+    }
 }

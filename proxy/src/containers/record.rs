@@ -173,6 +173,10 @@ pub struct Record {
     /// `resolv.conf` the last start took (the joined one's, or the one it joined).
     #[serde(default)]
     pub network_donor: Option<String>,
+    /// `network disconnect` took the container off the network its `NetworkMode` names:
+    /// the mode stays as it was (dockerd keeps it), later starts do not join it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub network_mode_left: bool,
 }
 
 /// The container a `--network container:NAME` start joins, as that start found it.

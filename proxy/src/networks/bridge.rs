@@ -109,6 +109,25 @@ struct Persisted {
     /// at create): endpoints in the first endpoint's namespace, by container ID.
     #[serde(default)]
     extra: BTreeMap<String, Vec<Endpoint>>,
+    /// Running containers disconnected from every network: their pinned namespace (with
+    /// loopback only) stays until the run ends, ready for a later `network connect`.
+    #[serde(default)]
+    bare: BTreeMap<String, Bare>,
+    /// Running containers with an embedded DNS listener, which they keep after leaving
+    /// their user networks (their resolv.conf still names it), as dockerd's.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    resolvers: BTreeSet<String>,
+    /// The number of the next interface (`ethN`) joined in a running container's
+    /// namespace: libnetwork counts them per sandbox and never reuses one while it lives.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    if_next: BTreeMap<String, u32>,
+}
+
+/// A container's pinned namespace without endpoints.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Bare {
+    netns: PathBuf,
+    sandbox_id: String,
 }
 
 impl Persisted {
@@ -195,6 +214,9 @@ fn port_err(e: PortError) -> ContainerError {
         PortError::Unsupported(m) => ContainerError::InvalidParameter(m),
     }
 }
+
+/// How a container's `EndpointsConfig` names the default bridge it was connected to.
+pub const BRIDGE_KEY: &str = "bridge";
 
 /// `default`/`bridge`/empty: the container is on the default bridge (when there is one).
 fn on_default_bridge(mode: Option<&str>) -> bool {
@@ -359,17 +381,39 @@ impl BridgeNetworks {
                     tracing::warn!("restoring DNAT rules: {e}");
                 }
             }
-            let eps: Vec<(String, Endpoint)> = live
+            if live
                 .persisted
                 .endpoints
-                .iter()
+                .values()
+                .any(|e| !e.ports.is_empty())
+            {
+                me.proxy_returns(&live.persisted).await;
+            }
+            // Every container on a user network has its resolver, and so does one that
+            // had it when it left them (in its first endpoint's namespace, or the one it
+            // kept with no network).
+            let p = &live.persisted;
+            let wanted: BTreeSet<String> = p
+                .all()
                 .filter(|(_, e)| !e.network_id.is_empty())
-                .map(|(k, v)| (k.clone(), v.clone()))
+                .map(|(id, _)| id.clone())
+                .chain(p.resolvers.iter().cloned())
                 .collect();
-            for (id, ep) in eps {
-                match me.start_dns(&id, &ep).await {
+            let mut homes = Vec::new();
+            for id in wanted {
+                let home = match (p.endpoints.get(&id), p.bare.get(&id)) {
+                    (Some(e), _) => (e.netns.clone(), e.dns.clone()),
+                    (None, Some(b)) => (b.netns.clone(), Vec::new()),
+                    (None, None) => continue,
+                };
+                homes.push((id, home));
+            }
+            live.persisted.resolvers.clear();
+            for (id, (netns, servers)) in homes {
+                match me.start_dns(&id, &netns, &servers).await {
                     Ok(Some(t)) => {
-                        live.dns.insert(id, t);
+                        live.dns.insert(id.clone(), t);
+                        live.persisted.resolvers.insert(id);
                     }
                     Ok(None) => {}
                     Err(e) => tracing::warn!(container = %id, "restarting DNS: {e}"),
@@ -381,14 +425,19 @@ impl BridgeNetworks {
     }
 
     /// The container's DNS listener at 127.0.0.11 in its namespace (user networks).
-    async fn start_dns(&self, container_id: &str, ep: &Endpoint) -> Result<Option<Task>> {
-        let Some(sock) = self.ops.dns_socket(&ep.netns).await.map_err(err)? else {
+    async fn start_dns(
+        &self,
+        container_id: &str,
+        netns: &Path,
+        servers: &[String],
+    ) -> Result<Option<Task>> {
+        let Some(sock) = self.ops.dns_socket(netns).await.map_err(err)? else {
             return Ok(None);
         };
         let sock = tokio::net::UdpSocket::from_std(sock)
             .map_err(|e| ContainerError::io("serving DNS", e))?;
         let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-        let upstream = dns::upstream(&ep.dns, &host_resolv);
+        let upstream = dns::upstream(servers, &host_resolv);
         Ok(Some(Task(tokio::spawn(dns::serve(
             sock,
             container_id.to_string(),
@@ -594,7 +643,9 @@ impl BridgeNetworks {
             )));
         }
         live.persisted.networks.insert(n.id.clone(), n.clone());
+        self.proxy_returns(&live.persisted).await;
         if let Err(e) = self.save(&live.persisted) {
+            let _ = self.ops.remove_proxy_return(&n.bridge).await;
             live.persisted.networks.remove(&n.id);
             let _ = self.ops.remove_isolation(&n.bridge).await;
             let _ = self.ops.remove_nat(&n.bridge, n.subnet).await;
@@ -617,6 +668,10 @@ impl BridgeNetworks {
             )));
         }
         self.ops
+            .remove_proxy_return(&n.bridge)
+            .await
+            .map_err(|e| NetworkError::Internal(e.to_string()))?;
+        self.ops
             .remove_isolation(&n.bridge)
             .await
             .map_err(|e| NetworkError::Internal(e.to_string()))?;
@@ -637,9 +692,13 @@ impl BridgeNetworks {
     /// Releases endpoints whose container is not running any more (a crash between the
     /// network set-up and the task, or a container removed while the daemon was down).
     pub async fn sweep(&self, running: &HashSet<String>) {
-        let stale: Vec<String> = self
-            .endpoints()
-            .into_keys()
+        let owners: BTreeSet<String> = self
+            .snapshot
+            .read()
+            .map(|s| s.endpoints.keys().chain(s.bare.keys()).cloned().collect())
+            .unwrap_or_default();
+        let stale: Vec<String> = owners
+            .into_iter()
             .filter(|id| !running.contains(id))
             .collect();
         for id in stale {
@@ -654,9 +713,18 @@ impl BridgeNetworks {
         let mut live = self.live.lock().await;
         live.proxies.remove(id);
         live.dns.remove(id);
+        let counted = live.persisted.if_next.remove(id).is_some();
+        if live.persisted.resolvers.remove(id) || counted {
+            self.save(&live.persisted)?;
+        }
         // Further networks first: their links live in the first endpoint's namespace.
         while let Some(ep) = live.persisted.extra.get(id).and_then(|v| v.last()).cloned() {
             self.drop_extra(&mut live, id, &ep).await?;
+        }
+        if let Some(b) = live.persisted.bare.get(id).cloned() {
+            self.ops.remove_netns(&b.netns).await.map_err(err)?;
+            live.persisted.bare.remove(id);
+            self.save(&live.persisted)?;
         }
         let Some(ep) = live.persisted.endpoints.get(id).cloned() else {
             return Ok(());
@@ -686,6 +754,22 @@ impl BridgeNetworks {
         }
     }
 
+    /// The key of `Networks` an endpoint shows under: the mode's (as the request named
+    /// it) for the network the mode names, else the network's name.
+    fn key_of(&self, rec: &Record, ep: &Endpoint) -> String {
+        let mode = self.network_of(rec);
+        let mode_id = if mode == BRIDGE_KEY {
+            Some(String::new())
+        } else {
+            self.find_user(&mode).map(|n| n.id)
+        };
+        if mode_id.as_deref() == Some(ep.network_id.as_str()) {
+            mode
+        } else {
+            self.network_name(&ep.network_id)
+        }
+    }
+
     /// Fills `NetworkSettings` of `docker inspect` (already in dockerd's full shape) with
     /// the container's endpoint: the sandbox, `Ports`, `Networks.<name>`, and for the
     /// default bridge the top-level address fields dockerd keeps for it.
@@ -701,6 +785,17 @@ impl BridgeNetworks {
             if rec.state.status.is_running() {
                 // Exposed ports show as unpublished while running (dockerd's shape).
                 ns["Ports"] = ports::port_map(&exposed, &[]);
+            }
+            let bare = self
+                .snapshot
+                .read()
+                .ok()
+                .and_then(|s| s.bare.get(&rec.id).cloned());
+            if let Some(b) = bare {
+                // Off every network, the sandbox stays (dockerd shows it), without ports.
+                ns["SandboxID"] = json!(b.sandbox_id);
+                ns["SandboxKey"] = json!(b.netns.display().to_string());
+                ns["Ports"] = json!({});
             }
             let network_id = if name == "bridge" {
                 self.net.map(|_| super::network_id("bridge"))
@@ -719,16 +814,24 @@ impl BridgeNetworks {
         let ip = ep.ip.to_string();
         let gw = t.gateway.to_string();
         let prefix = t.subnet.prefix;
+        let name = self.key_of(rec, &ep);
         ns["SandboxID"] = json!(ep.sandbox_id);
         ns["SandboxKey"] = json!(ep.netns.display().to_string());
         ns["Ports"] = ports::port_map(&exposed, &ep.ports);
-        if t.network_id.is_empty() {
+        // The top-level address fields follow the default bridge's endpoint, whichever
+        // network came first.
+        let extra = self.extra_endpoints(&rec.id);
+        if let Some((e, t)) = std::iter::once(&ep)
+            .chain(&extra)
+            .find(|e| e.network_id.is_empty())
+            .and_then(|e| Some((e, self.target_of(e)?)))
+        {
             for (k, val) in [
-                ("EndpointID", json!(ep.endpoint_id)),
-                ("Gateway", json!(gw)),
-                ("IPAddress", json!(ip)),
-                ("IPPrefixLen", json!(prefix)),
-                ("MacAddress", json!(ep.mac)),
+                ("EndpointID", json!(e.endpoint_id)),
+                ("Gateway", json!(t.gateway.to_string())),
+                ("IPAddress", json!(e.ip.to_string())),
+                ("IPPrefixLen", json!(t.subnet.prefix)),
+                ("MacAddress", json!(e.mac)),
             ] {
                 ns[k] = val;
             }
@@ -765,11 +868,11 @@ impl BridgeNetworks {
             }
         }
         // Further networks of a running container.
-        for e in self.extra_endpoints(&rec.id) {
+        for e in extra {
             let Some(t) = self.target_of(&e) else {
                 continue;
             };
-            let name = self.network_name(&e.network_id);
+            let name = self.key_of(rec, &e);
             let Some(nets) = ns.get_mut("Networks").and_then(Value::as_object_mut) else {
                 continue;
             };
@@ -779,8 +882,13 @@ impl BridgeNetworks {
                 .iter()
                 .filter(|a| **a != rec.name.trim_start_matches('/'))
                 .collect();
+            let network_id = if e.network_id.is_empty() {
+                super::network_id(BRIDGE_KEY)
+            } else {
+                e.network_id.clone()
+            };
             for (k, val) in [
-                ("NetworkID", json!(e.network_id)),
+                ("NetworkID", json!(network_id)),
                 ("EndpointID", json!(e.endpoint_id)),
                 ("Gateway", json!(t.gateway.to_string())),
                 ("IPAddress", json!(e.ip.to_string())),
@@ -803,10 +911,10 @@ impl BridgeNetworks {
         let ep = self.endpoint(&rec.id);
         let bound = ep.as_ref().map(|e| e.ports.clone()).unwrap_or_default();
         s.ports = Some(ports::summary(&exposed, &bound));
-        let name = self.network_of(rec);
         let Some((ep, t)) = ep.and_then(|e| self.target_of(&e).map(|t| (e, t))) else {
             return;
         };
+        let name = self.key_of(rec, &ep);
         if let Some(b) = s
             .network_settings
             .as_mut()
@@ -953,13 +1061,18 @@ impl BridgeNetworks {
 
     /// The user networks a container is configured for besides the one its mode names
     /// (several `--network`s at create, or `network connect`), by the key it used.
+    /// The default bridge is `bridge` there (`network connect bridge` of a container whose
+    /// mode names a user network).
     fn further_networks(&self, rec: &Record) -> Vec<String> {
         let mode = rec.host_config.network_mode.as_deref().unwrap_or("");
         let primary = self.find_user(mode).map(|n| n.id);
         let mut out: Vec<String> = endpoints_config(rec)
             .into_keys()
             .filter(|k| {
-                !matches!(k.as_str(), "" | "default" | "bridge" | "host" | "none")
+                if k == BRIDGE_KEY {
+                    return !on_default_bridge(Some(mode));
+                }
+                !matches!(k.as_str(), "" | "default" | "host" | "none")
                     && k != mode
                     && self.find_user(k).map(|n| n.id) != primary
             })
@@ -968,50 +1081,132 @@ impl BridgeNetworks {
         out
     }
 
+    /// The networks a start joins, in dockerd's order: the default bridge first (dockerd
+    /// always connects it first, so it is `eth0`), then the one the mode names (unless the
+    /// container was disconnected from it), then the others by name.
+    fn start_networks(&self, rec: &Record) -> Result<Vec<Joining>> {
+        let mode = rec.host_config.network_mode.as_deref().unwrap_or("");
+        let further = if mode.starts_with("container:") {
+            // Networks recorded while stopped are never joined in another's namespace
+            // (dockerd's initializeNetworking returns before them).
+            Vec::new()
+        } else {
+            self.further_networks(rec)
+        };
+        let own = rec.config.network_disabled != Some(true)
+            && !matches!(mode, "host" | "none")
+            && !mode.starts_with("container:");
+        if !own && !further.is_empty() {
+            return Err(ContainerError::InvalidParameter(format!(
+                "container cannot be connected to network {} in network mode {mode:?}",
+                further.join(", "),
+            )));
+        }
+        let mut out = Vec::new();
+        if !rec.network_mode_left {
+            out.extend(self.target_for(rec)?);
+        }
+        for key in further {
+            out.push(self.joining(rec, &key)?);
+        }
+        // Stable: the rest keeps its order.
+        out.sort_by_key(|j| !j.target.network_id.is_empty());
+        Ok(out)
+    }
+
+    /// Joining the network `key` names: the default bridge, or a user network.
+    fn joining(&self, rec: &Record, key: &str) -> Result<Joining> {
+        if key != BRIDGE_KEY {
+            return self.user_joining(rec, key);
+        }
+        let (Some(bridge), Some(net)) = (&self.bridge, self.net) else {
+            return Err(ContainerError::NotFound(format!(
+                "network {BRIDGE_KEY} not found"
+            )));
+        };
+        let mac = endpoints_config(rec)
+            .get(BRIDGE_KEY)
+            .and_then(requested_mac);
+        Ok(Joining {
+            target: Target {
+                network_id: String::new(),
+                bridge: bridge.clone(),
+                subnet: net.subnet,
+                gateway: net.gateway,
+                ip_range: None,
+                internal: false,
+                v6: None,
+            },
+            aliases: Vec::new(),
+            ip: None,
+            mac,
+            ip6: None,
+        })
+    }
+
     /// Joins a running container to one more network, in its namespace, as `ethN`.
     async fn attach_extra(&self, rec: &Record, key: &str) -> Result<()> {
+        let j = self.joining(rec, key)?;
+        self.join_extra(rec, j).await
+    }
+
+    async fn join_extra(&self, rec: &Record, j: Joining) -> Result<()> {
         let Joining {
             target: t,
             aliases,
             ip: wanted,
             mac,
             ip6: wanted6,
-        } = self.user_joining(rec, key)?;
+        } = j;
         let mut live = self.live.lock().await;
-        let Some(first) = live.persisted.endpoints.get(&rec.id).cloned() else {
-            return Err(ContainerError::Conflict(format!(
-                "container {} has no network namespace of its own to join {key} in",
-                rec.name.trim_start_matches('/')
-            )));
-        };
+        let first = live.persisted.endpoints.get(&rec.id).cloned();
         let extra = live
             .persisted
             .extra
             .get(&rec.id)
             .cloned()
             .unwrap_or_default();
-        if first.network_id == t.network_id || extra.iter().any(|e| e.network_id == t.network_id) {
+        // The container's namespace: its first endpoint's, or the one it kept after
+        // leaving every network.
+        let floor = live.persisted.if_next.get(&rec.id).copied().unwrap_or(0);
+        let (netns, sandbox_id) = match (&first, live.persisted.bare.get(&rec.id)) {
+            (Some(f), _) => (f.netns.clone(), f.sandbox_id.clone()),
+            (None, Some(b)) => (b.netns.clone(), b.sandbox_id.clone()),
+            (None, None) => {
+                return Err(ContainerError::Conflict(format!(
+                    "container {} has no network namespace of its own to join {} in",
+                    rec.name.trim_start_matches('/'),
+                    self.network_name(&t.network_id)
+                )))
+            }
+        };
+        let mut present: Vec<&Endpoint> = extra.iter().collect();
+        present.extend(first.as_ref());
+        if present.iter().any(|e| e.network_id == t.network_id) {
             let name = self.network_name(&t.network_id);
             return Err(ContainerError::Forbidden(format!(
                 "endpoint with name {} already exists in network {name}",
                 rec.name.trim_start_matches('/')
             )));
         }
+        let ifname = next_ifname(&present, floor);
         let ip = pick_address(&live.persisted, &t, wanted)?;
         let ip6 = pick_address6(&live.persisted, &t, wanted6)?;
         let endpoint_id = random_hex();
-        let ifname = format!("eth{}", extra.len() + 1);
-        let ep = Endpoint {
-            netns: first.netns.clone(),
+        let mut ep = Endpoint {
+            netns,
             host_if: format!("veth{}", &endpoint_id[..7]),
             mac: mac.unwrap_or_else(|| ipam::mac_for(ip)),
             ip,
             endpoint_id,
-            sandbox_id: first.sandbox_id.clone(),
+            sandbox_id,
             ports: Vec::new(),
             network_id: t.network_id.clone(),
             aliases,
-            dns: first.dns.clone(),
+            dns: first
+                .as_ref()
+                .map(|f| f.dns.clone())
+                .unwrap_or_else(|| rec.host_config.dns.clone().unwrap_or_default()),
             ifname: ifname.clone(),
             ip6,
         };
@@ -1026,8 +1221,9 @@ impl BridgeNetworks {
                 ip,
                 prefix: t.subnet.prefix,
                 gateway: t.gateway,
-                // The first network keeps the default route, as dockerd's gateway choice.
-                default_route: false,
+                // The first network keeps the default route; a namespace left with no
+                // network gets it from the one it joins.
+                default_route: first.is_none() && !t.internal,
                 v6: link_v6(&t, ip6),
             })
             .await;
@@ -1035,20 +1231,133 @@ impl BridgeNetworks {
             let _ = self.ops.remove_link(&ep.host_if).await;
             return Err(err(e));
         }
+        // Joining a user network switches the container to the embedded DNS server, as
+        // dockerd does (its resolv.conf is the manager's to rewrite).
+        if !t.network_id.is_empty() && !live.dns.contains_key(&rec.id) {
+            match self.start_dns(&rec.id, &ep.netns, &ep.dns).await {
+                Ok(Some(task)) => {
+                    live.dns.insert(rec.id.clone(), task);
+                    live.persisted.resolvers.insert(rec.id.clone());
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    let _ = self.ops.remove_link(&ep.host_if).await;
+                    return Err(e);
+                }
+            }
+        }
+        if first.is_none() {
+            // The namespace's first endpoint again: the container's published ports are
+            // programmed on it, as libnetwork does on the endpoint that gives the sandbox
+            // its external connectivity.
+            if let Err(e) = self.publish_on(&mut live, rec, &mut ep).await {
+                let _ = self.ops.remove_link(&ep.host_if).await;
+                return Err(e);
+            }
+        }
         live.persisted
-            .extra
-            .entry(rec.id.clone())
-            .or_default()
-            .push(ep.clone());
+            .if_next
+            .insert(rec.id.clone(), if_index(&ep) + 1);
+        if first.is_some() {
+            live.persisted
+                .extra
+                .entry(rec.id.clone())
+                .or_default()
+                .push(ep.clone());
+        } else {
+            live.persisted.bare.remove(&rec.id);
+            live.persisted.endpoints.insert(rec.id.clone(), ep.clone());
+        }
         if let Err(e) = self.save(&live.persisted) {
             let _ = self.ops.remove_link(&ep.host_if).await;
             if let Some(v) = live.persisted.extra.get_mut(&rec.id) {
                 v.retain(|x| x.endpoint_id != ep.endpoint_id);
             }
+            if first.is_none() {
+                live.proxies.remove(&rec.id);
+                if let Some(t) = self.target_of(&ep) {
+                    let _ = self
+                        .ops
+                        .remove_dnat(&super::dnat::rules(&t.bridge, ep.ip, &ep.ports))
+                        .await;
+                }
+                live.persisted.endpoints.remove(&rec.id);
+                live.persisted.bare.insert(
+                    rec.id.clone(),
+                    Bare {
+                        netns: ep.netns.clone(),
+                        sandbox_id: ep.sandbox_id.clone(),
+                    },
+                );
+            }
             return Err(e);
         }
+        self.route_gateway(&live.persisted, &rec.id).await;
         self.network_event("connect", &rec.id, &ep);
         Ok(())
+    }
+
+    /// Takes a running container off one of its networks (by network ID; empty: the
+    /// default bridge). Leaving the first network drops its published ports with it (they
+    /// are that endpoint's, as dockerd's port mappings); the namespace stays, with the
+    /// next network as its first, or with loopback only.
+    async fn detach(&self, container_id: &str, network_id: &str) -> Result<bool> {
+        if self.detach_extra(container_id, network_id).await? {
+            return Ok(true);
+        }
+        let mut live = self.live.lock().await;
+        let Some(ep) = live
+            .persisted
+            .endpoints
+            .get(container_id)
+            .filter(|e| e.network_id == network_id)
+            .cloned()
+        else {
+            return Ok(false);
+        };
+        if let Some(t) = self.target_of(&ep) {
+            let rules = super::dnat::rules(&t.bridge, ep.ip, &ep.ports);
+            self.ops.remove_dnat(&rules).await.map_err(err)?;
+        }
+        live.proxies.remove(container_id);
+        self.ops.remove_link(&ep.host_if).await.map_err(err)?;
+        live.persisted.endpoints.remove(container_id);
+        let next = live
+            .persisted
+            .extra
+            .get_mut(container_id)
+            .filter(|v| !v.is_empty())
+            .map(|v| v.remove(0));
+        match next {
+            Some(mut n) => {
+                // The published ports follow (libnetwork programs them on the endpoint
+                // that carries the container's external connectivity).
+                self.move_ports(&mut live, container_id, &ep.ports, &mut n)
+                    .await;
+                live.persisted.endpoints.insert(container_id.to_string(), n);
+            }
+            None => {
+                live.persisted.bare.insert(
+                    container_id.to_string(),
+                    Bare {
+                        netns: ep.netns.clone(),
+                        sandbox_id: ep.sandbox_id.clone(),
+                    },
+                );
+            }
+        }
+        if live
+            .persisted
+            .extra
+            .get(container_id)
+            .is_some_and(Vec::is_empty)
+        {
+            live.persisted.extra.remove(container_id);
+        }
+        self.save(&live.persisted)?;
+        self.route_gateway(&live.persisted, container_id).await;
+        self.network_event("disconnect", container_id, &ep);
+        Ok(true)
     }
 
     /// Takes a running container off one of its further networks (by network ID).
@@ -1064,6 +1373,7 @@ impl BridgeNetworks {
             return Ok(false);
         };
         self.drop_extra(&mut live, container_id, &ep).await?;
+        self.route_gateway(&live.persisted, container_id).await;
         Ok(true)
     }
 
@@ -1081,6 +1391,106 @@ impl BridgeNetworks {
         Ok(())
     }
 
+    /// Moves the default route of a container's namespace to the endpoint libnetwork
+    /// picks for it: not on an internal network, then the network first by name (its
+    /// endpoints' order), so connecting `bridge` to a container of network `web` moves it.
+    async fn route_gateway(&self, p: &Persisted, container_id: &str) {
+        let Some(first) = p.endpoints.get(container_id) else {
+            return;
+        };
+        let extra = p.extra.get(container_id).cloned().unwrap_or_default();
+        let chosen = std::iter::once(first)
+            .chain(&extra)
+            .filter_map(|e| Some((e, self.target_of(e)?)))
+            .filter(|(_, t)| !t.internal)
+            .min_by_key(|(e, _)| self.network_name(&e.network_id));
+        let via = chosen.map(|(e, t)| {
+            let dev = if e.ifname.is_empty() {
+                "eth0"
+            } else {
+                e.ifname.as_str()
+            };
+            (t.gateway, dev)
+        });
+        if let Err(e) = self.ops.set_default_route(&first.netns, via).await {
+            tracing::warn!(container = %container_id, "moving the default route: {e}");
+        }
+    }
+
+    /// Publishes the container's ports for `ep` (proxies and DNAT rules).
+    async fn publish_on(&self, live: &mut Live, rec: &Record, ep: &mut Endpoint) -> Result<()> {
+        let exposed = rec.config.exposed_ports.clone().unwrap_or_default();
+        let requests = ports::requests(&rec.host_config, &exposed).map_err(port_err)?;
+        if requests.is_empty() {
+            return Ok(());
+        }
+        let (bound, published) = proxy::publish(&requests, ep.ip, ep.ip6).map_err(|e| {
+            ContainerError::Internal(format!(
+                "driver failed programming external connectivity on endpoint {} ({}): {e}",
+                rec.name.trim_start_matches('/'),
+                ep.endpoint_id
+            ))
+        })?;
+        let Some(t) = self.target_of(ep) else {
+            return Ok(());
+        };
+        let rules = super::dnat::rules(&t.bridge, ep.ip, &bound);
+        if let Err(e) = self.ops.add_dnat(&rules).await {
+            let _ = self.ops.remove_dnat(&rules).await;
+            return Err(err(e));
+        }
+        self.proxy_returns(&live.persisted).await;
+        live.proxies.insert(rec.id.clone(), published);
+        ep.ports = bound;
+        Ok(())
+    }
+
+    /// Re-publishes `ports` (the host ports the first endpoint had, just released) for
+    /// the endpoint `to` that takes its place. A port taken meanwhile is logged, not fatal:
+    /// the disconnect itself has happened.
+    async fn move_ports(
+        &self,
+        live: &mut Live,
+        container_id: &str,
+        ports: &[Bound],
+        to: &mut Endpoint,
+    ) {
+        if ports.is_empty() {
+            return;
+        }
+        let published = match proxy::republish(ports, to.ip, to.ip6) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(container = %container_id, "moving published ports: {e}");
+                return;
+            }
+        };
+        live.proxies.insert(container_id.to_string(), published);
+        to.ports = ports.to_vec();
+        if let Some(t) = self.target_of(to) {
+            let rules = super::dnat::rules(&t.bridge, to.ip, &to.ports);
+            if let Err(e) = self.ops.add_dnat(&rules).await {
+                tracing::warn!(container = %container_id, "moving DNAT rules: {e}");
+            }
+            self.proxy_returns(&live.persisted).await;
+        }
+    }
+
+    /// Published ports stay with the userland proxy for traffic from any of the daemon's
+    /// bridges (see [`NetOps::ensure_proxy_return`]); a no-op while no port is published.
+    async fn proxy_returns(&self, p: &Persisted) {
+        let bridges: Vec<String> = self
+            .bridge
+            .iter()
+            .filter(|_| self.net.is_some())
+            .cloned()
+            .chain(p.networks.values().map(|n| n.bridge.clone()))
+            .collect();
+        if let Err(e) = self.ops.ensure_proxy_return(&bridges).await {
+            tracing::warn!("hairpin through the userland proxy: {e}");
+        }
+    }
+
     /// A network's name by ID (`bridge` for the default one).
     fn network_name(&self, network_id: &str) -> String {
         if network_id.is_empty() {
@@ -1091,6 +1501,36 @@ impl BridgeNetworks {
             .ok()
             .and_then(|s| s.networks.get(network_id).map(|n| n.name.clone()))
             .unwrap_or_default()
+    }
+
+    /// A pinned namespace with loopback only, recorded as the container's bare one.
+    async fn attach_bare(&self, rec: &Record) -> Result<NetworkAttachment> {
+        let sandbox_id = random_hex();
+        let netns = self.netns_dir.join(&sandbox_id[..12]);
+        let mut live = self.live.lock().await;
+        self.ops.create_netns(&netns).await.map_err(err)?;
+        if let Err(e) = self.ops.loopback_up(&netns).await {
+            let _ = self.ops.remove_netns(&netns).await;
+            return Err(err(e));
+        }
+        live.persisted.bare.insert(
+            rec.id.clone(),
+            Bare {
+                netns: netns.clone(),
+                sandbox_id,
+            },
+        );
+        live.persisted.if_next.remove(&rec.id);
+        if let Err(e) = self.save(&live.persisted) {
+            live.persisted.bare.remove(&rec.id);
+            let _ = self.ops.remove_netns(&netns).await;
+            return Err(e);
+        }
+        Ok(NetworkAttachment {
+            netns_path: Some(netns.display().to_string()),
+            host_gateway: self.host_gateway(),
+            ..Default::default()
+        })
     }
 
     async fn attach_endpoint(&self, rec: &Record, j: Joining) -> Result<NetworkAttachment> {
@@ -1107,6 +1547,7 @@ impl BridgeNetworks {
         // A leftover of a run whose release did not happen (e.g. a crash) goes first.
         live.proxies.remove(&rec.id);
         live.dns.remove(&rec.id);
+        live.persisted.resolvers.remove(&rec.id);
         if let Some(old) = live.persisted.endpoints.remove(&rec.id) {
             self.teardown(&old).await?;
         }
@@ -1155,7 +1596,7 @@ impl BridgeNetworks {
             let dns = if t.network_id.is_empty() {
                 None
             } else {
-                self.start_dns(&rec.id, &ep).await?
+                self.start_dns(&rec.id, &ep.netns, &ep.dns).await?
             };
             let (bound, published) = proxy::publish(&requests, ip, ip6).map_err(|e| {
                 ContainerError::Internal(format!(
@@ -1169,6 +1610,9 @@ impl BridgeNetworks {
                 let _ = self.ops.remove_dnat(&rules).await;
                 return Err(err(e));
             }
+            if !rules.is_empty() {
+                self.proxy_returns(&live.persisted).await;
+            }
             Ok::<_, ContainerError>((bound, published, dns))
         };
         match set_up.await {
@@ -1177,13 +1621,16 @@ impl BridgeNetworks {
                 live.proxies.insert(rec.id.clone(), published);
                 if let Some(d) = dns {
                     live.dns.insert(rec.id.clone(), d);
+                    live.persisted.resolvers.insert(rec.id.clone());
                 }
                 let netns = ep.netns.display().to_string();
                 let joined = ep.clone();
                 live.persisted.endpoints.insert(rec.id.clone(), ep);
+                live.persisted.if_next.insert(rec.id.clone(), 1);
                 if let Err(e) = self.save(&live.persisted) {
                     live.proxies.remove(&rec.id);
                     live.dns.remove(&rec.id);
+                    live.persisted.resolvers.remove(&rec.id);
                     if let Some(ep) = live.persisted.endpoints.remove(&rec.id) {
                         let _ = self.teardown(&ep).await;
                     }
@@ -1245,6 +1692,21 @@ fn link_v6(t: &Target, ip6: Option<Ipv6Addr>) -> Option<LinkV6> {
         prefix: c.subnet.prefix,
         gateway: c.gateway,
     })
+}
+
+/// The index of an endpoint's interface (`ethN`).
+fn if_index(e: &Endpoint) -> u32 {
+    e.ifname
+        .strip_prefix("eth")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The next interface in a namespace: after the highest one there, and not below `floor`
+/// (the sandbox's count so far).
+fn next_ifname(present: &[&Endpoint], floor: u32) -> String {
+    let next = present.iter().map(|e| if_index(e) + 1).max().unwrap_or(0);
+    format!("eth{}", next.max(floor))
 }
 
 /// `NetworkingConfig.EndpointsConfig` of the container's request (and of later
@@ -1319,7 +1781,9 @@ fn find_user_in(nets: &[UserNetwork], key: &str) -> Option<UserNetwork> {
 impl NetworkProvider for BridgeNetworks {
     fn bridge_address(&self, container_id: &str) -> Option<std::net::IpAddr> {
         self.endpoint(container_id)
-            .filter(|e| e.network_id.is_empty())
+            .into_iter()
+            .chain(self.extra_endpoints(container_id))
+            .find(|e| e.network_id.is_empty())
             .map(|e| std::net::IpAddr::V4(e.ip))
     }
 
@@ -1380,48 +1844,50 @@ impl NetworkProvider for BridgeNetworks {
     }
 
     async fn attach(&self, rec: &Record) -> Result<NetworkAttachment> {
-        let mode = rec.host_config.network_mode.as_deref().unwrap_or("");
-        let further = if mode.starts_with("container:") {
-            // Networks recorded while stopped are never joined in another's namespace
-            // (dockerd's initializeNetworking returns before them).
-            Vec::new()
-        } else {
-            self.further_networks(rec)
-        };
-        // Further endpoints of a run whose release did not happen go first.
+        // What a run whose release did not happen left goes first.
         {
             let mut live = self.live.lock().await;
+            let mut changed = false;
             if let Some(old) = live.persisted.extra.remove(&rec.id) {
                 for ep in old {
                     self.ops.remove_link(&ep.host_if).await.map_err(err)?;
                 }
+                changed = true;
+            }
+            if let Some(b) = live.persisted.bare.remove(&rec.id) {
+                self.ops.remove_netns(&b.netns).await.map_err(err)?;
+                changed = true;
+            }
+            if changed {
                 self.save(&live.persisted)?;
             }
         }
-        let attached = match self.target_for(rec)? {
-            Some(j) => self.attach_endpoint(rec, j).await?,
-            None if further.is_empty() => {
-                return Ok(NetworkAttachment {
-                    host_gateway: self.host_gateway(),
-                    ..Default::default()
-                })
+        let mut joins = self.start_networks(rec)?.into_iter();
+        let Some(first) = joins.next() else {
+            let mode = rec.host_config.network_mode.as_deref().unwrap_or("");
+            let own = !matches!(mode, "host" | "none") && !mode.starts_with("container:");
+            if rec.network_mode_left && own {
+                // Disconnected from every network: loopback only (dockerd's start), in a
+                // namespace of its own that a `network connect` can join while it runs.
+                return self.attach_bare(rec).await;
             }
-            None => {
-                return Err(ContainerError::InvalidParameter(format!(
-                    "container cannot be connected to network {} in network mode {:?}",
-                    further.join(", "),
-                    rec.host_config.network_mode.as_deref().unwrap_or("")
-                )))
-            }
+            return Ok(NetworkAttachment {
+                host_gateway: self.host_gateway(),
+                ..Default::default()
+            });
         };
-        for key in further {
-            if let Err(e) = self.attach_extra(rec, &key).await {
+        let mut embedded_dns = !first.target.network_id.is_empty();
+        let mut attached = self.attach_endpoint(rec, first).await?;
+        for j in joins {
+            embedded_dns |= !j.target.network_id.is_empty();
+            if let Err(e) = self.join_extra(rec, j).await {
                 if let Err(re) = self.release_id(&rec.id).await {
                     tracing::warn!(container = %rec.id, "releasing after a failed join: {re}");
                 }
                 return Err(e);
             }
         }
+        attached.embedded_dns = embedded_dns;
         Ok(attached)
     }
 
@@ -1430,7 +1896,7 @@ impl NetworkProvider for BridgeNetworks {
     }
 
     async fn disconnect(&self, rec: &Record, network_id: &str) -> Result<bool> {
-        self.detach_extra(&rec.id, network_id).await
+        self.detach(&rec.id, network_id).await
     }
 
     async fn release(&self, rec: &Record) -> Result<()> {
@@ -1517,6 +1983,112 @@ mod tests {
         // The sweep releases what no running container owns.
         b.sweep(&HashSet::from(["c3".to_string()])).await;
         assert_eq!(b.endpoints().into_keys().collect::<Vec<_>>(), ["c3"]);
+    }
+
+    /// A record whose mode names `mode`, configured for `nets` too.
+    fn on(id: &str, mode: &str, nets: &[&str]) -> Record {
+        let mut r = rec(
+            id,
+            HostConfig {
+                network_mode: Some(mode.into()),
+                ..Default::default()
+            },
+        );
+        let eps = nets
+            .iter()
+            .map(|n| (n.to_string(), Default::default()))
+            .collect();
+        r.request = Some(ContainerCreateBody {
+            networking_config: Some(spec::api::models::NetworkingConfig {
+                endpoints_config: Some(eps),
+            }),
+            ..Default::default()
+        });
+        r
+    }
+
+    #[tokio::test]
+    async fn default_bridge_as_a_further_network_and_leaving_the_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let ops = Arc::new(RecordingOps::default());
+        let b = bridge(ops.clone(), dir.path()).await;
+        let req: user::CreateRequest = serde_json::from_value(json!({
+            "Name": "web", "IPAM": {"Config": [{"Subnet": "10.9.0.0/24"}]}
+        }))
+        .unwrap();
+        let web = b.create_network(&req).await.unwrap();
+
+        // Started on `web`, then `bridge` joins as eth1 and takes the default route
+        // (libnetwork's order: bridge < web).
+        let r = on("c1", "web", &["web"]);
+        b.attach(&r).await.unwrap();
+        let r = on("c1", "web", &["web", BRIDGE_KEY]);
+        b.connect(&r, BRIDGE_KEY).await.unwrap();
+        let extra = b.extra_endpoints("c1");
+        assert_eq!(extra.len(), 1);
+        assert_eq!(
+            (extra[0].ifname.as_str(), extra[0].network_id.as_str()),
+            ("eth1", "")
+        );
+        assert_eq!(b.bridge_address("c1"), Some("172.17.0.2".parse().unwrap()));
+        let calls = ops.calls();
+        assert!(
+            calls.last().unwrap().ends_with("via 172.17.0.1 eth1"),
+            "{calls:?}"
+        );
+        // A start joins the default bridge first.
+        let joins = b.start_networks(&r).unwrap();
+        assert_eq!(joins[0].target.network_id, "");
+        assert_eq!(joins[1].target.network_id, web.id);
+
+        // Leaving the first network: the bridge's endpoint becomes the first, the
+        // namespace stays.
+        assert!(b.disconnect(&r, &web.id).await.unwrap());
+        let first = b.endpoint("c1").unwrap();
+        assert_eq!(first.network_id, "");
+        assert!(b.extra_endpoints("c1").is_empty());
+        assert!(!ops.calls().iter().any(|c| c.starts_with("netns- ")));
+        // Leaving the last: loopback only in the kept namespace; a connect joins it
+        // there with the next interface number.
+        assert!(b.disconnect(&r, "").await.unwrap());
+        assert!(b.endpoint("c1").is_none());
+        assert!(!b.disconnect(&r, "").await.unwrap());
+        b.connect(&r, "web").await.unwrap();
+        // A number is never reused while the namespace lives (libnetwork's count).
+        b.connect(&r, BRIDGE_KEY).await.unwrap();
+        assert_eq!(b.extra_endpoints("c1")[0].ifname, "eth3");
+        assert!(b.disconnect(&r, "").await.unwrap());
+        b.connect(&r, BRIDGE_KEY).await.unwrap();
+        assert_eq!(b.extra_endpoints("c1")[0].ifname, "eth4");
+        let again = b.endpoint("c1").unwrap();
+        assert_eq!(
+            (again.ifname.as_str(), again.netns.clone()),
+            ("eth2", first.netns.clone())
+        );
+
+        // The release takes everything, the namespace too.
+        b.release(&r).await.unwrap();
+        assert!(b.endpoints().is_empty());
+        assert!(ops
+            .calls()
+            .iter()
+            .any(|c| c == &format!("netns- {}", first.netns.display())));
+
+        // A container disconnected from every network starts with a namespace of its
+        // own (loopback only), which the release removes.
+        let mut left = on("c2", "web", &[]);
+        left.network_mode_left = true;
+        let a = b.attach(&left).await.unwrap();
+        let ns = a.netns_path.unwrap();
+        assert!(ops.calls().contains(&format!("lo {ns}")));
+        assert!(!a.embedded_dns);
+        b.release(&left).await.unwrap();
+        assert!(ops.calls().contains(&format!("netns- {ns}")));
+        let state: Value = serde_json::from_slice(
+            &std::fs::read(dir.path().join("data/network/bridge.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(state["bare"], json!({}));
     }
 
     #[tokio::test]

@@ -90,14 +90,30 @@ pub trait NetOps: Send + Sync + 'static {
     async fn add_dnat(&self, rules: &[Vec<String>]) -> Result<(), OpsError>;
     /// Deletes DNAT rules (missing ones are fine); the chain goes with its last rule.
     async fn remove_dnat(&self, rules: &[Vec<String>]) -> Result<(), OpsError>;
+    /// While the DNAT chain exists: traffic from the containers of `bridges` to a published
+    /// port is not rewritten, the userland proxy (listening on the host's addresses) takes
+    /// it, as dockerd's `-A DOCKER -i <bridge> -j RETURN` with userland-proxy=true. That is
+    /// what lets a container reach a port another network's container publishes (hairpin
+    /// through the host's address), which the isolation chains would drop once rewritten.
+    async fn ensure_proxy_return(&self, bridges: &[String]) -> Result<(), OpsError>;
+    /// Deletes a bridge's rule of [`NetOps::ensure_proxy_return`] (a missing one is fine).
+    async fn remove_proxy_return(&self, bridge: &str) -> Result<(), OpsError>;
     /// A new network namespace pinned at `path` (a bind mount of its nsfs file).
     async fn create_netns(&self, path: &Path) -> Result<(), OpsError>;
     /// Unpins and deletes `path`; a missing one is fine.
     async fn remove_netns(&self, path: &Path) -> Result<(), OpsError>;
+    /// Loopback up in a namespace no link was added to (see [`NetOps::add_link`]).
+    async fn loopback_up(&self, netns: &Path) -> Result<(), OpsError>;
     /// The veth pair, the container side addressed, loopback up, the default route.
     async fn add_link(&self, link: &Link<'_>) -> Result<(), OpsError>;
     /// Deletes a host-side interface (its peer goes with it); a missing one is fine.
     async fn remove_link(&self, ifname: &str) -> Result<(), OpsError>;
+    /// Points the namespace's default route at `via` (gateway, interface), or removes it.
+    async fn set_default_route(
+        &self,
+        netns: &Path,
+        via: Option<(Ipv4Addr, &str)>,
+    ) -> Result<(), OpsError>;
     /// A UDP socket bound to 127.0.0.11:53 inside `netns`, for the embedded DNS server;
     /// `None` where sockets cannot be made (the fake).
     async fn dns_socket(&self, netns: &Path) -> Result<Option<std::net::UdpSocket>, OpsError>;
@@ -143,7 +159,16 @@ impl NetOps for NoBridges {
     async fn remove_dnat(&self, _rules: &[Vec<String>]) -> Result<(), OpsError> {
         Ok(())
     }
+    async fn ensure_proxy_return(&self, _bridges: &[String]) -> Result<(), OpsError> {
+        Ok(())
+    }
+    async fn remove_proxy_return(&self, _bridge: &str) -> Result<(), OpsError> {
+        Ok(())
+    }
     async fn create_netns(&self, _path: &Path) -> Result<(), OpsError> {
+        Err(unsupported())
+    }
+    async fn loopback_up(&self, _netns: &Path) -> Result<(), OpsError> {
         Err(unsupported())
     }
     async fn remove_netns(&self, _path: &Path) -> Result<(), OpsError> {
@@ -154,6 +179,13 @@ impl NetOps for NoBridges {
     }
     async fn remove_link(&self, _ifname: &str) -> Result<(), OpsError> {
         Ok(())
+    }
+    async fn set_default_route(
+        &self,
+        _netns: &Path,
+        _via: Option<(Ipv4Addr, &str)>,
+    ) -> Result<(), OpsError> {
+        Err(unsupported())
     }
     async fn dns_socket(&self, _netns: &Path) -> Result<Option<std::net::UdpSocket>, OpsError> {
         Err(unsupported())
@@ -488,11 +520,14 @@ mod system {
                 del.extend(r.iter().map(String::as_str));
                 while run("iptables", &del, None).await.is_ok() {}
             }
-            let left = run("iptables", &["-w", "-t", "nat", "-S", chain], None)
-                .await
-                .map(|out| out.lines().count())
-                .unwrap_or(0);
-            if left == 1 {
+            // The chain goes once no DNAT rule is left (with its bridges' RETURN rules).
+            let listed = run("iptables", &["-w", "-t", "nat", "-S", chain], None).await;
+            let left = listed
+                .as_ref()
+                .map(|out| out.lines().filter(|l| l.contains("-j DNAT")).count())
+                .unwrap_or(1);
+            if left == 0 {
+                let _ = run("iptables", &["-w", "-t", "nat", "-F", chain], None).await;
                 let pre = ["-m", "addrtype", "--dst-type", "LOCAL", "-j", chain];
                 for (hook, rule) in [("PREROUTING", &pre[..]), ("OUTPUT", &DNAT_OUTPUT_JUMP[..])] {
                     let mut del = vec!["-w", "-t", "nat", "-D", hook];
@@ -501,6 +536,27 @@ mod system {
                 }
                 let _ = run("iptables", &["-w", "-t", "nat", "-X", chain], None).await;
             }
+            Ok(())
+        }
+
+        async fn ensure_proxy_return(&self, bridges: &[String]) -> Result<(), OpsError> {
+            let chain = super::super::dnat::CHAIN;
+            if run("iptables", &["-w", "-t", "nat", "-S", chain], None)
+                .await
+                .is_err()
+            {
+                return Ok(());
+            }
+            for b in bridges {
+                iptables_ensure("nat", chain, true, &["-i", b, "-j", "RETURN"]).await?;
+            }
+            Ok(())
+        }
+
+        async fn remove_proxy_return(&self, bridge: &str) -> Result<(), OpsError> {
+            let chain = super::super::dnat::CHAIN;
+            let del = ["-w", "-t", "nat", "-D", chain, "-i", bridge, "-j", "RETURN"];
+            while run("iptables", &del, None).await.is_ok() {}
             Ok(())
         }
 
@@ -546,6 +602,13 @@ mod system {
             .join()
             .map_err(|_| OpsError::new(&what, "the thread panicked"))?;
             r.map_err(|e| OpsError::new(what, e))
+        }
+
+        async fn loopback_up(&self, netns: &Path) -> Result<(), OpsError> {
+            let ns = format!("--net={}", netns.display());
+            run("nsenter", &[&ns, "ip", "link", "set", "lo", "up"], None)
+                .await
+                .map(|_| ())
         }
 
         async fn remove_netns(&self, path: &Path) -> Result<(), OpsError> {
@@ -628,6 +691,33 @@ mod system {
             run("ip", &["link", "del", ifname], None).await.map(|_| ())
         }
 
+        async fn set_default_route(
+            &self,
+            netns: &Path,
+            via: Option<(Ipv4Addr, &str)>,
+        ) -> Result<(), OpsError> {
+            let ns = format!("--net={}", netns.display());
+            match via {
+                Some((gw, dev)) => {
+                    let gw = gw.to_string();
+                    run(
+                        "nsenter",
+                        &[
+                            &ns, "ip", "route", "replace", "default", "via", &gw, "dev", dev,
+                        ],
+                        None,
+                    )
+                    .await
+                    .map(|_| ())
+                }
+                None => {
+                    // None there (yet) is fine.
+                    let _ = run("nsenter", &[&ns, "ip", "route", "del", "default"], None).await;
+                    Ok(())
+                }
+            }
+        }
+
         async fn dns_socket(&self, netns: &Path) -> Result<Option<std::net::UdpSocket>, OpsError> {
             let path = netns.to_path_buf();
             let what = format!("binding 127.0.0.11:53 in {}", path.display());
@@ -705,6 +795,12 @@ impl NetOps for RecordingOps {
     async fn remove_isolation(&self, bridge: &str) -> Result<(), OpsError> {
         self.record(format!("iso- {bridge}"))
     }
+    async fn ensure_proxy_return(&self, bridges: &[String]) -> Result<(), OpsError> {
+        self.record(format!("return+ {}", bridges.join(" ")))
+    }
+    async fn remove_proxy_return(&self, bridge: &str) -> Result<(), OpsError> {
+        self.record(format!("return- {bridge}"))
+    }
     async fn add_dnat(&self, rules: &[Vec<String>]) -> Result<(), OpsError> {
         for r in rules {
             self.record(format!("dnat {}", r.join(" ")))?;
@@ -723,6 +819,9 @@ impl NetOps for RecordingOps {
     async fn remove_netns(&self, path: &Path) -> Result<(), OpsError> {
         self.record(format!("netns- {}", path.display()))
     }
+    async fn loopback_up(&self, netns: &Path) -> Result<(), OpsError> {
+        self.record(format!("lo {}", netns.display()))
+    }
     async fn add_link(&self, l: &Link<'_>) -> Result<(), OpsError> {
         let v6 =
             l.v6.map(|v| format!(" {}/{} gw {}", v.ip, v.prefix, v.gateway))
@@ -734,6 +833,16 @@ impl NetOps for RecordingOps {
     }
     async fn remove_link(&self, ifname: &str) -> Result<(), OpsError> {
         self.record(format!("link- {ifname}"))
+    }
+    async fn set_default_route(
+        &self,
+        netns: &Path,
+        via: Option<(Ipv4Addr, &str)>,
+    ) -> Result<(), OpsError> {
+        match via {
+            Some((gw, dev)) => self.record(format!("route {} via {gw} {dev}", netns.display())),
+            None => self.record(format!("route {} none", netns.display())),
+        }
     }
     async fn dns_socket(&self, netns: &Path) -> Result<Option<std::net::UdpSocket>, OpsError> {
         self.record(format!("dns {}", netns.display()))?;

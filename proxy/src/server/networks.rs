@@ -3,7 +3,7 @@
 //! The networks dockbridge has are dockerd's pre-defined ones (`bridge`, unless the daemon
 //! runs with `--bridge none`, `host` and `none`) and user-defined bridge networks (create,
 //! list, inspect, remove, prune as dockerd), and `connect`/`disconnect` of containers to
-//! and from user networks (`containers/connect.rs`).
+//! and from user networks and the default bridge (`containers/connect.rs`).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -205,7 +205,6 @@ async fn remove_network(
 struct ConnectBody {
     container: String,
     endpoint_config: Option<spec::api::models::EndpointSettings>,
-    #[allow(dead_code)] // dockerd's `-f` removes a stale endpoint; there are none here.
     force: bool,
 }
 
@@ -216,8 +215,9 @@ fn connect_body(body: &[u8]) -> ApiResult<ConnectBody> {
     serde_json::from_slice(body).map_err(|e| ApiError::bad_request(e.to_string()))
 }
 
-/// The user network `id` names, or dockerd's answer for a pre-defined one.
-fn user_network(d: &AppState, id: &str) -> ApiResult<crate::containers::connect::NetworkRef> {
+/// The network `id` names (a user network or the default bridge), or dockerd's answer for
+/// the other pre-defined ones.
+fn network_ref(d: &AppState, id: &str) -> ApiResult<crate::containers::connect::NetworkRef> {
     if let Some(n) = d.networks.find_user(id) {
         return Ok(crate::containers::connect::NetworkRef {
             name: n.name,
@@ -226,17 +226,20 @@ fn user_network(d: &AppState, id: &str) -> ApiResult<crate::containers::connect:
     }
     let (name, _) = find_in(id, &nets(d))?;
     Err(match name {
+        "bridge" => {
+            return Ok(crate::containers::connect::NetworkRef {
+                name: name.to_string(),
+                id: crate::networks::network_id(name),
+            })
+        }
         "host" => ApiError::new(
             StatusCode::FORBIDDEN,
             "container cannot be disconnected from host network or connected to host network",
         ),
-        "none" => ApiError::new(
+        _ => ApiError::new(
             StatusCode::FORBIDDEN,
             "container cannot be connected to multiple networks with one of the networks in private (none) mode",
         ),
-        _ => ApiError::bad_request(format!(
-            "connecting a running container to or disconnecting it from the {name} network is not supported by dockbridge yet (user-defined networks are)"
-        )),
     })
 }
 
@@ -246,7 +249,7 @@ async fn connect(
     body: axum::body::Bytes,
 ) -> ApiResult<()> {
     let b = connect_body(&body)?;
-    let net = user_network(&d, &id)?;
+    let net = network_ref(&d, &id)?;
     d.containers
         .connect_network(&b.container, &net, b.endpoint_config.unwrap_or_default())
         .await?;
@@ -259,8 +262,10 @@ async fn disconnect(
     body: axum::body::Bytes,
 ) -> ApiResult<()> {
     let b = connect_body(&body)?;
-    let net = user_network(&d, &id)?;
-    d.containers.disconnect_network(&b.container, &net).await?;
+    let net = network_ref(&d, &id)?;
+    d.containers
+        .disconnect_network(&b.container, &net, b.force)
+        .await?;
     Ok(())
 }
 

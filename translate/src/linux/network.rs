@@ -208,7 +208,8 @@ pub(super) fn validate(
         .and_then(|n| n.endpoints_config.as_ref());
     for (name, ep) in endpoints.into_iter().flatten() {
         // Further endpoints (several `--network`s, API 1.44) are user networks joined
-        // beside the first; the built-in ones cannot be.
+        // beside the first, or the default bridge (`network connect bridge`); the other
+        // built-in ones cannot be.
         let further = !mode.accepts_endpoint(name, mode_str);
         if further && mode == NetworkMode::Container {
             return Err(invalid(
@@ -217,7 +218,7 @@ pub(super) fn validate(
         }
         if further
             && (matches!(mode, NetworkMode::None | NetworkMode::Host)
-                || matches!(name.as_str(), "" | "default" | "bridge" | "host" | "none"))
+                || matches!(name.as_str(), "" | "default" | "host" | "none"))
         {
             return Err(unsupported(format!(
                 "--network {name} (connecting to more than one network)"
@@ -520,6 +521,20 @@ mod tests {
             e.contains("cannot be connected to any other network"),
             "{e}"
         );
+        // `network connect bridge` records the default bridge beside a user network; the
+        // other built-in ones cannot be further networks.
+        let user = |eps: serde_json::Value| {
+            check(&body(serde_json::json!({
+                "HostConfig": {"NetworkMode": "web"},
+                "NetworkingConfig": {"EndpointsConfig": eps}
+            })))
+        };
+        assert_eq!(
+            user(serde_json::json!({"web": {}, "bridge": {}})),
+            Ok(NetworkMode::User)
+        );
+        let e = user(serde_json::json!({"web": {}, "host": {}})).unwrap_err();
+        assert!(e.contains("--network host"), "{e}");
     }
 
     #[test]
