@@ -113,29 +113,9 @@ async fn daemon_serves_a_named_pipe_and_runs_windows_processes_through_hcs() {
     let since = chrono_secs() - 1;
     let mut ids = Vec::new();
     for image in ["argv:plain", "argv:escaped"] {
-        let (st, c) = api
-            .json(
-                "POST",
-                "/containers/create",
-                json!({"Image": image, "HostConfig": {"NetworkMode": "none"}}),
-            )
+        let id = api
+            .run(json!({"Image": image, "HostConfig": {"NetworkMode": "none"}}))
             .await;
-        assert_eq!(st, StatusCode::CREATED, "{c}");
-        let id = c["Id"].as_str().unwrap().to_string();
-        let (st, b) = api
-            .call(
-                "POST",
-                &format!("/containers/{id}/start"),
-                vec![],
-                "application/json",
-            )
-            .await;
-        assert_eq!(
-            st,
-            StatusCode::NO_CONTENT,
-            "{}",
-            String::from_utf8_lossy(&b)
-        );
         let (st, w) = api
             .json("POST", &format!("/containers/{id}/wait"), Value::Null)
             .await;
@@ -153,24 +133,9 @@ async fn daemon_serves_a_named_pipe_and_runs_windows_processes_through_hcs() {
     }
 
     // ---- exec into a running container, kill, wait ----
-    let (st, c) = api
-        .json(
-            "POST",
-            "/containers/create",
-            json!({"Image": "waiter:1", "OpenStdin": true, "HostConfig": {"NetworkMode": "none"}}),
-        )
+    let waiter = api
+        .run(json!({"Image": "waiter:1", "OpenStdin": true, "HostConfig": {"NetworkMode": "none"}}))
         .await;
-    assert_eq!(st, StatusCode::CREATED, "{c}");
-    let waiter = c["Id"].as_str().unwrap().to_string();
-    let (st, _) = api
-        .call(
-            "POST",
-            &format!("/containers/{waiter}/start"),
-            vec![],
-            "application/json",
-        )
-        .await;
-    assert_eq!(st, StatusCode::NO_CONTENT);
     let mut cmd = vec![echo.clone()];
     cmd.extend(ARGS.iter().map(|s| s.to_string()));
     let (st, e) = api
@@ -372,34 +337,14 @@ async fn windows_containers_get_an_hns_endpoint_with_their_published_ports() {
         .collect();
     assert!(names.contains(&"nat") && names.contains(&"none"), "{nets}");
 
-    let (st, c) = api
-        .json(
-            "POST",
-            "/containers/create",
-            json!({
-                "Image": "waiter:1",
-                "OpenStdin": true,
-                "ExposedPorts": {"80/tcp": {}},
-                "HostConfig": {"PortBindings": {"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}}
-            }),
-        )
+    let web = api
+        .run(json!({
+            "Image": "waiter:1",
+            "OpenStdin": true,
+            "ExposedPorts": {"80/tcp": {}},
+            "HostConfig": {"PortBindings": {"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}}
+        }))
         .await;
-    assert_eq!(st, StatusCode::CREATED, "{c}");
-    let web = c["Id"].as_str().unwrap().to_string();
-    let (st, b) = api
-        .call(
-            "POST",
-            &format!("/containers/{web}/start"),
-            vec![],
-            "application/json",
-        )
-        .await;
-    assert_eq!(
-        st,
-        StatusCode::NO_CONTENT,
-        "{}",
-        String::from_utf8_lossy(&b)
-    );
     let (_, inspect) = api
         .json("GET", &format!("/containers/{web}/json"), Value::Null)
         .await;
@@ -424,24 +369,9 @@ async fn windows_containers_get_an_hns_endpoint_with_their_published_ports() {
     );
 
     // --network none still runs, without an endpoint.
-    let (st, c) = api
-        .json(
-            "POST",
-            "/containers/create",
-            json!({"Image": "argv:plain", "HostConfig": {"NetworkMode": "none"}}),
-        )
+    let quiet = api
+        .run(json!({"Image": "argv:plain", "HostConfig": {"NetworkMode": "none"}}))
         .await;
-    assert_eq!(st, StatusCode::CREATED, "{c}");
-    let quiet = c["Id"].as_str().unwrap().to_string();
-    let (st, _) = api
-        .call(
-            "POST",
-            &format!("/containers/{quiet}/start"),
-            vec![],
-            "application/json",
-        )
-        .await;
-    assert_eq!(st, StatusCode::NO_CONTENT);
     let (_, w) = api
         .json("POST", &format!("/containers/{quiet}/wait"), Value::Null)
         .await;

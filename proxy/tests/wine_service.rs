@@ -187,29 +187,9 @@ async fn the_scm_stop_control_shuts_the_daemon_down_and_closes_every_hcs_handle(
     assert_eq!(st, StatusCode::OK, "{}", String::from_utf8_lossy(&out));
     let mut ids = Vec::new();
     for (image, stdin) in [("echo:1", false), ("waiter:1", true)] {
-        let (st, c) = api
-            .json(
-                "POST",
-                "/containers/create",
-                json!({"Image": image, "OpenStdin": stdin, "HostConfig": {"NetworkMode": "none"}}),
-            )
+        let id = api
+            .run(json!({"Image": image, "OpenStdin": stdin, "HostConfig": {"NetworkMode": "none"}}))
             .await;
-        assert_eq!(st, StatusCode::CREATED, "{c}");
-        let id = c["Id"].as_str().unwrap().to_string();
-        let (st, b) = api
-            .call(
-                "POST",
-                &format!("/containers/{id}/start"),
-                vec![],
-                "application/json",
-            )
-            .await;
-        assert_eq!(
-            st,
-            StatusCode::NO_CONTENT,
-            "{}",
-            String::from_utf8_lossy(&b)
-        );
         ids.push(id);
     }
     let (_, w) = api

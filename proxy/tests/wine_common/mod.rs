@@ -172,6 +172,28 @@ impl Api {
         (st, serde_json::from_slice(&b).unwrap_or(Value::Null))
     }
 
+    /// Creates a container from `body` and starts it (each step must succeed): its ID.
+    pub async fn run(&self, body: Value) -> String {
+        let (st, c) = self.json("POST", "/containers/create", body).await;
+        assert_eq!(st, StatusCode::CREATED, "{c}");
+        let id = c["Id"].as_str().unwrap().to_string();
+        let (st, b) = self
+            .call(
+                "POST",
+                &format!("/containers/{id}/start"),
+                vec![],
+                "application/json",
+            )
+            .await;
+        assert_eq!(
+            st,
+            StatusCode::NO_CONTENT,
+            "{}",
+            String::from_utf8_lossy(&b)
+        );
+        id
+    }
+
     /// `POST` with `Upgrade: tcp` (exec start), everything the stream carries until EOF.
     pub async fn upgraded(&self, path: &str, body: Value) -> Vec<u8> {
         let io = TokioIo::new(self.connect().await);
