@@ -1000,30 +1000,36 @@ impl BridgeNetworks {
             return Ok(None);
         }
         if on_default_bridge(Some(mode)) {
-            let (Some(bridge), Some(net)) = (&self.bridge, self.net) else {
-                return Ok(None);
-            };
             let mac = endpoints_config(rec)
                 .into_iter()
                 .filter(|(k, _)| on_default_bridge(Some(k)))
                 .find_map(|(_, ep)| requested_mac(&ep));
-            return Ok(Some(Joining {
-                target: Target {
-                    network_id: String::new(),
-                    bridge: bridge.clone(),
-                    subnet: net.subnet,
-                    gateway: net.gateway,
-                    ip_range: None,
-                    internal: false,
-                    v6: None,
-                },
-                aliases: Vec::new(),
-                ip: None,
-                mac,
-                ip6: None,
-            }));
+            return Ok(self.bridge_joining(mac));
         }
         self.user_joining(rec, mode).map(Some)
+    }
+
+    /// Joining the default bridge (no aliases, no `--ip`: dockerd refuses both there);
+    /// `None` on a daemon without one.
+    fn bridge_joining(&self, mac: Option<String>) -> Option<Joining> {
+        let (Some(bridge), Some(net)) = (&self.bridge, self.net) else {
+            return None;
+        };
+        Some(Joining {
+            target: Target {
+                network_id: String::new(),
+                bridge: bridge.clone(),
+                subnet: net.subnet,
+                gateway: net.gateway,
+                ip_range: None,
+                internal: false,
+                v6: None,
+            },
+            aliases: Vec::new(),
+            ip: None,
+            mac,
+            ip6: None,
+        })
     }
 
     /// Joining the user network `key` (name or ID) with what the container's
@@ -1119,29 +1125,11 @@ impl BridgeNetworks {
         if key != BRIDGE_KEY {
             return self.user_joining(rec, key);
         }
-        let (Some(bridge), Some(net)) = (&self.bridge, self.net) else {
-            return Err(ContainerError::NotFound(format!(
-                "network {BRIDGE_KEY} not found"
-            )));
-        };
         let mac = endpoints_config(rec)
             .get(BRIDGE_KEY)
             .and_then(requested_mac);
-        Ok(Joining {
-            target: Target {
-                network_id: String::new(),
-                bridge: bridge.clone(),
-                subnet: net.subnet,
-                gateway: net.gateway,
-                ip_range: None,
-                internal: false,
-                v6: None,
-            },
-            aliases: Vec::new(),
-            ip: None,
-            mac,
-            ip6: None,
-        })
+        self.bridge_joining(mac)
+            .ok_or_else(|| ContainerError::NotFound(format!("network {BRIDGE_KEY} not found")))
     }
 
     /// Joins a running container to one more network, in its namespace, as `ethN`.
