@@ -162,33 +162,30 @@ impl Directory {
 
     /// The IPv6 addresses `name` resolves to on `network`, sorted.
     pub fn lookup6(&self, network: &str, name: &str) -> Vec<Ipv6Addr> {
-        let mut v: Vec<Ipv6Addr> = self
-            .entries6
-            .iter()
-            .filter(|(n, names, _)| {
-                n == network && names.iter().any(|x| x.eq_ignore_ascii_case(name))
-            })
-            .map(|(_, _, ip)| *ip)
-            .collect();
-        v.sort();
-        v.dedup();
-        v
+        addresses_of(&self.entries6, network, name)
     }
 
     /// The addresses `name` resolves to on `network`, sorted.
     pub fn lookup(&self, network: &str, name: &str) -> Vec<Ipv4Addr> {
-        let mut v: Vec<Ipv4Addr> = self
-            .entries
-            .iter()
-            .filter(|(n, names, _)| {
-                n == network && names.iter().any(|x| x.eq_ignore_ascii_case(name))
-            })
-            .map(|(_, _, ip)| *ip)
-            .collect();
-        v.sort();
-        v.dedup();
-        v
+        addresses_of(&self.entries, network, name)
     }
+}
+
+/// The addresses of the entries on `network` that carry `name` (DNS names are
+/// case-insensitive), sorted and each once.
+fn addresses_of<A: Copy + Ord>(
+    entries: &[(String, Vec<String>, A)],
+    network: &str,
+    name: &str,
+) -> Vec<A> {
+    let mut v: Vec<A> = entries
+        .iter()
+        .filter(|(n, names, _)| n == network && names.iter().any(|x| x.eq_ignore_ascii_case(name)))
+        .map(|(_, _, ip)| *ip)
+        .collect();
+    v.sort();
+    v.dedup();
+    v
 }
 
 /// Serves one container's listener until the task is aborted.
