@@ -16,7 +16,7 @@ registry=$(compat-tests/scripts/registry.sh start "$work/registry")
 trap 'compat-tests/scripts/registry.sh stop "$work/registry"; cleanup' EXIT
 echo "== compat suite against the reference dockerd"
 start_reference
-target/debug/dockbridge-compat -q --host "unix://$work/ref/docker.sock" --registry "$registry" \
+"$bin/dockbridge-compat" -q --host "unix://$work/ref/docker.sock" --registry "$registry" \
   --json "$work/ref.json" || status=1
 stop_reference
 
@@ -24,7 +24,7 @@ echo "== compat suite against dockbridge"
 # --bridge none as the reference's --bridge=none: nothing on the host's networking.
 start_dockbridge --bridge none
 # The table goes to a file: its "N failed" counts the known gaps, which are not failures.
-target/debug/dockbridge-compat -q --host "unix://$work/db/d.sock" --registry "$registry" \
+"$bin/dockbridge-compat" -q --host "unix://$work/db/d.sock" --registry "$registry" \
   --json "$work/db.json" >"$work/db.txt" || true
 kill -TERM "$db_pid" 2>/dev/null || true
 for _ in $(seq 1 100); do kill -0 "$db_pid" 2>/dev/null || break; sleep 0.1; done
@@ -37,20 +37,20 @@ unshare -n sh -c 'ip link set lo up && REFERENCE_BRIDGE=1 exec "$0" start "$1"' 
   compat-tests/scripts/reference-dockerd.sh "$work/refb" >/dev/null
 # The suite runs in the engine's namespace: the IPv6 case fetches a published port on [::1].
 nsenter --net="/proc/$(cat "$work/refb/dockerd.pid")/ns/net" \
-  target/debug/dockbridge-compat -q -f networks/bridge_ --host "unix://$work/refb/docker.sock" \
+  "$bin/dockbridge-compat" -q -f networks/bridge_ --host "unix://$work/refb/docker.sock" \
   >"$work/refb.txt" || { status=1; cat "$work/refb.txt"; }
 compat-tests/scripts/reference-dockerd.sh stop "$work/refb" >/dev/null 2>&1
 mkdir -p "$work/dbb"
 unshare -n sh -c 'ip link set lo up && exec "$0" serve -H "unix://$1/d.sock" --data-root "$1/data" --exec-root "$1/exec"' \
-  target/debug/dockbridge "$work/dbb" 2>"$work/dbb/log" &
+  "$bin/dockbridge" "$work/dbb" 2>"$work/dbb/log" &
 db_pid=$!
 for _ in $(seq 1 300); do [ -S "$work/dbb/d.sock" ] && break; sleep 0.1; done
 nsenter --net="/proc/$db_pid/ns/net" \
-  target/debug/dockbridge-compat -q -f networks/bridge_ --host "unix://$work/dbb/d.sock" \
+  "$bin/dockbridge-compat" -q -f networks/bridge_ --host "unix://$work/dbb/d.sock" \
   --json "$work/dbb.json" >"$work/dbb.txt" || { status=1; cat "$work/dbb.txt"; }
 grep -h "passed" "$work/refb.txt" "$work/dbb.txt" || true
 # Which API operations dockbridge's cases exercised, the main run and the bridge run together.
-target/debug/dockbridge-compat --coverage-of "$work/db.json" "$work/dbb.json" \
+"$bin/dockbridge-compat" --coverage-of "$work/db.json" "$work/dbb.json" \
   | grep "^# .* operations exercised" || true
 
 # podman 4.3's Docker-compatible service, for the table only: the cases stay validated
@@ -60,7 +60,7 @@ if command -v podman >/dev/null 2>&1; then
   start_podman
   # No --registry: podman runs in a private network namespace, where the registry on the
   # host's loopback is out of reach (the registry cases skip).
-  target/debug/dockbridge-compat -q --host "unix://$work/podman/podman.sock" \
+  "$bin/dockbridge-compat" -q --host "unix://$work/podman/podman.sock" \
     --json "$work/podman.json" >"$work/podman.txt" 2>&1 || true
   tail -1 "$work/podman.txt"
   stop_podman

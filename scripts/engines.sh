@@ -1,7 +1,9 @@
 # Shared by scripts/compat.sh and scripts/pytest-clients.sh (sourced): a temp dir, the
 # reference dockerd and dockbridge each on a private containerd under it, and a cleanup
 # that stops both and leaves no mount behind.
-# Sets: work, db_pid; functions: start_reference, stop_reference, start_dockbridge.
+# Sets: work, db_pid, bin (the debug binaries, also under $CARGO_TARGET_DIR); functions:
+# start_reference, stop_reference, start_dockbridge.
+bin="${CARGO_TARGET_DIR:-target}/debug"
 work=$(mktemp -d /tmp/dbc.XXXXXX)
 db_pid=
 cleanup() {
@@ -57,7 +59,7 @@ stop_reference() { compat-tests/scripts/reference-dockerd.sh stop "$work/ref" >/
 # dockbridge (target/debug) serving unix://$work/db/d.sock; arguments go to `serve`.
 start_dockbridge() {
   mkdir -p "$work/db"
-  target/debug/dockbridge serve -H "unix://$work/db/d.sock" --data-root "$work/db/data" \
+  "$bin/dockbridge" serve -H "unix://$work/db/d.sock" --data-root "$work/db/data" \
     --exec-root "$work/db/exec" "$@" 2>"$work/db/log" &
   db_pid=$!
   for _ in $(seq 1 300); do [ -S "$work/db/d.sock" ] && break; sleep 0.1; done

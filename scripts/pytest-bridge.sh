@@ -7,6 +7,7 @@
 # never touched. The engine is stopped and its mounts are gone when this exits.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bin="${CARGO_TARGET_DIR:-target}/debug"
 engine=$1 dir=$2 image=$3
 ip link set lo up
 mkdir -p "$dir"
@@ -27,7 +28,7 @@ if [ "$engine" = reference ]; then
   sock="$dir/docker.sock"
   marker="bridge and not beyond_dockerd"
 else
-  target/debug/dockbridge serve -H "unix://$dir/d.sock" --data-root "$dir/data" \
+  "$bin/dockbridge" serve -H "unix://$dir/d.sock" --data-root "$dir/data" \
     --exec-root "$dir/exec" 2>"$dir/log" &
   pid=$!
   for _ in $(seq 1 300); do [ -S "$dir/d.sock" ] && break; sleep 0.1; done

@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build -q -p dockbridge -p dockbridge-compat
 source scripts/engines.sh
-target/debug/dockbridge-compat --save-image "$work/busybox.tar" --tag busybox:latest >/dev/null
+"$bin/dockbridge-compat" --save-image "$work/busybox.tar" --tag busybox:latest >/dev/null
 export TESTCONTAINERS_RYUK_DISABLED=true
 # A local registry for the pull/push tests (loopback: plain HTTP for both engines).
 COMPAT_REGISTRY=$(compat-tests/scripts/registry.sh start "$work/registry")
