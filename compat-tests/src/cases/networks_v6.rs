@@ -275,20 +275,23 @@ fn range_gateway(ctx: &mut Ctx) -> Result<Outcome> {
 /// An HTTP GET of `/hostname` on `[::1]:port`, read to the end.
 fn get_hostname(port: u16) -> Result<String> {
     let mut last = None;
-    // The server in the container may still be starting.
-    for _ in 0..50 {
-        match std::net::TcpStream::connect(("::1", port)) {
-            Ok(mut c) => {
-                c.set_read_timeout(Some(Duration::from_secs(10)))?;
-                c.write_all(b"GET /hostname HTTP/1.0\r\n\r\n")?;
-                let mut out = String::new();
-                c.read_to_string(&mut out)?;
-                if out.starts_with("HTTP/1.") {
-                    return Ok(out);
-                }
-                last = Some(anyhow::anyhow!("answer {out:?}"));
-            }
-            Err(e) => last = Some(e.into()),
+    // The server in the container may still be starting, and the proxy's first dial of
+    // the container's fresh IPv6 address can stall (seen on dockerd 20.10 under load): a
+    // connection that gets no answer is retried until the deadline.
+    let deadline = std::time::Instant::now() + Duration::from_secs(40);
+    while std::time::Instant::now() < deadline {
+        let attempt = || -> Result<String> {
+            let mut c = std::net::TcpStream::connect(("::1", port))?;
+            c.set_read_timeout(Some(Duration::from_secs(5)))?;
+            c.write_all(b"GET /hostname HTTP/1.0\r\n\r\n")?;
+            let mut out = String::new();
+            c.read_to_string(&mut out)?;
+            Ok(out)
+        };
+        match attempt() {
+            Ok(out) if out.starts_with("HTTP/1.") => return Ok(out),
+            Ok(out) => last = Some(anyhow::anyhow!("answer {out:?}")),
+            Err(e) => last = Some(e),
         }
         std::thread::sleep(Duration::from_millis(100));
     }
