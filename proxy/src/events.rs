@@ -57,7 +57,7 @@ impl EventBus {
         self.closed.subscribe()
     }
 
-    pub fn publish(&self, ev: Message) {
+    pub fn publish(&self, mut ev: Message) {
         tracing::debug!(
             r#type = %ev.typ,
             action = %ev.action,
@@ -68,6 +68,16 @@ impl EventBus {
         // subscriber that snapshots the backlog under the same lock misses nothing and sees
         // nothing twice. `send` never blocks: it only fails when nobody listens.
         let mut backlog = self.backlog.lock().unwrap_or_else(|p| p.into_inner());
+        // Events are stamped before this lock (by whoever saw the change), so two threads
+        // can stamp in one order and publish in the other. The stream's order is the
+        // publish order, and `since`/`until` readers rely on time never going back in it:
+        // a late-published event takes the time of the one before it.
+        if let Some(last) = backlog.back() {
+            if ev.time_nano < last.time_nano {
+                ev.time_nano = last.time_nano;
+                ev.time = last.time;
+            }
+        }
         if backlog.len() == BACKLOG {
             backlog.pop_front();
         }
@@ -184,6 +194,17 @@ mod tests {
         bus.close();
         assert!(closed.wait_for(|c| *c).await.is_ok());
         assert!(*bus.closed().borrow());
+    }
+
+    #[test]
+    fn time_never_goes_back_in_publish_order() {
+        let bus = EventBus::default();
+        let at = |t: i64| Message::new(EventType::Container, "start", "c", BTreeMap::new(), t);
+        bus.publish(at(2_000_000_005));
+        bus.publish(at(1_000_000_001));
+        let (backlog, _) = bus.subscribe();
+        let times: Vec<(i64, i64)> = backlog.iter().map(|e| (e.time, e.time_nano)).collect();
+        assert_eq!(times, [(2, 2_000_000_005), (2, 2_000_000_005)]);
     }
 
     #[test]
