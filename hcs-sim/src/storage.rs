@@ -116,25 +116,23 @@ pub fn destroy_layer(layer: Option<String>) -> Hresult {
 pub fn name_to_guid(name: Option<String>) -> Result<[u8; 16], Hresult> {
     let name = name.ok_or(E_INVALIDARG)?;
     let b = guid_bytes(&name);
-    let text = format!(
-        "{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{}",
-        b[0],
-        b[1],
-        b[2],
-        b[3],
-        b[4],
-        b[5],
-        b[6],
-        b[7],
-        b[8],
-        b[9],
-        b[10..]
-            .iter()
-            .map(|x| format!("{x:02x}"))
-            .collect::<String>()
-    );
+    let text = guid_text(&b);
     enter("NameToGuid", json!({ "name": name, "guid": text }))?;
     Ok(b)
+}
+
+/// `b` as a GUID's text in the byte order given (`xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`).
+fn guid_text(b: &[u8; 16]) -> String {
+    let hex =
+        |r: std::ops::Range<usize>| b[r].iter().map(|x| format!("{x:02x}")).collect::<String>();
+    format!(
+        "{}-{}-{}-{}-{}",
+        hex(0..4),
+        hex(4..6),
+        hex(6..8),
+        hex(8..10),
+        hex(10..16)
+    )
 }
 
 fn guid_bytes(name: &str) -> [u8; 16] {
@@ -205,24 +203,7 @@ pub fn prepare_layer(home: Option<String>, id: Option<String>, parents: Vec<Stri
             return Err(E_PATH_NOT_FOUND);
         }
         let k = key(&home, &id);
-        let b = guid_bytes(&k);
-        let volume = format!(
-            r"\\?\Volume{{{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{}}}\",
-            b[0],
-            b[1],
-            b[2],
-            b[3],
-            b[4],
-            b[5],
-            b[6],
-            b[7],
-            b[8],
-            b[9],
-            b[10..]
-                .iter()
-                .map(|x| format!("{x:02x}"))
-                .collect::<String>()
-        );
+        let volume = format!(r"\\?\Volume{{{}}}\", guid_text(&guid_bytes(&k)));
         let mut s = sim();
         let slot = s.mounts.get_mut(&k).ok_or(crate::model::E_NOT_FOUND)?;
         *slot = Some(volume);
