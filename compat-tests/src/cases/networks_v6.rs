@@ -58,6 +58,15 @@ fn with_networks(
     result.map(|_| Outcome::Pass)
 }
 
+/// Creates a network from `body`, which must succeed (`what` names the step), removed
+/// at the end of the case.
+fn made_net(ctx: &mut Ctx, made: &mut Made, what: &str, body: serde_json::Value) -> Result<()> {
+    let (st, v) = create_net(ctx, body)?;
+    eq(what, st, 201)?;
+    made.networks.push(s(&v, "/Id").to_string());
+    Ok(())
+}
+
 /// Creates a container (removed at the end of the case).
 fn container(ctx: &mut Ctx, made: &mut Made, config: serde_json::Value) -> Result<String> {
     let id = ctx.create(config)?;
@@ -69,13 +78,13 @@ fn network_shape(ctx: &mut Ctx) -> Result<Outcome> {
     with_networks(ctx, |ctx, made| {
         // IPv6 alone: dockerd still picks an IPv4 pool, listed first with its gateway.
         let name = ctx.name();
-        let (st, v) = create_net(
+        made_net(
             ctx,
+            made,
+            "create status",
             json!({"Name": name, "EnableIPv6": true,
                    "IPAM": {"Config": [{"Subnet": "fd00:c0:1::/64"}]}}),
         )?;
-        eq("create status", st, 201)?;
-        made.networks.push(s(&v, "/Id").to_string());
         let r = ctx.get(&format!("/networks/{name}"))?;
         ctx.expect(&r, 200)?;
         let n = ctx.validate("get", "/networks/{id}", &r)?;
@@ -100,14 +109,14 @@ fn network_shape(ctx: &mut Ctx) -> Result<Outcome> {
 
         // Dual stack, as requested (the IPv6 config first): IPv4's entry is listed first.
         let dual = ctx.name();
-        let (st, v) = create_net(
+        made_net(
             ctx,
+            made,
+            "dual-stack create status",
             json!({"Name": dual, "EnableIPv6": true, "IPAM": {"Config": [
                 {"Subnet": "fd00:c0:2::/64", "Gateway": "fd00:c0:2::fe", "IPRange": "fd00:c0:2::100/120"},
                 {"Subnet": "10.196.0.0/24"}]}}),
         )?;
-        eq("dual-stack create status", st, 201)?;
-        made.networks.push(s(&v, "/Id").to_string());
         let r = ctx.get(&format!("/networks/{dual}"))?;
         let n = r.json()?;
         eq(
@@ -244,14 +253,14 @@ fn endpoint(ctx: &mut Ctx) -> Result<Outcome> {
 fn range_gateway(ctx: &mut Ctx) -> Result<Outcome> {
     with_networks(ctx, |ctx, made| {
         let name = ctx.name();
-        let (st, v) = create_net(
+        made_net(
             ctx,
+            made,
+            "create status",
             json!({"Name": name, "EnableIPv6": true, "IPAM": {"Config": [
                 {"Subnet": "10.194.0.0/24", "IPRange": "10.194.0.128/25"},
                 {"Subnet": "fd00:c0:5::/64", "IPRange": "fd00:c0:5::100/120"}]}}),
         )?;
-        eq("create status", st, 201)?;
-        made.networks.push(s(&v, "/Id").to_string());
         let c = container(
             ctx,
             made,
@@ -303,13 +312,13 @@ fn get_hostname(port: u16) -> Result<String> {
 fn published_port(ctx: &mut Ctx) -> Result<Outcome> {
     with_networks(ctx, |ctx, made| {
         let name = ctx.name();
-        let (st, v) = create_net(
+        made_net(
             ctx,
+            made,
+            "create status",
             json!({"Name": name, "EnableIPv6": true,
                    "IPAM": {"Config": [{"Subnet": "fd00:c0:4::/64"}]}}),
         )?;
-        eq("create status", st, 201)?;
-        made.networks.push(s(&v, "/Id").to_string());
         let c = container(
             ctx,
             made,
